@@ -8,7 +8,7 @@
 // library, protobuf and quic-go.
 package wire
 
-//go:generate protoc --plugin=protoc-gen-go=../bin/protoc-gen-go -I . --go_out=. --go_opt=paths=source_relative ack.proto beacon_report.proto config.proto entropy.proto envelope.proto frame.proto hello.proto packet_report.proto registry.proto witness_report.proto
+//go:generate make -C .. proto
 
 // ProtocolVersion is the version of the hexfield wire protocol, sent in
 // every Hello. Bump it on any incompatible change and note it here.
