@@ -1,0 +1,388 @@
+package semtech
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/hexfield/hexfield/radio"
+)
+
+// RXPK is one received packet in a PUSH_DATA (spec §3.1), including the
+// SX1302 fields (rssis, ftime, foff, mid, tmms) and the "JSON v2" per-antenna
+// signal array. Optional fields are pointers: nil means absent.
+type RXPK struct {
+	// Time is the UTC receive time from GPS; zero when absent or unparsable.
+	Time time.Time
+	// Tmms is the GPS time of reception in ms since 1980-01-06.
+	Tmms *uint64
+	// Tmst is the concentrator µs counter at the end of reception; it wraps.
+	Tmst uint32
+	// FTime is the fine timestamp in ns since the last PPS (SX1302).
+	FTime *int64
+	// Freq is the centre frequency, rounded to integer hertz.
+	Freq radio.Hz
+	Chan int
+	RFCh int
+	// Mid is the modem id (SX1302).
+	Mid *int
+	// Stat is the CRC status: 1 OK, -1 bad CRC, 0 no CRC.
+	Stat int
+	// Modu is "LORA" or "FSK".
+	Modu string
+	DatR DatR
+	// CodR is the LoRa coding rate, e.g. "4/5"; empty for FSK.
+	CodR string
+	// RSSI is the channel RSSI (on SX1302 the total in-band power).
+	RSSI radio.DBm
+	// RSSIS is the signal RSSI (SX1302); prefer it when set, see SignalRSSI.
+	RSSIS *radio.DBm
+	LSNR  radio.DB
+	// FOff is the frequency offset in Hz.
+	FOff *int
+	// Data is the PHY payload; its length is written as "size".
+	Data []byte
+
+	// JSON v2 fields. When RSig is not empty, decoding copies RSSI, RSSIS
+	// and LSNR from the antenna with the best rssis.
+	JVer    *int
+	Brd     *int
+	Aesk    *int
+	Delayed *bool
+	RSig    []RSig
+}
+
+// RSig is one antenna's signal in a JSON v2 rxpk.
+type RSig struct {
+	Ant     int
+	Chan    int
+	RSSIC   radio.DBm
+	RSSIS   *radio.DBm
+	LSNR    radio.DB
+	ETime   string // encrypted fine timestamp, Base64, kept as is
+	FOff    *int
+	FTStat  *int
+	FTVer   *int
+	FTDelta *int
+}
+
+// SignalRSSI returns RSSIS when present, else RSSI (spec §8.8).
+func (r *RXPK) SignalRSSI() radio.DBm {
+	if r.RSSIS != nil {
+		return *r.RSSIS
+	}
+	return r.RSSI
+}
+
+// rxpkWire is the lenient decoding form of RXPK.
+type rxpkWire struct {
+	Time    lenientTime `json:"time"`
+	Tmms    num         `json:"tmms"`
+	Tmst    num         `json:"tmst"`
+	FTime   num         `json:"ftime"`
+	Freq    num         `json:"freq"`
+	Chan    num         `json:"chan"`
+	RFCh    num         `json:"rfch"`
+	Mid     num         `json:"mid"`
+	Stat    num         `json:"stat"`
+	Modu    string      `json:"modu"`
+	DatR    DatR        `json:"datr"`
+	CodR    string      `json:"codr"`
+	RSSI    num         `json:"rssi"`
+	RSSIS   num         `json:"rssis"`
+	LSNR    num         `json:"lsnr"`
+	FOff    num         `json:"foff"`
+	Data    *string     `json:"data"`
+	JVer    num         `json:"jver"`
+	Brd     num         `json:"brd"`
+	Aesk    num         `json:"aesk"`
+	Delayed *bool       `json:"delayed"`
+	RSig    []rsigWire  `json:"rsig"`
+}
+
+type rsigWire struct {
+	Ant     num    `json:"ant"`
+	Chan    num    `json:"chan"`
+	RSSIC   num    `json:"rssic"`
+	RSSIS   num    `json:"rssis"`
+	LSNR    num    `json:"lsnr"`
+	ETime   string `json:"etime"`
+	FOff    num    `json:"foff"`
+	FTStat  num    `json:"ftstat"`
+	FTVer   num    `json:"ftver"`
+	FTDelta num    `json:"ftdelta"`
+}
+
+const maxSafeInt = 1 << 53
+
+// UnmarshalJSON decodes one rxpk object. Unknown fields are ignored; freq,
+// modu, datr and data are required; a bad time is dropped.
+func (r *RXPK) UnmarshalJSON(b []byte) error {
+	var w rxpkWire
+	if err := json.Unmarshal(b, &w); err != nil {
+		return fmt.Errorf("rxpk: %w: %w", ErrJSON, err)
+	}
+	if err := r.fromWire(&w); err != nil {
+		return fmt.Errorf("rxpk: %w", err)
+	}
+	return nil
+}
+
+func (r *RXPK) fromWire(w *rxpkWire) error {
+	var err error
+	out := RXPK{Time: w.Time.t, Modu: w.Modu, DatR: w.DatR, CodR: w.CodR, Delayed: w.Delayed}
+	if out.Freq, err = w.Freq.hz("freq"); err != nil {
+		return err
+	}
+	if out.Modu == "" {
+		return fmt.Errorf("modu missing: %w", ErrInvalidJSON)
+	}
+	if out.DatR.IsZero() {
+		return fmt.Errorf("datr missing: %w", ErrInvalidJSON)
+	}
+	if w.Data == nil {
+		return fmt.Errorf("data missing: %w", ErrInvalidJSON)
+	}
+	if out.Data, err = decodeData(*w.Data); err != nil {
+		return err
+	}
+	ints := []struct {
+		n      num
+		name   string
+		lo, hi int64
+		dst    *int
+	}{
+		{w.Chan, "chan", 0, math.MaxUint16, &out.Chan},
+		{w.RFCh, "rfch", 0, math.MaxUint8, &out.RFCh},
+		{w.Stat, "stat", math.MinInt8, math.MaxInt8, &out.Stat},
+	}
+	for _, f := range ints {
+		if f.n.set {
+			v, err := f.n.int(f.name, f.lo, f.hi)
+			if err != nil {
+				return err
+			}
+			*f.dst = int(v)
+		}
+	}
+	if w.Tmst.set {
+		v, err := w.Tmst.int("tmst", 0, math.MaxUint32)
+		if err != nil {
+			return err
+		}
+		out.Tmst = uint32(v)
+	}
+	if out.Tmms, err = optInt[uint64](w.Tmms, "tmms", 0, maxSafeInt); err != nil {
+		return err
+	}
+	if out.FTime, err = optInt[int64](w.FTime, "ftime", -maxSafeInt, maxSafeInt); err != nil {
+		return err
+	}
+	if out.Mid, err = optInt[int](w.Mid, "mid", 0, math.MaxUint8); err != nil {
+		return err
+	}
+	if out.FOff, err = optInt[int](w.FOff, "foff", math.MinInt32, math.MaxInt32); err != nil {
+		return err
+	}
+	if out.JVer, err = optInt[int](w.JVer, "jver", 0, math.MaxInt32); err != nil {
+		return err
+	}
+	if out.Brd, err = optInt[int](w.Brd, "brd", 0, math.MaxInt32); err != nil {
+		return err
+	}
+	if out.Aesk, err = optInt[int](w.Aesk, "aesk", 0, math.MaxInt32); err != nil {
+		return err
+	}
+	out.RSSI = radio.DBm(w.RSSI.v)
+	if w.RSSIS.set {
+		v := radio.DBm(w.RSSIS.v)
+		out.RSSIS = &v
+	}
+	out.LSNR = radio.DB(w.LSNR.v)
+	if len(w.RSig) > 0 {
+		out.RSig = make([]RSig, len(w.RSig))
+		best := -1
+		for i := range w.RSig {
+			s, err := w.RSig[i].toRSig()
+			if err != nil {
+				return fmt.Errorf("rsig[%d]: %w", i, err)
+			}
+			out.RSig[i] = s
+			if best < 0 || s.strength() > out.RSig[best].strength() {
+				best = i
+			}
+		}
+		b := out.RSig[best]
+		out.RSSI, out.LSNR = b.RSSIC, b.LSNR
+		if b.RSSIS != nil {
+			v := *b.RSSIS
+			out.RSSIS = &v
+		}
+	}
+	*r = out
+	return nil
+}
+
+func (s *RSig) strength() radio.DBm {
+	if s.RSSIS != nil {
+		return *s.RSSIS
+	}
+	return s.RSSIC
+}
+
+func (w *rsigWire) toRSig() (RSig, error) {
+	s := RSig{RSSIC: radio.DBm(w.RSSIC.v), LSNR: radio.DB(w.LSNR.v), ETime: w.ETime}
+	var err error
+	if w.Ant.set {
+		v, err := w.Ant.int("ant", 0, math.MaxUint8)
+		if err != nil {
+			return s, err
+		}
+		s.Ant = int(v)
+	}
+	if w.Chan.set {
+		v, err := w.Chan.int("chan", 0, math.MaxUint16)
+		if err != nil {
+			return s, err
+		}
+		s.Chan = int(v)
+	}
+	if w.RSSIS.set {
+		v := radio.DBm(w.RSSIS.v)
+		s.RSSIS = &v
+	}
+	if s.FOff, err = optInt[int](w.FOff, "foff", math.MinInt32, math.MaxInt32); err != nil {
+		return s, err
+	}
+	if s.FTStat, err = optInt[int](w.FTStat, "ftstat", math.MinInt32, math.MaxInt32); err != nil {
+		return s, err
+	}
+	if s.FTVer, err = optInt[int](w.FTVer, "ftver", math.MinInt32, math.MaxInt32); err != nil {
+		return s, err
+	}
+	if s.FTDelta, err = optInt[int](w.FTDelta, "ftdelta", math.MinInt32, math.MaxInt32); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+// MarshalJSON writes the rxpk object in the reference forwarder's field
+// order, with freq as "%.6f" MHz.
+func (r RXPK) MarshalJSON() ([]byte, error) {
+	w := jsonWriter{b: make([]byte, 0, 256)}
+	r.appendJSON(&w)
+	return w.b, w.err
+}
+
+// timeLayoutRXPK is the compact ISO 8601 form with µs (spec §3.1).
+const timeLayoutRXPK = "2006-01-02T15:04:05.000000Z"
+
+func (r *RXPK) validate() error {
+	switch {
+	case r.Freq == 0 || r.Freq > maxFreqMHz*1_000_000:
+		return fmt.Errorf("rxpk: freq %d Hz out of range: %w", r.Freq, ErrInvalidJSON)
+	case r.Modu == "":
+		return fmt.Errorf("rxpk: modu missing: %w", ErrInvalidJSON)
+	case r.DatR.IsZero():
+		return fmt.Errorf("rxpk: datr missing: %w", ErrInvalidJSON)
+	case len(r.Data) > MaxPayloadSize:
+		return fmt.Errorf("rxpk: %d payload bytes, limit %d: %w", len(r.Data), MaxPayloadSize, ErrInvalidJSON)
+	}
+	return nil
+}
+
+func (r *RXPK) appendJSON(w *jsonWriter) {
+	if err := r.validate(); err != nil {
+		if w.err == nil {
+			w.err = err
+		}
+		return
+	}
+	w.open()
+	if r.JVer != nil {
+		w.int("jver", int64(*r.JVer))
+	}
+	if !r.Time.IsZero() {
+		w.key("time")
+		w.b = append(w.b, '"')
+		w.b = r.Time.UTC().AppendFormat(w.b, timeLayoutRXPK)
+		w.b = append(w.b, '"')
+	}
+	if r.Tmms != nil {
+		w.uint("tmms", *r.Tmms)
+	}
+	w.uint("tmst", uint64(r.Tmst))
+	if r.FTime != nil {
+		w.int("ftime", *r.FTime)
+	}
+	w.int("chan", int64(r.Chan))
+	w.int("rfch", int64(r.RFCh))
+	w.mhz("freq", r.Freq, 6)
+	if r.Mid != nil {
+		w.int("mid", int64(*r.Mid))
+	}
+	w.int("stat", int64(r.Stat))
+	w.str("modu", r.Modu)
+	w.key("datr")
+	w.datr(r.DatR)
+	if r.CodR != "" {
+		w.str("codr", r.CodR)
+	}
+	w.float("rssi", float64(r.RSSI), -1)
+	if r.RSSIS != nil {
+		w.float("rssis", float64(*r.RSSIS), -1)
+	}
+	if r.Modu != "FSK" {
+		w.float("lsnr", float64(r.LSNR), -1)
+	}
+	if r.FOff != nil {
+		w.int("foff", int64(*r.FOff))
+	}
+	w.int("size", int64(len(r.Data)))
+	w.data("data", r.Data)
+	if r.Brd != nil {
+		w.int("brd", int64(*r.Brd))
+	}
+	if r.Aesk != nil {
+		w.int("aesk", int64(*r.Aesk))
+	}
+	if r.Delayed != nil {
+		w.bool("delayed", *r.Delayed)
+	}
+	if len(r.RSig) > 0 {
+		w.key("rsig")
+		w.b = append(w.b, '[')
+		for i := range r.RSig {
+			if i > 0 {
+				w.b = append(w.b, ',')
+			}
+			r.RSig[i].appendJSON(w)
+		}
+		w.b = append(w.b, ']')
+	}
+	w.close()
+}
+
+func (s *RSig) appendJSON(w *jsonWriter) {
+	w.open()
+	w.int("ant", int64(s.Ant))
+	w.int("chan", int64(s.Chan))
+	w.float("rssic", float64(s.RSSIC), -1)
+	if s.RSSIS != nil {
+		w.float("rssis", float64(*s.RSSIS), -1)
+	}
+	w.float("lsnr", float64(s.LSNR), -1)
+	if s.ETime != "" {
+		w.str("etime", s.ETime)
+	}
+	for _, f := range []struct {
+		k string
+		v *int
+	}{{"foff", s.FOff}, {"ftstat", s.FTStat}, {"ftver", s.FTVer}, {"ftdelta", s.FTDelta}} {
+		if f.v != nil {
+			w.int(f.k, int64(*f.v))
+		}
+	}
+	w.close()
+}

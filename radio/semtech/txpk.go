@@ -1,0 +1,218 @@
+package semtech
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+
+	"github.com/hexfield/hexfield/radio"
+)
+
+// TXPK is a transmission request in a PULL_RESP (spec §4). Decoding applies
+// the reference forwarder's rules: a txpk missing a field it needs is an
+// error, and a forwarder answers such a request with no TX_ACK at all.
+type TXPK struct {
+	// Imme sends immediately, ignoring Tmst and Tmms.
+	Imme bool
+	// Tmst is the concentrator counter value to send at (when not Imme and
+	// Tmms is nil).
+	Tmst uint32
+	// Tmms is the GPS time to send at, ms since 1980-01-06.
+	Tmms *uint64
+	// Freq is the TX frequency in hertz.
+	Freq radio.Hz
+	// RFCh is the RF chain, 0 on nearly all boards.
+	RFCh int
+	// Powe is the requested power in dBm; the forwarder subtracts its
+	// configured antenna_gain.
+	Powe int
+	// Modu is "LORA" or "FSK".
+	Modu string
+	DatR DatR
+	// CodR is the LoRa coding rate ("4/5"); required for LoRa.
+	CodR string
+	// FDev is the FSK frequency deviation in Hz; required for FSK.
+	FDev int
+	// IPol inverts I/Q: true for downlinks to devices, false for frames
+	// other gateways must hear (beacons).
+	IPol bool
+	// Prea is the preamble length in symbols; 0 omits it (forwarder default).
+	Prea int
+	// Data is the PHY payload; "size" is written as its length.
+	Data []byte
+	// NCRC disables the PHY CRC, NHdr the PHY header.
+	NCRC bool
+	NHdr bool
+}
+
+type txpkWire struct {
+	Imme *bool   `json:"imme"`
+	Tmst num     `json:"tmst"`
+	Tmms num     `json:"tmms"`
+	Freq num     `json:"freq"`
+	RFCh num     `json:"rfch"`
+	Powe num     `json:"powe"`
+	Modu string  `json:"modu"`
+	DatR DatR    `json:"datr"`
+	CodR string  `json:"codr"`
+	FDev num     `json:"fdev"`
+	IPol *bool   `json:"ipol"`
+	Prea num     `json:"prea"`
+	Size num     `json:"size"`
+	Data *string `json:"data"`
+	NCRC *bool   `json:"ncrc"`
+	NHdr *bool   `json:"nhdr"`
+}
+
+func missing(field string) error { return fmt.Errorf("txpk: %s missing: %w", field, ErrInvalidJSON) }
+
+// UnmarshalJSON decodes a txpk object; unknown fields are ignored.
+func (t *TXPK) UnmarshalJSON(b []byte) error {
+	var w txpkWire
+	if err := json.Unmarshal(b, &w); err != nil {
+		return fmt.Errorf("txpk: %w: %w", ErrJSON, err)
+	}
+	var out TXPK
+	var err error
+	out.Imme = w.Imme != nil && *w.Imme
+	out.IPol = w.IPol != nil && *w.IPol
+	out.NCRC = w.NCRC != nil && *w.NCRC
+	out.NHdr = w.NHdr != nil && *w.NHdr
+	out.Modu, out.DatR, out.CodR = w.Modu, w.DatR, w.CodR
+	switch {
+	case !out.Imme && !w.Tmst.set && !w.Tmms.set:
+		return missing("tmst/tmms (without imme)")
+	case !w.Freq.set:
+		return missing("freq")
+	case !w.RFCh.set:
+		return missing("rfch")
+	case out.Modu == "":
+		return missing("modu")
+	case out.DatR.IsZero():
+		return missing("datr")
+	case out.Modu == "LORA" && out.CodR == "":
+		return missing("codr")
+	case out.Modu == "FSK" && !w.FDev.set:
+		return missing("fdev")
+	case !w.Size.set:
+		return missing("size")
+	case w.Data == nil:
+		return missing("data")
+	}
+	if out.Freq, err = w.Freq.hz("freq"); err != nil {
+		return fmt.Errorf("txpk: %w", err)
+	}
+	if !out.Imme {
+		if w.Tmms.set {
+			if out.Tmms, err = optInt[uint64](w.Tmms, "tmms", 0, maxSafeInt); err != nil {
+				return fmt.Errorf("txpk: %w", err)
+			}
+		} else {
+			v, err := w.Tmst.int("tmst", 0, math.MaxUint32)
+			if err != nil {
+				return fmt.Errorf("txpk: %w", err)
+			}
+			out.Tmst = uint32(v)
+		}
+	}
+	for _, f := range []struct {
+		n      num
+		name   string
+		lo, hi int64
+		dst    *int
+	}{
+		{w.RFCh, "rfch", 0, math.MaxUint8, &out.RFCh},
+		{w.Powe, "powe", math.MinInt8, math.MaxInt8, &out.Powe},
+		{w.FDev, "fdev", 0, math.MaxInt32, &out.FDev},
+		{w.Prea, "prea", 0, math.MaxUint16, &out.Prea},
+	} {
+		if f.n.set {
+			v, err := f.n.int(f.name, f.lo, f.hi)
+			if err != nil {
+				return fmt.Errorf("txpk: %w", err)
+			}
+			*f.dst = int(v)
+		}
+	}
+	if _, err := w.Size.int("size", 0, math.MaxUint16); err != nil {
+		return fmt.Errorf("txpk: %w", err)
+	}
+	if out.Data, err = decodeData(*w.Data); err != nil {
+		return fmt.Errorf("txpk: %w", err)
+	}
+	*t = out
+	return nil
+}
+
+func (t *TXPK) validate() error {
+	switch {
+	case t.Freq == 0 || t.Freq > maxFreqMHz*1_000_000:
+		return fmt.Errorf("txpk: freq %d Hz out of range: %w", t.Freq, ErrInvalidJSON)
+	case t.Modu == "":
+		return missing("modu")
+	case t.DatR.IsZero():
+		return missing("datr")
+	case t.Modu == "LORA" && t.CodR == "":
+		return missing("codr")
+	case t.RFCh < 0 || t.RFCh > math.MaxUint8:
+		return fmt.Errorf("txpk: rfch %d out of range: %w", t.RFCh, ErrInvalidJSON)
+	case t.Powe < math.MinInt8 || t.Powe > math.MaxInt8:
+		return fmt.Errorf("txpk: powe %d out of range: %w", t.Powe, ErrInvalidJSON)
+	case t.FDev < 0 || t.FDev > math.MaxInt32 || t.Prea < 0 || t.Prea > math.MaxUint16:
+		return fmt.Errorf("txpk: fdev %d or prea %d out of range: %w", t.FDev, t.Prea, ErrInvalidJSON)
+	case len(t.Data) > MaxPayloadSize:
+		return fmt.Errorf("txpk: %d payload bytes, limit %d: %w", len(t.Data), MaxPayloadSize, ErrInvalidJSON)
+	}
+	return nil
+}
+
+// MarshalJSON writes the txpk with only the fields of spec §4 (extra fields
+// have broken some forwarders), freq in the shortest MHz form.
+func (t TXPK) MarshalJSON() ([]byte, error) {
+	w := jsonWriter{b: make([]byte, 0, 256)}
+	t.appendJSON(&w)
+	return w.b, w.err
+}
+
+func (t *TXPK) appendJSON(w *jsonWriter) {
+	if err := t.validate(); err != nil {
+		if w.err == nil {
+			w.err = err
+		}
+		return
+	}
+	w.open()
+	switch {
+	case t.Imme:
+		w.bool("imme", true)
+	case t.Tmms != nil:
+		w.uint("tmms", *t.Tmms)
+	default:
+		w.uint("tmst", uint64(t.Tmst))
+	}
+	w.mhz("freq", t.Freq, -1)
+	w.int("rfch", int64(t.RFCh))
+	w.int("powe", int64(t.Powe))
+	w.str("modu", t.Modu)
+	w.key("datr")
+	w.datr(t.DatR)
+	if t.CodR != "" {
+		w.str("codr", t.CodR)
+	}
+	if t.Modu == "FSK" {
+		w.int("fdev", int64(t.FDev))
+	}
+	w.bool("ipol", t.IPol)
+	if t.Prea != 0 {
+		w.int("prea", int64(t.Prea))
+	}
+	w.int("size", int64(len(t.Data)))
+	w.data("data", t.Data)
+	if t.NCRC {
+		w.bool("ncrc", true)
+	}
+	if t.NHdr {
+		w.bool("nhdr", true)
+	}
+	w.close()
+}
