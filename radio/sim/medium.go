@@ -324,7 +324,7 @@ func (r *Radio) Transmit(t Transmission) (Sent, error) {
 // delivery is a reception waiting to be handed to its listeners.
 type delivery struct {
 	rec       Reception
-	listeners []func(Reception)
+	listeners []func(Reception) // a snapshot: Listen replaces the slice, never edits it
 }
 
 // complete runs when tx leaves the air: it works out who heard it and
@@ -367,7 +367,7 @@ func (m *Medium) receptions(tx *transmission) []delivery {
 		}
 		signal := m.signal(tx, l, rx)
 		noise := rx.noise(tx.dr.Bandwidth)
-		snr := signal - float64(noise)
+		snr := signal - noise
 		if snr < float64(radio.SNRMin(tx.dr.SF)) {
 			m.stats.BelowSensitivity++
 			continue
@@ -376,10 +376,11 @@ func (m *Medium) receptions(tx *transmission) []delivery {
 			continue
 		}
 		m.stats.Deliveries++
-		channel := 10 * math.Log10(math.Pow(10, signal/10)+math.Pow(10, float64(noise)/10))
-		fs := make([]func(Reception), len(rx.listeners))
-		for j, lis := range rx.listeners {
-			fs[j] = lis.f
+		// Channel power = signal + noise, in dB:
+		// signal + 10·log10(1 + 10^(−snr/10)).
+		channel := signal + 10/math.Ln10*math.Log1p(math.Exp(-snr*math.Ln10/10))
+		if out == nil {
+			out = make([]delivery, 0, len(ls.links))
 		}
 		out = append(out, delivery{
 			rec: Reception{
@@ -398,7 +399,7 @@ func (m *Medium) receptions(tx *transmission) []delivery {
 				Tmst:      rx.Counter(tx.end),
 				Distance:  radio.Meters(l.dist),
 			},
-			listeners: fs,
+			listeners: rx.listeners,
 		})
 	}
 	return out

@@ -274,8 +274,9 @@ func TestPolarityAndChannels(t *testing.T) {
 }
 
 // layout attaches n radios at pseudo-random positions within a 20 km
-// square, named r0…, each listening with its own recorder.
-func layout(t testing.TB, m *Medium, n int, seed uint64) ([]*Radio, []*recorder) {
+// square, named r000…, each listening with its own recorder unless record
+// is false.
+func layout(t testing.TB, m *Medium, n int, seed uint64, record bool) ([]*Radio, []*recorder) {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	radios := make([]*Radio, n)
 	recs := make([]*recorder, n)
@@ -288,8 +289,10 @@ func layout(t testing.TB, m *Medium, n int, seed uint64) ([]*Radio, []*recorder)
 		if err != nil {
 			t.Fatal(err)
 		}
-		recs[i] = &recorder{}
-		r.Listen(recs[i].add)
+		if record {
+			recs[i] = &recorder{}
+			r.Listen(recs[i].add)
+		}
 		radios[i] = r
 	}
 	return radios, recs
@@ -305,7 +308,7 @@ func run(t *testing.T, seed uint64) [][]Reception {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	radios, recs := layout(t, m, 60, 7)
+	radios, recs := layout(t, m, 60, 7, true)
 	for i := 0; i < len(radios); i += 10 {
 		send(t, radios[i], Transmission{Frequency: f8671, DataRate: sf9, Power: 20, Payload: []byte{byte(i)}})
 		clk.Advance(time.Second)
@@ -352,7 +355,7 @@ func TestShadowingStatistics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	radios, _ := layout(t, m, 60, 3)
+	radios, _ := layout(t, m, 60, 3, false)
 	var sum, sq float64
 	var n int
 	for i, a := range radios {
@@ -392,7 +395,7 @@ func TestPrunedLinksLoseNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	radios, recs := layout(t, m, 200, 11)
+	radios, recs := layout(t, m, 200, 11, true)
 	for k, p := range []radio.DBm{-10, 14, 27} {
 		for _, r := range recs {
 			r.mu.Lock()

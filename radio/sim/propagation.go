@@ -55,7 +55,7 @@ func (m *Medium) linksLocked(tx *Radio, f radio.Hz) *linkSet {
 		d := distance3D(tx, rx)
 		loss, free := m.pathLoss(tx, rx, d, f)
 		best := math.Max(free, loss-m.fadeCap)
-		sensitivity := float64(rx.noise(125_000)) + float64(sf12)
+		sensitivity := rx.noise(125_000) + float64(sf12)
 		if reach+float64(rx.gain)-best < sensitivity {
 			continue
 		}

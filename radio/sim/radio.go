@@ -61,12 +61,12 @@ type Radio struct {
 	noiseRise radio.DB
 	channels  []radio.Hz // sorted; nil = all
 	invertIQ  bool
-	listeners []*listener
+	listeners []func(Reception)  // copy-on-write, see Listen
+	ids       []*func(Reception) // registration identities, parallel to listeners
+	noiseDBm  [3]float64         // noise power at 125, 250 and 500 kHz, dBm
 	detached  bool
 	links     map[radio.Hz]*linkSet // as transmitter, per frequency
 }
-
-type listener struct{ f func(Reception) }
 
 // Attach adds a radio to the medium.
 func (m *Medium) Attach(cfg RadioConfig) (*Radio, error) {
@@ -100,6 +100,9 @@ func (m *Medium) Attach(cfg RadioConfig) (*Radio, error) {
 		nf:        cfg.NoiseFigure,
 		noiseRise: cfg.NoiseRise,
 		invertIQ:  cfg.InvertIQ,
+	}
+	for i, bw := range []radio.Hz{125_000, 250_000, 500_000} {
+		r.noiseDBm[i] = float64(radio.NoiseFloor(bw, r.nf)) + float64(r.noiseRise)
 	}
 	if cfg.Channels != nil {
 		r.channels = slices.Clone(cfg.Channels)
@@ -182,7 +185,7 @@ func (r *Radio) Detach() {
 		return
 	}
 	r.detached = true
-	r.listeners = nil
+	r.listeners, r.ids = nil, nil
 	m.radios[r.index] = nil
 	delete(m.byName, r.name)
 	m.version++
@@ -192,16 +195,24 @@ func (r *Radio) Detach() {
 // f is called from the medium's delivery goroutine and must not block; it
 // may call Transmit. The returned function stops the calls.
 func (r *Radio) Listen(f func(Reception)) (stop func()) {
-	l := &listener{f: f}
+	l := &f // a unique identity for this registration
 	r.m.mu.Lock()
 	defer r.m.mu.Unlock()
-	if !r.detached {
-		r.listeners = append(r.listeners, l)
+	if r.detached {
+		return func() {}
 	}
+	r.ids = append(slices.Clip(r.ids), l)
+	r.listeners = append(slices.Clip(r.listeners), f)
 	return func() {
 		r.m.mu.Lock()
 		defer r.m.mu.Unlock()
-		r.listeners = slices.DeleteFunc(r.listeners, func(x *listener) bool { return x == l })
+		i := slices.Index(r.ids, l)
+		if i < 0 {
+			return
+		}
+		// Copy on write: deliveries in flight keep the old slices.
+		r.ids = slices.Delete(slices.Clone(r.ids), i, i+1)
+		r.listeners = slices.Delete(slices.Clone(r.listeners), i, i+1)
 	}
 }
 
@@ -228,7 +239,15 @@ func (r *Radio) hears(f radio.Hz) bool {
 	return ok
 }
 
-// noise is the receiver's noise power in bandwidth bw.
-func (r *Radio) noise(bw radio.Hz) radio.DBm {
-	return radio.NoiseFloor(bw, r.nf) + radio.DBm(r.noiseRise)
+// noise is the receiver's noise power in bandwidth bw, in dBm.
+func (r *Radio) noise(bw radio.Hz) float64 {
+	switch bw {
+	case 125_000:
+		return r.noiseDBm[0]
+	case 250_000:
+		return r.noiseDBm[1]
+	case 500_000:
+		return r.noiseDBm[2]
+	}
+	return float64(radio.NoiseFloor(bw, r.nf)) + float64(r.noiseRise)
 }
