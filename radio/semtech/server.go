@@ -1,0 +1,582 @@
+package semtech
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hexfield/hexfield/radio"
+)
+
+// Handler receives the uplinks that pass the server's filters. HandleUplink
+// runs on the server's single dispatch goroutine, never on the socket read
+// loop, so it may block briefly or call Send; while it blocks, further
+// uplinks queue (up to ServerConfig.QueueSize) and then are dropped.
+type Handler interface {
+	HandleUplink(ctx context.Context, u Uplink)
+}
+
+// StatHandler is implemented by handlers that also want forwarder status
+// objects. It is called on the dispatch goroutine.
+type StatHandler interface {
+	HandleStat(ctx context.Context, eui EUI, s Stat)
+}
+
+// Uplink is one received LoRa packet that passed the filters of spec §8.8:
+// CRC OK, LoRa modulation, SF7–12 at 125/250/500 kHz.
+type Uplink struct {
+	// EUI is the gateway that reported it; untrusted (spec §8.7).
+	EUI EUI
+	// RXPK is the packet as decoded.
+	RXPK RXPK
+	// DataRate is RXPK.DatR parsed.
+	DataRate radio.DataRate
+	// Received is the server's clock when the datagram arrived.
+	Received time.Time
+}
+
+// ServerConfig configures a Server. The zero value with a Handler works.
+type ServerConfig struct {
+	// Handler receives uplinks; required.
+	Handler Handler
+	// TxAckTimeout is how long Send waits for a TX_ACK. Default 5 s.
+	TxAckTimeout time.Duration
+	// GatewayTimeout is how long after its last PULL_DATA a forwarder is
+	// considered gone; Send refuses it afterwards. Default 60 s.
+	GatewayTimeout time.Duration
+	// QueueSize is how many uplinks and stats wait for the handler before
+	// new ones are dropped. Default 1024.
+	QueueSize int
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+func (c *ServerConfig) setDefaults() {
+	if c.TxAckTimeout == 0 {
+		c.TxAckTimeout = 5 * time.Second
+	}
+	if c.GatewayTimeout == 0 {
+		c.GatewayTimeout = 60 * time.Second
+	}
+	if c.QueueSize == 0 {
+		c.QueueSize = 1024
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Validate checks the configuration after defaults are filled in.
+func (c *ServerConfig) Validate() error {
+	switch {
+	case c.Handler == nil:
+		return errors.New("semtech server: no handler")
+	case c.TxAckTimeout < 0:
+		return fmt.Errorf("semtech server: negative tx ack timeout %v", c.TxAckTimeout)
+	case c.GatewayTimeout < 0:
+		return fmt.Errorf("semtech server: negative gateway timeout %v", c.GatewayTimeout)
+	case c.QueueSize < 0:
+		return fmt.Errorf("semtech server: negative queue size %d", c.QueueSize)
+	}
+	return nil
+}
+
+// Errors returned by Send.
+var (
+	ErrUnknownGateway = errors.New("gateway has not sent PULL_DATA")
+	ErrGatewayGone    = errors.New("gateway gone: no recent PULL_DATA")
+	ErrTxAckTimeout   = errors.New("no TX_ACK before timeout")
+	ErrServerClosed   = errors.New("semtech server closed")
+	ErrBusy           = errors.New("too many downlinks in flight")
+)
+
+// maxPending bounds downlinks awaiting TX_ACK (tokens are 16 bits).
+const maxPending = 4096
+
+// TxResult is the outcome of Send.
+type TxResult struct {
+	// Status is the TX_ACK content; zero (accepted) when the forwarder
+	// speaks version 1 and sends no TX_ACK.
+	Status TxStatus
+	// Acked is false for version 1 forwarders: the PULL_RESP was sent and
+	// is treated as accepted, but nothing confirmed it.
+	Acked bool
+	// PowerDBm is the power the forwarder used: the TX_POWER warning value
+	// when one came, else the requested power.
+	PowerDBm int
+}
+
+// Accepted reports whether the forwarder scheduled the transmission.
+func (r TxResult) Accepted() bool { return r.Status.Accepted() }
+
+// Gateway is what the server knows of one forwarder.
+type Gateway struct {
+	EUI EUI
+	// Version is the protocol version of its last PULL_DATA.
+	Version uint8
+	// Addr is where downlinks go: the source of its last PULL_DATA (nil
+	// until one arrives).
+	Addr     net.Addr
+	LastPull time.Time
+	LastPush time.Time
+	// Online is true while LastPull is within the gateway timeout.
+	Online bool
+}
+
+type gatewayState struct {
+	version  uint8
+	addr     net.Addr
+	lastPull time.Time
+	lastPush time.Time
+	gone     bool // "gone" already logged
+}
+
+type pendingTx struct {
+	eui EUI
+	ch  chan TxStatus
+}
+
+type event struct {
+	uplink Uplink
+	stat   *Stat
+}
+
+// Server is the hotspot side of GWMP: packet forwarders send it PUSH_DATA
+// and PULL_DATA, and it sends them PULL_RESP. It acknowledges at once,
+// validates each rxpk on its own, takes the downlink address only from
+// PULL_DATA, and never lets bad input stop it.
+type Server struct {
+	cfg     ServerConfig
+	conn    net.PacketConn
+	log     *slog.Logger
+	metrics *serverMetrics
+	events  chan event
+	done    chan struct{}
+	running atomic.Bool
+
+	mu        sync.Mutex
+	gateways  map[EUI]*gatewayState
+	pending   map[uint16]pendingTx
+	nextToken uint16
+}
+
+// NewServer returns a server reading conn; Run starts it. The caller binds
+// conn (DefaultListenAddr in production, 127.0.0.1:0 in tests); the server
+// closes it when Run returns. logger nil discards; reg nil skips metrics
+// registration.
+func NewServer(cfg ServerConfig, conn net.PacketConn, logger *slog.Logger, reg prometheus.Registerer) (*Server, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if conn == nil {
+		return nil, errors.New("semtech server: nil socket")
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		cfg:       cfg,
+		conn:      conn,
+		log:       logger,
+		events:    make(chan event, cfg.QueueSize),
+		done:      make(chan struct{}),
+		gateways:  make(map[EUI]*gatewayState),
+		pending:   make(map[uint16]pendingTx),
+		nextToken: uint16(rand.Uint32()),
+	}
+	s.metrics = newServerMetrics(reg, s.onlineCount)
+	return s, nil
+}
+
+// Addr returns the socket's local address.
+func (s *Server) Addr() net.Addr { return s.conn.LocalAddr() }
+
+// Run serves until ctx is cancelled (then it returns nil) or the socket
+// fails. It closes the socket before returning.
+func (s *Server) Run(ctx context.Context) error {
+	if !s.running.CompareAndSwap(false, true) {
+		return errors.New("semtech server: already running")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		wg.Wait()
+		close(s.done)
+	}()
+	wg.Go(func() {
+		<-ctx.Done()
+		s.conn.Close()
+	})
+	wg.Go(func() { s.dispatch(ctx) })
+	wg.Go(func() { s.watchGateways(ctx) })
+
+	buf := make([]byte, MaxDatagramSize+1)
+	for {
+		n, addr, err := s.conn.ReadFrom(buf)
+		if n > 0 {
+			s.handle(ctx, buf[:n], addr)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return fmt.Errorf("semtech server read: %w", err)
+		}
+	}
+}
+
+// handle processes one datagram; it never panics.
+func (s *Server) handle(ctx context.Context, b []byte, addr net.Addr) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.drop(dropPanic, fmt.Errorf("panic: %v", r), addr)
+		}
+	}()
+	h, err := ParseHeader(b)
+	if err != nil {
+		s.drop(dropReason(err), err, addr)
+		return
+	}
+	s.metrics.datagrams.WithLabelValues(h.Type.String()).Inc()
+	switch h.Type {
+	case TypePushData:
+		s.handlePushData(ctx, h, b, addr)
+	case TypePullData:
+		s.handlePullData(h, addr)
+	case TypeTxAck:
+		s.handleTxAck(b, addr)
+	default:
+		s.drop(dropUnexpected, fmt.Errorf("server got %v", h.Type), addr)
+	}
+}
+
+func (s *Server) drop(reason string, err error, addr net.Addr) {
+	s.metrics.dropped.WithLabelValues(reason).Inc()
+	s.log.Debug("semtech datagram dropped", "reason", reason, "err", err, "addr", addrString(addr))
+}
+
+func addrString(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
+}
+
+func (s *Server) reply(p Packet, addr net.Addr) {
+	b, err := p.MarshalBinary()
+	if err == nil {
+		_, err = s.conn.WriteTo(b, addr)
+	}
+	if err != nil {
+		s.log.Debug("semtech reply failed", "type", p.MessageType().String(), "err", err, "addr", addrString(addr))
+	}
+}
+
+func (s *Server) handlePushData(ctx context.Context, h Header, b []byte, addr net.Addr) {
+	// Acknowledge as soon as the header is valid (spec §8.4).
+	s.reply(&PushAck{Version: h.Version, Token: h.Token}, addr)
+	now := s.cfg.Now()
+
+	var p PushData
+	if err := p.UnmarshalBinary(b); err != nil {
+		s.drop(dropReason(err), err, addr)
+		return
+	}
+	s.mu.Lock()
+	gw := s.gateways[h.EUI]
+	if gw == nil {
+		gw = &gatewayState{version: h.Version}
+		s.gateways[h.EUI] = gw
+	}
+	gw.lastPush = now
+	s.mu.Unlock()
+
+	for _, err := range p.Skipped {
+		s.rxpkDrop(rxpkInvalid, h.EUI, err)
+	}
+	for i := range p.RXPK {
+		r := &p.RXPK[i]
+		if r.Stat != 1 {
+			s.rxpkDrop(rxpkCRC, h.EUI, fmt.Errorf("stat %d", r.Stat))
+			continue
+		}
+		if r.Modu != "LORA" {
+			s.rxpkDrop(rxpkModulation, h.EUI, fmt.Errorf("modu %q", r.Modu))
+			continue
+		}
+		dr, err := r.DatR.DataRate()
+		if err != nil {
+			s.rxpkDrop(rxpkDataRate, h.EUI, err)
+			continue
+		}
+		s.enqueue(ctx, event{uplink: Uplink{EUI: h.EUI, RXPK: *r, DataRate: dr, Received: now}})
+	}
+	if p.Stat != nil {
+		if _, ok := s.cfg.Handler.(StatHandler); ok {
+			s.enqueue(ctx, event{uplink: Uplink{EUI: h.EUI, Received: now}, stat: p.Stat})
+		}
+	}
+}
+
+func (s *Server) rxpkDrop(reason string, eui EUI, err error) {
+	s.metrics.rxpkDropped.WithLabelValues(reason).Inc()
+	s.log.Debug("semtech rxpk dropped", "reason", reason, "eui", eui.String(), "err", err)
+}
+
+func (s *Server) enqueue(ctx context.Context, e event) {
+	if ctx.Err() != nil {
+		return
+	}
+	select {
+	case s.events <- e:
+	default:
+		s.rxpkDrop(rxpkQueueFull, e.uplink.EUI, errors.New("handler queue full"))
+	}
+}
+
+func (s *Server) dispatch(ctx context.Context) {
+	statHandler, _ := s.cfg.Handler.(StatHandler)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e := <-s.events:
+			if e.stat != nil {
+				statHandler.HandleStat(ctx, e.uplink.EUI, *e.stat)
+				continue
+			}
+			s.metrics.uplinks.Inc()
+			s.cfg.Handler.HandleUplink(ctx, e.uplink)
+		}
+	}
+}
+
+func (s *Server) handlePullData(h Header, addr net.Addr) {
+	now := s.cfg.Now()
+	s.mu.Lock()
+	gw := s.gateways[h.EUI]
+	if gw == nil {
+		gw = &gatewayState{}
+		s.gateways[h.EUI] = gw
+	}
+	first := gw.addr == nil || gw.gone
+	moved := gw.addr != nil && gw.addr.String() != addr.String()
+	gw.version, gw.addr, gw.lastPull, gw.gone = h.Version, addr, now, false
+	s.mu.Unlock()
+	if first {
+		s.log.Info("semtech forwarder connected", "eui", h.EUI.String(), "addr", addr.String(), "version", h.Version)
+	} else if moved {
+		s.log.Info("semtech forwarder downlink address changed", "eui", h.EUI.String(), "addr", addr.String())
+	}
+	s.reply(&PullAck{Version: h.Version, Token: h.Token}, addr)
+}
+
+func (s *Server) handleTxAck(b []byte, addr net.Addr) {
+	var a TxAck
+	if err := a.UnmarshalBinary(b); err != nil {
+		s.drop(dropReason(err), err, addr)
+		return
+	}
+	tok := a.Token.Uint16()
+	s.mu.Lock()
+	p, ok := s.pending[tok]
+	if ok && p.eui == a.EUI {
+		delete(s.pending, tok)
+	}
+	s.mu.Unlock()
+	switch {
+	case !ok:
+		s.drop(dropUnknownToken, fmt.Errorf("TX_ACK token %04x matches no downlink", tok), addr)
+	case p.eui != a.EUI:
+		s.drop(dropEUIMismatch, fmt.Errorf("TX_ACK token %04x from %v, sent to %v", tok, a.EUI, p.eui), addr)
+	default:
+		p.ch <- a.Status // buffered, one TX_ACK per token
+	}
+}
+
+// watchGateways logs forwarders going quiet and forgets long-gone ones.
+func (s *Server) watchGateways(ctx context.Context) {
+	period := max(s.cfg.GatewayTimeout/4, 100*time.Millisecond)
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := s.cfg.Now()
+		s.mu.Lock()
+		for eui, gw := range s.gateways {
+			last := gw.lastPull
+			if gw.lastPush.After(last) {
+				last = gw.lastPush
+			}
+			if now.Sub(last) > 10*s.cfg.GatewayTimeout {
+				delete(s.gateways, eui)
+				continue
+			}
+			if gw.addr != nil && !gw.gone && now.Sub(gw.lastPull) > s.cfg.GatewayTimeout {
+				gw.gone = true
+				s.log.Info("semtech forwarder gone", "eui", eui.String(), "last_pull", gw.lastPull)
+			}
+		}
+		s.mu.Unlock()
+	}
+}
+
+func (s *Server) online(gw *gatewayState, now time.Time) bool {
+	return gw.addr != nil && now.Sub(gw.lastPull) <= s.cfg.GatewayTimeout
+}
+
+func (s *Server) onlineCount() float64 {
+	now := s.cfg.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, gw := range s.gateways {
+		if s.online(gw, now) {
+			n++
+		}
+	}
+	return float64(n)
+}
+
+// Gateways lists the known forwarders, sorted by EUI.
+func (s *Server) Gateways() []Gateway {
+	now := s.cfg.Now()
+	s.mu.Lock()
+	out := make([]Gateway, 0, len(s.gateways))
+	for eui, gw := range s.gateways {
+		out = append(out, s.gatewayInfo(eui, gw, now))
+	}
+	s.mu.Unlock()
+	slices.SortFunc(out, func(a, b Gateway) int { return bytes.Compare(a.EUI[:], b.EUI[:]) })
+	return out
+}
+
+// Gateway returns what the server knows of one forwarder.
+func (s *Server) Gateway(eui EUI) (Gateway, bool) {
+	now := s.cfg.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	gw, ok := s.gateways[eui]
+	if !ok {
+		return Gateway{}, false
+	}
+	return s.gatewayInfo(eui, gw, now), true
+}
+
+func (s *Server) gatewayInfo(eui EUI, gw *gatewayState, now time.Time) Gateway {
+	return Gateway{EUI: eui, Version: gw.version, Addr: gw.addr, LastPull: gw.lastPull, LastPush: gw.lastPush, Online: s.online(gw, now)}
+}
+
+// Send asks forwarder eui to transmit txpk: a PULL_RESP to the address of
+// its latest PULL_DATA, then, for version 2, a wait for the TX_ACK with the
+// same token (ServerConfig.TxAckTimeout). A TX_ACK error is not a Go error:
+// it is in TxResult.Status. Errors are ErrUnknownGateway, ErrGatewayGone,
+// ErrTxAckTimeout (a malformed txpk gets no TX_ACK), ErrServerClosed, an
+// encoding error, a socket error or the context's.
+func (s *Server) Send(ctx context.Context, eui EUI, txpk TXPK) (TxResult, error) {
+	now := s.cfg.Now()
+	s.mu.Lock()
+	gw := s.gateways[eui]
+	if gw == nil || gw.addr == nil {
+		s.mu.Unlock()
+		return TxResult{}, fmt.Errorf("send to %v: %w", eui, ErrUnknownGateway)
+	}
+	if !s.online(gw, now) {
+		s.mu.Unlock()
+		return TxResult{}, fmt.Errorf("send to %v: last PULL_DATA %v ago: %w", eui, now.Sub(gw.lastPull).Round(time.Second), ErrGatewayGone)
+	}
+	version, addr := gw.version, gw.addr
+	var tok uint16
+	var ch chan TxStatus
+	if version == Version2 {
+		if len(s.pending) >= maxPending {
+			s.mu.Unlock()
+			return TxResult{}, fmt.Errorf("send to %v: %d downlinks await TX_ACK: %w", eui, maxPending, ErrBusy)
+		}
+		tok = s.allocTokenLocked()
+		ch = make(chan TxStatus, 1)
+		s.pending[tok] = pendingTx{eui: eui, ch: ch}
+	}
+	s.mu.Unlock()
+	release := func() {
+		if ch != nil {
+			s.mu.Lock()
+			if p, ok := s.pending[tok]; ok && p.ch == ch {
+				delete(s.pending, tok)
+			}
+			s.mu.Unlock()
+		}
+	}
+
+	b, err := (&PullResp{Version: version, Token: TokenFrom(tok), TXPK: txpk}).MarshalBinary()
+	if err != nil {
+		release()
+		return TxResult{}, fmt.Errorf("send to %v: %w", eui, err)
+	}
+	select {
+	case <-s.done:
+		release()
+		return TxResult{}, fmt.Errorf("send to %v: %w", eui, ErrServerClosed)
+	default:
+	}
+	if _, err := s.conn.WriteTo(b, addr); err != nil {
+		release()
+		return TxResult{}, fmt.Errorf("send to %v: %w", eui, err)
+	}
+	if version == Version1 {
+		s.metrics.downlinks.WithLabelValues("unacked").Inc()
+		return TxResult{PowerDBm: txpk.Powe}, nil
+	}
+
+	timer := time.NewTimer(s.cfg.TxAckTimeout)
+	defer timer.Stop()
+	select {
+	case st := <-ch:
+		res := TxResult{Status: st, Acked: true, PowerDBm: txpk.Powe}
+		if st.Warn == TxPower && st.Value != nil {
+			res.PowerDBm = *st.Value
+		}
+		s.metrics.downlinks.WithLabelValues(txResultLabel(st)).Inc()
+		return res, nil
+	case <-timer.C:
+		release()
+		s.metrics.downlinks.WithLabelValues("timeout").Inc()
+		return TxResult{}, fmt.Errorf("send to %v: token %04x: %w", eui, tok, ErrTxAckTimeout)
+	case <-ctx.Done():
+		release()
+		return TxResult{}, fmt.Errorf("send to %v: %w", eui, ctx.Err())
+	case <-s.done:
+		release()
+		return TxResult{}, fmt.Errorf("send to %v: %w", eui, ErrServerClosed)
+	}
+}
+
+// allocTokenLocked returns a token no pending downlink uses.
+func (s *Server) allocTokenLocked() uint16 {
+	for {
+		s.nextToken++
+		if _, busy := s.pending[s.nextToken]; !busy {
+			return s.nextToken
+		}
+	}
+}
