@@ -6,6 +6,8 @@ import (
 	"net"
 	"strings"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/hexfield/hexfield/radio"
 	"github.com/hexfield/hexfield/wire"
 )
@@ -39,4 +41,14 @@ func parseOracle(s string) (wire.PublicKey, string, error) {
 
 func lookupRegion(name string) (*radio.Region, error) {
 	return radio.LookupRegion(name)
+}
+
+// marshalEnvelope re-encodes a decoded envelope canonically (the bytes the
+// signer produced: wire envelopes are canonical).
+func marshalEnvelope(env *wire.Envelope) ([]byte, error) {
+	raw, err := proto.MarshalOptions{Deterministic: true}.Marshal(env)
+	if err != nil {
+		return nil, fmt.Errorf("encode envelope: %w", err)
+	}
+	return raw, nil
 }

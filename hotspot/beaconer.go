@@ -1,0 +1,258 @@
+package hotspot
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+	"time"
+
+	"github.com/hexfield/hexfield/radio"
+	"github.com/hexfield/hexfield/radio/semtech"
+	"github.com/hexfield/hexfield/wire"
+)
+
+// transmitter is what the beaconer needs from the bridge: send through a
+// live forwarder and wait for its TX_ACK.
+type transmitter interface {
+	transmit(ctx context.Context, txpk semtech.TXPK) (semtech.EUI, semtech.TxResult, error)
+}
+
+const (
+	maxBeaconAttempts = 5
+	maxRetryDelay     = time.Minute
+)
+
+// errRetry marks a beacon attempt that may succeed if tried again.
+var errRetry = errors.New("retry")
+
+// BeaconStatus describes the last beacon attempt, for the status API.
+type BeaconStatus struct {
+	Time      time.Time `json:"time"`
+	Result    string    `json:"result"` // sent, tx_error, no_entropy, no_region, no_forwarder, error
+	Error     string    `json:"error,omitempty"`
+	FreqHz    uint64    `json:"freq_hz,omitempty"`
+	DataRate  string    `json:"datarate,omitempty"`
+	PowerDBm  int       `json:"power_dbm,omitempty"`
+	Payload   string    `json:"payload,omitempty"` // hex of the first 8 bytes
+	Attempt   int       `json:"attempt,omitempty"`
+	WindowEnd time.Time `json:"window_end"`
+}
+
+// windowStart returns the start of the beacon bucket holding t: buckets are
+// aligned to the Unix epoch, so 6 h buckets are 00–06, …, 18–24 UTC.
+func windowStart(t time.Time, interval time.Duration) time.Time {
+	ns := t.UnixNano()
+	return time.Unix(0, ns-ns%int64(interval))
+}
+
+// runBeaconer beacons once per window at a random instant inside it.
+func (h *Hotspot) runBeaconer(ctx context.Context) error {
+	var done time.Time // start of the last window beaconed in
+	for {
+		interval := h.BeaconInterval()
+		now := h.now()
+		start := windowStart(now, interval)
+		end := start.Add(interval)
+		if done.Equal(start) {
+			if !h.sleep(ctx, end.Sub(now)) {
+				return nil
+			}
+			continue
+		}
+		// Leave a tenth of the window (at most a minute) to retry in.
+		guard := min(interval/10, maxRetryDelay)
+		lo, hi := now, end.Add(-guard)
+		var at time.Time
+		if hi.After(lo) {
+			at = lo.Add(time.Duration(mrand.Int64N(int64(hi.Sub(lo)))))
+		} else {
+			at = lo
+		}
+		if !h.sleep(ctx, at.Sub(now)) {
+			return nil
+		}
+		if h.BeaconInterval() != interval {
+			continue // the oracle changed the cadence: pick again
+		}
+		if h.beaconWindow(ctx, end) {
+			done = start
+		} else {
+			done = start // gave up for this window; try in the next
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+	}
+}
+
+// sleep waits d or until ctx ends; it reports whether ctx is still live.
+func (h *Hotspot) sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	case <-h.wake:
+		return ctx.Err() == nil
+	}
+}
+
+// beaconWindow tries to beacon, retrying while the window has time left.
+// It reports whether a beacon went out.
+func (h *Hotspot) beaconWindow(ctx context.Context, end time.Time) bool {
+	for attempt := 1; attempt <= maxBeaconAttempts; attempt++ {
+		err := h.beaconOnce(ctx, attempt, end)
+		if err == nil {
+			return true
+		}
+		if !errors.Is(err, errRetry) || ctx.Err() != nil {
+			return false
+		}
+		// Retry after a random short delay if the window still has room
+		// for the attempt and the beacon's airtime.
+		delay := h.retryDelay(end)
+		if h.now().Add(delay + 3*time.Second).After(end) {
+			h.log.Warn("beacon: no time left in window", "attempts", attempt)
+			return false
+		}
+		if !h.sleep(ctx, delay) {
+			return false
+		}
+	}
+	return false
+}
+
+func (h *Hotspot) retryDelay(end time.Time) time.Duration {
+	left := time.Until(end)
+	d := min(left/20, maxRetryDelay)
+	if d < 100*time.Millisecond {
+		d = 100 * time.Millisecond
+	}
+	return d/2 + time.Duration(mrand.Int64N(int64(d/2)+1))
+}
+
+func (h *Hotspot) setBeaconStatus(st BeaconStatus) {
+	h.mu.Lock()
+	h.lastBeacon = st
+	h.mu.Unlock()
+}
+
+// beaconOnce makes one attempt: entropy, construction, transmission and,
+// on success, the signed beacon report.
+func (h *Hotspot) beaconOnce(ctx context.Context, attempt int, end time.Time) error {
+	st := BeaconStatus{Time: h.now().UTC(), Attempt: attempt, WindowEnd: end.UTC()}
+	fail := func(result string, err error, retry bool) error {
+		st.Result, st.Error = result, err.Error()
+		h.setBeaconStatus(st)
+		h.m.beacons.WithLabelValues(result).Inc()
+		h.log.Warn("beacon attempt failed", "result", result, "attempt", attempt, "err", err)
+		if retry {
+			return fmt.Errorf("beacon: %w: %w", errRetry, err)
+		}
+		return fmt.Errorf("beacon: %w", err)
+	}
+	region, gain, dataOnly := h.beaconParams()
+	if dataOnly {
+		return fail("data_only", errors.New("data-only hotspots do not beacon"), false)
+	}
+	if region == nil {
+		return fail("no_region", errors.New("region unknown"), true)
+	}
+	rawEntropy, ent, err := h.fetchEntropy(ctx)
+	if err != nil {
+		return fail("no_entropy", err, true)
+	}
+	var nonce [16]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		return fail("error", err, false)
+	}
+	var data [32]byte
+	copy(data[:], ent.Data)
+	b, err := radio.NewBeacon(region, data, ent.Ts, h.pub, nonce, gain)
+	if err != nil {
+		return fail("error", err, false)
+	}
+	st.FreqHz, st.DataRate, st.Payload = uint64(b.Frequency), b.DataRate.String(), fmt.Sprintf("%x", b.Payload[:8])
+	txpk := semtech.TXPK{
+		Imme: true,
+		Freq: b.Frequency,
+		RFCh: 0,
+		Powe: b.PowerDBm,
+		Modu: "LORA",
+		DatR: semtech.DatRFor(b.DataRate),
+		CodR: "4/5",
+		IPol: false,
+		Data: b.Frame(),
+	}
+	h.beacons.addOwn(b.Payload)
+	eui, res, err := h.tx.transmit(ctx, txpk)
+	if err != nil {
+		label := "no_forwarder"
+		if errors.Is(err, semtech.ErrTxAckTimeout) {
+			label = "TIMEOUT"
+		}
+		h.m.beaconTxErrs.WithLabelValues(label).Inc()
+		return fail("no_forwarder", err, true)
+	}
+	if !res.Accepted() {
+		h.m.beaconTxErrs.WithLabelValues(string(res.Status.Error)).Inc()
+		return fail("tx_error", fmt.Errorf("TX_ACK %s from %s", res.Status.Error, eui), true)
+	}
+	power := res.PowerDBm
+	if power != b.PowerDBm {
+		h.log.Warn("forwarder used another beacon power: this beacon will be invalid_tx_power",
+			"prescribed_dbm", b.PowerDBm, "used_dbm", power)
+	}
+	st.PowerDBm = power
+	rep := &wire.BeaconReport{
+		PubKey:      h.pub.Bytes(),
+		Entropy:     rawEntropy,
+		Nonce:       nonce[:],
+		Payload:     b.Payload[:],
+		FrequencyHz: uint64(b.Frequency),
+		Datarate:    b.DataRate.String(),
+		TxPowerDbm:  int32(power),
+		TimestampMs: uint64(h.now().UnixMilli()),
+	}
+	raw, err := wire.Seal(h.key, wire.Kind_KIND_BEACON_REPORT, rep)
+	if err != nil {
+		return fail("error", err, false)
+	}
+	if _, err := h.queue(raw, "beacon"); err != nil {
+		return fail("error", err, false)
+	}
+	st.Result = "sent"
+	h.setBeaconStatus(st)
+	h.m.beacons.WithLabelValues("sent").Inc()
+	h.log.Info("beacon sent", "freq_hz", uint64(b.Frequency), "datarate", b.DataRate.String(),
+		"power_dbm", power, "eui", eui.String())
+	return nil
+}
+
+// fetchEntropy gets fresh entropy from the first oracle that answers.
+func (h *Hotspot) fetchEntropy(ctx context.Context) ([]byte, *wire.Entropy, error) {
+	if len(h.oracles) == 0 {
+		return nil, nil, errors.New("no oracles configured")
+	}
+	var errs []error
+	off := mrand.IntN(len(h.oracles))
+	for i := range h.oracles {
+		c := h.oracles[(off+i)%len(h.oracles)]
+		raw, e, err := c.fetchEntropy(ctx)
+		if err != nil {
+			h.m.entropy.WithLabelValues("error").Inc()
+			errs = append(errs, err)
+			continue
+		}
+		h.m.entropy.WithLabelValues("ok").Inc()
+		return raw, e, nil
+	}
+	return nil, nil, errors.Join(errs...)
+}

@@ -1,0 +1,122 @@
+package hotspot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hexfield/hexfield/radio"
+	"github.com/hexfield/hexfield/radio/semtech"
+)
+
+// bridge runs the Semtech UDP server toward the concentrator and sorts
+// every frame the server lets through (CRC OK, LoRa SF7–12).
+type bridge struct {
+	h   *Hotspot
+	srv *semtech.Server
+}
+
+func newBridge(h *Hotspot, conn net.PacketConn, reg prometheus.Registerer) (*bridge, error) {
+	b := &bridge{h: h}
+	srv, err := semtech.NewServer(semtech.ServerConfig{Handler: b, Now: h.now}, conn, h.log, reg)
+	if err != nil {
+		return nil, fmt.Errorf("bridge: %w", err)
+	}
+	b.srv = srv
+	return b, nil
+}
+
+func (b *bridge) run(ctx context.Context) error { return b.srv.Run(ctx) }
+
+func (b *bridge) addr() string { return b.srv.Addr().String() }
+
+// HandleUplink classifies one received frame: LoRaWAN uplinks and joins go
+// to routing (counted here), candidate beacons to the witness path, the rest
+// is counted and dropped. Nothing goes anywhere while the region is unknown.
+func (b *bridge) HandleUplink(ctx context.Context, u semtech.Uplink) {
+	h := b.h
+	defer func() {
+		if !u.Received.IsZero() {
+			h.m.handle.Observe(h.now().Sub(u.Received).Seconds())
+		}
+	}()
+	f := Classify(u.RXPK.Data, u.RXPK.Stat == 1, u.RXPK.Modu == "LORA")
+	if f.Class == ClassDrop {
+		h.m.frames.WithLabelValues(ClassDrop.String()).Inc()
+		h.m.dropped.WithLabelValues(f.Reason).Inc()
+		return
+	}
+	if h.Region() == nil {
+		h.m.frames.WithLabelValues(ClassDrop.String()).Inc()
+		h.m.dropped.WithLabelValues(ReasonNoRegion).Inc()
+		return
+	}
+	h.m.frames.WithLabelValues(f.Class.String()).Inc()
+	if f.Class != ClassBeacon {
+		return // routing to customers' LNS is the route forwarder's job
+	}
+	payload, ok := radio.ParseBeaconFrame(u.RXPK.Data)
+	if !ok {
+		return
+	}
+	hb := heardBeacon{
+		Payload:   payload,
+		Freq:      u.RXPK.Freq,
+		DataRate:  u.DataRate.String(),
+		RSSI:      float64(u.RXPK.RSSI),
+		SNR:       float64(u.RXPK.LSNR),
+		Tmst:      u.RXPK.Tmst,
+		GPSTimeMs: u.RXPK.Tmms,
+		Received:  u.Received,
+	}
+	if u.RXPK.RSSIS != nil {
+		v := float64(*u.RXPK.RSSIS)
+		hb.RSSIS = &v
+	}
+	if hb.Received.IsZero() {
+		hb.Received = h.now()
+	}
+	h.handleBeacon(hb)
+}
+
+// errNoForwarder is returned when no packet forwarder is online.
+var errNoForwarder = errors.New("no packet forwarder online")
+
+// transmit sends txpk through the forwarder heard from most recently.
+func (b *bridge) transmit(ctx context.Context, txpk semtech.TXPK) (semtech.EUI, semtech.TxResult, error) {
+	var best semtech.Gateway
+	found := false
+	for _, g := range b.srv.Gateways() {
+		if g.Online && g.Addr != nil && (!found || g.LastPull.After(best.LastPull)) {
+			best, found = g, true
+		}
+	}
+	if !found {
+		return semtech.EUI{}, semtech.TxResult{}, errNoForwarder
+	}
+	res, err := b.srv.Send(ctx, best.EUI, txpk)
+	return best.EUI, res, err
+}
+
+func (b *bridge) forwarders() []ForwarderStatus {
+	gws := b.srv.Gateways()
+	out := make([]ForwarderStatus, 0, len(gws))
+	for _, g := range gws {
+		out = append(out, ForwarderStatus{EUI: g.EUI.String(), LastPull: g.LastPull.UTC(), Alive: g.Online})
+	}
+	return out
+}
+
+// forwarderAlive reports whether any forwarder sent PULL_DATA recently.
+func (b *bridge) forwarderAlive() bool {
+	for _, g := range b.srv.Gateways() {
+		if g.Online {
+			return true
+		}
+	}
+	return false
+}
+

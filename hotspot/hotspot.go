@@ -1,0 +1,361 @@
+package hotspot
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/quic-go/quic-go"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/hexfield/hexfield/radio"
+	"github.com/hexfield/hexfield/wire"
+)
+
+// Deps are what New is given besides the Config.
+type Deps struct {
+	// Key is the hotspot's identity. Required.
+	Key ed25519.PrivateKey
+	// Semtech is the bound UDP socket the packet forwarder talks to.
+	// Required; Run closes it.
+	Semtech net.PacketConn
+	// QUIC is the UDP socket oracle connections use. Nil binds an ephemeral
+	// port on all interfaces. Run closes it.
+	QUIC net.PacketConn
+	// Logger; nil discards.
+	Logger *slog.Logger
+	// Registerer receives the metrics; nil registers nowhere.
+	Registerer prometheus.Registerer
+	// Software names this build in Hello, e.g. "hotspotd/0.1.0".
+	Software string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Hotspot is one running hotspot daemon.
+type Hotspot struct {
+	cfg     Config
+	key     ed25519.PrivateKey
+	pub     wire.PublicKey
+	log     *slog.Logger
+	m       *metrics
+	now     func() time.Time
+	outbox  *Outbox
+	oracles []*oracleClient
+	tr      *quic.Transport
+	bridge  *bridge
+	tx      transmitter
+	beacons beaconMemory
+	wake    chan struct{} // nudges the beaconer when the config changes
+	started time.Time
+
+	mu            sync.Mutex
+	region        *radio.Region
+	regionSource  string // "config", "oracle" or ""
+	gain          int32
+	interval      time.Duration
+	dataOnly      bool
+	asserted      bool
+	configFrom    string
+	configAt      time.Time
+	lastBeacon    BeaconStatus
+	witnessesSent uint64
+	lastWitness   time.Time
+}
+
+// New builds a hotspot from a defaulted and validated Config. It opens the
+// outbox; sockets are used from Run on.
+func New(cfg Config, deps Deps) (*Hotspot, error) {
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if len(deps.Key) != ed25519.PrivateKeySize {
+		return nil, errors.New("new hotspot: no key")
+	}
+	if deps.Semtech == nil {
+		return nil, errors.New("new hotspot: no semtech socket")
+	}
+	log := deps.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	now := deps.Now
+	if now == nil {
+		now = time.Now
+	}
+	pub := wire.PublicKeyOf(deps.Key)
+	log = log.With("hotspot_key", pub.String())
+	h := &Hotspot{
+		cfg:     cfg,
+		key:     deps.Key,
+		pub:     pub,
+		log:     log,
+		m:       newMetrics(deps.Registerer),
+		now:     now,
+		wake:    make(chan struct{}, 1),
+		gain:    int32(cfg.AntennaGainDdBi),
+		started: now(),
+	}
+	if cfg.Region != "" {
+		r, err := lookupRegion(cfg.Region)
+		if err != nil {
+			return nil, fmt.Errorf("new hotspot: %w", err)
+		}
+		h.region, h.regionSource = r, "config"
+	}
+	keys := make([]wire.PublicKey, len(cfg.Oracles))
+	addrs := make([]string, len(cfg.Oracles))
+	for i, s := range cfg.Oracles {
+		k, addr, err := parseOracle(s)
+		if err != nil {
+			return nil, fmt.Errorf("new hotspot: %w", err)
+		}
+		keys[i], addrs[i] = k, addr
+	}
+	ob, err := OpenOutbox(OutboxConfig{
+		Dir:          filepath.Join(cfg.DataDir, "outbox"),
+		MaxBytes:     cfg.OutboxMaxBytes,
+		SyncInterval: cfg.OutboxSyncInterval,
+		Oracles:      keys,
+		Now:          now,
+	}, log, h.m.outbox)
+	if err != nil {
+		return nil, fmt.Errorf("new hotspot: %w", err)
+	}
+	h.outbox = ob
+	qconn := deps.QUIC
+	if qconn == nil {
+		qconn, err = net.ListenUDP("udp", &net.UDPAddr{})
+		if err != nil {
+			ob.Close()
+			return nil, fmt.Errorf("new hotspot: quic socket: %w", err)
+		}
+	}
+	h.tr = &quic.Transport{Conn: qconn}
+	software := deps.Software
+	if software == "" {
+		software = "hotspotd"
+	}
+	for i := range keys {
+		h.oracles = append(h.oracles, &oracleClient{
+			idx: i, key: keys[i], addr: addrs[i], software: software,
+			priv: deps.Key, tr: h.tr, outbox: ob, log: log, m: h.m,
+		})
+	}
+	br, err := newBridge(h, deps.Semtech, deps.Registerer)
+	if err != nil {
+		ob.Close()
+		h.tr.Close()
+		return nil, fmt.Errorf("new hotspot: %w", err)
+	}
+	h.bridge = br
+	h.tx = br
+	return h, nil
+}
+
+// PublicKey returns the hotspot's address.
+func (h *Hotspot) PublicKey() wire.PublicKey { return h.pub }
+
+// Outbox returns the hotspot's outbox (for status and tests).
+func (h *Hotspot) Outbox() *Outbox { return h.outbox }
+
+// Region returns the region the hotspot operates in, nil while unknown.
+func (h *Hotspot) Region() *radio.Region {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.region
+}
+
+// BeaconInterval returns the beacon bucket length in force.
+func (h *Hotspot) BeaconInterval() time.Duration {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case h.cfg.BeaconInterval > 0:
+		return h.cfg.BeaconInterval
+	case h.interval > 0:
+		return h.interval
+	default:
+		return DefaultBeaconInterval
+	}
+}
+
+func (h *Hotspot) beaconParams() (*radio.Region, int32, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.region, h.gain, h.dataOnly
+}
+
+// queue appends a signed report to the outbox.
+func (h *Hotspot) queue(raw []byte, kind string) (uint64, error) {
+	seq, err := h.outbox.Append(raw)
+	if err != nil {
+		return 0, err
+	}
+	h.m.reports.WithLabelValues(kind).Inc()
+	return seq, nil
+}
+
+// applyConfig takes an oracle's signed Config into use.
+func (h *Hotspot) applyConfig(from wire.PublicKey, c *wire.Config) {
+	h.mu.Lock()
+	changed := false
+	if h.regionSource != "config" {
+		var r *radio.Region
+		if c.Asserted && c.Region != "" {
+			var err error
+			if r, err = lookupRegion(c.Region); err != nil {
+				h.log.Warn("oracle config names an unknown region", "region", c.Region)
+				r = nil
+			}
+		}
+		if r != h.region {
+			changed = true
+			h.region = r
+			h.regionSource = ""
+			if r != nil {
+				h.regionSource = "oracle"
+			}
+		}
+	}
+	if c.Asserted && c.GainDdbi != 0 {
+		h.gain = c.GainDdbi
+	}
+	iv := time.Duration(c.BeaconIntervalS) * time.Second
+	if iv != h.interval {
+		changed = true
+		h.interval = iv
+	}
+	h.dataOnly, h.asserted = c.DataOnly, c.Asserted
+	h.configFrom, h.configAt = from.String(), h.now()
+	region := h.region
+	h.mu.Unlock()
+	if changed {
+		name := ""
+		if region != nil {
+			name = region.Name
+		}
+		h.log.Info("config from oracle", "region", name, "beacon_interval", iv, "asserted", c.Asserted)
+		select {
+		case h.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// configRefresh is how often the oracle's Config is fetched once known.
+const configRefresh = 5 * time.Minute
+
+// runConfig fetches the Config from the oracles: every few seconds until
+// one answers, then every configRefresh.
+func (h *Hotspot) runConfig(ctx context.Context) error {
+	if len(h.oracles) == 0 {
+		return nil
+	}
+	wait := time.Duration(0)
+	for {
+		if !h.sleepCtx(ctx, wait) {
+			return nil
+		}
+		wait = time.Second
+		for _, c := range h.oracles {
+			cfg, err := c.fetchConfig(ctx)
+			if err != nil {
+				if !errors.Is(err, errNotConnected) {
+					h.m.configs.WithLabelValues("error").Inc()
+					h.log.Debug("config fetch", "err", err)
+				}
+				continue
+			}
+			h.m.configs.WithLabelValues("ok").Inc()
+			h.applyConfig(c.key, cfg)
+			wait = configRefresh
+			break
+		}
+	}
+}
+
+func (h *Hotspot) sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// Run runs the hotspot until ctx ends. Then it stops taking frames, gives
+// the oracles up to ShutdownTimeout to ack what the outbox holds, syncs the
+// outbox and closes every socket.
+func (h *Hotspot) Run(ctx context.Context) error {
+	base := context.WithoutCancel(ctx)
+	sendCtx, stopSend := context.WithCancel(base)
+	boxCtx, stopBox := context.WithCancel(base)
+	defer stopSend()
+	defer stopBox()
+
+	var bg errgroup.Group
+	bg.Go(func() error { return h.outbox.Run(boxCtx) })
+	for _, c := range h.oracles {
+		bg.Go(func() error { return c.Run(sendCtx) })
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return h.bridge.run(gctx) })
+	g.Go(func() error { return h.runBeaconer(gctx) })
+	g.Go(func() error { return h.runConfig(gctx) })
+	h.log.Info("hotspot running", "semtech", h.bridge.addr(), "oracles", len(h.oracles))
+	err := g.Wait()
+
+	h.flush()
+	stopSend()
+	stopBox()
+	berr := bg.Wait()
+	h.tr.Close()
+	if err == nil {
+		err = berr
+	}
+	return err
+}
+
+// flush waits, up to ShutdownTimeout, for the oracles to ack the outbox.
+func (h *Hotspot) flush() {
+	if err := h.outbox.Sync(); err != nil {
+		h.log.Error("outbox sync at shutdown", "err", err)
+	}
+	if len(h.oracles) == 0 || h.cfg.ShutdownTimeout <= 0 {
+		return
+	}
+	deadline := time.Now().Add(h.cfg.ShutdownTimeout)
+	for time.Now().Before(deadline) {
+		if h.outbox.Stats().Reports == 0 {
+			return
+		}
+		connected := false
+		for _, c := range h.oracles {
+			if c.current() != nil {
+				connected = true
+			}
+		}
+		if !connected {
+			break // nobody to flush to; the outbox keeps the reports
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := h.outbox.Stats().Reports; n > 0 {
+		h.log.Info("shutdown: reports kept in the outbox for next start", "reports", n)
+	}
+}
