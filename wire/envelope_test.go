@@ -467,3 +467,13 @@ func BenchmarkSeal(b *testing.B) {
 		}
 	}
 }
+
+var envelopeVectors = []golden{
+	// Field layout only: Open would reject these lengths.
+	{"short fields", &Envelope{Kind: Kind_KIND_ASSERT_LOCATION, Signer: []byte{1}, Body: []byte{2, 3}, Signature: []byte{4}},
+		"0808" + "120101" + "1a020203" + "220104"},
+	{"golden entropy", &Envelope{Kind: Kind_KIND_ENTROPY, Signer: vecHotspot, Body: hexBytes(goldenEntropyBody), Signature: hexBytes(goldenEntropySig)},
+		goldenEntropyEnvelope},
+}
+
+func TestEnvelopeGolden(t *testing.T) { testGolden(t, envelopeVectors) }

@@ -363,3 +363,11 @@ func BenchmarkFrames(b *testing.B) {
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "frames/s")
 	})
 }
+
+var frameMessageVectors = []golden{
+	{"submit", &Submit{Envelope: []byte{1, 2}, HoldMs: 1500}, "0a020102" + "10dc0b"},
+	{"entropy request", &EntropyRequest{}, ""},
+	{"config request", &ConfigRequest{}, ""},
+}
+
+func TestFrameMessagesGolden(t *testing.T) { testGolden(t, frameMessageVectors) }

@@ -23,6 +23,15 @@ func mustHex(t testing.TB, s string) []byte {
 	return b
 }
 
+// hexBytes decodes hex written in a test table; it panics on a typo.
+func hexBytes(s string) []byte {
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
 // Vectors: well-known Solana addresses and values checked against an
 // independent big-integer implementation.
 var publicKeyVectors = []struct {
