@@ -1,0 +1,549 @@
+package solana
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	sol "github.com/gagliardetto/solana-go"
+	"github.com/gagliardetto/solana-go/rpc"
+)
+
+// Cosigner is one oracle that co-signs phase 1: the local key, or a peer reached over QUIC.
+type Cosigner interface {
+	Key() [32]byte
+	Cosign(ctx context.Context, p Proposal) ([64]byte, error)
+}
+
+// SummaryFunc returns an oracle's own summary of an epoch (recomputed from its store).
+type SummaryFunc func(ctx context.Context, epoch uint64) (Summary, error)
+
+// LocalCosigner co-signs with a key held in this process, after checking the proposal
+// against Own.
+type LocalCosigner struct {
+	Priv     ed25519.PrivateKey
+	Accounts Accounts
+	Own      SummaryFunc
+}
+
+// Key is the oracle's public key.
+func (c *LocalCosigner) Key() [32]byte { return [32]byte(c.Priv.Public().(ed25519.PublicKey)) }
+
+// Cosign checks the proposal against the oracle's own summary and signs it.
+func (c *LocalCosigner) Cosign(ctx context.Context, p Proposal) ([64]byte, error) {
+	own, err := c.Own(ctx, p.Summary.Epoch)
+	if err != nil {
+		return [64]byte{}, fmt.Errorf("cosign: own summary: %w", err)
+	}
+	return Cosign(c.Priv, c.Accounts, own, p)
+}
+
+// Config configures a Distributor.
+type Config struct {
+	// RPCURL is the Solana JSON-RPC endpoint (localnet, devnet or mainnet). Required.
+	RPCURL string
+	// JournalDir holds the signed transactions (exactly-once journal). Required.
+	JournalDir string
+	// Payer pays fees of setup and phase 1 and funds the markers (the coordinator). Required.
+	Payer ed25519.PrivateKey
+	// Distributor is the hot key that is approved for each epoch's total, signs phase 2 and
+	// pays for token accounts and lookup tables. Required.
+	Distributor ed25519.PrivateKey
+	// Oracles are the N multisig members, in order. Required, 1..11.
+	Oracles [][32]byte
+	// Threshold is M; it must be > N/2 so any two quorums share a member.
+	Threshold int
+	// Cosigners are asked in order until Threshold signatures are collected.
+	Cosigners []Cosigner
+	// Seed prefixes the seeds of the mint and multisig addresses (derived from Payer).
+	// Default "hexfield".
+	Seed string
+	// Decimals of the reward mint. Default 6.
+	Decimals uint8
+	// PollInterval between status polls. Default 400 ms.
+	PollInterval time.Duration
+	// Workers sending in parallel. Default 4.
+	Workers int
+	// Logger; nil discards.
+	Logger *slog.Logger
+}
+
+func (c *Config) fill() {
+	if c.Seed == "" {
+		c.Seed = "hexfield"
+	}
+	if c.Decimals == 0 {
+		c.Decimals = 6
+	}
+	if c.PollInterval == 0 {
+		c.PollInterval = 400 * time.Millisecond
+	}
+	if c.Workers == 0 {
+		c.Workers = 4
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Validate checks the configuration after defaults are filled.
+func (c *Config) Validate() error {
+	switch {
+	case c.RPCURL == "":
+		return errors.New("solana config: no rpc url")
+	case c.JournalDir == "":
+		return errors.New("solana config: no journal dir")
+	case len(c.Payer) != ed25519.PrivateKeySize:
+		return errors.New("solana config: no payer key")
+	case len(c.Distributor) != ed25519.PrivateKeySize:
+		return errors.New("solana config: no distributor key")
+	case len(c.Oracles) == 0 || len(c.Oracles) > maxSigners:
+		return fmt.Errorf("solana config: %d oracles (want 1..%d)", len(c.Oracles), maxSigners)
+	case c.Threshold <= len(c.Oracles)/2 || c.Threshold > len(c.Oracles):
+		return fmt.Errorf("solana config: threshold %d of %d must be > N/2 and ≤ N", c.Threshold, len(c.Oracles))
+	case c.Workers < 1:
+		return errors.New("solana config: workers < 1")
+	}
+	return nil
+}
+
+// Stats counts what a Distributor did.
+type Stats struct {
+	Sent, Resigned, Transactions int64
+}
+
+type counters struct{ sent, resigned, built atomic.Int64 }
+
+// Distributor settles epochs on chain. It is safe to create a new one on the same journal
+// after a crash: Distribute resumes.
+type Distributor struct {
+	cfg      Config
+	rpc      *rpc.Client
+	journal  *journal
+	log      *slog.Logger
+	accounts Accounts
+	payer    sol.PrivateKey
+	dist     sol.PrivateKey
+	metrics  counters
+	// crash, when set (tests), is called after every step; an error aborts like a crash.
+	crash func(step string) error
+	// cu records compute units of phase-2 transactions (for benchmarks).
+	cu func(units uint64)
+}
+
+// New creates a Distributor; it does not touch the network.
+func New(cfg Config) (*Distributor, error) {
+	cfg.fill()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	j, err := openJournal(cfg.JournalDir)
+	if err != nil {
+		return nil, err
+	}
+	d := &Distributor{cfg: cfg, rpc: rpc.New(cfg.RPCURL), journal: j, log: cfg.Logger,
+		payer: sol.PrivateKey(cfg.Payer), dist: sol.PrivateKey(cfg.Distributor)}
+	d.accounts, err = DeriveAccounts(d.payer.PublicKey(), cfg.Seed, [32]byte(d.dist.PublicKey()), cfg.Decimals)
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// DeriveAccounts returns the deployment's addresses: mint and multisig created with seeds
+// "<seed>:mint" and "<seed>:multisig" from base, escrow = ATA(multisig, mint).
+func DeriveAccounts(base [32]byte, seed string, distributor [32]byte, decimals uint8) (Accounts, error) {
+	b := sol.PublicKey(base)
+	mint, err := sol.CreateWithSeed(b, seed+":mint", tokenProgram)
+	if err != nil {
+		return Accounts{}, fmt.Errorf("mint address: %w", err)
+	}
+	ms, err := sol.CreateWithSeed(b, seed+":multisig", tokenProgram)
+	if err != nil {
+		return Accounts{}, fmt.Errorf("multisig address: %w", err)
+	}
+	escrow, err := ata(ms, mint)
+	if err != nil {
+		return Accounts{}, err
+	}
+	return Accounts{Mint: mint, Multisig: ms, Escrow: escrow, Distributor: distributor, Decimals: decimals}, nil
+}
+
+// Accounts returns the deployment's on-chain accounts.
+func (d *Distributor) Accounts() Accounts { return d.accounts }
+
+// Stats returns counters.
+func (d *Distributor) Stats() Stats {
+	return Stats{Sent: d.metrics.sent.Load(), Resigned: d.metrics.resigned.Load(), Transactions: d.metrics.built.Load()}
+}
+
+func (d *Distributor) step(name string) error {
+	if d.crash != nil {
+		return d.crash(name)
+	}
+	return nil
+}
+
+func (d *Distributor) keyGetter(keys ...sol.PrivateKey) func(sol.PublicKey) *sol.PrivateKey {
+	return func(k sol.PublicKey) *sol.PrivateKey {
+		for i := range keys {
+			if keys[i].PublicKey() == k {
+				return &keys[i]
+			}
+		}
+		return nil
+	}
+}
+
+// sign builds and signs a transaction from instructions with a fresh blockhash.
+func (d *Distributor) sign(ctx context.Context, ixs []sol.Instruction, payer sol.PublicKey, tables map[sol.PublicKey]sol.PublicKeySlice, signers ...sol.PrivateKey) (signedTx, error) {
+	bh, lv, err := d.blockhash(ctx)
+	if err != nil {
+		return signedTx{}, err
+	}
+	opts := []sol.TransactionOption{sol.TransactionPayer(payer)}
+	if tables != nil {
+		opts = append(opts, sol.TransactionAddressTables(tables))
+	}
+	tx, err := sol.NewTransaction(ixs, bh, opts...)
+	if err != nil {
+		return signedTx{}, fmt.Errorf("build transaction: %w", err)
+	}
+	if _, err := tx.Sign(d.keyGetter(signers...)); err != nil {
+		return signedTx{}, fmt.Errorf("sign transaction: %w", err)
+	}
+	raw, err := tx.MarshalBinary()
+	if err != nil {
+		return signedTx{}, fmt.Errorf("encode transaction: %w", err)
+	}
+	if len(raw) > maxTxSize {
+		return signedTx{}, fmt.Errorf("transaction of %d bytes exceeds %d", len(raw), maxTxSize)
+	}
+	d.metrics.built.Add(1)
+	return signedTx{raw: raw, signature: tx.Signatures[0], blockhash: bh, lastValid: lv}, nil
+}
+
+// run journals and settles simple transactions named name whose instructions are rebuilt
+// by ixs on expiry. Entries already in the journal are resumed, not rebuilt.
+func (d *Distributor) run(ctx context.Context, names []string, ixs func(name string) ([]sol.Instruction, error), payer sol.PublicKey, tables func(name string) map[sol.PublicKey]sol.PublicKeySlice, signers ...sol.PrivateKey) error {
+	build := func(ctx context.Context, name string) (signedTx, error) {
+		in, err := ixs(name)
+		if err != nil {
+			return signedTx{}, err
+		}
+		var t map[sol.PublicKey]sol.PublicKeySlice
+		if tables != nil {
+			t = tables(name)
+		}
+		return d.sign(ctx, in, payer, t, signers...)
+	}
+	var es []*entry
+	for _, n := range names {
+		e, err := d.journal.get(n)
+		if err != nil {
+			return err
+		}
+		if e == nil {
+			s, err := build(ctx, n)
+			if err != nil {
+				return err
+			}
+			if e, err = d.newEntry(n, s); err != nil {
+				return err
+			}
+		}
+		es = append(es, e)
+	}
+	if err := d.settle(ctx, es, build); err != nil {
+		return err
+	}
+	for _, e := range es {
+		if !e.Done {
+			continue
+		}
+		e.Raw = nil // keep the record small once landed
+		if err := d.journal.put(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// accountsData fetches accounts (nil for missing), 100 per call.
+func (d *Distributor) accountsData(ctx context.Context, ks []sol.PublicKey) ([]*rpc.Account, error) {
+	out := make([]*rpc.Account, 0, len(ks))
+	for i := 0; i < len(ks); i += 100 {
+		r, err := d.rpc.GetMultipleAccountsWithOpts(ctx, ks[i:min(i+100, len(ks))], &rpc.GetMultipleAccountsOpts{Encoding: sol.EncodingBase64, Commitment: rpc.CommitmentFinalized})
+		if err != nil {
+			return nil, fmt.Errorf("get accounts: %w", err)
+		}
+		out = append(out, r.Value...)
+	}
+	return out, nil
+}
+
+// Setup creates the multisig, the mint and the escrow if missing, and checks them if they
+// exist. It is idempotent.
+func (d *Distributor) Setup(ctx context.Context) error {
+	a := d.accounts
+	ms, mint, escrow := sol.PublicKey(a.Multisig), sol.PublicKey(a.Mint), sol.PublicKey(a.Escrow)
+	payer := d.payer.PublicKey()
+	got, err := d.accountsData(ctx, []sol.PublicKey{ms, mint, escrow})
+	if err != nil {
+		return fmt.Errorf("setup: %w", err)
+	}
+	rent := func(size uint64) (uint64, error) {
+		return d.rpc.GetMinimumBalanceForRentExemption(ctx, size, rpc.CommitmentFinalized)
+	}
+	members := keys(d.cfg.Oracles)
+	var names []string
+	ixs := map[string][]sol.Instruction{}
+	if got[0] == nil {
+		r, err := rent(multisigSize)
+		if err != nil {
+			return fmt.Errorf("setup: rent: %w", err)
+		}
+		ixs["setup/multisig"] = []sol.Instruction{
+			createAccountWithSeed(payer, ms, payer, d.cfg.Seed+":multisig", r, multisigSize, tokenProgram),
+			initializeMultisig2(ms, members, uint8(d.cfg.Threshold)),
+		}
+		names = append(names, "setup/multisig")
+	} else if err := checkMultisig(got[0].Data.GetBinary(), members, d.cfg.Threshold); err != nil {
+		return fmt.Errorf("setup: %w", err)
+	}
+	if got[1] == nil {
+		r, err := rent(mintSize)
+		if err != nil {
+			return fmt.Errorf("setup: rent: %w", err)
+		}
+		ixs["setup/mint"] = []sol.Instruction{
+			createAccountWithSeed(payer, mint, payer, d.cfg.Seed+":mint", r, mintSize, tokenProgram),
+			initializeMint2(mint, ms, a.Decimals),
+		}
+		names = append(names, "setup/mint")
+	} else if err := checkMint(got[1].Data.GetBinary(), ms, a.Decimals); err != nil {
+		return fmt.Errorf("setup: %w", err)
+	}
+	if got[2] == nil {
+		ixs["setup/escrow"] = []sol.Instruction{createATAIdempotent(payer, escrow, ms, mint)}
+		names = append(names, "setup/escrow")
+	}
+	// Order matters: the escrow needs the mint, the mint names the multisig.
+	for _, n := range names {
+		if err := d.run(ctx, []string{n}, func(n string) ([]sol.Instruction, error) { return ixs[n], nil }, payer, nil, d.payer); err != nil {
+			return fmt.Errorf("setup: %w", err)
+		}
+	}
+	return nil
+}
+
+func checkMultisig(data []byte, members []sol.PublicKey, m int) error {
+	if len(data) != multisigSize || data[2] != 1 {
+		return errors.New("multisig account is not an initialized SPL multisig")
+	}
+	if int(data[0]) != m || int(data[1]) != len(members) {
+		return fmt.Errorf("multisig is %d of %d, configured %d of %d", data[0], data[1], m, len(members))
+	}
+	for i, k := range members {
+		if !bytes.Equal(data[3+32*i:35+32*i], k[:]) {
+			return fmt.Errorf("multisig member %d is %s, configured %s", i, sol.PublicKeyFromBytes(data[3+32*i:35+32*i]), k)
+		}
+	}
+	return nil
+}
+
+func checkMint(data []byte, authority sol.PublicKey, decimals uint8) error {
+	if len(data) != mintSize || data[45] != 1 {
+		return errors.New("mint account is not an initialized SPL mint")
+	}
+	if data[0] != 1 || !bytes.Equal(data[4:36], authority[:]) {
+		return errors.New("mint authority is not the oracle multisig")
+	}
+	if data[44] != decimals {
+		return fmt.Errorf("mint has %d decimals, configured %d", data[44], decimals)
+	}
+	if data[46] != 0 {
+		return errors.New("mint has a freeze authority")
+	}
+	return nil
+}
+
+// ErrAuthorizedElsewhere: the epoch's markers exist on chain but this journal never sent
+// its phase 1, so another coordinator authorised it; this one must not pay it.
+var ErrAuthorizedElsewhere = errors.New("epoch already authorised by another coordinator")
+
+// ErrSettled: the epoch is at or below the last settled epoch.
+var ErrSettled = errors.New("epoch at or below the last settled epoch")
+
+func epochDir(e uint64) string { return "e" + strconv.FormatUint(e, 10) }
+
+// Distribute settles one epoch exactly once: phase 1 (co-signed mint and approval), token
+// accounts, lookup tables, then phase 2 batches. It resumes from the journal after a crash
+// and returns nil at once for an epoch already settled.
+func (d *Distributor) Distribute(ctx context.Context, p EpochPayout) error {
+	if err := p.Validate(); err != nil {
+		return fmt.Errorf("distribute: %w", err)
+	}
+	dir := epochDir(p.Epoch)
+	if _, ok, err := d.journal.marked(dir + "/settled"); err != nil || ok {
+		return err
+	}
+	if last, ok, err := d.lastSettled(); err != nil {
+		return err
+	} else if ok && p.Epoch <= last {
+		return fmt.Errorf("distribute epoch %d (last settled %d): %w", p.Epoch, last, ErrSettled)
+	}
+	if p.Total == 0 {
+		return d.settled(p.Epoch)
+	}
+	if err := d.phase1(ctx, p); err != nil {
+		return fmt.Errorf("distribute epoch %d: phase 1: %w", p.Epoch, err)
+	}
+	if err := d.phase2(ctx, p); err != nil {
+		return fmt.Errorf("distribute epoch %d: phase 2: %w", p.Epoch, err)
+	}
+	return d.settled(p.Epoch)
+}
+
+func (d *Distributor) lastSettled() (uint64, bool, error) {
+	b, ok, err := d.journal.marked("last-settled")
+	if err != nil || !ok {
+		return 0, false, err
+	}
+	v, err := strconv.ParseUint(string(b), 10, 64)
+	if err != nil {
+		return 0, false, fmt.Errorf("journal last-settled: %w", err)
+	}
+	return v, true, nil
+}
+
+func (d *Distributor) settled(epoch uint64) error {
+	if err := d.journal.mark(epochDir(epoch)+"/settled", []byte("1")); err != nil {
+		return err
+	}
+	return d.journal.mark("last-settled", []byte(strconv.FormatUint(epoch, 10)))
+}
+
+// phase1 authorises the epoch: markers, mint, approve and memo, co-signed by M oracles.
+func (d *Distributor) phase1(ctx context.Context, p EpochPayout) error {
+	name := epochDir(p.Epoch) + "/phase1"
+	e, err := d.journal.get(name)
+	if err != nil {
+		return err
+	}
+	if e == nil {
+		// Never sent by us: the markers must not exist.
+		var markers []sol.PublicKey
+		for _, o := range d.cfg.Oracles {
+			m, err := MarkerAddress(o, p.Epoch)
+			if err != nil {
+				return err
+			}
+			markers = append(markers, m)
+		}
+		got, err := d.accountsData(ctx, markers)
+		if err != nil {
+			return err
+		}
+		for i, a := range got {
+			if a != nil {
+				return fmt.Errorf("marker of oracle %s exists: %w", sol.PublicKey(d.cfg.Oracles[i]), ErrAuthorizedElsewhere)
+			}
+		}
+		s, err := d.proposeAndCollect(ctx, p.Summary())
+		if err != nil {
+			return err
+		}
+		if e, err = d.newEntry(name, s); err != nil {
+			return err
+		}
+	}
+	err = d.settle(ctx, []*entry{e}, func(ctx context.Context, _ string) (signedTx, error) {
+		return d.proposeAndCollect(ctx, p.Summary())
+	})
+	var te *TxError
+	if errors.As(err, &te) {
+		if _, code, ok := te.CustomCode(); ok && code == 0 {
+			return fmt.Errorf("%w: %w", ErrAuthorizedElsewhere, err)
+		}
+	}
+	return err
+}
+
+// proposeAndCollect builds the phase-1 message with a fresh blockhash and collects M
+// co-signatures (cosigners in order; the first M that agree form the quorum).
+func (d *Distributor) proposeAndCollect(ctx context.Context, s Summary) (signedTx, error) {
+	if len(d.cfg.Cosigners) < d.cfg.Threshold {
+		return signedTx{}, fmt.Errorf("%d cosigners for a threshold of %d", len(d.cfg.Cosigners), d.cfg.Threshold)
+	}
+	var lastErr error
+	// Try quorums made of the first M cosigners that answer; a refusal drops that cosigner.
+	avail := slices.Clone(d.cfg.Cosigners)
+	for len(avail) >= d.cfg.Threshold {
+		quorum := d.orderQuorum(avail[:d.cfg.Threshold])
+		bh, lv, err := d.blockhash(ctx)
+		if err != nil {
+			return signedTx{}, err
+		}
+		qk := make([][32]byte, len(quorum))
+		for i, c := range quorum {
+			qk[i] = c.Key()
+		}
+		payer := d.payer.PublicKey()
+		msg, err := BuildPhase1(d.accounts, payer, s, qk, bh)
+		if err != nil {
+			return signedTx{}, err
+		}
+		prop := Proposal{Summary: s, Quorum: qk, Message: msg}
+		sigs := map[[32]byte][64]byte{payer: [64]byte(ed25519.Sign(ed25519.PrivateKey(d.payer), msg))}
+		refused := -1
+		for i, c := range quorum {
+			sig, err := c.Cosign(ctx, prop)
+			if err != nil {
+				d.log.Warn("cosigner refused phase 1", "epoch", s.Epoch, "oracle", sol.PublicKey(c.Key()).String(), "err", err)
+				lastErr = err
+				refused = i
+				break
+			}
+			sigs[c.Key()] = sig
+		}
+		if refused >= 0 {
+			k := quorum[refused].Key()
+			avail = slices.DeleteFunc(avail, func(c Cosigner) bool { return c.Key() == k })
+			continue
+		}
+		raw, err := assemble(msg, sigs)
+		if err != nil {
+			return signedTx{}, err
+		}
+		var sig sol.Signature
+		copy(sig[:], raw[1:65])
+		d.metrics.built.Add(1)
+		return signedTx{raw: raw, signature: sig, blockhash: bh, lastValid: lv}, nil
+	}
+	return signedTx{}, fmt.Errorf("fewer than %d oracles agree: %w", d.cfg.Threshold, lastErr)
+}
+
+// orderQuorum sorts cosigners by their position in the multisig.
+func (d *Distributor) orderQuorum(cs []Cosigner) []Cosigner {
+	pos := func(c Cosigner) int {
+		k := c.Key()
+		for i, o := range d.cfg.Oracles {
+			if o == k {
+				return i
+			}
+		}
+		return math.MaxInt
+	}
+	out := slices.Clone(cs)
+	slices.SortFunc(out, func(a, b Cosigner) int { return pos(a) - pos(b) })
+	return out
+}

@@ -1,0 +1,22 @@
+// Package solana settles hexfield reward epochs on Solana with existing programs only
+// (System, SPL Token, Associated Token Account, Memo, ComputeBudget, Address Lookup Table),
+// as described in shared/spec/solana-rewards.md.
+//
+// Setup creates, idempotently, a reward mint whose mint authority is an SPL Token multisig
+// of the oracle keys (M of N, no freeze authority), the escrow (the multisig's associated
+// token account) and, per payout, address lookup tables holding the owners' token accounts.
+// Phase 1 of an epoch is one transaction co-signed by M oracles: seeded marker accounts (so a
+// second authorisation of the same epoch fails as a whole), MintToChecked of the epoch total
+// to the escrow, ApproveChecked of exactly that total to the distributor key, and a memo with
+// the manifest's Merkle root. Phase 2 pays the owners with TransferChecked, 48 per v0
+// transaction through a lookup table, signed by the distributor alone.
+//
+// Every transaction is sent exactly once: its signed bytes, blockhash and
+// lastValidBlockHeight are persisted (fsync) in a journal directory before the first send, a
+// resend uses the same bytes, a new signature is made only after the old blockhash provably
+// expired, and a restart reconciles the journal with the chain's signature statuses.
+//
+// This is the only hexfield package that imports github.com/gagliardetto/solana-go; its
+// exported API uses plain byte arrays and ed25519 keys so callers do not need solana-go. It
+// must not import verifier or hotspot.
+package solana

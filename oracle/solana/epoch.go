@@ -1,0 +1,73 @@
+package solana
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/bits"
+)
+
+// Payout is one owner's reward for an epoch, in the mint's base units.
+type Payout struct {
+	Owner  [32]byte
+	Amount uint64
+}
+
+// EpochPayout is what the oracle hands to Distribute: the epoch's payouts sorted by owner
+// bytes (index = position; batch k = Payouts[48k:48k+48]), their total and Merkle root.
+type EpochPayout struct {
+	Epoch   uint64
+	Root    [32]byte
+	Total   uint64
+	Payouts []Payout
+}
+
+// Summary is what oracles compare before co-signing an epoch (spec §2).
+type Summary struct {
+	Epoch uint64
+	Count uint64
+	Total uint64
+	Root  [32]byte
+}
+
+// BatchSize is the number of payouts per phase-2 transaction.
+const BatchSize = 48
+
+// Summary returns the payout's summary.
+func (p EpochPayout) Summary() Summary {
+	return Summary{Epoch: p.Epoch, Count: uint64(len(p.Payouts)), Total: p.Total, Root: p.Root}
+}
+
+// Batches is the number of phase-2 transactions: ⌈len(Payouts)/48⌉.
+func (p EpochPayout) Batches() int { return (len(p.Payouts) + BatchSize - 1) / BatchSize }
+
+// Batch returns the payouts of batch k.
+func (p EpochPayout) Batch(k int) []Payout {
+	return p.Payouts[k*BatchSize : min((k+1)*BatchSize, len(p.Payouts))]
+}
+
+// Validate checks that payouts are non-zero, strictly sorted by owner, sum to Total and hash
+// to Root.
+func (p EpochPayout) Validate() error {
+	var sum uint64
+	for i, q := range p.Payouts {
+		if q.Amount == 0 {
+			return fmt.Errorf("payout %d: zero amount", i)
+		}
+		if i > 0 && bytes.Compare(p.Payouts[i-1].Owner[:], q.Owner[:]) >= 0 {
+			return fmt.Errorf("payout %d: owners not strictly sorted", i)
+		}
+		var carry uint64
+		sum, carry = bits.Add64(sum, q.Amount, 0)
+		if carry != 0 {
+			return errors.New("payouts: total overflows u64")
+		}
+	}
+	if sum != p.Total {
+		return fmt.Errorf("payouts: sum %d != total %d", sum, p.Total)
+	}
+	if root := MerkleRoot(p.Epoch, p.Payouts); root != p.Root {
+		return fmt.Errorf("payouts: root %x != computed %x", p.Root, root)
+	}
+	return nil
+}

@@ -1,0 +1,185 @@
+package solana
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	sol "github.com/gagliardetto/solana-go"
+)
+
+// Program ids (spec §1).
+var (
+	systemProgram        = sol.SystemProgramID
+	tokenProgram         = sol.TokenProgramID
+	ataProgram           = sol.SPLAssociatedTokenAccountProgramID
+	memoProgram          = sol.MustPublicKeyFromBase58("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
+	altProgram           = sol.MustPublicKeyFromBase58("AddressLookupTab1e1111111111111111111111111")
+	computeBudgetProgram = sol.MustPublicKeyFromBase58("ComputeBudget111111111111111111111111111111")
+	rentSysvar           = sol.SysVarRentPubkey
+)
+
+// Account sizes and rent-exempt minimums (spec §1).
+const (
+	mintSize     = 82
+	multisigSize = 355
+	markerRent   = 890_880
+	maxTxSize    = 1232
+	maxSigners   = 11
+)
+
+func meta(k sol.PublicKey, writable, signer bool) *sol.AccountMeta {
+	return &sol.AccountMeta{PublicKey: k, IsWritable: writable, IsSigner: signer}
+}
+
+func u64(b []byte, v uint64) []byte { return binary.LittleEndian.AppendUint64(b, v) }
+func u32(b []byte, v uint32) []byte { return binary.LittleEndian.AppendUint32(b, v) }
+
+// memoInstruction carries text as raw bytes (pitfall 1: the solana-go builder adds a length
+// prefix).
+func memoInstruction(text string, signers ...sol.PublicKey) sol.Instruction {
+	metas := make([]*sol.AccountMeta, len(signers))
+	for i, s := range signers {
+		metas[i] = meta(s, false, true)
+	}
+	return sol.NewInstruction(memoProgram, metas, []byte(text))
+}
+
+// initializeMultisig2 is [19, m] with the members read-only and not signing (pitfall 2).
+func initializeMultisig2(multisig sol.PublicKey, members []sol.PublicKey, m uint8) sol.Instruction {
+	metas := []*sol.AccountMeta{meta(multisig, true, false)}
+	for _, k := range members {
+		metas = append(metas, meta(k, false, false))
+	}
+	return sol.NewInstruction(tokenProgram, metas, []byte{19, m})
+}
+
+// initializeMint2 is [20, decimals, authority, 0]: no freeze authority (pitfall 4).
+func initializeMint2(mint, authority sol.PublicKey, decimals uint8) sol.Instruction {
+	data := append([]byte{20, decimals}, authority[:]...)
+	data = append(data, 0)
+	return sol.NewInstruction(tokenProgram, []*sol.AccountMeta{meta(mint, true, false)}, data)
+}
+
+// createATAIdempotent is the ATA program's CreateIdempotent, data [1] (pitfall 3).
+func createATAIdempotent(funder, ata, wallet, mint sol.PublicKey) sol.Instruction {
+	return sol.NewInstruction(ataProgram, []*sol.AccountMeta{
+		meta(funder, true, true), meta(ata, true, false), meta(wallet, false, false), meta(mint, false, false),
+		meta(systemProgram, false, false), meta(tokenProgram, false, false),
+	}, []byte{1})
+}
+
+func multisigMetas(metas []*sol.AccountMeta, authority sol.PublicKey, signers []sol.PublicKey) []*sol.AccountMeta {
+	if len(signers) == 0 {
+		return append(metas, meta(authority, false, true))
+	}
+	metas = append(metas, meta(authority, false, false))
+	for _, s := range signers {
+		metas = append(metas, meta(s, false, true))
+	}
+	return metas
+}
+
+// mintToChecked is [14, amount, decimals]; with a multisig authority the members sign.
+func mintToChecked(mint, dest, authority sol.PublicKey, signers []sol.PublicKey, amount uint64, decimals uint8) sol.Instruction {
+	data := append(u64([]byte{14}, amount), decimals)
+	return sol.NewInstruction(tokenProgram, multisigMetas([]*sol.AccountMeta{meta(mint, true, false), meta(dest, true, false)}, authority, signers), data)
+}
+
+// approveChecked is [13, amount, decimals]: delegate may move amount out of source.
+func approveChecked(source, mint, delegate, owner sol.PublicKey, signers []sol.PublicKey, amount uint64, decimals uint8) sol.Instruction {
+	data := append(u64([]byte{13}, amount), decimals)
+	return sol.NewInstruction(tokenProgram, multisigMetas([]*sol.AccountMeta{
+		meta(source, true, false), meta(mint, false, false), meta(delegate, false, false),
+	}, owner, signers), data)
+}
+
+// transferChecked is [12, amount, decimals], signed by the delegate.
+func transferChecked(source, mint, dest, authority sol.PublicKey, amount uint64, decimals uint8) sol.Instruction {
+	data := append(u64([]byte{12}, amount), decimals)
+	return sol.NewInstruction(tokenProgram, []*sol.AccountMeta{
+		meta(source, true, false), meta(mint, false, false), meta(dest, true, false), meta(authority, false, true),
+	}, data)
+}
+
+// setComputeUnitLimit is ComputeBudget [2, units u32].
+func setComputeUnitLimit(units uint32) sol.Instruction {
+	return sol.NewInstruction(computeBudgetProgram, nil, u32([]byte{2}, units))
+}
+
+// createAccountWithSeed is System instruction 3: base, seed, lamports, space, owner.
+func createAccountWithSeed(funder, created, base sol.PublicKey, seed string, lamports, space uint64, owner sol.PublicKey) sol.Instruction {
+	data := u32(nil, 3)
+	data = append(data, base[:]...)
+	data = u64(data, uint64(len(seed)))
+	data = append(data, seed...)
+	data = u64(data, lamports)
+	data = u64(data, space)
+	data = append(data, owner[:]...)
+	metas := []*sol.AccountMeta{meta(funder, true, true), meta(created, true, false)}
+	if base != funder {
+		metas = append(metas, meta(base, false, true))
+	}
+	return sol.NewInstruction(systemProgram, metas, data)
+}
+
+// createLookupTable is ALT instruction 0 (recent_slot, bump); the table is the PDA of
+// (authority, recent_slot).
+func createLookupTable(authority, payer sol.PublicKey, recentSlot uint64) (sol.Instruction, sol.PublicKey, error) {
+	table, bump, err := sol.FindProgramAddress([][]byte{authority[:], u64(nil, recentSlot)}, altProgram)
+	if err != nil {
+		return nil, sol.PublicKey{}, fmt.Errorf("lookup table address: %w", err)
+	}
+	data := append(u64(u32(nil, 0), recentSlot), bump)
+	return sol.NewInstruction(altProgram, []*sol.AccountMeta{
+		meta(table, true, false), meta(authority, false, true), meta(payer, true, true), meta(systemProgram, false, false),
+	}, data), table, nil
+}
+
+// extendLookupTable is ALT instruction 2 with a Vec<Pubkey> (u64 length).
+func extendLookupTable(table, authority, payer sol.PublicKey, addrs []sol.PublicKey) sol.Instruction {
+	data := u64(u32(nil, 2), uint64(len(addrs)))
+	for _, a := range addrs {
+		data = append(data, a[:]...)
+	}
+	return sol.NewInstruction(altProgram, []*sol.AccountMeta{
+		meta(table, true, false), meta(authority, false, true), meta(payer, true, true), meta(systemProgram, false, false),
+	}, data)
+}
+
+// lookupTableAddresses decodes the addresses stored in an ALT account (56-byte header).
+func lookupTableAddresses(data []byte) ([]sol.PublicKey, error) {
+	if len(data) < 56 || (len(data)-56)%32 != 0 {
+		return nil, fmt.Errorf("lookup table: bad size %d", len(data))
+	}
+	out := make([]sol.PublicKey, 0, (len(data)-56)/32)
+	for off := 56; off < len(data); off += 32 {
+		out = append(out, sol.PublicKeyFromBytes(data[off:off+32]))
+	}
+	return out, nil
+}
+
+// markerSeed is the seed of an epoch's marker accounts (spec §3).
+func markerSeed(epoch uint64) string { return fmt.Sprintf("rwd:e%d", epoch) }
+
+// MarkerAddress is the phase-1 marker of oracle for epoch: createWithSeed(oracle,
+// "rwd:e<epoch>", System).
+func MarkerAddress(oracle [32]byte, epoch uint64) ([32]byte, error) {
+	k, err := sol.CreateWithSeed(sol.PublicKeyFromBytes(oracle[:]), markerSeed(epoch), systemProgram)
+	if err != nil {
+		return [32]byte{}, fmt.Errorf("marker address: %w", err)
+	}
+	return k, nil
+}
+
+func ata(wallet, mint sol.PublicKey) (sol.PublicKey, error) {
+	k, _, err := sol.FindAssociatedTokenAddress(wallet, mint)
+	if err != nil {
+		return sol.PublicKey{}, fmt.Errorf("associated token address: %w", err)
+	}
+	return k, nil
+}
+
+// AssociatedTokenAddress is the owner's associated token account for mint.
+func AssociatedTokenAddress(owner, mint [32]byte) ([32]byte, error) {
+	return ata(sol.PublicKeyFromBytes(owner[:]), sol.PublicKeyFromBytes(mint[:]))
+}

@@ -1,0 +1,254 @@
+package solana
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	sol "github.com/gagliardetto/solana-go"
+	"github.com/gagliardetto/solana-go/rpc"
+	"github.com/gagliardetto/solana-go/rpc/jsonrpc"
+)
+
+// TxError is a transaction that failed on chain (it landed with an error, or its preflight
+// simulation failed with a program error). It is final: the caller must stop and alert.
+type TxError struct {
+	Name      string
+	Signature string
+	Landed    bool // true: in a block with an error; false: rejected by preflight
+	Err       any  // the Solana TransactionError JSON value
+}
+
+func (e *TxError) Error() string {
+	b, _ := json.Marshal(e.Err)
+	if e.Landed {
+		return fmt.Sprintf("transaction %s (%s) landed with error %s", e.Name, e.Signature, b)
+	}
+	return fmt.Sprintf("transaction %s (%s) rejected by preflight: %s", e.Name, e.Signature, b)
+}
+
+// CustomCode returns the program's custom error code of an InstructionError and the index
+// of the failing instruction.
+func (e *TxError) CustomCode() (instruction int, code int, ok bool) {
+	m, isMap := e.Err.(map[string]any)
+	if !isMap {
+		return 0, 0, false
+	}
+	ie, isArr := m["InstructionError"].([]any)
+	if !isArr || len(ie) != 2 {
+		return 0, 0, false
+	}
+	idx, _ := ie[0].(float64)
+	c, isMap := ie[1].(map[string]any)
+	if !isMap {
+		return 0, 0, false
+	}
+	v, isNum := c["Custom"].(float64)
+	return int(idx), int(v), isNum
+}
+
+// signedTx is a freshly signed transaction for an entry.
+type signedTx struct {
+	raw       []byte
+	signature sol.Signature
+	blockhash sol.Hash
+	lastValid uint64
+}
+
+// rebuildFunc signs the entry's transaction again with a fresh blockhash.
+type rebuildFunc func(ctx context.Context, name string) (signedTx, error)
+
+// blockhash returns a fresh blockhash and its lastValidBlockHeight.
+func (d *Distributor) blockhash(ctx context.Context) (sol.Hash, uint64, error) {
+	r, err := d.rpc.GetLatestBlockhash(ctx, rpc.CommitmentFinalized)
+	if err != nil {
+		return sol.Hash{}, 0, fmt.Errorf("get latest blockhash: %w", err)
+	}
+	return r.Value.Blockhash, r.Value.LastValidBlockHeight, nil
+}
+
+// newEntry persists a signed transaction before its first send.
+func (d *Distributor) newEntry(name string, s signedTx) (*entry, error) {
+	e := &entry{Name: name, Raw: s.raw, Signature: s.signature.String(), Blockhash: s.blockhash.String(), LastValid: s.lastValid}
+	if err := d.journal.put(e); err != nil {
+		return nil, err
+	}
+	return e, d.step("persisted " + name)
+}
+
+// send sends the raw bytes once; errors other than a failed preflight are ignored (the
+// outcome is learned from signature statuses).
+func (d *Distributor) send(ctx context.Context, e *entry, preflight bool) error {
+	_, err := d.rpc.SendRawTransactionWithOpts(ctx, e.Raw, rpc.TransactionOpts{SkipPreflight: !preflight, PreflightCommitment: rpc.CommitmentFinalized})
+	d.metrics.sent.Add(1)
+	if err == nil {
+		return nil
+	}
+	var re *jsonrpc.RPCError
+	if errors.As(err, &re) && re.Code == -32002 {
+		data, _ := re.Data.(map[string]any)
+		txErr := data["err"]
+		switch txErr {
+		case "AlreadyProcessed", "BlockhashNotFound", nil:
+			return nil
+		}
+		return &TxError{Name: e.Name, Signature: e.Signature, Err: txErr}
+	}
+	d.log.Debug("send: outcome unknown", "tx", e.Name, "err", err)
+	return nil
+}
+
+// settle drives entries until each landed: resend the same bytes while the blockhash can
+// still land, re-sign only after block height > lastValidBlockHeight with no status for
+// any earlier signature. A landed error stops with *TxError.
+func (d *Distributor) settle(ctx context.Context, entries []*entry, rebuild rebuildFunc) error {
+	pending := make([]*entry, 0, len(entries))
+	for _, e := range entries {
+		if !e.Done {
+			pending = append(pending, e)
+		}
+	}
+	// Reconcile first: after a restart most entries have landed already.
+	var err error
+	if pending, err = d.reconcile(ctx, pending, rebuild); err != nil {
+		return err
+	}
+	preflight := true
+	for round := 0; len(pending) > 0; round++ {
+		if err := d.sendAll(ctx, pending, preflight); err != nil {
+			return err
+		}
+		preflight = false
+		if pending, err = d.reconcile(ctx, pending, rebuild); err != nil {
+			return err
+		}
+		if len(pending) == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("settle: %w", ctx.Err())
+		case <-time.After(d.cfg.PollInterval):
+		}
+	}
+	return nil
+}
+
+func (d *Distributor) sendAll(ctx context.Context, es []*entry, preflight bool) error {
+	if len(es) == 1 {
+		if err := d.send(ctx, es[0], preflight); err != nil {
+			return err
+		}
+		return d.step("sent " + es[0].Name)
+	}
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+		next  = make(chan *entry)
+	)
+	for range d.cfg.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for e := range next {
+				if err := d.send(ctx, e, preflight); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, e := range es {
+		next <- e
+	}
+	close(next)
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	for _, e := range es {
+		if err := d.step("sent " + e.Name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reconcile reads statuses of every signature an entry ever had and returns the entries
+// still pending; expired ones are re-signed (and persisted) here.
+func (d *Distributor) reconcile(ctx context.Context, es []*entry, rebuild rebuildFunc) ([]*entry, error) {
+	if len(es) == 0 {
+		return nil, nil
+	}
+	// Block height first: a null status read after it proves the old blockhash can no
+	// longer land when height > lastValidBlockHeight.
+	height, err := d.rpc.GetBlockHeight(ctx, rpc.CommitmentFinalized)
+	if err != nil {
+		return es, nil // unknown; try again next round
+	}
+	var sigs []sol.Signature
+	owner := map[sol.Signature]*entry{}
+	for _, e := range es {
+		for _, s := range append([]string{e.Signature}, e.Previous...) {
+			sig, err := sol.SignatureFromBase58(s)
+			if err != nil {
+				return nil, fmt.Errorf("journal %s: %w", e.Name, err)
+			}
+			sigs = append(sigs, sig)
+			owner[sig] = e
+		}
+	}
+	landed := map[*entry]uint64{}
+	for i := 0; i < len(sigs); i += 256 {
+		chunk := sigs[i:min(i+256, len(sigs))]
+		res, err := d.rpc.GetSignatureStatuses(ctx, true, chunk...)
+		if err != nil {
+			return es, nil
+		}
+		for j, st := range res.Value {
+			if st == nil || j >= len(chunk) {
+				continue
+			}
+			e := owner[chunk[j]]
+			if st.Err != nil {
+				return nil, &TxError{Name: e.Name, Signature: chunk[j].String(), Landed: true, Err: st.Err}
+			}
+			landed[e] = st.Slot
+		}
+	}
+	var pending []*entry
+	for _, e := range es {
+		if slot, ok := landed[e]; ok {
+			e.Done, e.Slot = true, slot
+			continue
+		}
+		if height > e.LastValid {
+			if rebuild == nil {
+				return nil, fmt.Errorf("%s: blockhash expired and the transaction cannot be re-signed here", e.Name)
+			}
+			s, err := rebuild(ctx, e.Name)
+			if err != nil {
+				return nil, fmt.Errorf("re-sign %s: %w", e.Name, err)
+			}
+			e.Previous = append(e.Previous, e.Signature)
+			e.Raw, e.Signature, e.Blockhash, e.LastValid = s.raw, s.signature.String(), s.blockhash.String(), s.lastValid
+			if err := d.journal.put(e); err != nil {
+				return nil, err
+			}
+			d.metrics.resigned.Add(1)
+			d.log.Info("re-signed after blockhash expiry", "tx", e.Name, "signature", e.Signature)
+			if err := d.step("resigned " + e.Name); err != nil {
+				return nil, err
+			}
+		}
+		pending = append(pending, e)
+	}
+	return pending, nil
+}
