@@ -118,7 +118,9 @@ func (h *Hotspot) beaconWindow(ctx context.Context, end time.Time) bool {
 		// Retry after a random short delay if the window still has room
 		// for the attempt and the beacon's airtime.
 		delay := h.retryDelay(end)
-		if h.now().Add(delay + 3*time.Second).After(end) {
+		// Leave room for the beacon's airtime (2.5 s at SF12).
+		slack := min(3*time.Second, h.BeaconInterval()/10)
+		if h.now().Add(delay + slack).After(end) {
 			h.log.Warn("beacon: no time left in window", "attempts", attempt)
 			return false
 		}

@@ -119,4 +119,3 @@ func (b *bridge) forwarderAlive() bool {
 	}
 	return false
 }
-
