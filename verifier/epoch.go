@@ -1,0 +1,480 @@
+package verifier
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/big"
+	"math/bits"
+	"slices"
+
+	"github.com/hexfield/hexfield/wire"
+)
+
+// EpochInput is everything an epoch's rewards depend on. Order within the
+// slices does not matter; reports with the same id count once.
+type EpochInput struct {
+	Epoch  uint64
+	Params Params
+	// Registry is the registry snapshot at the epoch's start
+	// (Params.EpochStart(Epoch)).
+	Registry []Hotspot
+	// Beacons, Witnesses and Packets are every stored report whose
+	// received_ms lies in Params.InputWindow(Epoch). Reports outside the
+	// window are ignored.
+	Beacons   []Beacon
+	Witnesses []Witness
+	Packets   []Packet
+	// Emission is the epoch's token emission E in base units.
+	Emission uint64
+	// TokensPerDC is the price of one data credit in token base units
+	// (the $0.00001 peg converted at the epoch's token price).
+	TokensPerDC Ratio
+}
+
+// Flag is a fraud detector's verdict on a hotspot for an epoch.
+type Flag struct {
+	Hotspot wire.PublicKey
+	Reason  Reason
+}
+
+// EpochResult is the manifest plus the per-PoC detail behind it.
+type EpochResult struct {
+	Manifest *Manifest
+	// PoCs are the epoch's beacons in (received_ms, id) order, with the
+	// detectors' flags applied.
+	PoCs []PoC
+	// Flags are the detectors' verdicts, sorted by hotspot then reason.
+	Flags []Flag
+}
+
+// ErrInput is wrapped by errors about unusable epoch inputs.
+var ErrInput = errors.New("invalid epoch input")
+
+// ComputeEpoch computes an epoch's reward manifest (poc-rules §4–12).
+func ComputeEpoch(in EpochInput) (*Manifest, error) {
+	r, err := evaluateEpoch(in, false)
+	if err != nil {
+		return nil, err
+	}
+	return r.Manifest, nil
+}
+
+// EvaluateEpoch is ComputeEpoch plus every PoC outcome of the epoch, for
+// the oracle's API and for audits. It allocates one PoC per beacon.
+func EvaluateEpoch(in EpochInput) (*EpochResult, error) {
+	return evaluateEpoch(in, true)
+}
+
+// siteAcc accumulates one hotspot's epoch.
+type siteAcc struct {
+	active                     bool
+	beaconUnits, witnessUnits  uint64
+	beaconShares, witnessShare uint64
+	cfBeacon, cfWitness        uint64 // shares without the detectors' flags
+	dc                         uint64
+	beacons, witnesses, unsel  uint32
+	invB, invW                 [NumReasons]uint32
+}
+
+func evaluateEpoch(in EpochInput, detail bool) (*EpochResult, error) {
+	p := in.Params
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("compute epoch %d: %w", in.Epoch, err)
+	}
+	if in.TokensPerDC.Den == 0 {
+		return nil, fmt.Errorf("compute epoch %d: %w: tokens per DC has a zero denominator", in.Epoch, ErrInput)
+	}
+	reg, err := NewRegistry(in.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("compute epoch %d: %w: %w", in.Epoch, ErrInput, err)
+	}
+	from, to := p.InputWindow(in.Epoch)
+	start, end := p.EpochStart(in.Epoch), p.EpochEnd(in.Epoch)
+	beacons := filterWindow(in.Beacons, from, to, func(b *Beacon) int64 { return b.ReceivedMs })
+	witnesses := filterWindow(in.Witnesses, from, to, func(w *Witness) int64 { return w.ReceivedMs })
+
+	e := newEngine(p, reg)
+	e.load(beacons, witnesses, nil)
+	h := e.history()
+	e.finalize(h)
+
+	// Density at the epoch's start over the interactive hotspots.
+	scale := make([]uint32, len(reg.sites))
+	var cells []uint64
+	var cellSite []int32
+	for i := range reg.sites {
+		scale[i] = p.DefaultScale
+		if reg.sites[i].asserted && anyIn(h.recipBeacon[i], start-p.Interactivity.Milliseconds(), start) {
+			cells = append(cells, reg.sites[i].Cell)
+			cellSite = append(cellSite, int32(i))
+		}
+	}
+	for j, s := range DensityScales(p.Density, cells) {
+		scale[cellSite[j]] = s
+	}
+
+	flags := e.detect(h, start, end)
+	flagged := make([]Reason, len(reg.sites))
+	anyFlag := false
+	for _, f := range flags {
+		i := reg.index[f.Hotspot]
+		if flagged[i] == ReasonNone || f.Reason < flagged[i] {
+			flagged[i] = f.Reason
+		}
+		anyFlag = true
+	}
+
+	units := RewardUnits(p)
+	acc := make([]siteAcc, len(reg.sites))
+	res := &EpochResult{Flags: flags}
+	var selBuf []int32
+	for k := range e.beacons {
+		br := &e.beacons[k]
+		if br.ms < start || br.ms >= end {
+			continue
+		}
+		breason := br.final
+		if breason == ReasonNone && flagged[br.site] != ReasonNone {
+			breason = flagged[br.site]
+		}
+		if br.site >= 0 {
+			a := &acc[br.site]
+			a.active = true
+			if breason == ReasonNone {
+				a.beacons++
+			} else {
+				a.invB[breason]++
+			}
+		}
+		valid := func(i int32) bool {
+			pr := &e.pairs[i]
+			return breason == ReasonNone && pr.final == ReasonNone && flagged[e.witnesses[pr.w].site] == ReasonNone
+		}
+		sel := e.selectWitnesses(br, valid, selBuf)
+		selBuf = sel
+		for i := br.lo; i < br.hi; i++ {
+			pr := &e.pairs[i]
+			ws := e.witnesses[pr.w].site
+			if pr.pre == ReasonSelfWitness || ws < 0 {
+				continue
+			}
+			a := &acc[ws]
+			a.active = true
+			switch {
+			case pr.side || breason != ReasonNone:
+				// counted on the beaconer's line
+			case pr.final != ReasonNone:
+				a.invW[pr.final]++
+			case flagged[ws] != ReasonNone:
+				a.invW[flagged[ws]]++
+			}
+		}
+		if w := len(sel); w > 0 {
+			s := uint64(scale[br.site])
+			ub, uw := uint64(units.Beaconer[w]), uint64(units.Witness[w])
+			a := &acc[br.site]
+			a.beaconUnits += ub
+			a.beaconShares += s * ub
+			for _, i := range sel {
+				wa := &acc[e.witnesses[e.pairs[i].w].site]
+				wa.witnesses++
+				wa.witnessUnits += uw
+				wa.witnessShare += s * uw
+			}
+			for i := br.lo; i < br.hi; i++ {
+				if valid(i) {
+					if _, ok := slices.BinarySearch(sel, i); !ok {
+						acc[e.witnesses[e.pairs[i].w].site].unsel++
+					}
+				}
+			}
+		}
+		if anyFlag {
+			cfValid := func(i int32) bool {
+				return br.final == ReasonNone && e.pairs[i].final == ReasonNone
+			}
+			cf := e.selectWitnesses(br, cfValid, nil)
+			if w := len(cf); w > 0 {
+				s := uint64(scale[br.site])
+				acc[br.site].cfBeacon += s * uint64(units.Beaconer[w])
+				for _, i := range cf {
+					acc[e.witnesses[e.pairs[i].w].site].cfWitness += s * uint64(units.Witness[w])
+				}
+			}
+		}
+		if detail {
+			res.PoCs = append(res.PoCs, e.poc(br, units, flagged))
+		}
+	}
+	for _, k := range e.orphans {
+		wr := &e.witnesses[k]
+		if ms := wr.w.ReceivedMs; wr.site >= 0 && ms >= start && ms < end {
+			acc[wr.site].active = true
+			acc[wr.site].invW[ReasonStale]++
+		}
+	}
+	packets := e.loadPackets(in.Packets, start, end)
+	for _, pk := range packets {
+		acc[pk.site].dc += pk.dc
+	}
+
+	m := &Manifest{
+		Version:     ManifestVersion,
+		Epoch:       in.Epoch,
+		StartMs:     start,
+		EndMs:       end,
+		ParamsHash:  p.Hash(),
+		Emission:    in.Emission,
+		TokensPerDC: in.TokensPerDC,
+	}
+	m.InputDigest = inputDigest(in, m.ParamsHash, reg, e, packets)
+	if err := e.reward(m, acc, scale, flags, flagged); err != nil {
+		return nil, fmt.Errorf("compute epoch %d: %w", in.Epoch, err)
+	}
+	res.Manifest = m
+	return res, nil
+}
+
+func filterWindow[T any](xs []T, from, to int64, ms func(*T) int64) []T {
+	n := 0
+	for i := range xs {
+		if t := ms(&xs[i]); t >= from && t < to {
+			n++
+		}
+	}
+	if n == len(xs) {
+		return xs
+	}
+	out := make([]T, 0, n)
+	for i := range xs {
+		if t := ms(&xs[i]); t >= from && t < to {
+			out = append(out, xs[i])
+		}
+	}
+	return out
+}
+
+// paidPacket is a packet report that earns data-transfer rewards.
+type paidPacket struct {
+	id   [32]byte
+	site int32
+	dc   uint64
+}
+
+// loadPackets returns the epoch's paid packet copies, sorted by id: one
+// per (hotspot, payload hash, route), the earliest by (received_ms, id);
+// joins and free copies earn nothing; unknown hotspots are not paid.
+func (e *engine) loadPackets(ps []Packet, start, end int64) []paidPacket {
+	order := make([]int32, 0, len(ps))
+	for i := range ps {
+		if ps[i].Report != nil && ps[i].ReceivedMs >= start && ps[i].ReceivedMs < end {
+			order = append(order, int32(i))
+		}
+	}
+	slices.SortFunc(order, func(a, b int32) int {
+		return cmpArrival(ps[a].ReceivedMs, &ps[a].ID, ps[b].ReceivedMs, &ps[b].ID)
+	})
+	seen := map[string]bool{}
+	var out []paidPacket
+	for _, i := range order {
+		r := ps[i].Report
+		s := e.reg.find(r.GetPubKey())
+		if s < 0 || r.GetJoin() || r.GetFree() {
+			continue
+		}
+		k := string(r.GetPubKey()) + "\x00" + string(r.GetPayloadHash()) + "\x00" + r.GetRouteId()
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, paidPacket{id: ps[i].ID, site: s, dc: DataCredits(int(r.GetPayloadSize()), e.p.BytesPerDC)})
+	}
+	slices.SortFunc(out, func(a, b paidPacket) int { return cmpID(&a.id, &b.id) })
+	out = slices.CompactFunc(out, func(a, b paidPacket) bool { return a.id == b.id })
+	return out
+}
+
+// DataCredits is the price of one delivered uplink copy of n PHYPayload
+// bytes: max(1, ceil(n / bytesPerDC)) (poc-rules §10).
+func DataCredits(n, bytesPerDC int) uint64 {
+	if n <= 0 {
+		return 1
+	}
+	return uint64(max(1, (n+bytesPerDC-1)/bytesPerDC))
+}
+
+// mulDiv returns floor(a × b / c) for b ≤ c (so the result fits).
+func mulDiv(a, b, c uint64) uint64 {
+	if c == 0 {
+		return 0
+	}
+	hi, lo := bits.Mul64(a, b)
+	if hi >= c {
+		q := new(big.Int).Mul(new(big.Int).SetUint64(a), new(big.Int).SetUint64(b))
+		q.Quo(q, new(big.Int).SetUint64(c))
+		return q.Uint64()
+	}
+	q, _ := bits.Div64(hi, lo, c)
+	return q
+}
+
+// reward fills the pools, amounts, payouts and root (poc-rules §9–11).
+func (e *engine) reward(m *Manifest, acc []siteAcc, scale []uint32, flags []Flag, flagged []Reason) error {
+	p := e.p
+	E := m.Emission
+	var dcTotal, bTotal, wTotal, cfB, cfW uint64
+	for i := range acc {
+		a := &acc[i]
+		dcTotal += a.dc
+		bTotal += a.beaconShares
+		wTotal += a.witnessShare
+		cfB += a.cfBeacon
+		cfW += a.cfWitness
+	}
+	m.DC, m.BeaconShares, m.WitnessShares = dcTotal, bTotal, wTotal
+	m.Ops = mulDiv(E, uint64(p.OpsBP), bpOne)
+	owed := new(big.Int).Mul(new(big.Int).SetUint64(dcTotal), new(big.Int).SetUint64(m.TokensPerDC.Num))
+	owed.Quo(owed, new(big.Int).SetUint64(m.TokensPerDC.Den))
+	dtCap := mulDiv(E, uint64(bpOne-p.OpsBP-p.PoCMinBP), bpOne)
+	if owed.IsUint64() {
+		m.DataTransferOwed = owed.Uint64()
+	} else {
+		m.DataTransferOwed = ^uint64(0)
+	}
+	m.DataTransfer = min(m.DataTransferOwed, dtCap)
+	poc := min(mulDiv(E, uint64(p.PoCMaxBP), bpOne), mulDiv(E, uint64(bpOne-p.OpsBP), bpOne)-m.DataTransfer)
+	m.BeaconPool = mulDiv(poc, uint64(p.BeaconBP), bpOne)
+	m.WitnessPool = mulDiv(poc, uint64(p.WitnessBP), bpOne)
+
+	flagsOf := map[int32][]Reason{}
+	for _, f := range flags {
+		i := e.reg.index[f.Hotspot]
+		flagsOf[i] = append(flagsOf[i], f.Reason)
+	}
+	byOwner := map[wire.PublicKey]uint64{}
+	for i := range acc {
+		a := &acc[i]
+		if !a.active && a.dc == 0 && flagged[i] == ReasonNone {
+			continue
+		}
+		s := &e.reg.sites[i]
+		line := HotspotReward{
+			Hotspot:       s.Key,
+			Owner:         s.Owner,
+			Scale:         scale[i],
+			BeaconUnits:   a.beaconUnits,
+			WitnessUnits:  a.witnessUnits,
+			BeaconShares:  a.beaconShares,
+			WitnessShares: a.witnessShare,
+			DC:            a.dc,
+			Beacons:       a.beacons,
+			Witnesses:     a.witnesses,
+			Unselected:    a.unsel,
+			Flags:         flagsOf[int32(i)],
+		}
+		line.DataTransfer = mulDiv(m.DataTransfer, a.dc, dcTotal)
+		line.Beacon = mulDiv(m.BeaconPool, a.beaconShares, bTotal)
+		line.Witness = mulDiv(m.WitnessPool, a.witnessShare, wTotal)
+		line.Amount = line.DataTransfer + line.Beacon + line.Witness
+		if flagged[i] != ReasonNone {
+			cf := line.DataTransfer + mulDiv(m.BeaconPool, a.cfBeacon, cfB) + mulDiv(m.WitnessPool, a.cfWitness, cfW)
+			if cf > line.Amount {
+				line.Withheld = cf - line.Amount
+			}
+		}
+		for r := range Reason(NumReasons) {
+			if c := a.invB[r]; c > 0 {
+				line.InvalidBeacons = append(line.InvalidBeacons, ReasonCount{r, c})
+			}
+			if c := a.invW[r]; c > 0 {
+				line.InvalidWitnesses = append(line.InvalidWitnesses, ReasonCount{r, c})
+			}
+		}
+		m.Hotspots = append(m.Hotspots, line)
+		if line.Amount > 0 {
+			byOwner[s.Owner] += line.Amount
+		}
+	}
+	if !p.OpsOwner.IsZero() && m.Ops > 0 {
+		byOwner[p.OpsOwner] += m.Ops
+	}
+	m.Payouts = make([]Payout, 0, len(byOwner))
+	for o, amt := range byOwner {
+		m.Payouts = append(m.Payouts, Payout{o, amt})
+	}
+	slices.SortFunc(m.Payouts, func(a, b Payout) int { return bytes.Compare(a.Owner[:], b.Owner[:]) })
+	for _, po := range m.Payouts {
+		m.Total += po.Amount
+	}
+	if m.Total > E {
+		return fmt.Errorf("payouts %d exceed the emission %d", m.Total, E)
+	}
+	m.Unallocated = E - m.Total
+	m.Root = MerkleRoot(m.Epoch, m.Payouts)
+	return nil
+}
+
+// inputDigest is SHA-256 over the epoch, the parameter hash, the sorted ids
+// of the reports that were evaluated, the sorted entropy ids, the registry
+// snapshot, the emission and the DC price.
+func inputDigest(in EpochInput, paramsHash [32]byte, reg *Registry, e *engine, packets []paidPacket) [32]byte {
+	h := sha256.New()
+	var buf [8]byte
+	u64 := func(v uint64) {
+		binary.LittleEndian.PutUint64(buf[:], v)
+		h.Write(buf[:])
+	}
+	h.Write([]byte("hexfield-input-v1"))
+	u64(in.Epoch)
+	h.Write(paramsHash[:])
+	ids := make([][32]byte, len(e.beacons))
+	for k := range e.beacons {
+		ids[k] = e.beacons[k].b.ID
+	}
+	slices.SortFunc(ids, func(a, b [32]byte) int { return cmpID(&a, &b) })
+	u64(uint64(len(ids)))
+	for _, id := range ids {
+		h.Write(id[:])
+	}
+	// Witnesses were loaded in id order.
+	u64(uint64(len(e.witnesses)))
+	for k := range e.witnesses {
+		h.Write(e.witnesses[k].w.ID[:])
+	}
+	u64(uint64(len(packets)))
+	for _, pk := range packets {
+		h.Write(pk.id[:])
+	}
+	ents := make([][32]byte, 0, len(e.entropy))
+	for _, r := range e.entropy {
+		ents = append(ents, r.id)
+	}
+	slices.SortFunc(ents, func(a, b [32]byte) int { return cmpID(&a, &b) })
+	u64(uint64(len(ents)))
+	for _, id := range ents {
+		h.Write(id[:])
+	}
+	u64(uint64(len(reg.sites)))
+	for i := range reg.sites {
+		s := &reg.sites[i]
+		h.Write(s.Key[:])
+		h.Write(s.Owner[:])
+		u64(s.Cell)
+		u64(uint64(int64(s.GainDdBi)))
+		u64(uint64(int64(s.ElevationM)))
+		if s.DataOnly {
+			u64(1)
+		} else {
+			u64(0)
+		}
+	}
+	u64(in.Emission)
+	u64(in.TokensPerDC.Num)
+	u64(in.TokensPerDC.Den)
+	var d [32]byte
+	h.Sum(d[:0])
+	return d
+}

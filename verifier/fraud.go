@@ -1,0 +1,454 @@
+package verifier
+
+import (
+	"bytes"
+	"math"
+	"slices"
+
+	"github.com/hexfield/hexfield/radio"
+)
+
+// The fraud detectors of poc-rules §12e. They run at epoch close over the
+// witness events of the current and the previous Window−1 epochs, with
+// validity from the rules of §4–6 only (never from other detectors), and
+// flag hotspots for the current epoch. Everything here iterates in
+// (received_ms, id) order of beacons and pair order within a beacon, and
+// floating-point products are rounded one by one (explicit float64), so
+// every platform computes the same flags.
+
+// event is one witness event inside the detector window.
+type event struct {
+	b, w   int32   // beaconer and witness sites
+	dist   float64 // metres between asserted centres
+	gain   float64 // g = signal − P − ⌊G_b/10⌋ − ⌊G_w/10⌋, dB
+	strong bool    // antenna_split (i) strong-signal rule holds
+	valid  bool    // valid per §4–6 (else invalid only for bad_rssi / implausible_signal)
+	beacon int32
+	sigDdB int32 // signal, ddBm
+}
+
+func floor10(g int32) int64 {
+	q := int64(g) / 10
+	if int64(g)%10 < 0 {
+		q--
+	}
+	return q
+}
+
+// detect returns the flags for the epoch [start, end), sorted by hotspot
+// then reason.
+func (e *engine) detect(h *History, start, end int64) []Flag {
+	d := e.p.Detectors
+	if d.Disabled {
+		return nil
+	}
+	from := start - int64(d.Window-1)*e.p.epochMs()
+	var evs []event
+	for k := range e.beacons {
+		br := &e.beacons[k]
+		if br.ms < from || br.ms >= end || br.final != ReasonNone {
+			continue
+		}
+		bs := &e.reg.sites[br.site]
+		for i := br.lo; i < br.hi; i++ {
+			pr := &e.pairs[i]
+			valid := pr.final == ReasonNone
+			if !valid && pr.pre != ReasonBadRSSI && pr.pre != ReasonImplausibleSignal {
+				continue
+			}
+			wr := &e.witnesses[pr.w]
+			ws := &e.reg.sites[wr.site]
+			sig := signalDdBm(wr.w.Report)
+			eirp := int64(br.bc.PowerDBm) + floor10(bs.GainDdBi) + floor10(ws.GainDdBi)
+			g := float64(sig)/10 - float64(eirp)
+			near := float64(radio.FreeSpaceLoss(radio.Meters(d.SplitNearM), radio.Hz(wr.w.Report.GetFrequencyHz())))
+			evs = append(evs, event{
+				b: br.site, w: wr.site, dist: pr.dist, gain: g,
+				strong: g >= -near-d.SplitMarginDB,
+				valid:  valid, beacon: int32(k), sigDdB: sig,
+			})
+		}
+	}
+	n := len(e.reg.sites)
+	flagged := make([][]Reason, n)
+	add := func(s int32, r Reason) {
+		if !slices.Contains(flagged[s], r) {
+			flagged[s] = append(flagged[s], r)
+		}
+	}
+	for _, s := range e.distanceInsensitive(evs) {
+		add(s, ReasonDistanceInsensitive)
+	}
+	for _, s := range e.isolatedCliques(evs, h, from, end) {
+		add(s, ReasonIsolatedClique)
+	}
+	for _, s := range e.antennaSplit(evs) {
+		add(s, ReasonAntennaSplit)
+	}
+	var out []Flag
+	for s, rs := range flagged {
+		slices.Sort(rs)
+		for _, r := range rs {
+			out = append(out, Flag{Hotspot: e.reg.sites[s].Key, Reason: r})
+		}
+	}
+	slices.SortFunc(out, func(a, b Flag) int {
+		if c := bytes.Compare(a.Hotspot[:], b.Hotspot[:]); c != 0 {
+			return c
+		}
+		return int(a.Reason) - int(b.Reason)
+	})
+	return out
+}
+
+// fit accumulates a least-squares fit of g = a + b·log10(d).
+type fit struct {
+	n                     int
+	sx, sy, sxx, sxy, syy float64
+	minD, maxD            float64
+	partners              [5]int32
+	np                    int
+}
+
+func (f *fit) add(partner int32, d, g float64) {
+	x := math.Log10(d)
+	f.n++
+	f.sx += x
+	f.sy += g
+	f.sxx += float64(x * x)
+	f.sxy += float64(x * g)
+	f.syy += float64(g * g)
+	if f.n == 1 || d < f.minD {
+		f.minD = d
+	}
+	if d > f.maxD {
+		f.maxD = d
+	}
+	if f.np < len(f.partners) && !slices.Contains(f.partners[:f.np], partner) {
+		f.partners[f.np] = partner
+		f.np++
+	}
+}
+
+// exponent returns the fitted path-loss exponent n̂ = −b/10 and its
+// standard error.
+func (f *fit) exponent() (nHat, se float64, ok bool) {
+	n := float64(f.n)
+	sxx := f.sxx - float64(f.sx*f.sx)/n
+	sxy := f.sxy - float64(f.sx*f.sy)/n
+	syy := f.syy - float64(f.sy*f.sy)/n
+	if !(sxx > 0) || f.n < 3 {
+		return 0, 0, false
+	}
+	b := sxy / sxx
+	sse := syy - float64(b*sxy)
+	if sse < 0 {
+		sse = 0
+	}
+	seB := math.Sqrt(sse / (n - 2) / sxx)
+	return -b / 10, seB / 10, true
+}
+
+// distanceInsensitive flags hotspots whose measured path gain does not
+// fall with distance (poc-rules §12e).
+func (e *engine) distanceInsensitive(evs []event) []int32 {
+	d := e.p.Detectors
+	fits := make([]fit, len(e.reg.sites))
+	for i := range evs {
+		ev := &evs[i]
+		if !ev.valid || !(ev.dist > 0) {
+			continue
+		}
+		fits[ev.b].add(ev.w, ev.dist, ev.gain)
+		fits[ev.w].add(ev.b, ev.dist, ev.gain)
+	}
+	var out []int32
+	for s := range fits {
+		f := &fits[s]
+		if f.n < d.MinEvents || f.np < d.MinPartners || !(f.maxD >= float64(d.MinDistRatio*f.minD)) {
+			continue
+		}
+		nHat, se, ok := f.exponent()
+		if ok && nHat+float64(d.ExponentSigma*se) < d.MaxExponent {
+			out = append(out, int32(s))
+		}
+	}
+	return out
+}
+
+func pairKey(a, b int32) uint64 {
+	if a > b {
+		a, b = b, a
+	}
+	return uint64(uint32(a))<<32 | uint64(uint32(b))
+}
+
+// isolatedCliques flags dense small components of the witness graph that
+// active hotspots nearby never connect to (poc-rules §12e).
+func (e *engine) isolatedCliques(evs []event, h *History, from, end int64) []int32 {
+	d := e.p.Detectors
+	count := map[uint64]int{}
+	for i := range evs {
+		if evs[i].valid {
+			count[pairKey(evs[i].b, evs[i].w)]++
+		}
+	}
+	edges := make([]uint64, 0, len(count))
+	for k, c := range count {
+		if c >= d.EdgeEvents {
+			edges = append(edges, k)
+		}
+	}
+	slices.Sort(edges)
+	parent := map[int32]int32{}
+	var find func(x int32) int32
+	find = func(x int32) int32 {
+		p, ok := parent[x]
+		if !ok {
+			parent[x] = x
+			return x
+		}
+		if p == x {
+			return x
+		}
+		r := find(p)
+		parent[x] = r
+		return r
+	}
+	for _, k := range edges {
+		a, b := find(int32(k>>32)), find(int32(uint32(k)))
+		if a != b {
+			if a < b {
+				parent[b] = a
+			} else {
+				parent[a] = b
+			}
+		}
+	}
+	members := map[int32][]int32{}
+	nEdges := map[int32]int{}
+	nodes := make([]int32, 0, len(parent))
+	for x := range parent {
+		nodes = append(nodes, x)
+	}
+	slices.Sort(nodes)
+	for _, x := range nodes {
+		r := find(x)
+		members[r] = append(members[r], x)
+	}
+	for _, k := range edges {
+		nEdges[find(int32(k>>32))]++
+	}
+	roots := make([]int32, 0, len(members))
+	for r := range members {
+		roots = append(roots, r)
+	}
+	slices.Sort(roots)
+	var idx *spatialIndex
+	var out []int32
+	for _, r := range roots {
+		c := members[r]
+		sz := len(c)
+		if sz < d.CliqueMin || sz > d.CliqueMax {
+			continue
+		}
+		if float64(2*nEdges[r])/float64(sz*(sz-1)) < d.CliqueDensity {
+			continue
+		}
+		if idx == nil {
+			idx = e.activeIndex(h, from, end)
+		}
+		outsiders := map[int32]bool{}
+		for _, m := range c {
+			s := &e.reg.sites[m]
+			for _, o := range idx.within(s.lat, s.lng, d.OutsiderRadiusM) {
+				if !slices.Contains(c, o) {
+					outsiders[o] = true
+				}
+			}
+		}
+		if len(outsiders) >= d.MinOutsiders {
+			out = append(out, c...)
+		}
+	}
+	return out
+}
+
+// spatialIndex buckets hotspots on a 0.05° grid.
+type spatialIndex struct {
+	e     *engine
+	cells map[[2]int32][]int32
+}
+
+const gridDeg = 0.05
+
+func gridOf(lat, lng float64) [2]int32 {
+	return [2]int32{int32(math.Floor(lat / gridDeg)), int32(math.Floor(lng / gridDeg))}
+}
+
+// activeIndex indexes the asserted hotspots with a reciprocity beacon in
+// [from, end).
+func (e *engine) activeIndex(h *History, from, end int64) *spatialIndex {
+	idx := &spatialIndex{e: e, cells: map[[2]int32][]int32{}}
+	for i := range e.reg.sites {
+		s := &e.reg.sites[i]
+		if s.asserted && anyIn(h.recipBeacon[i], from, end) {
+			g := gridOf(s.lat, s.lng)
+			idx.cells[g] = append(idx.cells[g], int32(i))
+		}
+	}
+	return idx
+}
+
+// within returns the indexed hotspots within r metres of the point.
+func (x *spatialIndex) within(lat, lng, r float64) []int32 {
+	dLat := r / 111_000 / gridDeg
+	cos := math.Cos(lat * math.Pi / 180)
+	dLng := 360 / gridDeg
+	if cos > 0.01 {
+		dLng = min(dLng, r/(111_000*cos)/gridDeg)
+	}
+	g := gridOf(lat, lng)
+	var out []int32
+	for i := g[0] - int32(dLat) - 1; i <= g[0]+int32(dLat)+1; i++ {
+		for j := g[1] - int32(dLng) - 1; j <= g[1]+int32(dLng)+1; j++ {
+			for _, s := range x.cells[[2]int32{i, j}] {
+				o := &x.e.reg.sites[s]
+				if float64(radio.Distance(lat, lng, o.lat, o.lng)) <= r {
+					out = append(out, s)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// antennaSplit flags pairs of distant hotspots that hear each other as if
+// a few metres apart (i), or that hear everyone with the same signal (ii)
+// (poc-rules §12e).
+func (e *engine) antennaSplit(evs []event) []int32 {
+	d := e.p.Detectors
+	var out []int32
+	// (i) strong links
+	type strongCount struct{ lo, hi int } // events with the lower / higher site as beaconer
+	strong := map[uint64]*strongCount{}
+	for i := range evs {
+		ev := &evs[i]
+		if !ev.strong || !(ev.dist >= d.SplitMinDistanceM) {
+			continue
+		}
+		k := pairKey(ev.b, ev.w)
+		sc := strong[k]
+		if sc == nil {
+			sc = &strongCount{}
+			strong[k] = sc
+		}
+		if ev.b < ev.w {
+			sc.lo++
+		} else {
+			sc.hi++
+		}
+	}
+	keys := make([]uint64, 0, len(strong))
+	for k, sc := range strong {
+		if sc.lo >= 1 && sc.hi >= 1 && sc.lo+sc.hi >= d.SplitMinEvents {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		out = append(out, int32(k>>32), int32(uint32(k)))
+	}
+
+	// (ii) co-witnessing with a constant signal difference. For each
+	// hotspot u, walk its valid witness events and the other valid
+	// witnesses v > u of the same beacons.
+	n := len(e.reg.sites)
+	byBeacon := map[int32][]int32{} // beacon → valid events, in event order
+	for i := range evs {
+		if evs[i].valid {
+			byBeacon[evs[i].beacon] = append(byBeacon[evs[i].beacon], int32(i))
+		}
+	}
+	start := make([]int32, n+1)
+	for i := range evs {
+		if evs[i].valid {
+			start[evs[i].w+1]++
+		}
+	}
+	for s := range n {
+		start[s+1] += start[s]
+	}
+	mine := make([]int32, start[n])
+	next := slices.Clone(start[:n])
+	for i := range evs {
+		if evs[i].valid {
+			mine[next[evs[i].w]] = int32(i)
+			next[evs[i].w]++
+		}
+	}
+	type coAcc struct {
+		beacons     int
+		b1, b2      int32
+		nb          int
+		sum, sumSq  int64
+		far, tested bool
+	}
+	acc := make([]coAcc, n)
+	var touched []int32
+	maxVar := float64(10*d.CoMaxStdDevDB) * float64(10*d.CoMaxStdDevDB) // ddB²
+	for u := range int32(n) {
+		evU := mine[start[u]:start[u+1]]
+		if len(evU) < d.CoMinBeacons {
+			continue
+		}
+		us := &e.reg.sites[u]
+		for _, iu := range evU {
+			eu := &evs[iu]
+			for _, iv := range byBeacon[eu.beacon] {
+				ev := &evs[iv]
+				v := ev.w
+				if v <= u {
+					continue
+				}
+				a := &acc[v]
+				if !a.tested {
+					a.tested = true
+					vs := &e.reg.sites[v]
+					a.far = float64(radio.Distance(us.lat, us.lng, vs.lat, vs.lng)) >= d.CoMinDistanceM
+					touched = append(touched, v)
+				}
+				if !a.far {
+					continue
+				}
+				a.beacons++
+				diff := int64(eu.sigDdB) - int64(ev.sigDdB)
+				a.sum += diff
+				a.sumSq += diff * diff
+				switch {
+				case a.nb == 0:
+					a.b1, a.nb = eu.b, 1
+				case a.nb == 1 && eu.b != a.b1:
+					a.b2, a.nb = eu.b, 2
+				case a.nb == 2 && eu.b != a.b1 && eu.b != a.b2:
+					a.nb = 3
+				}
+			}
+		}
+		slices.Sort(touched)
+		for _, v := range touched {
+			a := &acc[v]
+			if a.far && a.beacons >= d.CoMinBeacons && a.nb >= min(d.CoMinBeaconers, 3) {
+				m := float64(a.beacons)
+				// sample variance in ddB²: (n·Σd² − (Σd)²) / (n(n−1))
+				num := float64(float64(m)*float64(a.sumSq)) - float64(float64(a.sum)*float64(a.sum))
+				if num/float64(m*(m-1)) <= maxVar {
+					out = append(out, u, v)
+				}
+			}
+			acc[v] = coAcc{}
+		}
+		touched = touched[:0]
+	}
+	return out
+}
