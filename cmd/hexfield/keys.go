@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/hexfield/hexfield/wire"
+)
+
+// runKeys creates and inspects key files (Solana CLI keypair JSON).
+//
+//	hexfield keys new --out FILE [--force]
+//	hexfield keys show FILE
+func runKeys(ctx context.Context, args []string, out io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("keys: usage: hexfield keys new --out FILE [--force] | hexfield keys show FILE")
+	}
+	switch args[0] {
+	case "new":
+		fs := flag.NewFlagSet("keys new", flag.ContinueOnError)
+		path := fs.String("out", "", "key file to write (mode 0600)")
+		force := fs.Bool("force", false, "overwrite an existing file")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		if *path == "" {
+			return errors.New("keys new: --out is required")
+		}
+		if _, err := os.Stat(*path); err == nil && !*force {
+			return fmt.Errorf("keys new: %s exists (use --force to overwrite)", *path)
+		}
+		priv, err := wire.GenerateKey()
+		if err != nil {
+			return fmt.Errorf("keys new: %w", err)
+		}
+		if *force {
+			os.Remove(*path)
+		}
+		if err := wire.WriteKeyFile(*path, priv); err != nil {
+			return fmt.Errorf("keys new: %w", err)
+		}
+		fmt.Fprintln(out, wire.PublicKeyOf(priv))
+		return nil
+	case "show":
+		if len(args) != 2 {
+			return errors.New("keys show: usage: hexfield keys show FILE")
+		}
+		priv, err := wire.ReadKeyFile(args[1])
+		if err != nil {
+			return fmt.Errorf("keys show: %w", err)
+		}
+		fmt.Fprintln(out, wire.PublicKeyOf(priv))
+		return nil
+	}
+	return fmt.Errorf("keys: unknown subcommand %q", args[0])
+}

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/hexfield/hexfield/oracle"
+	"github.com/hexfield/hexfield/verifier"
+	"github.com/hexfield/hexfield/wire"
+)
+
+const defaultOracleURL = "http://127.0.0.1:8090"
+
+// runOnboard onboards a hotspot: the request is signed by the hotspot key
+// and by the owner's Solana wallet keypair.
+//
+//	hexfield onboard --hotspot-key FILE --owner-key FILE [--data-only] [--oracle URL]
+func runOnboard(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("onboard", flag.ContinueOnError)
+	url := fs.String("oracle", defaultOracleURL, "oracle HTTP API base URL")
+	hsPath := fs.String("hotspot-key", "", "the hotspot's key file")
+	ownerPath := fs.String("owner-key", "", "the owner's Solana CLI keypair file")
+	dataOnly := fs.Bool("data-only", false, "onboard as data-only (no proof of coverage)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *hsPath == "" || *ownerPath == "" {
+		return errors.New("onboard: --hotspot-key and --owner-key are required")
+	}
+	hs, err := wire.ReadKeyFile(*hsPath)
+	if err != nil {
+		return fmt.Errorf("onboard: %w", err)
+	}
+	owner, err := wire.ReadKeyFile(*ownerPath)
+	if err != nil {
+		return fmt.Errorf("onboard: %w", err)
+	}
+	req, err := oracle.NewOnboardRequest(hs, owner, *dataOnly, time.Now())
+	if err != nil {
+		return fmt.Errorf("onboard: %w", err)
+	}
+	c := &oracle.Client{BaseURL: *url}
+	info, err := c.Onboard(ctx, req)
+	if err != nil {
+		return fmt.Errorf("onboard: %w", err)
+	}
+	return printJSON(out, info)
+}
+
+// runAssert asserts a hotspot's location, signed by its owner.
+//
+//	hexfield assert --owner-key FILE --hotspot ADDRESS (--cell H3 | --lat LAT --lng LNG)
+//	                [--gain DDBI] [--elevation M] [--nonce N] [--oracle URL]
+func runAssert(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("assert", flag.ContinueOnError)
+	url := fs.String("oracle", defaultOracleURL, "oracle HTTP API base URL")
+	ownerPath := fs.String("owner-key", "", "the owner's Solana CLI keypair file")
+	hsAddr := fs.String("hotspot", "", "the hotspot's address (base58)")
+	cellS := fs.String("cell", "", "H3 resolution-12 cell (hex)")
+	lat := fs.Float64("lat", 0, "latitude in degrees (instead of --cell)")
+	lng := fs.Float64("lng", 0, "longitude in degrees (instead of --cell)")
+	gain := fs.Int("gain", 12, "antenna gain in dBi×10")
+	elev := fs.Int("elevation", 0, "antenna elevation above ground in metres")
+	nonce := fs.Uint64("nonce", 0, "assertion nonce; must increase (default: current Unix ms)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *ownerPath == "" || *hsAddr == "" {
+		return errors.New("assert: --owner-key and --hotspot are required")
+	}
+	owner, err := wire.ReadKeyFile(*ownerPath)
+	if err != nil {
+		return fmt.Errorf("assert: %w", err)
+	}
+	hs, err := wire.ParsePublicKey(*hsAddr)
+	if err != nil {
+		return fmt.Errorf("assert: %w", err)
+	}
+	var cell uint64
+	latSet, lngSet := false, false
+	fs.Visit(func(f *flag.Flag) {
+		latSet = latSet || f.Name == "lat"
+		lngSet = lngSet || f.Name == "lng"
+	})
+	switch {
+	case *cellS != "" && (latSet || lngSet):
+		return errors.New("assert: give either --cell or --lat/--lng")
+	case *cellS != "":
+		if cell, err = verifier.ParseCell(*cellS); err != nil {
+			return fmt.Errorf("assert: %w", err)
+		}
+	case latSet && lngSet:
+		if cell, err = verifier.LatLngToCell(*lat, *lng, 12); err != nil {
+			return fmt.Errorf("assert: %w", err)
+		}
+	default:
+		return errors.New("assert: --cell or both --lat and --lng are required")
+	}
+	n := *nonce
+	if n == 0 {
+		n = uint64(time.Now().UnixMilli())
+	}
+	req, err := oracle.NewAssertRequest(owner, hs, cell, int32(*gain), int32(*elev), n)
+	if err != nil {
+		return fmt.Errorf("assert: %w", err)
+	}
+	c := &oracle.Client{BaseURL: *url}
+	info, err := c.Assert(ctx, hs, req)
+	if err != nil {
+		return fmt.Errorf("assert: %w", err)
+	}
+	return printJSON(out, info)
+}
+
+func printJSON(out io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(out, string(b))
+	return err
+}

@@ -1,0 +1,298 @@
+package oracle
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the oracle's configuration. The zero value works: Defaults
+// fills every unset field. In a TOML file each field is the key in its
+// toml tag; every key can also be set with the flag --key-name and the
+// environment variable HEXFIELD_ORACLE_KEY_NAME (flag > env > file >
+// default).
+type Config struct {
+	// DataDir holds the Badger store and, by default, the key. Default
+	// "oracled-data".
+	DataDir string `toml:"data_dir"`
+	// KeyFile is the oracle's ed25519 identity (Solana keypair JSON),
+	// created on first start. Default "<data_dir>/oracle-key.json".
+	KeyFile string `toml:"key_file"`
+	// QUICListen is the UDP address for hotspot ingest. Default
+	// "0.0.0.0:4433".
+	QUICListen string `toml:"quic_listen"`
+	// HTTPListen is the TCP address of the HTTP API and /metrics. Default
+	// "0.0.0.0:8090".
+	HTTPListen string `toml:"http_listen"`
+	// LogLevel is debug, info, warn or error. Default "info".
+	LogLevel string `toml:"log_level"`
+
+	// Retention is how long reports and PoC outcomes are kept. Default
+	// 720h (30 days); it must cover the detector window (7 epochs).
+	Retention time.Duration `toml:"retention"`
+	// SweepInterval is how often value-log garbage collection runs.
+	// Default 10m.
+	SweepInterval time.Duration `toml:"sweep_interval"`
+
+	// CommitQueue bounds the reports waiting for group commit; a full
+	// queue blocks the streams (backpressure). Default 16384.
+	CommitQueue int `toml:"commit_queue"`
+	// CommitMaxBatch is the most reports written in one synced
+	// transaction. Default 4096.
+	CommitMaxBatch int `toml:"commit_max_batch"`
+	// StreamWindow bounds the unacknowledged reports on one QUIC stream.
+	// Default 1024.
+	StreamWindow int `toml:"stream_window"`
+	// MaxReportBytes is the largest accepted report envelope; larger ones
+	// are answered CODE_OVERSIZE. Default 4096.
+	MaxReportBytes int `toml:"max_report_bytes"`
+	// MaxStreams is the most concurrent streams per connection. Default 16.
+	MaxStreams int `toml:"max_streams"`
+
+	// EntropyPeriod is how often a new entropy value is issued. Default 60s.
+	EntropyPeriod time.Duration `toml:"entropy_period"`
+	// EntropyLifetime is how long an entropy value is valid. Default 180s.
+	EntropyLifetime time.Duration `toml:"entropy_lifetime"`
+	// BeaconInterval is the beacon bucket length sent to hotspots in their
+	// config; it must divide EpochLength. Default 6h.
+	BeaconInterval time.Duration `toml:"beacon_interval"`
+	// VerifyInterval is how often the verification loop looks for beacons
+	// whose witness window has closed. Default 10s.
+	VerifyInterval time.Duration `toml:"verify_interval"`
+	// WitnessWindowSlack is added to the entropy lifetime before a beacon is
+	// verified, for reports still in flight. Default 5s.
+	WitnessWindowSlack time.Duration `toml:"witness_window_slack"`
+	// EpochLength is the reward epoch. Default 24h.
+	EpochLength time.Duration `toml:"epoch_length"`
+	// EpochGrace is how long after an epoch's end its inputs stay open.
+	// Default 30m.
+	EpochGrace time.Duration `toml:"epoch_grace"`
+	// FirstEpoch is the first epoch the scheduler closes on a fresh store;
+	// 0 means the epoch that is current at first start.
+	FirstEpoch uint64 `toml:"first_epoch"`
+	// Emission is the reward token emission per epoch, in base units.
+	// Default 1000000000000.
+	Emission uint64 `toml:"emission"`
+	// TokensPerDC is the data-credit peg, in token base units per DC
+	// (the epoch's parameter set records it). Default 1000.
+	TokensPerDC uint64 `toml:"tokens_per_dc"`
+
+	// AdminToken authorises route changes over HTTP (header
+	// "Authorization: Bearer TOKEN"). Empty means route changes are
+	// accepted only from loopback addresses. Default "".
+	AdminToken string `toml:"admin_token"`
+}
+
+// Defaults returns c with every unset field filled in.
+func (c Config) Defaults() Config {
+	setS := func(p *string, v string) {
+		if *p == "" {
+			*p = v
+		}
+	}
+	setD := func(p *time.Duration, v time.Duration) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	setI := func(p *int, v int) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	setS(&c.DataDir, "oracled-data")
+	setS(&c.KeyFile, filepath.Join(c.DataDir, "oracle-key.json"))
+	setS(&c.QUICListen, "0.0.0.0:4433")
+	setS(&c.HTTPListen, "0.0.0.0:8090")
+	setS(&c.LogLevel, "info")
+	setD(&c.Retention, 30*24*time.Hour)
+	setD(&c.SweepInterval, 10*time.Minute)
+	setI(&c.CommitQueue, 16384)
+	setI(&c.CommitMaxBatch, 4096)
+	setI(&c.StreamWindow, 1024)
+	setI(&c.MaxReportBytes, 4096)
+	setI(&c.MaxStreams, 16)
+	setD(&c.EntropyPeriod, 60*time.Second)
+	setD(&c.EntropyLifetime, 180*time.Second)
+	setD(&c.BeaconInterval, 6*time.Hour)
+	setD(&c.VerifyInterval, 10*time.Second)
+	setD(&c.WitnessWindowSlack, 5*time.Second)
+	setD(&c.EpochLength, 24*time.Hour)
+	setD(&c.EpochGrace, 30*time.Minute)
+	if c.Emission == 0 {
+		c.Emission = 1_000_000_000_000
+	}
+	if c.TokensPerDC == 0 {
+		c.TokensPerDC = 1000
+	}
+	return c
+}
+
+// Validate reports the first invalid setting of a defaulted config.
+func (c Config) Validate() error {
+	var errs []error
+	pos := func(name string, d time.Duration) {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive, got %s", name, d))
+		}
+	}
+	pos("entropy_period", c.EntropyPeriod)
+	pos("entropy_lifetime", c.EntropyLifetime)
+	pos("beacon_interval", c.BeaconInterval)
+	pos("verify_interval", c.VerifyInterval)
+	pos("epoch_length", c.EpochLength)
+	pos("retention", c.Retention)
+	pos("sweep_interval", c.SweepInterval)
+	if c.EpochGrace < 0 {
+		errs = append(errs, fmt.Errorf("epoch_grace must not be negative, got %s", c.EpochGrace))
+	}
+	if c.EpochLength%time.Second != 0 || c.BeaconInterval%time.Second != 0 || c.EntropyPeriod%time.Second != 0 {
+		errs = append(errs, errors.New("epoch_length, beacon_interval and entropy_period must be whole seconds"))
+	}
+	if c.BeaconInterval > 0 && c.EpochLength%c.BeaconInterval != 0 {
+		errs = append(errs, fmt.Errorf("beacon_interval %s must divide epoch_length %s", c.BeaconInterval, c.EpochLength))
+	}
+	if c.Retention > 0 && c.Retention < 7*c.EpochLength+c.EpochGrace {
+		errs = append(errs, fmt.Errorf("retention %s must cover 7 epochs plus grace (%s)", c.Retention, 7*c.EpochLength+c.EpochGrace))
+	}
+	for name, v := range map[string]int{"commit_queue": c.CommitQueue, "commit_max_batch": c.CommitMaxBatch,
+		"stream_window": c.StreamWindow, "max_report_bytes": c.MaxReportBytes, "max_streams": c.MaxStreams} {
+		if v <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive, got %d", name, v))
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log_level %q is not debug, info, warn or error", c.LogLevel))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("invalid config: %w", err)
+	}
+	return nil
+}
+
+// LoadConfigFile reads a TOML file over c. Unknown keys are an error, so a
+// typo never silently falls back to a default.
+func LoadConfigFile(path string, c *Config) error {
+	md, err := toml.DecodeFile(path, c)
+	if err != nil {
+		return fmt.Errorf("read config %s: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return fmt.Errorf("read config %s: unknown keys %v", path, und)
+	}
+	return nil
+}
+
+// EnvPrefix prefixes the environment variable of every config key.
+const EnvPrefix = "HEXFIELD_ORACLE_"
+
+// configFields lists the settable fields of c with their TOML keys.
+func configFields(c *Config) []struct {
+	key string
+	v   reflect.Value
+} {
+	var out []struct {
+		key string
+		v   reflect.Value
+	}
+	rv := reflect.ValueOf(c).Elem()
+	rt := rv.Type()
+	for i := range rt.NumField() {
+		key := rt.Field(i).Tag.Get("toml")
+		if key == "" {
+			continue
+		}
+		out = append(out, struct {
+			key string
+			v   reflect.Value
+		}{key, rv.Field(i)})
+	}
+	return out
+}
+
+// ApplyEnv sets every key whose environment variable (EnvPrefix + upper
+// case key) is present, looked up through getenv (nil = os.LookupEnv).
+func (c *Config) ApplyEnv(getenv func(string) (string, bool)) error {
+	if getenv == nil {
+		getenv = os.LookupEnv
+	}
+	for _, f := range configFields(c) {
+		name := EnvPrefix + strings.ToUpper(f.key)
+		s, ok := getenv(name)
+		if !ok {
+			continue
+		}
+		if err := setField(f.v, s); err != nil {
+			return fmt.Errorf("env %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// BindFlags defines one flag per key (--data-dir for data_dir, ...) on fs,
+// with c's current values as defaults; parsing fs then writes into c.
+func (c *Config) BindFlags(fs *flag.FlagSet) {
+	for _, f := range configFields(c) {
+		fs.Var(fieldFlag{f.v}, strings.ReplaceAll(f.key, "_", "-"), "config key "+f.key)
+	}
+}
+
+type fieldFlag struct{ v reflect.Value }
+
+func (f fieldFlag) String() string {
+	if !f.v.IsValid() {
+		return ""
+	}
+	if d, ok := f.v.Interface().(time.Duration); ok {
+		return d.String()
+	}
+	return fmt.Sprint(f.v.Interface())
+}
+
+func (f fieldFlag) Set(s string) error { return setField(f.v, s) }
+
+func setField(v reflect.Value, s string) error {
+	if v.Type() == reflect.TypeFor[time.Duration]() {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return err
+		}
+		v.SetInt(int64(d))
+		return nil
+	}
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(s)
+	case reflect.Int:
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return err
+		}
+		v.SetInt(int64(n))
+	case reflect.Uint64:
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return err
+		}
+		v.SetUint(n)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return err
+		}
+		v.SetBool(b)
+	default:
+		return fmt.Errorf("unsupported config type %s", v.Type())
+	}
+	return nil
+}

@@ -1,0 +1,469 @@
+package oracle
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/hexfield/hexfield/oracle/solana"
+	"github.com/hexfield/hexfield/verifier"
+	"github.com/hexfield/hexfield/wire"
+)
+
+// Rewarder receives each epoch's payout. oracle/solana's Distributor
+// implements it; Distribute must be idempotent and resumable, because after
+// a crash the oracle hands the same payout over again.
+type Rewarder interface {
+	Distribute(ctx context.Context, p solana.EpochPayout) error
+}
+
+// EpochStep is where an epoch is in its state machine. Each step is
+// persisted before the next begins, so a restarted oracle resumes at the
+// first step not yet recorded and never recomputes a written manifest.
+type EpochStep uint8
+
+// Epoch steps, in order.
+const (
+	// StepClosed: the input window is closed; the input digest (sorted
+	// report ids, entropy, parameter hash) is recorded.
+	StepClosed EpochStep = 1
+	// StepComputed: the canonical manifest is written.
+	StepComputed EpochStep = 2
+	// StepDistributed: the payout was handed to the rewarder (or there is
+	// none).
+	StepDistributed EpochStep = 3
+	// StepDone: the scheduler moved on to the next epoch.
+	StepDone EpochStep = 4
+)
+
+func (s EpochStep) String() string {
+	switch s {
+	case 0:
+		return "open"
+	case StepClosed:
+		return "closed"
+	case StepComputed:
+		return "computed"
+	case StepDistributed:
+		return "distributed"
+	case StepDone:
+		return "done"
+	}
+	return "step_" + strconv.Itoa(int(s))
+}
+
+// MarshalText writes the step's name.
+func (s EpochStep) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText parses a step name.
+func (s *EpochStep) UnmarshalText(b []byte) error {
+	for v := EpochStep(0); v <= StepDone; v++ {
+		if v.String() == string(b) {
+			*s = v
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown epoch step %q", b)
+}
+
+// epochRecord is the persisted state of one epoch (prefixEpoch).
+type epochRecord struct {
+	Epoch       uint64    `json:"epoch"`
+	Step        EpochStep `json:"step"`
+	ClosedAtMs  int64     `json:"closed_at_ms,omitempty"`
+	InputDigest string    `json:"input_digest,omitempty"`
+	Beacons     int       `json:"beacons"`
+	Witnesses   int       `json:"witnesses"`
+	Packets     int       `json:"packets"`
+	Hotspots    int       `json:"hotspots"`
+	Root        string    `json:"root,omitempty"`
+	Total       uint64    `json:"total"`
+	Payouts     int       `json:"payouts"`
+	Distributed bool      `json:"distributed"`
+	Error       string    `json:"error,omitempty"`
+}
+
+// settle is how long after an epoch's close the scheduler waits, so that
+// reports stamped just before the close are committed.
+const settle = 2 * time.Second
+
+// errEpochHook is returned when a test hook stops the scheduler.
+var errEpochHook = errors.New("epoch hook stopped the scheduler")
+
+// runEpochs closes epochs in order, forever.
+func (o *Oracle) runEpochs(ctx context.Context) error {
+	next, ok, err := o.store.getMetaU64(metaEpochNext)
+	if err != nil {
+		return fmt.Errorf("epochs: %w", err)
+	}
+	if !ok {
+		next = o.cfg.FirstEpoch
+		if next == 0 {
+			next = o.params.EpochOf(o.now().UnixMilli())
+		}
+		if err := o.store.setMetaU64(metaEpochNext, next); err != nil {
+			return fmt.Errorf("epochs: %w", err)
+		}
+	}
+	o.m.epochState.Set(float64(next))
+	for {
+		closeAt := time.UnixMilli(o.params.CloseAt(next)).Add(settle)
+		if wait := closeAt.Sub(o.now()); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			case <-t.C:
+			}
+			continue // re-read the clock
+		}
+		if err := o.advanceEpoch(ctx, next); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, errEpochHook) {
+				return err
+			}
+			o.log.Error("epoch", "epoch", next, "err", err)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(10 * time.Second):
+			}
+			continue
+		}
+		next++
+		o.m.epochState.Set(float64(next))
+	}
+}
+
+// advanceEpoch runs epoch n's remaining steps.
+func (o *Oracle) advanceEpoch(ctx context.Context, n uint64) error {
+	rec, _, err := o.store.epochRecord(n)
+	if err != nil {
+		return err
+	}
+	rec.Epoch = n
+	hook := func(s EpochStep) error {
+		if o.epochHook != nil {
+			if err := o.epochHook(n, s); err != nil {
+				return fmt.Errorf("%w: %w", errEpochHook, err)
+			}
+		}
+		return nil
+	}
+	for rec.Step < StepDone {
+		switch rec.Step {
+		case 0:
+			in, err := o.epochInput(n)
+			if err != nil {
+				return err
+			}
+			rec.Step = StepClosed
+			rec.ClosedAtMs = o.now().UnixMilli()
+			rec.InputDigest = hex.EncodeToString(inputDigest(in))
+			rec.Beacons, rec.Witnesses, rec.Packets, rec.Hotspots = len(in.Beacons), len(in.Witnesses), len(in.Packets), len(in.Registry)
+			if err := o.store.putEpoch(rec, nil); err != nil {
+				return err
+			}
+		case StepClosed:
+			in, err := o.epochInput(n)
+			if err != nil {
+				return err
+			}
+			if d := hex.EncodeToString(inputDigest(in)); d != rec.InputDigest {
+				// Retention dropped inputs between the steps, or the store
+				// changed under us: record it, but the manifest is computed
+				// from what is stored now.
+				o.log.Warn("epoch inputs changed since close", "epoch", n, "closed_digest", rec.InputDigest, "digest", d)
+				rec.InputDigest = d
+			}
+			man, err := verifier.ComputeEpoch(in)
+			if err != nil {
+				return fmt.Errorf("compute epoch %d: %w", n, err)
+			}
+			raw := man.Marshal()
+			pay := payoutOf(man)
+			rec.Step = StepComputed
+			rec.Root = hex.EncodeToString(pay.Root[:])
+			rec.Total = pay.Total
+			rec.Payouts = len(pay.Payouts)
+			if err := o.store.putEpoch(rec, raw); err != nil {
+				return err
+			}
+			o.log.Info("epoch manifest written", "epoch", n, "root", rec.Root, "total", rec.Total, "payouts", rec.Payouts)
+		case StepComputed:
+			raw, found, err := o.store.Manifest(n)
+			if err != nil {
+				return err
+			}
+			if !found {
+				return fmt.Errorf("epoch %d: manifest missing at step computed: %w", n, errCorrupt)
+			}
+			man, err := verifier.UnmarshalManifest(raw)
+			if err != nil {
+				return fmt.Errorf("epoch %d: %w", n, err)
+			}
+			if o.rewarder != nil {
+				pay := payoutOf(man)
+				if len(pay.Payouts) > 0 {
+					if err := o.rewarder.Distribute(ctx, pay); err != nil {
+						rec.Error = err.Error()
+						o.store.putEpoch(rec, nil)
+						return fmt.Errorf("distribute epoch %d: %w", n, err)
+					}
+				}
+				rec.Distributed = true
+			}
+			rec.Step = StepDistributed
+			rec.Error = ""
+			if err := o.store.putEpoch(rec, nil); err != nil {
+				return err
+			}
+		case StepDistributed:
+			rec.Step = StepDone
+			if err := o.store.putEpochDone(rec, n+1); err != nil {
+				return err
+			}
+			o.m.epochsClosed.Inc()
+		default:
+			return fmt.Errorf("epoch %d: unknown step %d: %w", n, rec.Step, errCorrupt)
+		}
+		if err := hook(rec.Step); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// payoutOf converts a manifest's payouts for the rewarder.
+func payoutOf(m *verifier.Manifest) solana.EpochPayout {
+	p := solana.EpochPayout{Epoch: m.Epoch, Root: m.Root, Total: m.Total}
+	for _, q := range m.Payouts {
+		p.Payouts = append(p.Payouts, solana.Payout{Owner: q.Owner, Amount: q.Amount})
+	}
+	return p
+}
+
+// epochInput gathers everything ComputeEpoch needs for epoch n from the
+// store: the registry snapshot at the epoch's start and every report in
+// the parameters' input window.
+func (o *Oracle) epochInput(n uint64) (verifier.EpochInput, error) {
+	p := o.params
+	in := verifier.EpochInput{Epoch: n, Params: p, Emission: o.cfg.Emission, TokensPerDC: verifier.Ratio{Num: o.cfg.TokensPerDC, Den: 1}}
+	regs, err := o.store.registryAt(p.EpochStart(n))
+	if err != nil {
+		return in, err
+	}
+	for _, r := range regs {
+		in.Registry = append(in.Registry, toVerifierHotspot(r))
+	}
+	from, to := p.InputWindow(n)
+	err = o.store.ScanReports(wire.Kind_KIND_BEACON_REPORT, from, to, func(r StoredReport) error {
+		b, ok := decodeBody(r, new(wire.BeaconReport))
+		if ok {
+			in.Beacons = append(in.Beacons, verifier.Beacon{ID: r.ID, ReceivedMs: r.ReceivedMs, Report: b})
+		}
+		return nil
+	})
+	if err != nil {
+		return in, err
+	}
+	err = o.store.ScanReports(wire.Kind_KIND_WITNESS_REPORT, from, to, func(r StoredReport) error {
+		w, ok := decodeBody(r, new(wire.WitnessReport))
+		if ok {
+			in.Witnesses = append(in.Witnesses, verifier.Witness{ID: r.ID, ReceivedMs: r.ReceivedMs, Report: w})
+		}
+		return nil
+	})
+	if err != nil {
+		return in, err
+	}
+	err = o.store.ScanReports(wire.Kind_KIND_PACKET_REPORT, from, to, func(r StoredReport) error {
+		pk, ok := decodeBody(r, new(wire.PacketReport))
+		if ok {
+			in.Packets = append(in.Packets, verifier.Packet{ID: r.ID, ReceivedMs: r.ReceivedMs, Report: pk})
+		}
+		return nil
+	})
+	return in, err
+}
+
+// decodeBody decodes a stored report's body (ingest already verified it).
+func decodeBody[T proto.Message](r StoredReport, msg T) (T, bool) {
+	var env wire.Envelope
+	if proto.Unmarshal(r.Envelope, &env) != nil || proto.Unmarshal(env.GetBody(), msg) != nil {
+		return msg, false
+	}
+	return msg, true
+}
+
+func toVerifierHotspot(r hotspotRecord) verifier.Hotspot {
+	h := verifier.Hotspot{Cell: r.Cell, GainDdBi: r.GainDdBi, ElevationM: r.ElevationM, Region: r.Region, DataOnly: r.DataOnly}
+	copy(h.Key[:], r.Key)
+	copy(h.Owner[:], r.Owner)
+	return h
+}
+
+// inputDigest is SHA-256 over the epoch's sorted report ids, the registry
+// snapshot and the parameter hash: what oracles compare before co-signing.
+func inputDigest(in verifier.EpochInput) []byte {
+	var ids [][32]byte
+	for _, b := range in.Beacons {
+		ids = append(ids, b.ID)
+	}
+	for _, w := range in.Witnesses {
+		ids = append(ids, w.ID)
+	}
+	for _, p := range in.Packets {
+		ids = append(ids, p.ID)
+	}
+	sort.Slice(ids, func(i, j int) bool { return bytes.Compare(ids[i][:], ids[j][:]) < 0 })
+	h := sha256.New()
+	for _, id := range ids {
+		h.Write(id[:])
+	}
+	for _, r := range in.Registry {
+		h.Write(encodeJSON(r))
+	}
+	ph := in.Params.Hash()
+	h.Write(ph[:])
+	return h.Sum(nil)
+}
+
+// EpochResponse is GET /v1/epochs/{n}.
+type EpochResponse struct {
+	Epoch    uint64             `json:"epoch"`
+	State    epochRecord        `json:"state"`
+	Manifest *verifier.Manifest `json:"manifest,omitempty"`
+	// ManifestBytes is the canonical encoding (base64), which hashes and
+	// signatures are over.
+	ManifestBytes []byte          `json:"manifest_bytes,omitempty"`
+	Proof         *verifier.Proof `json:"proof,omitempty"`
+}
+
+func (o *Oracle) handleEpochs(w http.ResponseWriter, r *http.Request) error {
+	limit, err := queryInt64(r, "limit", 50)
+	if err != nil {
+		return err
+	}
+	if limit < 1 || limit > 1000 {
+		return apiErr(400, "bad_request", "limit must be 1..1000")
+	}
+	recs, err := o.store.epochs(int(limit))
+	if err != nil {
+		return err
+	}
+	if recs == nil {
+		recs = []epochRecord{}
+	}
+	writeJSON(w, 200, recs)
+	return nil
+}
+
+func (o *Oracle) handleEpoch(w http.ResponseWriter, r *http.Request) error {
+	n, err := strconv.ParseUint(r.PathValue("n"), 10, 64)
+	if err != nil {
+		return apiErr(400, "bad_request", "epoch %q is not a number", r.PathValue("n"))
+	}
+	rec, found, err := o.store.epochRecord(n)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return apiErr(404, "not_found", "epoch %d is not closed yet", n)
+	}
+	resp := EpochResponse{Epoch: n, State: rec}
+	raw, found, err := o.store.Manifest(n)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	if !found {
+		if q.Get("hotspot") != "" || q.Get("owner") != "" {
+			return apiErr(404, "not_found", "epoch %d has no manifest yet (step %s)", n, rec.Step)
+		}
+		writeJSON(w, 200, resp)
+		return nil
+	}
+	man, err := verifier.UnmarshalManifest(raw)
+	if err != nil {
+		return err
+	}
+	resp.Manifest, resp.ManifestBytes = man, raw
+	var owner wire.PublicKey
+	switch {
+	case q.Get("owner") != "":
+		if owner, err = parseAddress(q.Get("owner"), "owner"); err != nil {
+			return err
+		}
+	case q.Get("hotspot") != "":
+		hs, err := parseAddress(q.Get("hotspot"), "hotspot")
+		if err != nil {
+			return err
+		}
+		line, ok := manifestLine(man, hs)
+		if !ok {
+			return apiErr(404, "not_found", "hotspot %s has no line in epoch %d", hs, n)
+		}
+		owner = line.Owner
+	}
+	if !owner.IsZero() {
+		pr, err := man.Proof(owner)
+		if err != nil {
+			if errors.Is(err, verifier.ErrNoPayout) {
+				return apiErr(404, "not_found", "owner %s has no payout in epoch %d", owner, n)
+			}
+			return err
+		}
+		resp.Proof = &pr
+	}
+	writeJSON(w, 200, resp)
+	return nil
+}
+
+// rewardsOf returns the hotspot's lines in the newest manifests, at most
+// limit epochs back.
+func (o *Oracle) rewardsOf(hs wire.PublicKey, limit int) ([]EpochReward, error) {
+	recs, err := o.store.epochs(limit)
+	if err != nil {
+		return nil, err
+	}
+	out := []EpochReward{}
+	for _, rec := range recs {
+		if rec.Step < StepComputed {
+			continue
+		}
+		raw, found, err := o.store.Manifest(rec.Epoch)
+		if err != nil || !found {
+			return out, err
+		}
+		man, err := verifier.UnmarshalManifest(raw)
+		if err != nil {
+			return out, err
+		}
+		if line, ok := manifestLine(man, hs); ok {
+			out = append(out, EpochReward{Epoch: rec.Epoch, Amount: line.Amount, Withheld: line.Withheld})
+		}
+	}
+	return out, nil
+}
+
+// manifestLine finds a hotspot's line in a manifest.
+func manifestLine(m *verifier.Manifest, hs wire.PublicKey) (verifier.HotspotReward, bool) {
+	i, ok := sort.Find(len(m.Hotspots), func(i int) int { return bytes.Compare(hs[:], m.Hotspots[i].Hotspot[:]) })
+	if !ok {
+		return verifier.HotspotReward{}, false
+	}
+	return m.Hotspots[i], true
+}

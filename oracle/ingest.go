@@ -1,0 +1,356 @@
+package oracle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/quic-go/quic-go"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/hexfield/hexfield/wire"
+)
+
+// The ingest protocol, on every bidirectional stream a hotspot opens
+// (frames of wire.Frame, length-prefixed by wire's framing):
+//
+//	Hello          → Ack{code OK, message "hexfield oracle <key>"}; CODE_UNSUPPORTED on another protocol version
+//	Submit         → Ack{id, code, received_ms}: OK when durable, DUPLICATE (with the first stamp) when already stored,
+//	                 else BAD_SIGNATURE, WRONG_KEY, MALFORMED, OVERSIZE, UNSUPPORTED, OVERLOADED or INTERNAL
+//	EntropyRequest → Entropy (the current signed Entropy envelope)
+//	ConfigRequest  → Config (a signed Config for the peer)
+//
+// Answers come in request order on each stream, so a hotspot may pipeline
+// many Submits and match Acks by order or by id. A frame over
+// wire.MaxFrameSize is answered CODE_OVERSIZE and the stream is closed (it
+// cannot be resynchronised). A peer whose key is not onboarded gets
+// CODE_UNKNOWN_HOTSPOT on its first frame and the connection is closed
+// with application error code CODE_UNKNOWN_HOTSPOT (3).
+
+// ingest serves hotspots over QUIC.
+type ingest struct {
+	o *Oracle
+}
+
+// serve accepts connections on pc until ctx ends, then closes pc.
+func (in *ingest) serve(ctx context.Context, pc net.PacketConn) error {
+	o := in.o
+	tlsConf, err := wire.ServerTLSConfig(o.key, func(wire.PublicKey) error { return nil })
+	if err != nil {
+		return fmt.Errorf("ingest tls: %w", err)
+	}
+	qc := wire.QUICConfig().Clone()
+	qc.MaxIncomingStreams = int64(o.cfg.MaxStreams)
+	qc.MaxIncomingUniStreams = -1
+	tr := &quic.Transport{Conn: pc}
+	ln, err := tr.Listen(tlsConf, qc)
+	if err != nil {
+		return fmt.Errorf("ingest listen: %w", err)
+	}
+	var wg sync.WaitGroup
+	defer func() {
+		ln.Close()
+		wg.Wait()
+		tr.Close()
+		pc.Close()
+	}()
+	for {
+		conn, err := ln.Accept(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("ingest accept: %w", err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			in.handleConn(ctx, conn)
+		}()
+	}
+}
+
+func (in *ingest) handleConn(ctx context.Context, conn *quic.Conn) {
+	o := in.o
+	peer, err := wire.PeerKey(conn.ConnectionState().TLS)
+	if err != nil {
+		o.m.connsTotal.WithLabelValues("handshake_error").Inc()
+		conn.CloseWithError(quic.ApplicationErrorCode(wire.Code_CODE_MALFORMED), "no peer key")
+		return
+	}
+	_, known, err := o.store.hotspot(peer[:])
+	if err != nil {
+		o.log.Error("registry lookup", "err", err, "hotspot_key", peer.String())
+		conn.CloseWithError(quic.ApplicationErrorCode(wire.Code_CODE_INTERNAL), "registry unavailable")
+		return
+	}
+	if !known {
+		in.rejectUnknown(ctx, conn, peer)
+		return
+	}
+	o.m.connsTotal.WithLabelValues("ok").Inc()
+	o.m.connections.Inc()
+	defer o.m.connections.Dec()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		str, err := conn.AcceptStream(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				conn.CloseWithError(0, "oracle shutting down")
+			}
+			return
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			in.handleStream(ctx, conn, str, peer)
+		}()
+	}
+}
+
+// rejectUnknown answers the first frame of a not-onboarded peer with
+// CODE_UNKNOWN_HOTSPOT, then closes the connection with the same code.
+func (in *ingest) rejectUnknown(ctx context.Context, conn *quic.Conn, peer wire.PublicKey) {
+	o := in.o
+	o.m.connsTotal.WithLabelValues("unknown_hotspot").Inc()
+	o.m.rejected.WithLabelValues(codeLabel(wire.Code_CODE_UNKNOWN_HOTSPOT)).Inc()
+	o.log.Info("unknown hotspot rejected", "hotspot_key", peer.String(), "remote", conn.RemoteAddr().String())
+	msg := fmt.Sprintf("hotspot %s is not onboarded", peer)
+	actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if str, err := conn.AcceptStream(actx); err == nil {
+		str.SetDeadline(time.Now().Add(5 * time.Second))
+		fr := wire.NewFrameReader(str)
+		var f wire.Frame
+		ack := &wire.Ack{Code: wire.Code_CODE_UNKNOWN_HOTSPOT, Message: msg}
+		if err := fr.ReadInto(&f); err == nil {
+			if s := f.GetSubmit(); s != nil {
+				id := wire.ReportID(s.GetEnvelope())
+				ack.Id = id[:]
+			}
+		}
+		fw := wire.NewFrameWriter(str)
+		if fw.Write(&wire.Frame{Msg: &wire.Frame_Ack{Ack: ack}}) == nil && fw.Flush() == nil {
+			str.Close()
+		}
+		// Give the ack time to arrive before the close frame, which would
+		// discard it: wait until the peer hangs up or a second passes.
+		str.SetReadDeadline(time.Now().Add(time.Second))
+		io.Copy(io.Discard, str)
+	}
+	conn.CloseWithError(quic.ApplicationErrorCode(wire.Code_CODE_UNKNOWN_HOTSPOT), msg)
+}
+
+// answer is one response on a stream, in request order. frame is set when
+// ready is closed.
+type answer struct {
+	frame *wire.Frame
+	ready chan struct{}
+}
+
+func readyAnswer(f *wire.Frame) *answer {
+	a := &answer{frame: f, ready: make(chan struct{})}
+	close(a.ready)
+	return a
+}
+
+func ackFrame(id []byte, code wire.Code, ms int64, msg string) *wire.Frame {
+	return &wire.Frame{Msg: &wire.Frame_Ack{Ack: &wire.Ack{Id: id, Code: code, ReceivedMs: uint64(max(ms, 0)), Message: msg}}}
+}
+
+func (in *ingest) handleStream(ctx context.Context, conn *quic.Conn, str *quic.Stream, peer wire.PublicKey) {
+	o := in.o
+	answers := make(chan *answer, o.cfg.StreamWindow)
+	writerDone := make(chan struct{})
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		defer close(writerDone)
+		in.writeAnswers(sctx, str, answers)
+	}()
+	defer func() {
+		close(answers)
+		<-writerDone
+	}()
+	fr := wire.NewFrameReader(str)
+	var f wire.Frame
+	var prevErr error
+	for {
+		err := fr.ReadInto(&f)
+		if err != nil && err == prevErr {
+			return // the reader is out of step (truncated frame): stop
+		}
+		prevErr = err
+		if err != nil {
+			switch {
+			case errors.Is(err, io.EOF):
+				return
+			case errors.Is(err, wire.ErrFrameTooLarge):
+				o.m.rejected.WithLabelValues(codeLabel(wire.Code_CODE_OVERSIZE)).Inc()
+				answers <- readyAnswer(ackFrame(nil, wire.Code_CODE_OVERSIZE, 0, fmt.Sprintf("frame exceeds %d bytes", wire.MaxFrameSize)))
+				str.CancelRead(quic.StreamErrorCode(wire.Code_CODE_OVERSIZE))
+				return
+			case errors.Is(err, wire.ErrMalformedFrame):
+				o.m.rejected.WithLabelValues(codeLabel(wire.Code_CODE_MALFORMED)).Inc()
+				answers <- readyAnswer(ackFrame(nil, wire.Code_CODE_MALFORMED, 0, err.Error()))
+				continue
+			default:
+				return // stream reset, connection gone, or truncated frame
+			}
+		}
+		var a *answer
+		switch m := f.Msg.(type) {
+		case *wire.Frame_Submit:
+			a = in.submit(sctx, m.Submit, peer)
+		case *wire.Frame_Hello:
+			a = readyAnswer(in.hello(m.Hello, peer))
+		case *wire.Frame_EntropyRequest:
+			a = readyAnswer(in.entropyFrame())
+		case *wire.Frame_ConfigRequest:
+			a = readyAnswer(in.configFrame(peer))
+		default:
+			a = readyAnswer(ackFrame(nil, wire.Code_CODE_UNSUPPORTED, 0, "unsupported frame"))
+		}
+		if a == nil { // shutting down
+			return
+		}
+		select {
+		case answers <- a:
+		case <-sctx.Done():
+			return
+		}
+	}
+}
+
+// writeAnswers writes answers in order, flushing whenever the next one is
+// not ready yet, until answers is closed and drained.
+func (in *ingest) writeAnswers(ctx context.Context, str *quic.Stream, answers <-chan *answer) {
+	fw := wire.NewFrameWriter(str)
+	failed := false
+	for a := range answers {
+		select {
+		case <-a.ready:
+		default:
+			if !failed && fw.Buffered() > 0 && fw.Flush() != nil {
+				failed = true
+			}
+			select {
+			case <-a.ready:
+			case <-ctx.Done():
+				failed = true
+				continue
+			}
+		}
+		if failed {
+			continue
+		}
+		if fw.Write(a.frame) != nil {
+			failed = true
+			continue
+		}
+		if len(answers) == 0 && fw.Flush() != nil {
+			failed = true
+		}
+	}
+	if !failed {
+		fw.Flush()
+		str.Close()
+	}
+}
+
+// submit authenticates and stamps one report and hands it to group commit.
+// The answer becomes ready when the report's fate is known.
+func (in *ingest) submit(ctx context.Context, s *wire.Submit, peer wire.PublicKey) *answer {
+	o := in.o
+	raw := s.GetEnvelope()
+	id := wire.ReportID(raw)
+	reject := func(code wire.Code, format string, a ...any) *answer {
+		o.m.rejected.WithLabelValues(codeLabel(code)).Inc()
+		return readyAnswer(ackFrame(id[:], code, 0, fmt.Sprintf(format, a...)))
+	}
+	if len(raw) > o.cfg.MaxReportBytes {
+		return reject(wire.Code_CODE_OVERSIZE, "report of %d bytes exceeds %d", len(raw), o.cfg.MaxReportBytes)
+	}
+	env, err := wire.Open(raw, wire.Kind_KIND_UNSPECIFIED)
+	if err != nil {
+		return reject(wire.CodeOf(err), "%v", err)
+	}
+	var msg interface {
+		proto.Message
+		GetPubKey() []byte
+	}
+	var payload func() []byte
+	switch env.Kind {
+	case wire.Kind_KIND_BEACON_REPORT:
+		msg = new(wire.BeaconReport)
+	case wire.Kind_KIND_WITNESS_REPORT:
+		w := new(wire.WitnessReport)
+		msg, payload = w, w.GetPayload
+	case wire.Kind_KIND_PACKET_REPORT:
+		msg = new(wire.PacketReport)
+	default:
+		return reject(wire.Code_CODE_UNSUPPORTED, "%v is not a report", env.Kind)
+	}
+	signer := env.SignerKey()
+	if signer != peer {
+		return reject(wire.Code_CODE_WRONG_KEY, "report signed by %s on a connection authenticated as %s", signer, peer)
+	}
+	if err := proto.Unmarshal(env.Body, msg); err != nil {
+		return reject(wire.Code_CODE_MALFORMED, "report body: %v", err)
+	}
+	if string(msg.GetPubKey()) != string(signer[:]) {
+		return reject(wire.Code_CODE_WRONG_KEY, "report pub_key is not its signer")
+	}
+	if s.GetHoldMs() > 0 {
+		o.m.holdSeconds.Observe(float64(s.GetHoldMs()) / 1000)
+	}
+	a := &answer{ready: make(chan struct{})}
+	it := &ingestItem{
+		id: id, kind: env.Kind, receivedMs: o.now().UnixMilli(), signer: signer[:], envelope: raw,
+		done: func(code wire.Code, ms int64) {
+			a.frame = ackFrame(id[:], code, ms, "")
+			close(a.ready)
+		},
+	}
+	if payload != nil {
+		it.payload = payload()
+	}
+	if !o.commit.submit(ctx, it) {
+		return nil
+	}
+	return a
+}
+
+func (in *ingest) hello(h *wire.Hello, peer wire.PublicKey) *wire.Frame {
+	o := in.o
+	if h.GetProtocolVersion() != wire.ProtocolVersion {
+		return ackFrame(nil, wire.Code_CODE_UNSUPPORTED, 0,
+			fmt.Sprintf("protocol version %d not supported; this oracle speaks %d", h.GetProtocolVersion(), wire.ProtocolVersion))
+	}
+	if len(h.GetPubKey()) > 0 && string(h.GetPubKey()) != string(peer[:]) {
+		return ackFrame(nil, wire.Code_CODE_WRONG_KEY, 0, "hello pub_key is not the authenticated peer")
+	}
+	return ackFrame(nil, wire.Code_CODE_OK, 0, "hexfield oracle "+o.pub.String())
+}
+
+func (in *ingest) entropyFrame() *wire.Frame {
+	env := in.o.entropy.current()
+	if env == nil {
+		return ackFrame(nil, wire.Code_CODE_OVERLOADED, 0, "no entropy issued yet; retry shortly")
+	}
+	return &wire.Frame{Msg: &wire.Frame_Entropy{Entropy: env}}
+}
+
+func (in *ingest) configFrame(peer wire.PublicKey) *wire.Frame {
+	env, err := in.o.hotspotConfig(peer)
+	if err != nil {
+		in.o.log.Error("build hotspot config", "err", err, "hotspot_key", peer.String())
+		return ackFrame(nil, wire.Code_CODE_INTERNAL, 0, "config unavailable")
+	}
+	return &wire.Frame{Msg: &wire.Frame_Config{Config: env}}
+}

@@ -1,0 +1,96 @@
+package oracle
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hexfield/hexfield/wire"
+)
+
+// metrics are the oracle's Prometheus metrics, registered on the
+// Registerer given to New.
+type metrics struct {
+	stored          *prometheus.CounterVec
+	rejected        *prometheus.CounterVec
+	commitBatch     prometheus.Histogram
+	commitSeconds   prometheus.Histogram
+	commitErrors    prometheus.Counter
+	commitQueueFull prometheus.Counter
+	holdSeconds     prometheus.Histogram
+	connections     prometheus.Gauge
+	connsTotal      *prometheus.CounterVec
+	entropyIssued   prometheus.Counter
+	blockhashErrors prometheus.Counter
+	pocs            *prometheus.CounterVec
+	witnesses       *prometheus.CounterVec
+	epochState      prometheus.Gauge
+	epochsClosed    prometheus.Counter
+	httpRequests    *prometheus.CounterVec
+	registryChanges *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	const ns, sub = "hexfield", "oracle"
+	m := &metrics{
+		stored: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "reports_stored_total", Help: "Reports stored durably, by kind."}, []string{"kind"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "reports_rejected_total", Help: "Reports not stored, by ack code (duplicate, bad_signature, unknown_hotspot, ...)."}, []string{"code"}),
+		commitBatch: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
+			Name: "commit_batch_reports", Help: "Reports per group-commit transaction.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 14)}),
+		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
+			Name: "commit_seconds", Help: "Time to write and sync one group-commit batch.",
+			Buckets: prometheus.ExponentialBuckets(0.0002, 2, 14)}),
+		commitErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "commit_errors_total", Help: "Group-commit batches that failed to store."}),
+		commitQueueFull: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "commit_queue_full_total", Help: "Times ingest waited because the commit queue was full (backpressure)."}),
+		holdSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
+			Name: "report_hold_seconds", Help: "How long reports waited in hotspot outboxes before submission (hold_ms).",
+			Buckets: prometheus.ExponentialBuckets(0.01, 4, 10)}),
+		connections: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+			Name: "connections", Help: "Open QUIC connections."}),
+		connsTotal: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "connections_total", Help: "QUIC connections accepted, by outcome (ok, unknown_hotspot, handshake_error)."}, []string{"result"}),
+		entropyIssued: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "entropy_issued_total", Help: "Entropy values issued."}),
+		blockhashErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "blockhash_errors_total", Help: "Failures to fetch the chain blockhash for entropy (previous value reused)."}),
+		pocs: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "pocs_verified_total", Help: "Beacons verified, by reason (reason_none = valid)."}, []string{"reason"}),
+		witnesses: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "witnesses_verified_total", Help: "Witnesses verified, by reason (reason_none = valid)."}, []string{"reason"}),
+		epochState: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+			Name: "epoch_next", Help: "The next epoch the scheduler will close."}),
+		epochsClosed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "epochs_closed_total", Help: "Epochs whose manifest was written and handed to the rewarder."}),
+		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "http_requests_total", Help: "HTTP API requests, by route and status code."}, []string{"route", "code"}),
+		registryChanges: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "registry_changes_total", Help: "Registry requests, by operation and result."}, []string{"op", "result"}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.stored, m.rejected, m.commitBatch, m.commitSeconds, m.commitErrors,
+		m.commitQueueFull, m.holdSeconds, m.connections, m.connsTotal, m.entropyIssued, m.blockhashErrors, m.pocs,
+		m.witnesses, m.epochState, m.epochsClosed, m.httpRequests, m.registryChanges} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// kindLabel is the metric label of a report kind: "beacon_report", ...
+func kindLabel(k wire.Kind) string {
+	return strings.ToLower(strings.TrimPrefix(k.String(), "KIND_"))
+}
+
+// codeLabel is the metric label of an ack code: "duplicate", ...
+func codeLabel(c wire.Code) string {
+	return strings.ToLower(strings.TrimPrefix(c.String(), "CODE_"))
+}

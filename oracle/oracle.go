@@ -1,0 +1,207 @@
+package oracle
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/hexfield/hexfield/verifier"
+	"github.com/hexfield/hexfield/wire"
+)
+
+// Deps are what an Oracle is given rather than builds: its identity, its
+// sockets and its collaborators. Only Key is required.
+type Deps struct {
+	// Key is the oracle's ed25519 identity: it signs entropy and configs
+	// and is the QUIC server certificate hotspots pin.
+	Key ed25519.PrivateKey
+	// PacketConn is the UDP socket for QUIC ingest; nil = no ingest. The
+	// oracle closes it when Run returns.
+	PacketConn net.PacketConn
+	// HTTPListener serves the HTTP API, /healthz and /metrics; nil = no
+	// HTTP. The oracle closes it when Run returns.
+	HTTPListener net.Listener
+	// Logger; nil discards.
+	Logger *slog.Logger
+	// Registerer takes the oracle's metrics; nil = not registered.
+	Registerer prometheus.Registerer
+	// Gatherer serves /metrics; nil = 404 on /metrics.
+	Gatherer prometheus.Gatherer
+	// Rewarder receives each epoch's payout; nil = manifests only, no chain.
+	Rewarder Rewarder
+	// Blockhash returns the latest chain blockhash for entropy; nil = all
+	// zero (no chain).
+	Blockhash func(ctx context.Context) ([32]byte, error)
+	// Now is the clock; nil = time.Now.
+	Now func() time.Time
+	// Params, if non-nil, is the verifier parameter set; the oracle
+	// overrides its epoch length, grace, beacon interval, entropy lifetime
+	// and entropy signers from Config. nil = verifier.DefaultParams().
+	Params *verifier.Params
+}
+
+// Oracle is one oracle node. Create it with New and start it with Run.
+type Oracle struct {
+	cfg       Config
+	key       ed25519.PrivateKey
+	pub       wire.PublicKey
+	log       *slog.Logger
+	m         *metrics
+	store     *Store
+	commit    *committer
+	entropy   *entropyService
+	params    verifier.Params
+	rewarder  Rewarder
+	blockhash func(ctx context.Context) ([32]byte, error)
+	now       func() time.Time
+	pc        net.PacketConn
+	ln        net.Listener
+	gatherer  prometheus.Gatherer
+	// epochHook, when set by tests, is called after each persisted epoch
+	// step; an error stops the scheduler there, as a crash would.
+	epochHook func(epoch uint64, step EpochStep) error
+}
+
+// New validates cfg, opens the store in cfg.DataDir and returns an oracle
+// ready to Run.
+func New(cfg Config, d Deps) (*Oracle, error) {
+	cfg = cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if len(d.Key) != ed25519.PrivateKeySize {
+		return nil, errors.New("new oracle: a 64-byte ed25519 key is required")
+	}
+	log := d.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	o := &Oracle{
+		cfg: cfg, key: d.Key, pub: wire.PublicKeyOf(d.Key), log: log,
+		rewarder: d.Rewarder, blockhash: d.Blockhash, now: d.Now,
+		pc: d.PacketConn, ln: d.HTTPListener, gatherer: d.Gatherer,
+	}
+	if o.now == nil {
+		o.now = time.Now
+	}
+	o.params = verifier.DefaultParams()
+	if d.Params != nil {
+		o.params = *d.Params
+	}
+	o.params.EpochLength = cfg.EpochLength
+	o.params.Grace = cfg.EpochGrace
+	o.params.BeaconInterval = cfg.BeaconInterval
+	o.params.EntropyLifetime = cfg.EntropyLifetime
+	o.params.EntropySigners = append(o.params.EntropySigners, o.pub)
+	if err := o.params.Validate(); err != nil {
+		return nil, fmt.Errorf("new oracle: %w", err)
+	}
+	if from, to := o.params.InputWindow(1 << 20); time.Duration(to-from)*time.Millisecond > cfg.Retention {
+		return nil, fmt.Errorf("new oracle: retention %s is shorter than an epoch's input window %s",
+			cfg.Retention, time.Duration(to-from)*time.Millisecond)
+	}
+	m, err := newMetrics(d.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	o.m = m
+	st, err := OpenStore(cfg.DataDir, cfg.Retention, log)
+	if err != nil {
+		return nil, err
+	}
+	o.store = st
+	o.commit = newCommitter(st, cfg.CommitQueue, cfg.CommitMaxBatch, m)
+	o.entropy = &entropyService{o: o}
+	return o, nil
+}
+
+// PublicKey is the oracle's identity, which hotspots pin.
+func (o *Oracle) PublicKey() wire.PublicKey { return o.pub }
+
+// Store gives read access to the oracle's store (tests, devnet).
+func (o *Oracle) Store() *Store { return o.store }
+
+// Run serves until ctx ends, then shuts every part down, closes the
+// sockets and the store, and returns nil; the first failing part's error
+// otherwise.
+func (o *Oracle) Run(ctx context.Context) error {
+	defer o.store.Close()
+	g, gctx := errgroup.WithContext(ctx)
+	// The committer outlives ingest: it stops only after every producer
+	// has returned, so no acknowledged report is ever lost.
+	cctx, stopCommit := context.WithCancel(context.Background())
+	commitDone := make(chan error, 1)
+	go func() { commitDone <- o.commit.Run(cctx) }()
+
+	g.Go(func() error { return o.entropy.Run(gctx) })
+	g.Go(func() error { return o.store.sweep(gctx, o.cfg.SweepInterval) })
+	g.Go(func() error { return o.runVerifier(gctx) })
+	g.Go(func() error { return o.runEpochs(gctx) })
+	if o.pc != nil {
+		in := &ingest{o: o}
+		g.Go(func() error { return in.serve(gctx, o.pc) })
+	}
+	if o.ln != nil {
+		srv := &http.Server{Handler: o.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(o.log.Handler(), slog.LevelWarn)}
+		g.Go(func() error {
+			if err := srv.Serve(o.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("http: %w", err)
+			}
+			return nil
+		})
+		g.Go(func() error {
+			<-gctx.Done()
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			srv.Shutdown(sctx)
+			return nil
+		})
+	}
+	err := g.Wait()
+	stopCommit()
+	<-commitDone
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// hotspotConfig builds the signed Config a hotspot asks for.
+func (o *Oracle) hotspotConfig(hs wire.PublicKey) (*wire.Envelope, error) {
+	rec, found, err := o.store.hotspot(hs[:])
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, fmt.Errorf("hotspot %s not onboarded", hs)
+	}
+	routes, err := o.store.routes()
+	if err != nil {
+		return nil, err
+	}
+	c := &wire.Config{
+		Hotspot:         hs[:],
+		Region:          rec.Region,
+		Asserted:        rec.Cell != 0,
+		GainDdbi:        rec.GainDdBi,
+		BeaconIntervalS: uint64(o.cfg.BeaconInterval / time.Second),
+		DataOnly:        rec.DataOnly,
+		IssuedMs:        uint64(o.now().UnixMilli()),
+	}
+	for _, r := range routes {
+		c.Routes = append(c.Routes, r.wire())
+	}
+	raw, err := wire.Seal(o.key, wire.Kind_KIND_CONFIG, c)
+	if err != nil {
+		return nil, err
+	}
+	return wire.Open(raw, wire.Kind_KIND_CONFIG)
+}
