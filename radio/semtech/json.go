@@ -26,30 +26,50 @@ func trimJSON(b []byte) []byte {
 	return b
 }
 
+// The lenient field types below never fail inside encoding/json: they
+// record what they found, and the conversion to the public type reports a
+// bad field with its name. A whole PUSH_DATA is therefore decoded in one
+// encoding/json pass, and one bad rxpk cannot abort the others.
+
 // num is a JSON number that may be absent, null, an integer, a float, or
 // (leniently) a number inside a string.
 type num struct {
-	v   float64
-	set bool
+	v        float64
+	set, bad bool
 }
 
 func (n *num) UnmarshalJSON(b []byte) error {
-	if len(b) == 4 && string(b) == "null" {
+	if isNull(b) {
 		return nil
 	}
+	n.set = true
 	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' {
 		b = b[1 : len(b)-1]
 	}
 	f, err := strconv.ParseFloat(string(b), 64)
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-		return fmt.Errorf("not a finite number: %.40q", b)
+		n.bad = true
+		return nil
 	}
-	n.v, n.set = f, true
+	n.v = f
 	return nil
+}
+
+func isNull(b []byte) bool { return len(b) == 4 && string(b) == "null" }
+
+// float returns the value, or an error naming field if it was not a number.
+func (n num) float(field string) (float64, error) {
+	if n.bad {
+		return 0, fmt.Errorf("%s: not a finite number: %w", field, ErrInvalidJSON)
+	}
+	return n.v, nil
 }
 
 // int rounds n and checks it lies in [lo, hi].
 func (n num) int(field string, lo, hi int64) (int64, error) {
+	if n.bad {
+		return 0, fmt.Errorf("%s: not a finite number: %w", field, ErrInvalidJSON)
+	}
 	r := math.Round(n.v)
 	if r < float64(lo) || r > float64(hi) {
 		return 0, fmt.Errorf("%s %v out of range [%d, %d]: %w", field, n.v, lo, hi, ErrInvalidJSON)
@@ -70,6 +90,201 @@ func optInt[T ~int | ~int64 | ~uint64 | ~uint32](n num, field string, lo, hi int
 	return &t, nil
 }
 
+// setInt stores n.int in *dst when n is present.
+func setInt(n num, field string, lo, hi int64, dst *int) error {
+	if !n.set {
+		return nil
+	}
+	v, err := n.int(field, lo, hi)
+	*dst = int(v)
+	return err
+}
+
+// optFloat is n.float for an optional field: nil when absent.
+func optFloat[T ~float64](n num, field string) (*T, error) {
+	if !n.set {
+		return nil, nil
+	}
+	v, err := n.float(field)
+	if err != nil {
+		return nil, err
+	}
+	t := T(v)
+	return &t, nil
+}
+
+// plainString returns the contents of a JSON string literal without
+// escapes or non-ASCII bytes, which need no unquoting.
+func plainString(b []byte) ([]byte, bool) {
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return nil, false
+	}
+	inner := b[1 : len(b)-1]
+	for _, c := range inner {
+		if c == '\\' || c == '"' || c < 0x20 || c >= utf8.RuneSelf {
+			return nil, false
+		}
+	}
+	return inner, true
+}
+
+// unquote decodes a JSON string literal.
+func unquote(b []byte) (string, bool) {
+	if inner, ok := plainString(b); ok {
+		return intern(inner), true
+	}
+	if len(b) == 0 || b[0] != '"' {
+		return "", false
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// intern returns the common short field values without allocating.
+func intern(b []byte) string {
+	switch string(b) {
+	case "LORA":
+		return "LORA"
+	case "FSK":
+		return "FSK"
+	case "4/5":
+		return "4/5"
+	case "4/6":
+		return "4/6"
+	case "4/7":
+		return "4/7"
+	case "4/8":
+		return "4/8"
+	case "SF7BW125":
+		return "SF7BW125"
+	case "SF8BW125":
+		return "SF8BW125"
+	case "SF9BW125":
+		return "SF9BW125"
+	case "SF10BW125":
+		return "SF10BW125"
+	case "SF11BW125":
+		return "SF11BW125"
+	case "SF12BW125":
+		return "SF12BW125"
+	case "SF7BW500":
+		return "SF7BW500"
+	case "SF8BW500":
+		return "SF8BW500"
+	case "SF9BW500":
+		return "SF9BW500"
+	case "SF10BW500":
+		return "SF10BW500"
+	case "SF11BW500":
+		return "SF11BW500"
+	case "SF12BW500":
+		return "SF12BW500"
+	}
+	return string(b)
+}
+
+// jstr is a lenient JSON string.
+type jstr struct {
+	s        string
+	set, bad bool
+}
+
+func (j *jstr) UnmarshalJSON(b []byte) error {
+	if isNull(b) {
+		return nil
+	}
+	j.set = true
+	j.s, j.bad = unquote(b)
+	j.bad = !j.bad
+	return nil
+}
+
+func (j jstr) get(field string) (string, error) {
+	if j.bad {
+		return "", fmt.Errorf("%s: not a string: %w", field, ErrInvalidJSON)
+	}
+	return j.s, nil
+}
+
+// jbool is a lenient JSON boolean.
+type jbool struct {
+	v, set, bad bool
+}
+
+func (j *jbool) UnmarshalJSON(b []byte) error {
+	switch string(b) {
+	case "null":
+	case "true":
+		j.v, j.set = true, true
+	case "false":
+		j.set = true
+	default:
+		j.set, j.bad = true, true
+	}
+	return nil
+}
+
+func (j jbool) get(field string) (bool, error) {
+	if j.bad {
+		return false, fmt.Errorf("%s: not a boolean: %w", field, ErrInvalidJSON)
+	}
+	return j.v, nil
+}
+
+// b64 is a Base64 payload decoded as it is read.
+type b64 struct {
+	b   []byte
+	set bool
+	err error
+}
+
+func (x *b64) UnmarshalJSON(b []byte) error {
+	if isNull(b) {
+		return nil
+	}
+	x.set = true
+	if inner, ok := plainString(b); ok {
+		x.b, x.err = decodeData(inner)
+		return nil
+	}
+	s, ok := unquote(b)
+	if !ok {
+		x.err = fmt.Errorf("data: not a string: %w", ErrInvalidJSON)
+		return nil
+	}
+	x.b, x.err = decodeData([]byte(s))
+	return nil
+}
+
+// datrField is a lenient DatR.
+type datrField struct {
+	d   DatR
+	set bool
+	err error
+}
+
+func (x *datrField) UnmarshalJSON(b []byte) error {
+	if isNull(b) {
+		return nil
+	}
+	x.set = true
+	x.err = x.d.UnmarshalJSON(b)
+	return nil
+}
+
+func (x datrField) get() (DatR, error) {
+	if x.err != nil {
+		return DatR{}, x.err
+	}
+	if !x.set || x.d.IsZero() {
+		return DatR{}, fmt.Errorf("datr missing: %w", ErrInvalidJSON)
+	}
+	return x.d, nil
+}
+
 // maxFreqMHz bounds accepted frequencies (10 GHz); LoRa lives below 2.5 GHz.
 const maxFreqMHz = 10_000
 
@@ -77,6 +292,9 @@ const maxFreqMHz = 10_000
 func (n num) hz(field string) (radio.Hz, error) {
 	if !n.set {
 		return 0, fmt.Errorf("%s missing: %w", field, ErrInvalidJSON)
+	}
+	if n.bad {
+		return 0, fmt.Errorf("%s: not a finite number: %w", field, ErrInvalidJSON)
 	}
 	if n.v <= 0 || n.v > maxFreqMHz {
 		return 0, fmt.Errorf("%s %v MHz out of range: %w", field, n.v, ErrInvalidJSON)
@@ -101,14 +319,9 @@ var timeLayouts = [...]string{
 }
 
 func (lt *lenientTime) UnmarshalJSON(b []byte) error {
-	if len(b) < 2 || b[0] != '"' {
-		return nil
+	if s, ok := unquote(b); ok {
+		lt.t = parseTime(s)
 	}
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return nil
-	}
-	lt.t = parseTime(s)
 	return nil
 }
 
@@ -166,21 +379,19 @@ func (d DatR) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler: a string or a number.
 func (d *DatR) UnmarshalJSON(b []byte) error {
 	switch {
+	case isNull(b):
 	case len(b) > 0 && b[0] == '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return fmt.Errorf("datr: %w", err)
+		s, ok := unquote(b)
+		if !ok {
+			return fmt.Errorf("datr: bad string: %w", ErrInvalidJSON)
 		}
 		if s == "" {
 			return fmt.Errorf("datr empty: %w", ErrInvalidJSON)
 		}
 		*d = DatR{LoRa: s}
-	case string(b) == "null":
 	default:
 		var n num
-		if err := n.UnmarshalJSON(b); err != nil {
-			return fmt.Errorf("datr: %w", err)
-		}
+		n.UnmarshalJSON(b)
 		v, err := n.int("datr", 1, math.MaxUint32)
 		if err != nil {
 			return err
@@ -192,7 +403,7 @@ func (d *DatR) UnmarshalJSON(b []byte) error {
 
 // decodeData decodes padded or unpadded standard Base64 of at most
 // MaxPayloadSize bytes.
-func decodeData(s string) ([]byte, error) {
+func decodeData(s []byte) ([]byte, error) {
 	if len(s) > base64.StdEncoding.EncodedLen(MaxPayloadSize) {
 		return nil, fmt.Errorf("data: %d Base64 characters, limit %d bytes: %w", len(s), MaxPayloadSize, ErrInvalidJSON)
 	}
@@ -201,7 +412,7 @@ func decodeData(s string) ([]byte, error) {
 		enc = base64.RawStdEncoding
 	}
 	out := make([]byte, enc.DecodedLen(len(s)))
-	n, err := enc.Decode(out, []byte(s))
+	n, err := enc.Decode(out, s)
 	if err != nil {
 		return nil, fmt.Errorf("data: %w: %w", ErrInvalidJSON, err)
 	}

@@ -47,7 +47,7 @@ func (p *PullResp) UnmarshalBinary(b []byte) error {
 	}
 	body := trimJSON(b[4:])
 	var w struct {
-		TXPK *TXPK `json:"txpk"`
+		TXPK *txpkWire `json:"txpk"`
 	}
 	if err := json.Unmarshal(body, &w); err != nil {
 		return fmt.Errorf("parse PULL_RESP: %w", wrapJSON(err))
@@ -55,6 +55,10 @@ func (p *PullResp) UnmarshalBinary(b []byte) error {
 	if w.TXPK == nil {
 		return fmt.Errorf("parse PULL_RESP: no txpk object: %w", ErrInvalidJSON)
 	}
-	*p = PullResp{Version: h.Version, Token: h.Token, TXPK: *w.TXPK}
+	out := PullResp{Version: h.Version, Token: h.Token}
+	if err := out.TXPK.fromWire(w.TXPK); err != nil {
+		return fmt.Errorf("parse PULL_RESP: txpk: %w", err)
+	}
+	*p = out
 	return nil
 }

@@ -56,6 +56,53 @@ func (p *PushData) MarshalBinary() ([]byte, error) {
 	return w.b, nil
 }
 
+// UnmarshalBinary decodes a PUSH_DATA. It fails only on the header or on
+// JSON that is not an object with an rxpk array; a bad rxpk or stat is
+// recorded in Skipped.
+func (p *PushData) UnmarshalBinary(b []byte) error {
+	h, err := parseHeaderOf(b, TypePushData)
+	if err != nil {
+		return err
+	}
+	body := trimJSON(b[12:])
+	if len(body) == 0 {
+		return fmt.Errorf("parse PUSH_DATA: empty JSON: %w", ErrJSON)
+	}
+	out := PushData{Version: h.Version, Token: h.Token, EUI: h.EUI}
+	// Fast path: one encoding/json pass with lenient fields that never
+	// fail, then per-rxpk validation.
+	var w struct {
+		RXPK []rxpkWire `json:"rxpk"`
+		Stat *statWire  `json:"stat"`
+	}
+	if err := json.Unmarshal(body, &w); err != nil {
+		// Some element is not an object (or the JSON is broken): decode
+		// element by element to keep the good ones.
+		return p.unmarshalSlow(out, body)
+	}
+	if len(w.RXPK) > 0 {
+		out.RXPK = make([]RXPK, 0, len(w.RXPK))
+	}
+	for i := range w.RXPK {
+		var r RXPK
+		if err := r.fromWire(&w.RXPK[i]); err != nil {
+			out.Skipped = append(out.Skipped, fmt.Errorf("rxpk[%d]: %w", i, err))
+			continue
+		}
+		out.RXPK = append(out.RXPK, r)
+	}
+	if w.Stat != nil {
+		var st Stat
+		if err := st.fromWire(w.Stat); err != nil {
+			out.Skipped = append(out.Skipped, err)
+		} else {
+			out.Stat = &st
+		}
+	}
+	*p = out
+	return nil
+}
+
 // rxpkSlot decodes one rxpk and keeps its error instead of failing the
 // whole array.
 type rxpkSlot struct {
@@ -75,7 +122,7 @@ type statSlot struct {
 }
 
 func (s *statSlot) UnmarshalJSON(b []byte) error {
-	if string(b) == "null" {
+	if isNull(b) {
 		return nil
 	}
 	s.set = true
@@ -83,45 +130,32 @@ func (s *statSlot) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-type pushDataWire struct {
-	RXPK []rxpkSlot `json:"rxpk"`
-	Stat statSlot   `json:"stat"`
-}
-
-// UnmarshalBinary decodes a PUSH_DATA. It fails only on the header or on
-// JSON that is not an object with an rxpk array; a bad rxpk or stat is
-// recorded in Skipped.
-func (p *PushData) UnmarshalBinary(b []byte) error {
-	h, err := parseHeaderOf(b, TypePushData)
-	if err != nil {
-		return err
+func (p *PushData) unmarshalSlow(out PushData, body []byte) error {
+	var w struct {
+		RXPK []rxpkSlot `json:"rxpk"`
+		Stat statSlot   `json:"stat"`
 	}
-	body := trimJSON(b[12:])
-	if len(body) == 0 {
-		return fmt.Errorf("parse PUSH_DATA: empty JSON: %w", ErrJSON)
-	}
-	var w pushDataWire
 	if err := json.Unmarshal(body, &w); err != nil {
 		return fmt.Errorf("parse PUSH_DATA: %w: %w", ErrJSON, err)
 	}
-	*p = PushData{Version: h.Version, Token: h.Token, EUI: h.EUI}
 	if len(w.RXPK) > 0 {
-		p.RXPK = make([]RXPK, 0, len(w.RXPK))
+		out.RXPK = make([]RXPK, 0, len(w.RXPK))
 	}
 	for i := range w.RXPK {
 		if w.RXPK[i].err != nil {
-			p.Skipped = append(p.Skipped, fmt.Errorf("rxpk[%d]: %w", i, w.RXPK[i].err))
+			out.Skipped = append(out.Skipped, fmt.Errorf("rxpk[%d]: %w", i, w.RXPK[i].err))
 			continue
 		}
-		p.RXPK = append(p.RXPK, w.RXPK[i].r)
+		out.RXPK = append(out.RXPK, w.RXPK[i].r)
 	}
 	if w.Stat.set {
 		if w.Stat.err != nil {
-			p.Skipped = append(p.Skipped, w.Stat.err)
+			out.Skipped = append(out.Skipped, w.Stat.err)
 		} else {
 			st := w.Stat.s
-			p.Stat = &st
+			out.Stat = &st
 		}
 	}
+	*p = out
 	return nil
 }

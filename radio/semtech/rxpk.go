@@ -75,7 +75,8 @@ func (r *RXPK) SignalRSSI() radio.DBm {
 	return r.RSSI
 }
 
-// rxpkWire is the lenient decoding form of RXPK.
+// rxpkWire is the lenient decoding form of RXPK; see the field types in
+// json.go.
 type rxpkWire struct {
 	Time    lenientTime `json:"time"`
 	Tmms    num         `json:"tmms"`
@@ -86,32 +87,49 @@ type rxpkWire struct {
 	RFCh    num         `json:"rfch"`
 	Mid     num         `json:"mid"`
 	Stat    num         `json:"stat"`
-	Modu    string      `json:"modu"`
-	DatR    DatR        `json:"datr"`
-	CodR    string      `json:"codr"`
+	Modu    jstr        `json:"modu"`
+	DatR    datrField   `json:"datr"`
+	CodR    jstr        `json:"codr"`
 	RSSI    num         `json:"rssi"`
 	RSSIS   num         `json:"rssis"`
 	LSNR    num         `json:"lsnr"`
 	FOff    num         `json:"foff"`
-	Data    *string     `json:"data"`
+	Data    b64         `json:"data"`
 	JVer    num         `json:"jver"`
 	Brd     num         `json:"brd"`
 	Aesk    num         `json:"aesk"`
-	Delayed *bool       `json:"delayed"`
-	RSig    []rsigWire  `json:"rsig"`
+	Delayed jbool       `json:"delayed"`
+	RSig    rsigList    `json:"rsig"`
 }
 
 type rsigWire struct {
-	Ant     num    `json:"ant"`
-	Chan    num    `json:"chan"`
-	RSSIC   num    `json:"rssic"`
-	RSSIS   num    `json:"rssis"`
-	LSNR    num    `json:"lsnr"`
-	ETime   string `json:"etime"`
-	FOff    num    `json:"foff"`
-	FTStat  num    `json:"ftstat"`
-	FTVer   num    `json:"ftver"`
-	FTDelta num    `json:"ftdelta"`
+	Ant     num  `json:"ant"`
+	Chan    num  `json:"chan"`
+	RSSIC   num  `json:"rssic"`
+	RSSIS   num  `json:"rssis"`
+	LSNR    num  `json:"lsnr"`
+	ETime   jstr `json:"etime"`
+	FOff    num  `json:"foff"`
+	FTStat  num  `json:"ftstat"`
+	FTVer   num  `json:"ftver"`
+	FTDelta num  `json:"ftdelta"`
+}
+
+// rsigList is a lenient rsig array: anything but an array of objects is
+// recorded as an error of its rxpk.
+type rsigList struct {
+	l   []rsigWire
+	err error
+}
+
+func (r *rsigList) UnmarshalJSON(b []byte) error {
+	if isNull(b) {
+		return nil
+	}
+	if err := json.Unmarshal(b, &r.l); err != nil {
+		r.err = fmt.Errorf("rsig: %w: %w", ErrInvalidJSON, err)
+	}
+	return nil
 }
 
 const maxSafeInt = 1 << 53
@@ -129,42 +147,38 @@ func (r *RXPK) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-func (r *RXPK) fromWire(w *rxpkWire) error {
-	var err error
-	out := RXPK{Time: w.Time.t, Modu: w.Modu, DatR: w.DatR, CodR: w.CodR, Delayed: w.Delayed}
+func (r *RXPK) fromWire(w *rxpkWire) (err error) {
+	out := RXPK{Time: w.Time.t}
 	if out.Freq, err = w.Freq.hz("freq"); err != nil {
+		return err
+	}
+	if out.Modu, err = w.Modu.get("modu"); err != nil {
 		return err
 	}
 	if out.Modu == "" {
 		return fmt.Errorf("modu missing: %w", ErrInvalidJSON)
 	}
-	if out.DatR.IsZero() {
-		return fmt.Errorf("datr missing: %w", ErrInvalidJSON)
-	}
-	if w.Data == nil {
-		return fmt.Errorf("data missing: %w", ErrInvalidJSON)
-	}
-	if out.Data, err = decodeData(*w.Data); err != nil {
+	if out.DatR, err = w.DatR.get(); err != nil {
 		return err
 	}
-	ints := []struct {
-		n      num
-		name   string
-		lo, hi int64
-		dst    *int
-	}{
-		{w.Chan, "chan", 0, math.MaxUint16, &out.Chan},
-		{w.RFCh, "rfch", 0, math.MaxUint8, &out.RFCh},
-		{w.Stat, "stat", math.MinInt8, math.MaxInt8, &out.Stat},
+	if out.CodR, err = w.CodR.get("codr"); err != nil {
+		return err
 	}
-	for _, f := range ints {
-		if f.n.set {
-			v, err := f.n.int(f.name, f.lo, f.hi)
-			if err != nil {
-				return err
-			}
-			*f.dst = int(v)
-		}
+	if !w.Data.set {
+		return fmt.Errorf("data missing: %w", ErrInvalidJSON)
+	}
+	if w.Data.err != nil {
+		return w.Data.err
+	}
+	out.Data = w.Data.b
+	if err := setInt(w.Chan, "chan", 0, math.MaxUint16, &out.Chan); err != nil {
+		return err
+	}
+	if err := setInt(w.RFCh, "rfch", 0, math.MaxUint8, &out.RFCh); err != nil {
+		return err
+	}
+	if err := setInt(w.Stat, "stat", math.MinInt8, math.MaxInt8, &out.Stat); err != nil {
+		return err
 	}
 	if w.Tmst.set {
 		v, err := w.Tmst.int("tmst", 0, math.MaxUint32)
@@ -194,17 +208,34 @@ func (r *RXPK) fromWire(w *rxpkWire) error {
 	if out.Aesk, err = optInt[int](w.Aesk, "aesk", 0, math.MaxInt32); err != nil {
 		return err
 	}
-	out.RSSI = radio.DBm(w.RSSI.v)
-	if w.RSSIS.set {
-		v := radio.DBm(w.RSSIS.v)
-		out.RSSIS = &v
+	if w.Delayed.set {
+		v, err := w.Delayed.get("delayed")
+		if err != nil {
+			return err
+		}
+		out.Delayed = &v
 	}
-	out.LSNR = radio.DB(w.LSNR.v)
-	if len(w.RSig) > 0 {
-		out.RSig = make([]RSig, len(w.RSig))
+	rssi, err := w.RSSI.float("rssi")
+	if err != nil {
+		return err
+	}
+	out.RSSI = radio.DBm(rssi)
+	if out.RSSIS, err = optFloat[radio.DBm](w.RSSIS, "rssis"); err != nil {
+		return err
+	}
+	lsnr, err := w.LSNR.float("lsnr")
+	if err != nil {
+		return err
+	}
+	out.LSNR = radio.DB(lsnr)
+	if w.RSig.err != nil {
+		return w.RSig.err
+	}
+	if len(w.RSig.l) > 0 {
+		out.RSig = make([]RSig, len(w.RSig.l))
 		best := -1
-		for i := range w.RSig {
-			s, err := w.RSig[i].toRSig()
+		for i := range w.RSig.l {
+			s, err := w.RSig.l[i].toRSig()
 			if err != nil {
 				return fmt.Errorf("rsig[%d]: %w", i, err)
 			}
@@ -231,26 +262,27 @@ func (s *RSig) strength() radio.DBm {
 	return s.RSSIC
 }
 
-func (w *rsigWire) toRSig() (RSig, error) {
-	s := RSig{RSSIC: radio.DBm(w.RSSIC.v), LSNR: radio.DB(w.LSNR.v), ETime: w.ETime}
-	var err error
-	if w.Ant.set {
-		v, err := w.Ant.int("ant", 0, math.MaxUint8)
-		if err != nil {
-			return s, err
-		}
-		s.Ant = int(v)
+func (w *rsigWire) toRSig() (s RSig, err error) {
+	rssic, err := w.RSSIC.float("rssic")
+	if err != nil {
+		return s, err
 	}
-	if w.Chan.set {
-		v, err := w.Chan.int("chan", 0, math.MaxUint16)
-		if err != nil {
-			return s, err
-		}
-		s.Chan = int(v)
+	lsnr, err := w.LSNR.float("lsnr")
+	if err != nil {
+		return s, err
 	}
-	if w.RSSIS.set {
-		v := radio.DBm(w.RSSIS.v)
-		s.RSSIS = &v
+	s.RSSIC, s.LSNR = radio.DBm(rssic), radio.DB(lsnr)
+	if s.ETime, err = w.ETime.get("etime"); err != nil {
+		return s, err
+	}
+	if err := setInt(w.Ant, "ant", 0, math.MaxUint8, &s.Ant); err != nil {
+		return s, err
+	}
+	if err := setInt(w.Chan, "chan", 0, math.MaxUint16, &s.Chan); err != nil {
+		return s, err
+	}
+	if s.RSSIS, err = optFloat[radio.DBm](w.RSSIS, "rssis"); err != nil {
+		return s, err
 	}
 	if s.FOff, err = optInt[int](w.FOff, "foff", math.MinInt32, math.MaxInt32); err != nil {
 		return s, err

@@ -52,26 +52,30 @@ func (s *Stat) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return fmt.Errorf("stat: %w: %w", ErrJSON, err)
 	}
-	out := Stat{Time: w.Time.t, ACKR: w.ACKR.v}
-	if w.Lati.set {
-		if w.Lati.v < -90 || w.Lati.v > 90 {
-			return fmt.Errorf("stat: lati %v out of range: %w", w.Lati.v, ErrInvalidJSON)
-		}
-		v := w.Lati.v
-		out.Lati = &v
-	}
-	if w.Long.set {
-		if w.Long.v < -180 || w.Long.v > 180 {
-			return fmt.Errorf("stat: long %v out of range: %w", w.Long.v, ErrInvalidJSON)
-		}
-		v := w.Long.v
-		out.Long = &v
-	}
-	if w.Temp.set {
-		v := w.Temp.v
-		out.Temp = &v
-	}
+	return s.fromWire(&w)
+}
+
+func (s *Stat) fromWire(w *statWire) error {
+	out := Stat{Time: w.Time.t}
 	var err error
+	if out.ACKR, err = w.ACKR.float("ackr"); err != nil {
+		return fmt.Errorf("stat: %w", err)
+	}
+	if out.Lati, err = optFloat[float64](w.Lati, "lati"); err != nil {
+		return fmt.Errorf("stat: %w", err)
+	}
+	if out.Lati != nil && (*out.Lati < -90 || *out.Lati > 90) {
+		return fmt.Errorf("stat: lati %v out of range: %w", *out.Lati, ErrInvalidJSON)
+	}
+	if out.Long, err = optFloat[float64](w.Long, "long"); err != nil {
+		return fmt.Errorf("stat: %w", err)
+	}
+	if out.Long != nil && (*out.Long < -180 || *out.Long > 180) {
+		return fmt.Errorf("stat: long %v out of range: %w", *out.Long, ErrInvalidJSON)
+	}
+	if out.Temp, err = optFloat[float64](w.Temp, "temp"); err != nil {
+		return fmt.Errorf("stat: %w", err)
+	}
 	if out.Alti, err = optInt[int](w.Alti, "alti", math.MinInt32, math.MaxInt32); err != nil {
 		return fmt.Errorf("stat: %w", err)
 	}

@@ -23,7 +23,7 @@ func TestTxAckGolden(t *testing.T) {
 	checkBad(t, func() codec { return new(TxAck) }, []badCase{
 		{"11 bytes", unhex(t, "02 5E 6F 05 B8 27 EB FF FE 12 34"), ErrLength},
 		{"garbage JSON", datagram(t, specTxAckOK, `{"txpk_ack":`), ErrJSON},
-		{"value not a number", datagram(t, specTxAckOK, `{"txpk_ack":{"warn":"TX_POWER","value":"x"}}`), ErrJSON},
+		{"value not a number", datagram(t, specTxAckOK, `{"txpk_ack":{"warn":"TX_POWER","value":"x"}}`), ErrInvalidJSON},
 		{"pull data", unhex(t, specPullData), ErrWrongType},
 	})
 }

@@ -46,25 +46,25 @@ type TXPK struct {
 }
 
 type txpkWire struct {
-	Imme *bool   `json:"imme"`
-	Tmst num     `json:"tmst"`
-	Tmms num     `json:"tmms"`
-	Freq num     `json:"freq"`
-	RFCh num     `json:"rfch"`
-	Powe num     `json:"powe"`
-	Modu string  `json:"modu"`
-	DatR DatR    `json:"datr"`
-	CodR string  `json:"codr"`
-	FDev num     `json:"fdev"`
-	IPol *bool   `json:"ipol"`
-	Prea num     `json:"prea"`
-	Size num     `json:"size"`
-	Data *string `json:"data"`
-	NCRC *bool   `json:"ncrc"`
-	NHdr *bool   `json:"nhdr"`
+	Imme jbool     `json:"imme"`
+	Tmst num       `json:"tmst"`
+	Tmms num       `json:"tmms"`
+	Freq num       `json:"freq"`
+	RFCh num       `json:"rfch"`
+	Powe num       `json:"powe"`
+	Modu jstr      `json:"modu"`
+	DatR datrField `json:"datr"`
+	CodR jstr      `json:"codr"`
+	FDev num       `json:"fdev"`
+	IPol jbool     `json:"ipol"`
+	Prea num       `json:"prea"`
+	Size num       `json:"size"`
+	Data b64       `json:"data"`
+	NCRC jbool     `json:"ncrc"`
+	NHdr jbool     `json:"nhdr"`
 }
 
-func missing(field string) error { return fmt.Errorf("txpk: %s missing: %w", field, ErrInvalidJSON) }
+func missing(field string) error { return fmt.Errorf("%s missing: %w", field, ErrInvalidJSON) }
 
 // UnmarshalJSON decodes a txpk object; unknown fields are ignored.
 func (t *TXPK) UnmarshalJSON(b []byte) error {
@@ -72,13 +72,29 @@ func (t *TXPK) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return fmt.Errorf("txpk: %w: %w", ErrJSON, err)
 	}
+	if err := t.fromWire(&w); err != nil {
+		return fmt.Errorf("txpk: %w", err)
+	}
+	return nil
+}
+
+func (t *TXPK) fromWire(w *txpkWire) (err error) {
 	var out TXPK
-	var err error
-	out.Imme = w.Imme != nil && *w.Imme
-	out.IPol = w.IPol != nil && *w.IPol
-	out.NCRC = w.NCRC != nil && *w.NCRC
-	out.NHdr = w.NHdr != nil && *w.NHdr
-	out.Modu, out.DatR, out.CodR = w.Modu, w.DatR, w.CodR
+	for _, f := range []struct {
+		j    jbool
+		name string
+		dst  *bool
+	}{{w.Imme, "imme", &out.Imme}, {w.IPol, "ipol", &out.IPol}, {w.NCRC, "ncrc", &out.NCRC}, {w.NHdr, "nhdr", &out.NHdr}} {
+		if *f.dst, err = f.j.get(f.name); err != nil {
+			return err
+		}
+	}
+	if out.Modu, err = w.Modu.get("modu"); err != nil {
+		return err
+	}
+	if out.CodR, err = w.CodR.get("codr"); err != nil {
+		return err
+	}
 	switch {
 	case !out.Imme && !w.Tmst.set && !w.Tmms.set:
 		return missing("tmst/tmms (without imme)")
@@ -88,7 +104,7 @@ func (t *TXPK) UnmarshalJSON(b []byte) error {
 		return missing("rfch")
 	case out.Modu == "":
 		return missing("modu")
-	case out.DatR.IsZero():
+	case !w.DatR.set:
 		return missing("datr")
 	case out.Modu == "LORA" && out.CodR == "":
 		return missing("codr")
@@ -96,50 +112,47 @@ func (t *TXPK) UnmarshalJSON(b []byte) error {
 		return missing("fdev")
 	case !w.Size.set:
 		return missing("size")
-	case w.Data == nil:
+	case !w.Data.set:
 		return missing("data")
 	}
+	if out.DatR, err = w.DatR.get(); err != nil {
+		return err
+	}
 	if out.Freq, err = w.Freq.hz("freq"); err != nil {
-		return fmt.Errorf("txpk: %w", err)
+		return err
 	}
 	if !out.Imme {
 		if w.Tmms.set {
 			if out.Tmms, err = optInt[uint64](w.Tmms, "tmms", 0, maxSafeInt); err != nil {
-				return fmt.Errorf("txpk: %w", err)
+				return err
 			}
 		} else {
 			v, err := w.Tmst.int("tmst", 0, math.MaxUint32)
 			if err != nil {
-				return fmt.Errorf("txpk: %w", err)
+				return err
 			}
 			out.Tmst = uint32(v)
 		}
 	}
-	for _, f := range []struct {
-		n      num
-		name   string
-		lo, hi int64
-		dst    *int
-	}{
-		{w.RFCh, "rfch", 0, math.MaxUint8, &out.RFCh},
-		{w.Powe, "powe", math.MinInt8, math.MaxInt8, &out.Powe},
-		{w.FDev, "fdev", 0, math.MaxInt32, &out.FDev},
-		{w.Prea, "prea", 0, math.MaxUint16, &out.Prea},
-	} {
-		if f.n.set {
-			v, err := f.n.int(f.name, f.lo, f.hi)
-			if err != nil {
-				return fmt.Errorf("txpk: %w", err)
-			}
-			*f.dst = int(v)
-		}
+	if err := setInt(w.RFCh, "rfch", 0, math.MaxUint8, &out.RFCh); err != nil {
+		return err
+	}
+	if err := setInt(w.Powe, "powe", math.MinInt8, math.MaxInt8, &out.Powe); err != nil {
+		return err
+	}
+	if err := setInt(w.FDev, "fdev", 0, math.MaxInt32, &out.FDev); err != nil {
+		return err
+	}
+	if err := setInt(w.Prea, "prea", 0, math.MaxUint16, &out.Prea); err != nil {
+		return err
 	}
 	if _, err := w.Size.int("size", 0, math.MaxUint16); err != nil {
-		return fmt.Errorf("txpk: %w", err)
+		return err
 	}
-	if out.Data, err = decodeData(*w.Data); err != nil {
-		return fmt.Errorf("txpk: %w", err)
+	if w.Data.err != nil {
+		return w.Data.err
 	}
+	out.Data = w.Data.b
 	*t = out
 	return nil
 }
