@@ -1,0 +1,503 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"math"
+	"net"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/hexfield/hexfield/radio"
+	"github.com/hexfield/hexfield/radio/semtech"
+)
+
+// lns is a semtech.Handler and StatHandler that records what the server
+// passes up.
+type lns struct {
+	uplinks chan semtech.Uplink
+	stats   chan semtech.Stat
+}
+
+func (l *lns) HandleUplink(_ context.Context, u semtech.Uplink) {
+	select {
+	case l.uplinks <- u:
+	default:
+	}
+}
+
+func (l *lns) HandleStat(_ context.Context, _ semtech.EUI, s semtech.Stat) {
+	select {
+	case l.stats <- s:
+	default:
+	}
+}
+
+// listener is what startServer and startConcentrator bind sockets with:
+// real loopback UDP, or a PacketNetwork under synctest.
+type listenFunc func(address string) (net.PacketConn, error)
+
+func udp(address string) (net.PacketConn, error) { return net.ListenPacket("udp", address) }
+
+// startServer runs a semtech.Server on a loopback socket until the test
+// ends.
+func startServer(t *testing.T, listen listenFunc, cfg semtech.ServerConfig) (*semtech.Server, *lns) {
+	t.Helper()
+	conn, err := listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &lns{uplinks: make(chan semtech.Uplink, 64), stats: make(chan semtech.Stat, 64)}
+	cfg.Handler = h
+	srv, err := semtech.NewServer(cfg, conn, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runUntilCleanup(t, srv.Run)
+	return srv, h
+}
+
+// runUntilCleanup runs f until the test ends, then cancels it and checks
+// it returned nil.
+func runUntilCleanup(t *testing.T, f func(context.Context) error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
+}
+
+// startConcentrator attaches a gateway radio at (north, east) metres and
+// runs a concentrator for it against srv.
+func startConcentrator(t *testing.T, listen listenFunc, m *Medium, srv net.Addr, name string, north, east float64, cfg ConcentratorConfig) *Concentrator {
+	t.Helper()
+	lat, lng := at(north, east)
+	r, err := m.Attach(RadioConfig{Name: name, Lat: lat, Lng: lng, Elevation: 10, Gain: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	up, err := listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down, err := listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewConcentrator(cfg, r, up, down, srv, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runUntilCleanup(t, c.Run)
+	return c
+}
+
+// waitOnline waits until the server has the gateway's PULL_DATA.
+func waitOnline(t *testing.T, srv *semtech.Server, eui semtech.EUI) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if gw, ok := srv.Gateway(eui); ok && gw.Online {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("gateway %v never sent PULL_DATA", eui)
+}
+
+func nextUplink(t *testing.T, h *lns) semtech.Uplink {
+	t.Helper()
+	select {
+	case u := <-h.uplinks:
+		return u
+	case <-time.After(5 * time.Second):
+		t.Fatal("no uplink reached the server")
+	}
+	return semtech.Uplink{}
+}
+
+func realMedium(t *testing.T, cfg MediumConfig) *Medium {
+	t.Helper()
+	m, err := NewMedium(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	return m
+}
+
+func TestConcentratorUplinkOverUDP(t *testing.T) {
+	m := realMedium(t, MediumConfig{Seed: 1})
+	srv, h := startServer(t, udp, semtech.ServerConfig{})
+	gw := startConcentrator(t, udp, m, srv.Addr(), "gw", 0, 0, ConcentratorConfig{GPS: true})
+	var rec recorder
+	gw.Radio().Listen(rec.add)
+
+	lat, lng := at(800, 300)
+	dev, err := NewDevice(m, DeviceConfig{Radio: RadioConfig{Name: "sensor", Lat: lat, Lng: lng}, DataRate: sf9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := []byte{0x40, 0xda, 0x1b, 0x01, 0x26, 0x00, 0x01, 0x00, 0x01, 0x61, 0x62, 0x63, 0x64, 0xa1, 0xb2, 0xc3, 0xd4}
+	sent, err := dev.Send(frame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := nextUplink(t, h)
+	got := rec.all()
+	if len(got) != 1 {
+		t.Fatalf("radio heard %d frames", len(got))
+	}
+	r := got[0]
+	p := u.RXPK
+	switch {
+	case u.EUI != gw.EUI():
+		t.Errorf("uplink from %v, want %v", u.EUI, gw.EUI())
+	case string(p.Data) != string(frame) || p.Freq != 867_100_000 || u.DataRate != sf9 || p.Stat != 1 || p.CodR != "4/5":
+		t.Errorf("rxpk %+v does not describe the frame", p)
+	case p.Tmst != r.Tmst || p.Tmst != gw.Radio().Counter(sent.End):
+		t.Errorf("tmst %d, want the counter at the end of the frame %d", p.Tmst, r.Tmst)
+	case float64(p.RSSI) != math.Round(float64(r.RSSI)) || p.RSSIS == nil || float64(*p.RSSIS) != math.Round(float64(r.RSSIS)):
+		t.Errorf("rssi %v rssis %v, want %v and %v rounded", p.RSSI, p.RSSIS, r.RSSI, r.RSSIS)
+	case abs(float64(p.LSNR)-float64(r.SNR)) > 0.05:
+		t.Errorf("lsnr %v, want %v", p.LSNR, r.SNR)
+	case !p.Time.Equal(sent.End.UTC()) || p.Tmms == nil:
+		t.Errorf("GPS time %v tmms %v, want %v", p.Time, p.Tmms, sent.End)
+	case p.Chan != 0:
+		t.Errorf("chan %d, want 0 (867.1 MHz is the first EU868 channel)", p.Chan)
+	}
+	if st := gw.Stats(); st.Received != 1 || st.Forwarded != 1 || st.PushAcked < 1 {
+		t.Errorf("concentrator stats %+v", st)
+	}
+}
+
+// TestBeaconThroughPullResp sends a frame through one concentrator's
+// PULL_RESP and checks that another concentrator hears it and forwards it
+// to the same server, as a witness of a beacon would.
+func TestBeaconThroughPullResp(t *testing.T) {
+	m := realMedium(t, MediumConfig{Seed: 2})
+	srv, h := startServer(t, udp, semtech.ServerConfig{})
+	beaconer := startConcentrator(t, udp, m, srv.Addr(), "beaconer", 0, 0, ConcentratorConfig{})
+	witness := startConcentrator(t, udp, m, srv.Addr(), "witness", 1500, 600, ConcentratorConfig{})
+	waitOnline(t, srv, beaconer.EUI())
+
+	reg, err := radio.LookupRegion("EU868")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pub [32]byte
+	b, err := radio.NewBeacon(reg, [32]byte{1}, 1_700_000_000, pub, [16]byte{2}, 60)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := radio.BeaconFrame(b.Payload)
+	res, err := srv.Send(context.Background(), beaconer.EUI(), semtech.TXPK{
+		Imme: true, Freq: b.Frequency, Powe: b.PowerDBm, Modu: "LORA",
+		DatR: semtech.DatRFor(b.DataRate), CodR: "4/5", Data: frame,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Accepted() || !res.Acked || res.PowerDBm != b.PowerDBm || !res.Status.IsZero() {
+		t.Fatalf("beacon TX result %+v", res)
+	}
+	u := nextUplink(t, h)
+	if u.EUI != witness.EUI() || string(u.RXPK.Data) != string(frame) || u.RXPK.Freq != b.Frequency || u.DataRate != b.DataRate {
+		t.Fatalf("witness uplink %+v", u)
+	}
+	// The beacon was sent at the prescribed power from a 3 dBi antenna:
+	// the witness's signal follows the link budget.
+	want := m.Link(beaconer.Radio(), witness.Radio(), b.Frequency, radio.DBm(b.PowerDBm)).Signal
+	if d := float64(*u.RXPK.RSSIS - want); d > 7 || d < -7 {
+		t.Errorf("witness rssis %v, link budget %v (fading is at most 3σ = 6 dB)", *u.RXPK.RSSIS, want)
+	}
+	if parsed, ok := radio.ParseBeaconFrame(u.RXPK.Data); !ok || parsed != b.Payload {
+		t.Error("witness did not get the beacon payload")
+	}
+	select {
+	case u := <-h.uplinks:
+		t.Errorf("unexpected second uplink from %v (a radio must not hear itself)", u.EUI)
+	case <-time.After(50 * time.Millisecond):
+	}
+	if st := beaconer.Stats(); st.Emitted != 1 || st.Downlinks != 1 {
+		t.Errorf("beaconer stats %+v", st)
+	}
+}
+
+// TestClassADownlink answers an uplink in RX1 (tmst + 1 s) with an
+// inverted-IQ downlink the device hears at exactly that time.
+func TestClassADownlink(t *testing.T) {
+	m := realMedium(t, MediumConfig{Seed: 3})
+	srv, h := startServer(t, udp, semtech.ServerConfig{})
+	gw := startConcentrator(t, udp, m, srv.Addr(), "gw", 0, 0, ConcentratorConfig{})
+	waitOnline(t, srv, gw.EUI())
+	lat, lng := at(-700, 0)
+	dev, err := NewDevice(m, DeviceConfig{Radio: RadioConfig{Name: "sensor", Lat: lat, Lng: lng}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent, err := dev.Send([]byte("uplink"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := nextUplink(t, h)
+	res, err := srv.Send(context.Background(), gw.EUI(), semtech.TXPK{
+		Tmst: u.RXPK.Tmst + 1_000_000, Freq: u.RXPK.Freq, Powe: 14, Modu: "LORA",
+		DatR: u.RXPK.DatR, CodR: "4/5", IPol: true, Data: []byte("downlink"),
+	})
+	if err != nil || !res.Accepted() {
+		t.Fatalf("RX1 downlink: %+v %v", res, err)
+	}
+	select {
+	case r := <-dev.Receptions():
+		if string(r.Payload) != "downlink" || !r.InvertIQ {
+			t.Fatalf("device heard %+v", r)
+		}
+		// Scheduled at the end of the uplink + 1 s; the real clock's timer
+		// may fire a little late, never early.
+		if late := r.Start.Sub(sent.End.Add(time.Second)); late < 0 || late > 50*time.Millisecond {
+			t.Errorf("downlink started %v after RX1 opened", late)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("device heard no downlink")
+	}
+	select {
+	case u := <-h.uplinks:
+		t.Errorf("gateway forwarded an inverted-IQ frame: %+v", u)
+	default:
+	}
+}
+
+func TestTxAckErrors(t *testing.T) {
+	m := realMedium(t, MediumConfig{Seed: 4})
+	srv, _ := startServer(t, udp, semtech.ServerConfig{TxAckTimeout: 300 * time.Millisecond})
+	gw := startConcentrator(t, udp, m, srv.Addr(), "gw", 0, 0, ConcentratorConfig{TxPowers: []int{12, 14, 16, 20, 27}, AntennaGain: 2})
+	gpsGW := startConcentrator(t, udp, m, srv.Addr(), "gps", 100, 0, ConcentratorConfig{GPS: true})
+	waitOnline(t, srv, gw.EUI())
+	waitOnline(t, srv, gpsGW.EUI())
+	counter := func(ahead time.Duration) uint32 {
+		return gw.Radio().Counter(m.Clock().Now().Add(ahead))
+	}
+	base := func() semtech.TXPK {
+		return semtech.TXPK{Imme: true, Freq: 869_525_000, Powe: 16, Modu: "LORA", DatR: semtech.DatRFor(sf9), CodR: "4/5", IPol: true, Data: []byte{1, 2, 3}}
+	}
+	gps := uint64(m.Clock().Now().Add(time.Second+gpsLeap).Sub(gpsEpoch) / time.Millisecond)
+	tests := []struct {
+		name  string
+		gw    *Concentrator
+		edit  func(*semtech.TXPK)
+		want  semtech.TxStatus
+		power int
+	}{
+		{"accepted", gw, func(p *semtech.TXPK) {}, semtech.TxStatus{}, 14},
+		{"tmst already passed", gw, func(p *semtech.TXPK) { p.Imme, p.Tmst = false, counter(-time.Second) }, semtech.TxStatusError(semtech.TxTooLate), 0},
+		{"tmst 10 ms ahead", gw, func(p *semtech.TXPK) { p.Imme, p.Tmst = false, counter(10*time.Millisecond) }, semtech.TxStatusError(semtech.TxTooLate), 0},
+		{"tmst 10 min ahead", gw, func(p *semtech.TXPK) { p.Imme, p.Tmst = false, counter(10*time.Minute) }, semtech.TxStatusError(semtech.TxTooEarly), 0},
+		{"tmst 1 s ahead", gw, func(p *semtech.TXPK) { p.Imme, p.Tmst = false, counter(time.Second) }, semtech.TxStatus{}, 14},
+		{"same slot again", gw, func(p *semtech.TXPK) { p.Imme, p.Tmst = false, counter(time.Second+20*time.Millisecond) }, semtech.TxStatusError(semtech.TxCollisionPacket), 0},
+		{"frequency outside EU868", gw, func(p *semtech.TXPK) { p.Freq = 915_000_000 }, semtech.TxStatusError(semtech.TxFreq), 0},
+		{"disabled RF chain", gw, func(p *semtech.TXPK) { p.RFCh = 1 }, semtech.TxStatusError(semtech.TxFreq), 0},
+		{"power above table", gw, func(p *semtech.TXPK) { p.Powe = 33 }, semtech.TxPowerWarning(27), 27},
+		{"power between entries", gw, func(p *semtech.TXPK) { p.Powe = 20 }, semtech.TxPowerWarning(16), 16},
+		{"power below table", gw, func(p *semtech.TXPK) { p.Powe = 5 }, semtech.TxPowerWarning(12), 12},
+		{"tmms without GPS", gw, func(p *semtech.TXPK) { p.Imme, p.Tmms = false, &gps }, semtech.TxStatusError(semtech.TxGPSUnlocked), 0},
+		{"tmms with GPS", gpsGW, func(p *semtech.TXPK) { p.Imme, p.Tmms = false, &gps }, semtech.TxStatus{}, 16},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := base()
+			tt.edit(&p)
+			res, err := srv.Send(context.Background(), tt.gw.EUI(), p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Status.String() != tt.want.String() {
+				t.Errorf("TX_ACK %v, want %v", res.Status, tt.want)
+			}
+			if tt.want.Accepted() && res.PowerDBm != tt.power {
+				t.Errorf("power used %d, want %d", res.PowerDBm, tt.power)
+			}
+			if st := tt.gw.Stats(); st.LastTxAck.String() != tt.want.String() {
+				t.Errorf("concentrator recorded %v", st.LastTxAck)
+			}
+		})
+	}
+
+	t.Run("forced error", func(t *testing.T) {
+		gw.SetFaults(Faults{TxAckError: semtech.TxCollisionBeacon})
+		defer gw.SetFaults(Faults{})
+		before := gw.Stats().Scheduled
+		res, err := srv.Send(context.Background(), gw.EUI(), base())
+		if err != nil || res.Status.Error != semtech.TxCollisionBeacon {
+			t.Fatalf("got %+v %v, want COLLISION_BEACON", res, err)
+		}
+		if gw.Stats().Scheduled != before {
+			t.Error("a refused downlink was scheduled")
+		}
+	})
+	t.Run("dropped TX_ACK", func(t *testing.T) {
+		gw.SetFaults(Faults{DropTxAcks: true})
+		defer gw.SetFaults(Faults{})
+		if _, err := srv.Send(context.Background(), gw.EUI(), base()); !errors.Is(err, semtech.ErrTxAckTimeout) {
+			t.Fatalf("got %v, want a TX_ACK timeout", err)
+		}
+	})
+	t.Run("FSK is dropped without TX_ACK", func(t *testing.T) {
+		p := base()
+		p.Modu, p.DatR, p.FDev = "FSK", semtech.DatR{FSK: 50000}, 25000
+		if _, err := srv.Send(context.Background(), gw.EUI(), p); !errors.Is(err, semtech.ErrTxAckTimeout) {
+			t.Fatalf("got %v, want a TX_ACK timeout", err)
+		}
+		// The next good downlink is acknowledged again.
+		if res, err := srv.Send(context.Background(), gw.EUI(), base()); err != nil || !res.Accepted() {
+			t.Fatalf("after the FSK request: %+v %v", res, err)
+		}
+	})
+}
+
+func TestStatAndFaults(t *testing.T) {
+	m := realMedium(t, MediumConfig{Seed: 5})
+	srv, h := startServer(t, udp, semtech.ServerConfig{})
+	gw := startConcentrator(t, udp, m, srv.Addr(), "gw", 0, 0, ConcentratorConfig{StatInterval: 150 * time.Millisecond, GPS: true})
+	lat, lng := at(300, 0)
+	dev, err := NewDevice(m, DeviceConfig{Radio: RadioConfig{Name: "sensor", Lat: lat, Lng: lng}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dev.Send([]byte("one")); err != nil {
+		t.Fatal(err)
+	}
+	nextUplink(t, h)
+	var s semtech.Stat
+	for s.RXNb == 0 {
+		select {
+		case s = <-h.stats:
+		case <-time.After(3 * time.Second):
+			t.Fatal("no stat with the reception")
+		}
+	}
+	wantLat, wantLng, _ := gw.Radio().Position()
+	if s.RXNb != 1 || s.RXOk != 1 || s.RXFw != 1 || s.ACKR != 100 || s.Lati == nil || abs(*s.Lati-wantLat) > 1e-5 || abs(*s.Long-wantLng) > 1e-5 {
+		t.Errorf("stat %+v", s)
+	}
+
+	// Without PUSH_ACKs the uplinks still arrive; ackr falls to 0.
+	gw.SetFaults(Faults{DropPushAcks: true, GarbageEvery: 1})
+	for i := range 6 {
+		if _, err := dev.Send([]byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+		if u := nextUplink(t, h); string(u.RXPK.Data) != string([]byte{byte(i)}) {
+			t.Fatalf("uplink %d: %q", i, u.RXPK.Data)
+		}
+		time.Sleep(150 * time.Millisecond) // let the push time out and the garbage go
+	}
+	deadline := time.After(3 * time.Second)
+	for {
+		select {
+		case s = <-h.stats:
+		case <-deadline:
+			t.Fatal("no stat with ackr 0")
+		}
+		if s.RXNb > 0 && s.ACKR == 0 {
+			break
+		}
+	}
+	st := gw.Stats()
+	if st.Garbage < 6 || st.PushAcked >= st.Pushes {
+		t.Errorf("stats %+v: want ≥ 6 garbage datagrams and unacknowledged pushes", st)
+	}
+	// The server survived six kinds of garbage and still takes uplinks.
+	gw.SetFaults(Faults{})
+	if _, err := dev.Send([]byte("after")); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if u := nextUplink(t, h); string(u.RXPK.Data) == "after" {
+			break
+		}
+	}
+}
+
+func TestConcentratorConfig(t *testing.T) {
+	m := realMedium(t, MediumConfig{})
+	r, err := m.Attach(RadioConfig{Name: "gw", Lat: baseLat, Lng: baseLng})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := udp("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, cfg := range []ConcentratorConfig{
+		{Region: "NOWHERE"},
+		{TxFreqMin: 900_000_000, TxFreqMax: 800_000_000},
+		{TxPowers: []int{100}},
+		{Version: 3},
+		{MinLead: time.Second, MaxLead: time.Millisecond},
+	} {
+		if _, err := NewConcentrator(cfg, r, conn, nil, conn.LocalAddr(), nil, nil); err == nil {
+			t.Errorf("NewConcentrator(%+v) succeeded", cfg)
+		}
+	}
+	c, err := NewConcentrator(ConcentratorConfig{Region: "US915"}, r, conn, nil, conn.LocalAddr(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := c.Config()
+	if cfg.TxFreqMin != 902_000_000 || cfg.TxFreqMax != 928_000_000 || len(cfg.Channels) != 8 || cfg.EUI == (semtech.EUI{}) {
+		t.Errorf("US915 defaults %+v", cfg)
+	}
+}
+
+// TestDevnetUnderSynctest runs two concentrators and a server over the
+// in-memory packet network inside a synctest bubble: keepalives, stats and
+// a beacon pass in virtual time, deterministically and instantly.
+func TestDevnetUnderSynctest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		pn := NewPacketNetwork()
+		m := realMedium(t, MediumConfig{Seed: 6})
+		srv, h := startServer(t, pn.ListenPacket, semtech.ServerConfig{})
+		a := startConcentrator(t, pn.ListenPacket, m, srv.Addr(), "a", 0, 0, ConcentratorConfig{})
+		b := startConcentrator(t, pn.ListenPacket, m, srv.Addr(), "b", 2000, 0, ConcentratorConfig{})
+		start := time.Now()
+		time.Sleep(time.Minute)
+		var stats int
+		for len(h.stats) > 0 {
+			<-h.stats
+			stats++
+		}
+		if stats != 4 { // two per concentrator in 60 s at 30 s
+			t.Errorf("%d stats in a virtual minute, want 4", stats)
+		}
+		res, err := srv.Send(context.Background(), a.EUI(), semtech.TXPK{
+			Imme: true, Freq: 867_900_000, Powe: 10, Modu: "LORA", DatR: semtech.DatRFor(sf12), CodR: "4/5", Data: make([]byte, 52),
+		})
+		if err != nil || !res.Accepted() {
+			t.Fatalf("beacon: %+v %v", res, err)
+		}
+		u := <-h.uplinks
+		if u.EUI != b.EUI() {
+			t.Errorf("uplink from %v, want %v", u.EUI, b.EUI())
+		}
+		// SF12 airtime of 52 bytes is 2.466 s (poc-rules §3), after the
+		// 42.5 ms scheduling lead.
+		if d := time.Since(start) - time.Minute; d != radio.Airtime(sf12, 52)+42500*time.Microsecond {
+			t.Errorf("beacon arrived %v after it was sent", d)
+		}
+	})
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
