@@ -6,6 +6,37 @@
 //
 // Both sides import wire; neither owns it. It imports only the standard
 // library, protobuf and quic-go.
+//
+// # Identity
+//
+// A node's identity is an ed25519 key. Its address (PublicKey) is the base58
+// text of the 32-byte public key, so a hotspot's address is also a valid
+// Solana public key. Key files are Solana CLI keypairs (solana-keygen): a
+// JSON array of 64 integers, seed then public key, mode 0600 (identity.go).
+//
+// # Signed envelopes
+//
+// Every report, entropy value and config travels as an Envelope{kind,
+// signer, body, signature}: body is the encoded message, and signature is
+// plain ed25519 over DomainTag(kind) ‖ body, where the tag is
+// "hexfield-v1/<kind>" and a zero byte, e.g. "hexfield-v1/beacon_report\x00".
+// The body is verified exactly as received and never re-encoded; the
+// envelope itself must be in canonical form, so a report's id (ReportID,
+// SHA-256 of the envelope bytes) cannot be changed by anyone but its signer
+// (envelope.go).
+//
+// # Streams
+//
+// Hotspots and oracles talk QUIC with ALPN "hexfield/1", mutually
+// authenticated by self-signed certificates for their identity keys, the
+// client pinning the oracle's key (tls.go). Oracles are written
+// "ADDRESS@host:port". Each bidirectional stream carries frames:
+//
+//	u32 big-endian length n (at most MaxFrameSize = 65536) ‖ n bytes of Frame
+//
+// A hotspot opens with a Hello, then sends Submit frames (an envelope plus
+// its outbox hold time) and requests; the oracle answers each with an Ack,
+// or with a signed Entropy or Config (frame.go, frame.proto).
 package wire
 
 //go:generate make -C .. proto

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/quic-go/quic-go"
+	"google.golang.org/protobuf/proto"
 )
 
 // testServer is a QUIC server on loopback that answers each Hello frame
@@ -362,5 +363,98 @@ func mustRefuse(t *testing.T, addr net.Addr, conf *tls.Config, want string) {
 	}
 	if !strings.Contains(err.Error(), want) {
 		t.Fatalf("refused with %q, want %q", err, want)
+	}
+}
+
+// BenchmarkQUICStream measures submit frames per second over one QUIC
+// stream on loopback: a FrameWriter on the client (flushing every 64
+// frames), a FrameReader on the server, which answers with one Ack per 64
+// frames so the client cannot run ahead of the server.
+func BenchmarkQUICStream(b *testing.B) {
+	serverKey, _ := GenerateKey()
+	clientKey, _ := GenerateKey()
+	sconf, err := ServerTLSConfig(serverKey, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cconf, err := ClientTLSConfig(clientKey, PublicKeyOf(serverKey))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln, err := quic.ListenAddr("127.0.0.1:0", sconf, QUICConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	const batch = 64
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		conn, err := ln.Accept(ctx)
+		if err != nil {
+			done <- err
+			return
+		}
+		defer conn.CloseWithError(0, "")
+		str, err := conn.AcceptStream(ctx)
+		if err != nil {
+			done <- err
+			return
+		}
+		fr, fw := NewFrameReader(str), NewFrameWriter(str)
+		var f Frame
+		ack := &Frame{Msg: &Frame_Ack{Ack: &Ack{}}}
+		for n := 1; ; n++ {
+			if err := fr.ReadInto(&f); err != nil {
+				done <- nil
+				return
+			}
+			if n%batch == 0 {
+				if err := fw.Write(ack); err != nil {
+					done <- err
+					return
+				}
+				if err := fw.Flush(); err != nil {
+					done <- err
+					return
+				}
+			}
+		}
+	}()
+	conn, err := quic.DialAddr(ctx, ln.Addr().String(), cconf, QUICConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.CloseWithError(0, "")
+	str, err := conn.OpenStreamSync(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	fw, fr := NewFrameWriter(str), NewFrameReader(str)
+	f := benchSubmitFrame(b)
+	b.ReportAllocs()
+	b.SetBytes(int64(proto.Size(f) + frameHeaderSize))
+	n := 0
+	for b.Loop() {
+		if err := fw.Write(f); err != nil {
+			b.Fatal(err)
+		}
+		n++
+		if n%batch == 0 {
+			if err := fw.Flush(); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := fr.Read(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "frames/s")
+	b.StopTimer()
+	str.Close()
+	cancel()
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		b.Fatal(err)
 	}
 }
