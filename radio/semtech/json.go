@@ -39,6 +39,7 @@ type num struct {
 }
 
 func (n *num) UnmarshalJSON(b []byte) error {
+	*n = num{}
 	if isNull(b) {
 		return nil
 	}
@@ -193,6 +194,7 @@ type jstr struct {
 }
 
 func (j *jstr) UnmarshalJSON(b []byte) error {
+	*j = jstr{}
 	if isNull(b) {
 		return nil
 	}
@@ -215,6 +217,7 @@ type jbool struct {
 }
 
 func (j *jbool) UnmarshalJSON(b []byte) error {
+	*j = jbool{}
 	switch string(b) {
 	case "null":
 	case "true":
@@ -242,6 +245,7 @@ type b64 struct {
 }
 
 func (x *b64) UnmarshalJSON(b []byte) error {
+	*x = b64{}
 	if isNull(b) {
 		return nil
 	}
@@ -267,6 +271,7 @@ type datrField struct {
 }
 
 func (x *datrField) UnmarshalJSON(b []byte) error {
+	*x = datrField{}
 	if isNull(b) {
 		return nil
 	}
@@ -319,6 +324,7 @@ var timeLayouts = [...]string{
 }
 
 func (lt *lenientTime) UnmarshalJSON(b []byte) error {
+	lt.t = time.Time{}
 	if s, ok := unquote(b); ok {
 		lt.t = parseTime(s)
 	}

@@ -1,7 +1,6 @@
 package semtech
 
 import (
-	"encoding/json"
 	"fmt"
 )
 
@@ -46,17 +45,27 @@ func (p *PullResp) UnmarshalBinary(b []byte) error {
 		return err
 	}
 	body := trimJSON(b[4:])
-	var w struct {
-		TXPK *txpkWire `json:"txpk"`
+	var w txpkWire
+	found := false
+	err = eachField(body, func(k, v []byte) error {
+		if string(k) != "txpk" || isNull(v) {
+			return nil
+		}
+		if v[0] != '{' {
+			return fmt.Errorf("txpk is not an object: %w", ErrInvalidJSON)
+		}
+		found = true
+		w = txpkWire{}
+		return w.decode(v)
+	})
+	if err != nil {
+		return fmt.Errorf("parse PULL_RESP: %w", err)
 	}
-	if err := json.Unmarshal(body, &w); err != nil {
-		return fmt.Errorf("parse PULL_RESP: %w", wrapJSON(err))
-	}
-	if w.TXPK == nil {
+	if !found {
 		return fmt.Errorf("parse PULL_RESP: no txpk object: %w", ErrInvalidJSON)
 	}
 	out := PullResp{Version: h.Version, Token: h.Token}
-	if err := out.TXPK.fromWire(w.TXPK); err != nil {
+	if err := out.TXPK.fromWire(&w); err != nil {
 		return fmt.Errorf("parse PULL_RESP: txpk: %w", err)
 	}
 	*p = out

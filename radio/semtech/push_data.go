@@ -1,7 +1,6 @@
 package semtech
 
 import (
-	"encoding/json"
 	"fmt"
 )
 
@@ -69,92 +68,57 @@ func (p *PushData) UnmarshalBinary(b []byte) error {
 		return fmt.Errorf("parse PUSH_DATA: empty JSON: %w", ErrJSON)
 	}
 	out := PushData{Version: h.Version, Token: h.Token, EUI: h.EUI}
-	// Fast path: one encoding/json pass with lenient fields that never
-	// fail, then per-rxpk validation.
-	var w struct {
-		RXPK []rxpkWire `json:"rxpk"`
-		Stat *statWire  `json:"stat"`
-	}
-	if err := json.Unmarshal(body, &w); err != nil {
-		// Some element is not an object (or the JSON is broken): decode
-		// element by element to keep the good ones.
-		return p.unmarshalSlow(out, body)
-	}
-	if len(w.RXPK) > 0 {
-		out.RXPK = make([]RXPK, 0, len(w.RXPK))
-	}
-	for i := range w.RXPK {
-		var r RXPK
-		if err := r.fromWire(&w.RXPK[i]); err != nil {
-			out.Skipped = append(out.Skipped, fmt.Errorf("rxpk[%d]: %w", i, err))
-			continue
+	var stat *statWire
+	err = eachField(body, func(k, v []byte) error {
+		switch string(k) {
+		case "rxpk":
+			if isNull(v) {
+				return nil
+			}
+			if v[0] != '[' {
+				return fmt.Errorf("rxpk is not an array: %w", ErrJSON)
+			}
+			out.RXPK, out.Skipped = out.RXPK[:0], out.Skipped[:0]
+			return eachElement(v, func(i int, e []byte) error {
+				var r RXPK
+				if err := r.UnmarshalJSON(e); err != nil {
+					out.Skipped = append(out.Skipped, fmt.Errorf("rxpk[%d]: %w", i, err))
+					return nil
+				}
+				out.RXPK = append(out.RXPK, r)
+				return nil
+			})
+		case "stat":
+			stat = nil
+			if isNull(v) {
+				return nil
+			}
+			stat = new(statWire)
+			if err := stat.decode(v); err != nil {
+				// Not an object: reported like a bad stat.
+				stat = &statWire{bad: err}
+			}
 		}
-		out.RXPK = append(out.RXPK, r)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("parse PUSH_DATA: %w", wrapJSON(err))
 	}
-	if w.Stat != nil {
+	if stat != nil {
 		var st Stat
-		if err := st.fromWire(w.Stat); err != nil {
+		if stat.bad != nil {
+			out.Skipped = append(out.Skipped, fmt.Errorf("stat: %w", stat.bad))
+		} else if err := st.fromWire(stat); err != nil {
 			out.Skipped = append(out.Skipped, err)
 		} else {
 			out.Stat = &st
 		}
 	}
-	*p = out
-	return nil
-}
-
-// rxpkSlot decodes one rxpk and keeps its error instead of failing the
-// whole array.
-type rxpkSlot struct {
-	r   RXPK
-	err error
-}
-
-func (s *rxpkSlot) UnmarshalJSON(b []byte) error {
-	s.err = s.r.UnmarshalJSON(b)
-	return nil
-}
-
-type statSlot struct {
-	s   Stat
-	set bool
-	err error
-}
-
-func (s *statSlot) UnmarshalJSON(b []byte) error {
-	if isNull(b) {
-		return nil
+	if len(out.RXPK) == 0 {
+		out.RXPK = nil
 	}
-	s.set = true
-	s.err = s.s.UnmarshalJSON(b)
-	return nil
-}
-
-func (p *PushData) unmarshalSlow(out PushData, body []byte) error {
-	var w struct {
-		RXPK []rxpkSlot `json:"rxpk"`
-		Stat statSlot   `json:"stat"`
-	}
-	if err := json.Unmarshal(body, &w); err != nil {
-		return fmt.Errorf("parse PUSH_DATA: %w: %w", ErrJSON, err)
-	}
-	if len(w.RXPK) > 0 {
-		out.RXPK = make([]RXPK, 0, len(w.RXPK))
-	}
-	for i := range w.RXPK {
-		if w.RXPK[i].err != nil {
-			out.Skipped = append(out.Skipped, fmt.Errorf("rxpk[%d]: %w", i, w.RXPK[i].err))
-			continue
-		}
-		out.RXPK = append(out.RXPK, w.RXPK[i].r)
-	}
-	if w.Stat.set {
-		if w.Stat.err != nil {
-			out.Skipped = append(out.Skipped, w.Stat.err)
-		} else {
-			st := w.Stat.s
-			out.Stat = &st
-		}
+	if len(out.Skipped) == 0 {
+		out.Skipped = nil
 	}
 	*p = out
 	return nil

@@ -1,7 +1,6 @@
 package semtech
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"time"
@@ -78,41 +77,41 @@ func (r *RXPK) SignalRSSI() radio.DBm {
 // rxpkWire is the lenient decoding form of RXPK; see the field types in
 // json.go.
 type rxpkWire struct {
-	Time    lenientTime `json:"time"`
-	Tmms    num         `json:"tmms"`
-	Tmst    num         `json:"tmst"`
-	FTime   num         `json:"ftime"`
-	Freq    num         `json:"freq"`
-	Chan    num         `json:"chan"`
-	RFCh    num         `json:"rfch"`
-	Mid     num         `json:"mid"`
-	Stat    num         `json:"stat"`
-	Modu    jstr        `json:"modu"`
-	DatR    datrField   `json:"datr"`
-	CodR    jstr        `json:"codr"`
-	RSSI    num         `json:"rssi"`
-	RSSIS   num         `json:"rssis"`
-	LSNR    num         `json:"lsnr"`
-	FOff    num         `json:"foff"`
-	Data    b64         `json:"data"`
-	JVer    num         `json:"jver"`
-	Brd     num         `json:"brd"`
-	Aesk    num         `json:"aesk"`
-	Delayed jbool       `json:"delayed"`
-	RSig    rsigList    `json:"rsig"`
+	Time    lenientTime
+	Tmms    num
+	Tmst    num
+	FTime   num
+	Freq    num
+	Chan    num
+	RFCh    num
+	Mid     num
+	Stat    num
+	Modu    jstr
+	DatR    datrField
+	CodR    jstr
+	RSSI    num
+	RSSIS   num
+	LSNR    num
+	FOff    num
+	Data    b64
+	JVer    num
+	Brd     num
+	Aesk    num
+	Delayed jbool
+	RSig    rsigList
 }
 
 type rsigWire struct {
-	Ant     num  `json:"ant"`
-	Chan    num  `json:"chan"`
-	RSSIC   num  `json:"rssic"`
-	RSSIS   num  `json:"rssis"`
-	LSNR    num  `json:"lsnr"`
-	ETime   jstr `json:"etime"`
-	FOff    num  `json:"foff"`
-	FTStat  num  `json:"ftstat"`
-	FTVer   num  `json:"ftver"`
-	FTDelta num  `json:"ftdelta"`
+	Ant     num
+	Chan    num
+	RSSIC   num
+	RSSIS   num
+	LSNR    num
+	ETime   jstr
+	FOff    num
+	FTStat  num
+	FTVer   num
+	FTDelta num
 }
 
 // rsigList is a lenient rsig array: anything but an array of objects is
@@ -122,14 +121,104 @@ type rsigList struct {
 	err error
 }
 
-func (r *rsigList) UnmarshalJSON(b []byte) error {
+func (r *rsigList) decode(b []byte) {
+	*r = rsigList{}
 	if isNull(b) {
+		return
+	}
+	err := eachElement(b, func(i int, v []byte) error {
+		var w rsigWire
+		if err := w.decode(v); err != nil {
+			return fmt.Errorf("rsig[%d]: %w", i, err)
+		}
+		r.l = append(r.l, w)
 		return nil
+	})
+	if err != nil {
+		*r = rsigList{err: fmt.Errorf("rsig: %w: %w", ErrInvalidJSON, err)}
 	}
-	if err := json.Unmarshal(b, &r.l); err != nil {
-		r.err = fmt.Errorf("rsig: %w: %w", ErrInvalidJSON, err)
-	}
-	return nil
+}
+
+func (w *rsigWire) decode(b []byte) error {
+	return eachField(b, func(k, v []byte) error {
+		switch string(k) {
+		case "ant":
+			w.Ant.UnmarshalJSON(v)
+		case "chan":
+			w.Chan.UnmarshalJSON(v)
+		case "rssic":
+			w.RSSIC.UnmarshalJSON(v)
+		case "rssis":
+			w.RSSIS.UnmarshalJSON(v)
+		case "lsnr":
+			w.LSNR.UnmarshalJSON(v)
+		case "etime":
+			w.ETime.UnmarshalJSON(v)
+		case "foff":
+			w.FOff.UnmarshalJSON(v)
+		case "ftstat":
+			w.FTStat.UnmarshalJSON(v)
+		case "ftver":
+			w.FTVer.UnmarshalJSON(v)
+		case "ftdelta":
+			w.FTDelta.UnmarshalJSON(v)
+		}
+		return nil
+	})
+}
+
+// decode reads one rxpk object; it fails only on malformed JSON or a
+// value that is not an object.
+func (w *rxpkWire) decode(b []byte) error {
+	return eachField(b, func(k, v []byte) error {
+		switch string(k) {
+		case "time":
+			w.Time.UnmarshalJSON(v)
+		case "tmms":
+			w.Tmms.UnmarshalJSON(v)
+		case "tmst":
+			w.Tmst.UnmarshalJSON(v)
+		case "ftime":
+			w.FTime.UnmarshalJSON(v)
+		case "freq":
+			w.Freq.UnmarshalJSON(v)
+		case "chan":
+			w.Chan.UnmarshalJSON(v)
+		case "rfch":
+			w.RFCh.UnmarshalJSON(v)
+		case "mid":
+			w.Mid.UnmarshalJSON(v)
+		case "stat":
+			w.Stat.UnmarshalJSON(v)
+		case "modu":
+			w.Modu.UnmarshalJSON(v)
+		case "datr":
+			w.DatR.UnmarshalJSON(v)
+		case "codr":
+			w.CodR.UnmarshalJSON(v)
+		case "rssi":
+			w.RSSI.UnmarshalJSON(v)
+		case "rssis":
+			w.RSSIS.UnmarshalJSON(v)
+		case "lsnr":
+			w.LSNR.UnmarshalJSON(v)
+		case "foff":
+			w.FOff.UnmarshalJSON(v)
+		case "data":
+			w.Data.UnmarshalJSON(v)
+		case "jver":
+			w.JVer.UnmarshalJSON(v)
+		case "brd":
+			w.Brd.UnmarshalJSON(v)
+		case "aesk":
+			w.Aesk.UnmarshalJSON(v)
+		case "delayed":
+			w.Delayed.UnmarshalJSON(v)
+		case "rsig":
+			w.RSig.decode(v)
+		}
+		return nil
+	})
 }
 
 const maxSafeInt = 1 << 53
@@ -138,8 +227,8 @@ const maxSafeInt = 1 << 53
 // modu, datr and data are required; a bad time is dropped.
 func (r *RXPK) UnmarshalJSON(b []byte) error {
 	var w rxpkWire
-	if err := json.Unmarshal(b, &w); err != nil {
-		return fmt.Errorf("rxpk: %w: %w", ErrJSON, err)
+	if err := w.decode(b); err != nil {
+		return fmt.Errorf("rxpk: %w", err)
 	}
 	if err := r.fromWire(&w); err != nil {
 		return fmt.Errorf("rxpk: %w", err)

@@ -1,7 +1,6 @@
 package semtech
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"time"
@@ -30,17 +29,18 @@ type Stat struct {
 }
 
 type statWire struct {
-	Time lenientTime `json:"time"`
-	Lati num         `json:"lati"`
-	Long num         `json:"long"`
-	Alti num         `json:"alti"`
-	RXNb num         `json:"rxnb"`
-	RXOk num         `json:"rxok"`
-	RXFw num         `json:"rxfw"`
-	ACKR num         `json:"ackr"`
-	DWNb num         `json:"dwnb"`
-	TXNb num         `json:"txnb"`
-	Temp num         `json:"temp"`
+	Time lenientTime
+	Lati num
+	Long num
+	Alti num
+	RXNb num
+	RXOk num
+	RXFw num
+	ACKR num
+	DWNb num
+	TXNb num
+	Temp num
+	bad  error // the stat value was not an object
 }
 
 // timeLayoutStat is the "expanded" form of PROTOCOL.TXT.
@@ -49,10 +49,40 @@ const timeLayoutStat = "2006-01-02 15:04:05 GMT"
 // UnmarshalJSON decodes a stat object leniently: a bad time is dropped.
 func (s *Stat) UnmarshalJSON(b []byte) error {
 	var w statWire
-	if err := json.Unmarshal(b, &w); err != nil {
-		return fmt.Errorf("stat: %w: %w", ErrJSON, err)
+	if err := w.decode(b); err != nil {
+		return fmt.Errorf("stat: %w", err)
 	}
 	return s.fromWire(&w)
+}
+
+func (w *statWire) decode(b []byte) error {
+	return eachField(b, func(k, v []byte) error {
+		switch string(k) {
+		case "time":
+			w.Time.UnmarshalJSON(v)
+		case "lati":
+			w.Lati.UnmarshalJSON(v)
+		case "long":
+			w.Long.UnmarshalJSON(v)
+		case "alti":
+			w.Alti.UnmarshalJSON(v)
+		case "rxnb":
+			w.RXNb.UnmarshalJSON(v)
+		case "rxok":
+			w.RXOk.UnmarshalJSON(v)
+		case "rxfw":
+			w.RXFw.UnmarshalJSON(v)
+		case "ackr":
+			w.ACKR.UnmarshalJSON(v)
+		case "dwnb":
+			w.DWNb.UnmarshalJSON(v)
+		case "txnb":
+			w.TXNb.UnmarshalJSON(v)
+		case "temp":
+			w.Temp.UnmarshalJSON(v)
+		}
+		return nil
+	})
 }
 
 func (s *Stat) fromWire(w *statWire) error {

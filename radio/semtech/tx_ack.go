@@ -1,7 +1,6 @@
 package semtech
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 )
@@ -121,21 +120,42 @@ func (p *TxAck) UnmarshalBinary(b []byte) error {
 	}
 	out := TxAck{Version: h.Version, Token: h.Token, EUI: h.EUI}
 	if body := trimJSON(b[12:]); len(body) > 0 {
-		var w struct {
-			Ack *struct {
-				Error string `json:"error"`
-				Warn  string `json:"warn"`
-				Value num    `json:"value"`
-			} `json:"txpk_ack"`
-		}
-		if err := json.Unmarshal(body, &w); err != nil {
-			return fmt.Errorf("parse TX_ACK: %w", wrapJSON(err))
-		}
-		if w.Ack != nil {
-			out.Status.Error, out.Status.Warn = TxError(w.Ack.Error), TxError(w.Ack.Warn)
-			if out.Status.Value, err = optInt[int](w.Ack.Value, "value", math.MinInt32, math.MaxInt32); err != nil {
-				return fmt.Errorf("parse TX_ACK: %w", err)
+		var errStr, warnStr jstr
+		var value num
+		err := eachField(body, func(k, v []byte) error {
+			if string(k) != "txpk_ack" || isNull(v) {
+				return nil
 			}
+			if v[0] != '{' {
+				return fmt.Errorf("txpk_ack is not an object: %w", ErrInvalidJSON)
+			}
+			errStr, warnStr, value = jstr{}, jstr{}, num{}
+			return eachField(v, func(k, v []byte) error {
+				switch string(k) {
+				case "error":
+					errStr.UnmarshalJSON(v)
+				case "warn":
+					warnStr.UnmarshalJSON(v)
+				case "value":
+					value.UnmarshalJSON(v)
+				}
+				return nil
+			})
+		})
+		if err != nil {
+			return fmt.Errorf("parse TX_ACK: %w", err)
+		}
+		e, err := errStr.get("error")
+		if err != nil {
+			return fmt.Errorf("parse TX_ACK: %w", err)
+		}
+		w, err := warnStr.get("warn")
+		if err != nil {
+			return fmt.Errorf("parse TX_ACK: %w", err)
+		}
+		out.Status.Error, out.Status.Warn = TxError(e), TxError(w)
+		if out.Status.Value, err = optInt[int](value, "value", math.MinInt32, math.MaxInt32); err != nil {
+			return fmt.Errorf("parse TX_ACK: %w", err)
 		}
 	}
 	*p = out

@@ -1,7 +1,6 @@
 package semtech
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 
@@ -46,22 +45,22 @@ type TXPK struct {
 }
 
 type txpkWire struct {
-	Imme jbool     `json:"imme"`
-	Tmst num       `json:"tmst"`
-	Tmms num       `json:"tmms"`
-	Freq num       `json:"freq"`
-	RFCh num       `json:"rfch"`
-	Powe num       `json:"powe"`
-	Modu jstr      `json:"modu"`
-	DatR datrField `json:"datr"`
-	CodR jstr      `json:"codr"`
-	FDev num       `json:"fdev"`
-	IPol jbool     `json:"ipol"`
-	Prea num       `json:"prea"`
-	Size num       `json:"size"`
-	Data b64       `json:"data"`
-	NCRC jbool     `json:"ncrc"`
-	NHdr jbool     `json:"nhdr"`
+	Imme jbool
+	Tmst num
+	Tmms num
+	Freq num
+	RFCh num
+	Powe num
+	Modu jstr
+	DatR datrField
+	CodR jstr
+	FDev num
+	IPol jbool
+	Prea num
+	Size num
+	Data b64
+	NCRC jbool
+	NHdr jbool
 }
 
 func missing(field string) error { return fmt.Errorf("%s missing: %w", field, ErrInvalidJSON) }
@@ -69,13 +68,53 @@ func missing(field string) error { return fmt.Errorf("%s missing: %w", field, Er
 // UnmarshalJSON decodes a txpk object; unknown fields are ignored.
 func (t *TXPK) UnmarshalJSON(b []byte) error {
 	var w txpkWire
-	if err := json.Unmarshal(b, &w); err != nil {
-		return fmt.Errorf("txpk: %w: %w", ErrJSON, err)
+	if err := w.decode(b); err != nil {
+		return fmt.Errorf("txpk: %w", err)
 	}
 	if err := t.fromWire(&w); err != nil {
 		return fmt.Errorf("txpk: %w", err)
 	}
 	return nil
+}
+
+func (w *txpkWire) decode(b []byte) error {
+	return eachField(b, func(k, v []byte) error {
+		switch string(k) {
+		case "imme":
+			w.Imme.UnmarshalJSON(v)
+		case "tmst":
+			w.Tmst.UnmarshalJSON(v)
+		case "tmms":
+			w.Tmms.UnmarshalJSON(v)
+		case "freq":
+			w.Freq.UnmarshalJSON(v)
+		case "rfch":
+			w.RFCh.UnmarshalJSON(v)
+		case "powe":
+			w.Powe.UnmarshalJSON(v)
+		case "modu":
+			w.Modu.UnmarshalJSON(v)
+		case "datr":
+			w.DatR.UnmarshalJSON(v)
+		case "codr":
+			w.CodR.UnmarshalJSON(v)
+		case "fdev":
+			w.FDev.UnmarshalJSON(v)
+		case "ipol":
+			w.IPol.UnmarshalJSON(v)
+		case "prea":
+			w.Prea.UnmarshalJSON(v)
+		case "size":
+			w.Size.UnmarshalJSON(v)
+		case "data":
+			w.Data.UnmarshalJSON(v)
+		case "ncrc":
+			w.NCRC.UnmarshalJSON(v)
+		case "nhdr":
+			w.NHdr.UnmarshalJSON(v)
+		}
+		return nil
+	})
 }
 
 func (t *TXPK) fromWire(w *txpkWire) (err error) {
