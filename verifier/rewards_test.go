@@ -1,0 +1,259 @@
+package verifier
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/hexfield/hexfield/wire"
+)
+
+func TestDataCredits(t *testing.T) {
+	for n, want := range map[int]uint64{1: 1, 24: 1, 25: 2, 48: 2, 49: 3, 255: 11, 0: 1} {
+		if got := DataCredits(n, 24); got != want {
+			t.Errorf("DataCredits(%d) = %d, want %d", n, got, want)
+		}
+	}
+}
+
+// addPackets gives h n delivered copies of size bytes in the epoch.
+func (t *town) addPackets(h *tHotspot, n, size int, join, free bool) {
+	start := t.p.EpochStart(testEpoch)
+	for i := range n {
+		hash := sha256.Sum256(fmt.Appendf(nil, "%s-%d-%d", h.name, i, size))
+		rep := &wire.PacketReport{PubKey: h.key[:], PayloadHash: hash[:], PayloadSize: uint32(size), Join: join, Free: free, RouteId: "r1"}
+		ms := start + int64(i)*1000 + 5
+		t.packets = append(t.packets, Packet{ID: t.id(rep, ms), ReceivedMs: ms, Report: rep})
+	}
+}
+
+func TestPoolsAndSplit(t *testing.T) {
+	tw := honestTown(t, 11)
+	const E = 1_000_000_000
+	cases := []struct {
+		name             string
+		dc               int // copies of 24 bytes to h00 (1 DC each)
+		perDC            uint64
+		wantDT, wantPoC  uint64
+		wantOps          uint64
+		wantUnallocAtMin uint64
+	}{
+		{name: "no traffic", dc: 0, perDC: 1, wantDT: 0, wantPoC: 300_000_000, wantOps: 100_000_000},
+		{name: "some traffic", dc: 2000, perDC: 100_000, wantDT: 200_000_000, wantPoC: 300_000_000, wantOps: 100_000_000},
+		{name: "heavy traffic", dc: 2000, perDC: 1_000_000, wantDT: 850_000_000, wantPoC: 50_000_000, wantOps: 100_000_000},
+		{name: "between", dc: 2000, perDC: 350_000, wantDT: 700_000_000, wantPoC: 200_000_000, wantOps: 100_000_000},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tw.packets = nil
+			tw.addPackets(tw.by["h00"], tc.dc, 24, false, false)
+			tw.addPackets(tw.by["h01"], 50, 24, true, false) // joins are free
+			tw.addPackets(tw.by["h02"], 50, 24, false, true) // free copies earn nothing
+			in := tw.input(testEpoch)
+			in.Emission = E
+			in.TokensPerDC = Ratio{tc.perDC, 1}
+			m, err := ComputeEpoch(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.DataTransfer != tc.wantDT || m.BeaconPool+m.WitnessPool != tc.wantPoC || m.Ops != tc.wantOps {
+				t.Fatalf("dt %d poc %d+%d ops %d; want %d %d %d", m.DataTransfer, m.BeaconPool, m.WitnessPool, m.Ops, tc.wantDT, tc.wantPoC, tc.wantOps)
+			}
+			if m.BeaconPool*4 != m.WitnessPool {
+				t.Fatalf("beacon:witness %d:%d is not 20:80", m.BeaconPool, m.WitnessPool)
+			}
+			if l := lineOf(m, tw.by["h01"]); l.DC != 0 || l.DataTransfer != 0 {
+				t.Fatalf("joins paid: %+v", l)
+			}
+			if l := lineOf(m, tw.by["h02"]); l.DC != 0 || l.DataTransfer != 0 {
+				t.Fatalf("free copies paid: %+v", l)
+			}
+			if l := lineOf(m, tw.by["h00"]); l.DataTransfer != tc.wantDT {
+				t.Fatalf("h00 data transfer %d, want %d", l.DataTransfer, tc.wantDT)
+			}
+			if m.Total+m.Unallocated != E || m.Total > E {
+				t.Fatalf("total %d + unallocated %d ≠ %d", m.Total, m.Unallocated, E)
+			}
+			// the PoC pools are paid out but for rounding
+			var poc uint64
+			for _, h := range m.Hotspots {
+				poc += h.Beacon + h.Witness
+			}
+			if tc.wantPoC-poc > uint64(2*len(m.Hotspots)) {
+				t.Fatalf("poc paid %d of %d", poc, tc.wantPoC)
+			}
+		})
+	}
+}
+
+func TestDataTransferProRata(t *testing.T) {
+	tw := honestTown(t, 12)
+	tw.addPackets(tw.by["h00"], 100, 24, false, false)
+	tw.addPackets(tw.by["h01"], 100, 49, false, false) // 3 DC each
+	in := tw.input(testEpoch)
+	in.Emission = 1_000_000
+	in.TokensPerDC = Ratio{1_000_000, 1} // far oversubscribed
+	m, err := ComputeEpoch(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := lineOf(m, tw.by["h00"]), lineOf(m, tw.by["h01"])
+	if a.DC != 100 || b.DC != 300 {
+		t.Fatalf("dc %d %d", a.DC, b.DC)
+	}
+	if m.DataTransfer != 850_000 || a.DataTransfer != 212_500 || b.DataTransfer != 637_500 {
+		t.Fatalf("dt %d: %d / %d", m.DataTransfer, a.DataTransfer, b.DataTransfer)
+	}
+}
+
+func TestOpsOwnerIsPaid(t *testing.T) {
+	tw := honestTown(t, 13)
+	in := tw.input(testEpoch)
+	in.Params.OpsOwner = fill(0xee)
+	m, err := ComputeEpoch(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Amount(fill(0xee)); got != m.Ops || got == 0 {
+		t.Fatalf("ops owner paid %d, ops %d", got, m.Ops)
+	}
+}
+
+func shuffled[T any](rng *rand.Rand, xs []T) []T {
+	out := slices.Clone(xs)
+	rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	return out
+}
+
+// Property: the order of every input slice never changes the manifest
+// bytes, and reports passed twice count once.
+func TestManifestShuffleInvariant(t *testing.T) {
+	tw := honestTown(t, 21)
+	tw.addPackets(tw.by["h03"], 40, 30, false, false)
+	in := tw.input(testEpoch)
+	in.TokensPerDC = Ratio{7, 3}
+	m, err := ComputeEpoch(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := m.Marshal()
+	rng := rand.New(rand.NewPCG(4, 4))
+	for i := range 4 {
+		in2 := in
+		in2.Registry = shuffled(rng, in.Registry)
+		in2.Beacons = shuffled(rng, in.Beacons)
+		in2.Witnesses = shuffled(rng, in.Witnesses)
+		in2.Packets = shuffled(rng, in.Packets)
+		in2.Params.EntropySigners = append([]wire.PublicKey{{9}}, in.Params.EntropySigners...)
+		if i%2 == 1 {
+			in2.Witnesses = append(in2.Witnesses, in.Witnesses[:100]...)
+			in2.Beacons = append(in2.Beacons, in.Beacons[:10]...)
+		}
+		in2.Params.EntropySigners = in.Params.EntropySigners
+		m2, err := ComputeEpoch(in2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(m2.Marshal(), want) {
+			t.Fatalf("shuffle %d: manifest bytes differ (root %x vs %x)", i, m2.Root, m.Root)
+		}
+	}
+}
+
+func TestManifestRoundTrip(t *testing.T) {
+	tw := honestTown(t, 22)
+	in := tw.input(testEpoch)
+	m, err := ComputeEpoch(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := m.Marshal()
+	m2, err := UnmarshalManifest(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(m2.Marshal(), b) {
+		t.Fatal("marshal(unmarshal(b)) != b")
+	}
+	for _, p := range m.Payouts {
+		pr, err := m2.Proof(p.Owner)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !VerifyProof(m.Root, m.Epoch, pr) {
+			t.Fatalf("proof of %s does not verify", p.Owner)
+		}
+	}
+	if _, err := m.Proof(fill(0xab)); err == nil {
+		t.Fatal("proof for an unpaid owner")
+	}
+	// corrupting an amount breaks the root check
+	bad := bytes.Clone(b)
+	bad[len(bad)-33] ^= 1
+	if _, err := UnmarshalManifest(bad); err == nil {
+		t.Fatal("corrupt manifest accepted")
+	}
+	for n := 0; n < len(b); n += 97 {
+		if _, err := UnmarshalManifest(b[:n]); err == nil {
+			t.Fatalf("truncated manifest (%d bytes) accepted", n)
+		}
+	}
+}
+
+func FuzzUnmarshalManifest(f *testing.F) {
+	tw := newTown(f, 23)
+	tw.grid("f", 47.3769, 8.5417, 3, 1000, 100)
+	tw.build()
+	start := tw.p.EpochStart(testEpoch)
+	tw.rounds(start-3*dayMs, start+dayMs)
+	m, err := ComputeEpoch(tw.input(testEpoch))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(m.Marshal())
+	f.Add((&Manifest{Version: ManifestVersion}).Marshal())
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := UnmarshalManifest(b)
+		if err != nil {
+			return
+		}
+		if !bytes.Equal(m.Marshal(), b) {
+			t.Fatal("decoded manifest does not re-encode to the same bytes")
+		}
+	})
+}
+
+// Property: the total paid never exceeds the emission, whatever the
+// emission, DC price and traffic.
+func TestTotalNeverExceedsEmission(t *testing.T) {
+	tw := honestTown(t, 24)
+	rng := rand.New(rand.NewPCG(5, 5))
+	for i := range 30 {
+		tw.packets = nil
+		tw.addPackets(tw.hs[rng.IntN(len(tw.hs))], rng.IntN(300), 1+rng.IntN(255), false, false)
+		in := tw.input(testEpoch)
+		in.Emission = rng.Uint64N(1 << 62)
+		if i%5 == 0 {
+			in.Emission = uint64(rng.IntN(1000))
+		}
+		in.TokensPerDC = Ratio{rng.Uint64N(1 << 40), 1 + rng.Uint64N(1000)}
+		in.Params.OpsOwner = fill(byte(i))
+		m, err := ComputeEpoch(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Total > m.Emission || m.Total+m.Unallocated != m.Emission {
+			t.Fatalf("emission %d: total %d unallocated %d", m.Emission, m.Total, m.Unallocated)
+		}
+		var sum uint64
+		for _, h := range m.Hotspots {
+			sum += h.Amount
+		}
+		if sum+m.Ops != m.Total {
+			t.Fatalf("lines %d + ops %d vs total %d", sum, m.Ops, m.Total)
+		}
+	}
+}

@@ -1,0 +1,85 @@
+package verifier
+
+import (
+	"encoding/hex"
+	"testing"
+)
+
+func mustHex(tb testing.TB, s string) []byte {
+	tb.Helper()
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+// The selection vector of poc-rules §7.
+func TestSelectionKeyVector(t *testing.T) {
+	data := [32]byte(mustHex(t, "b6aa3f80d9355f139d998626b8d1ff1776cda36ae11a10006a8d516546276b09"))
+	payload := mustHex(t, "ac5dae057696000fe733c884f22c63721151b03ecd34ed4f767c581f500a8e72d3f90ff99f96d85df26f2979cf0d3125d69314")
+	want := []string{"172bb387", "725e5dae", "d8aeb5a4"}
+	for i, w := range want {
+		k := SelectionKey(data, payload, fill(byte(i+1)))
+		if got := hex.EncodeToString(k[:4]); got != w {
+			t.Errorf("key of %02x×32 starts %s, want %s", i+1, got, w)
+		}
+	}
+}
+
+// With more than 14 valid witnesses exactly 14 are selected, the ones
+// with the smallest keys, and the choice does not depend on input order.
+func TestSelectionPicksSmallestKeys(t *testing.T) {
+	tw := newTown(t, 5)
+	tw.grid("s", 47.3769, 8.5417, 5, 900, 200)
+	tw.build()
+	start := tw.p.EpochStart(testEpoch)
+	tw.rounds(start-3*dayMs, start+tw.p.BeaconInterval.Milliseconds())
+	res, err := EvaluateEpoch(tw.input(testEpoch))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, p := range res.PoCs {
+		var valid []WitnessResult
+		for _, w := range p.Witnesses {
+			if w.Reason == ReasonNone {
+				valid = append(valid, w)
+			}
+		}
+		if len(valid) <= 14 {
+			continue
+		}
+		checked++
+		if p.Selected != 14 {
+			t.Fatalf("selected %d of %d", p.Selected, len(valid))
+		}
+		var b *Beacon
+		for i := range tw.beacons {
+			if tw.beacons[i].ID == p.Beacon {
+				b = &tw.beacons[i]
+			}
+		}
+		e := newEngine(tw.p, &Registry{})
+		ent := e.entropyOf(b.Report.Entropy)
+		var maxSel, minUnsel [32]byte
+		for i := range minUnsel {
+			minUnsel[i] = 0xff
+		}
+		for _, w := range valid {
+			k := SelectionKey(ent.data, b.Report.Payload, w.Hotspot)
+			if w.Selected && cmpID(&k, &maxSel) > 0 {
+				maxSel = k
+			}
+			if !w.Selected && cmpID(&k, &minUnsel) < 0 {
+				minUnsel = k
+			}
+		}
+		if cmpID(&maxSel, &minUnsel) >= 0 {
+			t.Fatalf("a selected witness has a larger key than an unselected one")
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no beacon had more than 14 valid witnesses")
+	}
+}
