@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"net"
 	"testing"
@@ -167,14 +168,15 @@ func TestConcentratorUplinkOverUDP(t *testing.T) {
 		t.Errorf("rssi %v rssis %v, want %v and %v rounded", p.RSSI, p.RSSIS, r.RSSI, r.RSSIS)
 	case abs(float64(p.LSNR)-float64(r.SNR)) > 0.05:
 		t.Errorf("lsnr %v, want %v", p.LSNR, r.SNR)
-	case !p.Time.Equal(sent.End.UTC()) || p.Tmms == nil:
+	case !p.Time.Equal(sent.End.UTC().Truncate(time.Microsecond)) || p.Tmms == nil:
 		t.Errorf("GPS time %v tmms %v, want %v", p.Time, p.Tmms, sent.End)
 	case p.Chan != 0:
 		t.Errorf("chan %d, want 0 (867.1 MHz is the first EU868 channel)", p.Chan)
 	}
-	if st := gw.Stats(); st.Received != 1 || st.Forwarded != 1 || st.PushAcked < 1 {
-		t.Errorf("concentrator stats %+v", st)
-	}
+	eventually(t, func() bool {
+		st := gw.Stats()
+		return st.Received == 1 && st.Forwarded == 1 && st.PushAcked == 1
+	}, func() string { return fmt.Sprintf("concentrator stats %+v", gw.Stats()) })
 }
 
 // TestBeaconThroughPullResp sends a frame through one concentrator's
@@ -287,7 +289,10 @@ func TestTxAckErrors(t *testing.T) {
 	base := func() semtech.TXPK {
 		return semtech.TXPK{Imme: true, Freq: 869_525_000, Powe: 16, Modu: "LORA", DatR: semtech.DatRFor(sf9), CodR: "4/5", IPol: true, Data: []byte{1, 2, 3}}
 	}
-	gps := uint64(m.Clock().Now().Add(time.Second+gpsLeap).Sub(gpsEpoch) / time.Millisecond)
+	gps := func() *uint64 {
+		v := uint64(m.Clock().Now().Add(time.Second+gpsLeap).Sub(gpsEpoch) / time.Millisecond)
+		return &v
+	}
 	tests := []struct {
 		name  string
 		gw    *Concentrator
@@ -295,19 +300,19 @@ func TestTxAckErrors(t *testing.T) {
 		want  semtech.TxStatus
 		power int
 	}{
-		{"accepted", gw, func(p *semtech.TXPK) {}, semtech.TxStatus{}, 14},
+		{"accepted", gw, func(p *semtech.TXPK) {}, semtech.TxStatus{}, 16},
 		{"tmst already passed", gw, func(p *semtech.TXPK) { p.Imme, p.Tmst = false, counter(-time.Second) }, semtech.TxStatusError(semtech.TxTooLate), 0},
 		{"tmst 10 ms ahead", gw, func(p *semtech.TXPK) { p.Imme, p.Tmst = false, counter(10*time.Millisecond) }, semtech.TxStatusError(semtech.TxTooLate), 0},
 		{"tmst 10 min ahead", gw, func(p *semtech.TXPK) { p.Imme, p.Tmst = false, counter(10*time.Minute) }, semtech.TxStatusError(semtech.TxTooEarly), 0},
-		{"tmst 1 s ahead", gw, func(p *semtech.TXPK) { p.Imme, p.Tmst = false, counter(time.Second) }, semtech.TxStatus{}, 14},
-		{"same slot again", gw, func(p *semtech.TXPK) { p.Imme, p.Tmst = false, counter(time.Second+20*time.Millisecond) }, semtech.TxStatusError(semtech.TxCollisionPacket), 0},
+		{"tmst 3 s ahead", gw, func(p *semtech.TXPK) { p.Imme, p.Tmst = false, counter(3*time.Second) }, semtech.TxStatus{}, 16},
+		{"same slot again", gw, func(p *semtech.TXPK) { p.Imme, p.Tmst = false, counter(3*time.Second+20*time.Millisecond) }, semtech.TxStatusError(semtech.TxCollisionPacket), 0},
 		{"frequency outside EU868", gw, func(p *semtech.TXPK) { p.Freq = 915_000_000 }, semtech.TxStatusError(semtech.TxFreq), 0},
 		{"disabled RF chain", gw, func(p *semtech.TXPK) { p.RFCh = 1 }, semtech.TxStatusError(semtech.TxFreq), 0},
 		{"power above table", gw, func(p *semtech.TXPK) { p.Powe = 33 }, semtech.TxPowerWarning(27), 27},
 		{"power between entries", gw, func(p *semtech.TXPK) { p.Powe = 20 }, semtech.TxPowerWarning(16), 16},
 		{"power below table", gw, func(p *semtech.TXPK) { p.Powe = 5 }, semtech.TxPowerWarning(12), 12},
-		{"tmms without GPS", gw, func(p *semtech.TXPK) { p.Imme, p.Tmms = false, &gps }, semtech.TxStatusError(semtech.TxGPSUnlocked), 0},
-		{"tmms with GPS", gpsGW, func(p *semtech.TXPK) { p.Imme, p.Tmms = false, &gps }, semtech.TxStatus{}, 16},
+		{"tmms without GPS", gw, func(p *semtech.TXPK) { p.Imme, p.Tmms = false, gps() }, semtech.TxStatusError(semtech.TxGPSUnlocked), 0},
+		{"tmms with GPS", gpsGW, func(p *semtech.TXPK) { p.Imme, p.Tmms = false, gps() }, semtech.TxStatus{}, 16},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -325,6 +330,11 @@ func TestTxAckErrors(t *testing.T) {
 			}
 			if st := tt.gw.Stats(); st.LastTxAck.String() != tt.want.String() {
 				t.Errorf("concentrator recorded %v", st.LastTxAck)
+			}
+			if tt.want.Accepted() && p.Imme {
+				// Let the frame leave the JIT queue, or the next
+				// immediate one collides with it.
+				time.Sleep(250 * time.Millisecond)
 			}
 		})
 	}
@@ -467,8 +477,8 @@ func TestDevnetUnderSynctest(t *testing.T) {
 		srv, h := startServer(t, pn.ListenPacket, semtech.ServerConfig{})
 		a := startConcentrator(t, pn.ListenPacket, m, srv.Addr(), "a", 0, 0, ConcentratorConfig{})
 		b := startConcentrator(t, pn.ListenPacket, m, srv.Addr(), "b", 2000, 0, ConcentratorConfig{})
-		start := time.Now()
-		time.Sleep(time.Minute)
+		time.Sleep(time.Minute + time.Second)
+		synctest.Wait()
 		var stats int
 		for len(h.stats) > 0 {
 			<-h.stats
@@ -483,16 +493,29 @@ func TestDevnetUnderSynctest(t *testing.T) {
 		if err != nil || !res.Accepted() {
 			t.Fatalf("beacon: %+v %v", res, err)
 		}
+		start := time.Now()
 		u := <-h.uplinks
 		if u.EUI != b.EUI() {
 			t.Errorf("uplink from %v, want %v", u.EUI, b.EUI())
 		}
 		// SF12 airtime of 52 bytes is 2.466 s (poc-rules §3), after the
 		// 42.5 ms scheduling lead.
-		if d := time.Since(start) - time.Minute; d != radio.Airtime(sf12, 52)+42500*time.Microsecond {
+		if d := time.Since(start); d != radio.Airtime(sf12, 52)+42500*time.Microsecond {
 			t.Errorf("beacon arrived %v after it was sent", d)
 		}
 	})
+}
+
+// eventually waits up to 5 s for cond, then fails with msg().
+func eventually(t *testing.T, cond func() bool, msg func() string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal(msg())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func abs(x float64) float64 {
