@@ -2,6 +2,11 @@ package radio
 
 import "time"
 
+// MaxAirtimePayload is the largest payload Airtime accepts. LoRa frames
+// carry at most 255 bytes; the bound only keeps the integer arithmetic far
+// from overflow.
+const MaxAirtimePayload = 1 << 16
+
 // Airtime returns the time on air of a LoRa frame of payloadBytes bytes
 // (the PHYPayload, e.g. 52 for a beacon) at data rate dr, with the
 // LoRaWAN framing: coding rate 4/5, 8-symbol preamble, explicit header, CRC
@@ -15,8 +20,8 @@ import "time"
 // 16 ms (SF11 and SF12 at BW125, SF12 at BW250), as LoRaWAN devices use.
 // The result is exact to the nanosecond: the 52-byte beacon takes
 // 328.704 ms at SF9BW125 and 2 465.792 ms at SF12BW125 (poc-rules §3: 329
-// and 2 466 ms). A data rate outside SF6–SF12 or without bandwidth, or a
-// negative payload size, gives 0.
+// and 2 466 ms). A data rate outside SF6–SF12, a bandwidth of 0 or above
+// 1 GHz, or a payload size outside [0, MaxAirtimePayload] gives 0.
 func Airtime(dr DataRate, payloadBytes int) time.Duration {
 	const (
 		preamble = 8
@@ -24,7 +29,7 @@ func Airtime(dr DataRate, payloadBytes int) time.Duration {
 		crc      = 1
 		header   = 0 // explicit header
 	)
-	if dr.SF < 6 || dr.SF > 12 || dr.Bandwidth == 0 || dr.Bandwidth > 1_000_000_000 || payloadBytes < 0 || payloadBytes > 1<<20 {
+	if dr.SF < 6 || dr.SF > 12 || dr.Bandwidth == 0 || dr.Bandwidth > 1_000_000_000 || payloadBytes < 0 || payloadBytes > MaxAirtimePayload {
 		return 0
 	}
 	sf := dr.SF

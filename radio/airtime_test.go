@@ -76,3 +76,32 @@ func BenchmarkAirtime(b *testing.B) {
 	}
 	_ = sink
 }
+
+// FuzzAirtime: never panics; 0 exactly for invalid input; otherwise at
+// least the preamble and never more than a 255-byte SF12BW125 frame for
+// sizes up to 255.
+func FuzzAirtime(f *testing.F) {
+	f.Add(9, uint64(125_000), 52)
+	f.Add(12, uint64(125_000), 52)
+	f.Add(7, uint64(500_000), 0)
+	f.Add(13, uint64(0), -1)
+	f.Add(6, uint64(1), 1<<30)
+	f.Fuzz(func(t *testing.T, sf int, bw uint64, size int) {
+		dr := DataRate{SF: sf, Bandwidth: Hz(bw)}
+		a := Airtime(dr, size)
+		valid := sf >= 6 && sf <= 12 && bw > 0 && bw <= 1_000_000_000 && size >= 0 && size <= MaxAirtimePayload
+		if !valid {
+			if a != 0 {
+				t.Fatalf("Airtime(%+v, %d) = %v, want 0", dr, size, a)
+			}
+			return
+		}
+		if a <= 0 {
+			t.Fatalf("Airtime(%+v, %d) = %v", dr, size, a)
+		}
+		preamble := time.Duration(float64(12.25) * float64(uint64(1)<<sf) / float64(bw) * 1e9)
+		if a < preamble {
+			t.Fatalf("Airtime(%+v, %d) = %v shorter than the preamble %v", dr, size, a, preamble)
+		}
+	})
+}

@@ -64,7 +64,7 @@ func SNRMin(sf int) DB {
 	if sf < 7 || sf > 12 {
 		return DB(math.NaN())
 	}
-	return DB(-7.5 - 2.5*float64(sf-7))
+	return DB(-7.5 - float64(2.5*float64(sf-7)))
 }
 
 // Sensitivity returns the receiver sensitivity at data rate dr with noise

@@ -542,3 +542,48 @@ func TestMoveAndDetach(t *testing.T) {
 		t.Error("detached radio still listed")
 	}
 }
+
+// FuzzMedium places two radios anywhere with any gains and sends any frame:
+// nothing panics, and every reception has finite, consistent numbers.
+func FuzzMedium(f *testing.F) {
+	f.Add(52.37, 4.89, 52.38, 4.90, 10.0, 3.0, 14.0, uint8(9), uint32(867_100_000), uint8(52), uint64(1))
+	f.Add(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, uint8(7), uint32(1), uint8(1), uint64(0))
+	f.Add(89.9, 179.9, -89.9, -179.9, 9999.0, 40.0, 30.0, uint8(12), uint32(4_000_000_000), uint8(255), uint64(7))
+	f.Add(52.37, 4.89, 52.37, 4.89, -500.0, -20.0, -30.0, uint8(12), uint32(433_175_000), uint8(51), uint64(3))
+	f.Fuzz(func(t *testing.T, lat1, lng1, lat2, lng2, elev, gain, power float64, sf uint8, freq uint32, size uint8, seed uint64) {
+		clk := NewManualClock(t0)
+		m, err := NewMedium(MediumConfig{Clock: clk, Seed: seed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		a, err := m.Attach(RadioConfig{Name: "a", Lat: lat1, Lng: lng1, Elevation: radio.Meters(elev), Gain: radio.DBi(gain)})
+		if err != nil {
+			return
+		}
+		b, err := m.Attach(RadioConfig{Name: "b", Lat: lat2, Lng: lng2, Gain: radio.DBi(gain)})
+		if err != nil {
+			return
+		}
+		var got []Reception
+		b.Listen(func(r Reception) { got = append(got, r) })
+		dr := radio.DataRate{SF: int(sf), Bandwidth: 125_000}
+		if _, err := a.Transmit(Transmission{Frequency: radio.Hz(freq), DataRate: dr, Power: radio.DBm(power), Payload: make([]byte, size)}); err != nil {
+			return
+		}
+		clk.Advance(20 * time.Second)
+		for _, r := range got {
+			for _, v := range []float64{float64(r.RSSI), float64(r.RSSIS), float64(r.SNR), float64(r.Distance)} {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					t.Fatalf("non-finite value in %+v", r)
+				}
+			}
+			if r.RSSI < r.RSSIS || r.SNR < radio.SNRMin(int(sf)) {
+				t.Fatalf("inconsistent reception %+v", r)
+			}
+		}
+		if lb := m.Link(a, b, radio.Hz(max(freq, 1)), radio.DBm(power)); lb.PathLoss < lb.FreeSpace {
+			t.Fatalf("path loss below free space: %+v", lb)
+		}
+	})
+}

@@ -53,9 +53,17 @@ func (m *Medium) linksLocked(tx *Radio, f radio.Hz) *linkSet {
 			continue
 		}
 		d := distance3D(tx, rx)
+		sensitivity := rx.noise(125_000) + float64(sf12)
+		// Cheap cut first: even the most favourable shadowing (+3σ) and
+		// fading cannot close the link, so skip the shadowing hash.
+		if d > 1 {
+			mean := float64(radio.LogDistanceLoss(radio.Meters(d), f, m.cfg.PathLossExponent, m.cfg.ReferenceDistance))
+			if reach+float64(rx.gain)-(mean-3*float64(m.cfg.ShadowingSigma)-m.fadeCap) < sensitivity {
+				continue
+			}
+		}
 		loss, free := m.pathLoss(tx, rx, d, f)
 		best := math.Max(free, loss-m.fadeCap)
-		sensitivity := rx.noise(125_000) + float64(sf12)
 		if reach+float64(rx.gain)-best < sensitivity {
 			continue
 		}
