@@ -234,3 +234,16 @@ func FuzzParseBeaconFrame(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkNewBeacon(b *testing.B) {
+	entropy, pub, nonce := vecInputs(b)
+	r, err := LookupRegion("EU868")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := NewBeacon(r, entropy, vecTs, pub, nonce, 60); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

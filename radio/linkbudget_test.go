@@ -242,3 +242,11 @@ func FuzzDistance(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkMaxRSSI(b *testing.B) {
+	var sink DBm
+	for b.Loop() {
+		sink += MaxRSSI(12, 81, 83, 508, 867_900_024)
+	}
+	_ = sink
+}
