@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -453,6 +454,38 @@ func BenchmarkVerify(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
 	})
+}
+
+// BenchmarkVerifyInterleaved runs Open and the raw ed25519.Verify baseline
+// alternately in one loop and times each separately, so a machine whose
+// load changes during the run slows both alike. It reports both rates and
+// their ratio (open/baseline time per op; 1.0 means no overhead).
+func BenchmarkVerifyInterleaved(b *testing.B) {
+	priv, raw := sealedReport(b)
+	env, err := Open(raw, Kind_KIND_BEACON_REPORT)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pub := PublicKeyOf(priv)
+	tagged := append(DomainTag(Kind_KIND_BEACON_REPORT), env.Body...)
+	var base, open time.Duration
+	b.ReportAllocs()
+	for b.Loop() {
+		t0 := time.Now()
+		if !ed25519.Verify(pub[:], tagged, env.Signature) {
+			b.Fatal("verify failed")
+		}
+		t1 := time.Now()
+		if _, err := Open(raw, Kind_KIND_BEACON_REPORT); err != nil {
+			b.Fatal(err)
+		}
+		t2 := time.Now()
+		base += t1.Sub(t0)
+		open += t2.Sub(t1)
+	}
+	b.ReportMetric(float64(b.N)/base.Seconds(), "baseline-ops/s")
+	b.ReportMetric(float64(b.N)/open.Seconds(), "open-ops/s")
+	b.ReportMetric(open.Seconds()/base.Seconds(), "open/baseline")
 }
 
 func BenchmarkSeal(b *testing.B) {
