@@ -418,19 +418,6 @@ func TestServerTxAckTimeout(t *testing.T) {
 	waitMetric(t, s.reg, "hexfield_semtech_dropped_total", dropUnknownToken, 1)
 	waitMetric(t, s.reg, "hexfield_semtech_downlinks_total", "timeout", 1)
 
-	// A TX_ACK with the right token but another EUI does not complete a Send.
-	go func() {
-		var pr PullResp
-		if pr.UnmarshalBinary(f.recv(time.Second)) == nil {
-			bad, _ := (&TxAck{Version: 2, Token: pr.Token, EUI: EUI{1}}).MarshalBinary()
-			f.send(bad)
-		}
-	}()
-	if _, err := s.Send(context.Background(), specEUI, specBeaconTXPK(t)); !errors.Is(err, ErrTxAckTimeout) {
-		t.Fatalf("Send with foreign EUI ack = %v", err)
-	}
-	waitMetric(t, s.reg, "hexfield_semtech_dropped_total", dropEUIMismatch, 1)
-
 	// Context cancellation ends the wait early.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -440,6 +427,35 @@ func TestServerTxAckTimeout(t *testing.T) {
 	// An unencodable txpk fails before anything is sent.
 	if _, err := s.Send(context.Background(), specEUI, TXPK{}); !errors.Is(err, ErrInvalidJSON) {
 		t.Errorf("empty txpk Send = %v", err)
+	}
+}
+
+// TestServerTxAckForeignEUI: a TX_ACK with the right token but another EUI
+// does not complete a Send; the real one does.
+func TestServerTxAckForeignEUI(t *testing.T) {
+	s := startServer(t, ServerConfig{TxAckTimeout: 10 * time.Second})
+	f := newRawForwarder(t, s.Addr())
+	f.send(unhex(t, specPullData))
+	f.expect(time.Second, unhex(t, specPullAck))
+	go func() {
+		var pr PullResp
+		b, err := f.tryRecv(5 * time.Second)
+		if err != nil || pr.UnmarshalBinary(b) != nil {
+			return
+		}
+		foreign, _ := (&TxAck{Version: 2, Token: pr.Token, EUI: EUI{1}, Status: TxStatusError(TxTooLate)}).MarshalBinary()
+		f.conn.WriteTo(foreign, f.server)
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if metric(t, s.reg, "hexfield_semtech_dropped_total", dropEUIMismatch) == 1 {
+				break
+			}
+		}
+		real, _ := (&TxAck{Version: 2, Token: pr.Token, EUI: specEUI, Status: TxPowerWarning(12)}).MarshalBinary()
+		f.conn.WriteTo(real, f.server)
+	}()
+	r, err := s.Send(context.Background(), specEUI, specBeaconTXPK(t))
+	if err != nil || !r.Accepted() || r.PowerDBm != 12 {
+		t.Fatalf("Send = %+v, %v", r, err)
 	}
 }
 
@@ -518,11 +534,16 @@ func TestServerGatewayLiveness(t *testing.T) {
 
 // blockingHandler holds the dispatch goroutine until released.
 type blockingHandler struct {
+	started chan struct{}
 	release chan struct{}
 	got     chan Uplink
 }
 
 func (h *blockingHandler) HandleUplink(ctx context.Context, u Uplink) {
+	select {
+	case h.started <- struct{}{}:
+	default:
+	}
 	select {
 	case <-h.release:
 	case <-ctx.Done():
@@ -533,10 +554,13 @@ func (h *blockingHandler) HandleUplink(ctx context.Context, u Uplink) {
 // TestServerQueueFull: a stuck handler neither blocks acks nor grows memory;
 // the overflow is counted.
 func TestServerQueueFull(t *testing.T) {
-	h := &blockingHandler{release: make(chan struct{}), got: make(chan Uplink, 10)}
+	h := &blockingHandler{started: make(chan struct{}, 1), release: make(chan struct{}), got: make(chan Uplink, 10)}
 	s := startServer(t, ServerConfig{Handler: h, QueueSize: 2})
 	f := newRawForwarder(t, s.Addr())
-	for range 5 {
+	f.send(datagram(t, specPushDataHeader, specUplinkJSON))
+	f.expect(time.Second, unhex(t, specPushAck))
+	<-h.started
+	for range 4 {
 		f.send(datagram(t, specPushDataHeader, specUplinkJSON))
 		f.expect(time.Second, unhex(t, specPushAck))
 	}
