@@ -18,6 +18,14 @@
 // wrapped in explicit float64(...) conversions so the compiler never fuses
 // them into FMA instructions, whose rounding differs between CPUs.
 //
-// radio imports only wire and brocaar/lorawan; it must not import net or
-// any storage package.
+// The physics functions are total and never panic. An input outside a
+// function's domain (NaN, infinite, a negative or zero distance, a zero
+// bandwidth, an unknown spreading factor) gives NaN, which compares false
+// with everything: write checks so that NaN fails them, e.g.
+// `!(signal <= MaxRSSI(...))` for the free-space bound. CheckPath reports
+// the reason as an error when a caller wants one.
+//
+// radio imports only brocaar/lorawan and the standard library (its rules
+// also allow wire, but wire pulls in quic-go and with it net, which radio
+// must not depend on); it must not import net or any storage package.
 package radio
