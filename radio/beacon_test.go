@@ -57,6 +57,16 @@ func TestBeaconSpecVector(t *testing.T) {
 	}{
 		{"EU868", 867_900_000, "SF12BW125", 10},
 		{"US915", 904_700_000, "SF9BW125", 30},
+		// Derived from the same payload (not in the spec): index
+		// 23980 mod 8 = 4, or 23980 mod 3 = 1 for three-channel plans.
+		{"AU915", 917_600_000, "SF9BW125", 24},
+		{"AS923-1", 924_000_000, "SF9BW125", 10},
+		{"AS923-2", 922_200_000, "SF9BW125", 10},
+		{"AS923-3", 917_400_000, "SF9BW125", 10},
+		{"AS923-4", 918_100_000, "SF9BW125", 10},
+		{"KR920", 922_300_000, "SF9BW125", 8},
+		{"IN865", 865_402_500, "SF9BW125", 24},
+		{"EU433", 433_375_000, "SF9BW125", 6},
 	} {
 		t.Run(tc.region, func(t *testing.T) {
 			r, err := LookupRegion(tc.region)
