@@ -83,26 +83,3 @@ func FuzzPullResp(f *testing.F) {
 		stable(t, data, func() codec { return new(PullResp) })
 	})
 }
-
-func FuzzTXPK(f *testing.F) {
-	f.Add([]byte(specPullRespJSON[8 : len(specPullRespJSON)-1]))
-	f.Add([]byte(`{"tmst":3513348611,"freq":869.525,"rfch":0,"powe":27,"modu":"LORA","datr":"SF9BW125","codr":"4/5","ipol":true,"prea":8,"size":5,"data":"YNobASY="}`))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		var x TXPK
-		if err := x.UnmarshalJSON(data); err != nil {
-			return
-		}
-		b1, err := x.MarshalJSON()
-		if err != nil {
-			t.Fatalf("re-encode: %v", err)
-		}
-		var y TXPK
-		if err := y.UnmarshalJSON(b1); err != nil {
-			t.Fatalf("decode %s: %v", b1, err)
-		}
-		b2, err := y.MarshalJSON()
-		if err != nil || string(b1) != string(b2) {
-			t.Fatalf("unstable: %s vs %s (%v)", b1, b2, err)
-		}
-	})
-}
