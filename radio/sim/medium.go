@@ -376,9 +376,7 @@ func (m *Medium) receptions(tx *transmission) []delivery {
 			continue
 		}
 		m.stats.Deliveries++
-		// Channel power = signal + noise, in dB:
-		// signal + 10·log10(1 + 10^(−snr/10)).
-		channel := signal + 10/math.Ln10*math.Log1p(math.Exp(-snr*math.Ln10/10))
+		channel := radio.ChannelRSSI(radio.DBm(signal), radio.DBm(noise))
 		if out == nil {
 			out = make([]delivery, 0, len(ls.links))
 		}
@@ -391,7 +389,7 @@ func (m *Medium) receptions(tx *transmission) []delivery {
 				Frequency: tx.freq,
 				DataRate:  tx.dr,
 				InvertIQ:  tx.ipol,
-				RSSI:      radio.DBm(channel),
+				RSSI:      channel,
 				RSSIS:     radio.DBm(signal),
 				SNR:       radio.DB(snr),
 				Start:     tx.start,

@@ -122,7 +122,7 @@ func TestRSSIDecreasesWithDistance(t *testing.T) {
 		}
 		// The channel RSSI is signal plus noise: the implied noise of
 		// poc-rules §12c recovers the thermal floor.
-		implied := float64(r.RSSI) - 10*math.Log10(1+math.Pow(10, float64(r.SNR)/10))
+		implied := float64(radio.ImpliedNoise(r.RSSI, r.SNR))
 		if math.Abs(implied-noise) > 1e-6 {
 			t.Errorf("implied noise %v, want %v", implied, noise)
 		}
