@@ -13,8 +13,8 @@ import (
 
 // Signed envelopes.
 //
-// A signature is plain ed25519 (RFC 8032, no context or prehash, so Solana
-// wallets can produce it) over
+// A signature is plain ed25519 (RFC 8032, no context or prehash, so any
+// ed25519 signer, such as a Solana keypair, can produce it) over
 //
 //	DomainTag(kind) ‖ body
 //
