@@ -83,6 +83,9 @@ func TestPackageDocComments(t *testing.T) {
 type rule struct {
 	ours      []string
 	forbidden []string
+	// noDirect are packages it must not import itself, though a package it
+	// may import can (verifier does no I/O, but wire's TLS needs net).
+	noDirect []string
 }
 
 var rules = map[string]rule{
@@ -93,8 +96,9 @@ var rules = map[string]rule{
 	"hotspot": {ours: []string{"wire", "radio", "radio/semtech"}, forbidden: []string{
 		module + "/oracle", module + "/verifier", module + "/maps",
 		"github.com/dgraph-io/", "github.com/uber/h3-go", "github.com/gagliardetto/"}},
-	"verifier": {ours: []string{"wire", "radio"}, forbidden: []string{
-		"net", "net/http", "os/exec", "github.com/quic-go/", "github.com/dgraph-io/", "github.com/gagliardetto/"}},
+	"verifier": {ours: []string{"wire", "radio"},
+		forbidden: []string{"github.com/dgraph-io/", "github.com/gagliardetto/"},
+		noDirect:  []string{"net", "os", "os/exec", "math/rand", "math/rand/v2", "github.com/quic-go/"}},
 	"oracle":        {ours: []string{"wire", "verifier", "maps", "oracle/solana", "oracle/solana/localnet"}, forbidden: []string{module + "/hotspot"}},
 	"oracle/solana": {ours: nil, forbidden: []string{module + "/hotspot", module + "/verifier"}},
 	"maps":          {ours: []string{"wire"}, forbidden: []string{"github.com/dgraph-io/", module + "/hotspot"}},
@@ -132,6 +136,13 @@ func TestImportRules(t *testing.T) {
 				t.Errorf("%s imports %s; DESIGN.md allows only %v", rel, ours, r.ours)
 			}
 		}
+		for _, imp := range p.Imports {
+			for _, f := range r.noDirect {
+				if matches(imp, f) {
+					t.Errorf("%s imports %s itself, which it must not", rel, imp)
+				}
+			}
+		}
 		for _, dep := range append(p.Deps, p.Imports...) {
 			for _, f := range r.forbidden {
 				if matches(dep, f) {
@@ -158,6 +169,29 @@ func TestHotspotdPureGo(t *testing.T) {
 				if matches(p.ImportPath, f) {
 					t.Errorf("%v: hotspotd depends on %s", arch, p.ImportPath)
 				}
+			}
+		}
+	}
+}
+
+// TestVerifierReadsNoClock checks that the verifier takes time as a
+// parameter: no wall-clock reads in its code.
+func TestVerifierReadsNoClock(t *testing.T) {
+	files, err := filepath.Glob("verifier/*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, call := range []string{"time.Now(", "time.Since(", "time.Until(", "time.Sleep(", "time.After("} {
+			if bytes.Contains(src, []byte(call)) {
+				t.Errorf("%s calls %s: the verifier must take time as a parameter", f, call)
 			}
 		}
 	}
