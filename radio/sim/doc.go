@@ -23,7 +23,9 @@
 // medium at the requested counter value, and TX_ACK with the forwarder's
 // real error values. Fault knobs let tests force TX_ACK errors, send garbage
 // datagrams and drop PUSH_ACKs. A [Device] is a sensor that transmits raw
-// frames into the medium and hears downlinks.
+// frames into the medium and hears downlinks. A [Relay] re-transmits what
+// one radio hears from another place (the relayed-beacon fraud); two
+// concentrators on one radio model one antenna behind a splitter.
 //
 // Time comes from a [Clock]: the real clock for loopback tests and the
 // devnet (it also works inside testing/synctest bubbles), or a
