@@ -3,8 +3,12 @@ package verifier
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"math"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/hexfield/hexfield/radio"
 	"github.com/hexfield/hexfield/wire"
@@ -100,16 +104,22 @@ func newEngine(p Params, reg *Registry) *engine {
 	return e
 }
 
+// dataRate parses a data rate; the cache is filled before the parallel
+// phases (see load) and only read during them.
 func (e *engine) dataRate(s string) (radio.DataRate, bool) {
 	if d, ok := e.drCache[s]; ok {
 		return d.dr, d.ok
 	}
 	dr, err := radio.ParseDataRate(s)
-	d := drParse{dr, err == nil}
-	if len(e.drCache) < 64 {
-		e.drCache[s] = d
+	return dr, err == nil
+}
+
+func (e *engine) cacheDataRate(s string) {
+	if _, ok := e.drCache[s]; ok || len(e.drCache) >= 64 {
+		return
 	}
-	return d.dr, d.ok
+	dr, err := radio.ParseDataRate(s)
+	e.drCache[s] = drParse{dr, err == nil}
 }
 
 func (e *engine) entropyOf(raw []byte) *entropyRec {
@@ -153,7 +163,7 @@ func (e *engine) load(beacons []Beacon, witnesses []Witness, intervals *History)
 		return cmpArrival(beacons[a].ReceivedMs, &beacons[a].ID, beacons[b].ReceivedMs, &beacons[b].ID)
 	})
 	e.beacons = make([]beaconRec, len(order))
-	byPayload := make(map[string][]int32, len(order))
+	idx := newPayloadIndex(len(order))
 	first := map[bucketKey]arrival{}
 	for k, i := range order {
 		b := &beacons[i]
@@ -170,11 +180,10 @@ func (e *engine) load(beacons []Beacon, witnesses []Witness, intervals *History)
 			}
 		}
 		br.ent = e.entropyOf(b.Report.GetEntropy())
-		if pl := b.Report.GetPayload(); len(pl) == radio.BeaconPayloadSize {
-			byPayload[string(pl)] = append(byPayload[string(pl)], int32(k))
-		}
+		e.cacheDataRate(b.Report.GetDatarate())
+		idx.add(b.Report.GetPayload(), int32(k))
 	}
-	for k := range e.beacons {
+	e.parallel(len(e.beacons), func(k int) {
 		br := &e.beacons[k]
 		earlier := false
 		if br.site >= 0 {
@@ -189,7 +198,7 @@ func (e *engine) load(beacons []Beacon, witnesses []Witness, intervals *History)
 			earlier = ok && cmpArrival(f.ms, &f.id, br.ms, &br.b.ID) < 0
 		}
 		br.pre = e.checkBeacon(br, earlier)
-	}
+	})
 
 	// Witness reports: dedupe by id, then attach to every beacon whose
 	// payload they carry.
@@ -198,6 +207,7 @@ func (e *engine) load(beacons []Beacon, witnesses []Witness, intervals *History)
 	})
 	e.witnesses = make([]witnessRec, len(worder))
 	counts := make([]int32, len(e.beacons)+1)
+	firstBeacon := make([]int32, len(worder)) // first beacon with the payload, -1 none
 	for k, i := range worder {
 		w := &witnesses[i]
 		wr := &e.witnesses[k]
@@ -208,11 +218,14 @@ func (e *engine) load(beacons []Beacon, witnesses []Witness, intervals *History)
 				wr.site = s
 			}
 		}
-		bs := byPayload[string(w.Report.GetPayload())]
-		if len(bs) == 0 {
+		e.cacheDataRate(w.Report.GetDatarate())
+		pl := w.Report.GetPayload()
+		fb := idx.first(pl)
+		firstBeacon[k] = fb
+		if fb < 0 {
 			e.orphans = append(e.orphans, int32(k))
 		}
-		for _, b := range bs {
+		for b := fb; b >= 0; b = idx.next(b, pl) {
 			counts[b+1]++
 		}
 	}
@@ -222,15 +235,104 @@ func (e *engine) load(beacons []Beacon, witnesses []Witness, intervals *History)
 	}
 	e.pairs = make([]pair, counts[len(e.beacons)])
 	for k := range e.witnesses {
-		for _, b := range byPayload[string(e.witnesses[k].w.Report.GetPayload())] {
+		pl := e.witnesses[k].w.Report.GetPayload()
+		for b := firstBeacon[k]; b >= 0; b = idx.next(b, pl) {
 			br := &e.beacons[b]
 			e.pairs[br.hi].w = int32(k)
 			br.hi++
 		}
 	}
-	for k := range e.beacons {
-		e.checkWitnesses(&e.beacons[k])
+	e.parallel(len(e.beacons), func(k int) { e.checkWitnesses(&e.beacons[k]) })
+}
+
+// parallel runs f(0) … f(n−1) on GOMAXPROCS goroutines in chunks and waits
+// for all of them. f must only write state owned by its index, so the
+// result does not depend on scheduling.
+func (e *engine) parallel(n int, f func(i int)) {
+	workers := runtime.GOMAXPROCS(0)
+	if n < 256 || workers < 2 {
+		for i := range n {
+			f(i)
+		}
+		return
 	}
+	const chunk = 128
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				lo := int(next.Add(chunk)) - chunk
+				if lo >= n {
+					return
+				}
+				for i := lo; i < min(lo+chunk, n); i++ {
+					f(i)
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// payloadIndex finds the beacons carrying a payload: a map from the
+// payload's first 8 bytes to the first such beacon, and a chain through
+// beacons sharing those bytes; full payloads are compared.
+type payloadIndex struct {
+	head     map[uint64]int32
+	chain    []int32 // next beacon with the same 8-byte prefix, -1 end
+	payloads [][]byte
+}
+
+func newPayloadIndex(n int) *payloadIndex {
+	return &payloadIndex{head: make(map[uint64]int32, n), chain: make([]int32, n), payloads: make([][]byte, n)}
+}
+
+func prefix64(p []byte) uint64 { return binary.LittleEndian.Uint64(p) }
+
+func (x *payloadIndex) add(p []byte, k int32) {
+	x.chain[k] = -1
+	if len(p) != radio.BeaconPayloadSize {
+		return
+	}
+	x.payloads[k] = p
+	key := prefix64(p)
+	if h, ok := x.head[key]; ok {
+		// append at the end so chains stay in beacon order
+		for x.chain[h] >= 0 {
+			h = x.chain[h]
+		}
+		x.chain[h] = k
+		return
+	}
+	x.head[key] = k
+}
+
+// first returns the first beacon carrying p, -1 if none.
+func (x *payloadIndex) first(p []byte) int32 {
+	if len(p) != radio.BeaconPayloadSize {
+		return -1
+	}
+	h, ok := x.head[prefix64(p)]
+	if !ok {
+		return -1
+	}
+	for ; h >= 0; h = x.chain[h] {
+		if bytes.Equal(x.payloads[h], p) {
+			return h
+		}
+	}
+	return -1
+}
+
+// next returns the beacon after b carrying p, -1 if none.
+func (x *payloadIndex) next(b int32, p []byte) int32 {
+	for h := x.chain[b]; h >= 0; h = x.chain[h] {
+		if bytes.Equal(x.payloads[h], p) {
+			return h
+		}
+	}
+	return -1
 }
 
 type bucketKey struct {

@@ -23,8 +23,8 @@ type event struct {
 	gain   float64 // g = signal − P − ⌊G_b/10⌋ − ⌊G_w/10⌋, dB
 	strong bool    // antenna_split (i) strong-signal rule holds
 	valid  bool    // valid per §4–6 (else invalid only for bad_rssi / implausible_signal)
-	beacon int32
-	sigDdB int32 // signal, ddBm
+	beacon int32   // ordinal of the beacon among the window's beacons with events
+	sigDdB int32   // signal, ddBm
 }
 
 func floor10(g int32) int64 {
@@ -44,12 +44,15 @@ func (e *engine) detect(h *History, start, end int64) []Flag {
 	}
 	from := start - int64(d.Window-1)*e.p.epochMs()
 	var evs []event
+	var ranges [][2]int32 // events of beacon ordinal o: evs[ranges[o][0]:ranges[o][1]]
+	nearF, nearL := radio.Hz(0), 0.0
 	for k := range e.beacons {
 		br := &e.beacons[k]
 		if br.ms < from || br.ms >= end || br.final != ReasonNone {
 			continue
 		}
 		bs := &e.reg.sites[br.site]
+		lo := int32(len(evs))
 		for i := br.lo; i < br.hi; i++ {
 			pr := &e.pairs[i]
 			valid := pr.final == ReasonNone
@@ -61,12 +64,17 @@ func (e *engine) detect(h *History, start, end int64) []Flag {
 			sig := signalDdBm(wr.w.Report)
 			eirp := int64(br.bc.PowerDBm) + floor10(bs.GainDdBi) + floor10(ws.GainDdBi)
 			g := float64(sig)/10 - float64(eirp)
-			near := float64(radio.FreeSpaceLoss(radio.Meters(d.SplitNearM), radio.Hz(wr.w.Report.GetFrequencyHz())))
+			if f := radio.Hz(wr.w.Report.GetFrequencyHz()); f != nearF {
+				nearF, nearL = f, float64(radio.FreeSpaceLoss(radio.Meters(d.SplitNearM), f))
+			}
 			evs = append(evs, event{
 				b: br.site, w: wr.site, dist: pr.dist, gain: g,
-				strong: g >= -near-d.SplitMarginDB,
-				valid:  valid, beacon: int32(k), sigDdB: sig,
+				strong: g >= -nearL-d.SplitMarginDB,
+				valid:  valid, beacon: int32(len(ranges)), sigDdB: sig,
 			})
+		}
+		if hi := int32(len(evs)); hi > lo {
+			ranges = append(ranges, [2]int32{lo, hi})
 		}
 	}
 	n := len(e.reg.sites)
@@ -82,7 +90,7 @@ func (e *engine) detect(h *History, start, end int64) []Flag {
 	for _, s := range e.isolatedCliques(evs, h, from, end) {
 		add(s, ReasonIsolatedClique)
 	}
-	for _, s := range e.antennaSplit(evs) {
+	for _, s := range e.antennaSplit(evs, ranges) {
 		add(s, ReasonAntennaSplit)
 	}
 	var out []Flag
@@ -326,7 +334,7 @@ func (x *spatialIndex) within(lat, lng, r float64) []int32 {
 // antennaSplit flags pairs of distant hotspots that hear each other as if
 // a few metres apart (i), or that hear everyone with the same signal (ii)
 // (poc-rules §12e).
-func (e *engine) antennaSplit(evs []event) []int32 {
+func (e *engine) antennaSplit(evs []event, ranges [][2]int32) []int32 {
 	d := e.p.Detectors
 	var out []int32
 	// (i) strong links
@@ -364,12 +372,6 @@ func (e *engine) antennaSplit(evs []event) []int32 {
 	// hotspot u, walk its valid witness events and the other valid
 	// witnesses v > u of the same beacons.
 	n := len(e.reg.sites)
-	byBeacon := map[int32][]int32{} // beacon → valid events, in event order
-	for i := range evs {
-		if evs[i].valid {
-			byBeacon[evs[i].beacon] = append(byBeacon[evs[i].beacon], int32(i))
-		}
-	}
 	start := make([]int32, n+1)
 	for i := range evs {
 		if evs[i].valid {
@@ -405,10 +407,11 @@ func (e *engine) antennaSplit(evs []event) []int32 {
 		us := &e.reg.sites[u]
 		for _, iu := range evU {
 			eu := &evs[iu]
-			for _, iv := range byBeacon[eu.beacon] {
+			r := ranges[eu.beacon]
+			for iv := r[0]; iv < r[1]; iv++ {
 				ev := &evs[iv]
 				v := ev.w
-				if v <= u {
+				if v <= u || !ev.valid {
 					continue
 				}
 				a := &acc[v]
