@@ -37,8 +37,9 @@ const gpsLeap = 18 * time.Second
 // ConcentratorConfig configures a [Concentrator]. The zero value is an
 // EU868 gateway without GPS whose EUI is derived from its radio's name.
 type ConcentratorConfig struct {
-	// EUI is the gateway EUI in every datagram. Default: the first 8 bytes
-	// of SHA-256 of the radio's name.
+	// EUI is the gateway EUI in every datagram. Default: 8 bytes of a
+	// SHA-256 of the radio's name, so two concentrators sharing one radio
+	// (a splitter) need explicit EUIs.
 	EUI semtech.EUI
 	// Region names the channel plan: it supplies the receive channels and
 	// the transmit band unless they are set below. Default "EU868".
