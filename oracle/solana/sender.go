@@ -97,7 +97,7 @@ func (d *Distributor) send(ctx context.Context, e *entry, preflight bool) error 
 		}
 		return &TxError{Name: e.Name, Signature: e.Signature, Err: txErr}
 	}
-	d.log.Debug("send: outcome unknown", "tx", e.Name, "err", err)
+	d.log.Warn("send: outcome unknown", "tx", e.Name, "err", err)
 	return nil
 }
 
@@ -191,6 +191,7 @@ func (d *Distributor) reconcile(ctx context.Context, es []*entry, rebuild rebuil
 	// longer land when height > lastValidBlockHeight.
 	height, err := d.rpc.GetBlockHeight(ctx, rpc.CommitmentFinalized)
 	if err != nil {
+		d.log.Warn("get block height", "err", err)
 		return es, nil // unknown; try again next round
 	}
 	var sigs []sol.Signature
@@ -210,6 +211,7 @@ func (d *Distributor) reconcile(ctx context.Context, es []*entry, rebuild rebuil
 		chunk := sigs[i:min(i+256, len(sigs))]
 		res, err := d.rpc.GetSignatureStatuses(ctx, true, chunk...)
 		if err != nil {
+			d.log.Warn("get signature statuses", "err", err)
 			return es, nil
 		}
 		for j, st := range res.Value {

@@ -266,7 +266,7 @@ class Chain {
       ? (simulate ? this.svm.simulateLegacyTransaction(raw) : this.svm.sendLegacyTransaction(raw))
       : (simulate ? this.svm.simulateVersionedTransaction(raw) : this.svm.sendVersionedTransaction(raw));
     const failed = r.constructor.name === 'FailedTransactionMetadata';
-    const meta = r.meta();
+    const meta = typeof r.meta === 'function' ? r.meta() : r;
     return {
       err: failed ? this.errorJSON(r.err()) : null,
       logs: meta.logs(),

@@ -1,0 +1,85 @@
+package solana
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+
+	sol "github.com/gagliardetto/solana-go"
+	"github.com/gagliardetto/solana-go/rpc"
+)
+
+// Chain is a read-only view of a deployment for tools (balances, supply, allowance).
+type Chain struct {
+	rpc *rpc.Client
+}
+
+// NewChain returns a read-only client for rpcURL.
+func NewChain(rpcURL string) *Chain { return &Chain{rpc: rpc.New(rpcURL)} }
+
+// TokenBalances returns the token balance of each owner's associated token account for mint
+// (0 when the account does not exist).
+func (c *Chain) TokenBalances(ctx context.Context, mint [32]byte, owners [][32]byte) ([]uint64, error) {
+	ks := make([]sol.PublicKey, len(owners))
+	for i, o := range owners {
+		a, err := AssociatedTokenAddress(o, mint)
+		if err != nil {
+			return nil, err
+		}
+		ks[i] = a
+	}
+	return c.TokenAccountAmounts(ctx, ks)
+}
+
+// TokenAccountAmounts reads the amount (offset 64) of token accounts; missing ones are 0.
+func (c *Chain) TokenAccountAmounts(ctx context.Context, accounts []sol.PublicKey) ([]uint64, error) {
+	out := make([]uint64, 0, len(accounts))
+	for i := 0; i < len(accounts); i += 100 {
+		r, err := c.rpc.GetMultipleAccountsWithOpts(ctx, accounts[i:min(i+100, len(accounts))], &rpc.GetMultipleAccountsOpts{Encoding: sol.EncodingBase64, Commitment: rpc.CommitmentFinalized})
+		if err != nil {
+			return nil, fmt.Errorf("get token accounts: %w", err)
+		}
+		for _, a := range r.Value {
+			if a == nil {
+				out = append(out, 0)
+				continue
+			}
+			d := a.Data.GetBinary()
+			if len(d) < 72 {
+				return nil, fmt.Errorf("not a token account (%d bytes)", len(d))
+			}
+			out = append(out, binary.LittleEndian.Uint64(d[64:72]))
+		}
+	}
+	return out, nil
+}
+
+// EscrowState is the escrow's balance and the distributor's remaining allowance.
+type EscrowState struct {
+	Amount, DelegatedAmount uint64
+	Delegate                [32]byte
+	Supply                  uint64
+}
+
+// Escrow reads the escrow token account and the mint supply.
+func (c *Chain) Escrow(ctx context.Context, a Accounts) (EscrowState, error) {
+	r, err := c.rpc.GetMultipleAccountsWithOpts(ctx, []sol.PublicKey{a.Escrow, a.Mint}, &rpc.GetMultipleAccountsOpts{Encoding: sol.EncodingBase64, Commitment: rpc.CommitmentFinalized})
+	if err != nil {
+		return EscrowState{}, fmt.Errorf("get escrow: %w", err)
+	}
+	if r.Value[0] == nil || r.Value[1] == nil {
+		return EscrowState{}, fmt.Errorf("escrow or mint missing (run setup)")
+	}
+	d, m := r.Value[0].Data.GetBinary(), r.Value[1].Data.GetBinary()
+	if len(d) != 165 || len(m) != mintSize {
+		return EscrowState{}, fmt.Errorf("escrow or mint malformed")
+	}
+	var s EscrowState
+	s.Amount = binary.LittleEndian.Uint64(d[64:72])
+	if binary.LittleEndian.Uint32(d[72:76]) == 1 {
+		copy(s.Delegate[:], d[76:108])
+	}
+	s.DelegatedAmount = binary.LittleEndian.Uint64(d[121:129])
+	s.Supply = binary.LittleEndian.Uint64(m[36:44])
+	return s, nil
+}
