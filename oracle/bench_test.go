@@ -147,15 +147,18 @@ const benchConns = 64
 func BenchmarkIngest(b *testing.B) {
 	per := max(1, b.N/benchConns)
 	to, lcs := setupLoad(b, benchConns, per)
-	ceiling := verifyCeiling(b, testKey(b), time.Second)
+	// The machine may be shared: take the ceiling just before and just
+	// after the ingest run and use their mean.
+	before := verifyCeiling(b, testKey(b), time.Second)
 	b.ResetTimer()
-	elapsed, lats := runLoad(b, lcs, 0)
+	elapsed, _ := runLoad(b, lcs, 0)
 	b.StopTimer()
+	after := verifyCeiling(b, testKey(b), time.Second)
+	ceiling := (before + after) / 2
 	rate := float64(per*benchConns) / elapsed.Seconds()
 	b.ReportMetric(rate, "reports/s")
 	b.ReportMetric(ceiling, "verify_ceiling/s")
 	b.ReportMetric(rate/ceiling, "ratio")
-	b.ReportMetric(float64(percentile(lats, 0.99).Microseconds())/1000, "p99_ms_saturated")
 	to.stop(b)
 }
 

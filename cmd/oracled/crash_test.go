@@ -132,6 +132,9 @@ func (l *loader) run(ctx context.Context, addr string, oraclePub wire.PublicKey,
 		return err
 	}
 	defer conn.CloseWithError(0, "")
+	// A killed oracle sends no close: hang up when the test says so.
+	stop := context.AfterFunc(ctx, func() { conn.CloseWithError(0, "") })
+	defer stop()
 	str, err := conn.OpenStreamSync(ctx)
 	if err != nil {
 		return err
@@ -176,6 +179,8 @@ func (l *loader) run(ctx context.Context, addr string, oraclePub wire.PublicKey,
 		}
 		select {
 		case inflight <- wire.ReportID(raw):
+		case <-ctx.Done():
+			return nil
 		case err := <-errc:
 			return err
 		}
