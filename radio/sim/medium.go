@@ -115,7 +115,7 @@ type Medium struct {
 	closed  bool
 	radios  []*Radio // by index; nil once detached
 	byName  map[string]*Radio
-	version uint64 // bumped whenever positions change; invalidates link caches
+	version uint64 // bumped when a radio moves; invalidates every link cache
 	seq     uint64 // transmissions so far
 	active  []*transmission
 	pending map[*transmission]Timer

@@ -587,3 +587,24 @@ func FuzzMedium(f *testing.F) {
 		}
 	})
 }
+
+// TestAttachAfterFrames checks that radios attached after a transmitter's
+// links were cached still hear it.
+func TestAttachAfterFrames(t *testing.T) {
+	m, clk := exactMedium(t)
+	tx, _ := attach(t, m, "tx", 0, 0)
+	_, first := attach(t, m, "first", 0, 300)
+	send(t, tx, Transmission{Frequency: f8671, DataRate: sf7, Power: 14, Payload: []byte{1}})
+	clk.Advance(time.Second)
+	_, late := attach(t, m, "late", 300, 0)
+	gone, goneRec := attach(t, m, "gone", -300, 0)
+	gone.Detach()
+	send(t, tx, Transmission{Frequency: f8671, DataRate: sf7, Power: 14, Payload: []byte{2}})
+	clk.Advance(time.Second)
+	if len(first.all()) != 2 || len(late.all()) != 1 || len(goneRec.all()) != 0 {
+		t.Errorf("receptions: first %d (want 2), late %d (want 1), detached %d (want 0)", len(first.all()), len(late.all()), len(goneRec.all()))
+	}
+	if got := late.all(); len(got) == 1 && math.Abs(float64(got[0].RSSIS-first.all()[1].RSSIS)) > 0.01 {
+		t.Errorf("equal distances, different signals: %v vs %v", got[0].RSSIS, first.all()[1].RSSIS)
+	}
+}

@@ -19,9 +19,12 @@ type link struct {
 }
 
 // linkSet is every link of a transmitter at one frequency that can close
-// at the medium's maximum power, sorted by receiver index.
+// at the medium's maximum power, sorted by receiver index. It covers the
+// radios attached before index upto; radios attached later are added on
+// the next lookup, so attaching costs O(new radios), not a rebuild.
 type linkSet struct {
 	version uint64
+	upto    int
 	links   []link
 }
 
@@ -33,22 +36,27 @@ func (s *linkSet) find(rx int) *link {
 	return nil
 }
 
-// linksLocked returns tx's links at f, rebuilding them when radios were
-// attached, moved or detached since they were computed.
+// linksLocked returns tx's links at f. A radio moved since they were
+// computed forces a rebuild; radios attached since are appended; links to
+// detached radios stay and are skipped by the callers.
 func (m *Medium) linksLocked(tx *Radio, f radio.Hz) *linkSet {
-	if ls := tx.links[f]; ls != nil && ls.version == m.version {
+	ls := tx.links[f]
+	if ls != nil && ls.version == m.version && ls.upto == len(m.radios) {
 		return ls
 	}
-	if tx.links == nil || len(tx.links) > 64 {
-		tx.links = make(map[radio.Hz]*linkSet)
+	if ls == nil || ls.version != m.version {
+		if tx.links == nil || len(tx.links) > 64 {
+			tx.links = make(map[radio.Hz]*linkSet)
+		}
+		ls = &linkSet{version: m.version}
+		tx.links[f] = ls
 	}
-	ls := &linkSet{version: m.version}
 	// The most a frame can deliver: maximum power, both gains, fading at
 	// its most favourable. A receiver needs at least its SF12 BW125
 	// sensitivity, the lowest of all data rates.
 	reach := float64(m.cfg.MaxTxPower) + float64(tx.gain) + m.fadeCap
 	sf12 := radio.SNRMin(12)
-	for _, rx := range m.radios {
+	for _, rx := range m.radios[ls.upto:] {
 		if rx == nil || rx == tx {
 			continue
 		}
@@ -69,7 +77,7 @@ func (m *Medium) linksLocked(tx *Radio, f radio.Hz) *linkSet {
 		}
 		ls.links = append(ls.links, link{rx: rx.index, dist: d, loss: loss, free: free})
 	}
-	tx.links[f] = ls
+	ls.upto = len(m.radios)
 	return ls
 }
 

@@ -126,7 +126,6 @@ func (m *Medium) Attach(cfg RadioConfig) (*Radio, error) {
 	r.index = len(m.radios)
 	m.radios = append(m.radios, r)
 	m.byName[r.name] = r
-	m.version++
 	return r, nil
 }
 
@@ -186,9 +185,9 @@ func (r *Radio) Detach() {
 	}
 	r.detached = true
 	r.listeners, r.ids = nil, nil
+	r.links = nil
 	m.radios[r.index] = nil
 	delete(m.byName, r.name)
-	m.version++
 }
 
 // Listen registers f to be called with every frame the radio receives.
