@@ -105,10 +105,13 @@ func (f *fixture) distributor(tb testing.TB, cfg Config) *Distributor {
 }
 
 // makePayout builds a sorted payout list of n owners with varied amounts.
-func makePayout(epoch uint64, n int) EpochPayout {
+func makePayout(epoch uint64, n int) EpochPayout { return makePayoutOwners(epoch, n, "owner") }
+
+// makePayoutOwners builds n owners named by salt (a different salt gives new owners).
+func makePayoutOwners(epoch uint64, n int, salt string) EpochPayout {
 	p := EpochPayout{Epoch: epoch}
 	for i := range n {
-		h := sha256.Sum256(binary.LittleEndian.AppendUint64([]byte("owner"), uint64(i)))
+		h := sha256.Sum256(binary.LittleEndian.AppendUint64([]byte(salt), uint64(i)))
 		p.Payouts = append(p.Payouts, Payout{Owner: h, Amount: 1_000 + uint64(i)*7919%1_000_003})
 	}
 	slices.SortFunc(p.Payouts, func(a, b Payout) int { return bytes.Compare(a.Owner[:], b.Owner[:]) })
