@@ -1,0 +1,189 @@
+package solana
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"strings"
+	"testing"
+
+	sol "github.com/gagliardetto/solana-go"
+	"github.com/gagliardetto/solana-go/rpc"
+)
+
+// submitPhase1 builds phase 1 for quorum, has every quorum member and the payer sign, and
+// sends it with preflight; it returns the send error.
+func submitPhase1(t *testing.T, f *fixture, d *Distributor, s Summary, quorum []int) error {
+	t.Helper()
+	ctx := context.Background()
+	c := rpc.New(f.net.URL())
+	bh, err := c.GetLatestBlockhash(ctx, rpc.CommitmentFinalized)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var qk [][32]byte
+	for _, i := range quorum {
+		qk = append(qk, pub(f.oracles[i]))
+	}
+	msg, err := BuildPhase1(d.Accounts(), pub(f.payer), s, qk, bh.Value.Blockhash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sigs := map[[32]byte][64]byte{pub(f.payer): [64]byte(ed25519.Sign(f.payer, msg))}
+	for _, i := range quorum {
+		sigs[pub(f.oracles[i])] = [64]byte(ed25519.Sign(f.oracles[i], msg))
+	}
+	raw, err := assemble(msg, sigs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.SendRawTransactionWithOpts(ctx, raw, rpc.TransactionOpts{PreflightCommitment: rpc.CommitmentFinalized})
+	return err
+}
+
+func supply(t *testing.T, f *fixture, d *Distributor) uint64 {
+	t.Helper()
+	es, err := NewChain(f.net.URL()).Escrow(context.Background(), d.Accounts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return es.Supply
+}
+
+func TestRetryByAnotherMajorityRejected(t *testing.T) {
+	f := newFixture(t, 5, 3)
+	p := makePayout(42, 60)
+	a := f.distributor(t, f.config([]int{0, 1, 4}, summaries(p)))
+	if err := a.Distribute(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	before := supply(t, f, a)
+	// The chain rejects a second authorisation by {2,3,4} at oracle 4's marker.
+	err := submitPhase1(t, f, a, p.Summary(), []int{2, 3, 4})
+	if err == nil || !strings.Contains(err.Error(), "Custom") {
+		t.Fatalf("retry by another majority: %v, want a Custom(0) rejection", err)
+	}
+	if got := supply(t, f, a); got != before {
+		t.Fatalf("supply %d after rejected retry, want %d", got, before)
+	}
+	// A second coordinator (own journal) refuses before sending.
+	cfg := f.config([]int{2, 3, 4}, summaries(p))
+	cfg.JournalDir = t.TempDir()
+	b := f.distributor(t, cfg)
+	if err := b.Distribute(context.Background(), p); !errors.Is(err, ErrAuthorizedElsewhere) {
+		t.Fatalf("second coordinator: %v, want ErrAuthorizedElsewhere", err)
+	}
+	checkPaid(t, f, a, 0, p)
+}
+
+func TestFewerThanMSignaturesRejected(t *testing.T) {
+	f := newFixture(t, 5, 3)
+	p := makePayout(3, 10)
+	d := f.distributor(t, f.config([]int{0, 1, 2}, summaries(p)))
+	err := submitPhase1(t, f, d, p.Summary(), []int{0, 1})
+	if err == nil || !strings.Contains(err.Error(), "simulation failed") {
+		t.Fatalf("2 of 3 signatures: %v, want a preflight rejection", err)
+	}
+	if got := supply(t, f, d); got != 0 {
+		t.Fatalf("supply %d after rejected mint", got)
+	}
+	// A distributor with only two cosigners cannot even propose.
+	cfg := f.config([]int{0, 1}, summaries(p))
+	cfg.JournalDir = t.TempDir()
+	d2 := f.distributor(t, cfg)
+	if err := d2.Distribute(context.Background(), p); err == nil {
+		t.Fatal("distribute with 2 cosigners for M=3 succeeded")
+	}
+}
+
+func TestTamperedManifestRefusedByPeer(t *testing.T) {
+	f := newFixture(t, 3, 2)
+	p := makePayout(9, 30)
+	tampered := p
+	tampered.Payouts = append([]Payout(nil), p.Payouts...)
+	tampered.Payouts[17].Amount += 1_000_000 // the leader's store was altered
+	tampered.Total += 1_000_000
+	tampered.Root = MerkleRoot(tampered.Epoch, tampered.Payouts)
+
+	acc, _ := DeriveAccounts(pub(f.payer), "hexfield", pub(f.dist), 6)
+	peer := &LocalCosigner{Priv: f.oracles[1], Accounts: acc, Own: summaries(p)}
+	var quorum [][32]byte
+	for _, o := range f.oracles[:2] {
+		quorum = append(quorum, pub(o))
+	}
+	msg, err := BuildPhase1(acc, pub(f.payer), tampered.Summary(), quorum, sol.Hash{1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = peer.Cosign(context.Background(), Proposal{Summary: tampered.Summary(), Quorum: quorum, Message: msg})
+	var mm *MismatchError
+	if !errors.As(err, &mm) || mm.Field != "total" {
+		t.Fatalf("peer cosigned a tampered manifest: %v", err)
+	}
+	// A correct summary with an altered message (approve more than the total) is refused too.
+	honest, err := BuildPhase1(acc, pub(f.payer), p.Summary(), quorum, sol.Hash{1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evil, err := BuildPhase1(acc, pub(f.payer), tampered.Summary(), quorum, sol.Hash{1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = peer.Cosign(context.Background(), Proposal{Summary: p.Summary(), Quorum: quorum, Message: evil})
+	if !errors.As(err, &mm) || !strings.HasPrefix(mm.Field, "instruction") {
+		t.Fatalf("peer cosigned an altered message: %v", err)
+	}
+	if _, err := peer.Cosign(context.Background(), Proposal{Summary: p.Summary(), Quorum: quorum, Message: honest}); err != nil {
+		t.Fatalf("honest proposal refused: %v", err)
+	}
+
+	// End to end: the leader distributes the tampered payout; both peers refuse.
+	cfg := f.config(nil, nil)
+	cfg.Cosigners = []Cosigner{
+		&LocalCosigner{Priv: f.oracles[0], Accounts: acc, Own: summaries(p)},
+		&LocalCosigner{Priv: f.oracles[1], Accounts: acc, Own: summaries(p)},
+		&LocalCosigner{Priv: f.oracles[2], Accounts: acc, Own: summaries(p)},
+	}
+	d := f.distributor(t, cfg)
+	if err := d.Distribute(context.Background(), tampered); !errors.As(err, &mm) {
+		t.Fatalf("tampered distribute: %v", err)
+	}
+	if got := supply(t, f, d); got != 0 {
+		t.Fatalf("supply %d after refused epoch", got)
+	}
+	// One dishonest peer does not block an honest epoch (2 of 3 agree).
+	cfg.Cosigners[1] = &LocalCosigner{Priv: f.oracles[1], Accounts: acc, Own: summaries(tampered)}
+	cfg.JournalDir = t.TempDir()
+	d = f.distributor(t, cfg)
+	if err := d.Distribute(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	checkPaid(t, f, d, 0, p)
+}
+
+func TestBlockhashExpiryMidPhase2(t *testing.T) {
+	f := newFixture(t, 3, 2)
+	p := makePayout(5, 200)
+	d := f.distributor(t, f.config([]int{0, 1, 2}, summaries(p)))
+	ctx := context.Background()
+	expired := 0
+	d.crash = func(step string) error {
+		// Batch 2 was signed and persisted; its blockhash expires before it is sent. Batch 1
+		// was sent already: its status must stop any re-signing of it.
+		if strings.HasSuffix(step, "/batch-00002") && strings.HasPrefix(step, "persisted") {
+			expired++
+			return f.net.ExpireBlockhash(ctx)
+		}
+		return nil
+	}
+	if err := d.Distribute(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if expired == 0 {
+		t.Fatal("expiry not injected")
+	}
+	if st := d.Stats(); st.Resigned < 1 {
+		t.Fatalf("stats %+v: nothing re-signed", st)
+	}
+	checkPaid(t, f, d, 0, p)
+}
