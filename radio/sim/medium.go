@@ -120,6 +120,8 @@ type Medium struct {
 	active  []*transmission
 	pending map[*transmission]Timer
 	stats   Stats
+
+	scratch sync.Pool // *[]delivery, reused between completions
 }
 
 // Stats counts what the medium did.
@@ -330,24 +332,32 @@ type delivery struct {
 // complete runs when tx leaves the air: it works out who heard it and
 // hands them the reception, outside the lock.
 func (m *Medium) complete(tx *transmission) {
-	out := m.receptions(tx)
+	buf, _ := m.scratch.Get().(*[]delivery)
+	if buf == nil {
+		buf = new([]delivery)
+	}
+	out := m.receptions(tx, (*buf)[:0])
 	for i := range out {
 		for _, f := range out[i].listeners {
 			f(out[i].rec)
 		}
 	}
+	clear(out) // drop references to payloads and listeners
+	*buf = out
+	m.scratch.Put(buf)
 }
 
-func (m *Medium) receptions(tx *transmission) []delivery {
+// receptions appends to out the deliveries of tx.
+func (m *Medium) receptions(tx *transmission, out []delivery) []delivery {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.pending[tx]; !ok || m.closed {
-		return nil // cancelled by Close
+		return out // cancelled by Close
 	}
 	delete(m.pending, tx)
 	defer m.pruneLocked()
 	if tx.from.detached {
-		return nil
+		return out
 	}
 
 	var overlapping []*transmission
@@ -358,7 +368,6 @@ func (m *Medium) receptions(tx *transmission) []delivery {
 	}
 
 	ls := m.linksLocked(tx.from, tx.freq)
-	var out []delivery
 	for i := range ls.links {
 		l := &ls.links[i]
 		rx := m.radios[l.rx]
@@ -377,9 +386,6 @@ func (m *Medium) receptions(tx *transmission) []delivery {
 		}
 		m.stats.Deliveries++
 		channel := radio.ChannelRSSI(radio.DBm(signal), radio.DBm(noise))
-		if out == nil {
-			out = make([]delivery, 0, len(ls.links))
-		}
 		out = append(out, delivery{
 			rec: Reception{
 				Receiver:  rx.name,
