@@ -56,7 +56,7 @@ func (h *Hotspot) runBeaconer(ctx context.Context) error {
 		start := windowStart(now, interval)
 		end := start.Add(interval)
 		if done.Equal(start) {
-			if !h.sleep(ctx, end.Sub(now)) {
+			if live, _ := h.sleep(ctx, end.Sub(now)); !live {
 				return nil
 			}
 			continue
@@ -70,37 +70,38 @@ func (h *Hotspot) runBeaconer(ctx context.Context) error {
 		} else {
 			at = lo
 		}
-		if !h.sleep(ctx, at.Sub(now)) {
+		live, woken := h.sleep(ctx, at.Sub(now))
+		if !live {
 			return nil
 		}
-		if h.BeaconInterval() != interval {
-			continue // the oracle changed the cadence: pick again
+		if woken {
+			continue // the config changed (region, cadence): plan again
 		}
-		if h.beaconWindow(ctx, end) {
-			done = start
-		} else {
-			done = start // gave up for this window; try in the next
-		}
+		// Beaconed, or gave up for this window: either way the next try
+		// is in the next window.
+		h.beaconWindow(ctx, end)
+		done = start
 		if ctx.Err() != nil {
 			return nil
 		}
 	}
 }
 
-// sleep waits d or until ctx ends; it reports whether ctx is still live.
-func (h *Hotspot) sleep(ctx context.Context, d time.Duration) bool {
+// sleep waits d or until ctx ends; it reports whether ctx is still live
+// and whether a config change cut the wait short.
+func (h *Hotspot) sleep(ctx context.Context, d time.Duration) (live, woken bool) {
 	if d <= 0 {
-		return ctx.Err() == nil
+		return ctx.Err() == nil, false
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
-		return false
+		return false, false
 	case <-t.C:
-		return true
+		return true, false
 	case <-h.wake:
-		return ctx.Err() == nil
+		return ctx.Err() == nil, true
 	}
 }
 
@@ -124,7 +125,7 @@ func (h *Hotspot) beaconWindow(ctx context.Context, end time.Time) bool {
 			h.log.Warn("beacon: no time left in window", "attempts", attempt)
 			return false
 		}
-		if !h.sleep(ctx, delay) {
+		if live, _ := h.sleep(ctx, delay); !live {
 			return false
 		}
 	}

@@ -20,6 +20,7 @@ type Status struct {
 	Address       string            `json:"address"`
 	Software      string            `json:"software,omitempty"`
 	Uptime        string            `json:"uptime"`
+	Semtech       string            `json:"semtech"` // the Semtech UDP address listened on
 	Region        string            `json:"region,omitempty"`
 	RegionSource  string            `json:"region_source,omitempty"`
 	Asserted      bool              `json:"asserted"`
@@ -49,6 +50,7 @@ func (h *Hotspot) Status() Status {
 	st := Status{
 		Address:       h.pub.String(),
 		Uptime:        h.now().Sub(h.started).Round(time.Second).String(),
+		Semtech:       h.bridge.addr(),
 		RegionSource:  h.regionSource,
 		Asserted:      h.asserted,
 		DataOnly:      h.dataOnly,
