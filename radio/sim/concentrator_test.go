@@ -556,3 +556,32 @@ func TestSplitter(t *testing.T) {
 		t.Errorf("splitter uplinks differ: %+v vs %+v", u1.RXPK, u2.RXPK)
 	}
 }
+
+func TestVersion1AndFullQueue(t *testing.T) {
+	m := realMedium(t, MediumConfig{Seed: 8})
+	srv, _ := startServer(t, udp, semtech.ServerConfig{})
+	v1 := startConcentrator(t, udp, m, srv.Addr(), "v1", 0, 0, ConcentratorConfig{Version: semtech.Version1})
+	small := startConcentrator(t, udp, m, srv.Addr(), "small", 100, 0, ConcentratorConfig{QueueSize: 2})
+	waitOnline(t, srv, v1.EUI())
+	waitOnline(t, srv, small.EUI())
+	txpk := func(c *Concentrator, ahead time.Duration) semtech.TXPK {
+		return semtech.TXPK{
+			Tmst: c.Radio().Counter(m.Clock().Now().Add(ahead)), Freq: 869_525_000, Powe: 14,
+			Modu: "LORA", DatR: semtech.DatRFor(sf7), CodR: "4/5", IPol: true, Data: []byte{1},
+		}
+	}
+	// A version 1 forwarder transmits but never answers.
+	res, err := srv.Send(context.Background(), v1.EUI(), txpk(v1, 200*time.Millisecond))
+	if err != nil || res.Acked || !res.Accepted() {
+		t.Fatalf("version 1: %+v %v", res, err)
+	}
+	eventually(t, func() bool { return v1.Stats().Emitted == 1 }, func() string { return fmt.Sprintf("v1 stats %+v", v1.Stats()) })
+
+	// Two slots fill a queue of two; the third distinct slot is refused.
+	for i, want := range []semtech.TxError{"", "", semtech.TxCollisionPacket} {
+		res, err := srv.Send(context.Background(), small.EUI(), txpk(small, time.Duration(i+1)*time.Second))
+		if err != nil || res.Status.Error != want {
+			t.Fatalf("downlink %d: %+v %v, want error %q", i, res, err, want)
+		}
+	}
+}
