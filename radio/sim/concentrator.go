@@ -369,8 +369,7 @@ func (c *Concentrator) receive(rec Reception) {
 func (c *Concentrator) uplinks(ctx context.Context) error {
 	statDue := make(chan struct{}, 1)
 	var statTimer Timer
-	var arm func()
-	arm = func() {
+	arm := func() {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		if ctx.Err() != nil {
@@ -388,7 +387,9 @@ func (c *Concentrator) uplinks(ctx context.Context) error {
 		defer func() {
 			c.mu.Lock()
 			defer c.mu.Unlock()
-			statTimer.Stop()
+			if statTimer != nil {
+				statTimer.Stop()
+			}
 		}()
 	}
 	for {
