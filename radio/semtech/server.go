@@ -502,8 +502,9 @@ func (s *Server) Send(ctx context.Context, eui EUI, txpk TXPK) (TxResult, error)
 		return TxResult{}, fmt.Errorf("send to %v: %w", eui, ErrUnknownGateway)
 	}
 	if !s.online(gw, now) {
+		ago := now.Sub(gw.lastPull).Round(time.Second)
 		s.mu.Unlock()
-		return TxResult{}, fmt.Errorf("send to %v: last PULL_DATA %v ago: %w", eui, now.Sub(gw.lastPull).Round(time.Second), ErrGatewayGone)
+		return TxResult{}, fmt.Errorf("send to %v: last PULL_DATA %v ago: %w", eui, ago, ErrGatewayGone)
 	}
 	version, addr := gw.version, gw.addr
 	var tok uint16
