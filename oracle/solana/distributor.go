@@ -10,6 +10,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -135,6 +136,13 @@ type Distributor struct {
 	metrics  counters
 	// crash, when set (tests), is called after every step; an error aborts like a crash.
 	crash func(step string) error
+	bh struct {
+		sync.Mutex
+		hash      sol.Hash
+		lastValid uint64
+		at        time.Time
+	}
+	units map[int]uint64 // simulated compute units by transfers per batch
 	// cu records compute units of phase-2 transactions (for benchmarks).
 	cu func(units uint64)
 }
@@ -176,6 +184,9 @@ func DeriveAccounts(base [32]byte, seed string, distributor [32]byte, decimals u
 	}
 	return Accounts{Mint: mint, Multisig: ms, Escrow: escrow, Distributor: distributor, Decimals: decimals}, nil
 }
+
+// Close releases the journal.
+func (d *Distributor) Close() error { return d.journal.close() }
 
 // Accounts returns the deployment's on-chain accounts.
 func (d *Distributor) Accounts() Accounts { return d.accounts }
@@ -245,7 +256,7 @@ func (d *Distributor) run(ctx context.Context, names []string, ixs func(name str
 		}
 		return d.sign(ctx, in, payer, t, signers...)
 	}
-	var es []*entry
+	var es, fresh []*entry
 	for _, n := range names {
 		e, err := d.journal.get(n)
 		if err != nil {
@@ -256,23 +267,34 @@ func (d *Distributor) run(ctx context.Context, names []string, ixs func(name str
 			if err != nil {
 				return err
 			}
-			if e, err = d.newEntry(n, s); err != nil {
+			e = &entry{Name: n, Raw: s.raw, Signature: s.signature.String(), Blockhash: s.blockhash.String(), LastValid: s.lastValid}
+			fresh = append(fresh, e)
+		}
+		es = append(es, e)
+	}
+	// Persist every new signed transaction (one fsync) before any is sent.
+	if len(fresh) > 0 {
+		if err := d.journal.put(fresh...); err != nil {
+			return err
+		}
+		for _, e := range fresh {
+			if err := d.step("persisted " + e.Name); err != nil {
 				return err
 			}
 		}
-		es = append(es, e)
 	}
 	if err := d.settle(ctx, es, build); err != nil {
 		return err
 	}
+	var done []*entry
 	for _, e := range es {
-		if !e.Done {
-			continue
+		if e.Done && e.Raw != nil {
+			e.Raw = nil // keep the record small once landed
+			done = append(done, e)
 		}
-		e.Raw = nil // keep the record small once landed
-		if err := d.journal.put(e); err != nil {
-			return err
-		}
+	}
+	if len(done) > 0 {
+		return d.journal.put(done...)
 	}
 	return nil
 }
@@ -393,7 +415,7 @@ func (d *Distributor) Distribute(ctx context.Context, p EpochPayout) error {
 		return fmt.Errorf("distribute: %w", err)
 	}
 	dir := epochDir(p.Epoch)
-	if _, ok, err := d.journal.marked(dir + "/settled"); err != nil || ok {
+	if _, ok, err := d.journal.marked(dir + ".settled"); err != nil || ok {
 		return err
 	}
 	if last, ok, err := d.lastSettled(); err != nil {
@@ -407,9 +429,11 @@ func (d *Distributor) Distribute(ctx context.Context, p EpochPayout) error {
 	if err := d.phase1(ctx, p); err != nil {
 		return fmt.Errorf("distribute epoch %d: phase 1: %w", p.Epoch, err)
 	}
+	d.log.Info("phase 1 landed", "epoch", p.Epoch, "total", p.Total, "count", len(p.Payouts))
 	if err := d.phase2(ctx, p); err != nil {
 		return fmt.Errorf("distribute epoch %d: phase 2: %w", p.Epoch, err)
 	}
+	d.log.Info("epoch settled", "epoch", p.Epoch, "batches", p.Batches())
 	return d.settled(p.Epoch)
 }
 
@@ -426,7 +450,7 @@ func (d *Distributor) lastSettled() (uint64, bool, error) {
 }
 
 func (d *Distributor) settled(epoch uint64) error {
-	if err := d.journal.mark(epochDir(epoch)+"/settled", []byte("1")); err != nil {
+	if err := d.journal.mark(epochDir(epoch)+".settled", []byte("1")); err != nil {
 		return err
 	}
 	return d.journal.mark("last-settled", []byte(strconv.FormatUint(epoch, 10)))

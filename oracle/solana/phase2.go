@@ -50,6 +50,7 @@ func (d *Distributor) phase2(ctx context.Context, p EpochPayout) error {
 	if err != nil {
 		return fmt.Errorf("lookup tables: %w", err)
 	}
+	d.log.Info("token accounts and lookup tables ready", "epoch", p.Epoch, "batches_to_build", len(todo))
 	names := make([]string, p.Batches())
 	for k := range names {
 		names[k] = fmt.Sprintf("%s/batch-%05d", dir, k)
@@ -83,9 +84,19 @@ func (d *Distributor) batchInstructions(ctx context.Context, p EpochPayout, atas
 		body = append(body, transferChecked(a.Escrow, a.Mint, atas[k*BatchSize+i], a.Distributor, q.Amount, a.Decimals))
 	}
 	body = append(body, memoInstruction(fmt.Sprintf("hexfield rwd e=%d b=%d", p.Epoch, k)))
-	units, err := d.simulateUnits(ctx, append([]sol.Instruction{setComputeUnitLimit(1_400_000)}, body...), map[sol.PublicKey]sol.PublicKeySlice{t.addr: t.entries})
-	if err != nil {
-		return nil, fmt.Errorf("batch %d: %w", k, err)
+	// Batches of the same length cost the same: simulate one of each length per run.
+	n := len(p.Batch(k))
+	units, ok := d.units[n]
+	if !ok {
+		var err error
+		units, err = d.simulateUnits(ctx, append([]sol.Instruction{setComputeUnitLimit(1_400_000)}, body...), map[sol.PublicKey]sol.PublicKeySlice{t.addr: t.entries})
+		if err != nil {
+			return nil, fmt.Errorf("batch %d: %w", k, err)
+		}
+		if d.units == nil {
+			d.units = map[int]uint64{}
+		}
+		d.units[n] = units
 	}
 	if d.cu != nil {
 		d.cu(units)

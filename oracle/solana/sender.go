@@ -62,12 +62,27 @@ type signedTx struct {
 type rebuildFunc func(ctx context.Context, name string) (signedTx, error)
 
 // blockhash returns a fresh blockhash and its lastValidBlockHeight.
+// It is cached for a second: a transaction signed with a hash that expires meanwhile is
+// simply re-signed after provable expiry.
 func (d *Distributor) blockhash(ctx context.Context) (sol.Hash, uint64, error) {
+	d.bh.Lock()
+	defer d.bh.Unlock()
+	if time.Since(d.bh.at) < time.Second {
+		return d.bh.hash, d.bh.lastValid, nil
+	}
 	r, err := d.rpc.GetLatestBlockhash(ctx, rpc.CommitmentFinalized)
 	if err != nil {
 		return sol.Hash{}, 0, fmt.Errorf("get latest blockhash: %w", err)
 	}
+	d.bh.hash, d.bh.lastValid, d.bh.at = r.Value.Blockhash, r.Value.LastValidBlockHeight, time.Now()
 	return r.Value.Blockhash, r.Value.LastValidBlockHeight, nil
+}
+
+// forgetBlockhash drops the cached blockhash (after an expiry was seen).
+func (d *Distributor) forgetBlockhash() {
+	d.bh.Lock()
+	d.bh.at = time.Time{}
+	d.bh.Unlock()
 }
 
 // newEntry persists a signed transaction before its first send.
@@ -232,6 +247,7 @@ func (d *Distributor) reconcile(ctx context.Context, es []*entry, rebuild rebuil
 			continue
 		}
 		if height > e.LastValid {
+			d.forgetBlockhash()
 			if rebuild == nil {
 				return nil, fmt.Errorf("%s: blockhash expired and the transaction cannot be re-signed here", e.Name)
 			}

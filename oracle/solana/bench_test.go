@@ -1,0 +1,98 @@
+package solana
+
+import (
+	"context"
+	"fmt"
+	sol "github.com/gagliardetto/solana-go"
+	"github.com/gagliardetto/solana-go/rpc"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// BenchmarkPayout100k pays 100,000 owners on the localnet. The first epoch also creates the
+// owners' token accounts and the lookup tables; the next epochs reuse them, so their
+// transaction count is phase 1 + ⌈n/48⌉. HEXFIELD_BENCH_OWNERS overrides n.
+func BenchmarkPayout100k(b *testing.B) {
+	n := 100_000
+	if s := os.Getenv("HEXFIELD_BENCH_OWNERS"); s != "" {
+		n, _ = strconv.Atoi(s)
+	}
+	f := newFixture(b, 3, 2)
+	ctx := context.Background()
+	first := true
+	epoch := uint64(0)
+	for b.Loop() {
+		epoch++
+		p := makePayout(epoch, n)
+		cfg := f.config([]int{0, 1, 2}, summaries(p))
+		if os.Getenv("HEXFIELD_BENCH_LOG") == "" {
+			cfg.Logger = nil
+		}
+		cfg.Workers = 8
+		d := f.distributor(b, cfg)
+		var cu []uint64
+		d.cu = func(u uint64) { cu = append(cu, u) }
+		start := time.Now()
+		if err := d.Distribute(ctx, p); err != nil {
+			b.Fatal(err)
+		}
+		el := time.Since(start)
+		st := d.Stats()
+		b.StopTimer()
+		landed := actualUnits(b, f, d, p.Epoch)
+		b.StartTimer()
+		var sum, hi uint64
+		for _, u := range cu {
+			sum += u
+			hi = max(hi, u)
+		}
+		label := "steady"
+		if first {
+			label = "first (with token accounts and tables)"
+		}
+		b.Logf("epoch %d %s: %d owners, %d transactions (⌈n/48⌉ = %d batches), %d sends, %d re-signed, %v, simulated batch CU mean %d max %d; landed batch CU %s",
+			epoch, label, n, st.Transactions, p.Batches(), st.Sent, st.Resigned, el.Round(time.Millisecond), sum/uint64(max(len(cu), 1)), hi, landed)
+		if !first {
+			b.ReportMetric(float64(st.Transactions), "tx/epoch")
+			b.ReportMetric(float64(sum)/float64(max(len(cu), 1)), "CU/batch")
+		}
+		first = false
+		if epoch == 1 {
+			checkPaid(b, f, d, 0, p)
+		}
+	}
+}
+
+// actualUnits reads computeUnitsConsumed of up to 100 landed batches of the epoch.
+func actualUnits(tb testing.TB, f *fixture, d *Distributor, epoch uint64) string {
+	tb.Helper()
+	c := rpc.New(f.net.URL())
+	var lo, hi, sum, n uint64
+	v := uint64(0)
+	for _, e := range d.journal.list(fmt.Sprintf("e%d/batch-", epoch)) {
+		if n == 100 {
+			break
+		}
+		sig, err := sol.SignatureFromBase58(e.Signature)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tx, err := c.GetTransaction(context.Background(), sig, &rpc.GetTransactionOpts{Encoding: sol.EncodingBase64, MaxSupportedTransactionVersion: &v})
+		if err != nil || tx.Meta == nil || tx.Meta.ComputeUnitsConsumed == nil {
+			tb.Fatalf("get transaction %s: %v", e.Name, err)
+		}
+		u := *tx.Meta.ComputeUnitsConsumed
+		if n == 0 || u < lo {
+			lo = u
+		}
+		hi = max(hi, u)
+		sum += u
+		n++
+	}
+	if n == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("min %d mean %d max %d over %d", lo, sum/n, hi, n)
+}
