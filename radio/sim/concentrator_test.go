@@ -263,7 +263,8 @@ func TestClassADownlink(t *testing.T) {
 		}
 		// Scheduled at the end of the uplink + 1 s; the real clock's timer
 		// may fire a little late, never early.
-		if late := r.Start.Sub(sent.End.Add(time.Second)); late < 0 || late > 50*time.Millisecond {
+		// (Generous bound for loaded machines; RX2 would be 1 s later.)
+		if late := r.Start.Sub(sent.End.Add(time.Second)); late < 0 || late > 500*time.Millisecond {
 			t.Errorf("downlink started %v after RX1 opened", late)
 		}
 	case <-time.After(3 * time.Second):
@@ -286,6 +287,10 @@ func TestTxAckErrors(t *testing.T) {
 	counter := func(ahead time.Duration) uint32 {
 		return gw.Radio().Counter(m.Clock().Now().Add(ahead))
 	}
+	// One absolute slot for the two cases that must collide, however
+	// slowly the cases before them run.
+	slot := m.Clock().Now().Add(4 * time.Second)
+	counterAt := func(t time.Time) uint32 { return gw.Radio().Counter(t) }
 	base := func() semtech.TXPK {
 		return semtech.TXPK{Imme: true, Freq: 869_525_000, Powe: 16, Modu: "LORA", DatR: semtech.DatRFor(sf9), CodR: "4/5", IPol: true, Data: []byte{1, 2, 3}}
 	}
@@ -304,8 +309,8 @@ func TestTxAckErrors(t *testing.T) {
 		{"tmst already passed", gw, func(p *semtech.TXPK) { p.Imme, p.Tmst = false, counter(-time.Second) }, semtech.TxStatusError(semtech.TxTooLate), 0},
 		{"tmst 10 ms ahead", gw, func(p *semtech.TXPK) { p.Imme, p.Tmst = false, counter(10*time.Millisecond) }, semtech.TxStatusError(semtech.TxTooLate), 0},
 		{"tmst 10 min ahead", gw, func(p *semtech.TXPK) { p.Imme, p.Tmst = false, counter(10*time.Minute) }, semtech.TxStatusError(semtech.TxTooEarly), 0},
-		{"tmst 3 s ahead", gw, func(p *semtech.TXPK) { p.Imme, p.Tmst = false, counter(3*time.Second) }, semtech.TxStatus{}, 16},
-		{"same slot again", gw, func(p *semtech.TXPK) { p.Imme, p.Tmst = false, counter(3*time.Second+20*time.Millisecond) }, semtech.TxStatusError(semtech.TxCollisionPacket), 0},
+		{"tmst seconds ahead", gw, func(p *semtech.TXPK) { p.Imme, p.Tmst = false, counterAt(slot) }, semtech.TxStatus{}, 16},
+		{"same slot again", gw, func(p *semtech.TXPK) { p.Imme, p.Tmst = false, counterAt(slot.Add(20*time.Millisecond)) }, semtech.TxStatusError(semtech.TxCollisionPacket), 0},
 		{"frequency outside EU868", gw, func(p *semtech.TXPK) { p.Freq = 915_000_000 }, semtech.TxStatusError(semtech.TxFreq), 0},
 		{"disabled RF chain", gw, func(p *semtech.TXPK) { p.RFCh = 1 }, semtech.TxStatusError(semtech.TxFreq), 0},
 		{"power above table", gw, func(p *semtech.TXPK) { p.Powe = 33 }, semtech.TxPowerWarning(27), 27},
