@@ -49,7 +49,7 @@ hexfield_semtech_datagrams_total{type="PUSH_DATA"} 1
 type discardConn struct{ net.PacketConn }
 
 func (discardConn) WriteTo(b []byte, _ net.Addr) (int, error) { return len(b), nil }
-func (discardConn) LocalAddr() net.Addr                         { return &net.UDPAddr{} }
+func (discardConn) LocalAddr() net.Addr                       { return &net.UDPAddr{} }
 
 // FuzzServerHandle feeds arbitrary datagrams to the server's handler: it
 // must never panic (the handler's recover is a last resort that this
