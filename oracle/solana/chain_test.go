@@ -47,7 +47,10 @@ func pub(k ed25519.PrivateKey) [32]byte { return [32]byte(k.Public().(ed25519.Pu
 // fixture is one deployment with N oracles on a localnet.
 type testWriter struct{ tb testing.TB }
 
-func (w testWriter) Write(b []byte) (int, error) { w.tb.Log(string(bytes.TrimSpace(b))); return len(b), nil }
+func (w testWriter) Write(b []byte) (int, error) {
+	w.tb.Log(string(bytes.TrimSpace(b)))
+	return len(b), nil
+}
 
 type fixture struct {
 	tb          testing.TB

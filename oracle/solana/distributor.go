@@ -136,7 +136,7 @@ type Distributor struct {
 	metrics  counters
 	// crash, when set (tests), is called after every step; an error aborts like a crash.
 	crash func(step string) error
-	bh struct {
+	bh    struct {
 		sync.Mutex
 		hash      sol.Hash
 		lastValid uint64

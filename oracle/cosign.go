@@ -1,0 +1,323 @@
+package oracle
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/quic-go/quic-go"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/hexfield/hexfield/oracle/solana"
+	"github.com/hexfield/hexfield/wire"
+)
+
+// Phase-1 co-signing between oracles (shared/spec/solana-rewards.md §3): the leader sends a
+// wire.CosignRequest on a QUIC stream to each peer (keys pinned by TLS on both sides); the
+// peer recomputes the epoch summary from its own store, rebuilds the phase-1 message and
+// signs only if both are identical, else answers with the first differing field.
+
+// CosignServerConfig configures a CosignServer.
+type CosignServerConfig struct {
+	// Key is this oracle's identity and multisig member key. Required.
+	Key ed25519.PrivateKey
+	// Leaders are the keys allowed to ask for signatures (the other oracles). Required.
+	Leaders []wire.PublicKey
+	// Accounts is the deployment's on-chain accounts (as configured on every oracle).
+	Accounts solana.Accounts
+	// Own recomputes this oracle's summary of an epoch from its own store. Required.
+	Own solana.SummaryFunc
+	// Timeout bounds one request (read, check, answer). Default 10 s.
+	Timeout time.Duration
+	// Logger; nil discards.
+	Logger *slog.Logger
+}
+
+func (c *CosignServerConfig) fill() {
+	if c.Timeout == 0 {
+		c.Timeout = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Validate checks the configuration after defaults are filled.
+func (c *CosignServerConfig) Validate() error {
+	switch {
+	case len(c.Key) != ed25519.PrivateKeySize:
+		return errors.New("cosign config: no key")
+	case len(c.Leaders) == 0:
+		return errors.New("cosign config: no leaders")
+	case c.Own == nil:
+		return errors.New("cosign config: no own summary function")
+	}
+	return nil
+}
+
+// CosignServer answers co-signing requests over QUIC.
+type CosignServer struct {
+	cfg CosignServerConfig
+	pc  net.PacketConn
+	log *slog.Logger
+}
+
+// NewCosignServer returns a server for the open socket pc (closed when Run returns).
+func NewCosignServer(cfg CosignServerConfig, pc net.PacketConn) (*CosignServer, error) {
+	cfg.fill()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &CosignServer{cfg: cfg, pc: pc, log: cfg.Logger}, nil
+}
+
+// Run serves until ctx ends.
+func (s *CosignServer) Run(ctx context.Context) error {
+	tlsConf, err := wire.ServerTLSConfig(s.cfg.Key, func(k wire.PublicKey) error {
+		if slices.Contains(s.cfg.Leaders, k) {
+			return nil
+		}
+		return errors.New("not a known oracle")
+	})
+	if err != nil {
+		return fmt.Errorf("cosign tls: %w", err)
+	}
+	tr := &quic.Transport{Conn: s.pc}
+	ln, err := tr.Listen(tlsConf, wire.QUICConfig())
+	if err != nil {
+		return fmt.Errorf("cosign listen: %w", err)
+	}
+	var wg sync.WaitGroup
+	defer func() {
+		ln.Close()
+		wg.Wait()
+		tr.Close()
+		s.pc.Close()
+	}()
+	for {
+		conn, err := ln.Accept(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("cosign accept: %w", err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.handleConn(ctx, conn)
+		}()
+	}
+}
+
+func (s *CosignServer) handleConn(ctx context.Context, conn *quic.Conn) {
+	peer, err := wire.PeerKey(conn.ConnectionState().TLS)
+	if err != nil {
+		conn.CloseWithError(quic.ApplicationErrorCode(wire.Code_CODE_MALFORMED), "no peer key")
+		return
+	}
+	for {
+		str, err := conn.AcceptStream(ctx)
+		if err != nil {
+			return
+		}
+		s.handleStream(ctx, peer, str)
+	}
+}
+
+func (s *CosignServer) handleStream(ctx context.Context, peer wire.PublicKey, str *quic.Stream) {
+	defer str.Close()
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	_ = str.SetDeadline(time.Now().Add(s.cfg.Timeout))
+	var req wire.CosignRequest
+	if err := readMessage(str, &req); err != nil {
+		s.log.Warn("cosign: bad request", "peer", peer.String(), "err", err)
+		_ = writeMessage(str, &wire.CosignResponse{Refused: "malformed request: " + err.Error()})
+		return
+	}
+	resp := s.answer(ctx, peer, &req)
+	if err := writeMessage(str, resp); err != nil {
+		s.log.Warn("cosign: write response", "peer", peer.String(), "err", err)
+	}
+}
+
+// answer checks one request against this oracle's own view.
+func (s *CosignServer) answer(ctx context.Context, peer wire.PublicKey, req *wire.CosignRequest) *wire.CosignResponse {
+	p, err := proposalOf(req)
+	if err != nil {
+		return &wire.CosignResponse{Refused: err.Error()}
+	}
+	own, err := s.cfg.Own(ctx, p.Summary.Epoch)
+	if err != nil {
+		s.log.Warn("cosign: own summary", "epoch", p.Summary.Epoch, "err", err)
+		return &wire.CosignResponse{Refused: "own summary: " + err.Error()}
+	}
+	sig, err := solana.Cosign(s.cfg.Key, s.cfg.Accounts, own, p)
+	if err != nil {
+		var mm *solana.MismatchError
+		resp := &wire.CosignResponse{Refused: err.Error()}
+		if errors.As(err, &mm) {
+			resp.Field, resp.Proposed, resp.Own = mm.Field, mm.Proposed, mm.Own
+		}
+		s.log.Warn("cosign: refused", "epoch", p.Summary.Epoch, "leader", peer.String(), "reason", err.Error())
+		return resp
+	}
+	s.log.Info("cosigned phase 1", "epoch", p.Summary.Epoch, "leader", peer.String())
+	return &wire.CosignResponse{Signature: sig[:]}
+}
+
+func proposalOf(req *wire.CosignRequest) (solana.Proposal, error) {
+	if len(req.GetRoot()) != 32 {
+		return solana.Proposal{}, fmt.Errorf("root of %d bytes", len(req.GetRoot()))
+	}
+	p := solana.Proposal{
+		Summary: solana.Summary{Epoch: req.GetEpoch(), Count: req.GetCount(), Total: req.GetTotal(), Root: [32]byte(req.GetRoot())},
+		Message: req.GetMessage(),
+	}
+	for _, q := range req.GetQuorum() {
+		if len(q) != 32 {
+			return solana.Proposal{}, fmt.Errorf("quorum key of %d bytes", len(q))
+		}
+		p.Quorum = append(p.Quorum, [32]byte(q))
+	}
+	return p, nil
+}
+
+// CosignClient asks one peer oracle for its signature; it implements solana.Cosigner.
+type CosignClient struct {
+	key    ed25519.PrivateKey
+	peer   wire.PublicKey
+	addr   string
+	mu     sync.Mutex
+	tr     *quic.Transport
+	conn   *quic.Conn
+	closed bool
+}
+
+// NewCosignClient returns a client with identity key for the peer at "ADDRESS@host:port",
+// sending from the open socket pc (closed by Close).
+func NewCosignClient(key ed25519.PrivateKey, peerAddr string, pc net.PacketConn) (*CosignClient, error) {
+	peer, addr, err := wire.ParseOracleAddr(peerAddr)
+	if err != nil {
+		return nil, fmt.Errorf("cosign client: %w", err)
+	}
+	return &CosignClient{key: key, peer: peer, addr: addr, tr: &quic.Transport{Conn: pc}}, nil
+}
+
+// Key is the peer's key (its multisig member key).
+func (c *CosignClient) Key() [32]byte { return c.peer }
+
+func (c *CosignClient) connect(ctx context.Context) (*quic.Conn, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, errors.New("cosign client closed")
+	}
+	if c.conn != nil && c.conn.Context().Err() == nil {
+		return c.conn, nil
+	}
+	udp, err := net.ResolveUDPAddr("udp", c.addr)
+	if err != nil {
+		return nil, fmt.Errorf("resolve %s: %w", c.addr, err)
+	}
+	tlsConf, err := wire.ClientTLSConfig(c.key, c.peer)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := c.tr.Dial(ctx, udp, tlsConf, wire.QUICConfig())
+	if err != nil {
+		return nil, fmt.Errorf("dial oracle %s: %w", c.peer, err)
+	}
+	c.conn = conn
+	return conn, nil
+}
+
+// Cosign sends the proposal and returns the peer's signature, or a *solana.MismatchError
+// (wrapped) naming the first differing field when the peer refused.
+func (c *CosignClient) Cosign(ctx context.Context, p solana.Proposal) ([64]byte, error) {
+	var sig [64]byte
+	conn, err := c.connect(ctx)
+	if err != nil {
+		return sig, err
+	}
+	str, err := conn.OpenStreamSync(ctx)
+	if err != nil {
+		return sig, fmt.Errorf("open stream to %s: %w", c.peer, err)
+	}
+	defer str.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = str.SetDeadline(dl)
+	}
+	req := &wire.CosignRequest{Epoch: p.Summary.Epoch, Count: p.Summary.Count, Total: p.Summary.Total,
+		Root: p.Summary.Root[:], Message: p.Message}
+	for _, q := range p.Quorum {
+		req.Quorum = append(req.Quorum, q[:])
+	}
+	if err := writeMessage(str, req); err != nil {
+		return sig, fmt.Errorf("cosign request to %s: %w", c.peer, err)
+	}
+	var resp wire.CosignResponse
+	if err := readMessage(str, &resp); err != nil {
+		return sig, fmt.Errorf("cosign response from %s: %w", c.peer, err)
+	}
+	if resp.GetRefused() != "" {
+		if resp.GetField() != "" {
+			return sig, fmt.Errorf("oracle %s refused: %w", c.peer, &solana.MismatchError{Field: resp.GetField(), Proposed: resp.GetProposed(), Own: resp.GetOwn()})
+		}
+		return sig, fmt.Errorf("oracle %s refused: %s", c.peer, resp.GetRefused())
+	}
+	if len(resp.GetSignature()) != 64 || !ed25519.Verify(c.peer.Ed25519(), p.Message, resp.GetSignature()) {
+		return sig, fmt.Errorf("oracle %s: invalid signature", c.peer)
+	}
+	copy(sig[:], resp.GetSignature())
+	return sig, nil
+}
+
+// Close closes the connection and the socket.
+func (c *CosignClient) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	if c.conn != nil {
+		c.conn.CloseWithError(0, "closing")
+	}
+	return c.tr.Close()
+}
+
+// writeMessage writes one length-prefixed message in wire's frame format (u32 big-endian
+// length, at most wire.MaxFrameSize).
+func writeMessage(w io.Writer, m proto.Message) error {
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("encode: %w", err)
+	}
+	if len(b) > wire.MaxFrameSize {
+		return fmt.Errorf("encode: %w: %d bytes", wire.ErrFrameTooLarge, len(b))
+	}
+	out := binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(b)), uint32(len(b)))
+	if _, err := w.Write(append(out, b...)); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	return nil
+}
+
+// readMessage reads one length-prefixed message with wire's frame reader.
+func readMessage(r io.Reader, m proto.Message) error {
+	payload, err := wire.NewFrameReader(r).Next()
+	if err != nil {
+		return err
+	}
+	if err := proto.Unmarshal(payload, m); err != nil {
+		return fmt.Errorf("%w: %w", wire.ErrMalformedFrame, err)
+	}
+	return nil
+}
