@@ -1,9 +1,6 @@
 package semtech
 
-import (
-	"errors"
-	"fmt"
-)
+import "fmt"
 
 // A small JSON scanner for the GWMP objects: it walks an object's members
 // or an array's elements and hands out each value's raw bytes, which the
@@ -14,10 +11,8 @@ import (
 // maxDepth bounds nesting in skipped values.
 const maxDepth = 64
 
-var errSyntax = errors.New("JSON syntax error")
-
-func syntaxErr(b []byte, i int, what string) error {
-	return fmt.Errorf("%w: %w at offset %d: %s", ErrJSON, errSyntax, i, what)
+func syntaxErr(_ []byte, i int, what string) error {
+	return fmt.Errorf("%w: syntax error at offset %d: %s", ErrJSON, i, what)
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
