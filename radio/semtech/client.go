@@ -40,6 +40,20 @@ type ClientConfig struct {
 	// Handler receives downlinks. Nil answers every PULL_RESP with
 	// TX_FREQ, as a receive-only gateway would.
 	Handler DownlinkHandler
+	// StatInterval is the period of status reports (PUSH_DATA with "stat",
+	// counters over the interval as lora_pkt_fwd reports them). 0 sends
+	// none; lora_pkt_fwd uses 30 s.
+	StatInterval time.Duration
+	// Position, when set, is reported as stat lati/long/alti.
+	Position *Position
+	// Now is the clock for stat times and PULL_ACK times. Default time.Now.
+	Now func() time.Time
+}
+
+// Position is a gateway's reported location.
+type Position struct {
+	Lat, Lng float64
+	AltM     int
 }
 
 func (c *ClientConfig) setDefaults() {
@@ -51,6 +65,9 @@ func (c *ClientConfig) setDefaults() {
 	}
 	if c.PushTimeout == 0 {
 		c.PushTimeout = 100 * time.Millisecond
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 }
 
@@ -65,6 +82,10 @@ func (c *ClientConfig) Validate() error {
 		return fmt.Errorf("semtech client: negative keepalive interval %v", c.KeepaliveInterval)
 	case c.PushTimeout < 0:
 		return fmt.Errorf("semtech client: negative push timeout %v", c.PushTimeout)
+	case c.StatInterval < 0:
+		return fmt.Errorf("semtech client: negative stat interval %v", c.StatInterval)
+	case c.Position != nil && (c.Position.Lat < -90 || c.Position.Lat > 90 || c.Position.Lng < -180 || c.Position.Lng > 180):
+		return fmt.Errorf("semtech client: position %+v out of range", *c.Position)
 	}
 	return nil
 }
@@ -77,8 +98,11 @@ var ErrNoPushAck = errors.New("no PUSH_ACK before timeout")
 type ClientStats struct {
 	PushSent, PushAcked uint64
 	PullSent, PullAcked uint64
-	// Downlinks counts PULL_RESP received with a valid txpk.
-	Downlinks uint64
+	// Downlinks counts PULL_RESP received with a valid txpk, Transmitted
+	// those the handler accepted.
+	Downlinks, Transmitted uint64
+	// RXPK counts packets pushed, RXPKOK those with a good CRC.
+	RXPK, RXPKOK uint64
 	// LastPullAck is when the last PULL_ACK arrived (zero if never).
 	LastPullAck time.Time
 }
@@ -109,6 +133,7 @@ type Client struct {
 	pushes      map[uint16]chan struct{}
 	pullToken   Token
 	stats       ClientStats
+	lastStat    ClientStats // counters at the previous status report
 	rng         *rand.Rand
 	lastPullAck time.Time
 }
@@ -183,6 +208,9 @@ func (c *Client) Run(ctx context.Context) error {
 		wg.Go(func() { errs <- c.readLoop(ctx, c.down) })
 	}
 	wg.Go(func() { errs <- c.keepalive(ctx) })
+	if c.cfg.StatInterval > 0 {
+		wg.Go(func() { c.reportStats(ctx) })
+	}
 	var first error
 	select {
 	case <-ctx.Done():
@@ -287,7 +315,7 @@ func (c *Client) handle(ctx context.Context, conn net.PacketConn, b []byte, addr
 		ok := h.Token == c.pullToken
 		if ok {
 			c.stats.PullAcked++
-			c.lastPullAck = time.Now()
+			c.lastPullAck = c.cfg.Now()
 		}
 		c.mu.Unlock()
 		if !ok {
@@ -318,6 +346,11 @@ func (c *Client) handlePullResp(ctx context.Context, conn net.PacketConn, b []by
 		status = c.cfg.Handler.HandleDownlink(ctx, p.TXPK)
 	}
 	c.metrics.downlinks.WithLabelValues(txResultLabel(status)).Inc()
+	if status.Accepted() {
+		c.mu.Lock()
+		c.stats.Transmitted++
+		c.mu.Unlock()
+	}
 	if c.cfg.Version == Version1 {
 		return
 	}
@@ -344,6 +377,12 @@ func (c *Client) Push(ctx context.Context, rxpk []RXPK, stat *Stat) error {
 	ch := make(chan struct{})
 	c.pushes[tok.Uint16()] = ch
 	c.stats.PushSent++
+	c.stats.RXPK += uint64(len(rxpk))
+	for i := range rxpk {
+		if rxpk[i].Stat == 1 {
+			c.stats.RXPKOK++
+		}
+	}
 	c.mu.Unlock()
 	forget := func() {
 		c.mu.Lock()
@@ -356,12 +395,12 @@ func (c *Client) Push(ctx context.Context, rxpk []RXPK, stat *Stat) error {
 	b, err := (&PushData{Version: c.cfg.Version, Token: tok, EUI: c.cfg.EUI, RXPK: rxpk, Stat: stat}).MarshalBinary()
 	if err != nil {
 		forget()
-		c.unsent()
+		c.unsent(rxpk)
 		return fmt.Errorf("semtech client push: %w", err)
 	}
 	if _, err := c.up.WriteTo(b, c.server); err != nil {
 		forget()
-		c.unsent()
+		c.unsent(rxpk)
 		return fmt.Errorf("semtech client push: %w", err)
 	}
 	c.metrics.sent.WithLabelValues(TypePushData.String()).Inc()
@@ -379,8 +418,57 @@ func (c *Client) Push(ctx context.Context, rxpk []RXPK, stat *Stat) error {
 	}
 }
 
-func (c *Client) unsent() {
+func (c *Client) unsent(rxpk []RXPK) {
 	c.mu.Lock()
 	c.stats.PushSent--
+	c.stats.RXPK -= uint64(len(rxpk))
+	for i := range rxpk {
+		if rxpk[i].Stat == 1 {
+			c.stats.RXPKOK--
+		}
+	}
 	c.mu.Unlock()
+}
+
+// reportStats pushes a status report every StatInterval.
+func (c *Client) reportStats(ctx context.Context) {
+	t := time.NewTicker(c.cfg.StatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		st := c.intervalStat()
+		if err := c.Push(ctx, nil, &st); err != nil && ctx.Err() == nil {
+			c.log.Debug("semtech status report", "err", err, "eui", c.cfg.EUI.String())
+		}
+	}
+}
+
+// intervalStat returns the stat object for the interval since the last
+// one: packets received and forwarded, ACK ratio of the pushes, downlinks
+// received and transmitted.
+func (c *Client) intervalStat() Stat {
+	c.mu.Lock()
+	now, prev := c.stats, c.lastStat
+	c.lastStat = now
+	c.mu.Unlock()
+	st := Stat{
+		Time: c.cfg.Now().UTC().Truncate(time.Second),
+		RXNb: uint32(now.RXPK - prev.RXPK),
+		RXOk: uint32(now.RXPKOK - prev.RXPKOK),
+		RXFw: uint32(now.RXPK - prev.RXPK),
+		DWNb: uint32(now.Downlinks - prev.Downlinks),
+		TXNb: uint32(now.Transmitted - prev.Transmitted),
+	}
+	if sent := now.PushSent - prev.PushSent; sent > 0 {
+		st.ACKR = 100 * float64(now.PushAcked-prev.PushAcked) / float64(sent)
+	}
+	if p := c.cfg.Position; p != nil {
+		lat, lng, alt := p.Lat, p.Lng, p.AltM
+		st.Lati, st.Long, st.Alti = &lat, &lng, &alt
+	}
+	return st
 }

@@ -385,3 +385,42 @@ func TestClientSingleSocket(t *testing.T) {
 		t.Errorf("Run = %v", err)
 	}
 }
+
+// TestClientStatReports: with StatInterval set the client pushes stat
+// objects with the interval's counters and its position.
+func TestClientStatReports(t *testing.T) {
+	s := startServer(t, ServerConfig{TxAckTimeout: 2 * time.Second})
+	radio := &scriptedRadio{}
+	c := startClient(t, ClientConfig{Handler: radio, StatInterval: 100 * time.Millisecond, PushTimeout: 2 * time.Second,
+		Position: &Position{Lat: 52.37, Lng: 4.89, AltM: 3}}, s.Addr())
+	waitOnline(t, s, specEUI)
+	bad := specUplinkRXPK()
+	bad.Stat = -1
+	if err := c.Push(context.Background(), []RXPK{specUplinkRXPK(), bad}, nil); err != nil {
+		t.Fatal(err)
+	}
+	s.rec.next(t)
+	if r, err := s.Send(context.Background(), specEUI, specBeaconTXPK(t)); err != nil || !r.Accepted() {
+		t.Fatalf("Send = %+v, %v", r, err)
+	}
+	// Reports arrive every interval; find one covering the traffic above.
+	deadline := time.After(5 * time.Second)
+	var sum Stat
+	for sum.RXNb < 2 || sum.TXNb < 1 {
+		select {
+		case st := <-s.rec.stats:
+			if st.Lati == nil || *st.Lati != 52.37 || *st.Long != 4.89 || *st.Alti != 3 || st.Time.IsZero() {
+				t.Fatalf("stat %+v", st)
+			}
+			sum.RXNb += st.RXNb
+			sum.RXOk += st.RXOk
+			sum.DWNb += st.DWNb
+			sum.TXNb += st.TXNb
+		case <-deadline:
+			t.Fatalf("stats so far %+v", sum)
+		}
+	}
+	if sum.RXNb != 2 || sum.RXOk != 1 || sum.DWNb != 1 || sum.TXNb != 1 {
+		t.Errorf("summed stats %+v", sum)
+	}
+}
