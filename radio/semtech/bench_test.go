@@ -1,9 +1,11 @@
 package semtech
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 )
 
 // eightRXPK is a PUSH_DATA with the SX1301 forwarder's maximum of 8 rxpk
@@ -69,5 +71,28 @@ func BenchmarkParseHeader(b *testing.B) {
 		if _, err := ParseHeader(spec); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// countingHandler counts uplinks for the loopback benchmark.
+type countingHandler struct{ n chan struct{} }
+
+func (h countingHandler) HandleUplink(context.Context, Uplink) { h.n <- struct{}{} }
+
+// BenchmarkLoopbackUplink measures one PUSH_DATA (the spec's uplink) from a
+// Client to a Server over loopback UDP: send, PUSH_ACK back, decode,
+// filter, and delivery to the handler.
+func BenchmarkLoopbackUplink(b *testing.B) {
+	h := countingHandler{n: make(chan struct{}, 1024)}
+	s := startServer(b, ServerConfig{Handler: h})
+	c := startClient(b, ClientConfig{PushTimeout: 5 * time.Second, KeepaliveInterval: time.Hour}, s.Addr())
+	rx := []RXPK{specUplinkRXPK()}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := c.Push(ctx, rx, nil); err != nil {
+			b.Fatal(err)
+		}
+		<-h.n
 	}
 }

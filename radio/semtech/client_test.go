@@ -44,7 +44,7 @@ type testClient struct {
 }
 
 // startClient runs a Client with separate up and down loopback sockets.
-func startClient(t *testing.T, cfg ClientConfig, server net.Addr) *testClient {
+func startClient(t testing.TB, cfg ClientConfig, server net.Addr) *testClient {
 	t.Helper()
 	if cfg.EUI == (EUI{}) {
 		cfg.EUI = specEUI

@@ -14,7 +14,7 @@ import (
 )
 
 // listenUDP binds a loopback UDP socket closed at the end of the test.
-func listenUDP(t *testing.T) net.PacketConn {
+func listenUDP(t testing.TB) net.PacketConn {
 	t.Helper()
 	c, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
@@ -67,7 +67,7 @@ type testServer struct {
 	rec *recorder
 }
 
-func startServer(t *testing.T, cfg ServerConfig) *testServer {
+func startServer(t testing.TB, cfg ServerConfig) *testServer {
 	t.Helper()
 	rec := newRecorder()
 	if cfg.Handler == nil {
