@@ -1,0 +1,247 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+
+	"github.com/hexfield/hexfield/oracle"
+	"github.com/hexfield/hexfield/oracle/solana"
+	"github.com/hexfield/hexfield/verifier"
+	"github.com/hexfield/hexfield/wire"
+)
+
+const defaultSolanaRPC = "http://127.0.0.1:8899"
+
+// runRewards inspects reward manifests, Merkle proofs and on-chain balances.
+//
+//	hexfield rewards manifest N [--oracle URL]
+//	hexfield rewards proof N ADDRESS [--oracle URL]     (ADDRESS: a hotspot or an owner)
+//	hexfield rewards balance OWNER (--mint MINT | --authority KEY [--seed S]) [--rpc URL]
+func runRewards(ctx context.Context, args []string, out io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("rewards: want manifest, proof or balance")
+	}
+	fs := flag.NewFlagSet("rewards "+args[0], flag.ContinueOnError)
+	url := fs.String("oracle", defaultOracleURL, "oracle HTTP API base URL")
+	rpcURL := fs.String("rpc", defaultSolanaRPC, "Solana JSON-RPC URL")
+	mintFlag := fs.String("mint", "", "reward mint address")
+	authority := fs.String("authority", "", "setup payer key (base of the mint's seed address), instead of --mint")
+	seed := fs.String("seed", "hexfield", "seed prefix of the deployment's addresses")
+	all := fs.Bool("all", false, "manifest: list every hotspot line and payout")
+	pos, err := parseInterleaved(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	c := &oracle.Client{BaseURL: *url}
+	switch args[0] {
+	case "manifest":
+		if len(pos) != 1 {
+			return errors.New("usage: hexfield rewards manifest N")
+		}
+		n, err := strconv.ParseUint(pos[0], 10, 64)
+		if err != nil {
+			return fmt.Errorf("rewards manifest: epoch %q: %w", pos[0], err)
+		}
+		m, state, err := fetchManifest(ctx, c, n)
+		if err != nil {
+			return err
+		}
+		return printManifest(out, m, state, *all)
+	case "proof":
+		if len(pos) != 2 {
+			return errors.New("usage: hexfield rewards proof N ADDRESS")
+		}
+		n, err := strconv.ParseUint(pos[0], 10, 64)
+		if err != nil {
+			return fmt.Errorf("rewards proof: epoch %q: %w", pos[0], err)
+		}
+		addr, err := wire.ParsePublicKey(pos[1])
+		if err != nil {
+			return fmt.Errorf("rewards proof: address: %w", err)
+		}
+		return printProof(ctx, out, c, n, addr)
+	case "balance":
+		if len(pos) != 1 {
+			return errors.New("usage: hexfield rewards balance OWNER (--mint MINT | --authority KEY)")
+		}
+		owner, err := wire.ParsePublicKey(pos[0])
+		if err != nil {
+			return fmt.Errorf("rewards balance: owner: %w", err)
+		}
+		var mint wire.PublicKey
+		switch {
+		case *mintFlag != "":
+			if mint, err = wire.ParsePublicKey(*mintFlag); err != nil {
+				return fmt.Errorf("rewards balance: mint: %w", err)
+			}
+		case *authority != "":
+			base, err := wire.ParsePublicKey(*authority)
+			if err != nil {
+				return fmt.Errorf("rewards balance: authority: %w", err)
+			}
+			acc, err := solana.DeriveAccounts(base, *seed, [32]byte{}, 6)
+			if err != nil {
+				return fmt.Errorf("rewards balance: %w", err)
+			}
+			mint = acc.Mint
+		default:
+			return errors.New("rewards balance: --mint or --authority is required")
+		}
+		ata, err := solana.AssociatedTokenAddress(owner, mint)
+		if err != nil {
+			return fmt.Errorf("rewards balance: %w", err)
+		}
+		bal, err := solana.NewChain(*rpcURL).TokenBalances(ctx, mint, [][32]byte{owner})
+		if err != nil {
+			return fmt.Errorf("rewards balance: %w", err)
+		}
+		fmt.Fprintf(out, "owner          %s\nmint           %s\ntoken account  %s\nbalance        %s (%d base units)\n",
+			owner, mint, wire.PublicKey(ata), formatAmount(bal[0], 6), bal[0])
+		return nil
+	default:
+		return fmt.Errorf("rewards: unknown subcommand %q (want manifest, proof or balance)", args[0])
+	}
+}
+
+// parseInterleaved parses flags that may come before or after positional arguments.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// fetchManifest gets an epoch's manifest from the oracle, decodes its canonical bytes and
+// checks that the Merkle root matches the payouts.
+func fetchManifest(ctx context.Context, c *oracle.Client, n uint64) (*verifier.Manifest, string, error) {
+	resp, err := c.Epoch(ctx, n, wire.PublicKey{})
+	if err != nil {
+		return nil, "", fmt.Errorf("epoch %d: %w", n, err)
+	}
+	state := fmt.Sprintf("%+v", resp.State)
+	if len(resp.ManifestBytes) == 0 {
+		return nil, state, fmt.Errorf("epoch %d has no manifest yet (state %s)", n, state)
+	}
+	m, err := verifier.UnmarshalManifest(resp.ManifestBytes)
+	if err != nil {
+		return nil, state, fmt.Errorf("epoch %d: %w", n, err)
+	}
+	if m.Epoch != n {
+		return nil, state, fmt.Errorf("oracle answered epoch %d for %d", m.Epoch, n)
+	}
+	ps := make([]solana.Payout, len(m.Payouts))
+	for i, p := range m.Payouts {
+		ps[i] = solana.Payout{Owner: p.Owner, Amount: p.Amount}
+	}
+	if root := solana.MerkleRoot(n, ps); root != m.Root {
+		return nil, state, fmt.Errorf("epoch %d: manifest root %s does not match its payouts (%s)", n, wire.PublicKey(m.Root), wire.PublicKey(root))
+	}
+	return m, state, nil
+}
+
+func formatAmount(v uint64, decimals int) string {
+	s := strconv.FormatUint(v, 10)
+	for len(s) <= decimals {
+		s = "0" + s
+	}
+	return s[:len(s)-decimals] + "." + s[len(s)-decimals:]
+}
+
+func printManifest(out io.Writer, m *verifier.Manifest, state string, all bool) error {
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "epoch\t%d\n", m.Epoch)
+	fmt.Fprintf(tw, "state\t%s\n", state)
+	fmt.Fprintf(tw, "window\t[%d, %d) ms\n", m.StartMs, m.EndMs)
+	fmt.Fprintf(tw, "params hash\t%x\n", m.ParamsHash)
+	fmt.Fprintf(tw, "input digest\t%x\n", m.InputDigest)
+	fmt.Fprintf(tw, "emission\t%s\n", formatAmount(m.Emission, 6))
+	fmt.Fprintf(tw, "total\t%s\n", formatAmount(m.Total, 6))
+	fmt.Fprintf(tw, "unallocated\t%s\n", formatAmount(m.Unallocated, 6))
+	fmt.Fprintf(tw, "pools\tbeacon %s, witness %s, data %s, ops %s\n", formatAmount(m.BeaconPool, 6), formatAmount(m.WitnessPool, 6), formatAmount(m.DataTransfer, 6), formatAmount(m.Ops, 6))
+	fmt.Fprintf(tw, "hotspots\t%d\n", len(m.Hotspots))
+	fmt.Fprintf(tw, "payouts\t%d (%d transactions of %d)\n", len(m.Payouts), (len(m.Payouts)+solana.BatchSize-1)/solana.BatchSize, solana.BatchSize)
+	fmt.Fprintf(tw, "root\t%s (verified against the payouts)\n", wire.PublicKey(m.Root))
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	limit := 20
+	if all {
+		limit = len(m.Hotspots) + len(m.Payouts)
+	}
+	fmt.Fprintln(out)
+	tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "HOTSPOT\tOWNER\tSCALE\tBEACONS\tWITNESSES\tAMOUNT\tWITHHELD\tFLAGS")
+	for i, h := range m.Hotspots {
+		if i == limit {
+			fmt.Fprintf(tw, "… %d more (--all)\n", len(m.Hotspots)-limit)
+			break
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.4f\t%d\t%d\t%s\t%s\t%v\n", h.Hotspot, h.Owner, float64(h.Scale)/1e4, h.Beacons, h.Witnesses, formatAmount(h.Amount, 6), formatAmount(h.Withheld, 6), h.Flags)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(out)
+	tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "INDEX\tOWNER\tAMOUNT")
+	for i, p := range m.Payouts {
+		if i == limit {
+			fmt.Fprintf(tw, "… %d more (--all)\n", len(m.Payouts)-limit)
+			break
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\n", i, p.Owner, formatAmount(p.Amount, 6))
+	}
+	return tw.Flush()
+}
+
+// printProof resolves ADDRESS (a hotspot of the manifest, else an owner), asks the oracle for
+// the owner's proof and verifies it against the manifest's root.
+func printProof(ctx context.Context, out io.Writer, c *oracle.Client, n uint64, addr wire.PublicKey) error {
+	m, _, err := fetchManifest(ctx, c, n)
+	if err != nil {
+		return err
+	}
+	owner := addr
+	for _, h := range m.Hotspots {
+		if h.Hotspot == addr {
+			owner = h.Owner
+			fmt.Fprintf(out, "hotspot   %s (amount %s, withheld %s)\n", h.Hotspot, formatAmount(h.Amount, 6), formatAmount(h.Withheld, 6))
+			break
+		}
+	}
+	resp, err := c.Epoch(ctx, n, owner)
+	if err != nil {
+		return fmt.Errorf("proof: %w", err)
+	}
+	if resp.Proof == nil {
+		return fmt.Errorf("proof: oracle returned no proof for %s", owner)
+	}
+	p := *resp.Proof
+	fmt.Fprintf(out, "owner     %s\nepoch     %d\nindex     %d of %d (batch %d)\namount    %s\nroot      %s\n",
+		p.Payout.Owner, n, p.Index, p.Count, p.Index/solana.BatchSize, formatAmount(p.Payout.Amount, 6), wire.PublicKey(m.Root))
+	for i, s := range p.Siblings {
+		fmt.Fprintf(out, "sibling   %2d %x\n", i, s)
+	}
+	if p.Payout.Owner != owner {
+		return fmt.Errorf("proof is for %s, not %s", p.Payout.Owner, owner)
+	}
+	if !verifier.VerifyProof(m.Root, n, p) {
+		fmt.Fprintln(out, "verified  NO")
+		return errors.New("proof does not verify against the manifest root")
+	}
+	fmt.Fprintln(out, "verified  yes")
+	return nil
+}
