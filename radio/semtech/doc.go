@@ -26,7 +26,10 @@
 // number, Base64 may be padded or not, numbers may be integers or floats,
 // time fields are parsed with several layouts and dropped (not the datagram)
 // when none fits, and one trailing NUL is stripped. Frequencies are stored as
-// integer hertz, rounded from the MHz floats on the wire.
+// integer hertz, rounded from the MHz floats on the wire. Decoding walks the
+// JSON with a small validating scanner (jsonscan.go) instead of reflection;
+// encoding writes the reference forwarder's field order and number formats,
+// so the spec's example datagrams are reproduced byte for byte.
 //
 // server.go is the hotspot side (the forwarder connects to it) and client.go
 // the forwarder side (simulated concentrators, and the hotspot forwarding to a

@@ -26,10 +26,11 @@ func trimJSON(b []byte) []byte {
 	return b
 }
 
-// The lenient field types below never fail inside encoding/json: they
-// record what they found, and the conversion to the public type reports a
-// bad field with its name. A whole PUSH_DATA is therefore decoded in one
-// encoding/json pass, and one bad rxpk cannot abort the others.
+// The lenient field types below are given each value's raw JSON by the
+// scanner in jsonscan.go and never fail: they record what they found, and
+// the conversion to the public type (fromWire) reports a bad field with its
+// name. One bad rxpk therefore cannot abort the others, and the same types
+// give the same answers whichever object they sit in.
 
 // num is a JSON number that may be absent, null, an integer, a float, or
 // (leniently) a number inside a string.
