@@ -27,6 +27,10 @@ const (
 	txJitDelay     = 40 * time.Millisecond   // TX_JIT_DELAY
 	txMaxAdvance   = 4 * 128 * time.Second   // (JIT_NUM_BEACON_IN_QUEUE + 1) × 128 s
 	jitQueueLength = 32                      // JIT_QUEUE_MAX
+	// txPreDelay is how long before its start a downlink occupies the
+	// queue (TX_START_DELAY + TX_JIT_DELAY): frames closer than that
+	// after another's end collide.
+	txPreDelay = txStartDelay + txJitDelay
 )
 
 // gpsEpoch is the origin of tmms; GPS time runs gpsLeap ahead of UTC.
@@ -558,7 +562,10 @@ func (h downlinkHandler) HandleDownlink(_ context.Context, p semtech.TXPK) semte
 
 // downlink checks a txpk in the order lora_pkt_fwd does (format, RF chain
 // and frequency, power table, then the JIT queue's timing and collision
-// rules), queues it and returns the TX_ACK status.
+// rules), queues it and returns the TX_ACK status. An immediate frame goes
+// into the first free slot from now + 80 ms (sx1302_hal), so it is never
+// refused for timing; a timestamped one that overlaps a queued frame gets
+// COLLISION_PACKET.
 func (c *Concentrator) downlink(p semtech.TXPK) semtech.TxStatus {
 	now := c.clock.Now()
 	c.mu.Lock()
@@ -591,7 +598,7 @@ func (c *Concentrator) downlink(p semtech.TXPK) semtech.TxStatus {
 	var start time.Time
 	switch {
 	case p.Imme:
-		start = now.Add(c.cfg.MinLead)
+		// Placed later, in the first free slot.
 	case p.Tmms != nil:
 		if !c.cfg.GPS {
 			return reject(semtech.TxGPSUnlocked)
@@ -608,17 +615,18 @@ func (c *Concentrator) downlink(p semtech.TXPK) semtech.TxStatus {
 			return reject(semtech.TxTooEarly)
 		}
 	}
-	end := start.Add(radio.Airtime(dr, len(p.Data)))
+	airtime := radio.Airtime(dr, len(p.Data))
 
 	c.jit = slices.DeleteFunc(c.jit, func(q *queued) bool { return !q.end.After(now) })
 	if len(c.jit) >= c.cfg.QueueSize {
 		return reject(semtech.TxCollisionPacket)
 	}
-	for _, q := range c.jit {
-		if start.Before(q.end.Add(txMarginDelay)) && q.start.Before(end.Add(txMarginDelay)) {
-			return reject(semtech.TxCollisionPacket)
-		}
+	if p.Imme {
+		start = c.asapLocked(now, airtime)
+	} else if c.collidesLocked(start, start.Add(airtime)) {
+		return reject(semtech.TxCollisionPacket)
 	}
+	end := start.Add(airtime)
 	tx := Transmission{
 		Frequency: p.Freq,
 		DataRate:  dr,
@@ -638,6 +646,41 @@ func (c *Concentrator) downlink(p semtech.TXPK) semtech.TxStatus {
 	}
 	c.stats.LastTxAck = status
 	return status
+}
+
+// collidesLocked applies the JIT queue's overlap rule: a frame needs
+// TX_START_DELAY + TX_JIT_DELAY + TX_MARGIN_DELAY after the end of the
+// previous one to be programmed into the radio.
+func (c *Concentrator) collidesLocked(start, end time.Time) bool {
+	for _, q := range c.jit {
+		if !start.Before(q.start) && !start.After(q.end.Add(txPreDelay+txMarginDelay)) {
+			return true
+		}
+		if !q.start.Before(start) && !q.start.After(end.Add(txPreDelay+txMarginDelay)) {
+			return true
+		}
+	}
+	return false
+}
+
+// asapLocked finds the start of an immediate frame as the JIT queue does:
+// now + 2·TX_JIT_DELAY when that slot is free, else right after the
+// earliest queued frame that leaves room.
+func (c *Concentrator) asapLocked(now time.Time, airtime time.Duration) time.Time {
+	start := now.Add(max(2*txJitDelay, c.cfg.MinLead))
+	if !c.collidesLocked(start, start.Add(airtime)) {
+		return start
+	}
+	byStart := slices.Clone(c.jit)
+	slices.SortFunc(byStart, func(a, b *queued) int { return a.start.Compare(b.start) })
+	for _, q := range byStart {
+		cand := q.end.Add(txPreDelay + txJitDelay + txMarginDelay)
+		if !cand.Before(start) && !c.collidesLocked(cand, cand.Add(airtime)) {
+			return cand
+		}
+	}
+	last := byStart[len(byStart)-1]
+	return last.end.Add(txPreDelay + txJitDelay + txMarginDelay)
 }
 
 // emit puts a queued downlink on the air at its start time.

@@ -336,14 +336,38 @@ func TestTxAckErrors(t *testing.T) {
 			if st := tt.gw.Stats(); st.LastTxAck.String() != tt.want.String() {
 				t.Errorf("concentrator recorded %v", st.LastTxAck)
 			}
-			if tt.want.Accepted() && p.Imme {
-				// Let the frame leave the JIT queue, or the next
-				// immediate one collides with it.
-				time.Sleep(250 * time.Millisecond)
-			}
 		})
 	}
 
+	t.Run("immediate frames queue back to back", func(t *testing.T) {
+		var heard recorder
+		lat, lng := at(-200, 0)
+		ear, err := m.Attach(RadioConfig{Name: "ear", Lat: lat, Lng: lng})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ear.Listen(heard.add)
+		p := base()
+		p.IPol = false // so a gateway radio hears them
+		p.Freq = 868_100_000
+		sentAt := m.Clock().Now()
+		for i := range 3 {
+			p.Data = []byte{byte(i)}
+			if res, err := srv.Send(context.Background(), gw.EUI(), p); err != nil || !res.Accepted() {
+				t.Fatalf("immediate frame %d: %+v %v", i, res, err)
+			}
+		}
+		eventually(t, func() bool { return len(heard.all()) == 3 }, func() string { return fmt.Sprintf("heard %d frames; medium %+v", len(heard.all()), m.Stats()) })
+		got := heard.all()
+		for _, r := range got {
+			t.Logf("frame %v: %v – %v", r.Payload, r.Start.Sub(sentAt), r.End.Sub(sentAt))
+		}
+		for i := 1; i < 3; i++ {
+			if gap := got[i].Start.Sub(got[i-1].End); gap < txPreDelay+txMarginDelay {
+				t.Errorf("frame %d starts %v after the previous one ends; the JIT queue needs %v", i, gap, txPreDelay+txMarginDelay)
+			}
+		}
+	})
 	t.Run("forced error", func(t *testing.T) {
 		gw.SetFaults(Faults{TxAckError: semtech.TxCollisionBeacon})
 		defer gw.SetFaults(Faults{})
@@ -504,8 +528,8 @@ func TestDevnetUnderSynctest(t *testing.T) {
 			t.Errorf("uplink from %v, want %v", u.EUI, b.EUI())
 		}
 		// SF12 airtime of 52 bytes is 2.466 s (poc-rules §3), after the
-		// 42.5 ms scheduling lead.
-		if d := time.Since(start); d != radio.Airtime(sf12, 52)+42500*time.Microsecond {
+		// 80 ms an immediate frame waits in the JIT queue.
+		if d := time.Since(start); d != radio.Airtime(sf12, 52)+80*time.Millisecond {
 			t.Errorf("beacon arrived %v after it was sent", d)
 		}
 	})
