@@ -1,0 +1,99 @@
+package devnet
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Config describes a devnet. The zero value is a working network: defaults
+// are filled in by withDefaults.
+type Config struct {
+	// Dir holds every node's data (stores, keys, outboxes, the chain
+	// journal). Default: a new temporary directory, removed afterwards.
+	Dir string
+	// Hotspots is the number of honest hotspots. Default 12.
+	Hotspots int
+	// Spoofers is the number of adversarial hotspots: radios that sit
+	// together in one place but assert locations spread over the city (a
+	// witness ring). Default 3; negative means none.
+	Spoofers int
+	// Sensors is the number of simulated end devices sending LoRaWAN
+	// uplinks. Default 4; negative means none.
+	Sensors int
+	// Seed fixes the placement, shadowing and fading. Default 1.
+	Seed uint64
+	// Lat and Lng are the city centre. Default Amsterdam (EU868).
+	Lat, Lng float64
+	// Spacing is the distance between neighbouring hotspots. Default 1.5 km.
+	Spacing float64
+	// BeaconInterval is the beacon bucket. Default 20 s.
+	BeaconInterval time.Duration
+	// EpochLength is the reward epoch; a multiple of BeaconInterval.
+	// Default 2 min.
+	EpochLength time.Duration
+	// EntropyPeriod and EntropyLifetime shorten the entropy service.
+	// Defaults 5 s and 30 s.
+	EntropyPeriod, EntropyLifetime time.Duration
+	// HTTPListen is the oracle's HTTP API. Default "127.0.0.1:8080".
+	HTTPListen string
+	// NoChain runs without the local Solana chain: manifests only.
+	NoChain bool
+	// SummaryEvery is how often the summary is printed. Default 15 s.
+	SummaryEvery time.Duration
+	// Verbose sends every node's logs to the output.
+	Verbose bool
+}
+
+func (c Config) withDefaults() Config {
+	set := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	setD := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	set(&c.Hotspots, 12)
+	set(&c.Spoofers, 3)
+	set(&c.Sensors, 4)
+	c.Spoofers, c.Sensors = max(c.Spoofers, 0), max(c.Sensors, 0)
+	if c.Seed == 0 {
+		c.Seed = 1
+	}
+	if c.Lat == 0 && c.Lng == 0 {
+		c.Lat, c.Lng = 52.3676, 4.9041
+	}
+	if c.Spacing == 0 {
+		c.Spacing = 1500
+	}
+	setD(&c.BeaconInterval, 20*time.Second)
+	setD(&c.EpochLength, 2*time.Minute)
+	setD(&c.EntropyPeriod, 5*time.Second)
+	setD(&c.EntropyLifetime, 30*time.Second)
+	setD(&c.SummaryEvery, 15*time.Second)
+	if c.HTTPListen == "" {
+		c.HTTPListen = "127.0.0.1:8080"
+	}
+	return c
+}
+
+// Validate reports a configuration that cannot run.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	switch {
+	case c.Hotspots < 2:
+		return errors.New("devnet: at least 2 hotspots are needed to witness each other")
+	case c.Hotspots+c.Spoofers > 500:
+		return errors.New("devnet: at most 500 hotspots")
+	case c.EpochLength%c.BeaconInterval != 0:
+		return fmt.Errorf("devnet: beacon interval %v must divide the epoch length %v", c.BeaconInterval, c.EpochLength)
+	case c.EntropyLifetime < c.EntropyPeriod:
+		return fmt.Errorf("devnet: entropy lifetime %v is shorter than its period %v", c.EntropyLifetime, c.EntropyPeriod)
+	case c.Spacing < 400:
+		return errors.New("devnet: spacing below 400 m puts witnesses under the minimum distance")
+	}
+	return nil
+}

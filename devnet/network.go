@@ -1,0 +1,350 @@
+package devnet
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/hexfield/hexfield/hotspot"
+	"github.com/hexfield/hexfield/oracle"
+	"github.com/hexfield/hexfield/radio"
+	"github.com/hexfield/hexfield/radio/sim"
+	"github.com/hexfield/hexfield/verifier"
+	"github.com/hexfield/hexfield/wire"
+)
+
+// region is the channel plan of the default city. Placement near another
+// city must pass a Lat/Lng inside the same plan's area.
+const region = "EU868"
+
+// node is one hotspot of the devnet: its keys, where its radio really is,
+// where its owner says it is, and the running parts.
+type node struct {
+	name     string
+	key      ed25519.PrivateKey
+	owner    ed25519.PrivateKey
+	lat, lng float64 // where the radio is
+	aLat     float64 // asserted location
+	aLng     float64
+	gainDdBi int32
+	elev     int32
+	spoofer  bool
+	metrics  *prometheus.Registry
+	hotspot  *hotspot.Hotspot
+}
+
+func (n *node) pub() wire.PublicKey   { return wire.PublicKeyOf(n.key) }
+func (n *node) ownerPub() wire.PublicKey { return wire.PublicKeyOf(n.owner) }
+
+// network is a running devnet.
+type network struct {
+	cfg     Config
+	out     io.Writer
+	logs    io.Writer
+	dir     string
+	start   time.Time
+	oracle  *oracle.Oracle
+	api     *oracle.Client
+	chain   *chain // nil without a chain
+	oracleQUIC string // ADDRESS@host:port of the oracle for hotspots
+	medium  *sim.Medium
+	nodes   []*node
+	sensors []*sensor
+	seen    map[string]bool // verified PoCs already counted
+	tally   tally
+}
+
+// Run starts a devnet and prints a summary every cfg.SummaryEvery until ctx
+// ends or cfg says to stop. It cleans up everything it started.
+func Run(ctx context.Context, cfg Config, out io.Writer) error {
+	return run(ctx, cfg, out, nil)
+}
+
+// run is Run with an optional check of every summary: when until returns
+// true the network stops and run returns nil.
+func run(ctx context.Context, cfg Config, out io.Writer, until func(*Summary) bool) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	cfg = cfg.withDefaults()
+	n := &network{cfg: cfg, out: out, logs: io.Discard, start: time.Now(), seen: map[string]bool{}}
+	if cfg.Verbose {
+		n.logs = out
+	}
+	dir, cleanup, err := dataDir(cfg.Dir)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	n.dir = dir
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, ctx := errgroup.WithContext(ctx)
+
+	if !cfg.NoChain {
+		c, err := startChain(ctx, filepath.Join(dir, "chain"), n.logger("chain"))
+		switch {
+		case errors.Is(err, errNoChain):
+			fmt.Fprintf(out, "devnet: no local chain (%v); running with manifests only\n", err)
+		case err != nil:
+			return err
+		default:
+			n.chain = c
+			defer c.close()
+			fmt.Fprintf(out, "devnet: local Solana chain at %s (real SVM via litesvm)\n", c.url())
+		}
+	}
+	if err := n.startOracle(ctx, g); err != nil {
+		return err
+	}
+	medium, err := sim.NewMedium(sim.MediumConfig{Seed: cfg.Seed})
+	if err != nil {
+		return fmt.Errorf("devnet: medium: %w", err)
+	}
+	defer medium.Close()
+	n.medium = medium
+	n.place()
+	for _, nd := range n.nodes {
+		if err := n.startHotspot(ctx, g, nd); err != nil {
+			return err
+		}
+	}
+	if err := n.startSensors(ctx, g); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "devnet: %d hotspots (%d spoofing their location) and %d sensors over %.4f,%.4f; oracle API at http://%s\n",
+		len(n.nodes), cfg.Spoofers, len(n.sensors), cfg.Lat, cfg.Lng, cfg.HTTPListen)
+	fmt.Fprintf(out, "devnet: beacons every %v, entropy valid %v, epochs of %v; Ctrl-C stops\n",
+		cfg.BeaconInterval, cfg.EntropyLifetime, cfg.EpochLength)
+
+	g.Go(func() error { return n.report(ctx, until, cancel) })
+	err = g.Wait()
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+// dataDir returns dir, or a fresh temporary directory that cleanup removes.
+func dataDir(dir string) (string, func(), error) {
+	if dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return "", nil, fmt.Errorf("devnet: %w", err)
+		}
+		return dir, func() {}, nil
+	}
+	tmp, err := os.MkdirTemp("", "hexfield-devnet-")
+	if err != nil {
+		return "", nil, fmt.Errorf("devnet: %w", err)
+	}
+	return tmp, func() { os.RemoveAll(tmp) }, nil
+}
+
+func (n *network) logger(name string) *slog.Logger {
+	return slog.New(slog.NewTextHandler(n.logs, &slog.HandlerOptions{Level: slog.LevelInfo})).With("node", name)
+}
+
+// key derives a deterministic key for a name, so a devnet with the same seed
+// has the same addresses.
+func (n *network) key(name string) ed25519.PrivateKey {
+	seed := sha256.Sum256(fmt.Appendf(nil, "hexfield-devnet/%d/%s", n.cfg.Seed, name))
+	return ed25519.NewKeyFromSeed(seed[:])
+}
+
+func (n *network) startOracle(ctx context.Context, g *errgroup.Group) error {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("devnet: oracle socket: %w", err)
+	}
+	ln, err := net.Listen("tcp", n.cfg.HTTPListen)
+	if err != nil {
+		pc.Close()
+		return fmt.Errorf("devnet: oracle HTTP on %s: %w", n.cfg.HTTPListen, err)
+	}
+	n.cfg.HTTPListen = ln.Addr().String()
+	reg := prometheus.NewRegistry()
+	key := n.key("oracle-0")
+	deps := oracle.Deps{Key: key, PacketConn: pc, HTTPListener: ln, Logger: n.logger("oracle"),
+		Registerer: reg, Gatherer: reg}
+	if n.chain != nil {
+		rw, err := n.chain.rewarder(ctx, key, n.key("distributor"), filepath.Join(n.dir, "journal"),
+			func() *oracle.Oracle { return n.oracle })
+		if err != nil {
+			pc.Close()
+			ln.Close()
+			return err
+		}
+		deps.Rewarder, deps.Blockhash = rw, n.chain.blockhash
+	}
+	o, err := oracle.New(oracle.Config{
+		DataDir:         filepath.Join(n.dir, "oracle-0"),
+		BeaconInterval:  n.cfg.BeaconInterval,
+		EpochLength:     n.cfg.EpochLength,
+		EpochGrace:      n.cfg.EntropyLifetime + 10*time.Second,
+		EntropyPeriod:   n.cfg.EntropyPeriod,
+		EntropyLifetime: n.cfg.EntropyLifetime,
+		VerifyInterval:  2 * time.Second,
+	}, deps)
+	if err != nil {
+		pc.Close()
+		ln.Close()
+		return fmt.Errorf("devnet: oracle: %w", err)
+	}
+	n.oracle = o
+	n.api = &oracle.Client{BaseURL: "http://" + n.cfg.HTTPListen}
+	g.Go(func() error { return o.Run(ctx) })
+	n.oracleQUIC = fmt.Sprintf("%s@%s", o.PublicKey(), pc.LocalAddr())
+	return nil
+}
+
+// place puts the honest hotspots on a jittered grid around the centre, and
+// the spoofers together in one spot while they assert locations spread
+// over the city, as a witness ring would.
+func (n *network) place() {
+	rng := rand.New(rand.NewPCG(n.cfg.Seed, 0x6865786669656c64))
+	side := int(math.Ceil(math.Sqrt(float64(n.cfg.Hotspots))))
+	for i := range n.cfg.Hotspots {
+		row, col := i/side, i%side
+		north := (float64(row) - float64(side-1)/2 + (rng.Float64()-0.5)*0.4) * n.cfg.Spacing
+		east := (float64(col) - float64(side-1)/2 + (rng.Float64()-0.5)*0.4) * n.cfg.Spacing
+		lat, lng := offset(n.cfg.Lat, n.cfg.Lng, north, east)
+		name := fmt.Sprintf("hotspot-%02d", i)
+		n.nodes = append(n.nodes, &node{name: name, key: n.key(name), owner: n.key("owner-" + name),
+			lat: lat, lng: lng, aLat: lat, aLng: lng,
+			gainDdBi: int32(30 + 10*rng.IntN(4)), elev: int32(8 + rng.IntN(25))})
+	}
+	// The ring: radios together in one building 80 km out of town, out of
+	// reach of every honest hotspot, each claiming a spot spread over the
+	// city, as Helium's witness rings did.
+	span := float64(side) * n.cfg.Spacing
+	ringLat, ringLng := offset(n.cfg.Lat, n.cfg.Lng, 80_000, 0)
+	for i := range n.cfg.Spoofers {
+		angle := 2 * math.Pi * float64(i) / float64(max(n.cfg.Spoofers, 1))
+		aLat, aLng := offset(n.cfg.Lat, n.cfg.Lng, math.Sin(angle)*span/2.5, math.Cos(angle)*span/2.5)
+		lat, lng := offset(ringLat, ringLng, float64(i)*3, 0)
+		name := fmt.Sprintf("spoofer-%02d", i)
+		n.nodes = append(n.nodes, &node{name: name, key: n.key(name), owner: n.key("owner-" + name),
+			lat: lat, lng: lng, aLat: aLat, aLng: aLng, gainDdBi: 40, elev: 20, spoofer: true})
+	}
+}
+
+// offset moves a point north and east by metres.
+func offset(lat, lng, north, east float64) (float64, float64) {
+	const earth = 6_371_000.0
+	dLat := north / earth * 180 / math.Pi
+	dLng := east / (earth * math.Cos(lat*math.Pi/180)) * 180 / math.Pi
+	return lat + dLat, lng + dLng
+}
+
+// startHotspot onboards a hotspot and asserts its location through the
+// oracle's HTTP API, as its owner would with the CLI, then starts the real
+// hotspot and its virtual concentrator on the medium.
+func (n *network) startHotspot(ctx context.Context, g *errgroup.Group, nd *node) error {
+	if err := n.onboard(ctx, nd); err != nil {
+		return err
+	}
+	semtechConn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("devnet: %s: %w", nd.name, err)
+	}
+	quicConn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		semtechConn.Close()
+		return fmt.Errorf("devnet: %s: %w", nd.name, err)
+	}
+	nd.metrics = prometheus.NewRegistry()
+	hs, err := hotspot.New(hotspot.Config{
+		DataDir:      filepath.Join(n.dir, nd.name),
+		StatusListen: "off",
+		Oracles:      []string{n.oracleQUIC},
+	}, hotspot.Deps{Key: nd.key, Semtech: semtechConn, QUIC: quicConn, Logger: n.logger(nd.name),
+		Registerer: nd.metrics, Software: "hotspotd/devnet"})
+	if err != nil {
+		semtechConn.Close()
+		quicConn.Close()
+		return fmt.Errorf("devnet: %s: %w", nd.name, err)
+	}
+	nd.hotspot = hs
+	r, err := n.medium.Attach(sim.RadioConfig{Name: nd.name, Lat: nd.lat, Lng: nd.lng,
+		Elevation: radio.Meters(nd.elev), Gain: radio.DBi(float64(nd.gainDdBi) / 10)})
+	if err != nil {
+		return fmt.Errorf("devnet: %s radio: %w", nd.name, err)
+	}
+	up, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("devnet: %s: %w", nd.name, err)
+	}
+	down, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		up.Close()
+		return fmt.Errorf("devnet: %s: %w", nd.name, err)
+	}
+	conc, err := sim.NewConcentrator(sim.ConcentratorConfig{Region: region}, r, up, down,
+		semtechConn.LocalAddr(), n.logger(nd.name+"/forwarder"), nil)
+	if err != nil {
+		up.Close()
+		down.Close()
+		return fmt.Errorf("devnet: %s concentrator: %w", nd.name, err)
+	}
+	g.Go(func() error { return hs.Run(ctx) })
+	g.Go(func() error { return conc.Run(ctx) })
+	return nil
+}
+
+func (n *network) onboard(ctx context.Context, nd *node) error {
+	if err := waitHealthy(ctx, n.api); err != nil {
+		return err
+	}
+	req, err := oracle.NewOnboardRequest(nd.key, nd.owner, false, time.Now())
+	if err != nil {
+		return fmt.Errorf("devnet: onboard %s: %w", nd.name, err)
+	}
+	if _, err := n.api.Onboard(ctx, req); err != nil {
+		return fmt.Errorf("devnet: onboard %s: %w", nd.name, err)
+	}
+	cell, err := verifier.LatLngToCell(nd.aLat, nd.aLng, 12)
+	if err != nil {
+		return fmt.Errorf("devnet: %s location: %w", nd.name, err)
+	}
+	assert, err := oracle.NewAssertRequest(nd.owner, nd.pub(), cell, nd.gainDdBi, nd.elev, 1)
+	if err != nil {
+		return fmt.Errorf("devnet: assert %s: %w", nd.name, err)
+	}
+	if _, err := n.api.Assert(ctx, nd.pub(), assert); err != nil {
+		return fmt.Errorf("devnet: assert %s: %w", nd.name, err)
+	}
+	return nil
+}
+
+// waitHealthy waits for the oracle's HTTP API to answer.
+func waitHealthy(ctx context.Context, c *oracle.Client) error {
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, err := c.Routes(ctx)
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("devnet: oracle API did not come up: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,288 @@
+package devnet
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/hexfield/hexfield/oracle"
+	"github.com/hexfield/hexfield/wire"
+)
+
+// Summary is what the devnet has done since it started, as the oracle's
+// API, the hotspots' metrics and the chain report it.
+type Summary struct {
+	Elapsed  time.Duration
+	Hotspots int
+	Spoofers int
+
+	BeaconsSent       uint64 // beacons transmitted (TX_ACK OK) by all hotspots
+	WitnessesReported uint64 // witness reports written by all hotspots
+	UplinksSent       uint64 // LoRaWAN uplinks sent by the sensors
+	UplinksHeard      uint64 // copies of those uplinks the hotspots received
+
+	PoCs             int            // beacons verified by the oracle
+	ValidPoCs        int            // of which valid
+	InvalidBeacons   map[string]int // invalid beacons by reason
+	ValidWitnesses   int
+	InvalidWitnesses map[string]int // invalid witnesses by reason
+
+	Epochs  []EpochSummary // closed epochs with a manifest, oldest first
+	OnChain uint64         // the owners' reward token balances added up
+	Chain   bool           // a chain is running
+}
+
+// EpochSummary is one epoch's manifest, split between honest hotspots and
+// spoofers.
+type EpochSummary struct {
+	Epoch           uint64
+	Total           uint64 // paid to owners
+	Honest          uint64 // of which to honest hotspots
+	Spoofers        uint64 // of which to spoofers
+	SpooferWithheld uint64 // what the fraud detectors withheld from spoofers
+	HonestWithheld  uint64 // what they withheld from honest hotspots
+	Distributed     bool   // paid on chain
+}
+
+// tally accumulates what the oracle verified, across summaries.
+type tally struct {
+	pocs, validPoCs, validWitnesses int
+	invalidBeacons, invalidWitnesses map[string]int
+	epochs                           map[uint64]EpochSummary
+}
+
+func (n *network) report(ctx context.Context, until func(*Summary) bool, stop context.CancelFunc) error {
+	tick := time.NewTicker(n.cfg.SummaryEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		s, err := n.summary(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			fmt.Fprintf(n.out, "devnet: summary: %v\n", err)
+			continue
+		}
+		s.WriteText(n.out)
+		if until != nil && until(s) {
+			stop()
+			return nil
+		}
+	}
+}
+
+func (n *network) summary(ctx context.Context) (*Summary, error) {
+	s := &Summary{Elapsed: time.Since(n.start).Round(time.Second), Chain: n.chain != nil}
+	var honestOwners, spooferOwners []wire.PublicKey
+	spoofers := map[wire.PublicKey]bool{}
+	for _, nd := range n.nodes {
+		if nd.spoofer {
+			s.Spoofers++
+			spoofers[nd.pub()] = true
+			spooferOwners = append(spooferOwners, nd.ownerPub())
+		} else {
+			s.Hotspots++
+			honestOwners = append(honestOwners, nd.ownerPub())
+		}
+		s.BeaconsSent += counter(nd, "hexfield_hotspot_beacons_total", "result", "sent")
+		s.WitnessesReported += counter(nd, "hexfield_hotspot_witnesses_total", "result", "reported")
+		s.UplinksHeard += counter(nd, "hexfield_hotspot_frames_total", "class", "uplink")
+	}
+	for _, sn := range n.sensors {
+		s.UplinksSent += sn.sent.Load()
+	}
+	if err := n.tallyPoCs(ctx); err != nil {
+		return nil, err
+	}
+	if err := n.tallyEpochs(ctx, spoofers); err != nil {
+		return nil, err
+	}
+	t := &n.tally
+	s.PoCs, s.ValidPoCs, s.ValidWitnesses = t.pocs, t.validPoCs, t.validWitnesses
+	s.InvalidBeacons, s.InvalidWitnesses = t.invalidBeacons, t.invalidWitnesses
+	for _, e := range t.epochs {
+		s.Epochs = append(s.Epochs, e)
+	}
+	sort.Slice(s.Epochs, func(i, j int) bool { return s.Epochs[i].Epoch < s.Epochs[j].Epoch })
+	if n.chain != nil {
+		bal, err := n.chain.balances(ctx, append(honestOwners, spooferOwners...))
+		if err != nil {
+			return nil, fmt.Errorf("balances: %w", err)
+		}
+		for _, b := range bal {
+			s.OnChain += b
+		}
+	}
+	return s, nil
+}
+
+// counter reads one labelled counter from a hotspot's metrics.
+func counter(nd *node, name, label, value string) uint64 {
+	families, err := nd.metrics.Gather()
+	if err != nil {
+		return 0
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			if hasLabel(m, label, value) {
+				return uint64(m.GetCounter().GetValue())
+			}
+		}
+	}
+	return 0
+}
+
+func hasLabel(m *dto.Metric, name, value string) bool {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name && l.GetValue() == value {
+			return true
+		}
+	}
+	return false
+}
+
+// tallyPoCs counts the PoCs the oracle verified since the last summary.
+func (n *network) tallyPoCs(ctx context.Context) error {
+	t := &n.tally
+	if t.invalidBeacons == nil {
+		t.invalidBeacons, t.invalidWitnesses = map[string]int{}, map[string]int{}
+	}
+	var pocs []oracle.PoCRecord
+	url := fmt.Sprintf("%s/v1/pocs?from=%d&limit=1000", n.api.BaseURL, n.start.UnixMilli())
+	if err := getJSON(ctx, url, &pocs); err != nil {
+		return fmt.Errorf("pocs: %w", err)
+	}
+	for _, p := range pocs {
+		if n.seen[p.Beacon] {
+			continue
+		}
+		n.seen[p.Beacon] = true
+		t.pocs++
+		if p.Valid {
+			t.validPoCs++
+		} else {
+			t.invalidBeacons[p.Reason.String()]++
+		}
+		for _, w := range p.Witnesses {
+			if w.Valid {
+				t.validWitnesses++
+			} else {
+				t.invalidWitnesses[w.Reason.String()]++
+			}
+		}
+	}
+	return nil
+}
+
+// tallyEpochs reads the manifests of newly closed epochs.
+func (n *network) tallyEpochs(ctx context.Context, spoofers map[wire.PublicKey]bool) error {
+	t := &n.tally
+	if t.epochs == nil {
+		t.epochs = map[uint64]EpochSummary{}
+	}
+	var epochs []struct {
+		Epoch       uint64 `json:"epoch"`
+		Root        string `json:"root"`
+		Distributed bool   `json:"distributed"`
+	}
+	if err := getJSON(ctx, n.api.BaseURL+"/v1/epochs?limit=50", &epochs); err != nil {
+		return fmt.Errorf("epochs: %w", err)
+	}
+	for _, e := range epochs {
+		if e.Root == "" {
+			continue // no manifest yet
+		}
+		if prev, ok := t.epochs[e.Epoch]; ok && prev.Distributed == e.Distributed {
+			continue
+		}
+		resp, err := n.api.Epoch(ctx, e.Epoch, wire.PublicKey{})
+		if err != nil || resp.Manifest == nil {
+			continue // the manifest may be a moment behind the epoch record
+		}
+		es := EpochSummary{Epoch: e.Epoch, Total: resp.Manifest.Total, Distributed: e.Distributed}
+		for _, line := range resp.Manifest.Hotspots {
+			if spoofers[line.Hotspot] {
+				es.Spoofers += line.Amount
+				es.SpooferWithheld += line.Withheld
+			} else {
+				es.Honest += line.Amount
+				es.HonestWithheld += line.Withheld
+			}
+		}
+		t.epochs[e.Epoch] = es
+	}
+	return nil
+}
+
+func getJSON(ctx context.Context, url string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("GET %s: %s: %s", url, resp.Status, strings.TrimSpace(string(body)))
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// WriteText prints the summary for a person watching the devnet.
+func (s *Summary) WriteText(w io.Writer) {
+	fmt.Fprintf(w, "\n[%v] %d hotspots + %d spoofers: %d beacons sent, %d witness reports, %d/%d sensor uplinks heard/sent\n",
+		s.Elapsed, s.Hotspots, s.Spoofers, s.BeaconsSent, s.WitnessesReported, s.UplinksHeard, s.UplinksSent)
+	fmt.Fprintf(w, "  verified PoCs: %d, %d valid; invalid beacons: %s\n", s.PoCs, s.ValidPoCs, reasons(s.InvalidBeacons))
+	fmt.Fprintf(w, "  witnesses: %d valid; invalid: %s\n", s.ValidWitnesses, reasons(s.InvalidWitnesses))
+	var paid uint64
+	for _, e := range s.Epochs {
+		state := "manifest written"
+		if e.Distributed {
+			state = "paid on chain"
+			paid += e.Total
+		}
+		fmt.Fprintf(w, "  epoch %d: %d to owners (%s): honest %d, spoofers %d; withheld by fraud detection: spoofers %d, honest %d\n",
+			e.Epoch, e.Total, state, e.Honest, e.Spoofers, e.SpooferWithheld, e.HonestWithheld)
+	}
+	if s.Chain {
+		check := "matches the paid manifests"
+		if s.OnChain != paid {
+			check = fmt.Sprintf("paid manifests say %d", paid)
+		}
+		fmt.Fprintf(w, "  on chain: owners hold %d reward base units (%s)\n", s.OnChain, check)
+	}
+}
+
+func reasons(m map[string]int) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, m[k])
+	}
+	return strings.Join(parts, ", ")
+}
