@@ -605,6 +605,10 @@ func (c *Concentrator) downlink(p semtech.TXPK) semtech.TxStatus {
 		}
 		start = gpsEpoch.Add(time.Duration(*p.Tmms)*time.Millisecond - gpsLeap)
 	default:
+		// The counter value nearest to now: a tmst up to 2^31 µs (35 min)
+		// in the past is TOO_LATE. (sx1302_hal's unsigned arithmetic calls
+		// one more than 1 s in the past TOO_EARLY; the server's remedy,
+		// the next window, is the same.)
 		start = c.radio.CounterTime(p.Tmst, now)
 	}
 	if !p.Imme {
