@@ -57,7 +57,7 @@ func testGolden(t *testing.T, vectors []golden) {
 func allGolden() []golden {
 	var all []golden
 	for _, vs := range [][]golden{ackVectors, beaconReportVectors, witnessReportVectors, packetReportVectors,
-		entropyVectors, configVectors, helloVectors, registryVectors, envelopeVectors, frameMessageVectors} {
+		entropyVectors, configVectors, helloVectors, registryVectors, envelopeVectors, frameMessageVectors, cosignVectors} {
 		all = append(all, vs...)
 	}
 	for _, fv := range frameVectors {
@@ -71,7 +71,7 @@ func fuzzTypes() []proto.Message {
 	return []proto.Message{
 		&Ack{}, &BeaconReport{}, &WitnessReport{}, &PacketReport{}, &Entropy{}, &Config{}, &Route{},
 		&DevAddrRange{}, &EUIRange{}, &Hello{}, &Onboard{}, &AssertLocation{}, &Envelope{}, &Frame{},
-		&Submit{}, &EntropyRequest{}, &ConfigRequest{},
+		&Submit{}, &EntropyRequest{}, &ConfigRequest{}, &CosignRequest{}, &CosignResponse{},
 	}
 }
 
