@@ -46,25 +46,25 @@ type node struct {
 	hotspot  *hotspot.Hotspot
 }
 
-func (n *node) pub() wire.PublicKey   { return wire.PublicKeyOf(n.key) }
+func (n *node) pub() wire.PublicKey      { return wire.PublicKeyOf(n.key) }
 func (n *node) ownerPub() wire.PublicKey { return wire.PublicKeyOf(n.owner) }
 
 // network is a running devnet.
 type network struct {
-	cfg     Config
-	out     io.Writer
-	logs    io.Writer
-	dir     string
-	start   time.Time
-	oracle  *oracle.Oracle
-	api     *oracle.Client
-	chain   *chain // nil without a chain
+	cfg        Config
+	out        io.Writer
+	logs       io.Writer
+	dir        string
+	start      time.Time
+	oracle     *oracle.Oracle
+	api        *oracle.Client
+	chain      *chain // nil without a chain
 	oracleQUIC string // ADDRESS@host:port of the oracle for hotspots
-	medium  *sim.Medium
-	nodes   []*node
-	sensors []*sensor
-	seen    map[string]bool // verified PoCs already counted
-	tally   tally
+	medium     *sim.Medium
+	nodes      []*node
+	sensors    []*sensor
+	seen       map[string]bool // verified PoCs already counted
+	tally      tally
 }
 
 // Run starts a devnet and prints a summary every cfg.SummaryEvery until ctx

@@ -53,7 +53,7 @@ type EpochSummary struct {
 
 // tally accumulates what the oracle verified, across summaries.
 type tally struct {
-	pocs, validPoCs, validWitnesses int
+	pocs, validPoCs, validWitnesses  int
 	invalidBeacons, invalidWitnesses map[string]int
 	epochs                           map[uint64]EpochSummary
 }
