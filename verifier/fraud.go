@@ -158,29 +158,107 @@ func (f *fit) exponent() (nHat, se float64, ok bool) {
 }
 
 // distanceInsensitive flags hotspots whose measured path gain does not
-// fall with distance (poc-rules §12e).
+// fall with distance (poc-rules §12e). Each hotspot has two fits, one of
+// its events as beaconer and one as witness ("as beaconer or witness"),
+// so an honest role cannot hide a fabricated one; a hotspot is flagged if
+// either fit is. A hotspot whose reports are made up also pollutes the
+// fits of every partner it claims to have heard, so the flags are peeled:
+// the fit with the lowest n̂ + k·SE below the threshold is flagged first,
+// that hotspot's events leave its partners' fits, those fits are
+// recomputed, and so on until no fit is below the threshold.
 func (e *engine) distanceInsensitive(evs []event) []int32 {
 	d := e.p.Detectors
-	fits := make([]fit, len(e.reg.sites))
+	n := len(e.reg.sites)
+	// fit f = 2·site + role (0 beaconer, 1 witness): its events, in order
+	start := make([]int32, 2*n+1)
 	for i := range evs {
-		ev := &evs[i]
-		if !ev.valid || !(ev.dist > 0) {
-			continue
+		if ev := &evs[i]; ev.valid && ev.dist > 0 {
+			start[2*ev.b+1]++
+			start[2*ev.w+2]++
 		}
-		fits[ev.b].add(ev.w, ev.dist, ev.gain)
-		fits[ev.w].add(ev.b, ev.dist, ev.gain)
+	}
+	for f := range 2 * n {
+		start[f+1] += start[f]
+	}
+	mine := make([]int32, start[2*n])
+	next := slices.Clone(start[:2*n])
+	for i := range evs {
+		if ev := &evs[i]; ev.valid && ev.dist > 0 {
+			mine[next[2*ev.b]] = int32(i)
+			next[2*ev.b]++
+			mine[next[2*ev.w+1]] = int32(i)
+			next[2*ev.w+1]++
+		}
+	}
+	flagged := make([]bool, n)
+	partnerOf := func(f int32, ev *event) int32 {
+		if f%2 == 0 {
+			return ev.w
+		}
+		return ev.b
+	}
+	score := func(f int32) (float64, bool) {
+		var ft fit
+		for _, i := range mine[start[f]:start[f+1]] {
+			ev := &evs[i]
+			p := partnerOf(f, ev)
+			if flagged[p] {
+				continue
+			}
+			ft.add(p, ev.dist, ev.gain)
+		}
+		if ft.n < d.MinEvents || ft.np < d.MinPartners || !(ft.maxD >= float64(d.MinDistRatio*ft.minD)) {
+			return 0, false
+		}
+		nHat, se, ok := ft.exponent()
+		if !ok {
+			return 0, false
+		}
+		x := nHat + float64(d.ExponentSigma*se)
+		return x, x < d.MaxExponent
+	}
+	scores := make([]float64, 2*n)
+	var cand []int32
+	for f := range int32(2 * n) {
+		if x, bad := score(f); bad {
+			scores[f] = x
+			cand = append(cand, f)
+		}
 	}
 	var out []int32
-	for s := range fits {
-		f := &fits[s]
-		if f.n < d.MinEvents || f.np < d.MinPartners || !(f.maxD >= float64(d.MinDistRatio*f.minD)) {
-			continue
+	for len(cand) > 0 {
+		best := 0
+		for i, f := range cand {
+			if scores[f] < scores[cand[best]] || (scores[f] == scores[cand[best]] && f < cand[best]) {
+				best = i
+			}
 		}
-		nHat, se, ok := f.exponent()
-		if ok && nHat+float64(d.ExponentSigma*se) < d.MaxExponent {
-			out = append(out, int32(s))
+		s := cand[best] / 2
+		flagged[s] = true
+		out = append(out, s)
+		cand = slices.DeleteFunc(cand, func(c int32) bool { return c/2 == s })
+		// refit the partners' fits still suspected
+		var refit []int32
+		for role := int32(0); role < 2; role++ {
+			f := 2*s + role
+			for _, i := range mine[start[f]:start[f+1]] {
+				p := partnerOf(f, &evs[i])
+				for _, pf := range []int32{2 * p, 2*p + 1} {
+					if slices.Contains(cand, pf) && !slices.Contains(refit, pf) {
+						refit = append(refit, pf)
+					}
+				}
+			}
+		}
+		for _, pf := range refit {
+			if x, bad := score(pf); bad {
+				scores[pf] = x
+			} else {
+				cand = slices.DeleteFunc(cand, func(c int32) bool { return c == pf })
+			}
 		}
 	}
+	slices.Sort(out)
 	return out
 }
 

@@ -76,10 +76,16 @@ func seedKey(name string) ed25519.PrivateKey {
 
 func newTown(tb testing.TB, seed uint64) *town {
 	tb.Helper()
+	return newTownExp(tb, seed, 3.0)
+}
+
+// newTownExp is newTown with another path-loss exponent.
+func newTownExp(tb testing.TB, seed uint64, exponent float64) *town {
+	tb.Helper()
 	m, err := sim.NewMedium(sim.MediumConfig{
 		Clock:            sim.NewManualClock(time.Unix(0, 0)),
 		Seed:             seed,
-		PathLossExponent: 3.0,
+		PathLossExponent: exponent,
 		ShadowingSigma:   6,
 		FadingSigma:      -1,
 	})
@@ -238,11 +244,14 @@ func (t *town) hear(b *Beacon, from *tHotspot, ms int64) {
 		heard := false
 		if !h.deaf {
 			lb := t.medium.Link(from.radio, h.radio, f, radio.DBm(power))
-			sig = float64(lb.Signal) + 2*t.rng.NormFloat64()
+			// per-packet fading from a hash of the link and the instant, so
+			// adding hotspots never changes the draws of the others
+			sig = float64(lb.Signal) + 2*hashNormal(linkKey(from.name, h.name, ms))
 			noise := float64(radio.NoiseFloor(dr.Bandwidth, 6)) + h.noiseRiseDB
 			heard = sig-noise >= float64(radio.SNRMin(dr.SF))
 			if heard && t.relay != nil {
 				sig = t.relay(t, b, from, h, sig)
+				heard = !math.IsNaN(sig) // NaN: the relay drops the report
 			}
 		}
 		if !heard && t.fake != nil {
@@ -257,6 +266,11 @@ func (t *town) hear(b *Beacon, from *tHotspot, ms int64) {
 		lag += 37
 		t.witness(h, b, ms+lag, sig, float64(radio.NoiseFloor(dr.Bandwidth, 6))+h.noiseRiseDB)
 	}
+}
+
+func linkKey(a, b string, ms int64) uint64 {
+	s := sha256.Sum256(fmt.Appendf(nil, "%s|%s|%d", a, b, ms))
+	return binary.LittleEndian.Uint64(s[:8])
 }
 
 // witness stores h's report of b at ms with the given signal and noise
