@@ -32,7 +32,7 @@ type Options struct {
 	// Dir holds server.js and node_modules. Default: $HEXFIELD_LOCALNET_DIR, else the
 	// directory of this source file.
 	Dir string
-	// Node is the node executable. Default: "node" from PATH.
+	// Node is the node executable. Default: $HEXFIELD_NODE, else "node" from PATH.
 	Node string
 	// StartTimeout bounds the wait for the server to answer getHealth. Default 20 s.
 	StartTimeout time.Duration
@@ -48,6 +48,9 @@ func (o *Options) fill() {
 		if _, file, _, ok := runtime.Caller(0); ok {
 			o.Dir = filepath.Dir(file)
 		}
+	}
+	if o.Node == "" {
+		o.Node = os.Getenv("HEXFIELD_NODE")
 	}
 	if o.Node == "" {
 		o.Node = "node"
