@@ -119,6 +119,9 @@ type Outbox struct {
 	live       int
 	diskBytes  int64
 	dirty      bool // unsynced writes exist
+	syncing    bool // Sync is running without the lock
+	closeLater []*segment
+	syncMu     sync.Mutex // serialises Sync
 	dirSync    bool // a file was created or removed since the last sync
 	changed    chan struct{}
 	kick       chan struct{}
@@ -351,8 +354,14 @@ func (o *Outbox) newSegment(id uint64) error {
 // removeSegment closes and deletes a segment. Caller holds mu (or is
 // loading).
 func (o *Outbox) removeSegment(s *segment) {
-	s.data.Close()
-	s.ack.Close()
+	if o.syncing {
+		// Sync is fsyncing these files outside the lock: close them
+		// when it is done. Unlinking an open file is fine.
+		o.closeLater = append(o.closeLater, s)
+	} else {
+		s.data.Close()
+		s.ack.Close()
+	}
 	if err := os.Remove(segName(o.cfg.Dir, s.id, "log")); err != nil {
 		o.log.Warn("outbox: remove segment", "segment", s.id, "err", err)
 	}
@@ -584,7 +593,11 @@ func (o *Outbox) updateGauges() {
 }
 
 // Sync makes every appended report and every recorded ack durable now.
+// The fsyncs run without the outbox lock, so appends and acks go on while
+// a slow SD card syncs.
 func (o *Outbox) Sync() error {
+	o.syncMu.Lock()
+	defer o.syncMu.Unlock()
 	o.mu.Lock()
 	if o.closed || (!o.dirty && !o.dirSync) {
 		o.mu.Unlock()
@@ -597,8 +610,9 @@ func (o *Outbox) Sync() error {
 	}
 	dirSync := o.dirSync
 	o.dirty, o.dirSync = false, false
-	// Sync under the lock: a concurrent removeSegment would close a file
-	// being synced. Appends wait at most one batch.
+	o.syncing = true
+	o.mu.Unlock()
+
 	var err error
 	for _, f := range files {
 		if e := f.Sync(); e != nil && err == nil {
@@ -608,9 +622,17 @@ func (o *Outbox) Sync() error {
 	if dirSync && err == nil {
 		err = syncDir(o.cfg.Dir)
 	}
+
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.syncing = false
+	for _, s := range o.closeLater {
+		s.data.Close()
+		s.ack.Close()
+	}
+	o.closeLater = nil
 	if err != nil {
-		o.dirty = true
-		o.mu.Unlock()
+		o.dirty, o.dirSync = true, o.dirSync || dirSync
 		return fmt.Errorf("outbox sync: %w", err)
 	}
 	o.m.syncs.Inc()
@@ -619,7 +641,6 @@ func (o *Outbox) Sync() error {
 		close(o.changed)
 		o.changed = make(chan struct{})
 	}
-	o.mu.Unlock()
 	return nil
 }
 
@@ -660,6 +681,8 @@ func (o *Outbox) Run(ctx context.Context) error {
 // Close syncs and closes the outbox. Further appends fail.
 func (o *Outbox) Close() error {
 	err := o.Sync()
+	o.syncMu.Lock() // no Sync may be fsyncing the files closed below
+	defer o.syncMu.Unlock()
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closed {
