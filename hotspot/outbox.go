@@ -122,7 +122,7 @@ type Outbox struct {
 	syncing    bool // Sync is running without the lock
 	closeLater []*segment
 	syncMu     sync.Mutex // serialises Sync
-	dirSync    bool // a file was created or removed since the last sync
+	dirSync    bool       // a file was created or removed since the last sync
 	changed    chan struct{}
 	kick       chan struct{}
 	closed     bool
