@@ -85,6 +85,21 @@ type Config struct {
 	// (the epoch's parameter set records it). Default 1000.
 	TokensPerDC uint64 `toml:"tokens_per_dc"`
 
+	// SolanaRPC is the Solana JSON-RPC endpoint for entropy blockhashes and
+	// reward distribution. Empty (the default) means no chain: entropy uses
+	// an all-zero blockhash and epochs end with their manifest.
+	SolanaRPC string `toml:"solana_rpc"`
+	// SolanaPayerKey pays transaction fees (keypair file, created if
+	// missing; fund it). Default "<data_dir>/solana-payer.json".
+	SolanaPayerKey string `toml:"solana_payer_key"`
+	// SolanaDistributorKey is the hot key that signs reward transfers.
+	// Default "<data_dir>/solana-distributor.json".
+	SolanaDistributorKey string `toml:"solana_distributor_key"`
+	// SolanaSeed prefixes the mint and multisig seeds. Default "hexfield".
+	SolanaSeed string `toml:"solana_seed"`
+	// SolanaDecimals of the reward mint. Default 6.
+	SolanaDecimals int `toml:"solana_decimals"`
+
 	// AdminToken authorises route changes over HTTP (header
 	// "Authorization: Bearer TOKEN"). Empty means route changes are
 	// accepted only from loopback addresses. Default "".
@@ -127,6 +142,10 @@ func (c Config) Defaults() Config {
 	setD(&c.WitnessWindowSlack, 5*time.Second)
 	setD(&c.EpochLength, 24*time.Hour)
 	setD(&c.EpochGrace, 30*time.Minute)
+	setS(&c.SolanaPayerKey, filepath.Join(c.DataDir, "solana-payer.json"))
+	setS(&c.SolanaDistributorKey, filepath.Join(c.DataDir, "solana-distributor.json"))
+	setS(&c.SolanaSeed, "hexfield")
+	setI(&c.SolanaDecimals, 6)
 	if c.Emission == 0 {
 		c.Emission = 1_000_000_000_000
 	}
@@ -168,6 +187,9 @@ func (c Config) Validate() error {
 		if v <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive, got %d", name, v))
 		}
+	}
+	if c.SolanaDecimals < 0 || c.SolanaDecimals > 18 {
+		errs = append(errs, fmt.Errorf("solana_decimals %d outside 0..18", c.SolanaDecimals))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -217,7 +217,12 @@ func (o *Oracle) advanceEpoch(ctx context.Context, n uint64) error {
 			if o.rewarder != nil {
 				pay := payoutOf(man)
 				if len(pay.Payouts) > 0 {
-					if err := o.rewarder.Distribute(ctx, pay); err != nil {
+					err := o.rewarder.Distribute(ctx, pay)
+					if errors.Is(err, solana.ErrSettled) {
+						o.log.Warn("epoch already settled on chain", "epoch", n)
+						err = nil
+					}
+					if err != nil {
 						rec.Error = err.Error()
 						o.store.putEpoch(rec, nil)
 						return fmt.Errorf("distribute epoch %d: %w", n, err)
@@ -244,6 +249,23 @@ func (o *Oracle) advanceEpoch(ctx context.Context, n uint64) error {
 		}
 	}
 	return nil
+}
+
+// EpochSummary returns the summary of epoch n's manifest that oracles
+// compare before co-signing (solana.SummaryFunc).
+func (o *Oracle) EpochSummary(_ context.Context, n uint64) (solana.Summary, error) {
+	raw, found, err := o.store.Manifest(n)
+	if err != nil {
+		return solana.Summary{}, fmt.Errorf("epoch %d summary: %w", n, err)
+	}
+	if !found {
+		return solana.Summary{}, fmt.Errorf("epoch %d summary: no manifest yet", n)
+	}
+	man, err := verifier.UnmarshalManifest(raw)
+	if err != nil {
+		return solana.Summary{}, fmt.Errorf("epoch %d summary: %w", n, err)
+	}
+	return payoutOf(man).Summary(), nil
 }
 
 // payoutOf converts a manifest's payouts for the rewarder.

@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/hexfield/hexfield/oracle"
+	"github.com/hexfield/hexfield/oracle/solana"
 	"github.com/hexfield/hexfield/wire"
 )
 
@@ -140,14 +141,26 @@ func runOracle(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	o, err := oracle.New(cfg, oracle.Deps{
-		Key: key, PacketConn: pc, HTTPListener: ln, Logger: log, Registerer: reg, Gatherer: reg,
-	})
+	deps := oracle.Deps{Key: key, PacketConn: pc, HTTPListener: ln, Logger: log, Registerer: reg, Gatherer: reg}
+	var summary solana.SummaryFunc
+	if cfg.SolanaRPC != "" {
+		deps.Blockhash = rpcBlockhash(cfg.SolanaRPC)
+		d, err := newDistributor(ctx, cfg, key, log, &summary)
+		if err != nil {
+			pc.Close()
+			ln.Close()
+			return err
+		}
+		defer d.Close()
+		deps.Rewarder = d
+	}
+	o, err := oracle.New(cfg, deps)
 	if err != nil {
 		pc.Close()
 		ln.Close()
 		return err
 	}
+	summary = o.EpochSummary
 	// Machine-readable start line: tests and scripts wait for it.
 	fmt.Fprintf(stdout, "oracled ready key=%s quic=%s http=%s\n", pub, pc.LocalAddr(), ln.Addr())
 	log.Info("oracle started", "key", pub.String(), "quic", pc.LocalAddr().String(), "http", ln.Addr().String(), "data", cfg.DataDir)

@@ -1,0 +1,36 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/hexfield/hexfield/wire"
+)
+
+func TestRPCBlockhash(t *testing.T) {
+	want := wire.PublicKey{1, 2, 3, 4, 5, 6, 7, 8, 9}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		if !strings.Contains(string(b), `"getLatestBlockhash"`) {
+			w.Write([]byte(`{"jsonrpc":"2.0","id":1,"error":{"code":-32601,"message":"method not found"}}`))
+			return
+		}
+		w.Write([]byte(`{"jsonrpc":"2.0","id":1,"result":{"context":{"slot":5},"value":{"blockhash":"` + want.String() + `","lastValidBlockHeight":150}}}`))
+	}))
+	defer srv.Close()
+	got, err := rpcBlockhash(srv.URL)(context.Background())
+	if err != nil || got != want {
+		t.Fatalf("blockhash %x err %v, want %x", got, err, want)
+	}
+	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"jsonrpc":"2.0","id":1,"error":{"code":-32000,"message":"node is behind"}}`))
+	}))
+	defer bad.Close()
+	if _, err := rpcBlockhash(bad.URL)(context.Background()); err == nil || !strings.Contains(err.Error(), "node is behind") {
+		t.Fatalf("rpc error: %v", err)
+	}
+}
