@@ -42,9 +42,14 @@ type beaconRec struct {
 // witnessRec is one witness report.
 type witnessRec struct {
 	w    *Witness
-	key  wire.PublicKey
-	ok   bool  // pub_key is 32 bytes
 	site int32 // -1: unknown
+	ok   bool  // pub_key is 32 bytes
+}
+
+// key returns the witness's key (zero unless ok).
+func (wr *witnessRec) key() wire.PublicKey {
+	k, _ := keyOf(wr.w.Report.GetPubKey())
+	return k
 }
 
 // pair is one (beacon, witness report) evaluation.
@@ -213,7 +218,7 @@ func (e *engine) load(beacons []Beacon, witnesses []Witness, intervals *History)
 		wr := &e.witnesses[k]
 		wr.w, wr.site = w, -1
 		if key, ok := keyOf(w.Report.GetPubKey()); ok {
-			wr.key, wr.ok = key, true
+			wr.ok = true
 			if s, ok := e.reg.index[key]; ok {
 				wr.site = s
 			}
@@ -449,7 +454,7 @@ func (e *engine) checkWitnesses(br *beaconRec) {
 	br.t1 = math.MaxInt64
 	for i := range ps {
 		wr := &e.witnesses[ps[i].w]
-		if wr.ok && br.site >= 0 && wr.key == br.key {
+		if wr.ok && br.site >= 0 && bytes.Equal(wr.w.Report.GetPubKey(), br.key[:]) {
 			continue
 		}
 		br.nwit++
@@ -459,7 +464,7 @@ func (e *engine) checkWitnesses(br *beaconRec) {
 	for i := range ps {
 		pr := &ps[i]
 		wr := &e.witnesses[pr.w]
-		if br.site >= 0 && wr.ok && wr.key == br.key {
+		if br.site >= 0 && wr.ok && bytes.Equal(wr.w.Report.GetPubKey(), br.key[:]) {
 			pr.pre, pr.side = ReasonSelfWitness, false
 			continue
 		}
@@ -475,10 +480,11 @@ func (e *engine) checkWitness(br *beaconRec, wr *witnessRec, pr *pair, seen *[]w
 	if !wr.ok {
 		return ReasonGatewayNotFound
 	}
-	if slices.Contains(*seen, wr.key) {
+	key := wr.key()
+	if slices.Contains(*seen, key) {
 		return ReasonDuplicate
 	}
-	*seen = append(*seen, wr.key)
+	*seen = append(*seen, key)
 	if wr.site < 0 {
 		return ReasonGatewayNotFound
 	}
@@ -491,7 +497,7 @@ func (e *engine) checkWitness(br *beaconRec, wr *witnessRec, pr *pair, seen *[]w
 		return ReasonNotAsserted
 	case e.denied[wr.site]:
 		return ReasonDenied
-	case len(e.denyEdge) > 0 && e.denyEdge[Edge{br.key, wr.key}]:
+	case len(e.denyEdge) > 0 && e.denyEdge[Edge{br.key, key}]:
 		return ReasonDeniedEdge
 	case !e.inEntropyWindow(br.ent, tw):
 		return ReasonEntropyExpired

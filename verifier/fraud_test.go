@@ -365,7 +365,6 @@ func TestFraudAntennaSplitter(t *testing.T) {
 	}
 }
 
-
 // The distance_insensitive false-positive rate of honest towns depends on
 // how sparse they are relative to the radio range; this records it.
 func TestDistanceInsensitiveFalsePositives(t *testing.T) {

@@ -207,7 +207,8 @@ func (e *engine) selectWitnesses(br *beaconRec, valid func(i int32) bool, buf []
 	}
 	ks := make([]keyed, len(sel))
 	for j, i := range sel {
-		ks[j] = keyed{e.selectionKey(br, &e.witnesses[e.pairs[i].w].key), i}
+		wk := e.witnesses[e.pairs[i].w].key()
+		ks[j] = keyed{e.selectionKey(br, &wk), i}
 	}
 	slices.SortFunc(ks, func(a, b keyed) int { return cmpID(&a.k, &b.k) })
 	sel = sel[:0]
@@ -256,7 +257,7 @@ func (e *engine) poc(br *beaconRec, units UnitTable, flagged []Reason) PoC {
 			continue
 		}
 		wr := &e.witnesses[pr.w]
-		res := WitnessResult{ID: wr.w.ID, Hotspot: wr.key, ReceivedMs: wr.w.ReceivedMs, Reason: pr.final, DistanceM: pr.dist}
+		res := WitnessResult{ID: wr.w.ID, Hotspot: wr.key(), ReceivedMs: wr.w.ReceivedMs, Reason: pr.final, DistanceM: pr.dist}
 		switch {
 		case pr.side:
 			res.Side = SideBeaconer
