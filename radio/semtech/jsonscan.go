@@ -24,93 +24,174 @@ func skipSpace(b []byte, i int) int {
 	return i
 }
 
-// eachField calls fn for each member of the object that is the whole of b.
-// key is the raw key text without quotes (escapes are unquoted); val is the
-// value's raw JSON. Members are visited in order; a repeated key is visited
-// again (the last one wins for the callers).
-func eachField(b []byte, fn func(key, val []byte) error) error {
-	i := skipSpace(b, 0)
-	if i >= len(b) || b[i] != '{' {
-		return syntaxErr(b, i, "want object")
+// scanner is a pull parser over one JSON text: object and array walk a
+// container and call back positioned at each value, and the callback must
+// consume exactly that value (with value, object or array). Every byte is
+// read once and checked against the grammar.
+type scanner struct {
+	b     []byte
+	i     int
+	depth int
+}
+
+func (s *scanner) ws() { s.i = skipSpace(s.b, s.i) }
+
+// peek returns the first byte of the next value (0 at the end).
+func (s *scanner) peek() byte {
+	s.ws()
+	if s.i < len(s.b) {
+		return s.b[s.i]
 	}
-	i = skipSpace(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		return checkEnd(b, i+1)
+	return 0
+}
+
+// value consumes the next value and returns its raw JSON.
+func (s *scanner) value() ([]byte, error) {
+	s.ws()
+	start := s.i
+	end, err := skipValue(s.b, s.i, s.depth)
+	if err != nil {
+		return nil, err
+	}
+	s.i = end
+	return s.b[start:end], nil
+}
+
+// end checks nothing but whitespace follows.
+func (s *scanner) end() error { return checkEnd(s.b, s.i) }
+
+// open consumes the opening bracket c of a container.
+func (s *scanner) open(c byte, what string) error {
+	s.ws()
+	if s.i >= len(s.b) || s.b[s.i] != c {
+		return syntaxErr(s.b, s.i, what)
+	}
+	if s.depth >= maxDepth {
+		return syntaxErr(s.b, s.i, "nested too deeply")
+	}
+	s.depth++
+	s.i++
+	s.ws()
+	return nil
+}
+
+// next consumes ',' (true) or the closing bracket (false).
+func (s *scanner) next(closer byte) (bool, error) {
+	s.ws()
+	if s.i >= len(s.b) {
+		return false, syntaxErr(s.b, s.i, "unterminated container")
+	}
+	switch s.b[s.i] {
+	case ',':
+		s.i++
+		s.ws()
+		return true, nil
+	case closer:
+		s.i++
+		s.depth--
+		return false, nil
+	}
+	return false, syntaxErr(s.b, s.i, "want ',' or end of container")
+}
+
+// object consumes an object, calling member for each member with the
+// scanner at its value. key is the member name without quotes (escapes
+// unquoted). A repeated name is visited again; the last one wins for the
+// callers.
+func (s *scanner) object(member func(key []byte) error) error {
+	if err := s.open('{', "want object"); err != nil {
+		return err
+	}
+	if s.i < len(s.b) && s.b[s.i] == '}' {
+		s.i++
+		s.depth--
+		return nil
 	}
 	for {
-		if i >= len(b) || b[i] != '"' {
-			return syntaxErr(b, i, "want member name")
+		if s.i >= len(s.b) || s.b[s.i] != '"' {
+			return syntaxErr(s.b, s.i, "want member name")
 		}
-		kEnd, err := skipString(b, i)
+		kEnd, err := skipString(s.b, s.i)
 		if err != nil {
 			return err
 		}
-		key := b[i+1 : kEnd-1]
+		key := s.b[s.i+1 : kEnd-1]
 		if !isPlain(key) {
-			s, ok := unquote(b[i:kEnd])
+			u, ok := unquote(s.b[s.i:kEnd])
 			if !ok {
-				return syntaxErr(b, i, "bad member name")
+				return syntaxErr(s.b, s.i, "bad member name")
 			}
-			key = []byte(s)
+			key = []byte(u)
 		}
-		i = skipSpace(b, kEnd)
-		if i >= len(b) || b[i] != ':' {
-			return syntaxErr(b, i, "want ':'")
+		s.i = skipSpace(s.b, kEnd)
+		if s.i >= len(s.b) || s.b[s.i] != ':' {
+			return syntaxErr(s.b, s.i, "want ':'")
 		}
-		i = skipSpace(b, i+1)
-		vEnd, err := skipValue(b, i, 0)
-		if err != nil {
+		s.i++
+		if err := member(key); err != nil {
 			return err
 		}
-		if err := fn(key, b[i:vEnd]); err != nil {
+		more, err := s.next('}')
+		if err != nil || !more {
 			return err
-		}
-		i = skipSpace(b, vEnd)
-		if i >= len(b) {
-			return syntaxErr(b, i, "unterminated object")
-		}
-		switch b[i] {
-		case ',':
-			i = skipSpace(b, i+1)
-		case '}':
-			return checkEnd(b, i+1)
-		default:
-			return syntaxErr(b, i, "want ',' or '}'")
 		}
 	}
 }
 
-// eachElement calls fn for each element of the array that is the whole of b.
-func eachElement(b []byte, fn func(i int, val []byte) error) error {
-	i := skipSpace(b, 0)
-	if i >= len(b) || b[i] != '[' {
-		return syntaxErr(b, i, "want array")
+// array consumes an array, calling elem for each element with the scanner
+// at it.
+func (s *scanner) array(elem func(i int) error) error {
+	if err := s.open('[', "want array"); err != nil {
+		return err
 	}
-	i = skipSpace(b, i+1)
-	if i < len(b) && b[i] == ']' {
-		return checkEnd(b, i+1)
+	if s.i < len(s.b) && s.b[s.i] == ']' {
+		s.i++
+		s.depth--
+		return nil
 	}
 	for n := 0; ; n++ {
-		vEnd, err := skipValue(b, i, 0)
+		if err := elem(n); err != nil {
+			return err
+		}
+		more, err := s.next(']')
+		if err != nil || !more {
+			return err
+		}
+	}
+}
+
+// eachField calls fn for each member of the object that is the whole of b,
+// with the member's raw value.
+func eachField(b []byte, fn func(key, val []byte) error) error {
+	s := scanner{b: b}
+	err := s.object(func(key []byte) error {
+		v, err := s.value()
 		if err != nil {
 			return err
 		}
-		if err := fn(n, b[i:vEnd]); err != nil {
+		return fn(key, v)
+	})
+	if err != nil {
+		return err
+	}
+	return s.end()
+}
+
+// eachElement calls fn for each element of the array that is the whole of
+// b, with the element's raw value.
+func eachElement(b []byte, fn func(i int, val []byte) error) error {
+	s := scanner{b: b}
+	err := s.array(func(i int) error {
+		v, err := s.value()
+		if err != nil {
 			return err
 		}
-		i = skipSpace(b, vEnd)
-		if i >= len(b) {
-			return syntaxErr(b, i, "unterminated array")
-		}
-		switch b[i] {
-		case ',':
-			i = skipSpace(b, i+1)
-		case ']':
-			return checkEnd(b, i+1)
-		default:
-			return syntaxErr(b, i, "want ',' or ']'")
-		}
+		return fn(i, v)
+	})
+	if err != nil {
+		return err
 	}
+	return s.end()
 }
 
 func checkEnd(b []byte, i int) error {

@@ -69,19 +69,36 @@ func (p *PushData) UnmarshalBinary(b []byte) error {
 	}
 	out := PushData{Version: h.Version, Token: h.Token, EUI: h.EUI}
 	var stat *statWire
-	err = eachField(body, func(k, v []byte) error {
+	sc := scanner{b: body}
+	err = sc.object(func(k []byte) error {
 		switch string(k) {
 		case "rxpk":
-			if isNull(v) {
-				return nil
-			}
-			if v[0] != '[' {
+			out.RXPK, out.Skipped = out.RXPK[:0], out.Skipped[:0]
+			switch sc.peek() {
+			case '[':
+			case 'n':
+				_, err := sc.value()
+				return err
+			default:
+				if _, err := sc.value(); err != nil {
+					return err
+				}
 				return fmt.Errorf("rxpk is not an array: %w", ErrJSON)
 			}
-			out.RXPK, out.Skipped = out.RXPK[:0], out.Skipped[:0]
-			return eachElement(v, func(i int, e []byte) error {
+			return sc.array(func(i int) error {
+				if sc.peek() != '{' {
+					if _, err := sc.value(); err != nil {
+						return err
+					}
+					out.Skipped = append(out.Skipped, fmt.Errorf("rxpk[%d]: not an object: %w", i, ErrInvalidJSON))
+					return nil
+				}
+				var w rxpkWire
+				if err := w.decodeFrom(&sc); err != nil {
+					return err
+				}
 				var r RXPK
-				if err := r.UnmarshalJSON(e); err != nil {
+				if err := r.fromWire(&w); err != nil {
 					out.Skipped = append(out.Skipped, fmt.Errorf("rxpk[%d]: %w", i, err))
 					return nil
 				}
@@ -90,17 +107,24 @@ func (p *PushData) UnmarshalBinary(b []byte) error {
 			})
 		case "stat":
 			stat = nil
-			if isNull(v) {
-				return nil
-			}
-			stat = new(statWire)
-			if err := stat.decode(v); err != nil {
-				// Not an object: reported like a bad stat.
-				stat = &statWire{bad: err}
+			switch sc.peek() {
+			case '{':
+				stat = new(statWire)
+				return stat.decodeFrom(&sc)
+			default:
+				v, err := sc.value()
+				if err == nil && !isNull(v) {
+					stat = &statWire{bad: fmt.Errorf("not an object: %w", ErrInvalidJSON)}
+				}
+				return err
 			}
 		}
-		return nil
+		_, err := sc.value()
+		return err
 	})
+	if err == nil {
+		err = sc.end()
+	}
 	if err != nil {
 		return fmt.Errorf("parse PUSH_DATA: %w", wrapJSON(err))
 	}

@@ -1,6 +1,7 @@
 package semtech
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -108,5 +109,10 @@ func FuzzPushData(f *testing.F) {
 	f.Add(datagram(f, specPushDataHeader, `{"rxpk":[{"jver":2,"tmst":9,"freq":868.3,"stat":1,"modu":"LORA","datr":"SF8BW125","codr":"4/5","size":1,"data":"QA==","rsig":[{"ant":0,"chan":3,"rssic":-90,"rssis":-95,"lsnr":2.5,"etime":"AAAA"}]},{"tmst":7,"freq":868.8,"modu":"FSK","datr":50000,"data":"QA"}]}`+"\x00"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		stable(t, data, func() codec { return new(PushData) })
+		// Whatever decodes was valid JSON.
+		var p PushData
+		if p.UnmarshalBinary(data) == nil && !json.Valid(trimJSON(data[12:])) {
+			t.Fatalf("accepted invalid JSON %q", data[12:])
+		}
 	})
 }

@@ -121,26 +121,42 @@ type rsigList struct {
 	err error
 }
 
-func (r *rsigList) decode(b []byte) {
+// decodeFrom consumes the rsig value: anything but an array of objects is
+// recorded in r.err.
+func (r *rsigList) decodeFrom(s *scanner) error {
 	*r = rsigList{}
-	if isNull(b) {
-		return
+	switch s.peek() {
+	case '[':
+	default:
+		v, err := s.value()
+		if err == nil && !isNull(v) {
+			r.err = fmt.Errorf("rsig: not an array: %w", ErrInvalidJSON)
+		}
+		return err
 	}
-	err := eachElement(b, func(i int, v []byte) error {
+	return s.array(func(i int) error {
+		if s.peek() != '{' {
+			_, err := s.value()
+			if r.err == nil {
+				r.err = fmt.Errorf("rsig[%d]: not an object: %w", i, ErrInvalidJSON)
+			}
+			return err
+		}
 		var w rsigWire
-		if err := w.decode(v); err != nil {
-			return fmt.Errorf("rsig[%d]: %w", i, err)
+		if err := w.decodeFrom(s); err != nil {
+			return err
 		}
 		r.l = append(r.l, w)
 		return nil
 	})
-	if err != nil {
-		*r = rsigList{err: fmt.Errorf("rsig: %w: %w", ErrInvalidJSON, err)}
-	}
 }
 
-func (w *rsigWire) decode(b []byte) error {
-	return eachField(b, func(k, v []byte) error {
+func (w *rsigWire) decodeFrom(s *scanner) error {
+	return s.object(func(k []byte) error {
+		v, err := s.value()
+		if err != nil {
+			return err
+		}
 		switch string(k) {
 		case "ant":
 			w.Ant.UnmarshalJSON(v)
@@ -167,10 +183,26 @@ func (w *rsigWire) decode(b []byte) error {
 	})
 }
 
-// decode reads one rxpk object; it fails only on malformed JSON or a
-// value that is not an object.
+// decode reads one rxpk object that is the whole of b.
 func (w *rxpkWire) decode(b []byte) error {
-	return eachField(b, func(k, v []byte) error {
+	s := scanner{b: b}
+	if err := w.decodeFrom(&s); err != nil {
+		return err
+	}
+	return s.end()
+}
+
+// decodeFrom consumes one rxpk object; it fails only on malformed JSON or
+// a value that is not an object.
+func (w *rxpkWire) decodeFrom(s *scanner) error {
+	return s.object(func(k []byte) error {
+		if string(k) == "rsig" {
+			return w.RSig.decodeFrom(s)
+		}
+		v, err := s.value()
+		if err != nil {
+			return err
+		}
 		switch string(k) {
 		case "time":
 			w.Time.UnmarshalJSON(v)
@@ -214,8 +246,6 @@ func (w *rxpkWire) decode(b []byte) error {
 			w.Aesk.UnmarshalJSON(v)
 		case "delayed":
 			w.Delayed.UnmarshalJSON(v)
-		case "rsig":
-			w.RSig.decode(v)
 		}
 		return nil
 	})

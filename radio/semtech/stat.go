@@ -56,7 +56,19 @@ func (s *Stat) UnmarshalJSON(b []byte) error {
 }
 
 func (w *statWire) decode(b []byte) error {
-	return eachField(b, func(k, v []byte) error {
+	s := scanner{b: b}
+	if err := w.decodeFrom(&s); err != nil {
+		return err
+	}
+	return s.end()
+}
+
+func (w *statWire) decodeFrom(s *scanner) error {
+	return s.object(func(k []byte) error {
+		v, err := s.value()
+		if err != nil {
+			return err
+		}
 		switch string(k) {
 		case "time":
 			w.Time.UnmarshalJSON(v)
