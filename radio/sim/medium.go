@@ -110,6 +110,8 @@ type Medium struct {
 	maxAirtime time.Duration
 	// fadeCap is the largest fading term, 3σ.
 	fadeCap float64
+	// fading draws the per-packet fading terms.
+	fading *normalTable
 
 	mu      sync.Mutex
 	closed  bool
@@ -144,6 +146,7 @@ func NewMedium(cfg MediumConfig) (*Medium, error) {
 		clock:      cfg.Clock,
 		maxAirtime: radio.Airtime(radio.DataRate{SF: 12, Bandwidth: 125_000}, 255) + time.Second,
 		fadeCap:    3 * float64(cfg.FadingSigma),
+		fading:     newNormalTable(),
 		byName:     make(map[string]*Radio),
 		pending:    make(map[*transmission]Timer),
 	}, nil
@@ -413,7 +416,7 @@ func (m *Medium) receptions(tx *transmission, out []delivery) []delivery {
 func (m *Medium) signal(tx *transmission, l *link, rx *Radio) float64 {
 	loss := l.loss
 	if m.cfg.FadingSigma > 0 {
-		loss += float64(m.cfg.FadingSigma) * normal(fadingKey(m.cfg.Seed, tx.seq, rx.nameHash))
+		loss += float64(m.cfg.FadingSigma) * m.fading.draw(fadingKey(m.cfg.Seed, tx.seq, rx.nameHash))
 	}
 	if loss < l.free {
 		loss = l.free // never better than free space

@@ -608,3 +608,27 @@ func TestAttachAfterFrames(t *testing.T) {
 		t.Errorf("equal distances, different signals: %v vs %v", got[0].RSSIS, first.all()[1].RSSIS)
 	}
 }
+
+func TestFadingDistribution(t *testing.T) {
+	tab := newNormalTable()
+	const n = 200_000
+	var sum, sq float64
+	var beyond2 int
+	for i := range uint64(n) {
+		z := tab.draw(fadingKey(1, i, 7))
+		if z < -3 || z > 3 || math.IsNaN(z) {
+			t.Fatalf("draw %v outside ±3", z)
+		}
+		sum += z
+		sq += z * z
+		if math.Abs(z) > 2 {
+			beyond2++
+		}
+	}
+	mean, sd := sum/n, math.Sqrt(sq/n-(sum/n)*(sum/n))
+	// Standard normal: mean 0, sd 1 (0.987 after clipping at ±3), 4.55 %
+	// beyond ±2.
+	if math.Abs(mean) > 0.01 || math.Abs(sd-0.987) > 0.01 || math.Abs(float64(beyond2)/n-0.0455) > 0.003 {
+		t.Errorf("mean %.4f sd %.4f beyond ±2 %.4f", mean, sd, float64(beyond2)/n)
+	}
+}

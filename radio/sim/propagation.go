@@ -171,6 +171,33 @@ func normal(key uint64) float64 {
 	return math.Max(-3, math.Min(3, z))
 }
 
+// normalTableBits sizes the inverse-CDF table of per-packet fading draws.
+const normalTableBits = 12
+
+// normalTable holds the standard-normal quantiles at the midpoints of
+// 2^normalTableBits equal probability bins, clipped to ±3, so a fading
+// draw is a table lookup with linear interpolation instead of a log, a
+// square root and a cosine.
+type normalTable [1<<normalTableBits + 1]float64
+
+func newNormalTable() *normalTable {
+	var t normalTable
+	const n = 1 << normalTableBits
+	for i := range t {
+		u := (float64(i) + 0.5) / (n + 1)
+		t[i] = math.Max(-3, math.Min(3, math.Sqrt2*math.Erfinv(2*u-1)))
+	}
+	return &t
+}
+
+// draw maps a 64-bit key to a standard-normal value clipped to ±3.
+func (t *normalTable) draw(key uint64) float64 {
+	x := splitmix(key)
+	i := x >> (64 - normalTableBits)
+	frac := float64(x<<normalTableBits>>11) / (1 << 53)
+	return t[i] + (t[i+1]-t[i])*frac
+}
+
 // splitmix is the SplitMix64 finaliser: a fast, well-mixed bijection.
 func splitmix(x uint64) uint64 {
 	x += 0x9e3779b97f4a7c15
