@@ -236,7 +236,11 @@ func (d *Distributor) sign(ctx context.Context, ixs []sol.Instruction, payer sol
 		return signedTx{}, fmt.Errorf("encode transaction: %w", err)
 	}
 	if len(raw) > maxTxSize {
-		return signedTx{}, fmt.Errorf("transaction of %d bytes exceeds %d", len(raw), maxTxSize)
+		if len(ixs) > 1 && ixs[0].ProgramID() == computeBudgetProgram {
+			// Drop SetComputeUnitLimit (≈ 40 bytes) rather than change the batch partition.
+			return d.sign(ctx, ixs[1:], payer, tables, signers...)
+		}
+		return signedTx{}, fmt.Errorf("%w: %d bytes exceeds %d", errTooLarge, len(raw), maxTxSize)
 	}
 	d.metrics.built.Add(1)
 	return signedTx{raw: raw, signature: tx.Signatures[0], blockhash: bh, lastValid: lv}, nil

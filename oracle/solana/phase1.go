@@ -79,6 +79,18 @@ func BuildPhase1(acc Accounts, payer [32]byte, s Summary, quorum [][32]byte, blo
 	if err != nil {
 		return nil, err
 	}
+	msg, err := phase1Message(ixs, payer, blockhash)
+	if errors.Is(err, errTooLarge) {
+		// Without SetComputeUnitLimit (40 bytes) the default limit applies; large epoch
+		// numbers and a fee payer outside the quorum need the room.
+		msg, err = phase1Message(ixs[1:], payer, blockhash)
+	}
+	return msg, err
+}
+
+var errTooLarge = errors.New("transaction too large")
+
+func phase1Message(ixs []sol.Instruction, payer, blockhash [32]byte) ([]byte, error) {
 	tx, err := sol.NewTransaction(ixs, blockhash, sol.TransactionPayer(payer))
 	if err != nil {
 		return nil, fmt.Errorf("phase 1: %w", err)
@@ -88,7 +100,7 @@ func BuildPhase1(acc Accounts, payer [32]byte, s Summary, quorum [][32]byte, blo
 		return nil, fmt.Errorf("phase 1: %w", err)
 	}
 	if n := 1 + 64*int(tx.Message.Header.NumRequiredSignatures) + len(msg); n > maxTxSize {
-		return nil, fmt.Errorf("phase 1: transaction of %d bytes exceeds %d (quorum too large for a legacy transaction)", n, maxTxSize)
+		return nil, fmt.Errorf("phase 1: %w: %d bytes exceeds %d (quorum too large for a legacy transaction)", errTooLarge, n, maxTxSize)
 	}
 	return msg, nil
 }

@@ -1,0 +1,326 @@
+package solana
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	sol "github.com/gagliardetto/solana-go"
+)
+
+func TestMerkleVector(t *testing.T) {
+	var o1, o2, o3 [32]byte
+	for i := range 32 {
+		o1[i], o2[i], o3[i] = 1, 2, 3
+	}
+	ps := []Payout{{o1, 1_500_000}, {o2, 2_250_000}, {o3, 42}}
+	leaves := []string{
+		"c793ff693c1a80ceabac5c2c92dce4cba2101a320b4cf5ac2e44810cf814c0c9",
+		"913ef664104b7215583ff6012b6b96f1cd627ecd3661861137d79981158071d5",
+		"cd566bf9c3996eabce1ce70dacafd903a00b4e32691df402ad62bfd6ae21f4ba",
+	}
+	for i, p := range ps {
+		if got := Leaf(42, uint32(i), p.Owner, p.Amount); hex.EncodeToString(got[:]) != leaves[i] {
+			t.Errorf("leaf %d = %x, want %s", i, got, leaves[i])
+		}
+	}
+	root := MerkleRoot(42, ps)
+	if hex.EncodeToString(root[:]) != "663cf867bf70b3d4741804eff9ad81e1f495f053314be508717420eee9cdf0a0" {
+		t.Fatalf("root %x", root)
+	}
+	if sol.PublicKey(root).String() != "7t6WSiJHshxQj7LPbWFD1UoqkGmpyfs6kBVrK6tqhDRZ" {
+		t.Fatalf("root base58 %s", sol.PublicKey(root))
+	}
+	p := EpochPayout{Epoch: 42, Root: root, Total: 3_750_042, Payouts: ps}
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got := Phase1Memo(p.Summary()); got != "hexfield rwd e=42 n=3 total=3750042 root=7t6WSiJHshxQj7LPbWFD1UoqkGmpyfs6kBVrK6tqhDRZ" {
+		t.Fatalf("memo %q", got)
+	}
+}
+
+func TestValidateRejects(t *testing.T) {
+	good := makePayout(1, 5)
+	cases := map[string]func(p *EpochPayout){
+		"zero amount": func(p *EpochPayout) { p.Total -= p.Payouts[2].Amount; p.Payouts[2].Amount = 0 },
+		"unsorted":    func(p *EpochPayout) { p.Payouts[1], p.Payouts[2] = p.Payouts[2], p.Payouts[1] },
+		"duplicate":   func(p *EpochPayout) { p.Payouts[2].Owner = p.Payouts[1].Owner },
+		"total":       func(p *EpochPayout) { p.Total++ },
+		"root":        func(p *EpochPayout) { p.Root[0] ^= 1 },
+		"overflow":    func(p *EpochPayout) { p.Payouts[0].Amount = ^uint64(0) },
+	}
+	for name, mutate := range cases {
+		p := good
+		p.Payouts = append([]Payout(nil), good.Payouts...)
+		mutate(&p)
+		if err := p.Validate(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestBatchPartition(t *testing.T) {
+	p := makePayout(1, 100)
+	if p.Batches() != 3 || len(p.Batch(0)) != 48 || len(p.Batch(1)) != 48 || len(p.Batch(2)) != 4 {
+		t.Fatalf("batches %d: %d %d %d", p.Batches(), len(p.Batch(0)), len(p.Batch(1)), len(p.Batch(2)))
+	}
+	if p.Batch(1)[0] != p.Payouts[48] || p.Batch(2)[3] != p.Payouts[99] {
+		t.Fatal("batch k is not payouts[48k:48k+48]")
+	}
+	if (EpochPayout{}).Batches() != 0 || makePayout(1, 96).Batches() != 2 {
+		t.Fatal("partition of 0 or 96 payouts")
+	}
+}
+
+func TestInstructionBytes(t *testing.T) {
+	k := func(b byte) sol.PublicKey { return sol.PublicKey{b} }
+	data := func(ix sol.Instruction) string {
+		d, err := ix.Data()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return hex.EncodeToString(d)
+	}
+	ms := initializeMultisig2(k(1), []sol.PublicKey{k(2), k(3), k(4)}, 2)
+	if data(ms) != "1302" || ms.ProgramID() != tokenProgram {
+		t.Fatalf("InitializeMultisig2 data %s", data(ms))
+	}
+	for i, a := range ms.Accounts() {
+		if a.IsSigner || (i == 0) != a.IsWritable {
+			t.Fatalf("multisig account %d: signer %v writable %v", i, a.IsSigner, a.IsWritable)
+		}
+	}
+	mint := initializeMint2(k(1), k(9), 6)
+	want := "1406" + hex.EncodeToString(k(9).Bytes()) + "00"
+	if data(mint) != want || len(want) != 70 {
+		t.Fatalf("InitializeMint2 %s, want %s (35 bytes, no freeze authority)", data(mint), want)
+	}
+	a := createATAIdempotent(k(1), k(2), k(3), k(4))
+	if data(a) != "01" || a.ProgramID() != ataProgram || len(a.Accounts()) != 6 || !a.Accounts()[0].IsSigner {
+		t.Fatalf("CreateIdempotent %s %v", data(a), a.Accounts())
+	}
+	m := memoInstruction("hexfield rwd e=1 b=0")
+	if data(m) != hex.EncodeToString([]byte("hexfield rwd e=1 b=0")) {
+		t.Fatalf("memo %s has a prefix", data(m))
+	}
+	long := strings.Repeat("é", 100)
+	if data(memoInstruction(long)) != hex.EncodeToString([]byte(long)) {
+		t.Fatal("long memo altered")
+	}
+	tc := transferChecked(k(1), k(2), k(3), k(4), 1_500_000, 6)
+	if data(tc) != "0c60e316000000000006" {
+		t.Fatalf("TransferChecked %s", data(tc))
+	}
+	mt := mintToChecked(k(1), k(2), k(3), []sol.PublicKey{k(4), k(5)}, 3_750_042, 6)
+	if data(mt) != "0e9a38390000000000"+"06" || len(mt.Accounts()) != 5 || mt.Accounts()[2].IsSigner || !mt.Accounts()[3].IsSigner {
+		t.Fatalf("MintToChecked %s %v", data(mt), mt.Accounts())
+	}
+	ap := approveChecked(k(1), k(2), k(3), k(4), []sol.PublicKey{k(5)}, 7, 6)
+	if data(ap) != "0d070000000000000006" || len(ap.Accounts()) != 5 {
+		t.Fatalf("ApproveChecked %s", data(ap))
+	}
+	if data(setComputeUnitLimit(60_000)) != "0260ea0000" {
+		t.Fatalf("SetComputeUnitLimit %s", data(setComputeUnitLimit(60_000)))
+	}
+}
+
+func TestMarkerAddress(t *testing.T) {
+	o := pub(testKey(t, "oracle-0"))
+	m, err := MarkerAddress(o, 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := sol.CreateWithSeed(sol.PublicKey(o), "rwd:e42", sol.SystemProgramID)
+	if m != want {
+		t.Fatal("marker is not createWithSeed(oracle, \"rwd:e42\", System)")
+	}
+	m2, _ := MarkerAddress(o, 43)
+	if m == m2 {
+		t.Fatal("markers of two epochs collide")
+	}
+}
+
+func quorumKeys(t *testing.T, n int) [][32]byte {
+	var q [][32]byte
+	for i := range n {
+		q = append(q, pub(testKey(t, fmt.Sprintf("oracle-%d", i))))
+	}
+	return q
+}
+
+// TestPhase1Size: a 3-of-5 quorum fits a legacy transaction (spec §3: 1 216 bytes); 11
+// signers do not and are refused before signing.
+func TestPhase1Size(t *testing.T) {
+	acc, _ := DeriveAccounts(pub(testKey(t, "payer")), "hexfield", pub(testKey(t, "distributor")), 6)
+	s := makePayout(1_000_000, 3).Summary()
+	msg, err := BuildPhase1(acc, pub(testKey(t, "payer")), s, quorumKeys(t, 3), sol.Hash{7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := 1 + 64*4 + len(msg)
+	if size > maxTxSize {
+		t.Fatalf("3-of-5 phase 1 is %d bytes", size)
+	}
+	t.Logf("3 co-signers + payer, epoch 1 000 000: %d bytes", size)
+	small, err := BuildPhase1(acc, pub(testKey(t, "payer")), makePayout(7, 3).Summary(), quorumKeys(t, 3), sol.Hash{7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := decodeMessage(small); m.Instructions[0].Data[0] != 2 {
+		t.Fatal("small phase 1 lacks SetComputeUnitLimit")
+	}
+	if m, _ := decodeMessage(msg); m.Instructions[0].Data[0] == 2 && len(m.Instructions[0].Data) == 5 {
+		t.Fatal("oversize phase 1 kept SetComputeUnitLimit")
+	}
+	if _, err := BuildPhase1(acc, pub(testKey(t, "payer")), s, quorumKeys(t, 11), sol.Hash{7}); err == nil {
+		t.Fatal("11 co-signers accepted in a legacy transaction")
+	}
+}
+
+// TestBatchSize: a full batch of 48 transfers as v0 with one lookup table fits 1 232 bytes
+// even with the longest memo.
+func TestBatchSize(t *testing.T) {
+	acc, _ := DeriveAccounts(pub(testKey(t, "payer")), "hexfield", pub(testKey(t, "distributor")), 6)
+	p := makePayout(^uint64(0), 48)
+	var ixs []sol.Instruction
+	var entries sol.PublicKeySlice
+	ixs = append(ixs, setComputeUnitLimit(1_400_000))
+	for _, q := range p.Payouts {
+		a, err := ata(sol.PublicKey(q.Owner), acc.Mint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries = append(entries, a)
+		ixs = append(ixs, transferChecked(acc.Escrow, acc.Mint, a, acc.Distributor, ^uint64(0), 6))
+	}
+	ixs = append(ixs, memoInstruction(fmt.Sprintf("hexfield rwd e=%d b=%d", ^uint64(0), 999_999)))
+	tx, err := sol.NewTransaction(ixs, sol.Hash{1}, sol.TransactionPayer(acc.Distributor),
+		sol.TransactionAddressTables(map[sol.PublicKey]sol.PublicKeySlice{{9}: entries}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx.Signatures = make([]sol.Signature, 1)
+	raw, err := tx.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw[65]&0x80 == 0 {
+		t.Fatal("batch is not v0")
+	}
+	// With the compute-unit instruction it is too large; without it (as sign falls back) it fits.
+	tx, err = sol.NewTransaction(ixs[1:], sol.Hash{1}, sol.TransactionPayer(acc.Distributor),
+		sol.TransactionAddressTables(map[sol.PublicKey]sol.PublicKeySlice{{9}: entries}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx.Signatures = make([]sol.Signature, 1)
+	small, err := tx.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(small) > maxTxSize {
+		t.Fatalf("batch of 48 without compute budget: %d bytes", len(small))
+	}
+	t.Logf("batch of 48, longest memo: %d bytes, %d without SetComputeUnitLimit", len(raw), len(small))
+}
+
+func TestCheckProposal(t *testing.T) {
+	acc, _ := DeriveAccounts(pub(testKey(t, "payer")), "hexfield", pub(testKey(t, "distributor")), 6)
+	p := makePayout(5, 10)
+	own := p.Summary()
+	q := quorumKeys(t, 2)
+	payer := pub(testKey(t, "payer"))
+	msg, err := BuildPhase1(acc, payer, own, q, sol.Hash{3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckProposal(acc, own, Proposal{Summary: own, Quorum: q, Message: msg}); err != nil {
+		t.Fatal(err)
+	}
+	mismatch := func(prop Proposal, field string) {
+		t.Helper()
+		var mm *MismatchError
+		if err := CheckProposal(acc, own, prop); !errors.As(err, &mm) || !strings.HasPrefix(mm.Field, field) {
+			t.Fatalf("want mismatch at %s, got %v", field, err)
+		}
+	}
+	for _, f := range []string{"epoch", "count", "total", "root"} {
+		s := own
+		switch f {
+		case "epoch":
+			s.Epoch++
+		case "count":
+			s.Count++
+		case "total":
+			s.Total++
+		case "root":
+			s.Root[5]++
+		}
+		mismatch(Proposal{Summary: s, Quorum: q, Message: msg}, f)
+	}
+	// Another distributor approved: the accounts differ.
+	other := acc
+	other.Distributor = [32]byte{1}
+	evil, _ := BuildPhase1(other, payer, own, q, sol.Hash{3})
+	mismatch(Proposal{Summary: own, Quorum: q, Message: evil}, "account")
+	// More minted than the summary says.
+	more := own
+	more.Total++
+	evil, _ = BuildPhase1(acc, payer, more, q, sol.Hash{3})
+	mismatch(Proposal{Summary: own, Quorum: q, Message: evil}, "instruction")
+	// Garbage bytes.
+	if err := CheckProposal(acc, own, Proposal{Summary: own, Quorum: q, Message: []byte{1, 2, 3}}); err == nil {
+		t.Fatal("garbage message accepted")
+	}
+	// Cosign refuses a key outside the quorum and signs the message bytes otherwise.
+	if _, err := Cosign(testKey(t, "oracle-4"), acc, own, Proposal{Summary: own, Quorum: q, Message: msg}); err == nil {
+		t.Fatal("cosigned outside the quorum")
+	}
+	sig, err := Cosign(testKey(t, "oracle-1"), acc, own, Proposal{Summary: own, Quorum: q, Message: msg})
+	if err != nil || !ed25519.Verify(testKey(t, "oracle-1").Public().(ed25519.PublicKey), msg, sig[:]) {
+		t.Fatalf("cosign: %v", err)
+	}
+	if _, err := assemble(msg, map[[32]byte][64]byte{q[1]: sig}); err == nil {
+		t.Fatal("assembled without every signature")
+	}
+}
+
+func TestLookupTableAddresses(t *testing.T) {
+	data := make([]byte, 56, 56+64)
+	data = append(data, bytes.Repeat([]byte{1}, 32)...)
+	data = append(data, bytes.Repeat([]byte{2}, 32)...)
+	got, err := lookupTableAddresses(data)
+	if err != nil || len(got) != 2 || got[1][0] != 2 {
+		t.Fatalf("%v %v", got, err)
+	}
+	if _, err := lookupTableAddresses(data[:60]); err == nil {
+		t.Fatal("bad size accepted")
+	}
+}
+
+// FuzzCheckProposal: the message bytes come from another oracle; any input yields an error or
+// nil, never a panic, and only the exact expected bytes are accepted.
+func FuzzCheckProposal(f *testing.F) {
+	acc, _ := DeriveAccounts(pub(testKey(f, "payer")), "hexfield", pub(testKey(f, "distributor")), 6)
+	own := makePayout(5, 10).Summary()
+	q := quorumKeys(&testing.T{}, 2)
+	msg, err := BuildPhase1(acc, pub(testKey(f, "payer")), own, q, sol.Hash{3})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(msg)
+	f.Add(msg[:100])
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		err := CheckProposal(acc, own, Proposal{Summary: own, Quorum: q, Message: b})
+		if err == nil && !bytes.Equal(b[:min(len(b), len(msg))], msg[:min(len(b), len(msg))]) {
+			t.Fatalf("accepted different bytes")
+		}
+		_, _ = lookupTableAddresses(b)
+	})
+}
