@@ -20,9 +20,13 @@
 // forwarder protocol (GWMP, spec/semtech-udp.md) to a server such as the
 // hotspot's bridge, exactly as lora_pkt_fwd does: PUSH_DATA for receptions
 // and status, PULL_DATA keepalives, PULL_RESP downlinks transmitted into the
-// medium at the requested counter value, and TX_ACK with the forwarder's
-// real error values. Fault knobs let tests force TX_ACK errors, send garbage
-// datagrams and drop PUSH_ACKs. A [Device] is a sensor that transmits raw
+// medium at the requested counter value (or, for immediate frames, in the
+// JIT queue's first free slot), and TX_ACK with the forwarder's real error
+// values: TOO_LATE, TOO_EARLY, COLLISION_PACKET, TX_FREQ, GPS_UNLOCKED and
+// the TX_POWER warning with the power its table actually used. Fault knobs
+// let tests force TX_ACK errors, suppress TX_ACKs, send garbage datagrams
+// and drop PUSH_ACKs. Medium and concentrator counters can be registered as
+// Prometheus metrics. A [Device] is a sensor that transmits raw
 // frames into the medium and hears downlinks. A [Relay] re-transmits what
 // one radio hears from another place (the relayed-beacon fraud); two
 // concentrators on one radio model one antenna behind a splitter.
