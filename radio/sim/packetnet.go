@@ -34,7 +34,8 @@ func NewPacketNetwork() *PacketNetwork {
 var ErrAddrInUse = errors.New("address already in use")
 
 // ListenPacket opens a conn at address ("127.0.0.1:1680"; port 0 picks a
-// free port). The host must be an IP address.
+// free port). The host must be an IP address; a conn at 0.0.0.0 or [::]
+// receives datagrams for any address on its port that no other conn has.
 func (n *PacketNetwork) ListenPacket(address string) (net.PacketConn, error) {
 	ap, err := netip.ParseAddrPort(address)
 	if err != nil {
@@ -75,6 +76,12 @@ func (n *PacketNetwork) ListenPacket(address string) (net.PacketConn, error) {
 func (n *PacketNetwork) deliver(from, to netip.AddrPort, b []byte) {
 	n.mu.Lock()
 	dst := n.conns[to]
+	if dst == nil { // a conn bound to the wildcard address takes it
+		dst = n.conns[netip.AddrPortFrom(netip.IPv4Unspecified(), to.Port())]
+	}
+	if dst == nil {
+		dst = n.conns[netip.AddrPortFrom(netip.IPv6Unspecified(), to.Port())]
+	}
 	n.mu.Unlock()
 	if dst == nil {
 		return

@@ -70,6 +70,18 @@ func TestPacketNetwork(t *testing.T) {
 	if err := a.Close(); err == nil {
 		t.Error("second Close succeeded")
 	}
+	// A wildcard listener takes datagrams to any address on its port.
+	w, err := n.ListenPacket("0.0.0.0:1700")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := b.WriteTo([]byte("any"), &net.UDPAddr{IP: net.IPv4(127, 0, 0, 9), Port: 1700}); err != nil {
+		t.Fatal(err)
+	}
+	if nr, _, err := w.ReadFrom(buf); err != nil || string(buf[:nr]) != "any" {
+		t.Fatalf("wildcard read %q: %v", buf[:nr], err)
+	}
 	// The address is free again.
 	c, err := n.ListenPacket("127.0.0.1:1680")
 	if err != nil {
