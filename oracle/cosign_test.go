@@ -1,16 +1,19 @@
 package oracle
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/hexfield/hexfield/oracle/solana"
+	"github.com/hexfield/hexfield/oracle/solana/localnet"
 	"github.com/hexfield/hexfield/wire"
 )
 
@@ -116,5 +119,81 @@ func TestCosignOverQUIC(t *testing.T) {
 	sc := cosignClient(t, stranger, addr)
 	if _, err := sc.Cosign(ctx, p); err == nil {
 		t.Fatal("stranger got a signature")
+	}
+}
+
+// TestCosignDistributeOnChain: a leader collects phase-1 signatures from peer oracles over
+// QUIC and pays an epoch on the localnet; a peer whose store disagrees refuses, and the
+// leader completes with the other majority.
+func TestCosignDistributeOnChain(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ln, err := localnet.Start(ctx, localnet.Options{})
+	if errors.Is(err, localnet.ErrUnavailable) {
+		t.Skipf("localnet: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	leader, peer1, peer2 := cosignKey("oracle-a"), cosignKey("oracle-b"), cosignKey("oracle-c")
+	payer, dist := cosignKey("payer"), cosignKey("distributor")
+	for _, k := range []ed25519.PrivateKey{payer, dist} {
+		if err := ln.Call(ctx, "requestAirdrop", []any{wire.PublicKeyOf(k).String(), 100_000_000_000}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var p solana.EpochPayout
+	p.Epoch = 3
+	for i := range 60 {
+		o := sha256.Sum256([]byte{byte(i)})
+		p.Payouts = append(p.Payouts, solana.Payout{Owner: o, Amount: uint64(1_000 + i)})
+	}
+	slices.SortFunc(p.Payouts, func(a, b solana.Payout) int { return bytes.Compare(a.Owner[:], b.Owner[:]) })
+	for _, q := range p.Payouts {
+		p.Total += q.Amount
+	}
+	p.Root = solana.MerkleRoot(p.Epoch, p.Payouts)
+	wrong := p.Summary()
+	wrong.Total++
+
+	acc, err := solana.DeriveAccounts(wire.PublicKeyOf(payer), "hexfield", wire.PublicKeyOf(dist), 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaders := []wire.PublicKey{wire.PublicKeyOf(leader)}
+	addr1 := startCosignServer(t, peer1, leaders, acc, wrong) // its store disagrees
+	addr2 := startCosignServer(t, peer2, leaders, acc, p.Summary())
+	own := func(context.Context, uint64) (solana.Summary, error) { return p.Summary(), nil }
+	d, err := solana.New(solana.Config{RPCURL: ln.URL(), JournalDir: t.TempDir(), Payer: payer, Distributor: dist,
+		Oracles:   [][32]byte{wire.PublicKeyOf(leader), wire.PublicKeyOf(peer1), wire.PublicKeyOf(peer2)},
+		Threshold: 2, PollInterval: 10 * time.Millisecond,
+		Cosigners: []solana.Cosigner{
+			&solana.LocalCosigner{Priv: leader, Accounts: acc, Own: own},
+			cosignClient(t, leader, addr1),
+			cosignClient(t, leader, addr2),
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := d.Setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Distribute(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	owners := make([][32]byte, len(p.Payouts))
+	for i, q := range p.Payouts {
+		owners[i] = q.Owner
+	}
+	bal, err := solana.NewChain(ln.URL()).TokenBalances(ctx, acc.Mint, owners)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, q := range p.Payouts {
+		if bal[i] != q.Amount {
+			t.Fatalf("owner %d: balance %d, want %d", i, bal[i], q.Amount)
+		}
 	}
 }
