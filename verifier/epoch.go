@@ -130,16 +130,51 @@ func evaluateEpoch(in EpochInput, detail bool) (*EpochResult, error) {
 	units := RewardUnits(p)
 	acc := make([]siteAcc, len(reg.sites))
 	res := &EpochResult{Flags: flags}
-	var selBuf []int32
+	reasonOf := func(br *beaconRec) Reason {
+		if br.final == ReasonNone && flagged[br.site] != ReasonNone {
+			return flagged[br.site]
+		}
+		return br.final
+	}
+	// Witness selection per beacon, in parallel: each beacon writes only
+	// its own pairs' marks.
+	selected := make([]bool, len(e.pairs))
+	var cfSelected []bool
+	if anyFlag {
+		cfSelected = make([]bool, len(e.pairs))
+	}
+	nsel := make([]int32, len(e.beacons))
+	cfN := make([]int32, len(e.beacons))
+	e.parallel(len(e.beacons), func(k int) {
+		br := &e.beacons[k]
+		if br.ms < start || br.ms >= end {
+			return
+		}
+		breason := reasonOf(br)
+		sel := e.selectWitnesses(br, func(i int32) bool {
+			pr := &e.pairs[i]
+			return breason == ReasonNone && pr.final == ReasonNone && flagged[e.witnesses[pr.w].site] == ReasonNone
+		}, nil)
+		for _, i := range sel {
+			selected[i] = true
+		}
+		nsel[k] = int32(len(sel))
+		if anyFlag {
+			cf := e.selectWitnesses(br, func(i int32) bool {
+				return br.final == ReasonNone && e.pairs[i].final == ReasonNone
+			}, nil)
+			for _, i := range cf {
+				cfSelected[i] = true
+			}
+			cfN[k] = int32(len(cf))
+		}
+	})
 	for k := range e.beacons {
 		br := &e.beacons[k]
 		if br.ms < start || br.ms >= end {
 			continue
 		}
-		breason := br.final
-		if breason == ReasonNone && flagged[br.site] != ReasonNone {
-			breason = flagged[br.site]
-		}
+		breason := reasonOf(br)
 		if br.site >= 0 {
 			a := &acc[br.site]
 			a.active = true
@@ -149,12 +184,17 @@ func evaluateEpoch(in EpochInput, detail bool) (*EpochResult, error) {
 				a.invB[breason]++
 			}
 		}
-		valid := func(i int32) bool {
-			pr := &e.pairs[i]
-			return breason == ReasonNone && pr.final == ReasonNone && flagged[e.witnesses[pr.w].site] == ReasonNone
+		w := nsel[k]
+		s := uint64(0)
+		if br.site >= 0 {
+			s = uint64(scale[br.site])
 		}
-		sel := e.selectWitnesses(br, valid, selBuf)
-		selBuf = sel
+		ub, uw := uint64(units.Beaconer[w]), uint64(units.Witness[w])
+		if w > 0 {
+			a := &acc[br.site]
+			a.beaconUnits += ub
+			a.beaconShares += s * ub
+		}
 		for i := br.lo; i < br.hi; i++ {
 			pr := &e.pairs[i]
 			ws := e.witnesses[pr.w].site
@@ -170,38 +210,20 @@ func evaluateEpoch(in EpochInput, detail bool) (*EpochResult, error) {
 				a.invW[pr.final]++
 			case flagged[ws] != ReasonNone:
 				a.invW[flagged[ws]]++
+			case selected[i]:
+				a.witnesses++
+				a.witnessUnits += uw
+				a.witnessShare += s * uw
+			default:
+				a.unsel++
 			}
 		}
-		if w := len(sel); w > 0 {
-			s := uint64(scale[br.site])
-			ub, uw := uint64(units.Beaconer[w]), uint64(units.Witness[w])
-			a := &acc[br.site]
-			a.beaconUnits += ub
-			a.beaconShares += s * ub
-			for _, i := range sel {
-				wa := &acc[e.witnesses[e.pairs[i].w].site]
-				wa.witnesses++
-				wa.witnessUnits += uw
-				wa.witnessShare += s * uw
-			}
+		if anyFlag && cfN[k] > 0 {
+			cw := cfN[k]
+			acc[br.site].cfBeacon += s * uint64(units.Beaconer[cw])
 			for i := br.lo; i < br.hi; i++ {
-				if valid(i) {
-					if _, ok := slices.BinarySearch(sel, i); !ok {
-						acc[e.witnesses[e.pairs[i].w].site].unsel++
-					}
-				}
-			}
-		}
-		if anyFlag {
-			cfValid := func(i int32) bool {
-				return br.final == ReasonNone && e.pairs[i].final == ReasonNone
-			}
-			cf := e.selectWitnesses(br, cfValid, nil)
-			if w := len(cf); w > 0 {
-				s := uint64(scale[br.site])
-				acc[br.site].cfBeacon += s * uint64(units.Beaconer[w])
-				for _, i := range cf {
-					acc[e.witnesses[e.pairs[i].w].site].cfWitness += s * uint64(units.Witness[w])
+				if cfSelected[i] {
+					acc[e.witnesses[e.pairs[i].w].site].cfWitness += s * uint64(units.Witness[cw])
 				}
 			}
 		}
