@@ -13,18 +13,28 @@
 // parameters, every oracle computes byte-identical manifests, whatever the
 // order of its inputs.
 //
-// What the oracle passes:
+// What the oracle passes to ComputeEpoch (EpochInput), at or after
+// Params.CloseAt(epoch):
 //
-//   - Params for the epoch (DefaultParams with its entropy signer keys and
-//     public deny list filled in); its Hash goes into the manifest.
+//   - Params for the epoch: DefaultParams with EntropySigners (every oracle
+//     key whose signed entropy records hotspots may use), the public deny
+//     list (Deny) and, if the operations share is paid, OpsOwner. Its Hash
+//     goes into the manifest, so all oracles must use the same set.
 //   - The registry snapshot at the epoch's start (Params.EpochStart), one
-//     Hotspot per onboarded key.
+//     Hotspot per onboarded key, GainDdBi defaulted to 12 when unasserted.
 //   - Every stored beacon, witness and packet report whose received_ms lies
-//     in Params.InputWindow(epoch), decoded, with its report id
-//     (wire.ReportID of the signed envelope bytes) and received_ms. The
+//     in [from, to) = Params.InputWindow(epoch), decoded, with its report
+//     id (wire.ReportID of the signed envelope bytes) and received_ms. The
 //     window reaches back far enough for reciprocity (48 h), interactivity
-//     (60 h) and the fraud detectors (the current and 6 previous epochs),
-//     and forward by the grace period so late witnesses are in.
+//     (60 h) and the fraud detectors (the current and 6 previous epochs:
+//     about 8.5 days with the defaults), and forward by the grace period so
+//     late witnesses are in. Order does not matter; a report given twice
+//     counts once.
+//   - The emission E and the DC price (TokensPerDC) in token base units.
+//
+// For per-beacon status between epochs, NewHistory over the reports around
+// a beacon plus VerifyPoC give the same beacon and witness outcomes as the
+// epoch computation, without the fraud detectors.
 //
 // It imports only wire, radio and h3-go; the oracle uses RegionOf,
 // CellLatLng and ValidCell instead of importing h3 itself.
