@@ -10,11 +10,14 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	sol "github.com/gagliardetto/solana-go"
 	"github.com/gagliardetto/solana-go/rpc"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/hexfield/hexfield/oracle/solana/localnet"
 )
@@ -182,12 +185,39 @@ func checkPaid(tb testing.TB, f *fixture, d *Distributor, escrow uint64, ps ...E
 func TestDistributeEpoch200(t *testing.T) {
 	f := newFixture(t, 3, 2)
 	p := makePayout(7, 200)
-	d := f.distributor(t, f.config([]int{0, 1, 2}, summaries(p)))
+	cfg := f.config([]int{0, 1, 2}, summaries(p))
+	reg := prometheus.NewRegistry()
+	cfg.Registerer = reg
+	d := f.distributor(t, cfg)
 	ctx := context.Background()
 	if err := d.Distribute(ctx, p); err != nil {
 		t.Fatal(err)
 	}
 	checkPaid(t, f, d, 0, p)
+	// 1 phase 1 + 17 token-account + 1 table + 8 extend + 5 batch transactions (setup's 3
+	// counted too).
+	want := `
+# HELP hexfield_solana_epochs_settled_total Epochs whose phase 1 and every phase-2 batch landed.
+# TYPE hexfield_solana_epochs_settled_total counter
+hexfield_solana_epochs_settled_total 1
+# HELP hexfield_solana_last_settled_epoch The last epoch settled on chain.
+# TYPE hexfield_solana_last_settled_epoch gauge
+hexfield_solana_last_settled_epoch 7
+# HELP hexfield_solana_payouts_total Owner payouts of settled epochs.
+# TYPE hexfield_solana_payouts_total counter
+hexfield_solana_payouts_total 200
+# HELP hexfield_solana_transactions_resigned_total Transactions signed again after their blockhash provably expired.
+# TYPE hexfield_solana_transactions_resigned_total counter
+hexfield_solana_transactions_resigned_total 0
+# HELP hexfield_solana_transactions_signed_total Transactions signed and journaled (phase 1 counts once per assembled quorum).
+# TYPE hexfield_solana_transactions_signed_total counter
+hexfield_solana_transactions_signed_total 35
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
+		"hexfield_solana_epochs_settled_total", "hexfield_solana_last_settled_epoch", "hexfield_solana_payouts_total",
+		"hexfield_solana_transactions_resigned_total", "hexfield_solana_transactions_signed_total"); err != nil {
+		t.Fatal(err)
+	}
 	st := d.Stats()
 	t.Logf("stats %+v", st)
 	// Settled epochs are not paid again.

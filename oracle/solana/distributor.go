@@ -16,6 +16,7 @@ import (
 
 	sol "github.com/gagliardetto/solana-go"
 	"github.com/gagliardetto/solana-go/rpc"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Cosigner is one oracle that co-signs phase 1: the local key, or a peer reached over QUIC.
@@ -75,6 +76,8 @@ type Config struct {
 	Workers int
 	// Logger; nil discards.
 	Logger *slog.Logger
+	// Registerer receives the hexfield_solana_* metrics; nil registers nowhere.
+	Registerer prometheus.Registerer
 }
 
 func (c *Config) fill() {
@@ -134,6 +137,7 @@ type Distributor struct {
 	payer    sol.PrivateKey
 	dist     sol.PrivateKey
 	metrics  counters
+	m        *metrics
 	// crash, when set (tests), is called after every step; an error aborts like a crash.
 	crash func(step string) error
 	bh    struct {
@@ -162,6 +166,14 @@ func New(cfg Config) (*Distributor, error) {
 	d.accounts, err = DeriveAccounts(d.payer.PublicKey(), cfg.Seed, [32]byte(d.dist.PublicKey()), cfg.Decimals)
 	if err != nil {
 		return nil, err
+	}
+	if d.m, err = newMetrics(cfg.Registerer); err != nil {
+		return nil, err
+	}
+	if last, ok, err := d.lastSettled(); err != nil {
+		return nil, err
+	} else if ok {
+		d.m.lastSettled.Set(float64(last))
 	}
 	return d, nil
 }
@@ -194,6 +206,12 @@ func (d *Distributor) Accounts() Accounts { return d.accounts }
 // Stats returns counters.
 func (d *Distributor) Stats() Stats {
 	return Stats{Sent: d.metrics.sent.Load(), Resigned: d.metrics.resigned.Load(), Transactions: d.metrics.built.Load()}
+}
+
+// signed counts journaled signed transactions.
+func (d *Distributor) signed(n int) {
+	d.metrics.built.Add(int64(n))
+	d.m.signed.Add(float64(n))
 }
 
 func (d *Distributor) step(name string) error {
@@ -242,7 +260,6 @@ func (d *Distributor) sign(ctx context.Context, ixs []sol.Instruction, payer sol
 		}
 		return signedTx{}, fmt.Errorf("%w: %d bytes exceeds %d", errTooLarge, len(raw), maxTxSize)
 	}
-	d.metrics.built.Add(1)
 	return signedTx{raw: raw, signature: tx.Signatures[0], blockhash: bh, lastValid: lv}, nil
 }
 
@@ -281,6 +298,7 @@ func (d *Distributor) run(ctx context.Context, names []string, ixs func(name str
 		if err := d.journal.put(fresh...); err != nil {
 			return err
 		}
+		d.signed(len(fresh))
 		for _, e := range fresh {
 			if err := d.step("persisted " + e.Name); err != nil {
 				return err
@@ -438,7 +456,13 @@ func (d *Distributor) Distribute(ctx context.Context, p EpochPayout) error {
 		return fmt.Errorf("distribute epoch %d: phase 2: %w", p.Epoch, err)
 	}
 	d.log.Info("epoch settled", "epoch", p.Epoch, "batches", p.Batches())
-	return d.settled(p.Epoch)
+	if err := d.settled(p.Epoch); err != nil {
+		return err
+	}
+	d.m.settled.Inc()
+	d.m.payouts.Add(float64(len(p.Payouts)))
+	d.m.lastSettled.Set(float64(p.Epoch))
+	return nil
 }
 
 func (d *Distributor) lastSettled() (uint64, bool, error) {
@@ -539,6 +563,7 @@ func (d *Distributor) proposeAndCollect(ctx context.Context, s Summary) (signedT
 				d.log.Warn("cosigner refused phase 1", "epoch", s.Epoch, "oracle", sol.PublicKey(c.Key()).String(), "err", err)
 				lastErr = err
 				refused = i
+				d.m.refusals.Inc()
 				break
 			}
 			sigs[c.Key()] = sig
@@ -554,7 +579,6 @@ func (d *Distributor) proposeAndCollect(ctx context.Context, s Summary) (signedT
 		}
 		var sig sol.Signature
 		copy(sig[:], raw[1:65])
-		d.metrics.built.Add(1)
 		return signedTx{raw: raw, signature: sig, blockhash: bh, lastValid: lv}, nil
 	}
 	return signedTx{}, fmt.Errorf("fewer than %d oracles agree: %w", d.cfg.Threshold, lastErr)

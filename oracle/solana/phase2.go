@@ -109,7 +109,6 @@ func (d *Distributor) simulateUnits(ctx context.Context, ixs []sol.Instruction, 
 	if err != nil {
 		return 0, err
 	}
-	d.metrics.built.Add(-1)
 	r, err := d.rpc.SimulateRawTransactionWithOpts(ctx, s.raw, &rpc.SimulateTransactionOpts{SigVerify: true, Commitment: rpc.CommitmentFinalized})
 	if err != nil {
 		return 0, fmt.Errorf("simulate: %w", err)

@@ -91,6 +91,7 @@ func (d *Distributor) newEntry(name string, s signedTx) (*entry, error) {
 	if err := d.journal.put(e); err != nil {
 		return nil, err
 	}
+	d.signed(1)
 	return e, d.step("persisted " + name)
 }
 
@@ -99,6 +100,7 @@ func (d *Distributor) newEntry(name string, s signedTx) (*entry, error) {
 func (d *Distributor) send(ctx context.Context, e *entry, preflight bool) error {
 	_, err := d.rpc.SendRawTransactionWithOpts(ctx, e.Raw, rpc.TransactionOpts{SkipPreflight: !preflight, PreflightCommitment: rpc.CommitmentFinalized})
 	d.metrics.sent.Add(1)
+	d.m.sent.Inc()
 	if err == nil {
 		return nil
 	}
@@ -260,7 +262,9 @@ func (d *Distributor) reconcile(ctx context.Context, es []*entry, rebuild rebuil
 			if err := d.journal.put(e); err != nil {
 				return nil, err
 			}
+			d.signed(1)
 			d.metrics.resigned.Add(1)
+			d.m.resigned.Inc()
 			d.log.Info("re-signed after blockhash expiry", "tx", e.Name, "signature", e.Signature)
 			if err := d.step("resigned " + e.Name); err != nil {
 				return nil, err
