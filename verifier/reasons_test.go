@@ -1,7 +1,9 @@
 package verifier
 
 import (
+	"slices"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -241,5 +243,72 @@ func TestImplausibleSignalExamples(t *testing.T) {
 		if got := e.plausible(w, dr); got != c.ok {
 			t.Errorf("rssi %d snr %d rssis %v: plausible %v, want %v", c.rssi, c.snr, c.rssis, got, c.ok)
 		}
+	}
+}
+
+// A witness report whose payload matches no beacon is stale, counted on
+// the witness's line.
+func TestStaleOrphanWitness(t *testing.T) {
+	tw := smallTown(t)
+	ms := tw.p.EpochStart(testEpoch) + hourMs
+	b := tw.makeBeacon(tw.by["a"], ms) // never stored
+	tw.witness(tw.by["b"], &b, ms+300, -100, -117)
+	m, err := ComputeEpoch(tw.input(testEpoch))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := lineOf(m, tw.by["b"])
+	if l == nil || len(l.InvalidWitnesses) != 1 || l.InvalidWitnesses[0] != (ReasonCount{ReasonStale, 1}) {
+		t.Fatalf("line %+v", l)
+	}
+}
+
+func TestParamsHash(t *testing.T) {
+	p := DefaultParams()
+	h := p.Hash()
+	q := DefaultParams()
+	q.Deny.Keys = []wire.PublicKey{{2}, {1}}
+	r := DefaultParams()
+	r.Deny.Keys = []wire.PublicKey{{1}, {2}}
+	if q.Hash() != r.Hash() || q.Hash() == h {
+		t.Fatal("deny list order must not matter, its content must")
+	}
+	for i, mut := range []func(*Params){
+		func(p *Params) { p.EpochLength *= 2 },
+		func(p *Params) { p.MaxWitnesses = 13 },
+		func(p *Params) { p.Density[2].Max = 51 },
+		func(p *Params) { p.NoiseFigureDB = 7 },
+		func(p *Params) { p.Detectors.CliqueDensity = 0.5 },
+		func(p *Params) { p.OpsBP = 999 },
+		func(p *Params) { p.EntropySigners = []wire.PublicKey{{3}} },
+		func(p *Params) { p.OpsOwner = wire.PublicKey{4} },
+	} {
+		q := DefaultParams()
+		q.Density = slices.Clone(q.Density)
+		mut(&q)
+		if q.Hash() == h {
+			t.Errorf("mutation %d does not change the hash", i)
+		}
+	}
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	bad := DefaultParams()
+	bad.BeaconInterval = 7 * time.Hour
+	if err := bad.Validate(); err == nil {
+		t.Fatal("an interval that does not divide the epoch must be rejected")
+	}
+}
+
+func TestInputWindow(t *testing.T) {
+	p := DefaultParams()
+	from, to := p.InputWindow(testEpoch)
+	start := p.EpochStart(testEpoch)
+	// 6 previous epochs + 48 h + 180 s, rounded down to a 6 h bucket
+	if want := start - 6*dayMs - 48*hourMs - 6*hourMs; from != want {
+		t.Errorf("from %d, want %d", from, want)
+	}
+	if to != start+dayMs+30*60*1000 {
+		t.Errorf("to %d", to)
 	}
 }
