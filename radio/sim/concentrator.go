@@ -584,7 +584,7 @@ func (c *Concentrator) downlink(p semtech.TXPK) semtech.TxStatus {
 	}
 	// Format errors: the forwarder logs "TX aborted" and sends no TX_ACK.
 	dr, err := p.DatR.DataRate()
-	if p.Modu != "LORA" || err != nil || !validCodR(p.CodR) || len(p.Data) == 0 {
+	if p.Modu != "LORA" || err != nil || !validCodR(p.CodR) || len(p.Data) == 0 || len(p.Data) > semtech.MaxPayloadSize {
 		c.stats.NoAck++
 		c.suppressAck = true // the client writes the TX_ACK right after we return
 		c.log.Debug("downlink dropped without TX_ACK", "modu", p.Modu, "datr", p.DatR.String(), "codr", p.CodR)
@@ -602,6 +602,9 @@ func (c *Concentrator) downlink(p semtech.TXPK) semtech.TxStatus {
 	case p.Tmms != nil:
 		if !c.cfg.GPS {
 			return reject(semtech.TxGPSUnlocked)
+		}
+		if *p.Tmms > uint64(math.MaxInt64/int64(time.Millisecond)) {
+			return reject(semtech.TxTooEarly) // centuries ahead
 		}
 		start = gpsEpoch.Add(time.Duration(*p.Tmms)*time.Millisecond - gpsLeap)
 	default:

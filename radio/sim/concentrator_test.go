@@ -614,3 +614,57 @@ func TestVersion1AndFullQueue(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDownlink feeds arbitrary transmission requests to a concentrator's
+// JIT queue: it never panics, answers with a known TX_ACK value, and
+// whatever it accepts goes on the air within MaxLead.
+func FuzzDownlink(f *testing.F) {
+	f.Add(true, uint32(0), uint64(0), false, uint64(868_100_000), 0, 14, "LORA", "SF9BW125", "4/5", true, []byte{1, 2, 3})
+	f.Add(false, uint32(1_000_000), uint64(0), false, uint64(869_525_000), 0, 27, "LORA", "SF12BW125", "4/5", true, make([]byte, 52))
+	f.Add(false, uint32(0), uint64(1<<53), true, uint64(867_900_000), 1, -128, "FSK", "50000", "", false, []byte{})
+	f.Add(false, uint32(4_294_967_295), uint64(0), false, uint64(0), 255, 127, "LORA", "SF7BW500", "4/8", false, make([]byte, 255))
+	f.Add(true, uint32(0), uint64(0), false, uint64(868_100_000), 0, 14, "LORA", "SF7BW125", "4/5", false, make([]byte, 300))
+	f.Fuzz(func(t *testing.T, imme bool, tmst uint32, tmms uint64, useTmms bool, freq uint64, rfch, powe int, modu, datr, codr string, ipol bool, data []byte) {
+		clk := NewManualClock(t0)
+		m, err := NewMedium(MediumConfig{Clock: clk})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		r, err := m.Attach(RadioConfig{Name: "gw", Lat: baseLat, Lng: baseLng})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pn := NewPacketNetwork()
+		conn, _ := pn.ListenPacket("127.0.0.1:0")
+		c, err := NewConcentrator(ConcentratorConfig{GPS: useTmms}, r, conn, nil, conn.LocalAddr(), nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := semtech.TXPK{Imme: imme, Tmst: tmst, Freq: radio.Hz(freq), RFCh: rfch, Powe: powe, Modu: modu,
+			DatR: semtech.DatR{LoRa: datr}, CodR: codr, IPol: ipol, Data: data}
+		if useTmms {
+			p.Tmms = &tmms
+		}
+		st := c.downlink(p)
+		switch {
+		case st.IsZero(), st.Warn == semtech.TxPower && st.Value != nil:
+		case !st.Accepted():
+			switch st.Error {
+			case semtech.TxTooLate, semtech.TxTooEarly, semtech.TxCollisionPacket, semtech.TxFreq, semtech.TxGPSUnlocked:
+			default:
+				t.Fatalf("unexpected TX_ACK %v", st)
+			}
+		default:
+			t.Fatalf("unexpected TX_ACK %v", st)
+		}
+		clk.Advance(c.Config().MaxLead + 10*time.Second)
+		s := c.Stats()
+		if s.Scheduled != s.Emitted {
+			t.Fatalf("scheduled %d, emitted %d", s.Scheduled, s.Emitted)
+		}
+		if s.Scheduled+s.Rejected+s.NoAck != 1 {
+			t.Fatalf("stats %+v do not account for the request", s)
+		}
+	})
+}
