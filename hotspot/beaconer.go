@@ -201,12 +201,14 @@ func (h *Hotspot) beaconOnce(ctx context.Context, attempt int, end time.Time) er
 		if errors.Is(err, semtech.ErrTxAckTimeout) {
 			label = "TIMEOUT"
 		}
+		err = fail("no_forwarder", err, true)
 		h.m.beaconTxErrs.WithLabelValues(label).Inc()
-		return fail("no_forwarder", err, true)
+		return err
 	}
 	if !res.Accepted() {
+		err := fail("tx_error", fmt.Errorf("TX_ACK %s from %s", res.Status.Error, eui), true)
 		h.m.beaconTxErrs.WithLabelValues(string(res.Status.Error)).Inc()
-		return fail("tx_error", fmt.Errorf("TX_ACK %s from %s", res.Status.Error, eui), true)
+		return err
 	}
 	power := res.PowerDBm
 	if power != b.PowerDBm {

@@ -148,6 +148,9 @@ func (c *oracleClient) Run(ctx context.Context) error {
 			if time.Since(start) > backoffMax {
 				backoff = backoffMin
 			}
+			if errors.Is(err, errNotOnboarded) {
+				backoff = backoffMax // it will not change in a second
+			}
 		}
 		// Full jitter in [backoff/2, backoff).
 		d := backoff/2 + time.Duration(rand.Int64N(int64(backoff/2)+1))
@@ -300,10 +303,13 @@ func (s *submitter) readAcks(fr *wire.FrameReader) error {
 func (s *submitter) handleAck(a *wire.Ack) error {
 	c := s.c
 	if len(a.Id) != 32 {
-		if a.Code != wire.Code_CODE_OK {
-			return fmt.Errorf("oracle refused the session: %s: %s", a.Code, a.Message)
+		switch a.Code {
+		case wire.Code_CODE_OK:
+			return nil
+		case wire.Code_CODE_UNKNOWN_HOTSPOT:
+			return fmt.Errorf("%w: %s", errNotOnboarded, a.Message)
 		}
-		return nil
+		return fmt.Errorf("oracle refused the session: %s: %s", a.Code, a.Message)
 	}
 	var id [32]byte
 	copy(id[:], a.Id)
@@ -381,6 +387,10 @@ func codeLabel(c wire.Code) string {
 
 // errNotConnected is returned by requests while the oracle is unreachable.
 var errNotConnected = errors.New("not connected")
+
+// errNotOnboarded ends a session the oracle refused because it does not
+// know this hotspot's key.
+var errNotOnboarded = errors.New("the oracle does not know this hotspot: onboard it")
 
 // request sends one request frame on a fresh stream and returns the
 // envelope bytes of the answer.

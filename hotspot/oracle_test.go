@@ -314,6 +314,7 @@ func TestOracleClientOracleDownAndBack(t *testing.T) {
 	r := startClient(t, t.TempDir(), o)
 	r.appendReports(t, 100, "before")
 	waitFor(t, "first 100", 10*time.Second, func() bool { return o.count() == 100 })
+	waitFor(t, "first 100 acked", 10*time.Second, func() bool { return r.ob.Stats().Reports == 0 })
 	o.stop()
 	waitFor(t, "client notices", 30*time.Second, func() bool { return r.c.current() == nil })
 	r.appendReports(t, 300, "during")
