@@ -35,6 +35,10 @@ type CosignServerConfig struct {
 	Accounts solana.Accounts
 	// Own recomputes this oracle's summary of an epoch from its own store. Required.
 	Own solana.SummaryFunc
+	// Chain, when set, is checked before signing: this oracle's marker for the epoch must
+	// not exist and the previous epoch's allowance must be used up
+	// (solana.Chain.CheckAuthorizable).
+	Chain *solana.Chain
 	// Timeout bounds one request (read, check, answer). Default 10 s.
 	Timeout time.Duration
 	// Logger; nil discards.
@@ -160,6 +164,12 @@ func (s *CosignServer) answer(ctx context.Context, peer wire.PublicKey, req *wir
 	if err != nil {
 		s.log.Warn("cosign: own summary", "epoch", p.Summary.Epoch, "err", err)
 		return &wire.CosignResponse{Refused: "own summary: " + err.Error()}
+	}
+	if s.cfg.Chain != nil {
+		if err := s.cfg.Chain.CheckAuthorizable(ctx, s.cfg.Accounts, wire.PublicKeyOf(s.cfg.Key), p.Summary.Epoch); err != nil {
+			s.log.Warn("cosign: refused", "epoch", p.Summary.Epoch, "leader", peer.String(), "reason", err.Error())
+			return &wire.CosignResponse{Refused: err.Error()}
+		}
 	}
 	sig, err := solana.Cosign(s.cfg.Key, s.cfg.Accounts, own, p)
 	if err != nil {

@@ -3,6 +3,7 @@ package solana
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	sol "github.com/gagliardetto/solana-go"
@@ -82,4 +83,31 @@ func (c *Chain) Escrow(ctx context.Context, a Accounts) (EscrowState, error) {
 	s.DelegatedAmount = binary.LittleEndian.Uint64(d[121:129])
 	s.Supply = binary.LittleEndian.Uint64(m[36:44])
 	return s, nil
+}
+
+// ErrNotAuthorizable: an oracle must not co-sign this epoch now.
+var ErrNotAuthorizable = errors.New("epoch cannot be authorised")
+
+// CheckAuthorizable is what a co-signing oracle checks on chain before signing phase 1 of
+// epoch (spec §3): its own marker for the epoch must not exist (never co-sign an epoch
+// twice), and the distributor's allowance must be used up (every batch of the previous
+// epoch paid; Approve would overwrite it).
+func (c *Chain) CheckAuthorizable(ctx context.Context, a Accounts, oracle [32]byte, epoch uint64) error {
+	m, err := MarkerAddress(oracle, epoch)
+	if err != nil {
+		return err
+	}
+	r, err := c.rpc.GetMultipleAccountsWithOpts(ctx, []sol.PublicKey{m, a.Escrow}, &rpc.GetMultipleAccountsOpts{Encoding: sol.EncodingBase64, Commitment: rpc.CommitmentFinalized})
+	if err != nil {
+		return fmt.Errorf("check authorizable: %w", err)
+	}
+	if r.Value[0] != nil {
+		return fmt.Errorf("%w: epoch %d already authorised (marker %s exists)", ErrNotAuthorizable, epoch, m)
+	}
+	if r.Value[1] != nil {
+		if d := r.Value[1].Data.GetBinary(); len(d) == 165 && binary.LittleEndian.Uint64(d[121:129]) > 0 {
+			return fmt.Errorf("%w: the previous epoch is not fully paid (allowance %d left)", ErrNotAuthorizable, binary.LittleEndian.Uint64(d[121:129]))
+		}
+	}
+	return nil
 }

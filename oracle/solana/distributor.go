@@ -34,6 +34,8 @@ type LocalCosigner struct {
 	Priv     ed25519.PrivateKey
 	Accounts Accounts
 	Own      SummaryFunc
+	// Chain, when set, is checked first with CheckAuthorizable.
+	Chain *Chain
 }
 
 // Key is the oracle's public key.
@@ -44,6 +46,11 @@ func (c *LocalCosigner) Cosign(ctx context.Context, p Proposal) ([64]byte, error
 	own, err := c.Own(ctx, p.Summary.Epoch)
 	if err != nil {
 		return [64]byte{}, fmt.Errorf("cosign: own summary: %w", err)
+	}
+	if c.Chain != nil {
+		if err := c.Chain.CheckAuthorizable(ctx, c.Accounts, c.Key(), p.Summary.Epoch); err != nil {
+			return [64]byte{}, fmt.Errorf("cosign: %w", err)
+		}
 	}
 	return Cosign(c.Priv, c.Accounts, own, p)
 }

@@ -66,6 +66,15 @@ func TestRetryByAnotherMajorityRejected(t *testing.T) {
 	if got := supply(t, f, a); got != before {
 		t.Fatalf("supply %d after rejected retry, want %d", got, before)
 	}
+	// Oracles that check the chain refuse to co-sign the epoch again.
+	lc := &LocalCosigner{Priv: f.oracles[2], Accounts: a.Accounts(), Own: summaries(p), Chain: NewChain(f.net.URL())}
+	if err := lc.Chain.CheckAuthorizable(context.Background(), a.Accounts(), lc.Key(), p.Epoch); err != nil {
+		t.Fatalf("oracle 2 never signed epoch 42: %v", err)
+	}
+	lc4 := &LocalCosigner{Priv: f.oracles[4], Accounts: a.Accounts(), Own: summaries(p), Chain: NewChain(f.net.URL())}
+	if _, err := lc4.Cosign(context.Background(), Proposal{Summary: p.Summary()}); !errors.Is(err, ErrNotAuthorizable) {
+		t.Fatalf("oracle 4 co-signs epoch 42 again: %v", err)
+	}
 	// A second coordinator (own journal) refuses before sending.
 	cfg := f.config([]int{2, 3, 4}, summaries(p))
 	cfg.JournalDir = t.TempDir()
@@ -186,4 +195,32 @@ func TestBlockhashExpiryMidPhase2(t *testing.T) {
 		t.Fatalf("stats %+v: nothing re-signed", st)
 	}
 	checkPaid(t, f, d, 0, p)
+}
+
+// TestNextEpochWaitsForPayouts: while an epoch's allowance is not used up, oracles refuse to
+// authorise the next one (ApproveChecked would overwrite the allowance).
+func TestNextEpochWaitsForPayouts(t *testing.T) {
+	f := newFixture(t, 3, 2)
+	p := makePayout(10, 60)
+	d := f.distributor(t, f.config([]int{0, 1, 2}, summaries(p)))
+	d.crash = func(step string) error {
+		if step == "sent e10/phase1" {
+			return errCrash
+		}
+		return nil
+	}
+	if err := d.Distribute(context.Background(), p); !errors.Is(err, errCrash) {
+		t.Fatalf("want the injected crash, got %v", err)
+	}
+	c := NewChain(f.net.URL())
+	if err := c.CheckAuthorizable(context.Background(), d.Accounts(), pub(f.oracles[0]), 11); !errors.Is(err, ErrNotAuthorizable) {
+		t.Fatalf("epoch 11 authorisable while epoch 10 is unpaid: %v", err)
+	}
+	d = f.distributor(t, f.config([]int{0, 1, 2}, summaries(p)))
+	if err := d.Distribute(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CheckAuthorizable(context.Background(), d.Accounts(), pub(f.oracles[0]), 11); err != nil {
+		t.Fatalf("epoch 11 after epoch 10 was paid: %v", err)
+	}
 }
