@@ -197,3 +197,38 @@ func TestCosignDistributeOnChain(t *testing.T) {
 		}
 	}
 }
+
+// FuzzCosignRequest: any bytes on a co-signing stream give a refusal or a signature for the
+// exact expected message, never a panic.
+func FuzzCosignRequest(f *testing.F) {
+	leader, peer := cosignKey("leader"), cosignKey("peer")
+	acc := solana.Accounts{Mint: [32]byte{1}, Multisig: [32]byte{2}, Escrow: [32]byte{3}, Distributor: [32]byte{4}, Decimals: 6}
+	own := solana.Summary{Epoch: 42, Count: 3, Total: 3_750_042, Root: [32]byte{7}}
+	quorum := [][32]byte{wire.PublicKeyOf(leader), wire.PublicKeyOf(peer)}
+	msg, err := solana.BuildPhase1(acc, wire.PublicKeyOf(leader), own, quorum, [32]byte{9})
+	if err != nil {
+		f.Fatal(err)
+	}
+	var buf bytes.Buffer
+	req := &wire.CosignRequest{Epoch: 42, Count: 3, Total: 3_750_042, Root: own.Root[:], Quorum: [][]byte{quorum[0][:], quorum[1][:]}, Message: msg}
+	if err := writeMessage(&buf, req); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(buf.Bytes())
+	f.Add(buf.Bytes()[:20])
+	f.Add([]byte{0, 0, 0, 0})
+	s := &CosignServer{cfg: CosignServerConfig{Key: peer, Accounts: acc,
+		Own: func(context.Context, uint64) (solana.Summary, error) { return own, nil }}}
+	s.cfg.fill()
+	s.log = s.cfg.Logger
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var r wire.CosignRequest
+		if err := readMessage(bytes.NewReader(b), &r); err != nil {
+			return
+		}
+		resp := s.answer(context.Background(), wire.PublicKeyOf(leader), &r)
+		if len(resp.GetSignature()) > 0 && !bytes.Equal(r.GetMessage(), msg) {
+			t.Fatalf("signed a different message")
+		}
+	})
+}
