@@ -181,5 +181,29 @@ func BenchmarkIngestLatency(b *testing.B) {
 	b.ReportMetric(float64(per*benchConns)/elapsed.Seconds(), "offered_reports/s")
 	b.ReportMetric(float64(percentile(lats, 0.50).Microseconds())/1000, "p50_ms")
 	b.ReportMetric(float64(percentile(lats, 0.99).Microseconds())/1000, "p99_ms")
+	reportCommitStats(b, to)
 	to.stop(b)
+}
+
+// reportCommitStats adds the mean group-commit batch size and time.
+func reportCommitStats(b *testing.B, to *testOracle) {
+	mfs, err := to.reg.Gather()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			h := m.GetHistogram()
+			if h == nil || h.GetSampleCount() == 0 {
+				continue
+			}
+			mean := h.GetSampleSum() / float64(h.GetSampleCount())
+			switch mf.GetName() {
+			case "hexfield_oracle_commit_batch_reports":
+				b.ReportMetric(mean, "reports/commit")
+			case "hexfield_oracle_commit_seconds":
+				b.ReportMetric(mean*1000, "ms/commit")
+			}
+		}
+	}
 }

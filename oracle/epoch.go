@@ -89,7 +89,10 @@ type epochRecord struct {
 	Total       uint64    `json:"total"`
 	Payouts     int       `json:"payouts"`
 	Distributed bool      `json:"distributed"`
-	Error       string    `json:"error,omitempty"`
+	// RouteDC is the data credits each route's balance was charged for
+	// the epoch's delivered packets (applied with the manifest, once).
+	RouteDC map[string]uint64 `json:"route_dc,omitempty"`
+	Error   string            `json:"error,omitempty"`
 }
 
 // settle is how long after an epoch's close the scheduler waits, so that
@@ -198,7 +201,8 @@ func (o *Oracle) advanceEpoch(ctx context.Context, n uint64) error {
 			rec.Root = hex.EncodeToString(pay.Root[:])
 			rec.Total = pay.Total
 			rec.Payouts = len(pay.Payouts)
-			if err := o.store.putEpoch(rec, raw); err != nil {
+			rec.RouteDC = routeCharges(in)
+			if err := o.store.putEpochCharged(rec, raw); err != nil {
 				return err
 			}
 			o.log.Info("epoch manifest written", "epoch", n, "root", rec.Root, "total", rec.Total, "payouts", rec.Payouts)
@@ -249,6 +253,40 @@ func (o *Oracle) advanceEpoch(ctx context.Context, n uint64) error {
 		}
 	}
 	return nil
+}
+
+// routeCharges returns the data credits each route owes for the epoch's
+// paid packets: those delivered by registered hotspots inside the epoch,
+// not joins or free copies, one per (hotspot, payload, route), priced per
+// poc-rules §10.
+func routeCharges(in verifier.EpochInput) map[string]uint64 {
+	start, end := in.Params.EpochStart(in.Epoch), in.Params.EpochEnd(in.Epoch)
+	reg := make(map[wire.PublicKey]bool, len(in.Registry))
+	for _, h := range in.Registry {
+		reg[h.Key] = true
+	}
+	seen := map[string]bool{}
+	out := map[string]uint64{}
+	for _, p := range in.Packets {
+		r := p.Report
+		if p.ReceivedMs < start || p.ReceivedMs >= end || r.GetJoin() || r.GetFree() || r.GetRouteId() == "" {
+			continue
+		}
+		k, err := wire.PublicKeyFromBytes(r.GetPubKey())
+		if err != nil || !reg[k] {
+			continue
+		}
+		dedup := string(r.GetPubKey()) + "\x00" + string(r.GetPayloadHash()) + "\x00" + r.GetRouteId()
+		if seen[dedup] {
+			continue
+		}
+		seen[dedup] = true
+		out[r.GetRouteId()] += verifier.DataCredits(int(r.GetPayloadSize()), in.Params.BytesPerDC)
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 // EpochSummary returns the summary of epoch n's manifest that oracles

@@ -64,6 +64,10 @@ func seedEpochStore(t *testing.T, dir string) {
 		}
 		hs = append(hs, h)
 	}
+	if err := o.store.putRoute(Route{ID: "r1", DevAddrs: []DevAddrRange{{0x26000000, 0x26ffffff}}, LNSAddr: "127.0.0.1:1700",
+		MaxCopies: 1, DCBalance: 1000}); err != nil {
+		t.Fatal(err)
+	}
 	entTs := start.Unix() + 1
 	ent, err := wire.Seal(o.key, wire.Kind_KIND_ENTROPY, &wire.Entropy{Version: 1, Ts: entTs, Data: bytes.Repeat([]byte{7}, 32)})
 	if err != nil {
@@ -169,6 +173,10 @@ func readManifest(t *testing.T, dir string) []byte {
 	raw, found, err := st.Manifest(testEpoch)
 	if err != nil || !found {
 		t.Fatalf("manifest of epoch %d: found %v err %v", testEpoch, found, err)
+	}
+	// The 25 packets cost 56 DC (poc-rules §10), charged once.
+	if rs, err := st.routes(); err != nil || len(rs) != 1 || rs[0].DCBalance != 1000-56 {
+		t.Fatalf("route after the epoch: %+v err %v", rs, err)
 	}
 	next, _, _ := st.getMetaU64(metaEpochNext)
 	if next != testEpoch+1 {

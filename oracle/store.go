@@ -572,6 +572,35 @@ func (s *Store) putEpoch(rec epochRecord, manifest []byte) error {
 	})
 }
 
+// putEpochCharged writes epoch rec's state and manifest and charges each
+// route in rec.RouteDC (balances stop at zero), in one transaction, so the
+// charge happens exactly once with the manifest.
+func (s *Store) putEpochCharged(rec epochRecord, manifest []byte) error {
+	return s.db.Update(func(txn *badger.Txn) error {
+		for id, dc := range rec.RouteDC {
+			b, err := getValue(txn, routeKey(id))
+			if err != nil {
+				return err
+			}
+			if b == nil {
+				continue // route deleted since
+			}
+			var r Route
+			if err := decodeJSON(b, &r); err != nil {
+				return err
+			}
+			r.DCBalance -= min(r.DCBalance, dc)
+			if err := txn.Set(routeKey(id), encodeJSON(r)); err != nil {
+				return err
+			}
+		}
+		if err := txn.Set(manifestKey(rec.Epoch), manifest); err != nil {
+			return err
+		}
+		return txn.Set(epochKey(rec.Epoch), encodeJSON(rec))
+	})
+}
+
 // Manifest returns epoch n's canonical manifest bytes.
 func (s *Store) Manifest(n uint64) ([]byte, bool, error) {
 	var out []byte
