@@ -34,7 +34,7 @@ const (
 )
 
 // gpsEpoch is the origin of tmms; GPS time runs gpsLeap ahead of UTC.
-var gpsEpoch = time.Date(1980, 1, 6, 0, 0, 0, 0, time.UTC)
+func gpsEpoch() time.Time { return time.Date(1980, 1, 6, 0, 0, 0, 0, time.UTC) }
 
 const gpsLeap = 18 * time.Second
 
@@ -477,7 +477,7 @@ func (c *Concentrator) rxpk(rec Reception) semtech.RXPK {
 	}
 	if c.cfg.GPS {
 		p.Time = rec.End.UTC()
-		tmms := uint64(rec.End.Add(gpsLeap).Sub(gpsEpoch) / time.Millisecond)
+		tmms := uint64(rec.End.Add(gpsLeap).Sub(gpsEpoch()) / time.Millisecond)
 		p.Tmms = &tmms
 	}
 	return p
@@ -606,7 +606,7 @@ func (c *Concentrator) downlink(p semtech.TXPK) semtech.TxStatus {
 		if *p.Tmms > uint64(math.MaxInt64/int64(time.Millisecond)) {
 			return reject(semtech.TxTooEarly) // centuries ahead
 		}
-		start = gpsEpoch.Add(time.Duration(*p.Tmms)*time.Millisecond - gpsLeap)
+		start = gpsEpoch().Add(time.Duration(*p.Tmms)*time.Millisecond - gpsLeap)
 	default:
 		// The counter value nearest to now: a tmst up to 2^31 µs (35 min)
 		// in the past is TOO_LATE. (sx1302_hal's unsigned arithmetic calls

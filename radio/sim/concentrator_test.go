@@ -295,7 +295,7 @@ func TestTxAckErrors(t *testing.T) {
 		return semtech.TXPK{Imme: true, Freq: 869_525_000, Powe: 16, Modu: "LORA", DatR: semtech.DatRFor(sf9), CodR: "4/5", IPol: true, Data: []byte{1, 2, 3}}
 	}
 	gps := func() *uint64 {
-		v := uint64(m.Clock().Now().Add(time.Second+gpsLeap).Sub(gpsEpoch) / time.Millisecond)
+		v := uint64(m.Clock().Now().Add(time.Second+gpsLeap).Sub(gpsEpoch()) / time.Millisecond)
 		return &v
 	}
 	tests := []struct {

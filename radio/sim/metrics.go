@@ -14,36 +14,39 @@ import (
 // hexfield_sim_receptions_lost_total{reason} with reasons "collision",
 // "half_duplex" and "below_sensitivity".
 func (m *Medium) RegisterMetrics(reg prometheus.Registerer) error {
-	if err := reg.Register(mediumCollector{m}); err != nil {
+	col := mediumCollector{
+		m: m,
+		transmissions: prometheus.NewDesc("hexfield_sim_transmissions_total",
+			"Frames put on the simulated medium.", nil, nil),
+		deliveries: prometheus.NewDesc("hexfield_sim_deliveries_total",
+			"Receptions the simulated medium handed to listening radios.", nil, nil),
+		lost: prometheus.NewDesc("hexfield_sim_receptions_lost_total",
+			"Receptions lost on the simulated medium, by reason.", []string{"reason"}, nil),
+	}
+	if err := reg.Register(col); err != nil {
 		return fmt.Errorf("register medium metrics: %w", err)
 	}
 	return nil
 }
 
-var (
-	descTransmissions = prometheus.NewDesc("hexfield_sim_transmissions_total",
-		"Frames put on the simulated medium.", nil, nil)
-	descDeliveries = prometheus.NewDesc("hexfield_sim_deliveries_total",
-		"Receptions the simulated medium handed to listening radios.", nil, nil)
-	descLost = prometheus.NewDesc("hexfield_sim_receptions_lost_total",
-		"Receptions lost on the simulated medium, by reason.", []string{"reason"}, nil)
-)
-
-type mediumCollector struct{ m *Medium }
+type mediumCollector struct {
+	m                               *Medium
+	transmissions, deliveries, lost *prometheus.Desc
+}
 
 func (c mediumCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- descTransmissions
-	ch <- descDeliveries
-	ch <- descLost
+	ch <- c.transmissions
+	ch <- c.deliveries
+	ch <- c.lost
 }
 
 func (c mediumCollector) Collect(ch chan<- prometheus.Metric) {
 	s := c.m.Stats()
-	ch <- prometheus.MustNewConstMetric(descTransmissions, prometheus.CounterValue, float64(s.Transmissions))
-	ch <- prometheus.MustNewConstMetric(descDeliveries, prometheus.CounterValue, float64(s.Deliveries))
-	ch <- prometheus.MustNewConstMetric(descLost, prometheus.CounterValue, float64(s.Collisions), "collision")
-	ch <- prometheus.MustNewConstMetric(descLost, prometheus.CounterValue, float64(s.HalfDuplex), "half_duplex")
-	ch <- prometheus.MustNewConstMetric(descLost, prometheus.CounterValue, float64(s.BelowSensitivity), "below_sensitivity")
+	ch <- prometheus.MustNewConstMetric(c.transmissions, prometheus.CounterValue, float64(s.Transmissions))
+	ch <- prometheus.MustNewConstMetric(c.deliveries, prometheus.CounterValue, float64(s.Deliveries))
+	ch <- prometheus.MustNewConstMetric(c.lost, prometheus.CounterValue, float64(s.Collisions), "collision")
+	ch <- prometheus.MustNewConstMetric(c.lost, prometheus.CounterValue, float64(s.HalfDuplex), "half_duplex")
+	ch <- prometheus.MustNewConstMetric(c.lost, prometheus.CounterValue, float64(s.BelowSensitivity), "below_sensitivity")
 }
 
 // RegisterMetrics registers the concentrator's counters on reg, labelled
