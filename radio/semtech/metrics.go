@@ -20,7 +20,7 @@ const (
 	dropEUIMismatch  = "eui_mismatch"
 	dropPanic        = "panic"
 	dropMalformed    = "malformed"
-	dropNoHandler    = "no_handler"
+	dropNoAddress    = "no_address"
 )
 
 // Reasons an rxpk does not reach the handler (label "reason" of

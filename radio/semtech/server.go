@@ -248,6 +248,10 @@ func (s *Server) handle(ctx context.Context, b []byte, addr net.Addr) {
 			s.drop(dropPanic, fmt.Errorf("panic: %v", r), addr)
 		}
 	}()
+	if addr == nil {
+		s.drop(dropNoAddress, errors.New("datagram without source address"), addr)
+		return
+	}
 	h, err := ParseHeader(b)
 	if err != nil {
 		s.drop(dropReason(err), err, addr)

@@ -594,3 +594,17 @@ func TestServerRunTwiceAndClosed(t *testing.T) {
 		t.Errorf("Send after Run = %v", err)
 	}
 }
+
+// TestServerNilAddress: a PacketConn that reports no source address (some
+// in-memory implementations) gets its datagram dropped, not a panic.
+func TestServerNilAddress(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	s, err := NewServer(ServerConfig{Handler: newRecorder()}, discardConn{}, nil, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.handle(context.Background(), unhex(t, specPullData), nil)
+	if metric(t, reg, "hexfield_semtech_dropped_total", dropNoAddress) != 1 || metric(t, reg, "hexfield_semtech_dropped_total", dropPanic) != 0 {
+		t.Error("nil address not dropped cleanly")
+	}
+}
