@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -206,6 +208,44 @@ func TestEpochStateMachineResumes(t *testing.T) {
 	if len(ref.calls) != 1 || ref.calls[0].Root != man.Root || ref.calls[0].Total != man.Total {
 		t.Fatalf("rewarder calls %+v, want one with root %x", ref.calls, man.Root)
 	}
+	t.Run("manifest and proof over HTTP", func(t *testing.T) {
+		cfg := epochCfg(testEpoch)
+		cfg.DataDir = refDir
+		o, err := New(cfg, Deps{Key: seedKey("oracle")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer o.store.Close()
+		h := o.Handler()
+		hs := wire.PublicKeyOf(seedKey("hotspot3"))
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", fmt.Sprintf("/v1/epochs/%d?hotspot=%s", testEpoch, hs), nil))
+		if w.Code != 200 {
+			t.Fatalf("%d %s", w.Code, w.Body)
+		}
+		var resp EpochResponse
+		if err := json.Unmarshal(w.Body.Bytes(), &resp); err != nil {
+			t.Fatal(err)
+		}
+		owner := wire.PublicKeyOf(seedKey("owner0")) // hotspot3's owner (3 % 3)
+		if resp.Proof == nil || resp.Proof.Payout.Owner != owner || !bytes.Equal(resp.ManifestBytes, want) {
+			t.Fatalf("proof %+v", resp.Proof)
+		}
+		if !verifier.VerifyProof(man.Root, testEpoch, *resp.Proof) {
+			t.Fatal("served proof does not verify against the manifest root")
+		}
+		w = httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", fmt.Sprintf("/v1/epochs/%d?owner=%s", testEpoch, wire.PublicKeyOf(seedKey("nobody"))), nil))
+		if w.Code != 404 {
+			t.Fatalf("unpaid owner: %d", w.Code)
+		}
+		var st HotspotStatus
+		w = httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", "/v1/hotspots/"+hs.String(), nil))
+		if err := json.Unmarshal(w.Body.Bytes(), &st); err != nil || len(st.Rewards) != 1 || st.Rewards[0].Epoch != testEpoch {
+			t.Fatalf("hotspot rewards %+v err %v", st.Rewards, err)
+		}
+	})
 	crash := errors.New("simulated crash")
 	for _, step := range []EpochStep{StepClosed, StepComputed, StepDistributed, StepDone} {
 		t.Run(step.String(), func(t *testing.T) {
