@@ -9,18 +9,19 @@ import (
 // Drop reasons for whole datagrams (label "reason" of
 // hexfield_semtech_dropped_total).
 const (
-	dropTooShort     = "too_short"
-	dropVersion      = "version"
-	dropUnknownType  = "unknown_type"
-	dropLength       = "length"
-	dropTooLong      = "too_long"
-	dropJSON         = "json"
-	dropUnexpected   = "unexpected_type"
-	dropUnknownToken = "unknown_token"
-	dropEUIMismatch  = "eui_mismatch"
-	dropPanic        = "panic"
-	dropMalformed    = "malformed"
-	dropNoAddress    = "no_address"
+	dropTooShort        = "too_short"
+	dropVersion         = "version"
+	dropUnknownType     = "unknown_type"
+	dropLength          = "length"
+	dropTooLong         = "too_long"
+	dropJSON            = "json"
+	dropUnexpected      = "unexpected_type"
+	dropUnknownToken    = "unknown_token"
+	dropEUIMismatch     = "eui_mismatch"
+	dropPanic           = "panic"
+	dropMalformed       = "malformed"
+	dropNoAddress       = "no_address"
+	dropTooManyGateways = "too_many_gateways"
 )
 
 // Reasons an rxpk does not reach the handler (label "reason" of

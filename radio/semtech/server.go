@@ -57,6 +57,10 @@ type ServerConfig struct {
 	// QueueSize is how many uplinks and stats wait for the handler before
 	// new ones are dropped. Default 1024.
 	QueueSize int
+	// MaxGateways bounds the forwarders tracked at once (the EUI is
+	// untrusted): PULL_DATA from a new EUI beyond it is dropped, and
+	// PUSH_DATA from one is served without tracking it. Default 1024.
+	MaxGateways int
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -70,6 +74,9 @@ func (c *ServerConfig) setDefaults() {
 	}
 	if c.QueueSize == 0 {
 		c.QueueSize = 1024
+	}
+	if c.MaxGateways == 0 {
+		c.MaxGateways = 1024
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -87,6 +94,8 @@ func (c *ServerConfig) Validate() error {
 		return fmt.Errorf("semtech server: negative gateway timeout %v", c.GatewayTimeout)
 	case c.QueueSize < 0:
 		return fmt.Errorf("semtech server: negative queue size %d", c.QueueSize)
+	case c.MaxGateways < 0:
+		return fmt.Errorf("semtech server: negative gateway limit %d", c.MaxGateways)
 	}
 	return nil
 }
@@ -304,11 +313,13 @@ func (s *Server) handlePushData(ctx context.Context, h Header, b []byte, addr ne
 	}
 	s.mu.Lock()
 	gw := s.gateways[h.EUI]
-	if gw == nil {
+	if gw == nil && len(s.gateways) < s.cfg.MaxGateways {
 		gw = &gatewayState{version: h.Version}
 		s.gateways[h.EUI] = gw
 	}
-	gw.lastPush = now
+	if gw != nil {
+		gw.lastPush = now
+	}
 	s.mu.Unlock()
 
 	for _, err := range p.Skipped {
@@ -376,6 +387,11 @@ func (s *Server) handlePullData(h Header, addr net.Addr) {
 	s.mu.Lock()
 	gw := s.gateways[h.EUI]
 	if gw == nil {
+		if len(s.gateways) >= s.cfg.MaxGateways {
+			s.mu.Unlock()
+			s.drop(dropTooManyGateways, fmt.Errorf("PULL_DATA from %v: %d forwarders tracked", h.EUI, s.cfg.MaxGateways), addr)
+			return
+		}
 		gw = &gatewayState{}
 		s.gateways[h.EUI] = gw
 	}

@@ -195,7 +195,7 @@ func TestServerConfig(t *testing.T) {
 	}
 	c := ServerConfig{Handler: newRecorder()}
 	c.setDefaults()
-	if c.TxAckTimeout != 5*time.Second || c.GatewayTimeout != 60*time.Second || c.QueueSize != 1024 {
+	if c.TxAckTimeout != 5*time.Second || c.GatewayTimeout != 60*time.Second || c.QueueSize != 1024 || c.MaxGateways != 1024 {
 		t.Errorf("defaults %+v", c)
 	}
 	if DefaultListenAddr != "127.0.0.1:1680" {
@@ -606,5 +606,25 @@ func TestServerNilAddress(t *testing.T) {
 	s.handle(context.Background(), unhex(t, specPullData), nil)
 	if metric(t, reg, "hexfield_semtech_dropped_total", dropNoAddress) != 1 || metric(t, reg, "hexfield_semtech_dropped_total", dropPanic) != 0 {
 		t.Error("nil address not dropped cleanly")
+	}
+}
+
+// TestServerMaxGateways: forwarders beyond the limit are not tracked, but
+// their uplinks are still served.
+func TestServerMaxGateways(t *testing.T) {
+	s := startServer(t, ServerConfig{MaxGateways: 1})
+	f := newRawForwarder(t, s.Addr())
+	f.send(unhex(t, specPullData))
+	f.expect(time.Second, unhex(t, specPullAck))
+	other := unhex(t, "02 3C 4D 02 00 00 00 00 00 00 00 01")
+	f.send(other)
+	waitMetric(t, s.reg, "hexfield_semtech_dropped_total", dropTooManyGateways, 1)
+	f.send(datagram(t, "02 1A 2B 00 00 00 00 00 00 00 00 01", specUplinkJSON))
+	f.expect(time.Second, unhex(t, specPushAck))
+	if u := s.rec.next(t); u.EUI != (EUI{7: 1}) {
+		t.Errorf("uplink from %v", u.EUI)
+	}
+	if gws := s.Gateways(); len(gws) != 1 || gws[0].EUI != specEUI {
+		t.Errorf("gateways %+v", gws)
 	}
 }
