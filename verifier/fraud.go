@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math"
 	"slices"
+	"sync"
 
 	"github.com/hexfield/hexfield/radio"
 )
@@ -43,7 +44,13 @@ func (e *engine) detect(h *History, start, end int64) []Flag {
 		return nil
 	}
 	from := start - int64(d.Window-1)*e.p.epochMs()
-	var evs []event
+	nev := 0
+	for k := range e.beacons {
+		if br := &e.beacons[k]; br.ms >= from && br.ms < end && br.final == ReasonNone {
+			nev += int(br.hi - br.lo)
+		}
+	}
+	evs := make([]event, 0, nev)
 	var ranges [][2]int32 // events of beacon ordinal o: evs[ranges[o][0]:ranges[o][1]]
 	nearF, nearL := radio.Hz(0), 0.0
 	for k := range e.beacons {
@@ -84,13 +91,21 @@ func (e *engine) detect(h *History, start, end int64) []Flag {
 			flagged[s] = append(flagged[s], r)
 		}
 	}
-	for _, s := range e.distanceInsensitive(evs) {
+	// The three detectors only read the events; they run side by side and
+	// their results are merged in a fixed order.
+	var di, ic, as []int32
+	var wg sync.WaitGroup
+	wg.Go(func() { di = e.distanceInsensitive(evs) })
+	wg.Go(func() { ic = e.isolatedCliques(evs, h, from, end) })
+	as = e.antennaSplit(evs, ranges)
+	wg.Wait()
+	for _, s := range di {
 		add(s, ReasonDistanceInsensitive)
 	}
-	for _, s := range e.isolatedCliques(evs, h, from, end) {
+	for _, s := range ic {
 		add(s, ReasonIsolatedClique)
 	}
-	for _, s := range e.antennaSplit(evs, ranges) {
+	for _, s := range as {
 		add(s, ReasonAntennaSplit)
 	}
 	var out []Flag
@@ -273,19 +288,24 @@ func pairKey(a, b int32) uint64 {
 // active hotspots nearby never connect to (poc-rules §12e).
 func (e *engine) isolatedCliques(evs []event, h *History, from, end int64) []int32 {
 	d := e.p.Detectors
-	count := map[uint64]int{}
+	keys := make([]uint64, 0, len(evs))
 	for i := range evs {
 		if evs[i].valid {
-			count[pairKey(evs[i].b, evs[i].w)]++
+			keys = append(keys, pairKey(evs[i].b, evs[i].w))
 		}
 	}
-	edges := make([]uint64, 0, len(count))
-	for k, c := range count {
-		if c >= d.EdgeEvents {
-			edges = append(edges, k)
+	slices.Sort(keys)
+	var edges []uint64 // sorted, unique
+	for i := 0; i < len(keys); {
+		j := i + 1
+		for j < len(keys) && keys[j] == keys[i] {
+			j++
 		}
+		if j-i >= d.EdgeEvents {
+			edges = append(edges, keys[i])
+		}
+		i = j
 	}
-	slices.Sort(edges)
 	parent := map[int32]int32{}
 	var find func(x int32) int32
 	find = func(x int32) int32 {
@@ -448,8 +468,24 @@ func (e *engine) antennaSplit(evs []event, ranges [][2]int32) []int32 {
 
 	// (ii) co-witnessing with a constant signal difference. For each
 	// hotspot u, walk its valid witness events and the other valid
-	// witnesses v > u of the same beacons.
+	// witnesses v > u of the same beacons. The valid events are copied
+	// into a compact array (beacon ranges kept) so the walk stays in cache.
+	type coEv struct{ w, b, sig int32 }
 	n := len(e.reg.sites)
+	co := make([]coEv, 0, len(evs))
+	coRange := make([][2]int32, len(ranges))
+	evCo := make([]int32, len(evs)) // event → its index in co, -1 if invalid
+	for o, r := range ranges {
+		coRange[o][0] = int32(len(co))
+		for i := r[0]; i < r[1]; i++ {
+			evCo[i] = -1
+			if ev := &evs[i]; ev.valid {
+				evCo[i] = int32(len(co))
+				co = append(co, coEv{ev.w, ev.b, ev.sigDdB})
+			}
+		}
+		coRange[o][1] = int32(len(co))
+	}
 	start := make([]int32, n+1)
 	for i := range evs {
 		if evs[i].valid {
@@ -484,12 +520,12 @@ func (e *engine) antennaSplit(evs []event, ranges [][2]int32) []int32 {
 		}
 		us := &e.reg.sites[u]
 		for _, iu := range evU {
-			eu := &evs[iu]
-			r := ranges[eu.beacon]
+			eu := &co[evCo[iu]]
+			r := coRange[evs[iu].beacon]
 			for iv := r[0]; iv < r[1]; iv++ {
-				ev := &evs[iv]
+				ev := &co[iv]
 				v := ev.w
-				if v <= u || !ev.valid {
+				if v <= u {
 					continue
 				}
 				a := &acc[v]
@@ -503,7 +539,7 @@ func (e *engine) antennaSplit(evs []event, ranges [][2]int32) []int32 {
 					continue
 				}
 				a.beacons++
-				diff := int64(eu.sigDdB) - int64(ev.sigDdB)
+				diff := int64(eu.sig) - int64(ev.sig)
 				a.sum += diff
 				a.sumSq += diff * diff
 				switch {
