@@ -2,6 +2,8 @@ package solana
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -157,9 +159,14 @@ func (d *Distributor) createTokenAccounts(ctx context.Context, p EpochPayout, at
 	groups := map[string][]int{}
 	var names []string
 	for i := 0; i < len(missing); i += atasPerTx {
-		// Named by the first owner so a resumed run reuses the journal entry.
-		n := fmt.Sprintf("ata/%s", atas[missing[i]])
-		groups[n] = missing[i:min(i+atasPerTx, len(missing))]
+		g := missing[i:min(i+atasPerTx, len(missing))]
+		ks := make([]sol.PublicKey, len(g))
+		for j, x := range g {
+			ks[j] = atas[x]
+		}
+		// Named by its content so a resumed run reuses the journal entry of the same group.
+		n := epochDir(p.Epoch) + "/ata-" + groupName(ks)
+		groups[n] = g
 		names = append(names, n)
 	}
 	return d.run(ctx, names, func(n string) ([]sol.Instruction, error) {
@@ -321,7 +328,7 @@ func (d *Distributor) prepareTables(ctx context.Context, p EpochPayout, atas []s
 		add := planned[t]
 		for i := 0; i < len(add); i += extendPerTx {
 			chunk := add[i:min(i+extendPerTx, len(add))]
-			n := fmt.Sprintf("table/%s/extend-%d-%s", t.addr, len(t.entries)+i, chunk[0])
+			n := fmt.Sprintf("table/%s/extend-%s", t.addr, groupName(chunk))
 			ext[n] = chunk
 			tableOf[n] = t.addr
 			names = append(names, n)
@@ -391,4 +398,13 @@ func (d *Distributor) waitSlotAfter(ctx context.Context, s0 uint64) error {
 		case <-time.After(d.cfg.PollInterval / 4):
 		}
 	}
+}
+
+// groupName names a set of addresses by a hash of its content.
+func groupName(ks []sol.PublicKey) string {
+	h := sha256.New()
+	for _, k := range ks {
+		h.Write(k[:])
+	}
+	return hex.EncodeToString(h.Sum(nil)[:12])
 }
