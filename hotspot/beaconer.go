@@ -61,6 +61,15 @@ func (h *Hotspot) runBeaconer(ctx context.Context) error {
 			}
 			continue
 		}
+		if region, _, dataOnly := h.beaconParams(); region == nil || dataOnly {
+			// Nothing to beacon until the oracle's config says where the
+			// hotspot is (and that it takes part in proof of coverage):
+			// wait for a config change or the next window.
+			if live, _ := h.sleep(ctx, end.Sub(now)); !live {
+				return nil
+			}
+			continue
+		}
 		// Leave a tenth of the window (at most a minute) to retry in.
 		guard := min(interval/10, maxRetryDelay)
 		lo, hi := now, end.Add(-guard)
