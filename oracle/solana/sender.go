@@ -224,6 +224,7 @@ func (d *Distributor) reconcile(ctx context.Context, es []*entry, rebuild rebuil
 		}
 	}
 	landed := map[*entry]uint64{}
+	seen := map[*entry]bool{}
 	for i := 0; i < len(sigs); i += 256 {
 		chunk := sigs[i:min(i+256, len(sigs))]
 		res, err := d.rpc.GetSignatureStatuses(ctx, true, chunk...)
@@ -239,6 +240,10 @@ func (d *Distributor) reconcile(ctx context.Context, es []*entry, rebuild rebuil
 			if st.Err != nil {
 				return nil, &TxError{Name: e.Name, Signature: chunk[j].String(), Landed: true, Err: st.Err}
 			}
+			if st.ConfirmationStatus != rpc.ConfirmationStatusFinalized {
+				seen[e] = true // in a block, not final yet: neither done nor expired
+				continue
+			}
 			landed[e] = st.Slot
 		}
 	}
@@ -248,7 +253,7 @@ func (d *Distributor) reconcile(ctx context.Context, es []*entry, rebuild rebuil
 			e.Done, e.Slot = true, slot
 			continue
 		}
-		if height > e.LastValid {
+		if height > e.LastValid && !seen[e] {
 			d.forgetBlockhash()
 			if rebuild == nil {
 				return nil, fmt.Errorf("%s: blockhash expired and the transaction cannot be re-signed here", e.Name)
