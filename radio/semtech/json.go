@@ -503,6 +503,17 @@ func (w *jsonWriter) float(k string, v float64, prec int) {
 	w.b = strconv.AppendFloat(w.b, v, 'f', prec, 64)
 }
 
+// dB writes v rounded to a whole number, as lora_pkt_fwd writes RSSI
+// ("%.0f"); strict receivers (ChirpStack decodes rssi into an int16) reject
+// fractions.
+func (w *jsonWriter) dB(k string, v float64) {
+	r := math.Round(v)
+	if r == 0 {
+		r = 0 // no "-0"
+	}
+	w.float(k, r, 0)
+}
+
 func (w *jsonWriter) mhz(k string, f radio.Hz, prec int) {
 	w.float(k, float64(f)/1e6, prec)
 }

@@ -33,7 +33,8 @@ type RXPK struct {
 	DatR DatR
 	// CodR is the LoRa coding rate, e.g. "4/5"; empty for FSK.
 	CodR string
-	// RSSI is the channel RSSI (on SX1302 the total in-band power).
+	// RSSI is the channel RSSI (on SX1302 the total in-band power). Encoding
+	// rounds RSSI values to whole dB, as lora_pkt_fwd does.
 	RSSI radio.DBm
 	// RSSIS is the signal RSSI (SX1302); prefer it when set, see SignalRSSI.
 	RSSIS *radio.DBm
@@ -480,9 +481,9 @@ func (r *RXPK) appendJSON(w *jsonWriter) {
 	if r.CodR != "" {
 		w.str("codr", r.CodR)
 	}
-	w.float("rssi", float64(r.RSSI), -1)
+	w.dB("rssi", float64(r.RSSI))
 	if r.RSSIS != nil {
-		w.float("rssis", float64(*r.RSSIS), -1)
+		w.dB("rssis", float64(*r.RSSIS))
 	}
 	if r.Modu != "FSK" {
 		w.float("lsnr", float64(r.LSNR), -1)
@@ -519,9 +520,9 @@ func (s *RSig) appendJSON(w *jsonWriter) {
 	w.open()
 	w.int("ant", int64(s.Ant))
 	w.int("chan", int64(s.Chan))
-	w.float("rssic", float64(s.RSSIC), -1)
+	w.dB("rssic", float64(s.RSSIC))
 	if s.RSSIS != nil {
-		w.float("rssis", float64(*s.RSSIS), -1)
+		w.dB("rssis", float64(*s.RSSIS))
 	}
 	w.float("lsnr", float64(s.LSNR), -1)
 	if s.ETime != "" {

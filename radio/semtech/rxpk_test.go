@@ -1,6 +1,7 @@
 package semtech
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -128,4 +129,23 @@ func FuzzRXPK(f *testing.F) {
 			t.Fatalf("unstable: %s vs %s (%v)", b1, b2, err)
 		}
 	})
+}
+
+// TestRXPKEncodesWholeDB: RSSI values go out as integers ("%.0f" in
+// lora_pkt_fwd); ChirpStack decodes rssi into an int16 and would drop the
+// datagram on a fraction.
+func TestRXPKEncodesWholeDB(t *testing.T) {
+	r := specUplinkRXPK()
+	r.Time = time.Time{}
+	r.RSSI, r.RSSIS, r.LSNR = -57.5, ptr(radio.DBm(-0.4)), -3.25
+	r.RSig = []RSig{{Ant: 1, RSSIC: -90.6, RSSIS: ptr(radio.DBm(-95.2)), LSNR: 2.5}}
+	b, err := r.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"rssi":-58,`, `"rssis":0,`, `"lsnr":-3.25,`, `"rssic":-91,`, `"rssis":-95,`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("%s lacks %s", b, want)
+		}
+	}
 }
