@@ -2,26 +2,29 @@ package oracle
 
 import (
 	"crypto/ed25519"
+	"encoding/binary"
 	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/hexfield/hexfield/wire"
 )
 
-// verifyCeiling measures raw ed25519 verifications per second of env's
-// signature on all cores for about d: the upper bound for ingest, which
-// must verify every report.
-func verifyCeiling(tb testing.TB, priv ed25519.PrivateKey, d time.Duration) float64 {
+// verifyCeiling measures raw ed25519 verifications per second on all
+// cores for about d: the upper bound for ingest, which must verify every
+// report. It also returns the CPU time per verification.
+func verifyCeiling(tb testing.TB, priv ed25519.PrivateKey, d time.Duration) (perSec float64, cpuPer time.Duration) {
 	tb.Helper()
 	body := []byte("hexfield ingest ceiling probe: a body the size of a typical report ......................................................................")
 	sig := wire.Sign(priv, wire.Kind_KIND_PACKET_REPORT, body)
 	pub := wire.PublicKeyOf(priv)
 	var total atomic.Int64
 	var wg sync.WaitGroup
+	cpu0 := processCPU()
 	start := time.Now()
 	for range runtime.GOMAXPROCS(0) {
 		wg.Add(1)
@@ -40,7 +43,8 @@ func verifyCeiling(tb testing.TB, priv ed25519.PrivateKey, d time.Duration) floa
 		}()
 	}
 	wg.Wait()
-	return float64(total.Load()) / time.Since(start).Seconds()
+	n := total.Load()
+	return float64(n) / time.Since(start).Seconds(), (processCPU() - cpu0) / time.Duration(n)
 }
 
 // loadConn is one hotspot connection with its pre-signed reports.
@@ -149,16 +153,26 @@ func BenchmarkIngest(b *testing.B) {
 	to, lcs := setupLoad(b, benchConns, per)
 	// The machine may be shared: take the ceiling just before and just
 	// after the ingest run and use their mean.
-	before := verifyCeiling(b, testKey(b), time.Second)
+	before, vcpu1 := verifyCeiling(b, testKey(b), time.Second)
+	cpu0 := processCPU()
 	b.ResetTimer()
 	elapsed, _ := runLoad(b, lcs, 0)
 	b.StopTimer()
-	after := verifyCeiling(b, testKey(b), time.Second)
+	cpu := processCPU() - cpu0
+	after, vcpu2 := verifyCeiling(b, testKey(b), time.Second)
 	ceiling := (before + after) / 2
-	rate := float64(per*benchConns) / elapsed.Seconds()
+	n := float64(per * benchConns)
+	rate := n / elapsed.Seconds()
 	b.ReportMetric(rate, "reports/s")
 	b.ReportMetric(ceiling, "verify_ceiling/s")
 	b.ReportMetric(rate/ceiling, "ratio")
+	// The same comparison in CPU time, which other load on a shared
+	// machine does not distort: verification CPU per report over the whole
+	// process's CPU per report (oracle and load generator together).
+	vcpu := (vcpu1 + vcpu2) / 2
+	b.ReportMetric(float64(cpu.Microseconds())/n, "cpu_us/report")
+	b.ReportMetric(float64(vcpu.Nanoseconds())/1000, "verify_cpu_us")
+	b.ReportMetric(float64(vcpu.Nanoseconds())/(float64(cpu.Nanoseconds())/n), "cpu_ratio")
 	to.stop(b)
 }
 
@@ -206,4 +220,43 @@ func reportCommitStats(b *testing.B, to *testOracle) {
 			}
 		}
 	}
+}
+
+// BenchmarkGroupCommit measures the store's cost per report: batches of
+// 4096 reports written in one synced transaction each.
+func BenchmarkGroupCommit(b *testing.B) {
+	s, err := OpenStore(b.TempDir(), time.Hour, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	m, _ := newMetrics(nil)
+	c := newCommitter(s, 1, 4096, m)
+	hs := testKey(b)
+	pub := wire.PublicKeyOf(hs)
+	env := packetReport(b, hs, 0)
+	items := make([]*ingestItem, 0, 4096)
+	res := make([]commitResult, 4096)
+	cpu0 := processCPU()
+	b.ResetTimer()
+	for i := 0; i < b.N; {
+		items = items[:0]
+		for j := 0; j < 4096 && i < b.N; j, i = j+1, i+1 {
+			var id [32]byte
+			binary.BigEndian.PutUint64(id[:], uint64(i))
+			items = append(items, &ingestItem{id: id, kind: wire.Kind_KIND_PACKET_REPORT, receivedMs: int64(i), signer: pub[:], envelope: env})
+		}
+		if err := c.writeBatch(items, res[:len(items)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N), "cpu_us/report")
+}
+
+// processCPU is the CPU time this process used so far (user + system), a
+// measure that other load on a shared machine does not inflate.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
