@@ -109,13 +109,3 @@ func (b *bridge) forwarders() []ForwarderStatus {
 	}
 	return out
 }
-
-// forwarderAlive reports whether any forwarder sent PULL_DATA recently.
-func (b *bridge) forwarderAlive() bool {
-	for _, g := range b.srv.Gateways() {
-		if g.Online {
-			return true
-		}
-	}
-	return false
-}
