@@ -213,8 +213,9 @@ func (e *engine) load(beacons []Beacon, witnesses []Witness, intervals *History)
 	e.witnesses = make([]witnessRec, len(worder))
 	counts := make([]int32, len(e.beacons)+1)
 	firstBeacon := make([]int32, len(worder)) // first beacon with the payload, -1 none
-	for k, i := range worder {
-		w := &witnesses[i]
+	// Lookups in parallel (the maps are only read), counting in order.
+	e.parallel(len(worder), func(k int) {
+		w := &witnesses[worder[k]]
 		wr := &e.witnesses[k]
 		wr.w, wr.site = w, -1
 		if key, ok := keyOf(w.Report.GetPubKey()); ok {
@@ -223,14 +224,17 @@ func (e *engine) load(beacons []Beacon, witnesses []Witness, intervals *History)
 				wr.site = s
 			}
 		}
-		e.cacheDataRate(w.Report.GetDatarate())
-		pl := w.Report.GetPayload()
-		fb := idx.first(pl)
-		firstBeacon[k] = fb
+		firstBeacon[k] = idx.first(w.Report.GetPayload())
+	})
+	for k := range e.witnesses {
+		fb := firstBeacon[k]
 		if fb < 0 {
 			e.orphans = append(e.orphans, int32(k))
+			continue
 		}
-		for b := fb; b >= 0; b = idx.next(b, pl) {
+		counts[fb+1]++
+		pl := e.witnesses[k].w.Report.GetPayload()
+		for b := idx.next(fb, pl); b >= 0; b = idx.next(b, pl) {
 			counts[b+1]++
 		}
 	}
