@@ -281,6 +281,10 @@ func NewConcentrator(cfg ConcentratorConfig, r *Radio, up, down net.PacketConn, 
 		KeepaliveInterval: cfg.KeepaliveInterval,
 		PushTimeout:       cfg.PushTimeout,
 		Handler:           downlinkHandler{c},
+		// Stat objects come from the concentrator, which knows the radio's
+		// counters; the client sends none of its own.
+		StatInterval: 0,
+		Now:          c.clock.Now,
 	}, c.up, c.down, server, logger, reg)
 	if err != nil {
 		return nil, fmt.Errorf("new concentrator %s: %w", r.Name(), err)
