@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hexfield/hexfield/hotspot"
+	"github.com/hexfield/hexfield/radio"
 	"github.com/hexfield/hexfield/radio/semtech"
 	"github.com/hexfield/hexfield/radio/sim"
 	"github.com/hexfield/hexfield/wire"
@@ -229,5 +230,48 @@ func TestTxAckErrors(t *testing.T) {
 	}
 	if s.conc.Stats().Rejected < 2 {
 		t.Fatalf("concentrator rejected %d downlinks", s.conc.Stats().Rejected)
+	}
+}
+
+// TestOracleDownReportsQueued: the only oracle is stopped; beacons heard
+// meanwhile are witnessed into the outbox; when the oracle comes back on
+// the same store every one of them arrives, once.
+func TestOracleDownReportsQueued(t *testing.T) {
+	o := startOracle(t, "oracle")
+	w := newWorld(t, 6)
+	s := w.addSite("a", 0, 0, o)
+	s.startHotspot(t, hotspot.Config{BeaconInterval: 24 * time.Hour}, o)
+	waitRegion(t, s)
+	sp := w.newSpammer("spammer")
+	stored := func() int { return len(o.reports(t, s.pub(), wire.Kind_KIND_WITNESS_REPORT)) }
+	for range 5 {
+		sp.once(868_100_000)
+		time.Sleep(150 * time.Millisecond)
+	}
+	waitFor(t, "5 witness reports", 20*time.Second, func() bool { return stored() == 5 })
+	o.stop()
+	waitFor(t, "hotspot sees the oracle gone", 30*time.Second, func() bool { return !s.h.Status().Oracles[0].Connected })
+	for i := range 30 {
+		sp.once(radio.Hz(867_100_000 + 200_000*(i%8)))
+		time.Sleep(60 * time.Millisecond)
+	}
+	waitFor(t, "30 reports queued", 10*time.Second, func() bool { return s.h.Outbox().Stats().Reports == 30 })
+	time.Sleep(2 * time.Second) // down a while: the client backs off
+	o.start()
+	waitFor(t, "all 35 at the oracle", 60*time.Second, func() bool { return stored() == 35 })
+	waitFor(t, "outbox empty", 10*time.Second, func() bool { return s.h.Outbox().Stats().Reports == 0 })
+	seen := map[string]bool{}
+	for _, r := range o.reports(t, s.pub(), wire.Kind_KIND_WITNESS_REPORT) {
+		var wr wire.WitnessReport
+		if _, err := wire.Unseal(r.Envelope, wire.Kind_KIND_WITNESS_REPORT, &wr); err != nil {
+			t.Fatal(err)
+		}
+		if seen[string(wr.Payload)] {
+			t.Fatalf("beacon %q reported twice", wr.Payload)
+		}
+		seen[string(wr.Payload)] = true
+	}
+	if dups := counter(t, o.reg, "hexfield_oracle_reports_rejected_total", "code", "duplicate"); dups != 0 {
+		t.Fatalf("%v reports resent after the outage were duplicates", dups)
 	}
 }
