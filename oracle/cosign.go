@@ -35,6 +35,9 @@ type CosignServerConfig struct {
 	Accounts solana.Accounts
 	// Own recomputes this oracle's summary of an epoch from its own store. Required.
 	Own solana.SummaryFunc
+	// Payouts returns this oracle's own payout lines of an epoch; when set, a leader can
+	// page through them to log the first line where the manifests differ.
+	Payouts func(ctx context.Context, epoch uint64) ([]solana.Payout, error)
 	// Chain, when set, is checked before signing: this oracle's marker for the epoch must
 	// not exist and the previous epoch's allowance must be used up
 	// (solana.Chain.CheckAuthorizable).
@@ -142,16 +145,43 @@ func (s *CosignServer) handleStream(ctx context.Context, peer wire.PublicKey, st
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	_ = str.SetDeadline(time.Now().Add(s.cfg.Timeout))
-	var req wire.CosignRequest
+	var req wire.CosignStream
 	if err := readMessage(str, &req); err != nil {
 		s.log.Warn("cosign: bad request", "peer", peer.String(), "err", err)
 		_ = writeMessage(str, &wire.CosignResponse{Refused: "malformed request: " + err.Error()})
 		return
 	}
-	resp := s.answer(ctx, peer, &req)
+	var resp proto.Message
+	switch {
+	case req.GetCosign() != nil:
+		resp = s.answer(ctx, peer, req.GetCosign())
+	case req.GetPayouts() != nil:
+		resp = s.payouts(ctx, req.GetPayouts())
+	default:
+		resp = &wire.CosignResponse{Refused: "malformed request: empty"}
+	}
 	if err := writeMessage(str, resp); err != nil {
 		s.log.Warn("cosign: write response", "peer", peer.String(), "err", err)
 	}
+}
+
+const maxPayoutsPage = 1000
+
+// payouts answers a page of this oracle's payout lines.
+func (s *CosignServer) payouts(ctx context.Context, req *wire.PayoutsRequest) *wire.PayoutsResponse {
+	if s.cfg.Payouts == nil {
+		return &wire.PayoutsResponse{Error: "payout lines not served by this oracle"}
+	}
+	ps, err := s.cfg.Payouts(ctx, req.GetEpoch())
+	if err != nil {
+		return &wire.PayoutsResponse{Error: err.Error()}
+	}
+	resp := &wire.PayoutsResponse{Count: uint64(len(ps))}
+	limit := uint64(min(req.GetLimit(), maxPayoutsPage))
+	for i := req.GetOffset(); i < uint64(len(ps)) && i < req.GetOffset()+limit; i++ {
+		resp.Payouts = append(resp.Payouts, &wire.PayoutLine{Owner: ps[i].Owner[:], Amount: ps[i].Amount})
+	}
+	return resp
 }
 
 // answer checks one request against this oracle's own view.
@@ -255,29 +285,14 @@ func (c *CosignClient) connect(ctx context.Context) (*quic.Conn, error) {
 // (wrapped) naming the first differing field when the peer refused.
 func (c *CosignClient) Cosign(ctx context.Context, p solana.Proposal) ([64]byte, error) {
 	var sig [64]byte
-	conn, err := c.connect(ctx)
-	if err != nil {
-		return sig, err
-	}
-	str, err := conn.OpenStreamSync(ctx)
-	if err != nil {
-		return sig, fmt.Errorf("open stream to %s: %w", c.peer, err)
-	}
-	defer str.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = str.SetDeadline(dl)
-	}
 	req := &wire.CosignRequest{Epoch: p.Summary.Epoch, Count: p.Summary.Count, Total: p.Summary.Total,
 		Root: p.Summary.Root[:], Message: p.Message}
 	for _, q := range p.Quorum {
 		req.Quorum = append(req.Quorum, q[:])
 	}
-	if err := writeMessage(str, req); err != nil {
-		return sig, fmt.Errorf("cosign request to %s: %w", c.peer, err)
-	}
 	var resp wire.CosignResponse
-	if err := readMessage(str, &resp); err != nil {
-		return sig, fmt.Errorf("cosign response from %s: %w", c.peer, err)
+	if err := c.roundTrip(ctx, &wire.CosignStream{Msg: &wire.CosignStream_Cosign{Cosign: req}}, &resp); err != nil {
+		return sig, err
 	}
 	if resp.GetRefused() != "" {
 		if resp.GetField() != "" {
@@ -290,6 +305,62 @@ func (c *CosignClient) Cosign(ctx context.Context, p solana.Proposal) ([64]byte,
 	}
 	copy(sig[:], resp.GetSignature())
 	return sig, nil
+}
+
+// roundTrip sends one request on a new stream and reads the answer.
+func (c *CosignClient) roundTrip(ctx context.Context, req *wire.CosignStream, resp proto.Message) error {
+	conn, err := c.connect(ctx)
+	if err != nil {
+		return err
+	}
+	str, err := conn.OpenStreamSync(ctx)
+	if err != nil {
+		return fmt.Errorf("open stream to %s: %w", c.peer, err)
+	}
+	defer str.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = str.SetDeadline(dl)
+	}
+	if err := writeMessage(str, req); err != nil {
+		return fmt.Errorf("request to %s: %w", c.peer, err)
+	}
+	if err := readMessage(str, resp); err != nil {
+		return fmt.Errorf("response from %s: %w", c.peer, err)
+	}
+	return nil
+}
+
+// FirstDifference pages through the peer's payout lines of ours.Epoch and describes the
+// first line that differs from ours ("" when identical).
+func (c *CosignClient) FirstDifference(ctx context.Context, ours solana.EpochPayout) (string, error) {
+	var theirs []solana.Payout
+	var count uint64
+	for off := uint64(0); ; {
+		var resp wire.PayoutsResponse
+		req := &wire.CosignStream{Msg: &wire.CosignStream_Payouts{Payouts: &wire.PayoutsRequest{Epoch: ours.Epoch, Offset: off, Limit: maxPayoutsPage}}}
+		if err := c.roundTrip(ctx, req, &resp); err != nil {
+			return "", err
+		}
+		if resp.GetError() != "" {
+			return "", fmt.Errorf("oracle %s: %s", c.peer, resp.GetError())
+		}
+		count = resp.GetCount()
+		for _, l := range resp.GetPayouts() {
+			if len(l.GetOwner()) != 32 {
+				return "", fmt.Errorf("oracle %s: payout owner of %d bytes", c.peer, len(l.GetOwner()))
+			}
+			theirs = append(theirs, solana.Payout{Owner: [32]byte(l.GetOwner()), Amount: l.GetAmount()})
+		}
+		// Stop at the first page that already differs.
+		if d := solana.PayoutDiff(ours.Payouts[:min(len(theirs), len(ours.Payouts))], theirs[:min(len(theirs), len(ours.Payouts))]); d != "" {
+			return d, nil
+		}
+		if len(resp.GetPayouts()) == 0 || uint64(len(theirs)) >= count {
+			break
+		}
+		off = uint64(len(theirs))
+	}
+	return solana.PayoutDiff(ours.Payouts, theirs), nil
 }
 
 // Close closes the connection and the socket.

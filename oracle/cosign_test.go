@@ -7,8 +7,10 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,7 +26,7 @@ func cosignKey(name string) ed25519.PrivateKey {
 
 // startCosignServer runs a peer oracle's co-signing server on a loopback socket and
 // returns its "ADDRESS@host:port".
-func startCosignServer(t *testing.T, key ed25519.PrivateKey, leaders []wire.PublicKey, acc solana.Accounts, own solana.Summary) string {
+func startCosignServer(t *testing.T, key ed25519.PrivateKey, leaders []wire.PublicKey, acc solana.Accounts, own solana.Summary, payouts ...solana.Payout) string {
 	t.Helper()
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
@@ -36,6 +38,12 @@ func startCosignServer(t *testing.T, key ed25519.PrivateKey, leaders []wire.Publ
 				return solana.Summary{}, fmt.Errorf("epoch %d not closed", epoch)
 			}
 			return own, nil
+		},
+		Payouts: func(_ context.Context, epoch uint64) ([]solana.Payout, error) {
+			if epoch != own.Epoch || payouts == nil {
+				return nil, fmt.Errorf("epoch %d not closed", epoch)
+			}
+			return payouts, nil
 		}}, pc)
 	if err != nil {
 		t.Fatal(err)
@@ -154,20 +162,23 @@ func TestCosignDistributeOnChain(t *testing.T) {
 		p.Total += q.Amount
 	}
 	p.Root = solana.MerkleRoot(p.Epoch, p.Payouts)
-	wrong := p.Summary()
-	wrong.Total++
+	// Peer 1's store lost a witness: one owner is paid 5 less.
+	theirs := slices.Clone(p.Payouts)
+	theirs[17].Amount -= 5
+	wrong := solana.EpochPayout{Epoch: p.Epoch, Payouts: theirs, Total: p.Total - 5, Root: solana.MerkleRoot(p.Epoch, theirs)}
 
 	acc, err := solana.DeriveAccounts(wire.PublicKeyOf(payer), "hexfield", wire.PublicKeyOf(dist), 6)
 	if err != nil {
 		t.Fatal(err)
 	}
 	leaders := []wire.PublicKey{wire.PublicKeyOf(leader)}
-	addr1 := startCosignServer(t, peer1, leaders, acc, wrong) // its store disagrees
+	addr1 := startCosignServer(t, peer1, leaders, acc, wrong.Summary(), theirs...) // its store disagrees
 	addr2 := startCosignServer(t, peer2, leaders, acc, p.Summary())
 	own := func(context.Context, uint64) (solana.Summary, error) { return p.Summary(), nil }
+	var logs bytes.Buffer
 	d, err := solana.New(solana.Config{RPCURL: ln.URL(), JournalDir: t.TempDir(), Payer: payer, Distributor: dist,
 		Oracles:   [][32]byte{wire.PublicKeyOf(leader), wire.PublicKeyOf(peer1), wire.PublicKeyOf(peer2)},
-		Threshold: 2, PollInterval: 10 * time.Millisecond,
+		Threshold: 2, PollInterval: 10 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 		Cosigners: []solana.Cosigner{
 			&solana.LocalCosigner{Priv: leader, Accounts: acc, Own: own},
 			cosignClient(t, leader, addr1),
@@ -182,6 +193,11 @@ func TestCosignDistributeOnChain(t *testing.T) {
 	}
 	if err := d.Distribute(ctx, p); err != nil {
 		t.Fatal(err)
+	}
+	// The leader logged the first differing manifest line of the refusing peer.
+	want := fmt.Sprintf("first_difference=\"line 17: ours %s %d, theirs %s %d\"", wire.PublicKey(p.Payouts[17].Owner), p.Payouts[17].Amount, wire.PublicKey(p.Payouts[17].Owner), p.Payouts[17].Amount-5)
+	if !strings.Contains(logs.String(), want) {
+		t.Fatalf("log lacks %s:\n%s", want, logs.String())
 	}
 	owners := make([][32]byte, len(p.Payouts))
 	for i, q := range p.Payouts {
@@ -211,24 +227,65 @@ func FuzzCosignRequest(f *testing.F) {
 	}
 	var buf bytes.Buffer
 	req := &wire.CosignRequest{Epoch: 42, Count: 3, Total: 3_750_042, Root: own.Root[:], Quorum: [][]byte{quorum[0][:], quorum[1][:]}, Message: msg}
-	if err := writeMessage(&buf, req); err != nil {
+	if err := writeMessage(&buf, &wire.CosignStream{Msg: &wire.CosignStream_Cosign{Cosign: req}}); err != nil {
 		f.Fatal(err)
 	}
 	f.Add(buf.Bytes())
+	var pbuf bytes.Buffer
+	if err := writeMessage(&pbuf, &wire.CosignStream{Msg: &wire.CosignStream_Payouts{Payouts: &wire.PayoutsRequest{Epoch: 42, Offset: 1, Limit: 5000}}}); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(pbuf.Bytes())
 	f.Add(buf.Bytes()[:20])
 	f.Add([]byte{0, 0, 0, 0})
+	lines := []solana.Payout{{Owner: [32]byte{1}, Amount: 1}, {Owner: [32]byte{2}, Amount: 2}}
 	s := &CosignServer{cfg: CosignServerConfig{Key: peer, Accounts: acc,
-		Own: func(context.Context, uint64) (solana.Summary, error) { return own, nil }}}
+		Own:     func(context.Context, uint64) (solana.Summary, error) { return own, nil },
+		Payouts: func(context.Context, uint64) ([]solana.Payout, error) { return lines, nil }}}
 	s.cfg.fill()
 	s.log = s.cfg.Logger
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var r wire.CosignRequest
+		var r wire.CosignStream
 		if err := readMessage(bytes.NewReader(b), &r); err != nil {
 			return
 		}
-		resp := s.answer(context.Background(), wire.PublicKeyOf(leader), &r)
-		if len(resp.GetSignature()) > 0 && !bytes.Equal(r.GetMessage(), msg) {
+		if pr := r.GetPayouts(); pr != nil {
+			if resp := s.payouts(context.Background(), pr); len(resp.GetPayouts()) > maxPayoutsPage {
+				t.Fatalf("page of %d lines", len(resp.GetPayouts()))
+			}
+			return
+		}
+		resp := s.answer(context.Background(), wire.PublicKeyOf(leader), r.GetCosign())
+		if len(resp.GetSignature()) > 0 && !bytes.Equal(r.GetCosign().GetMessage(), msg) {
 			t.Fatalf("signed a different message")
 		}
 	})
+}
+
+// TestFirstDifferencePaged: the leader pages through a peer's 2 500 payout lines and names
+// the first one that differs, and reports identical lists as "".
+func TestFirstDifferencePaged(t *testing.T) {
+	leader, peer := cosignKey("leader"), cosignKey("peer")
+	ours := solana.EpochPayout{Epoch: 8}
+	for i := range 2500 {
+		ours.Payouts = append(ours.Payouts, solana.Payout{Owner: sha256.Sum256([]byte{byte(i), byte(i >> 8)}), Amount: uint64(i + 1)})
+	}
+	theirs := slices.Clone(ours.Payouts)
+	theirs[2100].Amount = 7
+	addr := startCosignServer(t, peer, []wire.PublicKey{wire.PublicKeyOf(leader)}, solana.Accounts{}, solana.Summary{Epoch: 8}, theirs...)
+	c := cosignClient(t, leader, addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	d, err := c.FirstDifference(ctx, ours)
+	if err != nil || !strings.HasPrefix(d, "line 2100: ") || !strings.HasSuffix(d, " 7") {
+		t.Fatalf("first difference %q, %v", d, err)
+	}
+	same := startCosignServer(t, peer, []wire.PublicKey{wire.PublicKeyOf(leader)}, solana.Accounts{}, solana.Summary{Epoch: 8}, ours.Payouts...)
+	if d, err := cosignClient(t, leader, same).FirstDifference(ctx, ours); err != nil || d != "" {
+		t.Fatalf("identical lists: %q, %v", d, err)
+	}
+	short := startCosignServer(t, peer, []wire.PublicKey{wire.PublicKeyOf(leader)}, solana.Accounts{}, solana.Summary{Epoch: 8}, ours.Payouts[:1999]...)
+	if d, err := cosignClient(t, leader, short).FirstDifference(ctx, ours); err != nil || !strings.Contains(d, "theirs none (2500 lines vs 1999)") {
+		t.Fatalf("shorter list: %q, %v", d, err)
+	}
 }

@@ -186,6 +186,264 @@ func (x *CosignResponse) GetOwn() string {
 	return ""
 }
 
+// CosignStream is the first and only message a leader sends on a co-signing stream.
+type CosignStream struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Msg:
+	//
+	//	*CosignStream_Cosign
+	//	*CosignStream_Payouts
+	Msg           isCosignStream_Msg `protobuf_oneof:"msg"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CosignStream) Reset() {
+	*x = CosignStream{}
+	mi := &file_cosign_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CosignStream) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CosignStream) ProtoMessage() {}
+
+func (x *CosignStream) ProtoReflect() protoreflect.Message {
+	mi := &file_cosign_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CosignStream.ProtoReflect.Descriptor instead.
+func (*CosignStream) Descriptor() ([]byte, []int) {
+	return file_cosign_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *CosignStream) GetMsg() isCosignStream_Msg {
+	if x != nil {
+		return x.Msg
+	}
+	return nil
+}
+
+func (x *CosignStream) GetCosign() *CosignRequest {
+	if x != nil {
+		if x, ok := x.Msg.(*CosignStream_Cosign); ok {
+			return x.Cosign
+		}
+	}
+	return nil
+}
+
+func (x *CosignStream) GetPayouts() *PayoutsRequest {
+	if x != nil {
+		if x, ok := x.Msg.(*CosignStream_Payouts); ok {
+			return x.Payouts
+		}
+	}
+	return nil
+}
+
+type isCosignStream_Msg interface {
+	isCosignStream_Msg()
+}
+
+type CosignStream_Cosign struct {
+	Cosign *CosignRequest `protobuf:"bytes,1,opt,name=cosign,proto3,oneof"` // answered with a CosignResponse
+}
+
+type CosignStream_Payouts struct {
+	Payouts *PayoutsRequest `protobuf:"bytes,2,opt,name=payouts,proto3,oneof"` // answered with a PayoutsResponse
+}
+
+func (*CosignStream_Cosign) isCosignStream_Msg() {}
+
+func (*CosignStream_Payouts) isCosignStream_Msg() {}
+
+// PayoutsRequest asks a peer for a page of its own payout lines of an epoch, so the leader
+// can log the first line where a refusing peer's manifest differs from its own.
+type PayoutsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Epoch         uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Offset        uint64                 `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
+	Limit         uint32                 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"` // at most 1000
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PayoutsRequest) Reset() {
+	*x = PayoutsRequest{}
+	mi := &file_cosign_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PayoutsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PayoutsRequest) ProtoMessage() {}
+
+func (x *PayoutsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cosign_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PayoutsRequest.ProtoReflect.Descriptor instead.
+func (*PayoutsRequest) Descriptor() ([]byte, []int) {
+	return file_cosign_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *PayoutsRequest) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *PayoutsRequest) GetOffset() uint64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *PayoutsRequest) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+// PayoutLine is one payout: owner wallet and amount in base units.
+type PayoutLine struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Owner         []byte                 `protobuf:"bytes,1,opt,name=owner,proto3" json:"owner,omitempty"` // 32 bytes
+	Amount        uint64                 `protobuf:"varint,2,opt,name=amount,proto3" json:"amount,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PayoutLine) Reset() {
+	*x = PayoutLine{}
+	mi := &file_cosign_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PayoutLine) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PayoutLine) ProtoMessage() {}
+
+func (x *PayoutLine) ProtoReflect() protoreflect.Message {
+	mi := &file_cosign_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PayoutLine.ProtoReflect.Descriptor instead.
+func (*PayoutLine) Descriptor() ([]byte, []int) {
+	return file_cosign_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *PayoutLine) GetOwner() []byte {
+	if x != nil {
+		return x.Owner
+	}
+	return nil
+}
+
+func (x *PayoutLine) GetAmount() uint64 {
+	if x != nil {
+		return x.Amount
+	}
+	return 0
+}
+
+type PayoutsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Payouts       []*PayoutLine          `protobuf:"bytes,1,rep,name=payouts,proto3" json:"payouts,omitempty"`
+	Count         uint64                 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"` // the peer's number of payout lines for the epoch
+	Error         string                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`  // non-empty when the peer has no manifest for the epoch
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PayoutsResponse) Reset() {
+	*x = PayoutsResponse{}
+	mi := &file_cosign_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PayoutsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PayoutsResponse) ProtoMessage() {}
+
+func (x *PayoutsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cosign_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PayoutsResponse.ProtoReflect.Descriptor instead.
+func (*PayoutsResponse) Descriptor() ([]byte, []int) {
+	return file_cosign_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *PayoutsResponse) GetPayouts() []*PayoutLine {
+	if x != nil {
+		return x.Payouts
+	}
+	return nil
+}
+
+func (x *PayoutsResponse) GetCount() uint64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *PayoutsResponse) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 var File_cosign_proto protoreflect.FileDescriptor
 
 const file_cosign_proto_rawDesc = "" +
@@ -203,7 +461,23 @@ const file_cosign_proto_rawDesc = "" +
 	"\arefused\x18\x02 \x01(\tR\arefused\x12\x14\n" +
 	"\x05field\x18\x03 \x01(\tR\x05field\x12\x1a\n" +
 	"\bproposed\x18\x04 \x01(\tR\bproposed\x12\x10\n" +
-	"\x03own\x18\x05 \x01(\tR\x03ownB#Z!github.com/hexfield/hexfield/wireb\x06proto3"
+	"\x03own\x18\x05 \x01(\tR\x03own\"\x8e\x01\n" +
+	"\fCosignStream\x129\n" +
+	"\x06cosign\x18\x01 \x01(\v2\x1f.hexfield.wire.v1.CosignRequestH\x00R\x06cosign\x12<\n" +
+	"\apayouts\x18\x02 \x01(\v2 .hexfield.wire.v1.PayoutsRequestH\x00R\apayoutsB\x05\n" +
+	"\x03msg\"T\n" +
+	"\x0ePayoutsRequest\x12\x14\n" +
+	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x16\n" +
+	"\x06offset\x18\x02 \x01(\x04R\x06offset\x12\x14\n" +
+	"\x05limit\x18\x03 \x01(\rR\x05limit\":\n" +
+	"\n" +
+	"PayoutLine\x12\x14\n" +
+	"\x05owner\x18\x01 \x01(\fR\x05owner\x12\x16\n" +
+	"\x06amount\x18\x02 \x01(\x04R\x06amount\"u\n" +
+	"\x0fPayoutsResponse\x126\n" +
+	"\apayouts\x18\x01 \x03(\v2\x1c.hexfield.wire.v1.PayoutLineR\apayouts\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\x04R\x05count\x12\x14\n" +
+	"\x05error\x18\x03 \x01(\tR\x05errorB#Z!github.com/hexfield/hexfield/wireb\x06proto3"
 
 var (
 	file_cosign_proto_rawDescOnce sync.Once
@@ -217,17 +491,24 @@ func file_cosign_proto_rawDescGZIP() []byte {
 	return file_cosign_proto_rawDescData
 }
 
-var file_cosign_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_cosign_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_cosign_proto_goTypes = []any{
-	(*CosignRequest)(nil),  // 0: hexfield.wire.v1.CosignRequest
-	(*CosignResponse)(nil), // 1: hexfield.wire.v1.CosignResponse
+	(*CosignRequest)(nil),   // 0: hexfield.wire.v1.CosignRequest
+	(*CosignResponse)(nil),  // 1: hexfield.wire.v1.CosignResponse
+	(*CosignStream)(nil),    // 2: hexfield.wire.v1.CosignStream
+	(*PayoutsRequest)(nil),  // 3: hexfield.wire.v1.PayoutsRequest
+	(*PayoutLine)(nil),      // 4: hexfield.wire.v1.PayoutLine
+	(*PayoutsResponse)(nil), // 5: hexfield.wire.v1.PayoutsResponse
 }
 var file_cosign_proto_depIdxs = []int32{
-	0, // [0:0] is the sub-list for method output_type
-	0, // [0:0] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	0, // 0: hexfield.wire.v1.CosignStream.cosign:type_name -> hexfield.wire.v1.CosignRequest
+	3, // 1: hexfield.wire.v1.CosignStream.payouts:type_name -> hexfield.wire.v1.PayoutsRequest
+	4, // 2: hexfield.wire.v1.PayoutsResponse.payouts:type_name -> hexfield.wire.v1.PayoutLine
+	3, // [3:3] is the sub-list for method output_type
+	3, // [3:3] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_cosign_proto_init() }
@@ -235,13 +516,17 @@ func file_cosign_proto_init() {
 	if File_cosign_proto != nil {
 		return
 	}
+	file_cosign_proto_msgTypes[2].OneofWrappers = []any{
+		(*CosignStream_Cosign)(nil),
+		(*CosignStream_Payouts)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cosign_proto_rawDesc), len(file_cosign_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -25,6 +25,12 @@ type Cosigner interface {
 	Cosign(ctx context.Context, p Proposal) ([64]byte, error)
 }
 
+// differ is an optional capability of a Cosigner: describe the first payout line where the
+// cosigner's manifest differs from ours.
+type differ interface {
+	FirstDifference(ctx context.Context, ours EpochPayout) (string, error)
+}
+
 // SummaryFunc returns an oracle's own summary of an epoch (recomputed from its store).
 type SummaryFunc func(ctx context.Context, epoch uint64) (Summary, error)
 
@@ -517,7 +523,7 @@ func (d *Distributor) phase1(ctx context.Context, p EpochPayout) error {
 				return fmt.Errorf("marker of oracle %s exists: %w", sol.PublicKey(d.cfg.Oracles[i]), ErrAuthorizedElsewhere)
 			}
 		}
-		s, err := d.proposeAndCollect(ctx, p.Summary())
+		s, err := d.proposeAndCollect(ctx, p)
 		if err != nil {
 			return err
 		}
@@ -526,7 +532,7 @@ func (d *Distributor) phase1(ctx context.Context, p EpochPayout) error {
 		}
 	}
 	err = d.settle(ctx, []*entry{e}, func(ctx context.Context, _ string) (signedTx, error) {
-		return d.proposeAndCollect(ctx, p.Summary())
+		return d.proposeAndCollect(ctx, p)
 	})
 	var te *TxError
 	if errors.As(err, &te) {
@@ -539,7 +545,8 @@ func (d *Distributor) phase1(ctx context.Context, p EpochPayout) error {
 
 // proposeAndCollect builds the phase-1 message with a fresh blockhash and collects M
 // co-signatures (cosigners in order; the first M that agree form the quorum).
-func (d *Distributor) proposeAndCollect(ctx context.Context, s Summary) (signedTx, error) {
+func (d *Distributor) proposeAndCollect(ctx context.Context, ep EpochPayout) (signedTx, error) {
+	s := ep.Summary()
 	if len(d.cfg.Cosigners) < d.cfg.Threshold {
 		return signedTx{}, fmt.Errorf("%d cosigners for a threshold of %d", len(d.cfg.Cosigners), d.cfg.Threshold)
 	}
@@ -568,6 +575,7 @@ func (d *Distributor) proposeAndCollect(ctx context.Context, s Summary) (signedT
 			sig, err := c.Cosign(ctx, prop)
 			if err != nil {
 				d.log.Warn("cosigner refused phase 1", "epoch", s.Epoch, "oracle", sol.PublicKey(c.Key()).String(), "err", err)
+				d.logFirstDifference(ctx, c, ep, err)
 				lastErr = err
 				refused = i
 				d.m.refusals.Inc()
@@ -589,6 +597,27 @@ func (d *Distributor) proposeAndCollect(ctx context.Context, s Summary) (signedT
 		return signedTx{raw: raw, signature: sig, blockhash: bh, lastValid: lv}, nil
 	}
 	return signedTx{}, fmt.Errorf("fewer than %d oracles agree: %w", d.cfg.Threshold, lastErr)
+}
+
+// logFirstDifference logs the first differing payout line when a cosigner refused over a
+// summary mismatch and can list its payout lines.
+func (d *Distributor) logFirstDifference(ctx context.Context, c Cosigner, ep EpochPayout, refusal error) {
+	var mm *MismatchError
+	df, ok := c.(differ)
+	if !ok || !errors.As(refusal, &mm) {
+		return
+	}
+	switch mm.Field {
+	case "count", "total", "root":
+	default:
+		return
+	}
+	line, err := df.FirstDifference(ctx, ep)
+	if err != nil {
+		d.log.Warn("manifest disagreement: payout lines unavailable", "epoch", ep.Epoch, "oracle", sol.PublicKey(c.Key()).String(), "err", err)
+		return
+	}
+	d.log.Warn("manifest disagreement", "epoch", ep.Epoch, "oracle", sol.PublicKey(c.Key()).String(), "first_difference", line)
 }
 
 // orderQuorum sorts cosigners by their position in the multisig.

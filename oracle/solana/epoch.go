@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+
+	sol "github.com/gagliardetto/solana-go"
 )
 
 // Payout is one owner's reward for an epoch, in the mint's base units.
@@ -70,4 +72,21 @@ func (p EpochPayout) Validate() error {
 		return fmt.Errorf("payouts: root %x != computed %x", p.Root, root)
 	}
 	return nil
+}
+
+// PayoutDiff describes the first payout line where ours and theirs differ ("" when equal):
+// "line 17: ours <owner> 1000, theirs <owner> 2000", or a length difference.
+func PayoutDiff(ours, theirs []Payout) string {
+	for i := range min(len(ours), len(theirs)) {
+		if ours[i] != theirs[i] {
+			return fmt.Sprintf("line %d: ours %s %d, theirs %s %d", i, sol.PublicKey(ours[i].Owner), ours[i].Amount, sol.PublicKey(theirs[i].Owner), theirs[i].Amount)
+		}
+	}
+	switch {
+	case len(ours) > len(theirs):
+		return fmt.Sprintf("line %d: ours %s %d, theirs none (%d lines vs %d)", len(theirs), sol.PublicKey(ours[len(theirs)].Owner), ours[len(theirs)].Amount, len(ours), len(theirs))
+	case len(theirs) > len(ours):
+		return fmt.Sprintf("line %d: ours none, theirs %s %d (%d lines vs %d)", len(ours), sol.PublicKey(theirs[len(ours)].Owner), theirs[len(ours)].Amount, len(ours), len(theirs))
+	}
+	return ""
 }
