@@ -10,6 +10,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -437,6 +438,9 @@ func checkMint(data []byte, authority sol.PublicKey, decimals uint8) error {
 // its phase 1, so another coordinator authorised it; this one must not pay it.
 var ErrAuthorizedElsewhere = errors.New("epoch already authorised by another coordinator")
 
+// ErrUnfinished: an earlier epoch must be completed first.
+var ErrUnfinished = errors.New("earlier epoch unfinished")
+
 // ErrSettled: the epoch is at or below the last settled epoch.
 var ErrSettled = errors.New("epoch at or below the last settled epoch")
 
@@ -460,6 +464,19 @@ func (d *Distributor) Distribute(ctx context.Context, p EpochPayout) error {
 	}
 	if p.Total == 0 {
 		return d.settled(p.Epoch)
+	}
+	// Approve overwrites the allowance: an earlier epoch this journal authorised must be
+	// fully paid first.
+	for _, e := range d.journal.list("e") {
+		var k uint64
+		if _, err := fmt.Sscanf(e.Name, "e%d/phase1", &k); err != nil || !strings.HasSuffix(e.Name, "/phase1") || k >= p.Epoch {
+			continue
+		}
+		if _, ok, err := d.journal.marked(epochDir(k) + ".settled"); err != nil {
+			return err
+		} else if !ok {
+			return fmt.Errorf("distribute epoch %d: %w: epoch %d is authorised but not fully paid; distribute it first", p.Epoch, ErrUnfinished, k)
+		}
 	}
 	if err := d.phase1(ctx, p); err != nil {
 		return fmt.Errorf("distribute epoch %d: phase 1: %w", p.Epoch, err)

@@ -216,11 +216,20 @@ func TestNextEpochWaitsForPayouts(t *testing.T) {
 	if err := c.CheckAuthorizable(context.Background(), d.Accounts(), pub(f.oracles[0]), 11); !errors.Is(err, ErrNotAuthorizable) {
 		t.Fatalf("epoch 11 authorisable while epoch 10 is unpaid: %v", err)
 	}
-	d = f.distributor(t, f.config([]int{0, 1, 2}, summaries(p)))
+	// The distributor refuses epoch 11 until epoch 10 is paid.
+	p11 := makePayout(11, 5)
+	d = f.distributor(t, f.config([]int{0, 1, 2}, summaries(p, p11)))
+	if err := d.Distribute(context.Background(), p11); !errors.Is(err, ErrUnfinished) {
+		t.Fatalf("epoch 11 before 10 finished: %v", err)
+	}
 	if err := d.Distribute(context.Background(), p); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.CheckAuthorizable(context.Background(), d.Accounts(), pub(f.oracles[0]), 11); err != nil {
 		t.Fatalf("epoch 11 after epoch 10 was paid: %v", err)
 	}
+	if err := d.Distribute(context.Background(), p11); err != nil {
+		t.Fatal(err)
+	}
+	checkPaid(t, f, d, 0, p, p11)
 }
