@@ -470,21 +470,28 @@ func (e *engine) antennaSplit(evs []event, ranges [][2]int32) []int32 {
 	// hotspot u, walk its valid witness events and the other valid
 	// witnesses v > u of the same beacons. The valid events are copied
 	// into a compact array (beacon ranges kept) so the walk stays in cache.
-	type coEv struct{ w, b, sig int32 }
+	// Within a beacon the copies are sorted by witness, so u walks only
+	// the witnesses after it (v > u); the sums are integers, so the order
+	// does not change them.
+	type coEv struct{ w, b, sig, ev int32 }
 	n := len(e.reg.sites)
 	co := make([]coEv, 0, len(evs))
 	coRange := make([][2]int32, len(ranges))
 	evCo := make([]int32, len(evs)) // event → its index in co, -1 if invalid
 	for o, r := range ranges {
-		coRange[o][0] = int32(len(co))
+		lo := int32(len(co))
 		for i := r[0]; i < r[1]; i++ {
 			evCo[i] = -1
 			if ev := &evs[i]; ev.valid {
-				evCo[i] = int32(len(co))
-				co = append(co, coEv{ev.w, ev.b, ev.sigDdB})
+				co = append(co, coEv{ev.w, ev.b, ev.sigDdB, i})
 			}
 		}
-		coRange[o][1] = int32(len(co))
+		seg := co[lo:]
+		slices.SortFunc(seg, func(a, b coEv) int { return int(a.w - b.w) })
+		for j := range seg {
+			evCo[seg[j].ev] = lo + int32(j)
+		}
+		coRange[o] = [2]int32{lo, int32(len(co))}
 	}
 	start := make([]int32, n+1)
 	for i := range evs {
@@ -520,13 +527,14 @@ func (e *engine) antennaSplit(evs []event, ranges [][2]int32) []int32 {
 		}
 		us := &e.reg.sites[u]
 		for _, iu := range evU {
-			eu := &co[evCo[iu]]
+			pos := evCo[iu]
+			eu := &co[pos]
 			r := coRange[evs[iu].beacon]
-			for iv := r[0]; iv < r[1]; iv++ {
+			for iv := pos + 1; iv < r[1]; iv++ {
 				ev := &co[iv]
 				v := ev.w
 				if v <= u {
-					continue
+					continue // a duplicate report of u cannot be valid; kept for safety
 				}
 				a := &acc[v]
 				if !a.tested {
