@@ -50,6 +50,7 @@ type Hotspot struct {
 	outbox  *Outbox
 	oracles []*oracleClient
 	tr      *quic.Transport
+	qconn   net.PacketConn // the transport's socket; closed by Run
 	bridge  *bridge
 	tx      transmitter
 	beacons beaconMemory
@@ -140,6 +141,7 @@ func New(cfg Config, deps Deps) (*Hotspot, error) {
 		}
 	}
 	h.tr = &quic.Transport{Conn: qconn}
+	h.qconn = qconn
 	software := deps.Software
 	if software == "" {
 		software = "hotspotd"
@@ -154,6 +156,7 @@ func New(cfg Config, deps Deps) (*Hotspot, error) {
 	if err != nil {
 		ob.Close()
 		h.tr.Close()
+		qconn.Close()
 		return nil, fmt.Errorf("new hotspot: %w", err)
 	}
 	h.bridge = br
@@ -325,6 +328,7 @@ func (h *Hotspot) Run(ctx context.Context) error {
 	stopBox()
 	berr := bg.Wait()
 	h.tr.Close()
+	h.qconn.Close()
 	if err == nil {
 		err = berr
 	}
