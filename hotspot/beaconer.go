@@ -177,7 +177,7 @@ func (h *Hotspot) beaconOnce(ctx context.Context, attempt int, end time.Time) er
 	if region == nil {
 		return fail("no_region", errors.New("region unknown"), true)
 	}
-	rawEntropy, ent, err := h.fetchEntropy(ctx)
+	rawEntropy, ent, err := h.entropy(ctx)
 	if err != nil {
 		return fail("no_entropy", err, true)
 	}

@@ -53,6 +53,7 @@ type Hotspot struct {
 	qconn   net.PacketConn // the transport's socket; closed by Run
 	bridge  *bridge
 	tx      transmitter
+	entropy func(ctx context.Context) ([]byte, *wire.Entropy, error) // fetchEntropy, or a test's
 	beacons beaconMemory
 	wake    chan struct{} // nudges the beaconer when the config changes
 	started time.Time
@@ -161,6 +162,7 @@ func New(cfg Config, deps Deps) (*Hotspot, error) {
 	}
 	h.bridge = br
 	h.tx = br
+	h.entropy = h.fetchEntropy
 	return h, nil
 }
 
