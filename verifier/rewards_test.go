@@ -204,13 +204,21 @@ func TestManifestRoundTrip(t *testing.T) {
 }
 
 func FuzzUnmarshalManifest(f *testing.F) {
-	tw := newTown(f, 23)
-	tw.grid("f", 47.3769, 8.5417, 3, 1000, 100)
-	tw.build()
-	start := tw.p.EpochStart(testEpoch)
-	tw.rounds(start-3*dayMs, start+dayMs)
-	m, err := ComputeEpoch(tw.input(testEpoch))
-	if err != nil {
+	m := &Manifest{
+		Version: ManifestVersion, Epoch: 42, StartMs: 1, EndMs: 2, Emission: 10_000, TokensPerDC: Ratio{1, 3},
+		Ops: 1000, BeaconPool: 600, WitnessPool: 2400,
+		Hotspots: []HotspotReward{
+			{Hotspot: fill(1), Owner: fill(7), Scale: 5000, BeaconUnits: 10000, Beacon: 600, Amount: 600,
+				Flags: []Reason{ReasonAntennaSplit}, InvalidWitnesses: []ReasonCount{{ReasonTooLate, 2}}},
+			{Hotspot: fill(2), Owner: fill(8), Scale: 10000, WitnessUnits: 30000, Witness: 2399, Amount: 2399,
+				InvalidBeacons: []ReasonCount{{ReasonStale, 1}}},
+		},
+		Payouts: []Payout{{fill(7), 600}, {fill(8), 2399}},
+	}
+	m.Total = 2999
+	m.Unallocated = m.Emission - m.Total
+	m.Root = MerkleRoot(m.Epoch, m.Payouts)
+	if _, err := UnmarshalManifest(m.Marshal()); err != nil {
 		f.Fatal(err)
 	}
 	f.Add(m.Marshal())
