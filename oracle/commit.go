@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -28,17 +29,46 @@ type ingestItem struct {
 
 // committer is the group-commit stage: it drains a bounded queue into one
 // synced Badger transaction per batch and acknowledges each report only
-// after its batch is on disk. A full queue blocks the producers
-// (backpressure); nothing grows without bound.
+// after its batch is on disk. Up to depth batches are in flight at once,
+// so the next batch is prepared while the previous one syncs. A full queue
+// blocks the producers (backpressure); nothing grows without bound.
 type committer struct {
 	store    *Store
 	queue    chan *ingestItem
 	maxBatch int
+	depth    int
 	m        *metrics
+
+	mu      sync.Mutex
+	pending map[[32]byte]pendingRef // reports written by batches not yet committed
 }
 
+// pendingRef points at the in-flight batch that writes a report.
+type pendingRef struct {
+	b  *batchState
+	ms int64
+}
+
+// batchState is one in-flight batch. Reports that duplicate one of its
+// reports are answered when it completes: DUPLICATE if it committed,
+// INTERNAL if it failed.
+type batchState struct {
+	followers []follower
+}
+
+// follower is a duplicate waiting for the batch that stores its original,
+// received at ms.
+type follower struct {
+	it *ingestItem
+	ms int64
+}
+
+// commitDepth is how many batches may be in flight.
+const commitDepth = 2
+
 func newCommitter(s *Store, queueLen, maxBatch int, m *metrics) *committer {
-	return &committer{store: s, queue: make(chan *ingestItem, queueLen), maxBatch: maxBatch, m: m}
+	return &committer{store: s, queue: make(chan *ingestItem, queueLen), maxBatch: maxBatch, depth: commitDepth, m: m,
+		pending: map[[32]byte]pendingRef{}}
 }
 
 // submit queues it, waiting while the queue is full. It returns false
@@ -58,14 +88,18 @@ func (c *committer) submit(ctx context.Context, it *ingestItem) bool {
 	}
 }
 
-// Run commits batches until ctx ends. Reports still queued then are
-// answered CODE_INTERNAL (never acked as stored), so clients resend them.
+// Run commits batches until ctx ends. It then waits for the batches in
+// flight; reports still queued are answered CODE_INTERNAL (never acked as
+// stored), so clients resend them.
 func (c *committer) Run(ctx context.Context) error {
-	batch := make([]*ingestItem, 0, c.maxBatch)
+	slots := make(chan struct{}, c.depth)
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for {
-		batch = batch[:0]
+		batch := make([]*ingestItem, 0, min(c.maxBatch, 64))
 		select {
 		case <-ctx.Done():
+			wg.Wait()
 			c.fail()
 			return nil
 		case it := <-c.queue:
@@ -80,7 +114,12 @@ func (c *committer) Run(ctx context.Context) error {
 				break drain
 			}
 		}
-		c.commit(batch)
+		slots <- struct{}{}
+		wg.Add(1)
+		c.start(batch, func() {
+			<-slots
+			wg.Done()
+		})
 	}
 }
 
@@ -101,38 +140,74 @@ type commitResult struct {
 	ms   int64
 }
 
-func (c *committer) commit(batch []*ingestItem) {
-	start := time.Now()
+// resultFollower marks an item answered when the batch it duplicates
+// completes.
+const resultFollower wire.Code = -1
+
+// start prepares batch as one transaction and commits it asynchronously;
+// release is called when every report of the batch has been answered.
+func (c *committer) start(batch []*ingestItem, release func()) {
+	begin := time.Now()
+	bs := &batchState{}
 	results := make([]commitResult, len(batch))
-	err := c.writeBatch(batch, results)
+	txn, added, err := c.prepare(batch, results, bs)
 	if err != nil {
-		c.store.log.Error("commit reports", "err", err, "count", len(batch))
-		for _, it := range batch {
-			it.done(wire.Code_CODE_INTERNAL, 0)
-		}
-		c.m.commitErrors.Inc()
+		c.finish(batch, results, bs, added, err, begin)
+		release()
 		return
 	}
-	c.m.commitBatch.Observe(float64(len(batch)))
-	c.m.commitSeconds.Observe(time.Since(start).Seconds())
-	for i, it := range batch {
-		if results[i].code == wire.Code_CODE_OK {
-			c.m.stored.WithLabelValues(kindLabel(it.kind)).Inc()
-		} else {
-			c.m.rejected.WithLabelValues(codeLabel(results[i].code)).Inc()
+	txn.CommitWith(func(err error) {
+		if err != nil {
+			err = fmt.Errorf("commit: %w", err)
 		}
-		it.done(results[i].code, results[i].ms)
-	}
+		c.finish(batch, results, bs, added, err, begin)
+		release()
+	})
 }
 
-// writeBatch writes every new report of batch in synced transactions
-// (normally one; more only if Badger says the batch is too big) and fills
-// results.
+// writeBatch writes batch synchronously and fills results; tests and the
+// epoch seeding use it. Followers of other batches cannot occur here.
 func (c *committer) writeBatch(batch []*ingestItem, results []commitResult) error {
+	bs := &batchState{}
+	txn, added, err := c.prepare(batch, results, bs)
+	if err == nil {
+		if err = txn.Commit(); err != nil {
+			err = fmt.Errorf("commit: %w", err)
+		}
+	}
+	c.mu.Lock()
+	for _, id := range added {
+		delete(c.pending, id)
+	}
+	c.mu.Unlock()
+	for i := range results {
+		if results[i].code == resultFollower {
+			results[i].code = wire.Code_CODE_DUPLICATE
+		}
+	}
+	return err
+}
+
+// prepare writes every new report of batch into a transaction (committing
+// early parts synchronously only if Badger says the batch is too big) and
+// fills results: OK for new reports, DUPLICATE for ones already durable,
+// resultFollower for duplicates of reports still in flight. It returns the
+// ids it added to c.pending.
+func (c *committer) prepare(batch []*ingestItem, results []commitResult, bs *batchState) (*badger.Txn, [][32]byte, error) {
 	s := c.store
+	added := make([][32]byte, 0, len(batch))
+	// Duplicates of in-flight reports follow their batch. This check comes
+	// before the transaction starts: a report not pending now is either
+	// unknown or committed and visible to the new transaction's reads.
+	c.mu.Lock()
+	for i, it := range batch {
+		if ref, ok := c.pending[it.id]; ok {
+			ref.b.followers = append(ref.b.followers, follower{it, ref.ms})
+			results[i] = commitResult{resultFollower, ref.ms}
+		}
+	}
+	c.mu.Unlock()
 	txn := s.db.NewTransaction(true)
-	defer func() { txn.Discard() }()
-	seen := make(map[[32]byte]int64, len(batch))
 	set := func(e *badger.Entry) error {
 		err := txn.SetEntry(e)
 		if errors.Is(err, badger.ErrTxnTooBig) {
@@ -144,9 +219,20 @@ func (c *committer) writeBatch(batch []*ingestItem, results []commitResult) erro
 		}
 		return err
 	}
+	fail := func(err error) (*badger.Txn, [][32]byte, error) {
+		txn.Discard()
+		return nil, added, err
+	}
 	for i, it := range batch {
-		if ms, ok := seen[it.id]; ok {
-			results[i] = commitResult{wire.Code_CODE_DUPLICATE, ms}
+		if results[i].code == resultFollower {
+			continue
+		}
+		c.mu.Lock()
+		ref, ok := c.pending[it.id]
+		c.mu.Unlock()
+		if ok { // an earlier report of this same batch
+			bs.followers = append(bs.followers, follower{it, ref.ms})
+			results[i] = commitResult{resultFollower, ref.ms}
 			continue
 		}
 		item, err := txn.Get(reportKey(it.id))
@@ -159,32 +245,72 @@ func (c *committer) writeBatch(batch []*ingestItem, results []commitResult) erro
 				}
 				return nil
 			})
-			seen[it.id] = ms
 			results[i] = commitResult{wire.Code_CODE_DUPLICATE, ms}
 			continue
 		case !errors.Is(err, badger.ErrKeyNotFound):
-			return fmt.Errorf("check duplicate: %w", err)
+			return fail(fmt.Errorf("check duplicate: %w", err))
 		}
-		seen[it.id] = it.receivedMs
+		c.mu.Lock()
+		c.pending[it.id] = pendingRef{bs, it.receivedMs}
+		c.mu.Unlock()
+		added = append(added, it.id)
 		results[i] = commitResult{wire.Code_CODE_OK, it.receivedMs}
 		v := encodeReport(reportValue{Kind: it.kind, ReceivedMs: it.receivedMs, Envelope: it.envelope})
 		if err := set(s.entry(reportKey(it.id), v)); err != nil {
-			return fmt.Errorf("write report: %w", err)
+			return fail(fmt.Errorf("write report: %w", err))
 		}
 		if err := set(s.entry(timeKey(it.kind, it.receivedMs, it.id), it.signer)); err != nil {
-			return fmt.Errorf("write time index: %w", err)
+			return fail(fmt.Errorf("write time index: %w", err))
 		}
 		if err := set(s.entry(byHotspotKey(it.signer, it.kind, it.receivedMs, it.id), nil)); err != nil {
-			return fmt.Errorf("write hotspot index: %w", err)
+			return fail(fmt.Errorf("write hotspot index: %w", err))
 		}
 		if it.kind == wire.Kind_KIND_WITNESS_REPORT && len(it.payload) == payloadLen {
 			if err := set(s.entry(witnessPayKey(it.payload, it.receivedMs, it.id), nil)); err != nil {
-				return fmt.Errorf("write witness index: %w", err)
+				return fail(fmt.Errorf("write witness index: %w", err))
 			}
 		}
 	}
-	if err := txn.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+	return txn, added, nil
+}
+
+// finish answers every report of a completed batch and its followers.
+func (c *committer) finish(batch []*ingestItem, results []commitResult, bs *batchState, added [][32]byte, err error, begin time.Time) {
+	c.mu.Lock()
+	for _, id := range added {
+		delete(c.pending, id)
 	}
-	return nil
+	followers := bs.followers
+	bs.followers = nil
+	c.mu.Unlock()
+	if err != nil {
+		c.store.log.Error("commit reports", "err", err, "count", len(batch))
+		c.m.commitErrors.Inc()
+		for i, it := range batch {
+			if results[i].code != resultFollower {
+				it.done(wire.Code_CODE_INTERNAL, 0)
+			}
+		}
+		for _, f := range followers {
+			f.it.done(wire.Code_CODE_INTERNAL, 0)
+		}
+		return
+	}
+	c.m.commitBatch.Observe(float64(len(batch)))
+	c.m.commitSeconds.Observe(time.Since(begin).Seconds())
+	for i, it := range batch {
+		switch results[i].code {
+		case resultFollower:
+			continue
+		case wire.Code_CODE_OK:
+			c.m.stored.WithLabelValues(kindLabel(it.kind)).Inc()
+		default:
+			c.m.rejected.WithLabelValues(codeLabel(results[i].code)).Inc()
+		}
+		it.done(results[i].code, results[i].ms)
+	}
+	for _, f := range followers {
+		c.m.rejected.WithLabelValues(codeLabel(wire.Code_CODE_DUPLICATE)).Inc()
+		f.it.done(wire.Code_CODE_DUPLICATE, f.ms)
+	}
 }

@@ -179,6 +179,28 @@ func TestCommitBackpressure(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	// The same report twice in a row, possibly while the first is still
+	// in flight: one is stored, the other answered DUPLICATE with the
+	// first's receive time, both only after the store has it.
+	for i := 100; i < 120; i++ {
+		a, b := mk(i), mk(i)
+		var gotB wire.Code
+		var msB int64
+		ch := make(chan struct{})
+		b.done = func(code wire.Code, ms int64) {
+			if _, found, _ := s.Report(b.id); !found {
+				t.Errorf("duplicate %d answered before the original was stored", i)
+			}
+			gotB, msB = code, ms
+			close(ch)
+		}
+		c.submit(ctx, a)
+		c.submit(ctx, b)
+		<-ch
+		if gotB != wire.Code_CODE_DUPLICATE || msB != int64(i) {
+			t.Fatalf("duplicate %d: %v at %d", i, gotB, msB)
+		}
+	}
 	stop()
 	<-done
 	for id, code := range codes {
