@@ -65,7 +65,7 @@ type pair struct {
 type engine struct {
 	p        Params
 	reg      *Registry
-	denied   []bool // per site
+	denied   map[int32]bool // sites on the deny list
 	deny     map[wire.PublicKey]bool
 	denyEdge map[Edge]bool
 	signers  map[wire.PublicKey]bool
@@ -87,7 +87,7 @@ func newEngine(p Params, reg *Registry) *engine {
 	e := &engine{
 		p:        p,
 		reg:      reg,
-		denied:   make([]bool, len(reg.sites)),
+		denied:   map[int32]bool{},
 		deny:     map[wire.PublicKey]bool{},
 		denyEdge: map[Edge]bool{},
 		signers:  map[wire.PublicKey]bool{},
