@@ -151,7 +151,14 @@ func (o *Oracle) Run(ctx context.Context) error {
 		g.Go(func() error { return in.serve(gctx, o.pc) })
 	}
 	if o.ln != nil {
-		srv := &http.Server{Handler: o.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(o.log.Handler(), slog.LevelWarn)}
+		srv := &http.Server{
+			Handler:           o.Handler(),
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      60 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			ErrorLog:          slog.NewLogLogger(o.log.Handler(), slog.LevelWarn),
+		}
 		g.Go(func() error {
 			if err := srv.Serve(o.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				return fmt.Errorf("http: %w", err)
