@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -17,10 +19,18 @@ import (
 type bridge struct {
 	h   *Hotspot
 	srv *semtech.Server
+
+	mu    sync.Mutex
+	stats map[semtech.EUI]forwarderStat // last stat object per forwarder
+}
+
+type forwarderStat struct {
+	at   time.Time
+	stat semtech.Stat
 }
 
 func newBridge(h *Hotspot, conn net.PacketConn, reg prometheus.Registerer) (*bridge, error) {
-	b := &bridge{h: h}
+	b := &bridge{h: h, stats: map[semtech.EUI]forwarderStat{}}
 	srv, err := semtech.NewServer(semtech.ServerConfig{Handler: b, Now: h.now}, conn, h.log, reg)
 	if err != nil {
 		return nil, fmt.Errorf("bridge: %w", err)
@@ -101,11 +111,32 @@ func (b *bridge) transmit(ctx context.Context, txpk semtech.TXPK) (semtech.EUI, 
 	return best.EUI, res, err
 }
 
+// HandleStat keeps each forwarder's last status object for the status API.
+func (b *bridge) HandleStat(ctx context.Context, eui semtech.EUI, st semtech.Stat) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.stats) >= maxForwarderStats {
+		if _, ok := b.stats[eui]; !ok {
+			return // the EUI is untrusted: do not let junk grow the map
+		}
+	}
+	b.stats[eui] = forwarderStat{at: b.h.now(), stat: st}
+}
+
+const maxForwarderStats = 16
+
 func (b *bridge) forwarders() []ForwarderStatus {
 	gws := b.srv.Gateways()
 	out := make([]ForwarderStatus, 0, len(gws))
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	for _, g := range gws {
-		out = append(out, ForwarderStatus{EUI: g.EUI.String(), LastPull: g.LastPull.UTC(), Alive: g.Online})
+		fs := ForwarderStatus{EUI: g.EUI.String(), LastPull: g.LastPull.UTC(), Alive: g.Online}
+		if st, ok := b.stats[g.EUI]; ok {
+			fs.Stat = &ForwarderStat{Time: st.at.UTC(), Lat: st.stat.Lati, Lng: st.stat.Long, RxNb: st.stat.RXNb,
+				RxOK: st.stat.RXOk, RxFw: st.stat.RXFw, TxNb: st.stat.TXNb, ACKR: st.stat.ACKR}
+		}
+		out = append(out, fs)
 	}
 	return out
 }

@@ -370,6 +370,11 @@ func TestStatusAPI(t *testing.T) {
 	defer func() { cancel(); <-done }()
 	waitFor(t, "oracle connected", 10*time.Second, func() bool { return r.h.Status().Oracles[0].Connected })
 	waitFor(t, "forwarder seen", 10*time.Second, func() bool { return len(r.h.Status().Forwarders) == 1 })
+	lat, lng := 52.37, 4.89
+	if err := r.fwd.Push(context.Background(), nil, &semtech.Stat{Lati: &lat, Long: &lng, RXNb: 5, RXOk: 4, RXFw: 4, ACKR: 100}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "forwarder stat", 5*time.Second, func() bool { return r.h.Status().Forwarders[0].Stat != nil })
 	st, err := FetchStatus(context.Background(), ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -379,7 +384,7 @@ func TestStatusAPI(t *testing.T) {
 	}
 	var buf bytes.Buffer
 	st.WriteText(&buf)
-	for _, want := range []string{r.h.pub.String(), "EU868", "connected since", "B827EBFFFE123456 alive", "outbox"} {
+	for _, want := range []string{r.h.pub.String(), "EU868", "connected since", "B827EBFFFE123456 alive", "received 5 (CRC ok 4, forwarded 4)", "GPS 52.37000,4.89000", "outbox"} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("status text lacks %q:\n%s", want, buf.String())
 		}

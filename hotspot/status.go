@@ -39,9 +39,22 @@ type Status struct {
 
 // ForwarderStatus is one packet forwarder seen on the Semtech socket.
 type ForwarderStatus struct {
-	EUI      string    `json:"eui"`
-	LastPull time.Time `json:"last_pull"`
-	Alive    bool      `json:"alive"`
+	EUI      string         `json:"eui"`
+	LastPull time.Time      `json:"last_pull"`
+	Alive    bool           `json:"alive"`
+	Stat     *ForwarderStat `json:"stat,omitempty"`
+}
+
+// ForwarderStat is the forwarder's last status object (stat_interval).
+type ForwarderStat struct {
+	Time time.Time `json:"time"` // when it arrived
+	Lat  *float64  `json:"lat,omitempty"`
+	Lng  *float64  `json:"lng,omitempty"`
+	RxNb uint32    `json:"rxnb"`
+	RxOK uint32    `json:"rxok"`
+	RxFw uint32    `json:"rxfw"`
+	TxNb uint32    `json:"txnb"`
+	ACKR float64   `json:"ackr"`
 }
 
 // Status returns a snapshot of the hotspot.
@@ -203,5 +216,12 @@ func (st *Status) WriteText(w io.Writer) {
 			state = "alive"
 		}
 		p("forwarder    %s %s, last PULL_DATA %s\n", strings.ToUpper(f.EUI), state, f.LastPull.Format(time.RFC3339))
+		if st := f.Stat; st != nil {
+			p("             received %d (CRC ok %d, forwarded %d), sent %d, ack rate %.0f%%", st.RxNb, st.RxOK, st.RxFw, st.TxNb, st.ACKR)
+			if st.Lat != nil && st.Lng != nil {
+				p(", GPS %.5f,%.5f", *st.Lat, *st.Lng)
+			}
+			p("\n")
+		}
 	}
 }
