@@ -37,7 +37,8 @@ const maxRequestBody = 64 << 10
 //	DELETE /v1/routes/{id}                  remove a route (admin)
 //	GET    /v1/epochs                       recent epochs and their state
 //	GET    /v1/epochs/{n}[?hotspot=|owner=] the manifest, with a Merkle proof for one owner
-//	GET    /v1/pocs?hotspot=&from=&to=&valid=&limit=  verified PoCs
+//	GET    /v1/pocs?hotspot=&from=&to=&valid=&reason=&limit=  verified PoCs, newest first
+//	GET    /v1/reports/{id}                 a stored report (hex id): kind, received_ms, signer, envelope
 //
 // Errors are JSON {"code": "...", "message": "..."} with a 4xx status for
 // bad requests.
@@ -61,6 +62,7 @@ func (o *Oracle) Handler() http.Handler {
 	route("GET /v1/epochs", o.handleEpochs)
 	route("GET /v1/epochs/{n}", o.handleEpoch)
 	route("GET /v1/pocs", o.handlePoCs)
+	route("GET /v1/reports/{id}", o.handleReport)
 	if o.gatherer != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(o.gatherer, promhttp.HandlerOpts{}))
 	}
@@ -491,4 +493,35 @@ func queryInt64(r *http.Request, name string, def int64) (int64, error) {
 		return 0, apiErr(400, "bad_request", "%s must be an integer, got %q", name, s)
 	}
 	return v, nil
+}
+
+// ReportInfo is GET /v1/reports/{id}.
+type ReportInfo struct {
+	ID         string         `json:"id"`
+	Kind       string         `json:"kind"`
+	ReceivedMs int64          `json:"received_ms"`
+	Signer     wire.PublicKey `json:"signer"`
+	Envelope   []byte         `json:"envelope"`
+}
+
+func (o *Oracle) handleReport(w http.ResponseWriter, r *http.Request) error {
+	b, err := hex.DecodeString(r.PathValue("id"))
+	if err != nil || len(b) != 32 {
+		return apiErr(400, "bad_request", "report id must be 64 hex digits")
+	}
+	id := [32]byte(b)
+	rep, found, err := o.store.Report(id)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return apiErr(404, "not_found", "no report %x (never stored, or older than the retention)", id)
+	}
+	var env wire.Envelope
+	if err := proto.Unmarshal(rep.Envelope, &env); err != nil {
+		return err
+	}
+	writeJSON(w, 200, ReportInfo{ID: hex.EncodeToString(id[:]), Kind: kindLabel(rep.Kind), ReceivedMs: rep.ReceivedMs,
+		Signer: env.SignerKey(), Envelope: rep.Envelope})
+	return nil
 }

@@ -199,6 +199,8 @@ func TestHTTPBadInput(t *testing.T) {
 		{"PUT", "/v1/routes/x", `{"id":"x"}`, 400},
 		{"DELETE", "/v1/routes/none", "", 404},
 		{"GET", "/v1/nothing", "", 404},
+		{"GET", "/v1/reports/xyz", "", 400},
+		{"GET", "/v1/reports/" + strings.Repeat("ab", 32), "", 404},
 		{"PATCH", "/v1/hotspots", "", 404},
 	}
 	for _, tc := range cases {

@@ -73,6 +73,13 @@ func TestIngestEndToEnd(t *testing.T) {
 		t.Fatalf("stored %d reports, want %d", n, hotspots*perHotspot)
 	}
 
+	for id := range stored { // one acked report over HTTP
+		code, body := httpGet(t, to.http+"/v1/reports/"+hexID(id))
+		if code != 200 || !bytes.Contains(body, []byte(`"kind": "packet_report"`)) {
+			t.Fatalf("GET report: %d %s", code, body)
+		}
+		break
+	}
 	good := packetReport(t, privs[0], 1000)
 	first := keys[0].submit(t, good)
 	if first.GetCode() != wire.Code_CODE_OK {
