@@ -164,15 +164,28 @@ func (n *oracleNode) client() *oracle.Client { return &oracle.Client{BaseURL: "h
 // onboard registers a hotspot key with an owner and asserts its location.
 func (n *oracleNode) onboard(t testing.TB, hk ed25519.PrivateKey, lat, lng float64) {
 	t.Helper()
-	ctx := context.Background()
+	owner := n.onboardOnly(t, hk)
+	n.assert(t, owner, hk, lat, lng)
+}
+
+// onboardOnly registers a hotspot without a location; it returns the owner.
+func (n *oracleNode) onboardOnly(t testing.TB, hk ed25519.PrivateKey) ed25519.PrivateKey {
+	t.Helper()
 	owner, _ := wire.GenerateKey()
 	req, err := oracle.NewOnboardRequest(hk, owner, false, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := n.client().Onboard(ctx, req); err != nil {
+	if _, err := n.client().Onboard(context.Background(), req); err != nil {
 		t.Fatalf("onboard: %v", err)
 	}
+	return owner
+}
+
+// assert asserts a hotspot's location, signed by its owner.
+func (n *oracleNode) assert(t testing.TB, owner, hk ed25519.PrivateKey, lat, lng float64) {
+	t.Helper()
+	ctx := context.Background()
 	cell, err := h3.LatLngToCell(h3.NewLatLng(lat, lng), 12)
 	if err != nil {
 		t.Fatal(err)

@@ -275,3 +275,38 @@ func TestOracleDownReportsQueued(t *testing.T) {
 		t.Fatalf("%v reports resent after the outage were duplicates", dups)
 	}
 }
+
+// TestNotAssertedForwardsNothing: an onboarded hotspot without an asserted
+// location has no region, so it neither beacons nor witnesses; once the
+// owner asserts the location, the oracle's config gives it EU868 and heard
+// beacons are witnessed.
+func TestNotAssertedForwardsNothing(t *testing.T) {
+	o := startOracle(t, "oracle")
+	w := newWorld(t, 7)
+	s := w.addSite("a", 0, 0)
+	owner := o.onboardOnly(t, s.key)
+	s.startHotspot(t, hotspot.Config{BeaconInterval: 24 * time.Hour}, o)
+	waitFor(t, "config from the oracle", 20*time.Second, func() bool { return s.h.Status().ConfigFrom != "" })
+	if st := s.h.Status(); st.Region != "" || st.Asserted {
+		t.Fatalf("not asserted, yet region %q asserted %v", st.Region, st.Asserted)
+	}
+	sp := w.newSpammer("spammer")
+	sp.once(868_100_000)
+	waitFor(t, "beacon dropped for no region", 10*time.Second, func() bool {
+		return counter(t, s.reg, "hexfield_hotspot_dropped_frames_total", "reason", hotspot.ReasonNoRegion) == 1
+	})
+	if n := len(o.reports(t, s.pub(), wire.Kind_KIND_WITNESS_REPORT)); n != 0 {
+		t.Fatalf("%d witness reports without a region", n)
+	}
+	o.assert(t, owner, s.key, s.lat, s.lng)
+	// The hotspot refreshes its config every few minutes; restart it to
+	// pick the assertion up now (the outbox and key carry over).
+	s.stopHotspot()
+	s2 := &site{name: "a2", lat: s.lat, lng: s.lng, key: s.key, radio: s.radio}
+	s2.startHotspot(t, hotspot.Config{BeaconInterval: 24 * time.Hour}, o)
+	waitRegion(t, s2)
+	sp.once(868_300_000)
+	waitFor(t, "witness once the location is asserted", 20*time.Second, func() bool {
+		return len(o.reports(t, s.pub(), wire.Kind_KIND_WITNESS_REPORT)) == 1
+	})
+}
