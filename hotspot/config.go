@@ -49,6 +49,9 @@ type Config struct {
 	// BeaconInterval is the beacon bucket length. Default 0: take the
 	// oracle's (6 h when it says nothing).
 	BeaconInterval time.Duration `toml:"beacon_interval" help:"beacon interval (0 = oracle's, else 6h)"`
+	// ConfigRefresh is how often the oracle's config (region, gain,
+	// cadence, routes) is fetched again once known. Default 5 min.
+	ConfigRefresh time.Duration `toml:"config_refresh" help:"how often to refetch the oracle's config"`
 	// OutboxMaxBytes bounds the outbox on disk; past it the oldest reports
 	// are dropped and counted. Default 64 MiB.
 	OutboxMaxBytes int64 `toml:"outbox_max_bytes" help:"outbox size bound in bytes"`
@@ -68,6 +71,7 @@ const (
 	DefaultStatusListen       = "127.0.0.1:4468"
 	DefaultAntennaGainDdBi    = 12
 	DefaultBeaconInterval     = 6 * time.Hour
+	DefaultConfigRefresh      = 5 * time.Minute
 	DefaultOutboxMaxBytes     = 64 << 20
 	DefaultOutboxSyncInterval = 200 * time.Millisecond
 	DefaultShutdownTimeout    = 10 * time.Second
@@ -90,6 +94,9 @@ func (c *Config) SetDefaults() {
 	}
 	if c.AntennaGainDdBi == 0 {
 		c.AntennaGainDdBi = DefaultAntennaGainDdBi
+	}
+	if c.ConfigRefresh == 0 {
+		c.ConfigRefresh = DefaultConfigRefresh
 	}
 	if c.OutboxMaxBytes == 0 {
 		c.OutboxMaxBytes = DefaultOutboxMaxBytes
@@ -131,7 +138,7 @@ func (c *Config) Validate() error {
 	if c.OutboxMaxBytes < 64<<10 {
 		return fmt.Errorf("outbox_max_bytes %d: at least 65536", c.OutboxMaxBytes)
 	}
-	if c.BeaconInterval < 0 || c.OutboxSyncInterval < 0 || c.ShutdownTimeout < 0 {
+	if c.BeaconInterval < 0 || c.OutboxSyncInterval < 0 || c.ShutdownTimeout < 0 || c.ConfigRefresh < 0 {
 		return errors.New("durations must not be negative")
 	}
 	if c.BeaconInterval != 0 && c.BeaconInterval < time.Second {

@@ -256,11 +256,8 @@ func (h *Hotspot) applyConfig(from wire.PublicKey, c *wire.Config) {
 	}
 }
 
-// configRefresh is how often the oracle's Config is fetched once known.
-const configRefresh = 5 * time.Minute
-
-// runConfig fetches the Config from the oracles: every few seconds until
-// one answers, then every configRefresh.
+// runConfig fetches the Config from the oracles: every second until one
+// answers, then every ConfigRefresh.
 func (h *Hotspot) runConfig(ctx context.Context) error {
 	if len(h.oracles) == 0 {
 		return nil
@@ -282,7 +279,7 @@ func (h *Hotspot) runConfig(ctx context.Context) error {
 			}
 			h.m.configs.WithLabelValues("ok").Inc()
 			h.applyConfig(c.key, cfg)
-			wait = configRefresh
+			wait = h.cfg.ConfigRefresh
 			break
 		}
 	}
