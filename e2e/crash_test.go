@@ -141,7 +141,7 @@ func TestKill9MidBatch(t *testing.T) {
 	if err := wire.WriteKeyFile(filepath.Join(dataDir, "hotspot.key"), s.key); err != nil {
 		t.Fatal(err)
 	}
-	d := newDaemon(t, dataDir, "--oracles", o.dialString(), "--beacon-interval", "24h")
+	d := newDaemon(t, dataDir, "--oracles", o.dialString(), "--beacon-interval", "24h", "--outbox-sync-interval", "500ms")
 	d.start()
 	server, _ := net.ResolveUDPAddr("udp", d.semtech)
 	s.attach(t, server, sim.ConcentratorConfig{})
@@ -158,6 +158,12 @@ func TestKill9MidBatch(t *testing.T) {
 	for round := range 3 {
 		before := stored()
 		waitFor(t, "reports flowing", 20*time.Second, func() bool { return stored() >= before+40 })
+		// Kill while a batch is in the outbox (written, maybe not yet
+		// fsynced, not yet acked).
+		waitFor(t, "a batch in the outbox", 10*time.Second, func() bool {
+			st, err := d.statusNow()
+			return err == nil && st.Outbox.Reports >= 5
+		})
 		d.kill9(t)
 		ob, err := hotspot.OpenOutbox(hotspot.OutboxConfig{Dir: filepath.Join(dataDir, "outbox"), Oracles: []wire.PublicKey{oracleKey}}, nil, nil)
 		if err != nil {
