@@ -37,7 +37,6 @@ const (
 	ReasonMajor        = "major"       // unknown LoRaWAN major version
 	ReasonRejoin       = "rejoin"      // rejoin-request (not routed yet)
 	ReasonNoRegion     = "no_region"   // region unknown: nothing is forwarded
-	ReasonBadPacket    = "bad_rxpk"    // the forwarder's rxpk did not decode
 	beaconFrameLength  = 52
 	beaconMHDR         = 0xE0
 	joinRequestLength  = 23
