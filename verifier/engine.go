@@ -74,6 +74,7 @@ type engine struct {
 
 	beacons   []beaconRec // sorted by (received_ms, id), ids unique
 	witnesses []witnessRec
+	idOrder   []int32 // positions in witnesses, in id order
 	pairs     []pair
 	orphans   []int32 // witness reports matching no beacon
 }
@@ -207,9 +208,20 @@ func (e *engine) load(beacons []Beacon, witnesses []Witness, intervals *History)
 
 	// Witness reports: dedupe by id, then attach to every beacon whose
 	// payload they carry.
-	worder := sortByID(len(witnesses), func(i int) (*[32]byte, int64, bool) {
+	byID := sortByID(len(witnesses), func(i int) (*[32]byte, int64, bool) {
 		return &witnesses[i].ID, witnesses[i].ReceivedMs, witnesses[i].Report != nil
 	})
+	// The kept reports are then taken in input order, which is usually
+	// storage order (by received_ms), so the reports of one beacon sit
+	// together in memory. No result depends on this order: every use
+	// sorts by (received_ms, id) or only counts.
+	worder := slices.Clone(byID)
+	slices.Sort(worder)
+	e.idOrder = make([]int32, len(byID))
+	for j, i := range byID {
+		k, _ := slices.BinarySearch(worder, i)
+		e.idOrder[j] = int32(k)
+	}
 	e.witnesses = make([]witnessRec, len(worder))
 	counts := make([]int32, len(e.beacons)+1)
 	firstBeacon := make([]int32, len(worder)) // first beacon with the payload, -1 none

@@ -461,9 +461,8 @@ func inputDigest(in EpochInput, paramsHash [32]byte, reg *Registry, e *engine, p
 	for _, id := range ids {
 		h.Write(id[:])
 	}
-	// Witnesses were loaded in id order.
-	u64(uint64(len(e.witnesses)))
-	for k := range e.witnesses {
+	u64(uint64(len(e.idOrder)))
+	for _, k := range e.idOrder {
 		h.Write(e.witnesses[k].w.ID[:])
 	}
 	u64(uint64(len(packets)))
