@@ -34,11 +34,6 @@ import (
 // ingest serves hotspots over QUIC.
 type ingest struct {
 	o *Oracle
-	// verifySlots bounds concurrent signature checks to the number of
-	// CPUs: streams beyond that wait parked instead of crowding the run
-	// queue, so the committer, Badger and QUIC goroutines are scheduled
-	// promptly and acks stay fast under load.
-	verifySlots chan struct{}
 }
 
 // serve accepts connections on pc until ctx ends, then closes pc.
@@ -281,9 +276,7 @@ func (in *ingest) submit(ctx context.Context, s *wire.Submit, peer wire.PublicKe
 	if len(raw) > o.cfg.MaxReportBytes {
 		return reject(wire.Code_CODE_OVERSIZE, "report of %d bytes exceeds %d", len(raw), o.cfg.MaxReportBytes)
 	}
-	in.verifySlots <- struct{}{}
 	env, err := wire.Open(raw, wire.Kind_KIND_UNSPECIFIED)
-	<-in.verifySlots
 	if err != nil {
 		return reject(wire.CodeOf(err), "%v", err)
 	}

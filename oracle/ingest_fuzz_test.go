@@ -26,7 +26,7 @@ func FuzzSubmit(f *testing.F) {
 	})
 	hs := seedKey("fuzz-hotspot")
 	peer := wire.PublicKeyOf(hs)
-	in := &ingest{o: o, verifySlots: make(chan struct{}, 2)}
+	in := &ingest{o: o}
 	good := packetReport(f, hs, 1)
 	f.Add(good)
 	forged := append([]byte(nil), good...)

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"runtime"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -147,7 +146,7 @@ func (o *Oracle) Run(ctx context.Context) error {
 	g.Go(func() error { return o.runVerifier(gctx) })
 	g.Go(func() error { return o.runEpochs(gctx) })
 	if o.pc != nil {
-		in := &ingest{o: o, verifySlots: make(chan struct{}, runtime.GOMAXPROCS(0))}
+		in := &ingest{o: o}
 		g.Go(func() error { return in.serve(gctx, o.pc) })
 	}
 	if o.ln != nil {
