@@ -69,12 +69,6 @@ func LatLngToCell(lat, lng float64, res int) (uint64, error) {
 	return uint64(c), nil
 }
 
-// greatCircleM is the H3 haversine distance between two points in
-// degrees, the distance poc-rules §5 uses.
-func greatCircleM(lat1, lng1, lat2, lng2 float64) float64 {
-	return h3.GreatCircleDistanceM(h3.NewLatLng(lat1, lng1), h3.NewLatLng(lat2, lng2))
-}
-
 // gridDistance returns the H3 grid distance between two cells, false if
 // h3 cannot compute it.
 func gridDistance(a, b uint64) (int, bool) {

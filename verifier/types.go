@@ -2,7 +2,6 @@ package verifier
 
 import (
 	"bytes"
-	"fmt"
 	"slices"
 
 	"github.com/hexfield/hexfield/wire"
@@ -84,5 +83,3 @@ func keyOf(b []byte) (wire.PublicKey, bool) {
 	}
 	return wire.PublicKey(b), true
 }
-
-func errorf(op string, err error) error { return fmt.Errorf("%s: %w", op, err) }
