@@ -306,6 +306,23 @@ func (o *Oracle) EpochSummary(_ context.Context, n uint64) (solana.Summary, erro
 	return payoutOf(man).Summary(), nil
 }
 
+// EpochPayouts returns epoch n's payout lines, sorted by owner, from its
+// manifest (for CosignServerConfig.Payouts).
+func (o *Oracle) EpochPayouts(_ context.Context, n uint64) ([]solana.Payout, error) {
+	raw, found, err := o.store.Manifest(n)
+	if err != nil {
+		return nil, fmt.Errorf("epoch %d payouts: %w", n, err)
+	}
+	if !found {
+		return nil, fmt.Errorf("epoch %d payouts: no manifest yet", n)
+	}
+	man, err := verifier.UnmarshalManifest(raw)
+	if err != nil {
+		return nil, fmt.Errorf("epoch %d payouts: %w", n, err)
+	}
+	return payoutOf(man).Payouts, nil
+}
+
 // payoutOf converts a manifest's payouts for the rewarder.
 func payoutOf(m *verifier.Manifest) solana.EpochPayout {
 	p := solana.EpochPayout{Epoch: m.Epoch, Root: m.Root, Total: m.Total}

@@ -216,6 +216,17 @@ func TestEpochStateMachineResumes(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer o.store.Close()
+		sum, err := o.EpochSummary(context.Background(), testEpoch)
+		if err != nil || sum.Root != man.Root || sum.Total != man.Total || sum.Count != uint64(len(man.Payouts)) {
+			t.Fatalf("summary %+v err %v", sum, err)
+		}
+		pays, err := o.EpochPayouts(context.Background(), testEpoch)
+		if err != nil || len(pays) != len(man.Payouts) || pays[0].Amount != man.Payouts[0].Amount {
+			t.Fatalf("payouts %+v err %v", pays, err)
+		}
+		if _, err := o.EpochSummary(context.Background(), testEpoch+1); err == nil {
+			t.Fatal("summary of an epoch without a manifest")
+		}
 		h := o.Handler()
 		hs := wire.PublicKeyOf(seedKey("hotspot3"))
 		w := httptest.NewRecorder()
