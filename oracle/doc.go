@@ -5,11 +5,28 @@
 // witness window has closed, the crash-safe epoch scheduler that writes
 // reward manifests and hands payouts to the rewarder, and the HTTP API.
 //
-// Create an oracle with New(cfg, Deps{...}) — sockets, key, logger,
-// metrics registry, clock and rewarder are passed in — and start it with
-// Run(ctx). The pipeline stages stay separate: ingest only authenticates,
-// stamps received_ms and persists; verification and rewarding read the
-// store.
+// Starting an oracle in-process (tests, the devnet): bind the sockets,
+// then
+//
+//	o, err := oracle.New(oracle.Config{DataDir: dir, EpochLength: 2 * time.Minute,
+//		BeaconInterval: time.Minute, EpochGrace: 10 * time.Second},
+//		oracle.Deps{Key: key, PacketConn: udp, HTTPListener: tcp, Logger: log,
+//			Registerer: reg, Gatherer: reg, Rewarder: distributor})
+//	go o.Run(ctx) // returns when ctx ends, after closing the sockets and the store
+//
+// Hotspots reach it at o.PublicKey().String()+"@"+udp.LocalAddr().String()
+// and are onboarded through the HTTP API, e.g. with Client:
+//
+//	c := &oracle.Client{BaseURL: "http://" + tcp.Addr().String()}
+//	req, _ := oracle.NewOnboardRequest(hotspotKey, ownerKey, false, time.Now())
+//	c.Onboard(ctx, req)
+//	areq, _ := oracle.NewAssertRequest(ownerKey, hotspotPub, cell, gainDdBi, elevationM, nonce)
+//	c.Assert(ctx, hotspotPub, areq)
+//
+// The pipeline stages stay separate: ingest only authenticates, stamps
+// received_ms and persists; verification and rewarding read the store.
+// The QUIC conversation is described in ingest.go, the HTTP endpoints at
+// Handler.
 //
 // It imports wire, verifier, maps, oracle/solana, Badger and quic-go; it
 // never imports hotspot or h3 directly (geometry goes through verifier).
