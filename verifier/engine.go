@@ -370,26 +370,6 @@ type arrival struct {
 // id (the earliest received_ms), using a radix pass on the first two bytes
 // (ids are SHA-256 values) and a comparison sort within each bucket.
 func sortByID(n int, at func(i int) (*[32]byte, int64, bool)) []int32 {
-	var count [1<<16 + 1]int32
-	for i := range n {
-		id, _, ok := at(i)
-		if ok {
-			count[(int(id[0])<<8|int(id[1]))+1]++
-		}
-	}
-	for b := 1; b < len(count); b++ {
-		count[b] += count[b-1]
-	}
-	out := make([]int32, count[len(count)-1])
-	next := count
-	for i := range n {
-		id, _, ok := at(i)
-		if ok {
-			b := int(id[0])<<8 | int(id[1])
-			out[next[b]] = int32(i)
-			next[b]++
-		}
-	}
 	cmp := func(a, b int32) int {
 		ia, ma, _ := at(int(a))
 		ib, mb, _ := at(int(b))
@@ -404,16 +384,47 @@ func sortByID(n int, at func(i int) (*[32]byte, int64, bool)) []int32 {
 		}
 		return 0
 	}
+	same := func(a, b int32) bool {
+		ia, _, _ := at(int(a))
+		ib, _, _ := at(int(b))
+		return *ia == *ib
+	}
+	if n < 1<<12 {
+		out := make([]int32, 0, n)
+		for i := range n {
+			if _, _, ok := at(i); ok {
+				out = append(out, int32(i))
+			}
+		}
+		slices.SortFunc(out, cmp)
+		return slices.CompactFunc(out, same)
+	}
+	count := make([]int32, 1<<16+1)
+	for i := range n {
+		id, _, ok := at(i)
+		if ok {
+			count[(int(id[0])<<8|int(id[1]))+1]++
+		}
+	}
+	for b := 1; b < len(count); b++ {
+		count[b] += count[b-1]
+	}
+	out := make([]int32, count[len(count)-1])
+	next := slices.Clone(count)
+	for i := range n {
+		id, _, ok := at(i)
+		if ok {
+			b := int(id[0])<<8 | int(id[1])
+			out[next[b]] = int32(i)
+			next[b]++
+		}
+	}
 	for b := range 1 << 16 {
 		if seg := out[count[b]:count[b+1]]; len(seg) > 1 {
 			slices.SortFunc(seg, cmp)
 		}
 	}
-	return slices.CompactFunc(out, func(a, b int32) bool {
-		ia, _, _ := at(int(a))
-		ib, _, _ := at(int(b))
-		return *ia == *ib
-	})
+	return slices.CompactFunc(out, same)
 }
 
 // checkBeacon runs the beacon checks pre–6 of poc-rules §4 in order.

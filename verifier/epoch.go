@@ -228,7 +228,7 @@ func evaluateEpoch(in EpochInput, detail bool) (*EpochResult, error) {
 			}
 		}
 		if detail {
-			res.PoCs = append(res.PoCs, e.poc(br, units, flagged))
+			res.PoCs = append(res.PoCs, e.poc(br, func(w int) (uint32, uint32) { return units.Beaconer[w], units.Witness[w] }, flagged))
 		}
 	}
 	for _, k := range e.orphans {

@@ -182,11 +182,10 @@ func VerifyPoC(p Params, b Beacon, ws []Witness, reg *Registry, hist *History) P
 	}
 	e.load([]Beacon{b}, ws, hist)
 	e.finalize(hist)
-	units := RewardUnits(p)
 	if len(e.beacons) == 0 {
 		return PoC{Beacon: b.ID, ReceivedMs: b.ReceivedMs, Reason: ReasonInvalidPacket}
 	}
-	return e.poc(&e.beacons[0], units, nil)
+	return e.poc(&e.beacons[0], func(w int) (uint32, uint32) { return unitsFor(p, w) }, nil)
 }
 
 // selectWitnesses returns the indices (into e.pairs) of the selected valid
@@ -240,7 +239,7 @@ func (e *engine) selectionKey(br *beaconRec, w *wire.PublicKey) [32]byte {
 
 // poc builds the PoC of a finalized beacon. flagged, if not nil, marks
 // sites whose beacons and witnesses the detectors invalidated.
-func (e *engine) poc(br *beaconRec, units UnitTable, flagged []Reason) PoC {
+func (e *engine) poc(br *beaconRec, units func(w int) (beaconer, witness uint32), flagged []Reason) PoC {
 	out := PoC{Beacon: br.b.ID, Beaconer: br.key, ReceivedMs: br.ms, Reason: br.final}
 	if out.Reason == ReasonNone && flagged != nil && br.site >= 0 && flagged[br.site] != ReasonNone {
 		out.Reason = flagged[br.site]
@@ -273,8 +272,7 @@ func (e *engine) poc(br *beaconRec, units UnitTable, flagged []Reason) PoC {
 	}
 	out.Selected = len(sel)
 	if out.Selected > 0 {
-		out.BeaconerUnits = units.Beaconer[out.Selected]
-		out.WitnessUnits = units.Witness[out.Selected]
+		out.BeaconerUnits, out.WitnessUnits = units(out.Selected)
 	}
 	return out
 }

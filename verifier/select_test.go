@@ -83,3 +83,43 @@ func TestSelectionPicksSmallestKeys(t *testing.T) {
 		t.Fatal("no beacon had more than 14 valid witnesses")
 	}
 }
+
+// sortByID: both paths (small and radix) sort by id, keep one report per
+// id, and keep the earliest received_ms.
+func TestSortByID(t *testing.T) {
+	for _, n := range []int{50, 10_000} {
+		type rep struct {
+			id [32]byte
+			ms int64
+		}
+		rs := make([]rep, n)
+		for i := range rs {
+			rs[i].id[0], rs[i].id[1], rs[i].id[2] = byte(i*7), byte(i*13), byte(i%(n/3+1))
+			rs[i].id[3] = byte(i % (n/3 + 1) >> 8)
+			rs[i].ms = int64(n - i)
+		}
+		// make every third report a copy of another id with a later time
+		for i := 0; i+3 < n; i += 3 {
+			rs[i+1].id = rs[i].id
+			rs[i+1].ms = rs[i].ms + 5
+		}
+		got := sortByID(n, func(i int) (*[32]byte, int64, bool) { return &rs[i].id, rs[i].ms, true })
+		seen := map[[32]byte]int64{}
+		for _, r := range rs {
+			if m, ok := seen[r.id]; !ok || r.ms < m {
+				seen[r.id] = r.ms
+			}
+		}
+		if len(got) != len(seen) {
+			t.Fatalf("n=%d: %d kept, want %d", n, len(got), len(seen))
+		}
+		for j, i := range got {
+			if rs[i].ms != seen[rs[i].id] {
+				t.Fatalf("n=%d: kept a later copy", n)
+			}
+			if j > 0 && cmpID(&rs[got[j-1]].id, &rs[i].id) >= 0 {
+				t.Fatalf("n=%d: not sorted", n)
+			}
+		}
+	}
+}

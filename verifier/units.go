@@ -19,34 +19,40 @@ func RewardUnits(p Params) UnitTable {
 		Beaconer: make([]uint32, p.MaxWitnesses+1),
 		Witness:  make([]uint32, p.MaxWitnesses+1),
 	}
-	n := int64(p.UnitsN)
-	capR := new(big.Rat).SetInt64(p.UnitsCap)
-	one := big.NewRat(1, 1)
 	for w := 1; w <= p.MaxWitnesses; w++ {
-		var b, x *big.Rat
-		if int64(w) <= n {
-			b = big.NewRat(int64(w), n)
-			x = big.NewRat(1, 1)
-		} else {
-			k := int64(w) - n
-			num := new(big.Int).Exp(big.NewInt(p.DecayNum), big.NewInt(k), nil)
-			den := new(big.Int).Exp(big.NewInt(p.DecayDen), big.NewInt(k), nil)
-			rk := new(big.Rat).SetFrac(num, den)
-			b = new(big.Rat).Sub(capR, rk)
-			// (N − (1 − r^k)) / w
-			x = new(big.Rat).Sub(new(big.Rat).SetInt64(n), new(big.Rat).Sub(one, rk))
-			x.Quo(x, big.NewRat(int64(w), 1))
-		}
-		if b.Cmp(capR) > 0 {
-			b = capR
-		}
-		if x.Cmp(capR) > 0 {
-			x = capR
-		}
-		t.Beaconer[w] = uint32(roundRat(b, scaleOne))
-		t.Witness[w] = uint32(roundRat(x, scaleOne))
+		t.Beaconer[w], t.Witness[w] = unitsFor(p, w)
 	}
 	return t
+}
+
+// unitsFor computes one column of the HIP-15 table (see RewardUnits).
+func unitsFor(p Params, w int) (beaconer, witness uint32) {
+	if w <= 0 {
+		return 0, 0
+	}
+	n := int64(p.UnitsN)
+	capR := new(big.Rat).SetInt64(p.UnitsCap)
+	var b, x *big.Rat
+	if int64(w) <= n {
+		b = big.NewRat(int64(w), n)
+		x = big.NewRat(1, 1)
+	} else {
+		k := int64(w) - n
+		num := new(big.Int).Exp(big.NewInt(p.DecayNum), big.NewInt(k), nil)
+		den := new(big.Int).Exp(big.NewInt(p.DecayDen), big.NewInt(k), nil)
+		rk := new(big.Rat).SetFrac(num, den)
+		b = new(big.Rat).Sub(capR, rk)
+		// (N − (1 − r^k)) / w
+		x = new(big.Rat).Sub(new(big.Rat).SetInt64(n), new(big.Rat).Sub(big.NewRat(1, 1), rk))
+		x.Quo(x, big.NewRat(int64(w), 1))
+	}
+	if b.Cmp(capR) > 0 {
+		b = capR
+	}
+	if x.Cmp(capR) > 0 {
+		x = capR
+	}
+	return uint32(roundRat(b, scaleOne)), uint32(roundRat(x, scaleOne))
 }
 
 // roundRat returns x × scale rounded half to even, for x ≥ 0.
