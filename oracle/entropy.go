@@ -65,9 +65,18 @@ func (e *entropyService) load() error {
 	return nil
 }
 
-// issue creates, signs, stores and publishes the value for ts.
+// issue creates, signs, stores and publishes the value for ts. A ts not
+// after the current value's (a clock stepped back) issues nothing, so a
+// stored value is never replaced.
 func (e *entropyService) issue(ctx context.Context, ts int64) error {
 	o := e.o
+	e.mu.RLock()
+	last := e.curTs
+	e.mu.RUnlock()
+	if ts <= last {
+		o.log.Warn("clock is behind the last entropy value; not issuing", "ts", ts, "last_ts", last)
+		return nil
+	}
 	if o.blockhash != nil {
 		bctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		bh, err := o.blockhash(bctx)

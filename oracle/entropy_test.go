@@ -15,6 +15,33 @@ import (
 	"github.com/hexfield/hexfield/wire"
 )
 
+// TestEntropyNeverReplaced: a clock stepping back never overwrites a
+// stored value that beacons may already carry.
+func TestEntropyNeverReplaced(t *testing.T) {
+	o, err := New(Config{DataDir: t.TempDir()}, Deps{Key: seedKey("e")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.store.Close()
+	ctx := context.Background()
+	if err := o.entropy.issue(ctx, 1000); err != nil {
+		t.Fatal(err)
+	}
+	first, _, _ := o.store.EntropyAt(1000)
+	for _, ts := range []int64{1000, 999} {
+		if err := o.entropy.issue(ctx, ts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	again, _, _ := o.store.EntropyAt(1000)
+	if string(first) != string(again) {
+		t.Fatal("entropy at ts 1000 was replaced")
+	}
+	if _, found, _ := o.store.EntropyAt(999); found {
+		t.Fatal("entropy issued for a time before the last value")
+	}
+}
+
 func TestEntropyDataVector(t *testing.T) {
 	var bh, r [32]byte
 	for i := range bh {
