@@ -195,3 +195,29 @@ func BenchmarkComputeEpoch10k(b *testing.B) {
 	in := bigNetwork(b, 100, 15)
 	benchEpoch(b, in)
 }
+
+// BenchmarkVerifyPoC is the oracle's per-beacon path: one beacon with its
+// 15 witness reports against a prepared registry and history (900
+// hotspots, one epoch of reports).
+func BenchmarkVerifyPoC(b *testing.B) {
+	in := bigNetwork(b, 30, 15)
+	reg, err := NewRegistry(in.Registry)
+	if err != nil {
+		b.Fatal(err)
+	}
+	hist := NewHistory(in.Params, reg, in.Beacons, in.Witnesses)
+	byPayload := map[string][]Witness{}
+	for _, w := range in.Witnesses {
+		byPayload[string(w.Report.Payload)] = append(byPayload[string(w.Report.Payload)], w)
+	}
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		bc := in.Beacons[len(in.Beacons)/2+i%(len(in.Beacons)/2)]
+		p := VerifyPoC(in.Params, bc, byPayload[string(bc.Report.Payload)], reg, hist)
+		if p.Reason != ReasonNone && p.Reason != ReasonGatewayNoValidWitnesses {
+			b.Fatalf("beacon %v", p.Reason)
+		}
+		i++
+	}
+}
