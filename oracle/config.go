@@ -56,6 +56,10 @@ type Config struct {
 	MaxReportBytes int `toml:"max_report_bytes"`
 	// MaxStreams is the most concurrent streams per connection. Default 16.
 	MaxStreams int `toml:"max_streams"`
+	// RateLimit is the most reports per second one hotspot connection may
+	// submit on average (bursts up to ten seconds' worth); more are
+	// answered CODE_OVERLOADED and not stored. Default 1000.
+	RateLimit int `toml:"rate_limit"`
 
 	// EntropyPeriod is how often a new entropy value is issued. Default 60s.
 	EntropyPeriod time.Duration `toml:"entropy_period"`
@@ -135,6 +139,7 @@ func (c Config) Defaults() Config {
 	setI(&c.StreamWindow, 1024)
 	setI(&c.MaxReportBytes, 4096)
 	setI(&c.MaxStreams, 16)
+	setI(&c.RateLimit, 1000)
 	setD(&c.EntropyPeriod, 60*time.Second)
 	setD(&c.EntropyLifetime, 180*time.Second)
 	setD(&c.BeaconInterval, 6*time.Hour)
@@ -183,7 +188,8 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("retention %s must cover 7 epochs plus grace (%s)", c.Retention, 7*c.EpochLength+c.EpochGrace))
 	}
 	for name, v := range map[string]int{"commit_queue": c.CommitQueue, "commit_max_batch": c.CommitMaxBatch,
-		"stream_window": c.StreamWindow, "max_report_bytes": c.MaxReportBytes, "max_streams": c.MaxStreams} {
+		"stream_window": c.StreamWindow, "max_report_bytes": c.MaxReportBytes, "max_streams": c.MaxStreams,
+		"rate_limit": c.RateLimit} {
 		if v <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive, got %d", name, v))
 		}

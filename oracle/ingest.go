@@ -95,6 +95,7 @@ func (in *ingest) handleConn(ctx context.Context, conn *quic.Conn) {
 	o.m.connsTotal.WithLabelValues("ok").Inc()
 	o.m.connections.Inc()
 	defer o.m.connections.Dec()
+	limit := newTokenBucket(float64(o.cfg.RateLimit), float64(10*o.cfg.RateLimit), time.Now())
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for {
@@ -108,7 +109,7 @@ func (in *ingest) handleConn(ctx context.Context, conn *quic.Conn) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			in.handleStream(ctx, conn, str, peer)
+			in.handleStream(ctx, conn, str, peer, limit)
 		}()
 	}
 }
@@ -163,7 +164,7 @@ func ackFrame(id []byte, code wire.Code, ms int64, msg string) *wire.Frame {
 	return &wire.Frame{Msg: &wire.Frame_Ack{Ack: &wire.Ack{Id: id, Code: code, ReceivedMs: uint64(max(ms, 0)), Message: msg}}}
 }
 
-func (in *ingest) handleStream(ctx context.Context, conn *quic.Conn, str *quic.Stream, peer wire.PublicKey) {
+func (in *ingest) handleStream(ctx context.Context, conn *quic.Conn, str *quic.Stream, peer wire.PublicKey, limit *tokenBucket) {
 	o := in.o
 	answers := make(chan *answer, o.cfg.StreamWindow)
 	writerDone := make(chan struct{})
@@ -206,6 +207,13 @@ func (in *ingest) handleStream(ctx context.Context, conn *quic.Conn, str *quic.S
 		var a *answer
 		switch m := f.Msg.(type) {
 		case *wire.Frame_Submit:
+			if !limit.take(time.Now()) {
+				o.m.rejected.WithLabelValues(codeLabel(wire.Code_CODE_OVERLOADED)).Inc()
+				id := wire.ReportID(m.Submit.GetEnvelope())
+				a = readyAnswer(ackFrame(id[:], wire.Code_CODE_OVERLOADED, 0,
+					fmt.Sprintf("more than %d reports/s from this hotspot; retry later", o.cfg.RateLimit)))
+				break
+			}
 			a = in.submit(sctx, m.Submit, peer)
 		case *wire.Frame_Hello:
 			a = readyAnswer(in.hello(m.Hello, peer))
@@ -353,4 +361,34 @@ func (in *ingest) configFrame(peer wire.PublicKey) *wire.Frame {
 		return ackFrame(nil, wire.Code_CODE_INTERNAL, 0, "config unavailable")
 	}
 	return &wire.Frame{Msg: &wire.Frame_Config{Config: env}}
+}
+
+// tokenBucket limits one connection's report rate: rate tokens per second,
+// at most burst saved up. Safe for concurrent use by the connection's
+// streams.
+type tokenBucket struct {
+	mu     sync.Mutex
+	rate   float64
+	burst  float64
+	tokens float64
+	last   time.Time
+}
+
+func newTokenBucket(rate, burst float64, now time.Time) *tokenBucket {
+	return &tokenBucket{rate: rate, burst: burst, tokens: burst, last: now}
+}
+
+// take spends one token if there is one.
+func (b *tokenBucket) take(now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if d := now.Sub(b.last).Seconds(); d > 0 {
+		b.tokens = min(b.burst, b.tokens+d*b.rate)
+		b.last = now
+	}
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
 }

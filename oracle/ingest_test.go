@@ -234,3 +234,62 @@ func TestIngestEndToEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestIngestRateLimit: a hotspot over its report rate gets
+// CODE_OVERLOADED for the excess, which is not stored.
+func TestIngestRateLimit(t *testing.T) {
+	to := startOracle(t, t.TempDir(), Config{RateLimit: 2}, Deps{}) // burst 20
+	hs, _ := onboardHotspot(t, to.o, time.Now(), 0)
+	hc := dialOracle(t, to.quic, hs, to.o.PublicKey())
+	envs := make([][]byte, 30)
+	for i := range envs {
+		envs[i] = packetReport(t, hs, uint64(i))
+		if err := hc.fw.Write(submitFrame(envs[i])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := hc.fw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	ok, overloaded := 0, 0
+	for i := range envs {
+		a := hc.recv(t).GetAck()
+		_, stored, _ := to.o.store.Report(wire.ReportID(envs[i]))
+		switch a.GetCode() {
+		case wire.Code_CODE_OK:
+			ok++
+		case wire.Code_CODE_OVERLOADED:
+			overloaded++
+			if stored {
+				t.Fatal("a rate-limited report was stored")
+			}
+		default:
+			t.Fatalf("ack %v", a)
+		}
+	}
+	if ok < 20 || ok > 22 || overloaded != 30-ok {
+		t.Fatalf("%d stored, %d overloaded; want the burst of 20 (plus refill) stored", ok, overloaded)
+	}
+}
+
+func TestTokenBucket(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	b := newTokenBucket(10, 20, t0)
+	n := 0
+	for b.take(t0) {
+		n++
+	}
+	if n != 20 {
+		t.Fatalf("burst %d, want 20", n)
+	}
+	if !b.take(t0.Add(100*time.Millisecond)) || b.take(t0.Add(100*time.Millisecond)) {
+		t.Fatal("refill of one token after 100 ms at 10/s")
+	}
+	n = 0
+	for b.take(t0.Add(time.Hour)) {
+		n++
+	}
+	if n != 20 {
+		t.Fatalf("refill capped at %d, want the burst of 20", n)
+	}
+}
