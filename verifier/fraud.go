@@ -286,12 +286,23 @@ func pairKey(a, b int32) uint64 {
 
 // isolatedCliques flags dense small components of the witness graph that
 // active hotspots nearby never connect to (poc-rules §12e).
+//
+// [hx] Two refinements of §12e keep the detector from being turned against
+// honest hotspots. An outsider counts only when the network corroborates
+// it: besides a reciprocity beacon it has a valid event in the window.
+// Otherwise three fake hotspots asserted next to a small honest town,
+// hearing only each other with implausible signals, would get the town
+// flagged. And a component is flagged only when its outsiders are at least
+// as many as its members: two groups that never hear each other look alike
+// to the graph, and the smaller one is the suspect.
 func (e *engine) isolatedCliques(evs []event, h *History, from, end int64) []int32 {
 	d := e.p.Detectors
 	keys := make([]uint64, 0, len(evs))
+	corroborated := make([]bool, len(e.reg.sites))
 	for i := range evs {
 		if evs[i].valid {
 			keys = append(keys, pairKey(evs[i].b, evs[i].w))
+			corroborated[evs[i].b], corroborated[evs[i].w] = true, true
 		}
 	}
 	slices.Sort(keys)
@@ -368,12 +379,12 @@ func (e *engine) isolatedCliques(evs []event, h *History, from, end int64) []int
 		for _, m := range c {
 			s := &e.reg.sites[m]
 			for _, o := range idx.within(s.lat, s.lng, d.OutsiderRadiusM) {
-				if !slices.Contains(c, o) {
+				if corroborated[o] && !slices.Contains(c, o) {
 					outsiders[o] = true
 				}
 			}
 		}
-		if len(outsiders) >= d.MinOutsiders {
+		if len(outsiders) >= max(d.MinOutsiders, sz) {
 			out = append(out, c...)
 		}
 	}

@@ -384,3 +384,47 @@ func TestDistanceInsensitiveFalsePositives(t *testing.T) {
 		}
 	}
 }
+
+// A few fake hotspots asserted next to a small honest town must not get
+// the town flagged isolated_clique: they are outsiders the network does
+// not corroborate (their links are implausible), or fewer than the town's
+// members. When they fake plausible links among themselves, they are the
+// isolated clique.
+func TestIsolatedCliqueNotTurnedOnHonestTown(t *testing.T) {
+	for _, plausible := range []bool{false, true} {
+		t.Run(fmt.Sprintf("plausible=%v", plausible), func(t *testing.T) {
+			tw := newTownExp(t, 78, fraudExponent)
+			honest := tw.grid("h", townLat, townLng, 3, 1200, 300)
+			farmLat, farmLng := offset(townLat, townLng, 120_000, 200)
+			var fakes []*tHotspot
+			for i := range 3 {
+				lat, lng := offset(townLat, townLng, 900, float64(i)*120+30)
+				h := tw.add(fmt.Sprintf("fake%d", i), lat, lng)
+				h.tlat, h.tlng = offset(farmLat, farmLng, float64(i)*3, 90)
+				fakes = append(fakes, h)
+			}
+			isFake := func(h *tHotspot) bool { return slices.Contains(fakes, h) }
+			tw.relay = func(_ *town, b *Beacon, from, h *tHotspot, sig float64) float64 {
+				if plausible && isFake(from) && isFake(h) {
+					return modelSignal(from, h, b, fraudExponent)
+				}
+				return sig // co-located: far too strong for the asserted distance
+			}
+			res := tw.run(t)
+			for _, h := range honest {
+				if l := lineOf(res.Manifest, h); l == nil || l.Amount == 0 || len(l.Flags) > 0 {
+					t.Errorf("honest %s: %+v", h.name, l)
+				}
+			}
+			for _, h := range fakes {
+				l := lineOf(res.Manifest, h)
+				if l != nil && l.Amount > 0 {
+					t.Errorf("fake %s earned %d: %+v", h.name, l.Amount, l)
+				}
+				if plausible && (l == nil || !slices.Contains(l.Flags, ReasonIsolatedClique)) {
+					t.Errorf("fake %s with plausible links not flagged isolated_clique: %+v", h.name, l)
+				}
+			}
+		})
+	}
+}
