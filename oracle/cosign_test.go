@@ -16,6 +16,7 @@ import (
 
 	"github.com/hexfield/hexfield/oracle/solana"
 	"github.com/hexfield/hexfield/oracle/solana/localnet"
+	"github.com/hexfield/hexfield/verifier"
 	"github.com/hexfield/hexfield/wire"
 )
 
@@ -74,11 +75,20 @@ func cosignClient(t *testing.T, key ed25519.PrivateKey, addr string) *CosignClie
 	return c
 }
 
+// merkleRoot is the manifest's root (verifier) over a payout list.
+func merkleRoot(epoch uint64, ps []solana.Payout) [32]byte {
+	vs := make([]verifier.Payout, len(ps))
+	for i, p := range ps {
+		vs[i] = verifier.Payout{Owner: p.Owner, Amount: p.Amount}
+	}
+	return verifier.MerkleRoot(epoch, vs)
+}
+
 func TestCosignOverQUIC(t *testing.T) {
 	leader, peer, stranger := cosignKey("leader"), cosignKey("peer"), cosignKey("stranger")
 	acc := solana.Accounts{Mint: [32]byte{1}, Multisig: [32]byte{2}, Escrow: [32]byte{3}, Distributor: [32]byte{4}, Decimals: 6}
 	payouts := []solana.Payout{{Owner: [32]byte{1}, Amount: 1_500_000}, {Owner: [32]byte{2}, Amount: 2_250_000}, {Owner: [32]byte{3}, Amount: 42}}
-	own := solana.Summary{Epoch: 42, Count: 3, Total: 3_750_042, Root: solana.MerkleRoot(42, payouts)}
+	own := solana.Summary{Epoch: 42, Count: 3, Total: 3_750_042, Root: merkleRoot(42, payouts)}
 	addr := startCosignServer(t, peer, []wire.PublicKey{wire.PublicKeyOf(leader)}, acc, own)
 	quorum := [][32]byte{wire.PublicKeyOf(leader), wire.PublicKeyOf(peer)}
 	propose := func(s solana.Summary) solana.Proposal {
@@ -161,11 +171,11 @@ func TestCosignDistributeOnChain(t *testing.T) {
 	for _, q := range p.Payouts {
 		p.Total += q.Amount
 	}
-	p.Root = solana.MerkleRoot(p.Epoch, p.Payouts)
+	p.Root = merkleRoot(p.Epoch, p.Payouts)
 	// Peer 1's store lost a witness: one owner is paid 5 less.
 	theirs := slices.Clone(p.Payouts)
 	theirs[17].Amount -= 5
-	wrong := solana.EpochPayout{Epoch: p.Epoch, Payouts: theirs, Total: p.Total - 5, Root: solana.MerkleRoot(p.Epoch, theirs)}
+	wrong := solana.EpochPayout{Epoch: p.Epoch, Payouts: theirs, Total: p.Total - 5, Root: merkleRoot(p.Epoch, theirs)}
 
 	acc, err := solana.DeriveAccounts(wire.PublicKeyOf(payer), "hexfield", wire.PublicKeyOf(dist), 6)
 	if err != nil {

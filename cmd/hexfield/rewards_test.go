@@ -38,11 +38,7 @@ func manifestServer(t *testing.T, tamper bool) (*httptest.Server, *verifier.Mani
 		m.Hotspots = append(m.Hotspots, verifier.HotspotReward{Hotspot: wire.PublicKeyOf(rewardsKey(string(rune('a' + i)))), Owner: o, Amount: a, Scale: 10_000})
 	}
 	slices.SortFunc(m.Hotspots, func(a, b verifier.HotspotReward) int { return bytes.Compare(a.Hotspot[:], b.Hotspot[:]) })
-	ps := []solana.Payout{}
-	for _, p := range m.Payouts {
-		ps = append(ps, solana.Payout{Owner: p.Owner, Amount: p.Amount})
-	}
-	m.Root = solana.MerkleRoot(42, ps)
+	m.Root = verifier.MerkleRoot(42, m.Payouts)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/v1/epochs/42" {
 			w.WriteHeader(404)
@@ -127,7 +123,7 @@ func TestRewardsBalance(t *testing.T) {
 	}
 	owner := wire.PublicKeyOf(rewardsKey("owner"))
 	p := solana.EpochPayout{Epoch: 1, Total: 1_234_567, Payouts: []solana.Payout{{Owner: owner, Amount: 1_234_567}}}
-	p.Root = solana.MerkleRoot(1, p.Payouts)
+	p.Root = verifier.MerkleRoot(1, []verifier.Payout{{Owner: owner, Amount: 1_234_567}})
 	acc, _ := solana.DeriveAccounts(wire.PublicKeyOf(payer), "hexfield", wire.PublicKeyOf(dist), 6)
 	d, err := solana.New(solana.Config{RPCURL: net.URL(), JournalDir: t.TempDir(), Payer: payer, Distributor: dist,
 		Oracles: [][32]byte{wire.PublicKeyOf(oracleKey)}, Threshold: 1, PollInterval: 10 * time.Millisecond,

@@ -112,7 +112,7 @@ func TestTamperedManifestRefusedByPeer(t *testing.T) {
 	tampered.Payouts = append([]Payout(nil), p.Payouts...)
 	tampered.Payouts[17].Amount += 1_000_000 // the leader's store was altered
 	tampered.Total += 1_000_000
-	tampered.Root = MerkleRoot(tampered.Epoch, tampered.Payouts)
+	tampered.Root = testRoot(tampered)
 
 	acc, _ := DeriveAccounts(pub(f.payer), "hexfield", pub(f.dist), 6)
 	peer := &LocalCosigner{Priv: f.oracles[1], Accounts: acc, Own: summaries(p)}
