@@ -259,7 +259,7 @@ func (c *committer) prepare(batch []*ingestItem, results []commitResult, bs *bat
 		if err := set(s.entry(reportKey(it.id), v)); err != nil {
 			return fail(fmt.Errorf("write report: %w", err))
 		}
-		if err := set(s.entry(timeKey(it.kind, it.receivedMs, it.id), it.signer)); err != nil {
+		if err := set(s.entry(timeKey(it.kind, it.receivedMs, it.id), nil)); err != nil {
 			return fail(fmt.Errorf("write time index: %w", err))
 		}
 		if err := set(s.entry(byHotspotKey(it.signer, it.kind, it.receivedMs, it.id), nil)); err != nil {

@@ -12,7 +12,7 @@ package oracle
 //	prefix  key layout (after the prefix byte)            value
 //	0x01    meta name (ASCII)                             see meta* names below
 //	0x10    report id[32]                                 reportValue: kind u8 ‖ received_ms u64 ‖ envelope
-//	0x11    kind u8 ‖ received_ms u64 ‖ id[32]            signer[32]                  (time index)
+//	0x11    kind u8 ‖ received_ms u64 ‖ id[32]            empty                       (time index)
 //	0x12    payload[51] ‖ received_ms u64 ‖ id[32]        empty                       (witnesses of a beacon payload)
 //	0x13    signer[32] ‖ kind u8 ‖ received_ms u64 ‖ id   empty                       (reports of one hotspot)
 //	0x20    ts u64 (Unix seconds)                         signed Entropy envelope bytes (kept forever)
