@@ -64,7 +64,7 @@ type follower struct {
 }
 
 // commitDepth is how many batches may be in flight.
-const commitDepth = 2
+const commitDepth = 4
 
 func newCommitter(s *Store, queueLen, maxBatch int, m *metrics) *committer {
 	return &committer{store: s, queue: make(chan *ingestItem, queueLen), maxBatch: maxBatch, depth: commitDepth, m: m,
