@@ -65,6 +65,9 @@ type Oracle struct {
 	pc        net.PacketConn
 	ln        net.Listener
 	gatherer  prometheus.Gatherer
+	// verifyMax bounds the beacons of one verification run
+	// (maxVerifyBatch; tests lower it).
+	verifyMax int
 	// epochHook, when set by tests, is called after each persisted epoch
 	// step; an error stops the scheduler there, as a crash would.
 	epochHook func(epoch uint64, step EpochStep) error
@@ -87,7 +90,7 @@ func New(cfg Config, d Deps) (*Oracle, error) {
 	o := &Oracle{
 		cfg: cfg, key: d.Key, pub: wire.PublicKeyOf(d.Key), log: log,
 		rewarder: d.Rewarder, blockhash: d.Blockhash, now: d.Now,
-		pc: d.PacketConn, ln: d.HTTPListener, gatherer: d.Gatherer,
+		pc: d.PacketConn, ln: d.HTTPListener, gatherer: d.Gatherer, verifyMax: maxVerifyBatch,
 	}
 	if o.now == nil {
 		o.now = time.Now

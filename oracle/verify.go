@@ -61,17 +61,25 @@ func pocRecord(p verifier.PoC, epoch uint64, now int64) PoCRecord {
 	return r
 }
 
+// maxVerifyBatch bounds the beacons verified in one run of the loop
+// (Oracle.verifyMax).
+const maxVerifyBatch = 20000
+
 // runVerifier verifies beacons whose witness window has closed, every
 // VerifyInterval, until ctx ends.
 func (o *Oracle) runVerifier(ctx context.Context) error {
 	t := time.NewTicker(o.cfg.VerifyInterval)
 	defer t.Stop()
 	for {
-		if err := o.verifyClosed(ctx); err != nil {
+		more, err := o.verifyRun(ctx)
+		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			o.log.Error("verify beacons", "err", err)
+		}
+		if more && err == nil {
+			continue // a backlog: go on at once
 		}
 		select {
 		case <-ctx.Done():
@@ -86,30 +94,47 @@ func (o *Oracle) runVerifier(ctx context.Context) error {
 // transaction per run, so a crash repeats at most one run (outcomes are
 // keyed by beacon, so repeating is harmless).
 func (o *Oracle) verifyClosed(ctx context.Context) error {
+	_, err := o.verifyRun(ctx)
+	return err
+}
+
+// verifyRun is one run of verifyClosed; more reports whether it stopped at
+// maxVerifyBatch with closed beacons left.
+func (o *Oracle) verifyRun(ctx context.Context) (more bool, err error) {
 	p := o.params
 	cursor, _, err := o.store.getMetaU64(metaVerifyCursor)
 	if err != nil {
-		return err
+		return false, err
 	}
 	upto := o.now().Add(-o.cfg.EntropyLifetime - o.cfg.WitnessWindowSlack).UnixMilli()
 	if upto <= int64(cursor) {
-		return nil
+		return false, nil
 	}
+	// At most verifyMax beacons per run (plus any sharing the last one's
+	// millisecond), so a backlog is worked off in bounded steps.
 	var beacons []verifier.Beacon
+	n := 0
 	err = o.store.ScanReports(wire.Kind_KIND_BEACON_REPORT, int64(cursor), upto, func(r StoredReport) error {
+		if n >= o.verifyMax && r.ReceivedMs > beacons[len(beacons)-1].ReceivedMs {
+			upto, more = r.ReceivedMs, true
+			return errStop
+		}
+		n++
 		if b, ok := decodeBody(r, new(wire.BeaconReport)); ok {
 			beacons = append(beacons, verifier.Beacon{ID: r.ID, ReceivedMs: r.ReceivedMs, Report: b})
+		} else {
+			n-- // undecodable (never stored by ingest); not counted
 		}
 		return nil
 	})
 	if err != nil {
-		return err
+		return false, err
 	}
 	var records []PoCRecord
 	// Beacons of one epoch share a registry snapshot and a history.
 	for len(beacons) > 0 {
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return false, ctx.Err()
 		}
 		ep := p.EpochOf(beacons[0].ReceivedMs)
 		n := 0
@@ -118,13 +143,13 @@ func (o *Oracle) verifyClosed(ctx context.Context) error {
 		}
 		recs, err := o.verifyBatch(ep, beacons[:n])
 		if err != nil {
-			return err
+			return false, err
 		}
 		records = append(records, recs...)
 		beacons = beacons[n:]
 	}
 	if err := o.store.putPoCs(records, uint64(upto)); err != nil {
-		return fmt.Errorf("store pocs: %w", err)
+		return false, fmt.Errorf("store pocs: %w", err)
 	}
 	for _, r := range records {
 		o.m.pocs.WithLabelValues(r.Reason.String()).Inc()
@@ -132,7 +157,7 @@ func (o *Oracle) verifyClosed(ctx context.Context) error {
 			o.m.witnesses.WithLabelValues(w.Reason.String()).Inc()
 		}
 	}
-	return nil
+	return more, nil
 }
 
 // verifyBatch verifies beacons of one epoch, sorted by received_ms.
