@@ -315,7 +315,7 @@ func FuzzRegionAt(f *testing.F) {
 	f.Add(52.3676, 4.9041)
 	f.Add(math.NaN(), math.Inf(1))
 	f.Add(90.0, 1e308)
-	f.Add(-0.0, -180.0)
+	f.Add(math.Copysign(0, -1), -180.0)
 	f.Fuzz(func(t *testing.T, lat, lng float64) {
 		r, ok := RegionAt(lat, lng)
 		if ok != (r != "") {

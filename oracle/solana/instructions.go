@@ -15,7 +15,6 @@ var (
 	memoProgram          = sol.MustPublicKeyFromBase58("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
 	altProgram           = sol.MustPublicKeyFromBase58("AddressLookupTab1e1111111111111111111111111")
 	computeBudgetProgram = sol.MustPublicKeyFromBase58("ComputeBudget111111111111111111111111111111")
-	rentSysvar           = sol.SysVarRentPubkey
 )
 
 // Account sizes and rent-exempt minimums (spec §1).

@@ -36,7 +36,6 @@ type journal struct {
 	mu      sync.Mutex
 	f       *os.File
 	entries map[string]*entry
-	size    int64
 }
 
 const journalCompactSize = 64 << 20

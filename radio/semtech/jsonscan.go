@@ -177,23 +177,6 @@ func eachField(b []byte, fn func(key, val []byte) error) error {
 	return s.end()
 }
 
-// eachElement calls fn for each element of the array that is the whole of
-// b, with the element's raw value.
-func eachElement(b []byte, fn func(i int, val []byte) error) error {
-	s := scanner{b: b}
-	err := s.array(func(i int) error {
-		v, err := s.value()
-		if err != nil {
-			return err
-		}
-		return fn(i, v)
-	})
-	if err != nil {
-		return err
-	}
-	return s.end()
-}
-
 func checkEnd(b []byte, i int) error {
 	if i = skipSpace(b, i); i != len(b) {
 		return syntaxErr(b, i, "trailing data")

@@ -201,7 +201,6 @@ func TestPreflightAndLimits(t *testing.T) {
 	if st.Value[0] == nil || st.Value[0].Err == nil || balance(t, c, a.PublicKey()) != start-5000 {
 		t.Fatalf("skipPreflight: status %+v", st.Value[0])
 	}
-	start -= 5000
 
 	// A resend of identical bytes is not executed twice.
 	ok := transfer(t, c, a, b, 1_000_000)
