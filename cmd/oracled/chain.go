@@ -71,9 +71,13 @@ func newDistributor(ctx context.Context, cfg oracle.Config, key ed25519.PrivateK
 	if created {
 		log.Warn("created a Solana fee payer key; fund it", "path", cfg.SolanaPayerKey, "address", wire.PublicKeyOf(payer).String())
 	}
-	dist, _, err := wire.LoadOrCreateKeyFile(cfg.SolanaDistributorKey)
+	dist, created, err := wire.LoadOrCreateKeyFile(cfg.SolanaDistributorKey)
 	if err != nil {
 		return nil, err
+	}
+	if created {
+		log.Warn("created a Solana distributor key; fund it (it pays for token accounts)", "path", cfg.SolanaDistributorKey,
+			"address", wire.PublicKeyOf(dist).String())
 	}
 	cos := &solana.LocalCosigner{Priv: key, Own: func(ctx context.Context, epoch uint64) (solana.Summary, error) {
 		if *summary == nil {

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/quic-go/quic-go"
+
+	"github.com/hexfield/hexfield/oracle"
+	"github.com/hexfield/hexfield/oracle/solana"
+	"github.com/hexfield/hexfield/oracle/solana/localnet"
+	"github.com/hexfield/hexfield/wire"
+)
+
+// TestRewardsOnLocalnet runs the oracle with the chain wiring of oracled
+// (blockhash for entropy, single-oracle distributor) against a local
+// Solana: reports ingested in one epoch are paid on chain after it closes,
+// exactly as the manifest says.
+func TestRewardsOnLocalnet(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	net0, err := localnet.Start(ctx, localnet.Options{})
+	if errors.Is(err, localnet.ErrUnavailable) {
+		t.Skipf("localnet: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer net0.Close()
+	log := slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	dir := t.TempDir()
+	cfg := oracle.Config{DataDir: dir, SolanaRPC: net0.URL(), EpochLength: time.Minute, BeaconInterval: time.Minute,
+		EpochGrace: time.Second, EntropyPeriod: time.Second}.Defaults()
+	key, _, err := wire.LoadOrCreateKeyFile(filepath.Join(dir, "oracle-key.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	payer, _, err := wire.LoadOrCreateKeyFile(cfg.SolanaPayerKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dist, _, err := wire.LoadOrCreateKeyFile(cfg.SolanaDistributorKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []wire.PublicKey{wire.PublicKeyOf(payer), wire.PublicKeyOf(dist)} {
+		var sig string
+		if err := localnet.Call(ctx, net0.URL(), "requestAirdrop", []any{k.String(), uint64(100e9)}, &sig); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bh, err := rpcBlockhash(net0.URL())(ctx)
+	if err != nil || bh == ([32]byte{}) {
+		t.Fatalf("blockhash %x err %v", bh, err)
+	}
+
+	// First run, five minutes in the past: onboard and ingest.
+	var offset atomic.Int64
+	offset.Store(int64(-5 * time.Minute))
+	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	start := func(rw oracle.Rewarder) (*oracle.Oracle, string, string, func()) {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, err := oracle.New(cfg, oracle.Deps{Key: key, PacketConn: pc, HTTPListener: ln, Logger: log, Now: now,
+			Rewarder: rw, Blockhash: rpcBlockhash(net0.URL())})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rctx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- o.Run(rctx) }()
+		return o, pc.LocalAddr().String(), "http://" + ln.Addr().String(), func() {
+			stop()
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	o, quicAddr, httpURL, stop := start(nil)
+	c := &oracle.Client{BaseURL: httpURL}
+	var owners [][32]byte
+	var hotspots [][]byte
+	for range 3 {
+		hs, _ := wire.GenerateKey()
+		owner, _ := wire.GenerateKey()
+		req, err := oracle.NewOnboardRequest(hs, owner, false, now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Onboard(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+		owners = append(owners, wire.PublicKeyOf(owner))
+		hotspots = append(hotspots, hs)
+	}
+	first := uint64(now().UnixMilli() / time.Minute.Milliseconds())
+	// Two minutes later (a later epoch, whose registry snapshot has the
+	// hotspots), they deliver packets.
+	offset.Store(int64(-3 * time.Minute))
+	for i, hs := range hotspots {
+		submitPackets(t, ctx, quicAddr, o.PublicKey(), hs, 4+i)
+	}
+	stop()
+
+	// Second run, at the real time: the epoch closed minutes ago.
+	offset.Store(0)
+	summary := new(solana.SummaryFunc)
+	d, err := newDistributor(ctx, cfg, key, log, summary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	o2, _, httpURL2, stop2 := start(d)
+	*summary = o2.EpochSummary
+	defer stop2()
+	c2 := &oracle.Client{BaseURL: httpURL2}
+	deadline := time.Now().Add(90 * time.Second)
+	var paid *oracle.EpochResponse
+	for paid == nil && time.Now().Before(deadline) {
+		for e := first; e <= first+5; e++ {
+			r, err := c2.Epoch(ctx, e, wire.PublicKey{})
+			if err == nil && r.State.Distributed && r.Manifest != nil && r.Manifest.Total > 0 {
+				paid = &r
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if paid == nil {
+		for e := first; e <= first+5; e++ {
+			r, err := c2.Epoch(ctx, e, wire.PublicKey{})
+			t.Logf("epoch %d: %+v err %v", e, r.State, err)
+		}
+		t.Fatal("no epoch paid on chain within 90 s")
+	}
+	bal, err := solana.NewChain(net0.URL()).TokenBalances(ctx, d.Accounts().Mint, owners)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, ow := range owners {
+		want := paid.Manifest.Amount(ow)
+		if bal[i] != want {
+			t.Fatalf("owner %d: balance %d, manifest %d", i, bal[i], want)
+		}
+	}
+	t.Logf("epoch %d paid %d to %d owners on localnet", paid.Epoch, paid.Manifest.Total, len(paid.Manifest.Payouts))
+}
+
+// submitPackets sends n signed packet reports from hs and waits for their
+// acks.
+func submitPackets(t *testing.T, ctx context.Context, addr string, oraclePub wire.PublicKey, hs []byte, n int) {
+	t.Helper()
+	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &quic.Transport{Conn: udp}
+	defer udp.Close()
+	defer tr.Close()
+	tlsConf, err := wire.ClientTLSConfig(hs, oraclePub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ua, _ := net.ResolveUDPAddr("udp", addr)
+	conn, err := tr.Dial(ctx, ua, tlsConf, wire.QUICConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.CloseWithError(0, "")
+	str, err := conn.OpenStreamSync(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw, fr := wire.NewFrameWriter(str), wire.NewFrameReader(str)
+	pub := wire.PublicKeyOf(hs)
+	for i := range n {
+		ph := sha256.Sum256(fmt.Appendf(nil, "%x %d", pub, i))
+		raw, err := wire.Seal(hs, wire.Kind_KIND_PACKET_REPORT, &wire.PacketReport{PubKey: pub[:], PayloadHash: ph[:],
+			PayloadSize: 40, RouteId: "r", DevAddr: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := fw.Write(&wire.Frame{Msg: &wire.Frame_Submit{Submit: &wire.Submit{Envelope: raw}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := fw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for range n {
+		f, err := fr.Read()
+		if err != nil || f.GetAck().GetCode() != wire.Code_CODE_OK {
+			t.Fatalf("ack %v err %v", f, err)
+		}
+	}
+}
+
+type testLog struct{ t *testing.T }
+
+func (l testLog) Write(b []byte) (int, error) {
+	l.t.Log(string(b))
+	return len(b), nil
+}
