@@ -1,17 +1,21 @@
 package oracle
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/hexfield/hexfield/wire"
 )
 
 // Config is the oracle's configuration. The zero value works: Defaults
@@ -103,6 +107,33 @@ type Config struct {
 	SolanaSeed string `toml:"solana_seed"`
 	// SolanaDecimals of the reward mint. Default 6.
 	SolanaDecimals int `toml:"solana_decimals"`
+	// SolanaPayerAddress is the leader's fee payer address (base58): the
+	// mint and multisig addresses are derived from it, so every oracle of
+	// a multi-oracle deployment needs it. Required on non-leaders with
+	// peers and solana_rpc; on the leader it must match solana_payer_key.
+	SolanaPayerAddress string `toml:"solana_payer_address"`
+	// SolanaDistributorAddress is the leader's distributor address
+	// (base58), the only key phase 1 approves; like SolanaPayerAddress.
+	SolanaDistributorAddress string `toml:"solana_distributor_address"`
+
+	// Peers are the other oracles of an M-of-N deployment, each
+	// "ADDRESS@host:port" of its co-signing endpoint (its cosign_listen).
+	// Their keys sign entropy this oracle accepts and, with this oracle's
+	// key, are the multisig members, sorted by key bytes. Empty (the
+	// default) is a single oracle. As a flag or environment variable, a
+	// comma-separated list.
+	Peers []string `toml:"peers"`
+	// CosignListen is the UDP address where this oracle answers its
+	// peers' co-signing requests (with peers and solana_rpc). Default
+	// "0.0.0.0:4434".
+	CosignListen string `toml:"cosign_listen"`
+	// Threshold is M, the co-signatures phase 1 needs; M > N/2 where N is
+	// the number of oracles (peers + 1). Default N/2 + 1.
+	Threshold int `toml:"threshold"`
+	// Leader: with peers, this oracle coordinates phase 1 (it holds the
+	// funded payer and distributor keys and asks its peers to co-sign).
+	// Exactly one oracle should be the leader; the others only co-sign.
+	Leader bool `toml:"leader"`
 
 	// AdminToken authorises route changes over HTTP (header
 	// "Authorization: Bearer TOKEN"). Empty means route changes are
@@ -151,6 +182,8 @@ func (c Config) Defaults() Config {
 	setS(&c.SolanaDistributorKey, filepath.Join(c.DataDir, "solana-distributor.json"))
 	setS(&c.SolanaSeed, "hexfield")
 	setI(&c.SolanaDecimals, 6)
+	setS(&c.CosignListen, "0.0.0.0:4434")
+	setI(&c.Threshold, (len(c.Peers)+1)/2+1)
 	if c.Emission == 0 {
 		c.Emission = 1_000_000_000_000
 	}
@@ -197,6 +230,7 @@ func (c Config) Validate() error {
 	if c.SolanaDecimals < 0 || c.SolanaDecimals > 18 {
 		errs = append(errs, fmt.Errorf("solana_decimals %d outside 0..18", c.SolanaDecimals))
 	}
+	errs = append(errs, c.validatePeers()...)
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -206,6 +240,67 @@ func (c Config) Validate() error {
 		return fmt.Errorf("invalid config: %w", err)
 	}
 	return nil
+}
+
+// MaxOracles is the most multisig members (SPL multisig limit).
+const MaxOracles = 11
+
+func (c Config) validatePeers() []error {
+	var errs []error
+	seen := map[wire.PublicKey]bool{}
+	for _, p := range c.Peers {
+		k, _, err := wire.ParseOracleAddr(p)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("peers: %w", err))
+			continue
+		}
+		if seen[k] {
+			errs = append(errs, fmt.Errorf("peers: %s listed twice", k))
+		}
+		seen[k] = true
+	}
+	if n := len(c.Peers) + 1; n > MaxOracles {
+		errs = append(errs, fmt.Errorf("peers: %d oracles, at most %d", n, MaxOracles))
+	} else if c.Threshold <= n/2 || c.Threshold > n {
+		errs = append(errs, fmt.Errorf("threshold %d of %d oracles must be more than half and at most all", c.Threshold, n))
+	}
+	for name, v := range map[string]string{"solana_payer_address": c.SolanaPayerAddress, "solana_distributor_address": c.SolanaDistributorAddress} {
+		if v == "" {
+			continue
+		}
+		if _, err := wire.ParsePublicKey(v); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
+	}
+	if len(c.Peers) > 0 && c.SolanaRPC != "" && !c.Leader && (c.SolanaPayerAddress == "" || c.SolanaDistributorAddress == "") {
+		errs = append(errs, errors.New("an oracle with peers that is not the leader needs solana_payer_address and solana_distributor_address"))
+	}
+	return errs
+}
+
+// PeerKeys returns the keys of the peers of a valid config, in config
+// order.
+func (c Config) PeerKeys() []wire.PublicKey {
+	out := make([]wire.PublicKey, 0, len(c.Peers))
+	for _, p := range c.Peers {
+		if k, _, err := wire.ParseOracleAddr(p); err == nil {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// Members returns the multisig members of a valid config: own and the
+// peers' keys, sorted by key bytes, the order every oracle agrees on.
+func (c Config) Members(own wire.PublicKey) [][32]byte {
+	out := [][32]byte{own}
+	for _, k := range c.PeerKeys() {
+		if k != own {
+			out = append(out, k)
+		}
+	}
+	slices.SortFunc(out, func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) })
+	return out
 }
 
 // LoadConfigFile reads a TOML file over c. Unknown keys are an error, so a
@@ -284,10 +379,16 @@ func (f fieldFlag) String() string {
 	if d, ok := f.v.Interface().(time.Duration); ok {
 		return d.String()
 	}
+	if l, ok := f.v.Interface().([]string); ok {
+		return strings.Join(l, ",")
+	}
 	return fmt.Sprint(f.v.Interface())
 }
 
 func (f fieldFlag) Set(s string) error { return setField(f.v, s) }
+
+// IsBoolFlag lets a bool key be given as a bare --key.
+func (f fieldFlag) IsBoolFlag() bool { return f.v.IsValid() && f.v.Kind() == reflect.Bool }
 
 func setField(v reflect.Value, s string) error {
 	if v.Type() == reflect.TypeFor[time.Duration]() {
@@ -313,6 +414,17 @@ func setField(v reflect.Value, s string) error {
 			return err
 		}
 		v.SetUint(n)
+	case reflect.Slice:
+		if v.Type().Elem().Kind() != reflect.String {
+			return fmt.Errorf("unsupported config type %s", v.Type())
+		}
+		var l []string
+		for _, e := range strings.Split(s, ",") {
+			if e = strings.TrimSpace(e); e != "" {
+				l = append(l, e)
+			}
+		}
+		v.Set(reflect.ValueOf(l))
 	case reflect.Bool:
 		b, err := strconv.ParseBool(s)
 		if err != nil {

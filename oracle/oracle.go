@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -103,7 +104,15 @@ func New(cfg Config, d Deps) (*Oracle, error) {
 	o.params.Grace = cfg.EpochGrace
 	o.params.BeaconInterval = cfg.BeaconInterval
 	o.params.EntropyLifetime = cfg.EntropyLifetime
-	o.params.EntropySigners = append(o.params.EntropySigners, o.pub)
+	// Entropy from this oracle and from every peer: a beacon built from
+	// any oracle's entropy verifies everywhere, and the parameter hash
+	// (over the sorted set) is the same on every oracle.
+	o.params.EntropySigners = slices.Clone(o.params.EntropySigners)
+	for _, k := range append(cfg.PeerKeys(), o.pub) {
+		if !slices.Contains(o.params.EntropySigners, k) {
+			o.params.EntropySigners = append(o.params.EntropySigners, k)
+		}
+	}
 	if err := o.params.Validate(); err != nil {
 		return nil, fmt.Errorf("new oracle: %w", err)
 	}

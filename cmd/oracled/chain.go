@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"path/filepath"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/hexfield/hexfield/oracle"
 	"github.com/hexfield/hexfield/oracle/solana"
 	"github.com/hexfield/hexfield/wire"
@@ -60,10 +62,13 @@ func rpcBlockhash(url string) func(ctx context.Context) ([32]byte, error) {
 	}
 }
 
-// newDistributor sets up single-oracle reward distribution: the oracle key
-// is the only multisig member (threshold 1) and co-signs with its own
-// manifests. summary is filled in once the oracle exists.
-func newDistributor(ctx context.Context, cfg oracle.Config, key ed25519.PrivateKey, log *slog.Logger, summary *solana.SummaryFunc) (*solana.Distributor, error) {
+// newDistributor sets up reward distribution on the leader (or a single
+// oracle): the multisig members are cfg.Members (this oracle and its peers,
+// sorted by key), the threshold cfg.Threshold. This oracle co-signs first,
+// after checking the proposal against own (its summary of the epoch) and
+// the chain; then peers are asked in order until the threshold is reached.
+func newDistributor(ctx context.Context, cfg oracle.Config, key ed25519.PrivateKey, log *slog.Logger, reg prometheus.Registerer,
+	own solana.SummaryFunc, peers []solana.Cosigner) (*solana.Distributor, error) {
 	payer, created, err := wire.LoadOrCreateKeyFile(cfg.SolanaPayerKey)
 	if err != nil {
 		return nil, err
@@ -79,16 +84,22 @@ func newDistributor(ctx context.Context, cfg oracle.Config, key ed25519.PrivateK
 		log.Warn("created a Solana distributor key; fund it (it pays for token accounts)", "path", cfg.SolanaDistributorKey,
 			"address", wire.PublicKeyOf(dist).String())
 	}
-	cos := &solana.LocalCosigner{Priv: key, Own: func(ctx context.Context, epoch uint64) (solana.Summary, error) {
-		if *summary == nil {
-			return solana.Summary{}, fmt.Errorf("oracle not started")
+	// Peers derive the accounts from the configured addresses: they must be
+	// these keys.
+	for _, c := range []struct {
+		name, addr string
+		key        ed25519.PrivateKey
+	}{{"solana_payer_address", cfg.SolanaPayerAddress, payer}, {"solana_distributor_address", cfg.SolanaDistributorAddress, dist}} {
+		if c.addr != "" && c.addr != wire.PublicKeyOf(c.key).String() {
+			return nil, fmt.Errorf("%s %s is not the configured key file's address %s", c.name, c.addr, wire.PublicKeyOf(c.key))
 		}
-		return (*summary)(ctx, epoch)
-	}}
+	}
+	cos := &solana.LocalCosigner{Priv: key, Own: own, Chain: solana.NewChain(cfg.SolanaRPC)}
 	d, err := solana.New(solana.Config{
 		RPCURL: cfg.SolanaRPC, JournalDir: filepath.Join(cfg.DataDir, "solana-journal"),
-		Payer: payer, Distributor: dist, Oracles: [][32]byte{wire.PublicKeyOf(key)}, Threshold: 1,
-		Cosigners: []solana.Cosigner{cos}, Seed: cfg.SolanaSeed, Decimals: uint8(cfg.SolanaDecimals), Logger: log,
+		Payer: payer, Distributor: dist, Oracles: cfg.Members(wire.PublicKeyOf(key)), Threshold: cfg.Threshold,
+		Cosigners: append([]solana.Cosigner{cos}, peers...), Seed: cfg.SolanaSeed, Decimals: uint8(cfg.SolanaDecimals),
+		Logger: log, Registerer: reg,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("solana distributor: %w", err)
@@ -99,6 +110,21 @@ func newDistributor(ctx context.Context, cfg oracle.Config, key ed25519.PrivateK
 		return nil, fmt.Errorf("solana setup: %w", err)
 	}
 	a := d.Accounts()
-	log.Info("reward distribution on Solana", "rpc", cfg.SolanaRPC, "mint", wire.PublicKey(a.Mint).String())
+	log.Info("reward distribution on Solana", "rpc", cfg.SolanaRPC, "mint", wire.PublicKey(a.Mint).String(),
+		"oracles", len(cfg.Peers)+1, "threshold", cfg.Threshold)
 	return d, nil
+}
+
+// configuredAccounts derives the deployment's accounts from the leader's
+// payer and distributor addresses (on an oracle that does not hold them).
+func configuredAccounts(cfg oracle.Config) (solana.Accounts, error) {
+	payer, err := wire.ParsePublicKey(cfg.SolanaPayerAddress)
+	if err != nil {
+		return solana.Accounts{}, fmt.Errorf("solana_payer_address: %w", err)
+	}
+	dist, err := wire.ParsePublicKey(cfg.SolanaDistributorAddress)
+	if err != nil {
+		return solana.Accounts{}, fmt.Errorf("solana_distributor_address: %w", err)
+	}
+	return solana.DeriveAccounts(payer, cfg.SolanaSeed, dist, uint8(cfg.SolanaDecimals))
 }

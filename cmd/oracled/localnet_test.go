@@ -119,7 +119,9 @@ func TestRewardsOnLocalnet(t *testing.T) {
 	// Second run, at the real time: the epoch closed minutes ago.
 	offset.Store(0)
 	summary := new(solana.SummaryFunc)
-	d, err := newDistributor(ctx, cfg, key, log, summary)
+	d, err := newDistributor(ctx, cfg, key, log, nil, func(ctx context.Context, e uint64) (solana.Summary, error) {
+		return (*summary)(ctx, e)
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/hexfield/hexfield/oracle"
-	"github.com/hexfield/hexfield/oracle/solana"
 	"github.com/hexfield/hexfield/wire"
 )
 
@@ -139,30 +138,32 @@ func runOracle(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		pc.Close()
 		return fmt.Errorf("listen http: %w", err)
 	}
+	var cosignPC net.PacketConn
+	if len(cfg.Peers) > 0 && cfg.SolanaRPC != "" {
+		if cosignPC, err = net.ListenPacket("udp", cfg.CosignListen); err != nil {
+			pc.Close()
+			ln.Close()
+			return fmt.Errorf("listen cosign: %w", err)
+		}
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	deps := oracle.Deps{Key: key, PacketConn: pc, HTTPListener: ln, Logger: log, Registerer: reg, Gatherer: reg}
-	var summary solana.SummaryFunc
-	if cfg.SolanaRPC != "" {
-		deps.Blockhash = rpcBlockhash(cfg.SolanaRPC)
-		d, err := newDistributor(ctx, cfg, key, log, &summary)
-		if err != nil {
-			pc.Close()
-			ln.Close()
-			return err
-		}
-		defer d.Close()
-		deps.Rewarder = d
-	}
-	o, err := oracle.New(cfg, deps)
+	n, err := newNode(ctx, cfg, deps, cosignPC)
 	if err != nil {
 		pc.Close()
 		ln.Close()
+		if cosignPC != nil {
+			cosignPC.Close()
+		}
 		return err
 	}
-	summary = o.EpochSummary
+	cosign := ""
+	if cosignPC != nil {
+		cosign = " cosign=" + cosignPC.LocalAddr().String()
+	}
 	// Machine-readable start line: tests and scripts wait for it.
-	fmt.Fprintf(stdout, "oracled ready key=%s quic=%s http=%s\n", pub, pc.LocalAddr(), ln.Addr())
+	fmt.Fprintf(stdout, "oracled ready key=%s quic=%s http=%s%s\n", pub, pc.LocalAddr(), ln.Addr(), cosign)
 	log.Info("oracle started", "key", pub.String(), "quic", pc.LocalAddr().String(), "http", ln.Addr().String(), "data", cfg.DataDir)
-	return o.Run(ctx)
+	return n.Run(ctx)
 }
