@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hexfield/hexfield/oracle"
 	"github.com/hexfield/hexfield/wire"
 )
 
@@ -32,5 +33,27 @@ func TestRPCBlockhash(t *testing.T) {
 	defer bad.Close()
 	if _, err := rpcBlockhash(bad.URL)(context.Background()); err == nil || !strings.Contains(err.Error(), "node is behind") {
 		t.Fatalf("rpc error: %v", err)
+	}
+}
+
+// TestNewNodeRejects checks the wiring errors that need no chain: a peer
+// list naming this oracle, and a co-signing oracle without its socket.
+func TestNewNodeRejects(t *testing.T) {
+	key, _ := wire.GenerateKey()
+	peer, _ := wire.GenerateKey()
+	payer, _ := wire.GenerateKey()
+	cfg := oracle.Config{DataDir: t.TempDir(), SolanaRPC: "http://127.0.0.1:1",
+		Peers:              []string{wire.PublicKeyOf(peer).String() + "@127.0.0.1:9"},
+		SolanaPayerAddress: wire.PublicKeyOf(payer).String(), SolanaDistributorAddress: wire.PublicKeyOf(peer).String()}.Defaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newNode(context.Background(), cfg, oracle.Deps{Key: key}, nil); err == nil || !strings.Contains(err.Error(), "cosign socket") {
+		t.Fatalf("no cosign socket: %v", err)
+	}
+	self := cfg
+	self.Peers = append(self.Peers, wire.PublicKeyOf(key).String()+"@127.0.0.1:8")
+	if _, err := newNode(context.Background(), self, oracle.Deps{Key: key}, nil); err == nil || !strings.Contains(err.Error(), "own key") {
+		t.Fatalf("own key as peer: %v", err)
 	}
 }
