@@ -1,6 +1,9 @@
 // Command oracled is the hexfield oracle node: QUIC ingest of hotspot
 // reports, the Badger store, entropy, the registry, verification, epochs
-// and the HTTP API.
+// and the HTTP API; with solana_rpc, reward payouts on Solana, by this
+// oracle alone or, with peers, M-of-N: the leader proposes each epoch's
+// phase 1 and every oracle co-signs only a manifest identical to its own
+// (see configs/oracled.toml and newNode).
 //
 //	oracled run [--config FILE] [--data DIR] [--key-name value ...]
 //	oracled version
