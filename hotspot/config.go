@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -13,6 +14,9 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/hexfield/hexfield/radio"
+	"github.com/hexfield/hexfield/wire"
 )
 
 // EnvPrefix starts the name of every environment variable that overrides a
@@ -123,7 +127,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	for _, o := range c.Oracles {
-		if _, _, err := parseOracle(o); err != nil {
+		if _, _, err := wire.ParseOracleAddr(o); err != nil {
 			return fmt.Errorf("oracles: %w", err)
 		}
 	}
@@ -131,7 +135,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("oracles: %d configured, at most %d", len(c.Oracles), maxOracles)
 	}
 	if c.Region != "" {
-		if _, err := lookupRegion(c.Region); err != nil {
+		if _, err := radio.LookupRegion(c.Region); err != nil {
 			return fmt.Errorf("region: %w", err)
 		}
 	}
@@ -310,4 +314,13 @@ func LoadConfig(path string, getenv func(string) string, flags *ConfigFlags) (Co
 		return Config{}, err
 	}
 	return c, nil
+}
+
+// ParseLogLevel parses debug, info, warn or error.
+func ParseLogLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("log_level %q: want debug, info, warn or error", s)
+	}
+	return l, nil
 }

@@ -107,7 +107,7 @@ func New(cfg Config, deps Deps) (*Hotspot, error) {
 		started: now(),
 	}
 	if cfg.Region != "" {
-		r, err := lookupRegion(cfg.Region)
+		r, err := radio.LookupRegion(cfg.Region)
 		if err != nil {
 			return nil, fmt.Errorf("new hotspot: %w", err)
 		}
@@ -116,7 +116,7 @@ func New(cfg Config, deps Deps) (*Hotspot, error) {
 	keys := make([]wire.PublicKey, len(cfg.Oracles))
 	addrs := make([]string, len(cfg.Oracles))
 	for i, s := range cfg.Oracles {
-		k, addr, err := parseOracle(s)
+		k, addr, err := wire.ParseOracleAddr(s)
 		if err != nil {
 			return nil, fmt.Errorf("new hotspot: %w", err)
 		}
@@ -217,7 +217,7 @@ func (h *Hotspot) applyConfig(from wire.PublicKey, c *wire.Config) {
 		var r *radio.Region
 		if c.Asserted && c.Region != "" {
 			var err error
-			if r, err = lookupRegion(c.Region); err != nil {
+			if r, err = radio.LookupRegion(c.Region); err != nil {
 				h.log.Warn("oracle config names an unknown region", "region", c.Region)
 				r = nil
 			}

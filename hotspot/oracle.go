@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/quic-go/quic-go"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/hexfield/hexfield/wire"
 )
@@ -476,4 +477,14 @@ func (c *oracleClient) fetchConfig(ctx context.Context) (*wire.Config, error) {
 		return nil, fmt.Errorf("config from %s: signed by %s", c.key, signer)
 	}
 	return &cfg, nil
+}
+
+// marshalEnvelope re-encodes a decoded envelope canonically (the bytes the
+// signer produced: wire envelopes are canonical).
+func marshalEnvelope(env *wire.Envelope) ([]byte, error) {
+	raw, err := proto.MarshalOptions{Deterministic: true}.Marshal(env)
+	if err != nil {
+		return nil, fmt.Errorf("encode envelope: %w", err)
+	}
+	return raw, nil
 }
