@@ -32,8 +32,17 @@ $(LOCALNET)/node_modules/.package-lock.json: $(LOCALNET)/package.json $(LOCALNET
 test: localnet
 	$(GO) test $(TESTFLAGS) ./...
 
+# The issues' benchmarks. Small ones run for BENCHTIME; the big ones (an
+# epoch of 100k hotspots, 100k payouts, QUIC ingest, hotspotd at 200
+# uplinks/s) run a fixed number of times, each with its baseline in the
+# same run.
 bench: localnet
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./wire/ ./radio/... ./hotspot/
+	$(GO) test -run '^$$' -bench 'VerifyPoC' -benchmem -benchtime $(BENCHTIME) ./verifier/
+	$(GO) test -run '^$$' -bench 'ComputeEpoch|Density' -benchtime 1x -timeout 30m ./verifier/
+	$(GO) test -run '^$$' -bench 'Ingest|GroupCommit' -benchtime 100000x -timeout 30m ./oracle/
+	$(GO) test -run '^$$' -bench 'Hotspotd' -benchtime 4000x -timeout 30m ./e2e/
+	$(GO) test -run '^$$' -bench 'Payout100k' -benchtime 2x -timeout 30m ./oracle/solana/
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
