@@ -39,7 +39,7 @@ func (l *lockedBuffer) String() string {
 }
 
 // TestThreeOraclesOnLocalnet runs three oracles in-process with oracled's
-// wiring (newNode), 2-of-3, against a local Solana. The same signed reports
+// wiring (oracle.NewNode), 2-of-3, against a local Solana. The same signed reports
 // go to all three over QUIC, except that oracle B misses one. After the
 // epoch closes, the leader A proposes phase 1: B recomputes a different
 // manifest and refuses (the leader logs the first differing payout line),
@@ -112,7 +112,7 @@ func TestThreeOraclesOnLocalnet(t *testing.T) {
 		cfgs[i].SolanaDistributorAddress = wire.PublicKeyOf(dist).String()
 	}
 
-	nodes := make([]*node, 3)
+	nodes := make([]*oracle.Node, 3)
 	quicAddrs := make([]string, 3)
 	clients := make([]*oracle.Client, 3)
 	logs := make([]*lockedBuffer, 3)
@@ -140,7 +140,7 @@ func TestThreeOraclesOnLocalnet(t *testing.T) {
 		if i == 0 {
 			deps.Now = func() time.Time { return time.Now().Add(-lagBehind) }
 		}
-		n, err := newNode(ctx, cfgs[i], deps, cosignPCs[i])
+		n, err := oracle.NewNode(ctx, cfgs[i], deps, cosignPCs[i])
 		if err != nil {
 			t.Fatalf("oracle %s: %v", name, err)
 		}
@@ -183,7 +183,7 @@ func TestThreeOraclesOnLocalnet(t *testing.T) {
 			if o == 1 && i == 2 {
 				n-- // B did not get one report
 			}
-			submitPackets(t, ctx, quicAddrs[o], nodes[o].oracle.PublicKey(), hs, n)
+			submitPackets(t, ctx, quicAddrs[o], nodes[o].Oracle().PublicKey(), hs, n)
 		}
 	}
 	if time.Until(submitAt.Add((epochLen-lagBehind)/2)) < 2*time.Second {
@@ -208,7 +208,7 @@ func TestThreeOraclesOnLocalnet(t *testing.T) {
 	if paid.Manifest.Total == 0 || len(paid.Manifest.Payouts) != 3 {
 		t.Fatalf("epoch %d manifest: total %d, %d payouts", epoch, paid.Manifest.Total, len(paid.Manifest.Payouts))
 	}
-	acc, err := configuredAccounts(cfgs[1])
+	acc, err := oracle.ConfiguredAccounts(cfgs[1])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,18 +226,18 @@ func TestThreeOraclesOnLocalnet(t *testing.T) {
 	// leader logged the first differing line.
 	sums := make([]solana.Summary, 3)
 	for i, n := range nodes {
-		if sums[i], err = n.oracle.EpochSummary(ctx, epoch); err != nil {
+		if sums[i], err = n.Oracle().EpochSummary(ctx, epoch); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if sums[2] != sums[0] || sums[1] == sums[0] {
 		t.Fatalf("summaries: A %+v, B %+v, C %+v", sums[0], sums[1], sums[2])
 	}
-	ours, err := nodes[0].oracle.EpochPayouts(ctx, epoch)
+	ours, err := nodes[0].Oracle().EpochPayouts(ctx, epoch)
 	if err != nil {
 		t.Fatal(err)
 	}
-	theirs, err := nodes[1].oracle.EpochPayouts(ctx, epoch)
+	theirs, err := nodes[1].Oracle().EpochPayouts(ctx, epoch)
 	if err != nil {
 		t.Fatal(err)
 	}

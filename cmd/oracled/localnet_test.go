@@ -57,7 +57,7 @@ func TestRewardsOnLocalnet(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	bh, err := rpcBlockhash(net0.URL())(ctx)
+	bh, err := oracle.RPCBlockhash(net0.URL())(ctx)
 	if err != nil || bh == ([32]byte{}) {
 		t.Fatalf("blockhash %x err %v", bh, err)
 	}
@@ -66,7 +66,9 @@ func TestRewardsOnLocalnet(t *testing.T) {
 	var offset atomic.Int64
 	offset.Store(int64(-5 * time.Minute))
 	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
-	start := func(rw oracle.Rewarder) (*oracle.Oracle, string, string, func()) {
+	// start runs an oracle: without chain parts (but with blockhash
+	// entropy), or with oracled's whole wiring (oracle.NewNode).
+	start := func(chain bool) (*oracle.Oracle, string, string, func()) {
 		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
@@ -75,14 +77,25 @@ func TestRewardsOnLocalnet(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		o, err := oracle.New(cfg, oracle.Deps{Key: key, PacketConn: pc, HTTPListener: ln, Logger: log, Now: now,
-			Rewarder: rw, Blockhash: rpcBlockhash(net0.URL())})
-		if err != nil {
-			t.Fatal(err)
+		deps := oracle.Deps{Key: key, PacketConn: pc, HTTPListener: ln, Logger: log, Now: now}
+		var run func(context.Context) error
+		var o *oracle.Oracle
+		if chain {
+			n, err := oracle.NewNode(ctx, cfg, deps, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o, run = n.Oracle(), n.Run
+		} else {
+			deps.Blockhash = oracle.RPCBlockhash(net0.URL())
+			if o, err = oracle.New(cfg, deps); err != nil {
+				t.Fatal(err)
+			}
+			run = o.Run
 		}
 		rctx, stop := context.WithCancel(ctx)
 		done := make(chan error, 1)
-		go func() { done <- o.Run(rctx) }()
+		go func() { done <- run(rctx) }()
 		return o, pc.LocalAddr().String(), "http://" + ln.Addr().String(), func() {
 			stop()
 			if err := <-done; err != nil {
@@ -90,7 +103,7 @@ func TestRewardsOnLocalnet(t *testing.T) {
 			}
 		}
 	}
-	o, quicAddr, httpURL, stop := start(nil)
+	o, quicAddr, httpURL, stop := start(false)
 	c := &oracle.Client{BaseURL: httpURL}
 	var owners [][32]byte
 	var hotspots [][]byte
@@ -118,16 +131,7 @@ func TestRewardsOnLocalnet(t *testing.T) {
 
 	// Second run, at the real time: the epoch closed minutes ago.
 	offset.Store(0)
-	summary := new(solana.SummaryFunc)
-	d, err := newDistributor(ctx, cfg, key, log, nil, func(ctx context.Context, e uint64) (solana.Summary, error) {
-		return (*summary)(ctx, e)
-	}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	o2, _, httpURL2, stop2 := start(d)
-	*summary = o2.EpochSummary
+	_, _, httpURL2, stop2 := start(true)
 	defer stop2()
 	c2 := &oracle.Client{BaseURL: httpURL2}
 	deadline := time.Now().Add(90 * time.Second)
@@ -148,7 +152,11 @@ func TestRewardsOnLocalnet(t *testing.T) {
 		}
 		t.Fatal("no epoch paid on chain within 90 s")
 	}
-	bal, err := solana.NewChain(net0.URL()).TokenBalances(ctx, d.Accounts().Mint, owners)
+	acc, err := solana.DeriveAccounts(wire.PublicKeyOf(payer), cfg.SolanaSeed, wire.PublicKeyOf(dist), uint8(cfg.SolanaDecimals))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bal, err := solana.NewChain(net0.URL()).TokenBalances(ctx, acc.Mint, owners)
 	if err != nil {
 		t.Fatal(err)
 	}

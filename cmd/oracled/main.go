@@ -3,7 +3,7 @@
 // and the HTTP API; with solana_rpc, reward payouts on Solana, by this
 // oracle alone or, with peers, M-of-N: the leader proposes each epoch's
 // phase 1 and every oracle co-signs only a manifest identical to its own
-// (see configs/oracled.toml and newNode).
+// (see configs/oracled.toml and oracle.NewNode).
 //
 //	oracled run [--config FILE] [--data DIR] [--key-name value ...]
 //	oracled version
@@ -152,7 +152,7 @@ func runOracle(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	deps := oracle.Deps{Key: key, PacketConn: pc, HTTPListener: ln, Logger: log, Registerer: reg, Gatherer: reg}
-	n, err := newNode(ctx, cfg, deps, cosignPC)
+	n, err := oracle.NewNode(ctx, cfg, deps, cosignPC)
 	if err != nil {
 		pc.Close()
 		ln.Close()
