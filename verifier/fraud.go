@@ -9,7 +9,8 @@ import (
 	"github.com/hexfield/hexfield/radio"
 )
 
-// The fraud detectors of poc-rules §12e. They run at epoch close over the
+// The fraud detectors of poc-rules §12e, and the [hx] excess_tx_power
+// detector (excess.go). They run at epoch close over the
 // witness events of the current and the previous Window−1 epochs, with
 // validity from the rules of §4–6 only (never from other detectors), and
 // flag hotspots for the current epoch. Everything here iterates in
@@ -26,6 +27,7 @@ type event struct {
 	valid  bool    // valid per §4–6 (else invalid only for bad_rssi / implausible_signal)
 	beacon int32   // ordinal of the beacon among the window's beacons with events
 	sigDdB int32   // signal, ddBm
+	gDdB   int32   // gain in ddB: signalDdBm − 10·(P + ⌊G_b/10⌋ + ⌊G_w/10⌋)
 }
 
 func floor10(g int32) int64 {
@@ -44,6 +46,56 @@ func (e *engine) detect(h *History, start, end int64) []Flag {
 		return nil
 	}
 	from := start - int64(d.Window-1)*e.p.epochMs()
+	evs, ranges := e.windowEvents(from, end)
+	n := len(e.reg.sites)
+	flagged := make([][]Reason, n)
+	add := func(s int32, r Reason) {
+		if !slices.Contains(flagged[s], r) {
+			flagged[s] = append(flagged[s], r)
+		}
+	}
+	// The detectors only read the events; they run side by side and
+	// their results are merged in a fixed order.
+	var di, ic, as, xp []int32
+	var wg sync.WaitGroup
+	wg.Go(func() { di = e.distanceInsensitive(evs) })
+	wg.Go(func() { ic = e.isolatedCliques(evs, h, from, end) })
+	wg.Go(func() { xp = e.excessTxPower(evs) })
+	as = e.antennaSplit(evs, ranges)
+	wg.Wait()
+	for _, s := range di {
+		add(s, ReasonDistanceInsensitive)
+	}
+	for _, s := range ic {
+		add(s, ReasonIsolatedClique)
+	}
+	for _, s := range as {
+		add(s, ReasonAntennaSplit)
+	}
+	for _, s := range xp {
+		add(s, ReasonExcessTxPower)
+	}
+	var out []Flag
+	for s, rs := range flagged {
+		slices.Sort(rs)
+		for _, r := range rs {
+			out = append(out, Flag{Hotspot: e.reg.sites[s].Key, Reason: r})
+		}
+	}
+	slices.SortFunc(out, func(a, b Flag) int {
+		if c := bytes.Compare(a.Hotspot[:], b.Hotspot[:]); c != 0 {
+			return c
+		}
+		return int(a.Reason) - int(b.Reason)
+	})
+	return out
+}
+
+// windowEvents returns the witness events of the valid beacons received in
+// [from, end), in (received_ms, id) order of beacons and pair order within a
+// beacon, and the event range of each beacon ordinal.
+func (e *engine) windowEvents(from, end int64) ([]event, [][2]int32) {
+	d := e.p.Detectors
 	nev := 0
 	for k := range e.beacons {
 		if br := &e.beacons[k]; br.ms >= from && br.ms < end && br.final == ReasonNone {
@@ -78,50 +130,14 @@ func (e *engine) detect(h *History, start, end int64) []Flag {
 				b: br.site, w: wr.site, dist: pr.dist, gain: g,
 				strong: g >= -nearL-d.SplitMarginDB,
 				valid:  valid, beacon: int32(len(ranges)), sigDdB: sig,
+				gDdB: int32(int64(sig) - 10*eirp),
 			})
 		}
 		if hi := int32(len(evs)); hi > lo {
 			ranges = append(ranges, [2]int32{lo, hi})
 		}
 	}
-	n := len(e.reg.sites)
-	flagged := make([][]Reason, n)
-	add := func(s int32, r Reason) {
-		if !slices.Contains(flagged[s], r) {
-			flagged[s] = append(flagged[s], r)
-		}
-	}
-	// The three detectors only read the events; they run side by side and
-	// their results are merged in a fixed order.
-	var di, ic, as []int32
-	var wg sync.WaitGroup
-	wg.Go(func() { di = e.distanceInsensitive(evs) })
-	wg.Go(func() { ic = e.isolatedCliques(evs, h, from, end) })
-	as = e.antennaSplit(evs, ranges)
-	wg.Wait()
-	for _, s := range di {
-		add(s, ReasonDistanceInsensitive)
-	}
-	for _, s := range ic {
-		add(s, ReasonIsolatedClique)
-	}
-	for _, s := range as {
-		add(s, ReasonAntennaSplit)
-	}
-	var out []Flag
-	for s, rs := range flagged {
-		slices.Sort(rs)
-		for _, r := range rs {
-			out = append(out, Flag{Hotspot: e.reg.sites[s].Key, Reason: r})
-		}
-	}
-	slices.SortFunc(out, func(a, b Flag) int {
-		if c := bytes.Compare(a.Hotspot[:], b.Hotspot[:]); c != 0 {
-			return c
-		}
-		return int(a.Reason) - int(b.Reason)
-	})
-	return out
+	return evs, ranges
 }
 
 // fit accumulates a least-squares fit of g = a + b·log10(d).

@@ -245,10 +245,10 @@ func TestFraudInflatedTxPower(t *testing.T) {
 	checkFigures(t, f, 0.95, 0.01)
 }
 
-// Scenario 3b (a known limit): the same hotspot lies and reports the
-// prescribed power. Its extra reach is not detectable in band unless a
-// witness's signal crosses the free-space bound; the test records the
-// figures rather than a threshold.
+// Scenario 3b: the same hotspot lies and reports the prescribed power.
+// Its extra reach passes every per-witness check unless a signal crosses
+// the free-space bound; excess_tx_power catches it because its links are
+// about 10 dB stronger outbound than inbound.
 func TestFraudInflatedTxPowerLying(t *testing.T) {
 	base := fraudTown(t).run(t)
 	tw := fraudTown(t)
@@ -257,7 +257,15 @@ func TestFraudInflatedTxPowerLying(t *testing.T) {
 	loud.extraPower = 10
 	res := tw.run(t)
 	f := measure(tw, base, res, []*tHotspot{loud})
-	t.Logf("lying about power (limit, not asserted): %v", f)
+	checkFigures(t, f, 0.95, 0.01)
+	if l := lineOf(res.Manifest, loud); l == nil || !slices.Contains(l.Flags, ReasonExcessTxPower) {
+		t.Errorf("loud not flagged excess_tx_power: %+v", l)
+	}
+	for _, fl := range res.Flags {
+		if fl.Hotspot != loud.key {
+			t.Errorf("honest hotspot flagged %v", fl.Reason)
+		}
+	}
 }
 
 // Scenario 4: three hotspots on one roof asserting locations ~1 km apart
@@ -381,6 +389,9 @@ func TestDistanceInsensitiveFalsePositives(t *testing.T) {
 		t.Logf("exponent %.1f, spacing %.0f m: %d of 64 honest hotspots flagged", c.exp, c.spacing, len(res.Flags))
 		if len(res.Flags) > c.maxFlags {
 			t.Errorf("exponent %.1f spacing %.0f: %d flags", c.exp, c.spacing, len(res.Flags))
+		}
+		if k := excessFlags(res); k > 0 {
+			t.Errorf("exponent %.1f spacing %.0f: %d honest hotspots flagged excess_tx_power", c.exp, c.spacing, k)
 		}
 	}
 }

@@ -85,6 +85,14 @@ type DetectorParams struct {
 	CoMinBeacons   int
 	CoMinBeaconers int
 	CoMaxStdDevDB  float64
+
+	// excess_tx_power ([hx], see excessTxPower): events needed each way
+	// for a pair to count (3), pairs needed per hotspot (5), and the flag
+	// rule median asymmetry > TxMaxAsymmetryDB (6 dB: above the ±5 dB RSSI
+	// calibration of §12c plus fading, below a 10 dB excess).
+	TxMinEvents      int
+	TxMinPartners    int
+	TxMaxAsymmetryDB float64
 }
 
 // Params is an epoch's parameter set: every number of poc-rules §14. Its
@@ -204,6 +212,9 @@ func DefaultParams() Params {
 			CoMinBeacons:      10,
 			CoMinBeaconers:    3,
 			CoMaxStdDevDB:     1.0,
+			TxMinEvents:       3,
+			TxMinPartners:     5,
+			TxMaxAsymmetryDB:  6,
 		},
 		OpsBP:      1000,
 		PoCMaxBP:   3000,
@@ -252,6 +263,11 @@ func (p Params) Validate() error {
 		return bad("bytes per DC %d", p.BytesPerDC)
 	case p.Detectors.Window < 1:
 		return bad("detector window %d", p.Detectors.Window)
+	case !p.Detectors.Disabled && (p.Detectors.TxMinEvents < 1 || p.Detectors.TxMinPartners < 1):
+		return bad("excess_tx_power needs ≥ 1 event each way and ≥ 1 partner, got %d and %d",
+			p.Detectors.TxMinEvents, p.Detectors.TxMinPartners)
+	case !p.Detectors.Disabled && (!(p.Detectors.TxMaxAsymmetryDB >= 0) || math.IsInf(p.Detectors.TxMaxAsymmetryDB, 0)):
+		return bad("excess_tx_power threshold %v dB", p.Detectors.TxMaxAsymmetryDB)
 	}
 	prev := 0
 	for _, l := range p.Density {
@@ -367,11 +383,11 @@ func (p Params) appendCanonical(b []byte) []byte {
 		i64(0)
 	}
 	for _, v := range []int{d.Window, d.MinEvents, d.MinPartners, d.EdgeEvents, d.CliqueMin, d.CliqueMax,
-		d.MinOutsiders, d.SplitMinEvents, d.CoMinBeacons, d.CoMinBeaconers} {
+		d.MinOutsiders, d.SplitMinEvents, d.CoMinBeacons, d.CoMinBeaconers, d.TxMinEvents, d.TxMinPartners} {
 		i64(int64(v))
 	}
 	for _, f := range []float64{d.MinDistRatio, d.MaxExponent, d.ExponentSigma, d.CliqueDensity, d.OutsiderRadiusM,
-		d.SplitMinDistanceM, d.SplitNearM, d.SplitMarginDB, d.CoMinDistanceM, d.CoMaxStdDevDB} {
+		d.SplitMinDistanceM, d.SplitNearM, d.SplitMarginDB, d.CoMinDistanceM, d.CoMaxStdDevDB, d.TxMaxAsymmetryDB} {
 		f64(f)
 	}
 	for _, v := range []uint32{p.OpsBP, p.PoCMaxBP, p.PoCMinBP, p.BeaconBP, p.WitnessBP} {

@@ -41,10 +41,11 @@ const (
 	ReasonDistanceInsensitive     Reason = 28 // detector §12e (H)
 	ReasonIsolatedClique          Reason = 29 // detector §12e (H)
 	ReasonAntennaSplit            Reason = 30 // detector §12e (H)
+	ReasonExcessTxPower           Reason = 31 // [hx] detector: transmits above the prescribed power (H)
 )
 
 // NumReasons is one more than the largest Reason.
-const NumReasons = 31
+const NumReasons = 32
 
 var reasonNames = [NumReasons]string{
 	"reason_none", "bad_signature", "not_asserted", "entropy_expired", "bad_entropy",
@@ -54,7 +55,7 @@ var reasonNames = [NumReasons]string{
 	"unknown_error", "below_min_distance", "duplicate", "denied_edge", "too_late",
 	"gateway_no_valid_beacons", "gateway_no_valid_witnesses", "invalid_tx_power",
 	"implausible_signal", "invalid_datarate", "distance_insensitive", "isolated_clique",
-	"antenna_split",
+	"antenna_split", "excess_tx_power",
 }
 
 // String returns the snake_case name of r as in poc-rules §13.
@@ -94,5 +95,9 @@ func (r Reason) Valid() bool { return r == ReasonNone }
 // IsHotspotFlag reports whether r is one of the fraud detectors' reasons,
 // which apply to a hotspot for a whole epoch.
 func (r Reason) IsHotspotFlag() bool {
-	return r == ReasonDistanceInsensitive || r == ReasonIsolatedClique || r == ReasonAntennaSplit
+	switch r {
+	case ReasonDistanceInsensitive, ReasonIsolatedClique, ReasonAntennaSplit, ReasonExcessTxPower:
+		return true
+	}
+	return false
 }

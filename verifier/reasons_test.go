@@ -1,6 +1,7 @@
 package verifier
 
 import (
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -279,6 +280,9 @@ func TestParamsHash(t *testing.T) {
 		func(p *Params) { p.Density[2].Max = 51 },
 		func(p *Params) { p.NoiseFigureDB = 7 },
 		func(p *Params) { p.Detectors.CliqueDensity = 0.5 },
+		func(p *Params) { p.Detectors.TxMinEvents = 4 },
+		func(p *Params) { p.Detectors.TxMinPartners = 6 },
+		func(p *Params) { p.Detectors.TxMaxAsymmetryDB = 7 },
 		func(p *Params) { p.OpsBP = 999 },
 		func(p *Params) { p.EntropySigners = []wire.PublicKey{{3}} },
 		func(p *Params) { p.OpsOwner = wire.PublicKey{4} },
@@ -298,6 +302,23 @@ func TestParamsHash(t *testing.T) {
 	if err := bad.Validate(); err == nil {
 		t.Fatal("an interval that does not divide the epoch must be rejected")
 	}
+	for i, mut := range []func(*DetectorParams){
+		func(d *DetectorParams) { d.TxMinEvents = 0 },
+		func(d *DetectorParams) { d.TxMinPartners = 0 },
+		func(d *DetectorParams) { d.TxMaxAsymmetryDB = -1 },
+		func(d *DetectorParams) { d.TxMaxAsymmetryDB = math.NaN() },
+		func(d *DetectorParams) { d.TxMaxAsymmetryDB = math.Inf(1) },
+	} {
+		q := DefaultParams()
+		mut(&q.Detectors)
+		if err := q.Validate(); err == nil {
+			t.Errorf("excess_tx_power mutation %d accepted", i)
+		}
+		q.Detectors.Disabled = true
+		if err := q.Validate(); err != nil {
+			t.Errorf("excess_tx_power mutation %d rejected with the detectors off: %v", i, err)
+		}
+	}
 }
 
 func TestInputWindow(t *testing.T) {
@@ -310,5 +331,80 @@ func TestInputWindow(t *testing.T) {
 	}
 	if to != start+dayMs+30*60*1000 {
 		t.Errorf("to %d", to)
+	}
+}
+
+// Every reason code: its number (poc-rules §13, 31 an [hx] addition), its
+// name both ways, and whether it is a hotspot-scope detector flag.
+func TestReasonNames(t *testing.T) {
+	cases := []struct {
+		r     Reason
+		num   uint8
+		name  string
+		scope string // B, W, H, or "" for reserved codes
+	}{
+		{ReasonNone, 0, "reason_none", "BW"},
+		{ReasonBadSignature, 1, "bad_signature", ""},
+		{ReasonNotAsserted, 2, "not_asserted", "BW"},
+		{ReasonEntropyExpired, 3, "entropy_expired", "BW"},
+		{ReasonBadEntropy, 4, "bad_entropy", ""},
+		{ReasonInvalidCapability, 5, "invalid_capability", "BW"},
+		{ReasonInvalidPubkey, 6, "invalid_pubkey", ""},
+		{ReasonIrregularInterval, 7, "irregular_interval", "B"},
+		{ReasonGatewayNotFound, 8, "gateway_not_found", "BW"},
+		{ReasonDenied, 9, "denied", "BW"},
+		{ReasonInvalidPacket, 10, "invalid_packet", "BW"},
+		{ReasonBadRSSI, 11, "bad_rssi", "W"},
+		{ReasonInvalidRegion, 12, "invalid_region", "W"},
+		{ReasonMaxDistanceExceeded, 13, "max_distance_exceeded", "W"},
+		{ReasonInvalidFrequency, 14, "invalid_frequency", "W"},
+		{ReasonSelfWitness, 15, "self_witness", "W"},
+		{ReasonStale, 16, "stale", "BW"},
+		{ReasonScalingFactorNotFound, 17, "scaling_factor_not_found", ""},
+		{ReasonUnknownError, 18, "unknown_error", ""},
+		{ReasonBelowMinDistance, 19, "below_min_distance", "W"},
+		{ReasonDuplicate, 20, "duplicate", "W"},
+		{ReasonDeniedEdge, 21, "denied_edge", ""},
+		{ReasonTooLate, 22, "too_late", "W"},
+		{ReasonGatewayNoValidBeacons, 23, "gateway_no_valid_beacons", "W"},
+		{ReasonGatewayNoValidWitnesses, 24, "gateway_no_valid_witnesses", "B"},
+		{ReasonInvalidTxPower, 25, "invalid_tx_power", "B"},
+		{ReasonImplausibleSignal, 26, "implausible_signal", "W"},
+		{ReasonInvalidDatarate, 27, "invalid_datarate", "W"},
+		{ReasonDistanceInsensitive, 28, "distance_insensitive", "H"},
+		{ReasonIsolatedClique, 29, "isolated_clique", "H"},
+		{ReasonAntennaSplit, 30, "antenna_split", "H"},
+		{ReasonExcessTxPower, 31, "excess_tx_power", "H"},
+	}
+	if len(cases) != NumReasons {
+		t.Fatalf("%d cases for %d reasons", len(cases), NumReasons)
+	}
+	for i, c := range cases {
+		if uint8(c.r) != c.num || int(c.num) != i {
+			t.Errorf("%s is %d, want %d", c.name, c.r, c.num)
+		}
+		if c.r.String() != c.name {
+			t.Errorf("%d: String %q, want %q", c.num, c.r.String(), c.name)
+		}
+		got, err := ParseReason(c.name)
+		if err != nil || got != c.r {
+			t.Errorf("ParseReason(%q) = %v, %v", c.name, got, err)
+		}
+		var u Reason
+		if b, _ := c.r.MarshalText(); u.UnmarshalText(b) != nil || u != c.r {
+			t.Errorf("%s: text round trip gives %v", c.name, u)
+		}
+		if c.r.IsHotspotFlag() != (c.scope == "H") {
+			t.Errorf("%s: IsHotspotFlag %v", c.name, c.r.IsHotspotFlag())
+		}
+		if c.r.Valid() != (c.num == 0) {
+			t.Errorf("%s: Valid %v", c.name, c.r.Valid())
+		}
+	}
+	if Reason(NumReasons).String() != "reason_32" {
+		t.Errorf("unknown reason prints %q", Reason(NumReasons).String())
+	}
+	if _, err := ParseReason("reason_32"); err == nil {
+		t.Error("an unknown name parses")
 	}
 }
