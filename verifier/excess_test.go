@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // txMedians runs the engine over the town's reports for testEpoch up to
@@ -158,4 +160,53 @@ func TestExcessTxPowerSweep(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkDetectors100k times the detectors on the 100k-hotspot epoch of
+// BenchmarkComputeEpoch100k: all of them (detect, the window's events
+// included) and excess_tx_power alone on the same events, so its share of
+// the epoch is a same-run ratio. It also checks that none of this honest
+// network is flagged excess_tx_power.
+func BenchmarkDetectors100k(b *testing.B) {
+	in := bigNetwork(b, 317, 15)
+	reg, err := NewRegistry(in.Registry)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := in.Params
+	from, to := p.InputWindow(in.Epoch)
+	e := newEngine(p, reg)
+	e.load(filterWindow(in.Beacons, from, to, func(b *Beacon) int64 { return b.ReceivedMs }),
+		filterWindow(in.Witnesses, from, to, func(w *Witness) int64 { return w.ReceivedMs }), nil)
+	h := e.history()
+	e.finalize(h)
+	start, end := p.EpochStart(in.Epoch), p.EpochEnd(in.Epoch)
+	evs, _ := e.windowEvents(start-int64(p.Detectors.Window-1)*p.epochMs(), end)
+	cpu := func() time.Duration {
+		var r syscall.Rusage
+		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &r)
+		return time.Duration(r.Utime.Nano() + r.Stime.Nano())
+	}
+	var detectCPU, excessCPU, detectWall, excessWall time.Duration
+	b.ResetTimer()
+	for b.Loop() {
+		c0, t0 := cpu(), time.Now()
+		flags := e.detect(h, start, end)
+		c1, t1 := cpu(), time.Now()
+		xp := e.excessTxPower(evs)
+		c2, t2 := cpu(), time.Now()
+		detectCPU += c1 - c0
+		excessCPU += c2 - c1
+		detectWall += t1.Sub(t0)
+		excessWall += t2.Sub(t1)
+		if len(xp) > 0 {
+			b.Fatalf("%d honest hotspots flagged excess_tx_power (%d flags in all)", len(xp), len(flags))
+		}
+	}
+	n := float64(b.N)
+	b.ReportMetric(detectCPU.Seconds()/n, "detect-cpu-s/op")
+	b.ReportMetric(excessCPU.Seconds()/n, "excess-cpu-s/op")
+	b.ReportMetric(detectWall.Seconds()/n, "detect-wall-s/op")
+	b.ReportMetric(excessWall.Seconds()/n, "excess-wall-s/op")
+	b.Logf("%d events in the window", len(evs))
 }
