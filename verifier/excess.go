@@ -31,7 +31,12 @@ import (
 //     way, the pair's asymmetry for A is mean g(A→B) − mean g(B→A) (and its
 //     negative for B);
 //   - a hotspot with at least TxMinPartners such partners is flagged when
-//     the median of its asymmetries exceeds TxMaxAsymmetryDB.
+//     the median of its asymmetries exceeds TxMaxAsymmetryDB;
+//   - and, so that a hotspot cannot dilute a loud epoch with quiet ones in
+//     the window, the same rule with its outbound means taken from the
+//     current epoch's events only (at least TxMinEpochEvents per link;
+//     the inbound means, which its transmit power does not touch, still
+//     from the whole window). Either median above the threshold flags it.
 //
 // The median makes one hotspot's standing depend on the majority of its
 // partners: a loud or miscalibrated partner moves one entry of it, so
@@ -40,11 +45,12 @@ import (
 // side is flagged; a receive-only amplifier or a receiver reading high
 // makes the asymmetry negative.
 //
-// Why the defaults (3 events each way, 5 partners, 6 dB): per-packet
-// fading (σ ≈ 2 dB in the simulator, slow shadowing is the same both
-// ways) gives a pair's asymmetry a spread of 2·√(2/3) ≈ 1.6 dB with three
-// events each way, and the median of five or more pairs is tighter still.
-// Requiring three events each way also drops links heard only on lucky
+// Why the defaults (3 events each way, 1 outbound event in the epoch,
+// 5 partners, 6 dB): per-packet fading (σ ≈ 2 dB in the simulator, slow
+// shadowing is the same both ways) gives a pair's asymmetry a spread of 2·√(2/3) ≈ 1.6 dB with three
+// events each way (2·√(1 + 1/3) ≈ 2.3 dB with a single outbound event in
+// the epoch), and the median of five or more pairs is tighter still.
+// Requiring three inbound events also drops links heard only on lucky
 // fades near the sensitivity limit, whose means are biased upward. The
 // larger term in the field is RSSI calibration: poc-rules §12c allows
 // ±5 dB per receiver, which moves a hotspot's median by at most 5 dB
@@ -57,26 +63,30 @@ import (
 // Determinism: signals are integers (ddB), the per-pair sums are integer
 // sums, a mean is one division, and each hotspot's asymmetries are sorted
 // before the median is taken.
-func (e *engine) excessTxPower(evs []event) []int32 {
+func (e *engine) excessTxPower(evs []event, cur int) []int32 {
 	limit := 10 * e.p.Detectors.TxMaxAsymmetryDB // ddB
+	win, epoch := e.txAsymmetries(evs, cur)
 	var out []int32
-	for s, m := range e.txAsymmetries(evs) {
-		if m > limit { // NaN (too few partners) is never above
+	for s := range win {
+		if win[s] > limit || epoch[s] > limit { // NaN (too few partners) is never above
 			out = append(out, int32(s))
 		}
 	}
 	return out
 }
 
-// txAsymmetries returns each hotspot's median link asymmetry in ddB, NaN
-// when it has fewer than TxMinPartners partners with TxMinEvents events
-// each way.
-func (e *engine) txAsymmetries(evs []event) []float64 {
+// txAsymmetries returns each hotspot's median link asymmetry in ddB over
+// the window (win) and with its outbound links taken from the current
+// epoch's events evs[cur:] only (epoch); NaN when it has too few partners.
+func (e *engine) txAsymmetries(evs []event, cur int) (win, epoch []float64) {
 	d := e.p.Detectors
 	n := len(e.reg.sites)
 	// The events grouped by beaconer, then sorted by witness: a directed
 	// link b→w is a run of one beaconer's segment.
-	type wg struct{ w, g int32 }
+	type wg struct {
+		w, g int32
+		now  bool // in the current epoch
+	}
 	start := make([]int32, n+1)
 	for i := range evs {
 		start[evs[i].b+1]++
@@ -88,13 +98,14 @@ func (e *engine) txAsymmetries(evs []event) []float64 {
 	next := slices.Clone(start[:n])
 	for i := range evs {
 		ev := &evs[i]
-		byB[next[ev.b]] = wg{ev.w, ev.gDdB}
+		byB[next[ev.b]] = wg{ev.w, ev.gDdB, i >= cur}
 		next[ev.b]++
 	}
 	// directed links: per beaconer, sorted by witness, with count and sum
+	// over the window and over the current epoch
 	type link struct {
-		w, n int32
-		sum  int64
+		w, n, nNow  int32
+		sum, sumNow int64
 	}
 	lstart := make([]int32, n+1)
 	links := make([]link, 0, len(evs)/2+1)
@@ -107,6 +118,10 @@ func (e *engine) txAsymmetries(evs []event) []float64 {
 			for ; j < len(seg) && seg[j].w == seg[i].w; j++ {
 				l.n++
 				l.sum += int64(seg[j].g)
+				if seg[j].now {
+					l.nNow++
+					l.sumNow += int64(seg[j].g)
+				}
 			}
 			links = append(links, l)
 			i = j
@@ -121,35 +136,41 @@ func (e *engine) txAsymmetries(evs []event) []float64 {
 		}
 		return &seg[i]
 	}
-	minEv := int32(d.TxMinEvents)
-	out := make([]float64, n)
-	var asym []float64
+	minEv, minNow := int32(d.TxMinEvents), int32(d.TxMinEpochEvents)
+	win, epoch = make([]float64, n), make([]float64, n)
+	var aw, ae []float64
 	for s := range int32(n) {
-		out[s] = math.NaN()
+		win[s], epoch[s] = math.NaN(), math.NaN()
 		seg := links[lstart[s]:lstart[s+1]]
 		if len(seg) < d.TxMinPartners {
 			continue
 		}
-		asym = asym[:0]
+		aw, ae = aw[:0], ae[:0]
 		for i := range seg {
 			fwd := &seg[i]
-			if fwd.n < minEv || fwd.w == s {
+			if fwd.w == s {
 				continue
 			}
 			rev := find(fwd.w, s)
 			if rev == nil || rev.n < minEv {
 				continue
 			}
-			mf := float64(fwd.sum) / float64(fwd.n)
 			mr := float64(rev.sum) / float64(rev.n)
-			asym = append(asym, mf-mr)
+			if fwd.n >= minEv {
+				aw = append(aw, float64(fwd.sum)/float64(fwd.n)-mr)
+			}
+			if fwd.nNow >= minNow {
+				ae = append(ae, float64(fwd.sumNow)/float64(fwd.nNow)-mr)
+			}
 		}
-		if len(asym) < d.TxMinPartners {
-			continue
+		if len(aw) >= d.TxMinPartners {
+			win[s] = median(aw)
 		}
-		out[s] = median(asym)
+		if len(ae) >= d.TxMinPartners {
+			epoch[s] = median(ae)
+		}
 	}
-	return out
+	return win, epoch
 }
 
 // median sorts xs and returns its median (the mean of the two middle

@@ -10,9 +10,10 @@ import (
 )
 
 // txMedians runs the engine over the town's reports for testEpoch up to
-// the detectors and returns each hotspot's median link asymmetry in dB
-// (NaN: too few partners), by name.
-func txMedians(tb testing.TB, tw *town) map[string]float64 {
+// the detectors and returns each hotspot's median link asymmetries in dB
+// (NaN: too few partners), by name: over the window, and with outbound
+// links from the current epoch.
+func txMedians(tb testing.TB, tw *town) (win, epoch map[string]float64) {
 	tb.Helper()
 	in := tw.input(testEpoch)
 	reg, err := NewRegistry(in.Registry)
@@ -27,15 +28,15 @@ func txMedians(tb testing.TB, tw *town) map[string]float64 {
 	h := e.history()
 	e.finalize(h)
 	start, end := p.EpochStart(testEpoch), p.EpochEnd(testEpoch)
-	evs, _ := e.windowEvents(start-int64(p.Detectors.Window-1)*p.epochMs(), end)
-	med := e.txAsymmetries(evs)
-	out := map[string]float64{}
+	evs, _, cur := e.windowEvents(start-int64(p.Detectors.Window-1)*p.epochMs(), start, end)
+	mw, me := e.txAsymmetries(evs, cur)
+	win, epoch = map[string]float64{}, map[string]float64{}
 	for _, th := range tw.hs {
 		if i, ok := reg.index[th.key]; ok {
-			out[th.name] = med[i] / 10
+			win[th.name], epoch[th.name] = mw[i]/10, me[i]/10
 		}
 	}
-	return out
+	return win, epoch
 }
 
 // spread summarises the medians of the hotspots that have enough partners.
@@ -87,17 +88,23 @@ func TestExcessTxPowerHonestTowns(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			tw := c.town(t)
 			res := tw.run(t)
-			n, lo, hi := spread(txMedians(t, tw))
-			t.Logf("%d of 64 hotspots with ≥ %d partners; median asymmetry %.2f … %.2f dB; threshold %.1f dB",
-				n, tw.p.Detectors.TxMinPartners, lo, hi, tw.p.Detectors.TxMaxAsymmetryDB)
-			if n < 32 {
-				t.Errorf("only %d hotspots have enough partners: the detector sees too little of this town", n)
+			win, epoch := txMedians(t, tw)
+			for _, m := range []struct {
+				name string
+				meds map[string]float64
+			}{{"window", win}, {"epoch", epoch}} {
+				n, lo, hi := spread(m.meds)
+				t.Logf("%s: %d of 64 hotspots with ≥ %d partners; median asymmetry %.2f … %.2f dB; threshold %.1f dB",
+					m.name, n, tw.p.Detectors.TxMinPartners, lo, hi, tw.p.Detectors.TxMaxAsymmetryDB)
+				if n < 32 {
+					t.Errorf("%s: only %d hotspots have enough partners: the detector sees too little of this town", m.name, n)
+				}
+				if hi > tw.p.Detectors.TxMaxAsymmetryDB/2 {
+					t.Errorf("%s: an honest median asymmetry of %.2f dB leaves less than half the threshold as margin", m.name, hi)
+				}
 			}
 			if k := excessFlags(res); k > 0 {
 				t.Errorf("%d honest hotspots flagged excess_tx_power", k)
-			}
-			if hi > tw.p.Detectors.TxMaxAsymmetryDB/2 {
-				t.Errorf("an honest median asymmetry of %.2f dB leaves less than half the threshold as margin", hi)
 			}
 		})
 	}
@@ -120,9 +127,12 @@ func TestExcessTxPowerCalibration(t *testing.T) {
 				return sig + c.cal*u
 			}
 			res := tw.run(t)
-			n, lo, hi := spread(txMedians(t, tw))
+			win, epoch := txMedians(t, tw)
+			n, lo, hi := spread(win)
+			_, elo, ehi := spread(epoch)
 			k := excessFlags(res)
-			t.Logf("calibration ±%.0f dB: %d hotspots rated, median asymmetry %.2f … %.2f dB, %d flagged", c.cal, n, lo, hi, k)
+			t.Logf("calibration ±%.0f dB: %d hotspots rated, median asymmetry %.2f … %.2f dB (epoch rule %.2f … %.2f), %d flagged",
+				c.cal, n, lo, hi, elo, ehi, k)
 			if c.assert && k > 0 {
 				t.Errorf("%d honest hotspots flagged excess_tx_power with ±%.0f dB calibration", k, c.cal)
 			}
@@ -147,9 +157,10 @@ func TestExcessTxPowerSweep(t *testing.T) {
 			loud := tw.add("loud", lat, lng)
 			loud.extraPower = c.excess
 			res := tw.run(t)
-			meds := txMedians(t, tw)
+			meds, epoch := txMedians(t, tw)
 			n, lo, hi := spread(meds, "loud")
-			t.Logf("+%d dB: loud's median asymmetry %.2f dB; honest %.2f … %.2f dB over %d", c.excess, meds["loud"], lo, hi, n)
+			t.Logf("+%d dB: loud's median asymmetry %.2f dB (epoch rule %.2f dB); honest %.2f … %.2f dB over %d",
+				c.excess, meds["loud"], epoch["loud"], lo, hi, n)
 			l := lineOf(res.Manifest, loud)
 			got := l != nil && slices.Contains(l.Flags, ReasonExcessTxPower)
 			if got != c.flagged {
@@ -159,6 +170,35 @@ func TestExcessTxPowerSweep(t *testing.T) {
 				t.Errorf("honest hotspots flagged: %v", res.Flags)
 			}
 		})
+	}
+}
+
+// A hotspot loud only in the epoch being paid, quiet in the rest of the
+// window, dilutes its window means (three quiet days of four here: the
+// window median stays under the threshold); the per-epoch rule, with its
+// outbound links from the current epoch only, still flags it.
+func TestExcessTxPowerIntermittent(t *testing.T) {
+	tw := fraudTown(t)
+	lat, lng := offset(townLat, townLng, 900, 200)
+	loud := tw.add("loud", lat, lng)
+	tw.build()
+	start := tw.p.EpochStart(testEpoch)
+	tw.rounds(start-3*dayMs, start)
+	loud.extraPower = 10
+	tw.rounds(start, start+dayMs)
+	res := tw.evaluate(t)
+	win, epoch := txMedians(t, tw)
+	_, lo, hi := spread(epoch, "loud")
+	t.Logf("loud in the epoch only: window median %.2f dB, epoch median %.2f dB; honest epoch medians %.2f … %.2f dB",
+		win["loud"], epoch["loud"], lo, hi)
+	if !(win["loud"] <= tw.p.Detectors.TxMaxAsymmetryDB) {
+		t.Errorf("the window median %.2f dB alone already catches it: the scenario does not test the epoch rule", win["loud"])
+	}
+	if l := lineOf(res.Manifest, loud); l == nil || !slices.Contains(l.Flags, ReasonExcessTxPower) {
+		t.Errorf("loud not flagged excess_tx_power: %+v", l)
+	}
+	if k := excessFlags(res); k != 1 {
+		t.Errorf("%d excess_tx_power flags, want 1: %v", k, res.Flags)
 	}
 }
 
@@ -181,7 +221,7 @@ func BenchmarkDetectors100k(b *testing.B) {
 	h := e.history()
 	e.finalize(h)
 	start, end := p.EpochStart(in.Epoch), p.EpochEnd(in.Epoch)
-	evs, _ := e.windowEvents(start-int64(p.Detectors.Window-1)*p.epochMs(), end)
+	evs, _, cur := e.windowEvents(start-int64(p.Detectors.Window-1)*p.epochMs(), start, end)
 	cpu := func() time.Duration {
 		var r syscall.Rusage
 		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &r)
@@ -193,7 +233,7 @@ func BenchmarkDetectors100k(b *testing.B) {
 		c0, t0 := cpu(), time.Now()
 		flags := e.detect(h, start, end)
 		c1, t1 := cpu(), time.Now()
-		xp := e.excessTxPower(evs)
+		xp := e.excessTxPower(evs, cur)
 		c2, t2 := cpu(), time.Now()
 		detectCPU += c1 - c0
 		excessCPU += c2 - c1

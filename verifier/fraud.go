@@ -46,7 +46,7 @@ func (e *engine) detect(h *History, start, end int64) []Flag {
 		return nil
 	}
 	from := start - int64(d.Window-1)*e.p.epochMs()
-	evs, ranges := e.windowEvents(from, end)
+	evs, ranges, cur := e.windowEvents(from, start, end)
 	n := len(e.reg.sites)
 	flagged := make([][]Reason, n)
 	add := func(s int32, r Reason) {
@@ -60,7 +60,7 @@ func (e *engine) detect(h *History, start, end int64) []Flag {
 	var wg sync.WaitGroup
 	wg.Go(func() { di = e.distanceInsensitive(evs) })
 	wg.Go(func() { ic = e.isolatedCliques(evs, h, from, end) })
-	wg.Go(func() { xp = e.excessTxPower(evs) })
+	wg.Go(func() { xp = e.excessTxPower(evs, cur) })
 	as = e.antennaSplit(evs, ranges)
 	wg.Wait()
 	for _, s := range di {
@@ -93,8 +93,10 @@ func (e *engine) detect(h *History, start, end int64) []Flag {
 
 // windowEvents returns the witness events of the valid beacons received in
 // [from, end), in (received_ms, id) order of beacons and pair order within a
-// beacon, and the event range of each beacon ordinal.
-func (e *engine) windowEvents(from, end int64) ([]event, [][2]int32) {
+// beacon, the event range of each beacon ordinal, and the index of the
+// first event of a beacon received at or after start (the current epoch's
+// events are evs[cur:]).
+func (e *engine) windowEvents(from, start, end int64) (evs []event, ranges [][2]int32, cur int) {
 	d := e.p.Detectors
 	nev := 0
 	for k := range e.beacons {
@@ -102,13 +104,17 @@ func (e *engine) windowEvents(from, end int64) ([]event, [][2]int32) {
 			nev += int(br.hi - br.lo)
 		}
 	}
-	evs := make([]event, 0, nev)
-	var ranges [][2]int32 // events of beacon ordinal o: evs[ranges[o][0]:ranges[o][1]]
+	evs = make([]event, 0, nev)
+	// events of beacon ordinal o: evs[ranges[o][0]:ranges[o][1]]
+	cur = -1
 	nearF, nearL := radio.Hz(0), 0.0
 	for k := range e.beacons {
 		br := &e.beacons[k]
 		if br.ms < from || br.ms >= end || br.final != ReasonNone {
 			continue
+		}
+		if cur < 0 && br.ms >= start {
+			cur = len(evs) // beacons are in received_ms order
 		}
 		bs := &e.reg.sites[br.site]
 		lo := int32(len(evs))
@@ -137,7 +143,10 @@ func (e *engine) windowEvents(from, end int64) ([]event, [][2]int32) {
 			ranges = append(ranges, [2]int32{lo, hi})
 		}
 	}
-	return evs, ranges
+	if cur < 0 {
+		cur = len(evs)
+	}
+	return evs, ranges, cur
 }
 
 // fit accumulates a least-squares fit of g = a + b·log10(d).

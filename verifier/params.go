@@ -87,10 +87,13 @@ type DetectorParams struct {
 	CoMaxStdDevDB  float64
 
 	// excess_tx_power ([hx], see excessTxPower): events needed each way
-	// for a pair to count (3), pairs needed per hotspot (5), and the flag
-	// rule median asymmetry > TxMaxAsymmetryDB (6 dB: above the ±5 dB RSSI
-	// calibration of §12c plus fading, below a 10 dB excess).
+	// for a pair to count over the window (3), outbound events needed in
+	// the current epoch for its per-epoch rule (1), pairs needed per
+	// hotspot (5), and the flag rule median asymmetry > TxMaxAsymmetryDB
+	// (6 dB: above the ±5 dB RSSI calibration of §12c plus fading, below a
+	// 10 dB excess).
 	TxMinEvents      int
+	TxMinEpochEvents int
 	TxMinPartners    int
 	TxMaxAsymmetryDB float64
 }
@@ -213,6 +216,7 @@ func DefaultParams() Params {
 			CoMinBeaconers:    3,
 			CoMaxStdDevDB:     1.0,
 			TxMinEvents:       3,
+			TxMinEpochEvents:  1,
 			TxMinPartners:     5,
 			TxMaxAsymmetryDB:  6,
 		},
@@ -263,9 +267,9 @@ func (p Params) Validate() error {
 		return bad("bytes per DC %d", p.BytesPerDC)
 	case p.Detectors.Window < 1:
 		return bad("detector window %d", p.Detectors.Window)
-	case !p.Detectors.Disabled && (p.Detectors.TxMinEvents < 1 || p.Detectors.TxMinPartners < 1):
-		return bad("excess_tx_power needs ≥ 1 event each way and ≥ 1 partner, got %d and %d",
-			p.Detectors.TxMinEvents, p.Detectors.TxMinPartners)
+	case !p.Detectors.Disabled && (p.Detectors.TxMinEvents < 1 || p.Detectors.TxMinEpochEvents < 1 || p.Detectors.TxMinPartners < 1):
+		return bad("excess_tx_power needs ≥ 1 event per link and ≥ 1 partner, got %d, %d and %d",
+			p.Detectors.TxMinEvents, p.Detectors.TxMinEpochEvents, p.Detectors.TxMinPartners)
 	case !p.Detectors.Disabled && (!(p.Detectors.TxMaxAsymmetryDB >= 0) || math.IsInf(p.Detectors.TxMaxAsymmetryDB, 0)):
 		return bad("excess_tx_power threshold %v dB", p.Detectors.TxMaxAsymmetryDB)
 	}
@@ -383,7 +387,7 @@ func (p Params) appendCanonical(b []byte) []byte {
 		i64(0)
 	}
 	for _, v := range []int{d.Window, d.MinEvents, d.MinPartners, d.EdgeEvents, d.CliqueMin, d.CliqueMax,
-		d.MinOutsiders, d.SplitMinEvents, d.CoMinBeacons, d.CoMinBeaconers, d.TxMinEvents, d.TxMinPartners} {
+		d.MinOutsiders, d.SplitMinEvents, d.CoMinBeacons, d.CoMinBeaconers, d.TxMinEvents, d.TxMinEpochEvents, d.TxMinPartners} {
 		i64(int64(v))
 	}
 	for _, f := range []float64{d.MinDistRatio, d.MaxExponent, d.ExponentSigma, d.CliqueDensity, d.OutsiderRadiusM,

@@ -281,6 +281,7 @@ func TestParamsHash(t *testing.T) {
 		func(p *Params) { p.NoiseFigureDB = 7 },
 		func(p *Params) { p.Detectors.CliqueDensity = 0.5 },
 		func(p *Params) { p.Detectors.TxMinEvents = 4 },
+		func(p *Params) { p.Detectors.TxMinEpochEvents = 2 },
 		func(p *Params) { p.Detectors.TxMinPartners = 6 },
 		func(p *Params) { p.Detectors.TxMaxAsymmetryDB = 7 },
 		func(p *Params) { p.OpsBP = 999 },
@@ -304,6 +305,7 @@ func TestParamsHash(t *testing.T) {
 	}
 	for i, mut := range []func(*DetectorParams){
 		func(d *DetectorParams) { d.TxMinEvents = 0 },
+		func(d *DetectorParams) { d.TxMinEpochEvents = 0 },
 		func(d *DetectorParams) { d.TxMinPartners = 0 },
 		func(d *DetectorParams) { d.TxMaxAsymmetryDB = -1 },
 		func(d *DetectorParams) { d.TxMaxAsymmetryDB = math.NaN() },
