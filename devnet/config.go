@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/hexfield/hexfield/oracle"
 )
 
 // Config describes a devnet. The zero value is a working network: defaults
@@ -35,7 +37,12 @@ type Config struct {
 	// EntropyPeriod and EntropyLifetime shorten the entropy service.
 	// Defaults 5 s and 30 s.
 	EntropyPeriod, EntropyLifetime time.Duration
-	// HTTPListen is the oracle's HTTP API. Default "127.0.0.1:8080".
+	// Oracles is the number of oracles. Default 3: the first leads and
+	// pays each epoch once a majority (2 of 3) co-signed it; 1 is a single
+	// oracle paying alone.
+	Oracles int
+	// HTTPListen is the leading oracle's HTTP API (the others take free
+	// loopback ports). Default "127.0.0.1:8080".
 	HTTPListen string
 	// NoChain runs without the local Solana chain: manifests only.
 	NoChain bool
@@ -59,6 +66,7 @@ func (c Config) withDefaults() Config {
 	set(&c.Hotspots, 12)
 	set(&c.Spoofers, 3)
 	set(&c.Sensors, 4)
+	set(&c.Oracles, 3)
 	c.Spoofers, c.Sensors = max(c.Spoofers, 0), max(c.Sensors, 0)
 	if c.Seed == 0 {
 		c.Seed = 1
@@ -86,6 +94,8 @@ func (c Config) Validate() error {
 	switch {
 	case c.Hotspots < 2:
 		return errors.New("devnet: at least 2 hotspots are needed to witness each other")
+	case c.Oracles < 1 || c.Oracles > oracle.MaxOracles:
+		return fmt.Errorf("devnet: %d oracles: 1 to %d", c.Oracles, oracle.MaxOracles)
 	case c.Hotspots+c.Spoofers > 500:
 		return errors.New("devnet: at most 500 hotspots")
 	case c.EpochLength%c.BeaconInterval != 0:

@@ -3,6 +3,7 @@ package devnet
 import (
 	"bytes"
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -71,6 +72,9 @@ func TestDevnetEndToEnd(t *testing.T) {
 	if last.UplinksSent == 0 || last.UplinksHeard == 0 {
 		t.Errorf("sensor uplinks were not heard: sent %d, heard %d", last.UplinksSent, last.UplinksHeard)
 	}
+	if last.Oracles != 3 || (last.Chain && last.Threshold != 2) {
+		t.Errorf("%d oracles, threshold %d: want the default 2-of-3", last.Oracles, last.Threshold)
+	}
 	var paid, honest, spoofers uint64
 	for _, e := range last.Epochs {
 		honest += e.Honest
@@ -78,6 +82,14 @@ func TestDevnetEndToEnd(t *testing.T) {
 		if e.Distributed {
 			paid += e.Total
 		}
+		// Co-signing needs identical manifests: the leader's and at least
+		// one peer's, each computed from its own store.
+		if last.Chain && e.Distributed && e.Total > 0 && e.Agree < last.Threshold {
+			t.Errorf("epoch %d paid with %d of %d oracles computing its manifest", e.Epoch, e.Agree, last.Oracles)
+		}
+	}
+	if last.Chain && paid > 0 && !strings.Contains(out.String(), "co-signed 2-of-3, paid on chain") {
+		t.Error("the summary does not say the epoch was co-signed 2-of-3")
 	}
 	if honest == 0 {
 		t.Errorf("honest hotspots earned nothing: %+v", last.Epochs)

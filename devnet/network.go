@@ -51,20 +51,19 @@ func (n *node) ownerPub() wire.PublicKey { return wire.PublicKeyOf(n.owner) }
 
 // network is a running devnet.
 type network struct {
-	cfg        Config
-	out        io.Writer
-	logs       io.Writer
-	dir        string
-	start      time.Time
-	oracle     *oracle.Oracle
-	api        *oracle.Client
-	chain      *chain // nil without a chain
-	oracleQUIC string // ADDRESS@host:port of the oracle for hotspots
-	medium     *sim.Medium
-	nodes      []*node
-	sensors    []*sensor
-	seen       map[string]bool // verified PoCs already counted
-	tally      tally
+	cfg     Config
+	out     io.Writer
+	logs    io.Writer
+	dir     string
+	start   time.Time
+	oracles []*oracleNode  // the first is the leader
+	api     *oracle.Client // the leader's HTTP API
+	chain   *chain         // nil without a chain
+	medium  *sim.Medium
+	nodes   []*node
+	sensors []*sensor
+	seen    map[string]bool // verified PoCs already counted
+	tally   tally
 }
 
 // Run starts a devnet and prints a summary every cfg.SummaryEvery until ctx
@@ -94,9 +93,15 @@ func run(ctx context.Context, cfg Config, out io.Writer, until func(*Summary) bo
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	g, ctx := errgroup.WithContext(ctx)
+	// On an early return, everything started stops before the chain and
+	// the data directory go away.
+	defer func() {
+		cancel()
+		g.Wait()
+	}()
 
 	if !cfg.NoChain {
-		c, err := startChain(ctx, filepath.Join(dir, "chain"), n.logger("chain"))
+		c, err := startChain(ctx, n.logger("chain"))
 		switch {
 		case errors.Is(err, errNoChain):
 			fmt.Fprintf(out, "devnet: no local chain (%v); running with manifests only\n", err)
@@ -108,7 +113,7 @@ func run(ctx context.Context, cfg Config, out io.Writer, until func(*Summary) bo
 			fmt.Fprintf(out, "devnet: local Solana chain at %s (real SVM via litesvm)\n", c.url())
 		}
 	}
-	if err := n.startOracle(ctx, g); err != nil {
+	if err := n.startOracles(ctx, g); err != nil {
 		return err
 	}
 	medium, err := sim.NewMedium(sim.MediumConfig{Seed: cfg.Seed})
@@ -126,8 +131,8 @@ func run(ctx context.Context, cfg Config, out io.Writer, until func(*Summary) bo
 	if err := n.startSensors(ctx, g); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "devnet: %d hotspots (%d spoofing their location) and %d sensors over %.4f,%.4f; oracle API at http://%s\n",
-		len(n.nodes), cfg.Spoofers, len(n.sensors), cfg.Lat, cfg.Lng, cfg.HTTPListen)
+	fmt.Fprintf(out, "devnet: %d hotspots (%d spoofing their location) and %d sensors over %.4f,%.4f; oracle API at %s\n",
+		len(n.nodes), cfg.Spoofers, len(n.sensors), cfg.Lat, cfg.Lng, n.api.BaseURL)
 	fmt.Fprintf(out, "devnet: beacons every %v, entropy valid %v, epochs of %v; Ctrl-C stops\n",
 		cfg.BeaconInterval, cfg.EntropyLifetime, cfg.EpochLength)
 
@@ -163,52 +168,6 @@ func (n *network) logger(name string) *slog.Logger {
 func (n *network) key(name string) ed25519.PrivateKey {
 	seed := sha256.Sum256(fmt.Appendf(nil, "hexfield-devnet/%d/%s", n.cfg.Seed, name))
 	return ed25519.NewKeyFromSeed(seed[:])
-}
-
-func (n *network) startOracle(ctx context.Context, g *errgroup.Group) error {
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		return fmt.Errorf("devnet: oracle socket: %w", err)
-	}
-	ln, err := net.Listen("tcp", n.cfg.HTTPListen)
-	if err != nil {
-		pc.Close()
-		return fmt.Errorf("devnet: oracle HTTP on %s: %w", n.cfg.HTTPListen, err)
-	}
-	n.cfg.HTTPListen = ln.Addr().String()
-	reg := prometheus.NewRegistry()
-	key := n.key("oracle-0")
-	deps := oracle.Deps{Key: key, PacketConn: pc, HTTPListener: ln, Logger: n.logger("oracle"),
-		Registerer: reg, Gatherer: reg}
-	if n.chain != nil {
-		rw, err := n.chain.rewarder(ctx, key, n.key("distributor"), filepath.Join(n.dir, "journal"),
-			func() *oracle.Oracle { return n.oracle })
-		if err != nil {
-			pc.Close()
-			ln.Close()
-			return err
-		}
-		deps.Rewarder, deps.Blockhash = rw, n.chain.blockhash
-	}
-	o, err := oracle.New(oracle.Config{
-		DataDir:         filepath.Join(n.dir, "oracle-0"),
-		BeaconInterval:  n.cfg.BeaconInterval,
-		EpochLength:     n.cfg.EpochLength,
-		EpochGrace:      n.cfg.EntropyLifetime + 10*time.Second,
-		EntropyPeriod:   n.cfg.EntropyPeriod,
-		EntropyLifetime: n.cfg.EntropyLifetime,
-		VerifyInterval:  2 * time.Second,
-	}, deps)
-	if err != nil {
-		pc.Close()
-		ln.Close()
-		return fmt.Errorf("devnet: oracle: %w", err)
-	}
-	n.oracle = o
-	n.api = &oracle.Client{BaseURL: "http://" + n.cfg.HTTPListen}
-	g.Go(func() error { return o.Run(ctx) })
-	n.oracleQUIC = fmt.Sprintf("%s@%s", o.PublicKey(), pc.LocalAddr())
-	return nil
 }
 
 // place puts the honest hotspots on a jittered grid around the centre, and
@@ -270,7 +229,7 @@ func (n *network) startHotspot(ctx context.Context, g *errgroup.Group, nd *node)
 	hs, err := hotspot.New(hotspot.Config{
 		DataDir:      filepath.Join(n.dir, nd.name),
 		StatusListen: "off",
-		Oracles:      []string{n.oracleQUIC},
+		Oracles:      n.oracleAddrs(),
 	}, hotspot.Deps{Key: nd.key, Semtech: semtechConn, QUIC: quicConn, Logger: n.logger(nd.name),
 		Registerer: nd.metrics, Software: "hotspotd/devnet"})
 	if err != nil {
@@ -305,15 +264,11 @@ func (n *network) startHotspot(ctx context.Context, g *errgroup.Group, nd *node)
 	return nil
 }
 
+// onboard registers the hotspot and asserts its location on every oracle:
+// oracles do not replicate their registries, so the owner tells each one.
 func (n *network) onboard(ctx context.Context, nd *node) error {
-	if err := waitHealthy(ctx, n.api); err != nil {
-		return err
-	}
 	req, err := oracle.NewOnboardRequest(nd.key, nd.owner, false, time.Now())
 	if err != nil {
-		return fmt.Errorf("devnet: onboard %s: %w", nd.name, err)
-	}
-	if _, err := n.api.Onboard(ctx, req); err != nil {
 		return fmt.Errorf("devnet: onboard %s: %w", nd.name, err)
 	}
 	cell, err := verifier.LatLngToCell(nd.aLat, nd.aLng, 12)
@@ -324,8 +279,16 @@ func (n *network) onboard(ctx context.Context, nd *node) error {
 	if err != nil {
 		return fmt.Errorf("devnet: assert %s: %w", nd.name, err)
 	}
-	if _, err := n.api.Assert(ctx, nd.pub(), assert); err != nil {
-		return fmt.Errorf("devnet: assert %s: %w", nd.name, err)
+	for _, o := range n.oracles {
+		if err := waitHealthy(ctx, o.api); err != nil {
+			return fmt.Errorf("devnet: %s: %w", o.name, err)
+		}
+		if _, err := o.api.Onboard(ctx, req); err != nil {
+			return fmt.Errorf("devnet: onboard %s on %s: %w", nd.name, o.name, err)
+		}
+		if _, err := o.api.Assert(ctx, nd.pub(), assert); err != nil {
+			return fmt.Errorf("devnet: assert %s on %s: %w", nd.name, o.name, err)
+		}
 	}
 	return nil
 }

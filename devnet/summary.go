@@ -34,9 +34,11 @@ type Summary struct {
 	ValidWitnesses   int
 	InvalidWitnesses map[string]int // invalid witnesses by reason
 
-	Epochs  []EpochSummary // closed epochs with a manifest, oldest first
-	OnChain uint64         // the owners' reward token balances added up
-	Chain   bool           // a chain is running
+	Epochs    []EpochSummary // closed epochs with a manifest (the leader's), oldest first
+	OnChain   uint64         // the owners' reward token balances added up
+	Chain     bool           // a chain is running
+	Oracles   int            // oracles running
+	Threshold int            // co-signatures an epoch needs (with a chain)
 }
 
 // EpochSummary is one epoch's manifest, split between honest hotspots and
@@ -48,7 +50,13 @@ type EpochSummary struct {
 	Spoofers        uint64 // of which to spoofers
 	SpooferWithheld uint64 // what the fraud detectors withheld from spoofers
 	HonestWithheld  uint64 // what they withheld from honest hotspots
-	Distributed     bool   // paid on chain
+	Distributed     bool   // paid on chain (co-signed by Threshold oracles)
+	// Agree is how many oracles (the leader included) computed a manifest
+	// with the leader's root from their own stores.
+	Agree int
+	// Error is why the leader could not pay the epoch yet (for example
+	// fewer than Threshold oracles agreed to co-sign); it retries.
+	Error string
 }
 
 // tally accumulates what the oracle verified, across summaries.
@@ -84,7 +92,8 @@ func (n *network) report(ctx context.Context, until func(*Summary) bool, stop co
 }
 
 func (n *network) summary(ctx context.Context) (*Summary, error) {
-	s := &Summary{Elapsed: time.Since(n.start).Round(time.Second), Chain: n.chain != nil}
+	s := &Summary{Elapsed: time.Since(n.start).Round(time.Second), Chain: n.chain != nil,
+		Oracles: len(n.oracles), Threshold: n.oracles[0].cfg.Threshold}
 	var honestOwners, spooferOwners []wire.PublicKey
 	spoofers := map[wire.PublicKey]bool{}
 	for _, nd := range n.nodes {
@@ -189,41 +198,62 @@ func (n *network) tallyPoCs(ctx context.Context) error {
 	return nil
 }
 
-// tallyEpochs reads the manifests of newly closed epochs.
+// epochState is one epoch as an oracle's /v1/epochs lists it.
+type epochState struct {
+	Epoch       uint64 `json:"epoch"`
+	Root        string `json:"root"`
+	Distributed bool   `json:"distributed"`
+	Error       string `json:"error"`
+}
+
+// tallyEpochs reads the manifests of newly closed epochs from the leader,
+// whether each was paid, and which oracles computed the same manifest.
 func (n *network) tallyEpochs(ctx context.Context, spoofers map[wire.PublicKey]bool) error {
 	t := &n.tally
 	if t.epochs == nil {
 		t.epochs = map[uint64]EpochSummary{}
 	}
-	var epochs []struct {
-		Epoch       uint64 `json:"epoch"`
-		Root        string `json:"root"`
-		Distributed bool   `json:"distributed"`
-	}
+	var epochs []epochState
 	if err := getJSON(ctx, n.api.BaseURL+"/v1/epochs?limit=50", &epochs); err != nil {
 		return fmt.Errorf("epochs: %w", err)
+	}
+	// The other oracles' roots; one that does not answer agrees with
+	// nothing this time.
+	roots := map[string]int{}
+	for _, o := range n.oracles[1:] {
+		var theirs []epochState
+		if err := getJSON(ctx, o.api.BaseURL+"/v1/epochs?limit=50", &theirs); err != nil {
+			continue
+		}
+		for _, e := range theirs {
+			if e.Root != "" {
+				roots[fmt.Sprintf("%d/%s", e.Epoch, e.Root)]++
+			}
+		}
 	}
 	for _, e := range epochs {
 		if e.Root == "" {
 			continue // no manifest yet
 		}
-		if prev, ok := t.epochs[e.Epoch]; ok && prev.Distributed == e.Distributed {
-			continue
-		}
-		resp, err := n.api.Epoch(ctx, e.Epoch, wire.PublicKey{})
-		if err != nil || resp.Manifest == nil {
-			continue // the manifest may be a moment behind the epoch record
-		}
-		es := EpochSummary{Epoch: e.Epoch, Total: resp.Manifest.Total, Distributed: e.Distributed}
-		for _, line := range resp.Manifest.Hotspots {
-			if spoofers[line.Hotspot] {
-				es.Spoofers += line.Amount
-				es.SpooferWithheld += line.Withheld
-			} else {
-				es.Honest += line.Amount
-				es.HonestWithheld += line.Withheld
+		es, ok := t.epochs[e.Epoch]
+		if !ok {
+			resp, err := n.api.Epoch(ctx, e.Epoch, wire.PublicKey{})
+			if err != nil || resp.Manifest == nil {
+				continue // the manifest may be a moment behind the epoch record
+			}
+			es = EpochSummary{Epoch: e.Epoch, Total: resp.Manifest.Total}
+			for _, line := range resp.Manifest.Hotspots {
+				if spoofers[line.Hotspot] {
+					es.Spoofers += line.Amount
+					es.SpooferWithheld += line.Withheld
+				} else {
+					es.Honest += line.Amount
+					es.HonestWithheld += line.Withheld
+				}
 			}
 		}
+		es.Distributed, es.Error = e.Distributed, e.Error
+		es.Agree = 1 + roots[fmt.Sprintf("%d/%s", e.Epoch, e.Root)]
 		t.epochs[e.Epoch] = es
 	}
 	return nil
@@ -254,10 +284,29 @@ func (s *Summary) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "  witnesses: %d valid; invalid: %s\n", s.ValidWitnesses, reasons(s.InvalidWitnesses))
 	var paid uint64
 	for _, e := range s.Epochs {
-		state := "manifest written"
-		if e.Distributed {
+		var state string
+		switch {
+		case !s.Chain:
+			state = "manifest written, no chain"
+		case e.Total == 0 && e.Distributed:
+			state = "nothing to pay"
+		case e.Distributed && s.Oracles > 1:
+			state = fmt.Sprintf("co-signed %d-of-%d, paid on chain", s.Threshold, s.Oracles)
+			paid += e.Total
+		case e.Distributed:
 			state = "paid on chain"
 			paid += e.Total
+		case e.Error != "" && s.Oracles > 1:
+			state = fmt.Sprintf("NOT PAID: could not be co-signed %d-of-%d (%s); the leader retries", s.Threshold, s.Oracles, e.Error)
+		case e.Error != "":
+			state = fmt.Sprintf("NOT PAID: %s; retrying", e.Error)
+		case s.Oracles > 1:
+			state = "awaiting co-signatures"
+		default:
+			state = "being paid"
+		}
+		if s.Oracles > 1 {
+			state += fmt.Sprintf("; %d of %d oracles computed this manifest", e.Agree, s.Oracles)
 		}
 		fmt.Fprintf(w, "  epoch %d: %d to owners (%s): honest %d, spoofers %d; withheld by fraud detection: spoofers %d, honest %d\n",
 			e.Epoch, e.Total, state, e.Honest, e.Spoofers, e.SpooferWithheld, e.HonestWithheld)
