@@ -169,6 +169,35 @@ func TestExcessTxPowerNoisyReceivers(t *testing.T) {
 	}
 }
 
+// Three hotspots that report a victim's beacons 15 dB stronger than they
+// hear them push one entry each of the victim's median; with the victim's
+// many other partners it stays unflagged. (Griefing needs a majority of
+// the victim's rated partners.)
+func TestExcessTxPowerNotTurnedOnHonestHotspot(t *testing.T) {
+	tw := fraudTown(t)
+	victim := tw.by["h27"]
+	var grief []*tHotspot
+	for i := range 3 {
+		lat, lng := offset(victim.lat, victim.lng, 700, float64(i)*120)
+		grief = append(grief, tw.add(fmt.Sprintf("grief%d", i), lat, lng))
+	}
+	tw.relay = func(_ *town, _ *Beacon, from, h *tHotspot, sig float64) float64 {
+		if from == victim && slices.Contains(grief, h) {
+			return sig + 15
+		}
+		return sig
+	}
+	res := tw.run(t)
+	win, epoch := txMedians(t, tw)
+	t.Logf("victim's medians: window %.2f dB, epoch %.2f dB", win["h27"], epoch["h27"])
+	if l := lineOf(res.Manifest, victim); l == nil || slices.Contains(l.Flags, ReasonExcessTxPower) {
+		t.Errorf("victim flagged excess_tx_power: %+v", l)
+	}
+	if k := excessFlags(res); k > 0 {
+		t.Errorf("%d excess_tx_power flags: %v", k, res.Flags)
+	}
+}
+
 // The attacker's measured asymmetry tracks its excess: flagged at 10 dB
 // and 8 dB, not at 4 dB (the detector's documented blind spot below the
 // threshold). Its honest neighbours' medians stay where they were.
