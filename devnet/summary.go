@@ -39,6 +39,11 @@ type Summary struct {
 	Chain     bool           // a chain is running
 	Oracles   int            // oracles running
 	Threshold int            // co-signatures an epoch needs (with a chain)
+	// StampSkew is the largest difference between two oracles' received_ms
+	// of the same beacon report (each oracle stamps what it receives). A
+	// report that close to an epoch's window edge can land inside the
+	// window on one oracle and outside on another: their manifests differ.
+	StampSkew time.Duration
 }
 
 // EpochSummary is one epoch's manifest, split between honest hotspots and
@@ -64,6 +69,7 @@ type tally struct {
 	pocs, validPoCs, validWitnesses  int
 	invalidBeacons, invalidWitnesses map[string]int
 	epochs                           map[uint64]EpochSummary
+	skew                             time.Duration // largest StampSkew so far
 }
 
 func (n *network) report(ctx context.Context, until func(*Summary) bool, stop context.CancelFunc) error {
@@ -118,6 +124,8 @@ func (n *network) summary(ctx context.Context) (*Summary, error) {
 	if err := n.tallyEpochs(ctx, spoofers); err != nil {
 		return nil, err
 	}
+	s.StampSkew = n.stampSkew(ctx)
+	n.tally.skew = s.StampSkew
 	t := &n.tally
 	s.PoCs, s.ValidPoCs, s.ValidWitnesses = t.pocs, t.validPoCs, t.validWitnesses
 	s.InvalidBeacons, s.InvalidWitnesses = t.invalidBeacons, t.invalidWitnesses
@@ -196,6 +204,40 @@ func (n *network) tallyPoCs(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// stampSkew compares the oracles' received_ms of the beacons they
+// verified in the last two epochs (at most 500 each; kept light, since
+// a busy oracle stamps late).
+func (n *network) stampSkew(ctx context.Context) time.Duration {
+	if len(n.oracles) < 2 {
+		return 0
+	}
+	lo, hi := map[string]int64{}, map[string]int64{}
+	seen := map[string]int{}
+	for _, o := range n.oracles {
+		var pocs []oracle.PoCRecord
+		url := fmt.Sprintf("%s/v1/pocs?from=%d&limit=500", o.api.BaseURL, time.Now().Add(-2*n.cfg.EpochLength).UnixMilli())
+		if err := getJSON(ctx, url, &pocs); err != nil {
+			continue
+		}
+		for _, p := range pocs {
+			if seen[p.Beacon] == 0 || p.ReceivedMs < lo[p.Beacon] {
+				lo[p.Beacon] = p.ReceivedMs
+			}
+			if seen[p.Beacon] == 0 || p.ReceivedMs > hi[p.Beacon] {
+				hi[p.Beacon] = p.ReceivedMs
+			}
+			seen[p.Beacon]++
+		}
+	}
+	var most int64
+	for b, k := range seen {
+		if k > 1 {
+			most = max(most, hi[b]-lo[b])
+		}
+	}
+	return max(n.tally.skew, time.Duration(most)*time.Millisecond)
 }
 
 // epochState is one epoch as an oracle's /v1/epochs lists it.
@@ -310,6 +352,9 @@ func (s *Summary) WriteText(w io.Writer) {
 		}
 		fmt.Fprintf(w, "  epoch %d: %d to owners (%s): honest %d, spoofers %d; withheld by fraud detection: spoofers %d, honest %d\n",
 			e.Epoch, e.Total, state, e.Honest, e.Spoofers, e.SpooferWithheld, e.HonestWithheld)
+	}
+	if s.Oracles > 1 {
+		fmt.Fprintf(w, "  %d oracles stamped the same beacon up to %v apart\n", s.Oracles, s.StampSkew)
 	}
 	if s.Chain {
 		check := "matches the paid manifests"
