@@ -37,9 +37,12 @@ type Config struct {
 	// EntropyPeriod and EntropyLifetime shorten the entropy service.
 	// Defaults 5 s and 30 s.
 	EntropyPeriod, EntropyLifetime time.Duration
-	// Oracles is the number of oracles. Default 3: the first leads and
-	// pays each epoch once a majority (2 of 3) co-signed it; 1 is a single
-	// oracle paying alone.
+	// Oracles is the number of oracles. Default 1, an oracle paying alone.
+	// With more, the first leads and pays each epoch once a majority
+	// co-signed it. Oracles stamp reports independently and do not yet
+	// replicate them, so a report at a window's edge can make their
+	// manifests differ; such an epoch is not paid, and the leader retries
+	// it (and holds later epochs) until a majority agrees.
 	Oracles int
 	// HTTPListen is the leading oracle's HTTP API (the others take free
 	// loopback ports). Default "127.0.0.1:8080".
@@ -66,7 +69,7 @@ func (c Config) withDefaults() Config {
 	set(&c.Hotspots, 12)
 	set(&c.Spoofers, 3)
 	set(&c.Sensors, 4)
-	set(&c.Oracles, 3)
+	set(&c.Oracles, 1)
 	c.Spoofers, c.Sensors = max(c.Spoofers, 0), max(c.Sensors, 0)
 	if c.Seed == 0 {
 		c.Seed = 1

@@ -135,6 +135,10 @@ func run(ctx context.Context, cfg Config, out io.Writer, until func(*Summary) bo
 		len(n.nodes), cfg.Spoofers, len(n.sensors), cfg.Lat, cfg.Lng, n.api.BaseURL)
 	fmt.Fprintf(out, "devnet: beacons every %v, entropy valid %v, epochs of %v; Ctrl-C stops\n",
 		cfg.BeaconInterval, cfg.EntropyLifetime, cfg.EpochLength)
+	if cfg.Oracles > 1 {
+		fmt.Fprintf(out, "devnet: the %d oracles stamp reports independently and do not replicate them yet: "+
+			"an epoch whose manifests differ is not paid until a majority agrees\n", cfg.Oracles)
+	}
 
 	g.Go(func() error { return n.report(ctx, until, cancel) })
 	err = g.Wait()

@@ -23,7 +23,7 @@ func runDevnet(ctx context.Context, args []string, out io.Writer) error {
 	fs.Float64Var(&cfg.Spacing, "spacing", 1500, "metres between neighbouring hotspots")
 	fs.DurationVar(&cfg.BeaconInterval, "beacon-interval", 0, "beacon bucket (default 20s)")
 	fs.DurationVar(&cfg.EpochLength, "epoch", 0, "epoch length (default 2m)")
-	fs.IntVar(&cfg.Oracles, "oracles", 3, "oracles: the first leads and pays once a majority co-signed (1 = a single oracle)")
+	fs.IntVar(&cfg.Oracles, "oracles", 1, "oracles: with more than 1, the first leads and pays once a majority co-signed (M of N)")
 	fs.StringVar(&cfg.HTTPListen, "http", "127.0.0.1:8080", "the leading oracle's HTTP API address (the others take free ports)")
 	fs.BoolVar(&cfg.NoChain, "no-chain", false, "run without the local Solana chain")
 	fs.DurationVar(&cfg.SummaryEvery, "summary", 0, "summary interval (default 15s)")
