@@ -173,22 +173,27 @@ type StoredReport struct {
 	Envelope   []byte
 }
 
+// loadReport reads the report with the given id in txn; found is false
+// when it is not there (never stored, or an index outlived it by TTL).
+func loadReport(txn *badger.Txn, id [32]byte) (r StoredReport, found bool, err error) {
+	b, err := getValue(txn, reportKey(id))
+	if err != nil || b == nil {
+		return StoredReport{}, false, err
+	}
+	v, err := decodeReport(b)
+	if err != nil {
+		return StoredReport{}, false, err
+	}
+	return StoredReport{ID: id, Kind: v.Kind, ReceivedMs: v.ReceivedMs, Envelope: v.Envelope}, true, nil
+}
+
 // Report returns the stored report with the given id.
 func (s *Store) Report(id [32]byte) (StoredReport, bool, error) {
 	var out StoredReport
 	var found bool
-	err := s.db.View(func(txn *badger.Txn) error {
-		b, err := getValue(txn, reportKey(id))
-		if err != nil || b == nil {
-			return err
-		}
-		r, err := decodeReport(b)
-		if err != nil {
-			return err
-		}
-		out = StoredReport{ID: id, Kind: r.Kind, ReceivedMs: r.ReceivedMs, Envelope: r.Envelope}
-		found = true
-		return nil
+	err := s.db.View(func(txn *badger.Txn) (err error) {
+		out, found, err = loadReport(txn, id)
+		return err
 	})
 	if err != nil {
 		return out, false, fmt.Errorf("get report: %w", err)
@@ -253,20 +258,11 @@ func (s *Store) ScanReports(kind wire.Kind, fromMs, toMs int64, fn func(StoredRe
 	var zero [32]byte
 	err := s.db.View(func(txn *badger.Txn) error {
 		return s.scanIndex(txn, timePrefix(kind), timeKey(kind, fromMs, zero), timeKey(kind, toMs, zero), false, func(k, _ []byte) error {
-			var id [32]byte
-			copy(id[:], k[10:])
-			b, err := getValue(txn, reportKey(id))
-			if err != nil {
+			r, found, err := loadReport(txn, [32]byte(k[10:]))
+			if err != nil || !found { // index outlived its report (TTL race): skip
 				return err
 			}
-			if b == nil { // index outlived its report (TTL race): skip
-				return nil
-			}
-			r, err := decodeReport(b)
-			if err != nil {
-				return err
-			}
-			return fn(StoredReport{ID: id, Kind: r.Kind, ReceivedMs: r.ReceivedMs, Envelope: r.Envelope})
+			return fn(r)
 		})
 	})
 	if err != nil {
@@ -282,17 +278,11 @@ func (s *Store) WitnessesOf(payload []byte) ([]StoredReport, error) {
 	err := s.db.View(func(txn *badger.Txn) error {
 		p := witnessPayPrefix(payload)
 		return s.scanIndex(txn, p, p, nil, false, func(k, _ []byte) error {
-			var id [32]byte
-			copy(id[:], k[len(p)+8:])
-			b, err := getValue(txn, reportKey(id))
-			if err != nil || b == nil {
+			r, found, err := loadReport(txn, [32]byte(k[len(p)+8:]))
+			if err != nil || !found {
 				return err
 			}
-			r, err := decodeReport(b)
-			if err != nil {
-				return err
-			}
-			out = append(out, StoredReport{ID: id, Kind: r.Kind, ReceivedMs: r.ReceivedMs, Envelope: r.Envelope})
+			out = append(out, r)
 			return nil
 		})
 	})
@@ -309,17 +299,11 @@ func (s *Store) HotspotReports(signer []byte, kind wire.Kind, limit int) ([]Stor
 	err := s.db.View(func(txn *badger.Txn) error {
 		p := byHotspotPrefix(signer, kind)
 		return s.scanIndex(txn, p, p, nil, true, func(k, _ []byte) error {
-			var id [32]byte
-			copy(id[:], k[len(p)+8:])
-			b, err := getValue(txn, reportKey(id))
-			if err != nil || b == nil {
+			r, found, err := loadReport(txn, [32]byte(k[len(p)+8:]))
+			if err != nil || !found {
 				return err
 			}
-			r, err := decodeReport(b)
-			if err != nil {
-				return err
-			}
-			out = append(out, StoredReport{ID: id, Kind: r.Kind, ReceivedMs: r.ReceivedMs, Envelope: r.Envelope})
+			out = append(out, r)
 			if len(out) >= limit {
 				return errStop
 			}
