@@ -146,14 +146,7 @@ func TestCosignOverQUIC(t *testing.T) {
 func TestCosignDistributeOnChain(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	ln, err := localnet.Start(ctx, localnet.Options{})
-	if errors.Is(err, localnet.ErrUnavailable) {
-		t.Skipf("localnet: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln := localnet.StartForTest(t)
 	leader, peer1, peer2 := cosignKey("oracle-a"), cosignKey("oracle-b"), cosignKey("oracle-c")
 	payer, dist := cosignKey("payer"), cosignKey("distributor")
 	for _, k := range []ed25519.PrivateKey{payer, dist} {

@@ -6,7 +6,6 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -107,14 +106,7 @@ func TestRewardsManifestAndProof(t *testing.T) {
 func TestRewardsBalance(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	net, err := localnet.Start(ctx, localnet.Options{})
-	if errors.Is(err, localnet.ErrUnavailable) {
-		t.Skipf("localnet: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer net.Close()
+	net := localnet.StartForTest(t)
 	payer, dist, oracleKey := rewardsKey("payer"), rewardsKey("dist"), rewardsKey("oracle")
 	for _, k := range []ed25519.PrivateKey{payer, dist} {
 		if err := net.Call(ctx, "requestAirdrop", []any{wire.PublicKeyOf(k).String(), 10_000_000_000}, nil); err != nil {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -48,14 +47,8 @@ func (l *lockedBuffer) String() string {
 func TestThreeOraclesOnLocalnet(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	net0, err := localnet.Start(ctx, localnet.Options{})
-	if errors.Is(err, localnet.ErrUnavailable) {
-		t.Skipf("localnet: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer net0.Close()
+	net0 := localnet.StartForTest(t)
+	var err error
 
 	const epochLen = 20 * time.Second
 	// The leader's clock runs lagBehind late, so the peers have written

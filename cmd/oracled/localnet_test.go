@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -27,14 +26,7 @@ import (
 func TestRewardsOnLocalnet(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	net0, err := localnet.Start(ctx, localnet.Options{})
-	if errors.Is(err, localnet.ErrUnavailable) {
-		t.Skipf("localnet: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer net0.Close()
+	net0 := localnet.StartForTest(t)
 	log := slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	dir := t.TempDir()
 	cfg := oracle.Config{DataDir: dir, SolanaRPC: net0.URL(), EpochLength: time.Minute, BeaconInterval: time.Minute,

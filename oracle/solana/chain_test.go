@@ -6,7 +6,6 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -26,17 +25,7 @@ import (
 // missing.
 func startLocalnet(tb testing.TB) *localnet.Server {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	s, err := localnet.Start(ctx, localnet.Options{})
-	if errors.Is(err, localnet.ErrUnavailable) {
-		tb.Skipf("localnet: %v", err)
-	}
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { s.Close() })
-	return s
+	return localnet.StartForTest(tb)
 }
 
 func testKey(tb testing.TB, seed string) ed25519.PrivateKey {

@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -294,4 +295,22 @@ func (b *tailBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return strings.Join(b.lines, "\n")
+}
+
+// StartForTest starts a localnet for a test or benchmark and closes it when
+// tb ends. Where Node.js or the npm packages are missing it skips tb with
+// the install hint, so the rest of a suite still runs.
+func StartForTest(tb testing.TB) *Server {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s, err := Start(ctx, Options{})
+	if errors.Is(err, ErrUnavailable) {
+		tb.Skipf("localnet: %v", err)
+	}
+	if err != nil {
+		tb.Fatalf("localnet: %v", err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
 }

@@ -23,17 +23,7 @@ import (
 
 func start(t *testing.T) *localnet.Server {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	s, err := localnet.Start(ctx, localnet.Options{})
-	if errors.Is(err, localnet.ErrUnavailable) {
-		t.Skipf("localnet: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
+	return localnet.StartForTest(t)
 }
 
 func key(s string) sol.PrivateKey {
