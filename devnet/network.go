@@ -135,6 +135,10 @@ func run(ctx context.Context, cfg Config, out io.Writer, until func(*Summary) bo
 		len(n.nodes), cfg.Spoofers, len(n.sensors), cfg.Lat, cfg.Lng, n.api.BaseURL)
 	fmt.Fprintf(out, "devnet: beacons every %v, entropy valid %v, epochs of %v; Ctrl-C stops\n",
 		cfg.BeaconInterval, cfg.EntropyLifetime, cfg.EpochLength)
+	epochMs := cfg.EpochLength.Milliseconds()
+	next := time.UnixMilli((time.Now().UnixMilli()/epochMs + 1) * epochMs)
+	fmt.Fprintf(out, "devnet: proofs count from the first epoch that starts after onboarding (%s): the registry is "+
+		"snapshotted at each epoch's start, so until then they are gateway_not_found\n", next.Format("15:04:05"))
 	if cfg.Oracles > 1 {
 		fmt.Fprintf(out, "devnet: the %d oracles stamp reports independently and do not replicate them yet: "+
 			"an epoch whose manifests differ is not paid until a majority agrees\n", cfg.Oracles)
