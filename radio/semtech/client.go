@@ -260,23 +260,7 @@ func (c *Client) pull() error {
 }
 
 func (c *Client) readLoop(ctx context.Context, conn net.PacketConn) error {
-	buf := make([]byte, MaxDatagramSize+1)
-	for {
-		n, addr, err := conn.ReadFrom(buf)
-		if n > 0 {
-			c.handle(ctx, conn, buf[:n], addr)
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return fmt.Errorf("semtech client read: %w", err)
-		}
-	}
+	return readDatagrams(ctx, conn, func(b []byte, addr net.Addr) { c.handle(ctx, conn, b, addr) })
 }
 
 func (c *Client) drop(reason string, err error) {

@@ -231,11 +231,18 @@ func (s *Server) Run(ctx context.Context) error {
 	wg.Go(func() { s.dispatch(ctx) })
 	wg.Go(func() { s.watchGateways(ctx) })
 
+	return readDatagrams(ctx, s.conn, func(b []byte, addr net.Addr) { s.handle(ctx, b, addr) })
+}
+
+// readDatagrams hands every datagram read from conn to handle (the buffer
+// is reused: handle must copy what it keeps) until ctx ends, which is
+// expected to close conn. Read timeouts are not errors.
+func readDatagrams(ctx context.Context, conn net.PacketConn, handle func([]byte, net.Addr)) error {
 	buf := make([]byte, MaxDatagramSize+1)
 	for {
-		n, addr, err := s.conn.ReadFrom(buf)
+		n, addr, err := conn.ReadFrom(buf)
 		if n > 0 {
-			s.handle(ctx, buf[:n], addr)
+			handle(buf[:n], addr)
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -245,7 +252,7 @@ func (s *Server) Run(ctx context.Context) error {
 			if errors.As(err, &ne) && ne.Timeout() {
 				continue
 			}
-			return fmt.Errorf("semtech server read: %w", err)
+			return fmt.Errorf("semtech read: %w", err)
 		}
 	}
 }
