@@ -97,32 +97,10 @@ func (s *CosignServer) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("cosign tls: %w", err)
 	}
-	tr := &quic.Transport{Conn: s.pc}
-	ln, err := tr.Listen(tlsConf, wire.QUICConfig())
-	if err != nil {
-		return fmt.Errorf("cosign listen: %w", err)
+	if err := serveQUIC(ctx, s.pc, tlsConf, wire.QUICConfig(), s.handleConn); err != nil {
+		return fmt.Errorf("cosign: %w", err)
 	}
-	var wg sync.WaitGroup
-	defer func() {
-		ln.Close()
-		wg.Wait()
-		tr.Close()
-		s.pc.Close()
-	}()
-	for {
-		conn, err := ln.Accept(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("cosign accept: %w", err)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.handleConn(ctx, conn)
-		}()
-	}
+	return nil
 }
 
 func (s *CosignServer) handleConn(ctx context.Context, conn *quic.Conn) {

@@ -2,6 +2,7 @@ package oracle
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -46,10 +47,22 @@ func (in *ingest) serve(ctx context.Context, pc net.PacketConn) error {
 	qc := wire.QUICConfig().Clone()
 	qc.MaxIncomingStreams = int64(o.cfg.MaxStreams)
 	qc.MaxIncomingUniStreams = -1
+	if err := serveQUIC(ctx, pc, tlsConf, qc, in.handleConn); err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	return nil
+}
+
+// serveQUIC accepts QUIC connections on pc and runs handle for each on its
+// own goroutine until ctx ends; then it waits for the handlers and closes
+// the listener, the transport and pc.
+func serveQUIC(ctx context.Context, pc net.PacketConn, tlsConf *tls.Config, qc *quic.Config,
+	handle func(context.Context, *quic.Conn)) error {
 	tr := &quic.Transport{Conn: pc}
 	ln, err := tr.Listen(tlsConf, qc)
 	if err != nil {
-		return fmt.Errorf("ingest listen: %w", err)
+		pc.Close()
+		return fmt.Errorf("listen: %w", err)
 	}
 	var wg sync.WaitGroup
 	defer func() {
@@ -64,13 +77,9 @@ func (in *ingest) serve(ctx context.Context, pc net.PacketConn) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("ingest accept: %w", err)
+			return fmt.Errorf("accept: %w", err)
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			in.handleConn(ctx, conn)
-		}()
+		wg.Go(func() { handle(ctx, conn) })
 	}
 }
 
