@@ -70,8 +70,9 @@ func (h *Hotspot) runBeaconer(ctx context.Context) error {
 			}
 			continue
 		}
-		// Leave a tenth of the window (at most a minute) to retry in.
-		guard := min(interval/10, maxRetryDelay)
+		// Leave a tenth of the window (at most a minute) to retry in, plus
+		// the airtime a retried beacon needs before the window ends.
+		guard := min(interval/10, maxRetryDelay) + airtimeSlack(interval)
 		lo, hi := now, end.Add(-guard)
 		var at time.Time
 		if hi.After(lo) {
@@ -128,9 +129,7 @@ func (h *Hotspot) beaconWindow(ctx context.Context, end time.Time) bool {
 		// Retry after a random short delay if the window still has room
 		// for the attempt and the beacon's airtime.
 		delay := h.retryDelay(end)
-		// Leave room for the beacon's airtime (2.5 s at SF12).
-		slack := min(3*time.Second, h.BeaconInterval()/10)
-		if h.now().Add(delay + slack).After(end) {
+		if h.now().Add(delay + airtimeSlack(h.BeaconInterval())).After(end) {
 			h.log.Warn("beacon: no time left in window", "attempts", attempt)
 			return false
 		}
@@ -141,8 +140,14 @@ func (h *Hotspot) beaconWindow(ctx context.Context, end time.Time) bool {
 	return false
 }
 
+// airtimeSlack is the room a beacon needs at the end of its window for its
+// airtime (2.5 s at SF12), shortened for the devnet's short windows.
+func airtimeSlack(interval time.Duration) time.Duration {
+	return min(3*time.Second, interval/10)
+}
+
 func (h *Hotspot) retryDelay(end time.Time) time.Duration {
-	left := time.Until(end)
+	left := end.Sub(h.now())
 	d := min(left/20, maxRetryDelay)
 	if d < 100*time.Millisecond {
 		d = 100 * time.Millisecond

@@ -321,21 +321,6 @@ func TestBeaconerSendsBeacon(t *testing.T) {
 	}
 }
 
-func TestBeaconerRetriesTooLate(t *testing.T) {
-	fr := &fakeRadio{script: []semtech.TxStatus{semtech.TxStatusError(semtech.TxTooLate)}}
-	r := startRig(t, Config{Region: "EU868", BeaconInterval: 10 * time.Second}, fr)
-	waitFor(t, "beacon report after a retry", 25*time.Second, func() bool { return len(r.o.beacons(t)) == 1 })
-	if got := counter(t, r.reg, "hexfield_hotspot_beacon_tx_errors_total", "error", "TOO_LATE"); got != 1 {
-		t.Fatalf("TOO_LATE counted %v", got)
-	}
-	if n := len(fr.sent()); n != 2 {
-		t.Fatalf("%d transmissions, want 2 (TOO_LATE, then OK)", n)
-	}
-	if st := r.h.Status(); st.LastBeacon.Attempt != 2 {
-		t.Fatalf("last beacon %+v", st.LastBeacon)
-	}
-}
-
 func TestBeaconerTxFreqNoReport(t *testing.T) {
 	st := semtech.TxStatusError(semtech.TxFreq)
 	fr := &fakeRadio{always: &st}

@@ -196,6 +196,12 @@ func (l *loader) run(ctx context.Context, addr string, oraclePub wire.PublicKey,
 	return nil
 }
 
+func (l *loader) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.acked)
+}
+
 // TestCrashKill9 runs oracled under continuous ingest load, kills it with
 // SIGKILL, and checks that every report it acknowledged is in the store
 // after the crash; several times over the same data directory.
@@ -224,7 +230,7 @@ func TestCrashKill9(t *testing.T) {
 				hotspots = append(hotspots, hs)
 			}
 		}
-		before := len(l.acked)
+		before := l.count()
 		ctx, cancel := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
 		for _, hs := range hotspots {
@@ -234,16 +240,21 @@ func TestCrashKill9(t *testing.T) {
 				l.run(ctx, p.quic, p.key, hs) // ends with an error when the oracle dies
 			}()
 		}
-		time.Sleep(time.Duration(400+rand.IntN(600)) * time.Millisecond)
+		// Kill once enough load was acknowledged, however slow the
+		// machine: at a random count, so the kill lands at varied points of
+		// the group commit.
+		want := before + 50 + rand.IntN(500)
+		deadline := time.Now().Add(2 * time.Minute)
+		for l.count() < want {
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: only %d of %d reports acked in 2 minutes", round, l.count()-before, want-before)
+			}
+			time.Sleep(time.Millisecond)
+		}
 		p.kill9(t)
 		cancel()
 		wg.Wait()
-		l.mu.Lock()
-		n := len(l.acked)
-		l.mu.Unlock()
-		if n-before < 50 {
-			t.Fatalf("round %d: only %d reports acked under load", round, n-before)
-		}
+		n := l.count()
 		// The store opens cleanly after SIGKILL and holds every acked report.
 		st, err := oracle.OpenStore(data, 30*24*time.Hour, nil)
 		if err != nil {

@@ -277,90 +277,117 @@ func TestClassADownlink(t *testing.T) {
 	}
 }
 
-func TestTxAckErrors(t *testing.T) {
-	m := realMedium(t, MediumConfig{Seed: 4})
-	srv, _ := startServer(t, udp, semtech.ServerConfig{TxAckTimeout: 300 * time.Millisecond})
-	gw := startConcentrator(t, udp, m, srv.Addr(), "gw", 0, 0, ConcentratorConfig{TxPowers: []int{12, 14, 16, 20, 27}, AntennaGain: 2})
-	gpsGW := startConcentrator(t, udp, m, srv.Addr(), "gps", 100, 0, ConcentratorConfig{GPS: true})
+// txAckRig is a server with two concentrators on the in-memory packet
+// network: one with a power table and antenna gain, one with GPS. It runs
+// inside a synctest bubble, so TX_ACK deadlines and JIT slots are virtual
+// time and no case depends on the machine's speed.
+type txAckRig struct {
+	m         *Medium
+	srv       *semtech.Server
+	gw, gpsGW *Concentrator
+}
+
+func newTxAckRig(t *testing.T, seed uint64) *txAckRig {
+	t.Helper()
+	pn := NewPacketNetwork()
+	m := realMedium(t, MediumConfig{Seed: seed})
+	srv, _ := startServer(t, pn.ListenPacket, semtech.ServerConfig{TxAckTimeout: 300 * time.Millisecond})
+	gw := startConcentrator(t, pn.ListenPacket, m, srv.Addr(), "gw", 0, 0, ConcentratorConfig{TxPowers: []int{12, 14, 16, 20, 27}, AntennaGain: 2})
+	gpsGW := startConcentrator(t, pn.ListenPacket, m, srv.Addr(), "gps", 100, 0, ConcentratorConfig{GPS: true})
 	waitOnline(t, srv, gw.EUI())
 	waitOnline(t, srv, gpsGW.EUI())
-	counter := func(ahead time.Duration) uint32 {
-		return gw.Radio().Counter(m.Clock().Now().Add(ahead))
-	}
-	// One absolute slot for the two cases that must collide, however
-	// slowly the cases before them run.
-	slot := m.Clock().Now().Add(4 * time.Second)
-	counterAt := func(t time.Time) uint32 { return gw.Radio().Counter(t) }
-	base := func() semtech.TXPK {
-		return semtech.TXPK{Imme: true, Freq: 869_525_000, Powe: 16, Modu: "LORA", DatR: semtech.DatRFor(sf9), CodR: "4/5", IPol: true, Data: []byte{1, 2, 3}}
-	}
-	gps := func() *uint64 {
-		v := uint64(m.Clock().Now().Add(time.Second+gpsLeap).Sub(gpsEpoch()) / time.Millisecond)
-		return &v
-	}
-	tests := []struct {
-		name  string
-		gw    *Concentrator
-		edit  func(*semtech.TXPK)
-		want  semtech.TxStatus
-		power int
-	}{
-		{"accepted", gw, func(p *semtech.TXPK) {}, semtech.TxStatus{}, 16},
-		{"tmst already passed", gw, func(p *semtech.TXPK) { p.Imme, p.Tmst = false, counter(-time.Second) }, semtech.TxStatusError(semtech.TxTooLate), 0},
-		{"tmst 10 ms ahead", gw, func(p *semtech.TXPK) { p.Imme, p.Tmst = false, counter(10*time.Millisecond) }, semtech.TxStatusError(semtech.TxTooLate), 0},
-		{"tmst 10 min ahead", gw, func(p *semtech.TXPK) { p.Imme, p.Tmst = false, counter(10*time.Minute) }, semtech.TxStatusError(semtech.TxTooEarly), 0},
-		{"tmst seconds ahead", gw, func(p *semtech.TXPK) { p.Imme, p.Tmst = false, counterAt(slot) }, semtech.TxStatus{}, 16},
-		{"same slot again", gw, func(p *semtech.TXPK) { p.Imme, p.Tmst = false, counterAt(slot.Add(20*time.Millisecond)) }, semtech.TxStatusError(semtech.TxCollisionPacket), 0},
-		{"frequency outside EU868", gw, func(p *semtech.TXPK) { p.Freq = 915_000_000 }, semtech.TxStatusError(semtech.TxFreq), 0},
-		{"disabled RF chain", gw, func(p *semtech.TXPK) { p.RFCh = 1 }, semtech.TxStatusError(semtech.TxFreq), 0},
-		{"power above table", gw, func(p *semtech.TXPK) { p.Powe = 33 }, semtech.TxPowerWarning(27), 27},
-		{"power between entries", gw, func(p *semtech.TXPK) { p.Powe = 20 }, semtech.TxPowerWarning(16), 16},
-		{"power below table", gw, func(p *semtech.TXPK) { p.Powe = 5 }, semtech.TxPowerWarning(12), 12},
-		{"tmms without GPS", gw, func(p *semtech.TXPK) { p.Imme, p.Tmms = false, gps() }, semtech.TxStatusError(semtech.TxGPSUnlocked), 0},
-		{"tmms with GPS", gpsGW, func(p *semtech.TXPK) { p.Imme, p.Tmms = false, gps() }, semtech.TxStatus{}, 16},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p := base()
+	return &txAckRig{m: m, srv: srv, gw: gw, gpsGW: gpsGW}
+}
+
+// base is an immediate SF9 downlink the gateway accepts as it is.
+func (r *txAckRig) base() semtech.TXPK {
+	return semtech.TXPK{Imme: true, Freq: 869_525_000, Powe: 16, Modu: "LORA", DatR: semtech.DatRFor(sf9), CodR: "4/5", IPol: true, Data: []byte{1, 2, 3}}
+}
+
+func TestTxAckErrors(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newTxAckRig(t, 4)
+		m, gw, gpsGW := r.m, r.gw, r.gpsGW
+		counter := func(ahead time.Duration) uint32 {
+			return gw.Radio().Counter(m.Clock().Now().Add(ahead))
+		}
+		// One absolute slot for the two cases that must collide.
+		slot := m.Clock().Now().Add(4 * time.Second)
+		counterAt := func(t time.Time) uint32 { return gw.Radio().Counter(t) }
+		gps := func() *uint64 {
+			v := uint64(m.Clock().Now().Add(time.Second+gpsLeap).Sub(gpsEpoch()) / time.Millisecond)
+			return &v
+		}
+		tests := []struct {
+			name  string
+			gw    *Concentrator
+			edit  func(*semtech.TXPK)
+			want  semtech.TxStatus
+			power int
+		}{
+			{"accepted", gw, func(p *semtech.TXPK) {}, semtech.TxStatus{}, 16},
+			{"tmst already passed", gw, func(p *semtech.TXPK) { p.Imme, p.Tmst = false, counter(-time.Second) }, semtech.TxStatusError(semtech.TxTooLate), 0},
+			{"tmst 10 ms ahead", gw, func(p *semtech.TXPK) { p.Imme, p.Tmst = false, counter(10*time.Millisecond) }, semtech.TxStatusError(semtech.TxTooLate), 0},
+			{"tmst 10 min ahead", gw, func(p *semtech.TXPK) { p.Imme, p.Tmst = false, counter(10*time.Minute) }, semtech.TxStatusError(semtech.TxTooEarly), 0},
+			{"tmst seconds ahead", gw, func(p *semtech.TXPK) { p.Imme, p.Tmst = false, counterAt(slot) }, semtech.TxStatus{}, 16},
+			{"same slot again", gw, func(p *semtech.TXPK) { p.Imme, p.Tmst = false, counterAt(slot.Add(20*time.Millisecond)) }, semtech.TxStatusError(semtech.TxCollisionPacket), 0},
+			{"frequency outside EU868", gw, func(p *semtech.TXPK) { p.Freq = 915_000_000 }, semtech.TxStatusError(semtech.TxFreq), 0},
+			{"disabled RF chain", gw, func(p *semtech.TXPK) { p.RFCh = 1 }, semtech.TxStatusError(semtech.TxFreq), 0},
+			{"power above table", gw, func(p *semtech.TXPK) { p.Powe = 33 }, semtech.TxPowerWarning(27), 27},
+			{"power between entries", gw, func(p *semtech.TXPK) { p.Powe = 20 }, semtech.TxPowerWarning(16), 16},
+			{"power below table", gw, func(p *semtech.TXPK) { p.Powe = 5 }, semtech.TxPowerWarning(12), 12},
+			{"tmms without GPS", gw, func(p *semtech.TXPK) { p.Imme, p.Tmms = false, gps() }, semtech.TxStatusError(semtech.TxGPSUnlocked), 0},
+			{"tmms with GPS", gpsGW, func(p *semtech.TXPK) { p.Imme, p.Tmms = false, gps() }, semtech.TxStatus{}, 16},
+		}
+		// T.Run is not allowed inside a bubble: the cases run in order,
+		// each error named by its case.
+		for _, tt := range tests {
+			p := r.base()
 			tt.edit(&p)
-			res, err := srv.Send(context.Background(), tt.gw.EUI(), p)
+			res, err := r.srv.Send(context.Background(), tt.gw.EUI(), p)
 			if err != nil {
-				t.Fatal(err)
+				t.Fatalf("%s: %v", tt.name, err)
 			}
 			if res.Status.String() != tt.want.String() {
-				t.Errorf("TX_ACK %v, want %v", res.Status, tt.want)
+				t.Errorf("%s: TX_ACK %v, want %v", tt.name, res.Status, tt.want)
 			}
 			if tt.want.Accepted() && res.PowerDBm != tt.power {
-				t.Errorf("power used %d, want %d", res.PowerDBm, tt.power)
+				t.Errorf("%s: power used %d, want %d", tt.name, res.PowerDBm, tt.power)
 			}
 			if st := tt.gw.Stats(); st.LastTxAck.String() != tt.want.String() {
-				t.Errorf("concentrator recorded %v", st.LastTxAck)
+				t.Errorf("%s: concentrator recorded %v", tt.name, st.LastTxAck)
 			}
-		})
-	}
+		}
+	})
+}
 
-	t.Run("immediate frames queue back to back", func(t *testing.T) {
+// TestTxImmediateFramesQueueBackToBack sends three immediate frames in a
+// row: the JIT queue puts each after the previous one's end with the
+// concentrator's pre-TX and margin delays.
+func TestTxImmediateFramesQueueBackToBack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newTxAckRig(t, 4)
 		var heard recorder
 		lat, lng := at(-200, 0)
-		ear, err := m.Attach(RadioConfig{Name: "ear", Lat: lat, Lng: lng})
+		ear, err := r.m.Attach(RadioConfig{Name: "ear", Lat: lat, Lng: lng})
 		if err != nil {
 			t.Fatal(err)
 		}
 		ear.Listen(heard.add)
-		p := base()
+		p := r.base()
 		p.IPol = false // so a gateway radio hears them
 		p.Freq = 868_100_000
-		sentAt := m.Clock().Now()
+		sentAt := r.m.Clock().Now()
 		for i := range 3 {
 			p.Data = []byte{byte(i)}
-			if res, err := srv.Send(context.Background(), gw.EUI(), p); err != nil || !res.Accepted() {
+			if res, err := r.srv.Send(context.Background(), r.gw.EUI(), p); err != nil || !res.Accepted() {
 				t.Fatalf("immediate frame %d: %+v %v", i, res, err)
 			}
 		}
-		eventually(t, func() bool { return len(heard.all()) == 3 }, func() string { return fmt.Sprintf("heard %d frames; medium %+v", len(heard.all()), m.Stats()) })
+		eventually(t, func() bool { return len(heard.all()) == 3 }, func() string { return fmt.Sprintf("heard %d frames; medium %+v", len(heard.all()), r.m.Stats()) })
 		got := heard.all()
-		for _, r := range got {
-			t.Logf("frame %v: %v – %v", r.Payload, r.Start.Sub(sentAt), r.End.Sub(sentAt))
+		for _, f := range got {
+			t.Logf("frame %v: %v – %v", f.Payload, f.Start.Sub(sentAt), f.End.Sub(sentAt))
 		}
 		for i := 1; i < 3; i++ {
 			if gap := got[i].Start.Sub(got[i-1].End); gap < txPreDelay+txMarginDelay {
@@ -368,33 +395,38 @@ func TestTxAckErrors(t *testing.T) {
 			}
 		}
 	})
-	t.Run("forced error", func(t *testing.T) {
+}
+
+// TestTxAckFaults covers a forced TX_ACK error, a dropped TX_ACK and an FSK
+// request the simulated forwarder drops without a TX_ACK.
+func TestTxAckFaults(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newTxAckRig(t, 4)
+		gw := r.gw
+		// A forced error.
 		gw.SetFaults(Faults{TxAckError: semtech.TxCollisionBeacon})
-		defer gw.SetFaults(Faults{})
 		before := gw.Stats().Scheduled
-		res, err := srv.Send(context.Background(), gw.EUI(), base())
+		res, err := r.srv.Send(context.Background(), gw.EUI(), r.base())
 		if err != nil || res.Status.Error != semtech.TxCollisionBeacon {
-			t.Fatalf("got %+v %v, want COLLISION_BEACON", res, err)
+			t.Fatalf("forced error: got %+v %v, want COLLISION_BEACON", res, err)
 		}
 		if gw.Stats().Scheduled != before {
 			t.Error("a refused downlink was scheduled")
 		}
-	})
-	t.Run("dropped TX_ACK", func(t *testing.T) {
+		// A dropped TX_ACK.
 		gw.SetFaults(Faults{DropTxAcks: true})
-		defer gw.SetFaults(Faults{})
-		if _, err := srv.Send(context.Background(), gw.EUI(), base()); !errors.Is(err, semtech.ErrTxAckTimeout) {
-			t.Fatalf("got %v, want a TX_ACK timeout", err)
+		if _, err := r.srv.Send(context.Background(), gw.EUI(), r.base()); !errors.Is(err, semtech.ErrTxAckTimeout) {
+			t.Fatalf("dropped TX_ACK: got %v, want a TX_ACK timeout", err)
 		}
-	})
-	t.Run("FSK is dropped without TX_ACK", func(t *testing.T) {
-		p := base()
+		gw.SetFaults(Faults{})
+		// FSK is dropped without TX_ACK.
+		p := r.base()
 		p.Modu, p.DatR, p.FDev = "FSK", semtech.DatR{FSK: 50000}, 25000
-		if _, err := srv.Send(context.Background(), gw.EUI(), p); !errors.Is(err, semtech.ErrTxAckTimeout) {
-			t.Fatalf("got %v, want a TX_ACK timeout", err)
+		if _, err := r.srv.Send(context.Background(), gw.EUI(), p); !errors.Is(err, semtech.ErrTxAckTimeout) {
+			t.Fatalf("FSK: got %v, want a TX_ACK timeout", err)
 		}
 		// The next good downlink is acknowledged again.
-		if res, err := srv.Send(context.Background(), gw.EUI(), base()); err != nil || !res.Accepted() {
+		if res, err := r.srv.Send(context.Background(), gw.EUI(), r.base()); err != nil || !res.Accepted() {
 			t.Fatalf("after the FSK request: %+v %v", res, err)
 		}
 	})
