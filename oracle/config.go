@@ -92,6 +92,12 @@ type Config struct {
 	// TokensPerDC is the data-credit peg, in token base units per DC
 	// (the epoch's parameter set records it). Default 1000.
 	TokensPerDC uint64 `toml:"tokens_per_dc"`
+	// ChargeWithoutPoC lets hotspots without valid proof of coverage be
+	// paid for the customer packets they deliver. Only for private
+	// networks whose hotspots are vetted otherwise: in an open network it
+	// lets radio-less sybils take customers' copies. Every oracle of a
+	// network must agree (it is in the parameter hash). Default false.
+	ChargeWithoutPoC bool `toml:"charge_without_poc"`
 
 	// SolanaRPC is the Solana JSON-RPC endpoint for entropy blockhashes and
 	// reward distribution. Empty (the default) means no chain: entropy uses

@@ -201,7 +201,7 @@ func (o *Oracle) advanceEpoch(ctx context.Context, n uint64) error {
 			rec.Root = hex.EncodeToString(pay.Root[:])
 			rec.Total = pay.Total
 			rec.Payouts = len(pay.Payouts)
-			rec.RouteDC = routeCharges(in)
+			rec.RouteDC = routeCharges(man)
 			if err := o.store.putEpochCharged(rec, raw); err != nil {
 				return err
 			}
@@ -255,38 +255,39 @@ func (o *Oracle) advanceEpoch(ctx context.Context, n uint64) error {
 	return nil
 }
 
-// routeCharges returns the data credits each route owes for the epoch's
-// paid packets: those delivered by registered hotspots inside the epoch,
-// not joins or free copies, one per (hotspot, payload, route), priced per
-// poc-rules §10.
-func routeCharges(in verifier.EpochInput) map[string]uint64 {
-	start, end := in.Params.EpochStart(in.Epoch), in.Params.EpochEnd(in.Epoch)
-	reg := make(map[wire.PublicKey]bool, len(in.Registry))
-	for _, h := range in.Registry {
-		reg[h.Key] = true
-	}
-	seen := map[string]bool{}
-	out := map[string]uint64{}
-	for _, p := range in.Packets {
-		r := p.Report
-		if p.ReceivedMs < start || p.ReceivedMs >= end || r.GetJoin() || r.GetFree() || r.GetRouteId() == "" {
-			continue
-		}
-		k, err := wire.PublicKeyFromBytes(r.GetPubKey())
-		if err != nil || !reg[k] {
-			continue
-		}
-		dedup := string(r.GetPubKey()) + "\x00" + string(r.GetPayloadHash()) + "\x00" + r.GetRouteId()
-		if seen[dedup] {
-			continue
-		}
-		seen[dedup] = true
-		out[r.GetRouteId()] += verifier.DataCredits(int(r.GetPayloadSize()), in.Params.BytesPerDC)
-	}
-	if len(out) == 0 {
+// routeCharges returns the data credits each route was charged in a
+// manifest (verifier's charging rules), by route id.
+func routeCharges(m *verifier.Manifest) map[string]uint64 {
+	if len(m.Charges) == 0 {
 		return nil
 	}
+	out := make(map[string]uint64, len(m.Charges))
+	for _, c := range m.Charges {
+		out[c.Route] += c.DC
+	}
 	return out
+}
+
+// routePayer is the wallet that pays for a route while routes carry their
+// own prepaid balance: one wallet per route, derived from its id.
+func routePayer(id string) wire.PublicKey {
+	return wire.PublicKey(sha256.Sum256([]byte("hexfield-route-payer:" + id)))
+}
+
+// chargingRoutes converts the stored routes into the verifier's route
+// snapshot and the balances that pay for them.
+func chargingRoutes(rs []Route) ([]verifier.Route, []verifier.Balance) {
+	var routes []verifier.Route
+	var balances []verifier.Balance
+	for _, r := range rs {
+		vr := verifier.Route{ID: r.ID, Payer: routePayer(r.ID), MaxCopies: r.MaxCopies, Active: r.DCBalance > 0}
+		for _, d := range r.DevAddrs {
+			vr.DevAddrs = append(vr.DevAddrs, verifier.DevAddrRange{Start: uint32(d.Start), End: uint32(d.End)})
+		}
+		routes = append(routes, vr)
+		balances = append(balances, verifier.Balance{Wallet: vr.Payer, DC: r.DCBalance})
+	}
+	return routes, balances
 }
 
 // EpochSummary returns the summary of epoch n's manifest that oracles
@@ -345,6 +346,11 @@ func (o *Oracle) epochInput(n uint64) (verifier.EpochInput, error) {
 	for _, r := range regs {
 		in.Registry = append(in.Registry, toVerifierHotspot(r))
 	}
+	routes, err := o.store.routes()
+	if err != nil {
+		return in, err
+	}
+	in.Routes, in.Balances = chargingRoutes(routes)
 	from, to := p.InputWindow(n)
 	err = o.store.ScanReports(wire.Kind_KIND_BEACON_REPORT, from, to, func(r StoredReport) error {
 		b, ok := decodeBody(r, new(wire.BeaconReport))

@@ -27,6 +27,10 @@ type EpochInput struct {
 	Beacons   []Beacon
 	Witnesses []Witness
 	Packets   []Packet
+	// Routes is the customer route snapshot at the epoch's start and
+	// Balances the payers' data-credit balances then (charging.go).
+	Routes   []Route
+	Balances []Balance
 	// Emission is the epoch's token emission E in base units.
 	Emission uint64
 	// TokensPerDC is the price of one data credit in token base units
@@ -48,6 +52,8 @@ type EpochResult struct {
 	PoCs []PoC
 	// Flags are the detectors' verdicts, sorted by hotspot then reason.
 	Flags []Flag
+	// Charging counts the epoch's packet copies, charged and free.
+	Charging ChargeStats
 }
 
 // ErrInput is wrapped by errors about unusable epoch inputs.
@@ -88,6 +94,10 @@ func evaluateEpoch(in EpochInput, detail bool) (*EpochResult, error) {
 		return nil, fmt.Errorf("compute epoch %d: %w: tokens per DC has a zero denominator", in.Epoch, ErrInput)
 	}
 	reg, err := NewRegistry(in.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("compute epoch %d: %w: %w", in.Epoch, ErrInput, err)
+	}
+	routes, err := sortedRoutes(in.Routes)
 	if err != nil {
 		return nil, fmt.Errorf("compute epoch %d: %w: %w", in.Epoch, ErrInput, err)
 	}
@@ -238,10 +248,14 @@ func evaluateEpoch(in EpochInput, detail bool) (*EpochResult, error) {
 			acc[wr.site].invW[ReasonStale]++
 		}
 	}
-	packets := e.loadPackets(in.Packets, start, end)
-	for _, pk := range packets {
-		acc[pk.site].dc += pk.dc
+	valid := e.validPoC(start-int64(p.Detectors.Window-1)*p.epochMs(), end)
+	ch := e.charge(in.Packets, routes, in.Balances, start, end, func(s int32) bool {
+		return flagged[s] == ReasonNone && (valid[s] || p.Charging.AllowWithoutPoC)
+	})
+	for _, c := range ch.copies {
+		acc[c.site].dc += c.dc
 	}
+	res.Charging = ch.stats
 
 	m := &Manifest{
 		Version:     ManifestVersion,
@@ -251,8 +265,9 @@ func evaluateEpoch(in EpochInput, detail bool) (*EpochResult, error) {
 		ParamsHash:  p.Hash(),
 		Emission:    in.Emission,
 		TokensPerDC: in.TokensPerDC,
+		Charges:     ch.routes,
 	}
-	m.InputDigest = inputDigest(in, m.ParamsHash, reg, e, packets)
+	m.InputDigest = inputDigest(in, m.ParamsHash, reg, e, ch.copies, routes)
 	if err := e.reward(m, acc, scale, flags, flagged); err != nil {
 		return nil, fmt.Errorf("compute epoch %d: %w", in.Epoch, err)
 	}
@@ -276,46 +291,6 @@ func filterWindow[T any](xs []T, from, to int64, ms func(*T) int64) []T {
 			out = append(out, xs[i])
 		}
 	}
-	return out
-}
-
-// paidPacket is a packet report that earns data-transfer rewards.
-type paidPacket struct {
-	id   [32]byte
-	site int32
-	dc   uint64
-}
-
-// loadPackets returns the epoch's paid packet copies, sorted by id: one
-// per (hotspot, payload hash, route), the earliest by (received_ms, id);
-// joins and free copies earn nothing; unknown hotspots are not paid.
-func (e *engine) loadPackets(ps []Packet, start, end int64) []paidPacket {
-	order := make([]int32, 0, len(ps))
-	for i := range ps {
-		if ps[i].Report != nil && ps[i].ReceivedMs >= start && ps[i].ReceivedMs < end {
-			order = append(order, int32(i))
-		}
-	}
-	slices.SortFunc(order, func(a, b int32) int {
-		return cmpArrival(ps[a].ReceivedMs, &ps[a].ID, ps[b].ReceivedMs, &ps[b].ID)
-	})
-	seen := map[string]bool{}
-	var out []paidPacket
-	for _, i := range order {
-		r := ps[i].Report
-		s := e.reg.find(r.GetPubKey())
-		if s < 0 || r.GetJoin() || r.GetFree() {
-			continue
-		}
-		k := string(r.GetPubKey()) + "\x00" + string(r.GetPayloadHash()) + "\x00" + r.GetRouteId()
-		if seen[k] {
-			continue
-		}
-		seen[k] = true
-		out = append(out, paidPacket{id: ps[i].ID, site: s, dc: DataCredits(int(r.GetPayloadSize()), e.p.BytesPerDC)})
-	}
-	slices.SortFunc(out, func(a, b paidPacket) int { return cmpID(&a.id, &b.id) })
-	out = slices.CompactFunc(out, func(a, b paidPacket) bool { return a.id == b.id })
 	return out
 }
 
@@ -442,7 +417,7 @@ func (e *engine) reward(m *Manifest, acc []siteAcc, scale []uint32, flags []Flag
 // inputDigest is SHA-256 over the epoch, the parameter hash, the sorted ids
 // of the reports that were evaluated, the sorted entropy ids, the registry
 // snapshot, the emission and the DC price.
-func inputDigest(in EpochInput, paramsHash [32]byte, reg *Registry, e *engine, packets []paidPacket) [32]byte {
+func inputDigest(in EpochInput, paramsHash [32]byte, reg *Registry, e *engine, packets []chargedCopy, routes []Route) [32]byte {
 	h := sha256.New()
 	var buf [8]byte
 	u64 := func(v uint64) {
@@ -495,6 +470,7 @@ func inputDigest(in EpochInput, paramsHash [32]byte, reg *Registry, e *engine, p
 	u64(in.Emission)
 	u64(in.TokensPerDC.Num)
 	u64(in.TokensPerDC.Den)
+	h.Write(appendChargingDigest(nil, routes, in.Balances))
 	var d [32]byte
 	h.Sum(d[:0])
 	return d

@@ -11,7 +11,10 @@ import (
 )
 
 // ManifestVersion is the version of the canonical manifest encoding.
-const ManifestVersion = 1
+// History: 1, the first; 2 (2026-12) adds the route charges after the
+// hotspot lines. Version 1 manifests still decode and re-encode as they
+// were, so stored epochs keep their bytes.
+const ManifestVersion = 2
 
 // ReasonCount is how many of a hotspot's beacons or witnesses in the
 // epoch were invalid for one reason.
@@ -92,8 +95,11 @@ type Manifest struct {
 	DC            uint64 `json:"dc"`
 
 	Hotspots []HotspotReward `json:"hotspots"` // sorted by hotspot key
-	Payouts  []Payout        `json:"payouts"`  // sorted by owner; index = position
-	Root     [32]byte        `json:"root"`     // Merkle root over Payouts
+	// Charges are the data credits each route's payer is debited for the
+	// epoch (charging.go), sorted by route id; they sum to DC.
+	Charges []RouteCharge `json:"charges,omitempty"`
+	Payouts []Payout      `json:"payouts"` // sorted by owner; index = position
+	Root    [32]byte      `json:"root"`    // Merkle root over Payouts
 }
 
 // Proof returns the Merkle proof of owner's payout.
@@ -166,6 +172,16 @@ func (m *Manifest) Marshal() []byte {
 				u32(c.Count)
 			}
 		}
+	}
+	if m.Version >= 2 {
+		u32(uint32(len(m.Charges)))
+	}
+	for _, c := range m.Charges {
+		u32(uint32(len(c.Route)))
+		b = append(b, c.Route...)
+		b = append(b, c.Payer[:]...)
+		u32(c.Copies)
+		u64(c.DC)
 	}
 	u32(uint32(len(m.Payouts)))
 	for _, p := range m.Payouts {
@@ -253,7 +269,7 @@ func UnmarshalManifest(data []byte) (*Manifest, error) {
 		return nil, fmt.Errorf("%w: bad magic", ErrMalformedManifest)
 	}
 	m := &Manifest{Version: r.u32()}
-	if r.err == nil && m.Version != ManifestVersion {
+	if r.err == nil && (m.Version < 1 || m.Version > ManifestVersion) {
 		return nil, fmt.Errorf("%w: version %d", ErrMalformedManifest, m.Version)
 	}
 	m.Epoch = r.u64()
@@ -299,6 +315,20 @@ func UnmarshalManifest(data []byte) (*Manifest, error) {
 			}
 		}
 	}
+	nc := 0
+	if m.Version >= 2 {
+		nc = r.count(4 + 32 + 4 + 8)
+	}
+	if nc > 0 {
+		m.Charges = make([]RouteCharge, nc)
+	}
+	for i := 0; i < nc && r.err == nil; i++ {
+		c := &m.Charges[i]
+		c.Route = string(r.take(r.count(1)))
+		c.Payer = r.key()
+		c.Copies = r.u32()
+		c.DC = r.u64()
+	}
 	np := r.count(40)
 	if np > 0 {
 		m.Payouts = make([]Payout, np)
@@ -325,6 +355,19 @@ func (m *Manifest) check() error {
 		if bytes.Compare(m.Hotspots[i-1].Hotspot[:], m.Hotspots[i].Hotspot[:]) >= 0 {
 			return fmt.Errorf("%w: hotspots not sorted", ErrMalformedManifest)
 		}
+	}
+	var dc uint64
+	for i, c := range m.Charges {
+		if i > 0 && m.Charges[i-1].Route >= c.Route {
+			return fmt.Errorf("%w: charges not sorted", ErrMalformedManifest)
+		}
+		if dc+c.DC < dc {
+			return fmt.Errorf("%w: charges overflow", ErrMalformedManifest)
+		}
+		dc += c.DC
+	}
+	if m.Version >= 2 && dc != m.DC {
+		return fmt.Errorf("%w: charges sum to %d DC, the manifest says %d", ErrMalformedManifest, dc, m.DC)
 	}
 	var total uint64
 	for i, p := range m.Payouts {

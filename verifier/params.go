@@ -147,6 +147,9 @@ type Params struct {
 	PoCMaxBP, PoCMinBP  uint32 // PoC cap and floor (3000, 500)
 	BeaconBP, WitnessBP uint32 // beacon : witness split of the PoC pool (2000, 8000)
 	BytesPerDC          int    // 24
+	// Charging are the rules of which packet copies are charged
+	// (charging.go).
+	Charging ChargingParams
 
 	// OpsOwner receives the operations share; zero means it is not minted.
 	OpsOwner wire.PublicKey
@@ -226,6 +229,7 @@ func DefaultParams() Params {
 		BeaconBP:   2000,
 		WitnessBP:  8000,
 		BytesPerDC: 24,
+		Charging:   DefaultChargingParams(),
 	}
 }
 
@@ -285,7 +289,7 @@ func (p Params) Validate() error {
 			return bad("non-finite signal tolerance")
 		}
 	}
-	return nil
+	return p.Charging.validate()
 }
 
 const (
@@ -415,5 +419,5 @@ func (p Params) appendCanonical(b []byte) []byte {
 		b = append(b, e.Beaconer[:]...)
 		b = append(b, e.Witness[:]...)
 	}
-	return b
+	return p.Charging.appendCanonical(b)
 }

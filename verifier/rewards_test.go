@@ -8,6 +8,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/hexfield/hexfield/radio"
 	"github.com/hexfield/hexfield/wire"
 )
 
@@ -19,15 +20,46 @@ func TestDataCredits(t *testing.T) {
 	}
 }
 
-// addPackets gives h n delivered copies of size bytes in the epoch.
+// addPackets gives h n delivered copies of distinct data uplinks of size
+// bytes (at least 12, a data frame's minimum) in the epoch, on the town's
+// route r1; join makes them join-requests and free copies forwarded free.
 func (t *town) addPackets(h *tHotspot, n, size int, join, free bool) {
 	start := t.p.EpochStart(testEpoch)
 	for i := range n {
-		hash := sha256.Sum256(fmt.Appendf(nil, "%s-%d-%d", h.name, i, size))
-		rep := &wire.PacketReport{PubKey: h.key[:], PayloadHash: hash[:], PayloadSize: uint32(size), Join: join, Free: free, RouteId: "r1"}
-		ms := start + int64(i)*1000 + 5
-		t.packets = append(t.packets, Packet{ID: t.id(rep, ms), ReceivedMs: ms, Report: rep})
+		phy := testFrame(fmt.Sprintf("%s-%d-%d", h.name, i, size), uint16(i), size, join)
+		t.addCopy(h, phy, "r1", start+int64(i)*1000+5, free)
 	}
+}
+
+// addCopy adds one packet report of h delivering phy on route at ms.
+func (t *town) addCopy(h *tHotspot, phy []byte, route string, ms int64, free bool) *wire.PacketReport {
+	hash := sha256.Sum256(phy)
+	rep := &wire.PacketReport{PubKey: h.key[:], PayloadHash: hash[:], PayloadSize: uint32(len(phy)), Payload: phy,
+		Free: free, RouteId: route, Datarate: "SF7BW125"}
+	if u, err := radio.ParseUplink(phy); err == nil {
+		rep.Join, rep.DevAddr, rep.JoinEui, rep.DevEui = u.Type == radio.FrameJoin, u.DevAddr, u.JoinEUI, u.DevEUI
+	}
+	t.packets = append(t.packets, Packet{ID: t.id(rep, ms), ReceivedMs: ms, Report: rep})
+	return rep
+}
+
+// testFrame is a LoRaWAN uplink of size bytes (a 23-byte join-request for
+// join) whose DevAddr (or DevEUI) derives from seed, with frame counter
+// fcnt and a MIC that no session key verifies.
+func testFrame(seed string, fcnt uint16, size int, join bool) []byte {
+	d := sha256.Sum256([]byte(seed))
+	if join {
+		return append([]byte{0x00}, d[:22]...)
+	}
+	size = max(size, 12)
+	b := []byte{0x40, d[0], d[1], d[2], d[3], 0, byte(fcnt), byte(fcnt >> 8)}
+	if size > 12 {
+		b = append(b, 1) // FPort
+		for len(b) < size-4 {
+			b = append(b, d[len(b)%32])
+		}
+	}
+	return append(b, d[4:8]...)
 }
 
 func TestPoolsAndSplit(t *testing.T) {

@@ -303,10 +303,15 @@ func (t *town) rounds(fromMs, toMs int64) {
 	}
 }
 
+// townPayer pays for route r1 of every town.
+var townPayer = fill(0xdc)
+
 func (t *town) input(epoch uint64) EpochInput {
 	return EpochInput{
 		Epoch: epoch, Params: t.p, Registry: t.registry(),
 		Beacons: t.beacons, Witnesses: t.witnesses, Packets: t.packets,
+		Routes:   []Route{{ID: "r1", Payer: townPayer, DevAddrs: []DevAddrRange{{0, 0xffffffff}}, MaxCopies: 1, Active: true}},
+		Balances: []Balance{{Wallet: townPayer, DC: 1 << 40}},
 		Emission: 1_000_000_000, TokensPerDC: Ratio{Num: 1, Den: 1},
 	}
 }

@@ -25,22 +25,26 @@ const (
 // a customer's LoRaWAN uplink to the customer's network server
 // (poc-rules.md §10). It pays data-transfer rewards.
 type PacketReport struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	PubKey        []byte                 `protobuf:"bytes,1,opt,name=pub_key,json=pubKey,proto3" json:"pub_key,omitempty"`                 // 32-byte ed25519 key of the hotspot
-	PayloadHash   []byte                 `protobuf:"bytes,2,opt,name=payload_hash,json=payloadHash,proto3" json:"payload_hash,omitempty"`  // SHA-256 of the full PHYPayload
-	PayloadSize   uint32                 `protobuf:"varint,3,opt,name=payload_size,json=payloadSize,proto3" json:"payload_size,omitempty"` // PHYPayload length in bytes
-	Join          bool                   `protobuf:"varint,4,opt,name=join,proto3" json:"join,omitempty"`                                  // a join-request (free) rather than a data uplink
-	DevAddr       uint32                 `protobuf:"varint,5,opt,name=dev_addr,json=devAddr,proto3" json:"dev_addr,omitempty"`             // DevAddr of a data uplink
-	JoinEui       uint64                 `protobuf:"varint,6,opt,name=join_eui,json=joinEui,proto3" json:"join_eui,omitempty"`             // JoinEUI of a join-request
-	DevEui        uint64                 `protobuf:"varint,7,opt,name=dev_eui,json=devEui,proto3" json:"dev_eui,omitempty"`                // DevEUI of a join-request
-	RouteId       string                 `protobuf:"bytes,8,opt,name=route_id,json=routeId,proto3" json:"route_id,omitempty"`              // the customer route the copy was delivered to
-	FrequencyHz   uint64                 `protobuf:"varint,9,opt,name=frequency_hz,json=frequencyHz,proto3" json:"frequency_hz,omitempty"`
-	Datarate      string                 `protobuf:"bytes,10,opt,name=datarate,proto3" json:"datarate,omitempty"`
-	RssiDdbm      int32                  `protobuf:"zigzag32,11,opt,name=rssi_ddbm,json=rssiDdbm,proto3" json:"rssi_ddbm,omitempty"`
-	SnrDdb        int32                  `protobuf:"zigzag32,12,opt,name=snr_ddb,json=snrDdb,proto3" json:"snr_ddb,omitempty"`
-	Tmst          uint32                 `protobuf:"varint,13,opt,name=tmst,proto3" json:"tmst,omitempty"`
-	TimestampMs   uint64                 `protobuf:"varint,14,opt,name=timestamp_ms,json=timestampMs,proto3" json:"timestamp_ms,omitempty"` // hotspot clock at reception; informational only
-	Free          bool                   `protobuf:"varint,15,opt,name=free,proto3" json:"free,omitempty"`                                  // forwarded without purchase; earns nothing
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	PubKey      []byte                 `protobuf:"bytes,1,opt,name=pub_key,json=pubKey,proto3" json:"pub_key,omitempty"`                 // 32-byte ed25519 key of the hotspot
+	PayloadHash []byte                 `protobuf:"bytes,2,opt,name=payload_hash,json=payloadHash,proto3" json:"payload_hash,omitempty"`  // SHA-256 of the full PHYPayload
+	PayloadSize uint32                 `protobuf:"varint,3,opt,name=payload_size,json=payloadSize,proto3" json:"payload_size,omitempty"` // PHYPayload length in bytes
+	Join        bool                   `protobuf:"varint,4,opt,name=join,proto3" json:"join,omitempty"`                                  // a join-request (free) rather than a data uplink
+	DevAddr     uint32                 `protobuf:"varint,5,opt,name=dev_addr,json=devAddr,proto3" json:"dev_addr,omitempty"`             // DevAddr of a data uplink
+	JoinEui     uint64                 `protobuf:"varint,6,opt,name=join_eui,json=joinEui,proto3" json:"join_eui,omitempty"`             // JoinEUI of a join-request
+	DevEui      uint64                 `protobuf:"varint,7,opt,name=dev_eui,json=devEui,proto3" json:"dev_eui,omitempty"`                // DevEUI of a join-request
+	RouteId     string                 `protobuf:"bytes,8,opt,name=route_id,json=routeId,proto3" json:"route_id,omitempty"`              // the customer route the copy was delivered to
+	FrequencyHz uint64                 `protobuf:"varint,9,opt,name=frequency_hz,json=frequencyHz,proto3" json:"frequency_hz,omitempty"`
+	Datarate    string                 `protobuf:"bytes,10,opt,name=datarate,proto3" json:"datarate,omitempty"`
+	RssiDdbm    int32                  `protobuf:"zigzag32,11,opt,name=rssi_ddbm,json=rssiDdbm,proto3" json:"rssi_ddbm,omitempty"`
+	SnrDdb      int32                  `protobuf:"zigzag32,12,opt,name=snr_ddb,json=snrDdb,proto3" json:"snr_ddb,omitempty"`
+	Tmst        uint32                 `protobuf:"varint,13,opt,name=tmst,proto3" json:"tmst,omitempty"`
+	TimestampMs uint64                 `protobuf:"varint,14,opt,name=timestamp_ms,json=timestampMs,proto3" json:"timestamp_ms,omitempty"` // hotspot clock at reception; informational only
+	Free        bool                   `protobuf:"varint,15,opt,name=free,proto3" json:"free,omitempty"`                                  // forwarded without purchase; earns nothing
+	// payload is the PHYPayload itself (1–255 bytes), so that the oracle can
+	// check the hash, parse the frame instead of trusting the fields above,
+	// and verify MICs against a route's session key filters (routing.md §7).
+	Payload       []byte `protobuf:"bytes,16,opt,name=payload,proto3" json:"payload,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -180,11 +184,18 @@ func (x *PacketReport) GetFree() bool {
 	return false
 }
 
+func (x *PacketReport) GetPayload() []byte {
+	if x != nil {
+		return x.Payload
+	}
+	return nil
+}
+
 var File_packet_report_proto protoreflect.FileDescriptor
 
 const file_packet_report_proto_rawDesc = "" +
 	"\n" +
-	"\x13packet_report.proto\x12\x10hexfield.wire.v1\"\xab\x03\n" +
+	"\x13packet_report.proto\x12\x10hexfield.wire.v1\"\xc5\x03\n" +
 	"\fPacketReport\x12\x17\n" +
 	"\apub_key\x18\x01 \x01(\fR\x06pubKey\x12!\n" +
 	"\fpayload_hash\x18\x02 \x01(\fR\vpayloadHash\x12!\n" +
@@ -201,7 +212,8 @@ const file_packet_report_proto_rawDesc = "" +
 	"\asnr_ddb\x18\f \x01(\x11R\x06snrDdb\x12\x12\n" +
 	"\x04tmst\x18\r \x01(\rR\x04tmst\x12!\n" +
 	"\ftimestamp_ms\x18\x0e \x01(\x04R\vtimestampMs\x12\x12\n" +
-	"\x04free\x18\x0f \x01(\bR\x04freeB#Z!github.com/hexfield/hexfield/wireb\x06proto3"
+	"\x04free\x18\x0f \x01(\bR\x04free\x12\x18\n" +
+	"\apayload\x18\x10 \x01(\fR\apayloadB#Z!github.com/hexfield/hexfield/wireb\x06proto3"
 
 var (
 	file_packet_report_proto_rawDescOnce sync.Once

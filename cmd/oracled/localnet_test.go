@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/sha256"
-	"fmt"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -30,7 +29,7 @@ func TestRewardsOnLocalnet(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	dir := t.TempDir()
 	cfg := oracle.Config{DataDir: dir, SolanaRPC: net0.URL(), EpochLength: time.Minute, BeaconInterval: time.Minute,
-		EpochGrace: time.Second, EntropyPeriod: time.Second}.Defaults()
+		EpochGrace: time.Second, EntropyPeriod: time.Second, ChargeWithoutPoC: true}.Defaults()
 	key, _, err := wire.LoadOrCreateKeyFile(filepath.Join(dir, "oracle-key.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -97,6 +96,7 @@ func TestRewardsOnLocalnet(t *testing.T) {
 	}
 	o, quicAddr, httpURL, stop := start(false)
 	c := &oracle.Client{BaseURL: httpURL}
+	putTestRoute(t, ctx, c)
 	var owners [][32]byte
 	var hotspots [][]byte
 	for range 3 {
@@ -189,9 +189,10 @@ func submitPackets(t *testing.T, ctx context.Context, addr string, oraclePub wir
 	fw, fr := wire.NewFrameWriter(str), wire.NewFrameReader(str)
 	pub := wire.PublicKeyOf(hs)
 	for i := range n {
-		ph := sha256.Sum256(fmt.Appendf(nil, "%x %d", pub, i))
+		phy := testUplink(pub, uint16(i), 40)
+		ph := sha256.Sum256(phy)
 		raw, err := wire.Seal(hs, wire.Kind_KIND_PACKET_REPORT, &wire.PacketReport{PubKey: pub[:], PayloadHash: ph[:],
-			PayloadSize: 40, RouteId: "r", DevAddr: 1})
+			PayloadSize: uint32(len(phy)), Payload: phy, RouteId: "r", Datarate: "SF7BW125"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -207,6 +208,30 @@ func submitPackets(t *testing.T, ctx context.Context, addr string, oraclePub wir
 		if err != nil || f.GetAck().GetCode() != wire.Code_CODE_OK {
 			t.Fatalf("ack %v err %v", f, err)
 		}
+	}
+}
+
+// testUplink is a LoRaWAN data uplink of size bytes from the i-th device
+// heard by the hotspot: a DevAddr of its own, so the tests' short epochs
+// stay far within each device's duty cycle.
+func testUplink(pub wire.PublicKey, i uint16, size int) []byte {
+	d := sha256.Sum256(append(pub[:], byte(i), byte(i>>8)))
+	b := []byte{0x40, d[0], d[1], d[2], d[3], 0, 1, 0, 1}
+	for len(b) < size-4 {
+		b = append(b, byte(len(b)))
+	}
+	return append(b, 0xde, 0xad, 0xbe, 0xef)
+}
+
+// putTestRoute registers route "r", every DevAddr, with data credits for
+// every packet the tests send, on the oracle behind c (from loopback, so
+// no admin token is needed).
+func putTestRoute(t *testing.T, ctx context.Context, c *oracle.Client) {
+	t.Helper()
+	r := oracle.Route{ID: "r", DevAddrs: []oracle.DevAddrRange{{Start: 0, End: 0xffffffff}}, LNSAddr: "127.0.0.1:1700",
+		MaxCopies: 1, DCBalance: 1_000_000}
+	if _, err := c.PutRoute(ctx, r); err != nil {
+		t.Fatal(err)
 	}
 }
 
