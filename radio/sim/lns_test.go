@@ -542,3 +542,43 @@ func TestLNSConfig(t *testing.T) {
 		conn.Close()
 	}
 }
+
+// TestLNSDeduplicatesCopies has two gateways hear every uplink: the LNS
+// takes it once, with both copies counted, and answers through the gateway
+// that heard it best.
+func TestLNSDeduplicatesCopies(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		pn := NewPacketNetwork()
+		r := newLNSRig(t, pn.ListenPacket, 19, LNSConfig{}, ConcentratorConfig{})
+		far := startConcentrator(t, pn.ListenPacket, r.m, r.lns.Addr(), "far", -2500, 400, ConcentratorConfig{})
+		waitOnline(t, r.lns.Server(), far.EUI())
+		var near, distant recorder
+		r.gw.Radio().Listen(near.add)
+		far.Radio().Listen(distant.add)
+		s := r.otaa(t, 1, ClassA, nil)
+		join(t, s)
+		res := uplink(t, s, "twice heard", true)
+		if res.Downlink == nil || !res.Downlink.ACK {
+			t.Fatalf("downlink %+v", res.Downlink)
+		}
+		ups := r.lns.Uplinks()
+		if len(ups) != 1 || ups[0].Copies != 2 {
+			t.Fatalf("LNS uplinks %+v, want one with 2 copies", ups)
+		}
+		a, b := near.all(), distant.all()
+		if len(a) != 2 || len(b) != 2 {
+			t.Fatalf("gateways heard %d and %d frames, want the join and the uplink each", len(a), len(b))
+		}
+		want := r.gw.EUI()
+		if b[1].RSSIS > a[1].RSSIS {
+			want = far.EUI()
+		}
+		acks := r.lns.TxAcks()
+		if ups[0].Gateway != want || acks[len(acks)-1].Gateway != want {
+			t.Errorf("answered through %v (uplink best %v), want %v", acks[len(acks)-1].Gateway, ups[0].Gateway, want)
+		}
+		if n := len(r.lns.Rejections()); n != 0 {
+			t.Errorf("%d rejections: a second copy is not a replay", n)
+		}
+	})
+}
