@@ -582,3 +582,82 @@ func TestLNSDeduplicatesCopies(t *testing.T) {
 		}
 	})
 }
+
+// TestLNSFrameCounterRollover sends ABP uplinks across the 16-bit
+// boundary of the counter on air: the LNS reconstructs 0xffff → 0x10000
+// from the MIC, and the sensor does the same for downlinks.
+func TestLNSFrameCounterRollover(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		pn := NewPacketNetwork()
+		r := newLNSRig(t, pn.ListenPacket, 20, LNSConfig{}, ConcentratorConfig{})
+		abp := ABPDevice{DevEUI: devEUI(5), DevAddr: lorawan.DevAddr{0x02, 0, 0, 0x05}, NwkSKey: lorawan.AES128Key{7}, AppSKey: lorawan.AES128Key{8}}
+		if err := r.lns.AddABP(abp); err != nil {
+			t.Fatal(err)
+		}
+		s := newSensor(t, r.m, "abp", SensorConfig{ABP: true, DevEUI: abp.DevEUI, DevAddr: abp.DevAddr, NwkSKey: abp.NwkSKey, AppSKey: abp.AppSKey, FCntUp: 0xfffe})
+		// Start the downlink counter just below the boundary too.
+		r.lns.mu.Lock()
+		r.lns.byEUI[abp.DevEUI].session.fcntDown = 0xffff
+		r.lns.mu.Unlock()
+		s.fcntDown, s.haveDown = 0xfffe, true
+		var got []uint32
+		for range 3 {
+			res := uplink(t, s, "tick", true)
+			if res.Downlink == nil || !res.Downlink.ACK {
+				t.Fatalf("uplink FCnt %#x: downlink %+v", res.FCnt, res.Downlink)
+			}
+			got = append(got, res.Downlink.FCnt)
+		}
+		var ups []uint32
+		for _, u := range r.lns.Uplinks() {
+			ups = append(ups, u.FCnt)
+		}
+		if fmt.Sprintf("%#x", ups) != "[0xfffe 0xffff 0x10000]" || fmt.Sprintf("%#x", got) != "[0xffff 0x10000 0x10001]" {
+			t.Errorf("uplink counters %#x, downlink counters %#x", ups, got)
+		}
+	})
+}
+
+// TestSensorRefusesBadDownlinks feeds a sensor downlinks for another
+// DevAddr, with a bad MIC, and replayed: it takes none of them, then takes
+// the genuine next one.
+func TestSensorRefusesBadDownlinks(t *testing.T) {
+	l := fuzzLNS(t)
+	m := realMedium(t, MediumConfig{Seed: 21})
+	s := newSensor(t, m, "abp", SensorConfig{ABP: true, DevEUI: fuzzABP.DevEUI, DevAddr: fuzzABP.DevAddr, NwkSKey: fuzzABP.NwkSKey, AppSKey: fuzzABP.AppSKey})
+	l.mu.Lock()
+	dev := l.byEUI[fuzzABP.DevEUI]
+	frame := func(payload string) []byte {
+		b, err := l.dataDownLocked(dev, false, &Downlink{FPort: 2, Payload: []byte(payload)}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	first, second := frame("first"), frame("second")
+	l.mu.Unlock()
+	rec := func(b []byte) Reception { return Reception{Payload: b, InvertIQ: true} }
+
+	if d, ok := s.decodeDown(rec(first), WindowRX1); !ok || string(d.Payload) != "first" || d.FCnt != 0 {
+		t.Fatalf("genuine downlink: %+v %v", d, ok)
+	}
+	if _, ok := s.decodeDown(rec(first), WindowRX1); ok {
+		t.Error("replayed downlink accepted")
+	}
+	bad := append([]byte(nil), second...)
+	bad[len(bad)-1] ^= 1
+	if _, ok := s.decodeDown(rec(bad), WindowRX1); ok {
+		t.Error("downlink with a bad MIC accepted")
+	}
+	other := append([]byte(nil), second...)
+	other[1] ^= 1 // DevAddr
+	if _, ok := s.decodeDown(rec(other), WindowRX1); ok {
+		t.Error("downlink for another DevAddr accepted")
+	}
+	if _, ok := s.decodeDown(rec([]byte{0x60, 1, 2}), WindowRX1); ok {
+		t.Error("undecodable downlink accepted")
+	}
+	if d, ok := s.decodeDown(rec(second), WindowRX2); !ok || string(d.Payload) != "second" || d.FCnt != 1 || d.Window != WindowRX2 {
+		t.Fatalf("next genuine downlink: %+v %v", d, ok)
+	}
+}

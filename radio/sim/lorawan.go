@@ -69,24 +69,6 @@ func sessionKeys(appKey lorawan.AES128Key, joinNonce lorawan.JoinNonce, netID lo
 	return derive(0x01), derive(0x02), nil
 }
 
-// fullFCnt reconstructs a 32-bit frame counter from the 16 bits on air,
-// given the last accepted value (have false: none yet, the counter starts
-// from its 16 bits). ok is false when the frame is older than or equal to
-// the last one (a replay) or jumps more than MAX_FCNT_GAP ahead.
-func fullFCnt(last uint32, have bool, onAir uint16) (fcnt uint32, ok bool) {
-	if !have {
-		return uint32(onAir), true
-	}
-	fcnt = last&0xffff0000 | uint32(onAir)
-	if fcnt <= last {
-		fcnt += 0x10000
-	}
-	if fcnt <= last || fcnt-last > maxFCntGap {
-		return fcnt, false
-	}
-	return fcnt, true
-}
-
 // window is a receive window's channel.
 type window struct {
 	Freq radio.Hz
