@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -268,6 +269,17 @@ type LNS struct {
 	rejections []LNSRejection
 	attempts   []TxAttempt
 	rejected   map[RejectReason]uint64
+	counts     LNSStats
+}
+
+// LNSStats counts what an LNS did, without the bound of the records.
+type LNSStats struct {
+	Uplinks, Joins uint64
+	// TxResults counts PULL_RESPs by outcome: "OK", a TX_ACK error value of
+	// spec §5 (other values count as "other"), "TX_POWER" for the
+	// warning, "unacked" for version 1 forwarders, "timeout" without
+	// TX_ACK, and "not_sent".
+	TxResults map[string]uint64
 }
 
 // NewLNS returns an LNS serving gateways on conn (which it closes when Run
@@ -294,6 +306,7 @@ func NewLNS(cfg LNSConfig, conn net.PacketConn, logger *slog.Logger, reg prometh
 		byEUI:    make(map[lorawan.EUI64]*lnsDevice),
 		byAddr:   make(map[lorawan.DevAddr]*lnsDevice),
 		rejected: make(map[RejectReason]uint64),
+		counts:   LNSStats{TxResults: make(map[string]uint64)},
 	}
 	scfg := cfg.Server
 	scfg.Handler = uplinkSink{l}
@@ -458,7 +471,9 @@ func (l *LNS) handleGroup(ctx context.Context, g *uplinkGroup) {
 // refused, if it was.
 func (l *LNS) handleFrame(ctx context.Context, u semtech.Uplink, copies int) (RejectReason, error) {
 	var phy lorawan.PHYPayload
-	if err := phy.UnmarshalBinary(u.RXPK.Data); err != nil {
+	// brocaar/lorawan decodes into subslices and decrypts in place (even
+	// past a slice's end): it gets a copy, never the received bytes.
+	if err := phy.UnmarshalBinary(bytes.Clone(u.RXPK.Data)); err != nil {
 		return RejectUndecodable, err
 	}
 	if phy.MHDR.Major != lorawan.LoRaWANR1 {
@@ -523,6 +538,7 @@ func (l *LNS) join(ctx context.Context, u semtech.Uplink, phy *lorawan.PHYPayloa
 	dev.session = &lnsSession{devAddr: addr, nwkSKey: nwk, appSKey: app, gateway: u.EUI, haveGateway: true}
 	dev.queue = nil
 	l.byAddr[addr] = dev
+	l.counts.Joins++
 	l.joins = appendBounded(l.joins, LNSJoin{DevEUI: jr.DevEUI, JoinEUI: jr.JoinEUI, DevNonce: jr.DevNonce, DevAddr: addr, Gateway: u.EUI, RXPK: u.RXPK}, l.cfg.MaxRecords)
 	l.log.Info("lns join", "dev_eui", jr.DevEUI.String(), "dev_addr", addr.String())
 	d := l.plan.defaults
@@ -610,6 +626,7 @@ func (l *LNS) data(ctx context.Context, u semtech.Uplink, phy *lorawan.PHYPayloa
 		p := *mac.FPort
 		rec.FPort = &p
 	}
+	l.counts.Uplinks++
 	l.uplinks = appendBounded(l.uplinks, rec, l.cfg.MaxRecords)
 
 	if !confirmed && len(dev.queue) == 0 {
@@ -754,6 +771,40 @@ func (l *LNS) transmit(ctx context.Context, devEUI lorawan.EUI64, join bool, w W
 
 func (l *LNS) recordLocked(a TxAttempt) {
 	l.attempts = appendBounded(l.attempts, a, l.cfg.MaxRecords)
+	l.counts.TxResults[txResult(a)]++
+}
+
+// txResult is the bounded label of an attempt's outcome.
+func txResult(a TxAttempt) string {
+	switch {
+	case errors.Is(a.Err, semtech.ErrTxAckTimeout):
+		return "timeout"
+	case a.Err != nil:
+		return "not_sent"
+	case !a.Acked:
+		return "unacked"
+	case a.Status.Accepted() && a.Status.Warn == semtech.TxPower:
+		return string(semtech.TxPower)
+	case a.Status.Accepted():
+		return "OK"
+	}
+	switch e := a.Status.Error; e {
+	case semtech.TxTooLate, semtech.TxTooEarly, semtech.TxCollisionPacket, semtech.TxCollisionBeacon, semtech.TxFreq, semtech.TxPower, semtech.TxGPSUnlocked:
+		return string(e)
+	}
+	return "other"
+}
+
+// Stats returns the counters so far.
+func (l *LNS) Stats() LNSStats {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.counts
+	s.TxResults = make(map[string]uint64, len(l.counts.TxResults))
+	for k, v := range l.counts.TxResults {
+		s.TxResults[k] = v
+	}
+	return s
 }
 
 func (l *LNS) reject(reason RejectReason, gw semtech.EUI, frame []byte, err error) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/brocaar/lorawan"
 
+	"github.com/hexfield/hexfield/radio"
 	"github.com/hexfield/hexfield/radio/semtech"
 )
 
@@ -139,8 +140,10 @@ func TestLNSJoinAndConfirmedUplinks(t *testing.T) {
 			t.Fatalf("session keys differ: LNS %v/%v, sensor %v/%v", sess.NwkSKey, sess.AppSKey, nwk, app)
 		}
 
+		var frames [][]byte
 		for i := range 3 {
 			res := uplink(t, s, fmt.Sprintf("reading %d", i), true)
+			frames = append(frames, res.Frame)
 			d := res.Downlink
 			if d == nil || !d.ACK || d.Window != WindowRX1 || d.FPort != nil {
 				t.Fatalf("uplink %d: downlink %+v, want a bare ACK in RX1", i, d)
@@ -155,6 +158,11 @@ func TestLNSJoinAndConfirmedUplinks(t *testing.T) {
 			t.Fatalf("LNS accepted %d uplinks", len(ups))
 		}
 		for i, u := range ups {
+			// The record keeps the frame as received: decryption works on a
+			// copy (brocaar/lorawan decrypts in place).
+			if !bytes.Equal(u.RXPK.Data, frames[i]) {
+				t.Errorf("LNS uplink %d: recorded frame %x, sent %x", i, u.RXPK.Data, frames[i])
+			}
 			if string(u.Payload) != fmt.Sprintf("reading %d", i) || u.FCnt != uint32(i) || !u.Confirmed || u.FPort == nil || *u.FPort != 10 || u.Gateway != r.gw.EUI() {
 				t.Errorf("LNS uplink %d: %+v", i, u)
 			}
@@ -660,4 +668,29 @@ func TestSensorRefusesBadDownlinks(t *testing.T) {
 	if d, ok := s.decodeDown(rec(second), WindowRX2); !ok || string(d.Payload) != "second" || d.FCnt != 1 || d.Window != WindowRX2 {
 		t.Fatalf("next genuine downlink: %+v %v", d, ok)
 	}
+}
+
+// TestLNSUS915 runs a join and a confirmed uplink in US915, where RX1 is
+// on another channel and data rate than the uplink (500 kHz downlink
+// channels) and RX2 is 923.3 MHz SF12BW500.
+func TestLNSUS915(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		pn := NewPacketNetwork()
+		r := newLNSRig(t, pn.ListenPacket, 22, LNSConfig{Region: "US915"}, ConcentratorConfig{Region: "US915"})
+		s := r.otaa(t, 1, ClassA, func(c *SensorConfig) { c.Device.Region = "US915" })
+		j := join(t, s)
+		if j.Window != WindowRX1 || j.Reception.DataRate.Bandwidth != 500_000 {
+			t.Fatalf("join-accept in %s at %v", j.Window, j.Reception.DataRate)
+		}
+		res := uplink(t, s, "howdy", true)
+		d := res.Downlink
+		if d == nil || !d.ACK || d.Window != WindowRX1 {
+			t.Fatalf("downlink %+v", d)
+		}
+		up := r.lns.Uplinks()[0].RXPK
+		t.Logf("uplink %v %v → RX1 %v %v", up.Freq, up.DatR, d.Reception.Frequency, d.Reception.DataRate)
+		if d.Reception.Frequency < 923_300_000 || d.Reception.Frequency > 927_500_000 || d.Reception.DataRate != (radio.DataRate{SF: 7, Bandwidth: 500_000}) {
+			t.Errorf("RX1 on %v %v, want a 923.3–927.5 MHz channel at SF7BW500", d.Reception.Frequency, d.Reception.DataRate)
+		}
+	})
 }

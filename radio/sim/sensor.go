@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -236,7 +237,9 @@ func (s *Sensor) Join(ctx context.Context) (JoinResult, error) {
 
 func (s *Sensor) decodeJoinAccept(b []byte, nonce lorawan.DevNonce) (*lorawan.JoinAcceptPayload, bool) {
 	var phy lorawan.PHYPayload
-	if err := phy.UnmarshalBinary(b); err != nil || phy.MHDR.MType != lorawan.JoinAccept {
+	// A copy: brocaar/lorawan decrypts in place, and b is shared by every
+	// radio that heard the frame.
+	if err := phy.UnmarshalBinary(bytes.Clone(b)); err != nil || phy.MHDR.MType != lorawan.JoinAccept {
 		return nil, false
 	}
 	if err := phy.DecryptJoinAcceptPayload(s.cfg.AppKey); err != nil {
@@ -464,7 +467,9 @@ func (s *Sensor) maxFrame(dr radio.DataRate) int {
 // decodeDown checks and decrypts a data downlink for the session.
 func (s *Sensor) decodeDown(rec Reception, name Window) (SensorDownlink, bool) {
 	var phy lorawan.PHYPayload
-	if err := phy.UnmarshalBinary(rec.Payload); err != nil {
+	// A copy: brocaar/lorawan decrypts in place, and the payload is shared
+	// by every radio that heard the frame.
+	if err := phy.UnmarshalBinary(bytes.Clone(rec.Payload)); err != nil {
 		return SensorDownlink{}, false
 	}
 	if phy.MHDR.MType != lorawan.UnconfirmedDataDown && phy.MHDR.MType != lorawan.ConfirmedDataDown {
