@@ -21,7 +21,8 @@ func fuzzLNS(t testing.TB) *LNS {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	l, err := NewLNS(LNSConfig{}, conn, nil, nil)
+	// Small queues: one LNS is built per fuzz input.
+	l, err := NewLNS(LNSConfig{MaxInFlight: 8, Server: semtech.ServerConfig{QueueSize: 8}}, conn, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
