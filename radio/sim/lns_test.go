@@ -694,3 +694,25 @@ func TestLNSUS915(t *testing.T) {
 		}
 	})
 }
+
+// TestLNSVersion1Gateway: a protocol v1 forwarder sends no TX_ACK; the LNS
+// records its downlinks as sent but unacknowledged, and they still reach
+// the sensor.
+func TestLNSVersion1Gateway(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		pn := NewPacketNetwork()
+		r := newLNSRig(t, pn.ListenPacket, 23, LNSConfig{}, ConcentratorConfig{Version: semtech.Version1})
+		s := r.otaa(t, 1, ClassA, nil)
+		join(t, s)
+		if res := uplink(t, s, "v1", true); res.Downlink == nil || !res.Downlink.ACK {
+			t.Fatalf("downlink %+v", res.Downlink)
+		}
+		if n := len(r.lns.TxAcks()); n != 0 {
+			t.Errorf("%d TX_ACKs from a v1 forwarder", n)
+		}
+		as := r.lns.TxAttempts()
+		if len(as) != 2 || as[0].Acked || as[1].Acked || as[0].Err != nil || r.lns.Stats().TxResults["unacked"] != 2 {
+			t.Errorf("attempts %s, stats %v", statuses(as), r.lns.Stats().TxResults)
+		}
+	})
+}
