@@ -42,8 +42,8 @@ type LNSConfig struct {
 	// not sent and recorded with ErrTooManyDownlinks. Default 256.
 	MaxDownlinks int
 	// MaxRecords bounds each record list (uplinks, joins, rejections,
-	// transmissions); the oldest are forgotten first. Counts are kept
-	// without bound. Default 10 000.
+	// transmissions): a full list forgets its older half. Counts (Stats,
+	// Rejected) are kept without bound. Default 10 000.
 	MaxRecords int
 	// Server configures the gateway-bridge side (TX_ACK timeout, gateway
 	// timeout, queue sizes, clock). Its Handler must be nil: the LNS is
@@ -819,10 +819,16 @@ func (l *LNS) reject(reason RejectReason, gw semtech.EUI, frame []byte, err erro
 	l.log.Debug("lns frame refused", "reason", string(reason), "eui", gw.String(), "err", err)
 }
 
-// appendBounded appends v, forgetting the oldest entries beyond max.
+// appendBounded appends v to a list of at most limit entries: when it is
+// full, the older half is forgotten at once, so appending stays O(1)
+// amortised.
 func appendBounded[T any](s []T, v T, limit int) []T {
 	if len(s) >= limit {
-		n := copy(s, s[len(s)-limit+1:])
+		var zero T
+		n := copy(s, s[len(s)-limit/2:])
+		for i := n; i < len(s); i++ {
+			s[i] = zero // let forgotten entries be collected
+		}
 		s = s[:n]
 	}
 	return append(s, v)

@@ -716,3 +716,16 @@ func TestLNSVersion1Gateway(t *testing.T) {
 		}
 	})
 }
+
+func TestAppendBounded(t *testing.T) {
+	var s []int
+	for i := range 25 {
+		s = appendBounded(s, i, 10)
+		if len(s) > 10 || s[len(s)-1] != i {
+			t.Fatalf("after %d: %v", i, s)
+		}
+	}
+	if fmt.Sprint(s) != "[15 16 17 18 19 20 21 22 23 24]" {
+		t.Errorf("kept %v, want the newest, oldest first", s)
+	}
+}
