@@ -2,7 +2,9 @@ package semtech
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/hexfield/hexfield/radio"
@@ -51,7 +53,21 @@ type RXPK struct {
 	Aesk    *int
 	Delayed *bool
 	RSig    []RSig
+
+	// Meta is the "meta" object (string → string) that a gateway adds for
+	// its network server, e.g. network, gateway_id, regi, gateway_h3index
+	// (spec/routing.md §6); ChirpStack passes it to applications. Decoding
+	// keeps up to MaxMeta members whose key and value are strings of at
+	// most MaxMetaLen bytes and ignores the rest; encoding writes keys in
+	// sorted order.
+	Meta map[string]string
 }
+
+// Bounds of the rxpk "meta" object kept by decoding.
+const (
+	MaxMeta    = 32
+	MaxMetaLen = 256
+)
 
 // RSig is one antenna's signal in a JSON v2 rxpk.
 type RSig struct {
@@ -100,6 +116,34 @@ type rxpkWire struct {
 	Aesk    num
 	Delayed jbool
 	RSig    rsigList
+	Meta    map[string]string
+}
+
+// decodeMeta consumes the meta value into w.Meta: string members within
+// the bounds are kept, anything else is skipped.
+func (w *rxpkWire) decodeMeta(s *scanner) error {
+	if s.peek() != '{' {
+		_, err := s.value()
+		return err
+	}
+	return s.object(func(k []byte) error {
+		v, err := s.value()
+		if err != nil {
+			return err
+		}
+		val, ok := unquote(v)
+		if !ok || len(k) > MaxMetaLen || len(val) > MaxMetaLen {
+			return nil
+		}
+		if _, dup := w.Meta[string(k)]; !dup && len(w.Meta) >= MaxMeta {
+			return nil
+		}
+		if w.Meta == nil {
+			w.Meta = make(map[string]string)
+		}
+		w.Meta[string(k)] = val
+		return nil
+	})
 }
 
 type rsigWire struct {
@@ -197,8 +241,12 @@ func (w *rxpkWire) decode(b []byte) error {
 // a value that is not an object.
 func (w *rxpkWire) decodeFrom(s *scanner) error {
 	return s.object(func(k []byte) error {
-		if string(k) == "rsig" {
+		switch string(k) {
+		case "rsig":
 			return w.RSig.decodeFrom(s)
+		case "meta":
+			w.Meta = nil // the last "meta" wins, as for other fields
+			return w.decodeMeta(s)
 		}
 		v, err := s.value()
 		if err != nil {
@@ -268,7 +316,7 @@ func (r *RXPK) UnmarshalJSON(b []byte) error {
 }
 
 func (r *RXPK) fromWire(w *rxpkWire) (err error) {
-	out := RXPK{Time: w.Time.t}
+	out := RXPK{Time: w.Time.t, Meta: w.Meta}
 	if out.Freq, err = w.Freq.hz("freq"); err != nil {
 		return err
 	}
@@ -512,6 +560,20 @@ func (r *RXPK) appendJSON(w *jsonWriter) {
 			r.RSig[i].appendJSON(w)
 		}
 		w.b = append(w.b, ']')
+	}
+	if len(r.Meta) > 0 {
+		w.key("meta")
+		w.open()
+		for _, k := range slices.Sorted(maps.Keys(r.Meta)) {
+			if !w.first {
+				w.b = append(w.b, ',')
+			}
+			w.first = false
+			w.quote(k)
+			w.b = append(w.b, ':')
+			w.quote(r.Meta[k])
+		}
+		w.close()
 	}
 	w.close()
 }

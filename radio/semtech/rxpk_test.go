@@ -1,6 +1,7 @@
 package semtech
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -111,6 +112,7 @@ func FuzzRXPK(f *testing.F) {
 	f.Add([]byte(specUplinkJSON[9 : len(specUplinkJSON)-2]))
 	f.Add([]byte(specBeaconJSON[9 : len(specBeaconJSON)-2]))
 	f.Add([]byte(`{"jver":1,"tmst":3,"time":"2024-05-01T12:00:00.5Z","tmms":1398600018500,"ftime":123456789,"chan":0,"rfch":1,"freq":904.300000,"mid":8,"stat":1,"modu":"LORA","datr":"SF10BW125","codr":"4/5","rssis":-108,"rssi":-101,"lsnr":-3.2,"foff":-1234,"size":1,"data":"QA=="}`))
+	f.Add([]byte(`{"tmst":1,"freq":868.1,"modu":"LORA","datr":"SF7BW125","data":"QA==","meta":{"network":"hexfield","gateway_id":"11x","n":3,"o":{"a":"b"}}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var r RXPK
 		if err := r.UnmarshalJSON(data); err != nil {
@@ -147,5 +149,45 @@ func TestRXPKEncodesWholeDB(t *testing.T) {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("%s lacks %s", b, want)
 		}
+	}
+}
+
+// TestRXPKMeta: the "meta" object a hotspot adds for the LNS (routing §6)
+// decodes leniently and bounded, and encodes in key order.
+func TestRXPKMeta(t *testing.T) {
+	long := strings.Repeat("x", MaxMetaLen+1)
+	var many strings.Builder
+	for i := range MaxMeta + 5 {
+		fmt.Fprintf(&many, `,"k%02d":"v"`, i)
+	}
+	in := `{"freq":868.1,"modu":"LORA","datr":"SF7BW125","data":"QA==","meta":{"network":"hexfield","gateway_h3index":"8c1969a2a2b5dff","n":7,"obj":{"a":"b"},"long":"` + long + `","esc\"aped":"li\nne"` + many.String() + `}}`
+	var r RXPK
+	if err := r.UnmarshalJSON([]byte(in)); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Meta) != MaxMeta || r.Meta["network"] != "hexfield" || r.Meta["gateway_h3index"] != "8c1969a2a2b5dff" || r.Meta[`esc"aped`] != "li\nne" {
+		t.Fatalf("meta %v", r.Meta)
+	}
+	for _, k := range []string{"n", "obj", "long"} {
+		if _, ok := r.Meta[k]; ok {
+			t.Errorf("meta kept %q", k)
+		}
+	}
+	out := RXPK{Freq: 868_100_000, Modu: "LORA", DatR: DatRFor(radio.DataRate{SF: 7, Bandwidth: 125_000}), Data: []byte{0x40},
+		Meta: map[string]string{"regi": "EU868", "network": "hexfield", "gateway_id": "11x"}}
+	b, err := out.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `"meta":{"gateway_id":"11x","network":"hexfield","regi":"EU868"}}`; !strings.HasSuffix(string(b), want) {
+		t.Errorf("%s does not end with %s", b, want)
+	}
+	var back RXPK
+	if err := back.UnmarshalJSON(b); err != nil || len(back.Meta) != 3 || back.Meta["regi"] != "EU868" {
+		t.Errorf("round trip: %v %v", back.Meta, err)
+	}
+	var none RXPK
+	if err := none.UnmarshalJSON([]byte(`{"freq":868.1,"modu":"LORA","datr":"SF7BW125","data":"QA==","meta":"junk"}`)); err != nil || none.Meta != nil {
+		t.Errorf("meta not an object: %v %v", none.Meta, err)
 	}
 }

@@ -26,8 +26,15 @@
 // the TX_POWER warning with the power its table actually used. Fault knobs
 // let tests force TX_ACK errors, suppress TX_ACKs, send garbage datagrams
 // and drop PUSH_ACKs. Medium and concentrator counters can be registered as
-// Prometheus metrics. A [Device] is a sensor that transmits raw
-// frames into the medium and hears downlinks. A [Relay] re-transmits what
+// Prometheus metrics. A [Device] is a radio that transmits raw frames
+// into the medium and hears downlinks; a [Sensor] builds on it as a
+// LoRaWAN 1.0.x end device (brocaar/lorawan frames: OTAA join or ABP,
+// encrypted FRMPayload, MICs, frame counters, RX1/RX2 windows, Class C).
+// An [LNS] is a test network server behind the server side of Semtech UDP,
+// as a gateway bridge speaks it: it joins devices with their real keys,
+// refuses bad MICs and replayed counters, answers in the RX1 and RX2
+// windows, sends Class C downlinks at any time and records every TX_ACK.
+// A [Relay] re-transmits what
 // one radio hears from another place (the relayed-beacon fraud); two
 // concentrators on one radio model one antenna behind a splitter.
 //
@@ -37,6 +44,6 @@
 // net.PacketConn network for tests that run under testing/synctest, where
 // real sockets do not block durably.
 //
-// sim imports only radio, radio/semtech and the standard library; it must
-// never import hotspot or oracle.
+// sim imports only radio, radio/semtech, brocaar/lorawan, Prometheus and
+// the standard library; it must never import hotspot or oracle.
 package sim

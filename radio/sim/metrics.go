@@ -95,3 +95,50 @@ func (c concentratorCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.downlinks, prometheus.CounterValue, float64(v.n), v.label)
 	}
 }
+
+// RegisterMetrics registers the LNS's counters on reg:
+// hexfield_sim_lns_uplinks_total, hexfield_sim_lns_joins_total,
+// hexfield_sim_lns_frames_refused_total{reason} (the RejectReason values)
+// and hexfield_sim_lns_downlinks_total{result} (see LNSStats.TxResults).
+// The gateway bridge's own metrics go to the registry given to NewLNS.
+func (l *LNS) RegisterMetrics(reg prometheus.Registerer) error {
+	col := lnsCollector{
+		l: l,
+		uplinks: prometheus.NewDesc("hexfield_sim_lns_uplinks_total",
+			"Data uplinks the test LNS accepted.", nil, nil),
+		joins: prometheus.NewDesc("hexfield_sim_lns_joins_total",
+			"Joins the test LNS accepted.", nil, nil),
+		refused: prometheus.NewDesc("hexfield_sim_lns_frames_refused_total",
+			"Frames the test LNS refused, by reason.", []string{"reason"}, nil),
+		downlinks: prometheus.NewDesc("hexfield_sim_lns_downlinks_total",
+			"Downlinks the test LNS sent, by TX_ACK result.", []string{"result"}, nil),
+	}
+	if err := reg.Register(col); err != nil {
+		return fmt.Errorf("register lns metrics: %w", err)
+	}
+	return nil
+}
+
+type lnsCollector struct {
+	l                                  *LNS
+	uplinks, joins, refused, downlinks *prometheus.Desc
+}
+
+func (c lnsCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.uplinks
+	ch <- c.joins
+	ch <- c.refused
+	ch <- c.downlinks
+}
+
+func (c lnsCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.l.Stats()
+	ch <- prometheus.MustNewConstMetric(c.uplinks, prometheus.CounterValue, float64(s.Uplinks))
+	ch <- prometheus.MustNewConstMetric(c.joins, prometheus.CounterValue, float64(s.Joins))
+	for _, r := range []RejectReason{RejectUndecodable, RejectNotUplink, RejectUnknownDevice, RejectBadMIC, RejectReplay, RejectFCntGap, RejectDevNonce, RejectQueueFull, RejectPanic} {
+		ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(c.l.Rejected(r)), string(r))
+	}
+	for result, n := range s.TxResults {
+		ch <- prometheus.MustNewConstMetric(c.downlinks, prometheus.CounterValue, float64(n), result)
+	}
+}
