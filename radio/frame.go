@@ -1,6 +1,7 @@
 package radio
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -43,7 +44,8 @@ func ParseUplink(phy []byte) (Uplink, error) {
 		return Uplink{}, fmt.Errorf("%w: %d bytes", ErrNotUplink, len(phy))
 	}
 	var p lorawan.PHYPayload
-	if err := p.UnmarshalBinary(phy); err != nil {
+	// From a copy: brocaar/lorawan may keep and modify the bytes it decodes.
+	if err := p.UnmarshalBinary(bytes.Clone(phy)); err != nil {
 		return Uplink{}, fmt.Errorf("%w: %w", ErrNotUplink, err)
 	}
 	if p.MHDR.Major != lorawan.LoRaWANR1 {
@@ -82,7 +84,7 @@ func ParseUplink(phy []byte) (Uplink, error) {
 // to fcntHighMax (inclusive). A frame that does not parse is not valid.
 func DataMICValid(phy []byte, nwkSKey [16]byte, fcntHighMax uint16) bool {
 	var p lorawan.PHYPayload
-	if err := p.UnmarshalBinary(phy); err != nil {
+	if err := p.UnmarshalBinary(bytes.Clone(phy)); err != nil {
 		return false
 	}
 	mac, ok := p.MACPayload.(*lorawan.MACPayload)
