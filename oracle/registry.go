@@ -38,16 +38,9 @@ type OnboardRequest struct {
 // NewOnboardRequest builds an onboarding request signed by both keys; the
 // CLI and the devnet use it.
 func NewOnboardRequest(hotspot, owner ed25519.PrivateKey, dataOnly bool, now time.Time) (OnboardRequest, error) {
-	capability := wire.Capability_CAPABILITY_FULL
-	if dataOnly {
-		capability = wire.Capability_CAPABILITY_DATA_ONLY
-	}
-	hk, ok := wire.PublicKeyOf(hotspot), wire.PublicKeyOf(owner)
-	body, err := proto.MarshalOptions{Deterministic: true}.Marshal(&wire.Onboard{
-		Hotspot: hk[:], Owner: ok[:], Capability: capability, TimestampMs: uint64(now.UnixMilli()),
-	})
+	body, err := wire.OnboardBody(wire.PublicKeyOf(hotspot), wire.PublicKeyOf(owner), dataOnly, now)
 	if err != nil {
-		return OnboardRequest{}, fmt.Errorf("encode onboard: %w", err)
+		return OnboardRequest{}, err
 	}
 	return OnboardRequest{
 		Onboard:          body,

@@ -20,14 +20,22 @@ const defaultOracleURL = "http://127.0.0.1:8090"
 // and by the owner's Solana wallet keypair.
 //
 //	hexfield onboard --hotspot-key FILE --owner-key FILE [--data-only] [--oracle URL]
+//	hexfield onboard --request FILE --owner-key FILE [--oracle URL]
+//
+// With --request, the hotspot signed the request on its own machine
+// (hotspotd key onboard-request) and only the owner signs here.
 func runOnboard(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("onboard", flag.ContinueOnError)
 	url := fs.String("oracle", defaultOracleURL, "oracle HTTP API base URL")
 	hsPath := fs.String("hotspot-key", "", "the hotspot's key file")
 	ownerPath := fs.String("owner-key", "", "the owner's Solana CLI keypair file")
 	dataOnly := fs.Bool("data-only", false, "onboard as data-only (no proof of coverage)")
+	reqPath := fs.String("request", "", "a request signed by the hotspot (hotspotd key onboard-request), instead of --hotspot-key")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *reqPath != "" {
+		return onboardRequest(ctx, *url, *reqPath, *ownerPath, *hsPath != "" || *dataOnly, out)
 	}
 	if *hsPath == "" || *ownerPath == "" {
 		return errors.New("onboard: --hotspot-key and --owner-key are required")

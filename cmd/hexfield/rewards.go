@@ -17,6 +17,10 @@ import (
 
 const defaultSolanaRPC = "http://127.0.0.1:8899"
 
+const rewardsUsage = `hexfield rewards manifest N [--all] [--oracle URL]
+hexfield rewards proof N ADDRESS [--oracle URL]     (ADDRESS: a hotspot or an owner)
+hexfield rewards balance OWNER (--mint MINT | --authority KEY [--seed S]) [--rpc URL]`
+
 // runRewards inspects reward manifests, Merkle proofs and on-chain balances.
 //
 //	hexfield rewards manifest N [--oracle URL]
