@@ -171,7 +171,8 @@ func (o *Oracle) assertLocation(raw []byte, now time.Time) (hotspotRecord, error
 	}
 	region, err := verifier.RegionOf(al.H3Cell)
 	if err != nil || region == "" {
-		return hotspotRecord{}, apiErr(422, "outside_regions", "location %x is outside every supported region area", al.H3Cell)
+		lat, lng, _ := verifier.CellLatLng(al.H3Cell)
+		return hotspotRecord{}, apiErr(422, "outside_regions", "location %.6f, %.6f (cell %s) is outside every supported region area", lat, lng, verifier.CellString(al.H3Cell))
 	}
 	rec, err := o.store.updateHotspot(hs[:], now.UnixMilli(), wire.Kind_KIND_ASSERT_LOCATION, raw, func(prev hotspotRecord, found bool) (hotspotRecord, error) {
 		if !found {

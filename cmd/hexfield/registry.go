@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hexfield/hexfield/oracle"
+	"github.com/hexfield/hexfield/radio"
 	"github.com/hexfield/hexfield/verifier"
 	"github.com/hexfield/hexfield/wire"
 )
@@ -63,7 +64,7 @@ func runOnboard(ctx context.Context, args []string, out io.Writer) error {
 // runAssert asserts a hotspot's location, signed by its owner.
 //
 //	hexfield assert --owner-key FILE --hotspot ADDRESS (--cell H3 | --lat LAT --lng LNG)
-//	                [--gain DDBI] [--elevation M] [--nonce N] [--oracle URL]
+//	                [--gain DBI] [--elevation M] [--nonce N] [--oracle URL]
 func runAssert(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("assert", flag.ContinueOnError)
 	url := fs.String("oracle", defaultOracleURL, "oracle HTTP API base URL")
@@ -72,7 +73,8 @@ func runAssert(ctx context.Context, args []string, out io.Writer) error {
 	cellS := fs.String("cell", "", "H3 resolution-12 cell (hex)")
 	lat := fs.Float64("lat", 0, "latitude in degrees (instead of --cell)")
 	lng := fs.Float64("lng", 0, "longitude in degrees (instead of --cell)")
-	gain := fs.Int("gain", 12, "antenna gain in dBi×10")
+	gain := radio.Gain(12)
+	fs.Var(&gain, "gain", "antenna gain in `dBi`, a decimal such as 5.8 (a whole number of 10 or more needs the unit: 12dBi)")
 	elev := fs.Int("elevation", 0, "antenna elevation above ground in metres")
 	nonce := fs.Uint64("nonce", 0, "assertion nonce; must increase (default: current Unix ms)")
 	if err := fs.Parse(args); err != nil {
@@ -90,6 +92,7 @@ func runAssert(ctx context.Context, args []string, out io.Writer) error {
 		return fmt.Errorf("assert: %w", err)
 	}
 	var cell uint64
+	where := "" // the location as given, for errors
 	latSet, lngSet := false, false
 	fs.Visit(func(f *flag.Flag) {
 		latSet = latSet || f.Name == "lat"
@@ -103,7 +106,7 @@ func runAssert(ctx context.Context, args []string, out io.Writer) error {
 			return fmt.Errorf("assert: %w", err)
 		}
 	case latSet && lngSet:
-		if cell, err = verifier.LatLngToCell(*lat, *lng, 12); err != nil {
+		if cell, where, err = locationCell(*lat, *lng); err != nil {
 			return fmt.Errorf("assert: %w", err)
 		}
 	default:
@@ -113,14 +116,14 @@ func runAssert(ctx context.Context, args []string, out io.Writer) error {
 	if n == 0 {
 		n = uint64(time.Now().UnixMilli())
 	}
-	req, err := oracle.NewAssertRequest(owner, hs, cell, int32(*gain), int32(*elev), n)
+	req, err := oracle.NewAssertRequest(owner, hs, cell, int32(gain), int32(*elev), n)
 	if err != nil {
 		return fmt.Errorf("assert: %w", err)
 	}
 	c := &oracle.Client{BaseURL: *url}
 	info, err := c.Assert(ctx, hs, req)
 	if err != nil {
-		return fmt.Errorf("assert: %w", err)
+		return fmt.Errorf("assert: %s: %w", describeCell(cell, where), err)
 	}
 	return printJSON(out, info)
 }
