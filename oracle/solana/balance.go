@@ -111,3 +111,23 @@ func (c *Chain) CheckAuthorizable(ctx context.Context, a Accounts, oracle [32]by
 	}
 	return nil
 }
+
+// Exists reports, for each account, whether it exists on chain (commitment
+// finalized), so that tools can tell a zero balance from a wrong address.
+func (c *Chain) Exists(ctx context.Context, accounts [][32]byte) ([]bool, error) {
+	out := make([]bool, 0, len(accounts))
+	for i := 0; i < len(accounts); i += 100 {
+		ks := make([]sol.PublicKey, 0, 100)
+		for _, a := range accounts[i:min(i+100, len(accounts))] {
+			ks = append(ks, sol.PublicKey(a))
+		}
+		r, err := c.rpc.GetMultipleAccountsWithOpts(ctx, ks, &rpc.GetMultipleAccountsOpts{Encoding: sol.EncodingBase64, Commitment: rpc.CommitmentFinalized})
+		if err != nil {
+			return nil, fmt.Errorf("get accounts: %w", err)
+		}
+		for _, a := range r.Value {
+			out = append(out, a != nil)
+		}
+	}
+	return out, nil
+}
