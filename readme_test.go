@@ -60,8 +60,8 @@ func TestREADMEMatchesTree(t *testing.T) {
 	if err := json.Unmarshal([]byte(readFile(t, "oracle/solana/localnet/package.json")), &pkg); err != nil {
 		t.Fatal(err)
 	}
-	min := strings.TrimPrefix(pkg.Engines.Node, ">=")
-	if !strings.Contains(readme, "Node.js ≥ "+min) {
+	minNode := strings.TrimPrefix(pkg.Engines.Node, ">=")
+	if !strings.Contains(readme, "Node.js ≥ "+minNode) {
 		t.Errorf("README does not state package.json's Node minimum %s", pkg.Engines.Node)
 	}
 

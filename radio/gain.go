@@ -100,7 +100,7 @@ func ParseGain(s string) (Gain, error) {
 		}
 		return 0, fmt.Errorf("antenna gain %s dBi is outside %s to %s dBi%s", num, MinGain, MaxGain, hint)
 	}
-	if !dot && unit == "" && (n >= 10) {
+	if !dot && unit == "" && n >= 10 {
 		return 0, fmt.Errorf("antenna gain %q is ambiguous: for %s dBi write %sdBi (or %s.0); if it is in tenths of a dBi, write %s (dBi)", in, num, num, num, tenthsToDBi(num))
 	}
 	return g, nil
