@@ -29,7 +29,7 @@ func commands() map[string]command {
 	return map[string]command{
 		"devnet":  {"run the whole network on this machine", runDevnet, ""},
 		"keys":    {"create and inspect key files", runKeys, keysUsage},
-		"onboard": {"onboard a hotspot with its key and the owner's wallet", runOnboard, ""},
+		"onboard": {"onboard a hotspot: its signed request (or its key) and the owner's wallet", runOnboard, ""},
 		"assert":  {"assert a hotspot's location", runAssert, ""},
 		"routes": {"register and list customer routes", runRoutes, `hexfield routes list [--oracle URL]
 hexfield routes put --id ID --lns HOST:PORT [--devaddr START-END]... [--joineui START-END]...
