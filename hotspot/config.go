@@ -47,9 +47,12 @@ type Config struct {
 	// Region overrides the region the oracle derives from the asserted
 	// location (e.g. "EU868"). Default empty: use the oracle's.
 	Region string `toml:"region" help:"region override, e.g. EU868"`
-	// AntennaGainDdBi is the antenna gain in dBi×10 used for the beacon
-	// power until an oracle's config says otherwise. Default 12.
-	AntennaGainDdBi int `toml:"antenna_gain_ddbi" help:"antenna gain, dBi×10, until the oracle's config says"`
+	// AntennaGain is the antenna gain, in dBi as a decimal (5.8; on the
+	// wire it travels in tenths of a dBi), used for the beacon power until
+	// an oracle's config (the asserted gain) says otherwise. Nil means
+	// the default, 1.2 dBi; 0 is a 0 dBi antenna. See radio.ParseGain for
+	// what is refused as ambiguous.
+	AntennaGain *radio.Gain `toml:"antenna_gain_dbi" help:"antenna gain in dBi, e.g. 5.8, until the oracle's config says (default 1.2)"`
 	// BeaconInterval is the beacon bucket length. Default 0: take the
 	// oracle's (6 h when it says nothing).
 	BeaconInterval time.Duration `toml:"beacon_interval" help:"beacon interval (0 = oracle's, else 6h)"`
@@ -73,7 +76,7 @@ const (
 	DefaultDataDir            = "/var/lib/hotspotd"
 	DefaultSemtechListen      = "127.0.0.1:1680"
 	DefaultStatusListen       = "127.0.0.1:4468"
-	DefaultAntennaGainDdBi    = 12
+	DefaultAntennaGain        = radio.Gain(12) // 1.2 dBi
 	DefaultBeaconInterval     = 6 * time.Hour
 	DefaultConfigRefresh      = 5 * time.Minute
 	DefaultOutboxMaxBytes     = 64 << 20
@@ -96,8 +99,9 @@ func (c *Config) SetDefaults() {
 	if c.StatusListen == "" {
 		c.StatusListen = DefaultStatusListen
 	}
-	if c.AntennaGainDdBi == 0 {
-		c.AntennaGainDdBi = DefaultAntennaGainDdBi
+	if c.AntennaGain == nil {
+		g := DefaultAntennaGain
+		c.AntennaGain = &g
 	}
 	if c.ConfigRefresh == 0 {
 		c.ConfigRefresh = DefaultConfigRefresh
@@ -139,6 +143,9 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("region: %w", err)
 		}
 	}
+	if g := c.AntennaGain; g != nil && (*g < radio.MinGain || *g > radio.MaxGain) {
+		return fmt.Errorf("antenna_gain_dbi %s dBi: outside %s to %s dBi", g, radio.MinGain, radio.MaxGain)
+	}
 	if c.OutboxMaxBytes < 64<<10 {
 		return fmt.Errorf("outbox_max_bytes %d: at least 65536", c.OutboxMaxBytes)
 	}
@@ -162,10 +169,16 @@ func LoadConfigFile(path string, c *Config) error {
 		return fmt.Errorf("config %s: %w", path, err)
 	}
 	if un := md.Undecoded(); len(un) > 0 {
+		if un[0].String() == "antenna_gain_ddbi" {
+			return fmt.Errorf("config %s: %w", path, errGainDdBiKey)
+		}
 		return fmt.Errorf("config %s: unknown key %q", path, un[0].String())
 	}
 	return nil
 }
+
+// errGainDdBiKey answers the key antenna_gain_ddbi of older configs.
+var errGainDdBiKey = errors.New("antenna_gain_ddbi (tenths of a dBi) is now antenna_gain_dbi, in dBi as a decimal: 12 ddBi is antenna_gain_dbi = 1.2")
 
 // configFields lists the settable fields of Config with their keys.
 func configFields(c *Config) []configField {
@@ -194,6 +207,11 @@ func (f configField) String() string {
 		return ""
 	}
 	switch x := f.v.Interface().(type) {
+	case *radio.Gain:
+		if x == nil {
+			return ""
+		}
+		return x.String()
 	case []string:
 		return strings.Join(x, ",")
 	case time.Duration:
@@ -205,6 +223,12 @@ func (f configField) String() string {
 
 func (f configField) Set(s string) error {
 	switch f.v.Interface().(type) {
+	case *radio.Gain:
+		g, err := radio.ParseGain(s)
+		if err != nil {
+			return err
+		}
+		f.v.Set(reflect.ValueOf(&g))
 	case string:
 		f.v.SetString(s)
 	case []string:
@@ -242,6 +266,9 @@ func (f configField) Set(s string) error {
 // ApplyEnv overrides c from environment variables EnvPrefix+KEY, read
 // through getenv (os.Getenv in the daemon).
 func ApplyEnv(c *Config, getenv func(string) string) error {
+	if getenv(EnvPrefix+"ANTENNA_GAIN_DDBI") != "" {
+		return fmt.Errorf("%sANTENNA_GAIN_DDBI: %w", EnvPrefix, errGainDdBiKey)
+	}
 	for _, f := range configFields(c) {
 		name := EnvPrefix + strings.ToUpper(f.key)
 		if s := getenv(name); s != "" {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hexfield/hexfield/radio"
 )
 
 const oracleA = "4vJ9JU1bJJE96FWSJKvHsmmFADCg4gpZQff4P3bkLKi@127.0.0.1:7001"
@@ -19,7 +21,7 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	want := Config{
 		DataDir: DefaultDataDir, KeyFile: "/var/lib/hotspotd/hotspot.key", SemtechListen: "127.0.0.1:1680",
-		StatusListen: DefaultStatusListen, AntennaGainDdBi: 12, ConfigRefresh: 5 * time.Minute, OutboxMaxBytes: 64 << 20,
+		StatusListen: DefaultStatusListen, AntennaGain: ptr(radio.Gain(12)), ConfigRefresh: 5 * time.Minute, OutboxMaxBytes: 64 << 20,
 		OutboxSyncInterval: 200 * time.Millisecond, ShutdownTimeout: 10 * time.Second, LogLevel: "info",
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -63,6 +65,74 @@ outbox_max_bytes = 1048576
 	}
 	if c.KeyFile != filepath.Join(dir, "hotspot.key") {
 		t.Errorf("key file %q", c.KeyFile)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// The antenna gain is given in dBi as a decimal, in the file, the
+// environment and flags; 0 is 0 dBi, not the default; ambiguous and
+// out-of-range values are refused with the unit in the message, and the
+// old key in tenths of a dBi says what to write instead.
+func TestConfigAntennaGain(t *testing.T) {
+	dir := t.TempDir()
+	load := func(file string, env map[string]string, flags ...string) (Config, error) {
+		t.Helper()
+		path := ""
+		if file != "" {
+			path = filepath.Join(dir, "g.toml")
+			os.WriteFile(path, []byte(file), 0o600)
+		}
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		cf := RegisterConfigFlags(fs)
+		if err := fs.Parse(flags); err != nil {
+			t.Fatal(err)
+		}
+		return LoadConfig(path, func(k string) string { return env[k] }, cf)
+	}
+	for _, tc := range []struct {
+		name  string
+		file  string
+		env   map[string]string
+		flags []string
+		want  radio.Gain
+	}{
+		{"default", "", nil, nil, 12},
+		{"file decimal", "antenna_gain_dbi = 5.8\n", nil, nil, 58},
+		{"file whole", "antenna_gain_dbi = 6\n", nil, nil, 60},
+		{"file string", "antenna_gain_dbi = \"5.8dBi\"\n", nil, nil, 58},
+		{"file zero", "antenna_gain_dbi = 0\n", nil, nil, 0},
+		{"file 12.0", "antenna_gain_dbi = 12.0\n", nil, nil, 120},
+		{"env", "", map[string]string{"HEXFIELD_HOTSPOT_ANTENNA_GAIN_DBI": "3.5"}, nil, 35},
+		{"flag", "antenna_gain_dbi = 5.8\n", nil, []string{"--antenna-gain-dbi", "0"}, 0},
+		{"flag decimal", "", nil, []string{"--antenna-gain-dbi=5.8"}, 58},
+	} {
+		c, err := load(tc.file, tc.env, tc.flags...)
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		if c.AntennaGain == nil || *c.AntennaGain != tc.want {
+			t.Errorf("%s: gain %v, want %v", tc.name, c.AntennaGain, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		name, file string
+		env        map[string]string
+		flags      []string
+		msg        string
+	}{
+		{"ambiguous file", "antenna_gain_dbi = 12\n", nil, nil, "ambiguous"},
+		{"too many decimals", "antenna_gain_dbi = 5.85\n", nil, nil, "at most one decimal"},
+		{"too large", "antenna_gain_dbi = 58.0\n", nil, nil, "outside -10.0 to 30.0 dBi"},
+		{"old key", "antenna_gain_ddbi = 0\n", nil, nil, "antenna_gain_dbi = 1.2"},
+		{"old env", "", map[string]string{"HEXFIELD_HOTSPOT_ANTENNA_GAIN_DDBI": "12"}, nil, "antenna_gain_dbi"},
+		{"flag unit", "", nil, []string{"--antenna-gain-dbi", "3dBd"}, "unit must be dBi"},
+	} {
+		_, err := load(tc.file, tc.env, tc.flags...)
+		if err == nil || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("%s: %v; want an error containing %q", tc.name, err, tc.msg)
+		}
 	}
 }
 

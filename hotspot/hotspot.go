@@ -103,7 +103,7 @@ func New(cfg Config, deps Deps) (*Hotspot, error) {
 		m:       newMetrics(deps.Registerer),
 		now:     now,
 		wake:    make(chan struct{}, 1),
-		gain:    int32(cfg.AntennaGainDdBi),
+		gain:    int32(*cfg.AntennaGain),
 		started: now(),
 	}
 	if cfg.Region != "" {
@@ -213,6 +213,7 @@ func (h *Hotspot) queue(raw []byte, kind string) (uint64, error) {
 func (h *Hotspot) applyConfig(from wire.PublicKey, c *wire.Config) {
 	h.mu.Lock()
 	changed := false
+	prev := h.region
 	if h.regionSource != "config" {
 		var r *radio.Region
 		if c.Asserted && c.Region != "" {
@@ -231,8 +232,9 @@ func (h *Hotspot) applyConfig(from wire.PublicKey, c *wire.Config) {
 			}
 		}
 	}
-	if c.Asserted && c.GainDdbi != 0 {
-		h.gain = c.GainDdbi
+	h.warnRegion(prev, c)
+	if c.Asserted {
+		h.gain = c.GainDdbi // 0 is a 0 dBi antenna, not "unset"
 	}
 	iv := time.Duration(c.BeaconIntervalS) * time.Second
 	if iv != h.interval {
@@ -253,6 +255,37 @@ func (h *Hotspot) applyConfig(from wire.PublicKey, c *wire.Config) {
 		case h.wake <- struct{}{}:
 		default:
 		}
+	}
+}
+
+// warnRegion warns, with h.mu held, when the region the asserted location
+// gives is not the band the concentrator was running in: after a move to
+// another region, a move out of every mapped region, or when the region
+// override disagrees with the oracle. The concentrator's channel plan
+// (global_conf.json) is not something the hotspot can change.
+func (h *Hotspot) warnRegion(prev *radio.Region, c *wire.Config) {
+	name := func(r *radio.Region) string {
+		if r == nil {
+			return ""
+		}
+		return r.Name
+	}
+	oracleRegion := ""
+	if c.Asserted {
+		oracleRegion = c.Region
+	}
+	switch {
+	case h.regionSource == "config" && oracleRegion != "" && oracleRegion != h.region.Name:
+		h.log.Warn("the region override differs from the region of the asserted location: the oracles expect "+oracleRegion+
+			"; set region to "+oracleRegion+" (or empty) and the concentrator to its band",
+			"region", h.region.Name, "asserted_region", oracleRegion)
+	case prev != nil && h.region != nil && prev != h.region:
+		h.log.Warn("region changed after a new location assertion: the concentrator and its packet forwarder are set up for "+
+			prev.Name+", whose band no longer fits; reconfigure them for "+h.region.Name+" (global_conf.json channel plan) and restart the forwarder",
+			"region_was", prev.Name, "region", h.region.Name)
+	case prev != nil && h.region == nil:
+		h.log.Warn("region unknown now (location no longer asserted, or outside every region): nothing is forwarded or beaconed",
+			"region_was", name(prev))
 	}
 }
 

@@ -31,11 +31,14 @@ const (
 	submitWindow   = 512 // reports in flight per oracle
 	submitBatch    = 64
 	requestTimeout = 5 * time.Second
-	dialTimeout    = 10 * time.Second
-	backoffMin     = 500 * time.Millisecond
-	backoffMax     = 30 * time.Second
-	retryTransient = 5 * time.Second // resend after OVERLOADED / INTERNAL
-	retryUnknown   = 60 * time.Second
+	// handshakeTimeout bounds a dial: an oracle that does not answer the
+	// QUIC handshake by then (a wrong host or port, UDP blocked) is
+	// reported by address and retried with backoff.
+	handshakeTimeout = 5 * time.Second
+	backoffMin       = 500 * time.Millisecond
+	backoffMax       = 30 * time.Second
+	retryTransient   = 5 * time.Second // resend after OVERLOADED / INTERNAL
+	retryUnknown     = 60 * time.Second
 )
 
 // oracleClient keeps a connection to one oracle and drains the outbox to it.
@@ -49,6 +52,8 @@ type oracleClient struct {
 	outbox   *Outbox
 	log      *slog.Logger
 	m        *metrics
+	// handshake bounds a dial; 0 means handshakeTimeout.
+	handshake time.Duration
 
 	mu        sync.Mutex
 	conn      *quic.Conn
@@ -91,6 +96,7 @@ func (c *oracleClient) setConn(conn *quic.Conn, err error) {
 	c.conn = conn
 	if conn != nil {
 		c.up = time.Now()
+		c.lastErr = "" // an error from before this connection is history
 	}
 	if err != nil {
 		c.lastErr = err.Error()
@@ -112,9 +118,25 @@ func (c *oracleClient) dial(ctx context.Context) (*quic.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	timeout := c.handshake
+	if timeout <= 0 {
+		timeout = handshakeTimeout
+	}
+	qc := wire.QUICConfig()
+	qc.HandshakeIdleTimeout = timeout
+	dctx, cancel := context.WithTimeout(ctx, timeout+time.Second) // quic-go's own timeout first
 	defer cancel()
-	return c.tr.Dial(ctx, udpAddr, tlsConf, wire.QUICConfig())
+	conn, err := c.tr.Dial(dctx, udpAddr, tlsConf, qc)
+	if err != nil && ctx.Err() == nil {
+		var idle *quic.IdleTimeoutError
+		var hs *quic.HandshakeTimeoutError
+		if errors.As(err, &idle) || errors.As(err, &hs) || errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("oracle %s at %s did not answer the QUIC handshake within %s (check the host and port, its quic_listen, and that UDP is not blocked): %w",
+				c.key, c.addr, timeout, err)
+		}
+		return nil, fmt.Errorf("oracle %s at %s: %w", c.key, c.addr, err)
+	}
+	return conn, err
 }
 
 // Run connects, reconnecting with backoff and jitter, and sends the outbox
@@ -331,6 +353,7 @@ func (s *submitter) handleAck(a *wire.Ack) error {
 		c.mu.Lock()
 		c.lastAckMs = time.Now().UnixMilli()
 		c.acked++
+		c.lastErr = "" // the oracle takes our reports: no "not onboarded" any more
 		c.mu.Unlock()
 	case wire.Code_CODE_OVERLOADED, wire.Code_CODE_INTERNAL, wire.Code_CODE_UNKNOWN_HOTSPOT:
 		// Keep it; send again later.

@@ -368,11 +368,30 @@ func (c *Config) ApplyEnv(getenv func(string) (string, bool)) error {
 	return nil
 }
 
-// BindFlags defines one flag per key (--data-dir for data_dir, ...) on fs,
-// with c's current values as defaults; parsing fs then writes into c.
+// BindFlags defines one flag per key (--data-dir for data_dir, ...) on fs;
+// parsing fs then writes into c. Each flag's usage is its key's
+// description, and its default is the value the key takes if the flag is
+// not given: c's current value (from file or environment), else the
+// default Defaults fills in.
 func (c *Config) BindFlags(fs *flag.FlagSet) {
+	d := c.Defaults()
+	defs := map[string]string{}
+	for _, f := range configFields(&d) {
+		defs[f.key] = fieldFlag{f.v}.String()
+	}
 	for _, f := range configFields(c) {
-		fs.Var(fieldFlag{f.v}, strings.ReplaceAll(f.key, "_", "-"), "config key "+f.key)
+		name := strings.ReplaceAll(f.key, "_", "-")
+		help := configHelp[f.key]
+		if help == "" {
+			help = "config key " + f.key
+		}
+		fs.Var(fieldFlag{f.v}, name, help+" (config key "+f.key+", env "+EnvPrefix+strings.ToUpper(f.key)+")")
+		if fl := fs.Lookup(name); fl != nil {
+			fl.DefValue = defs[f.key]
+			if derivedDefault[f.key] && (fieldFlag{f.v}).String() == "" {
+				fl.DefValue = ""
+			}
+		}
 	}
 }
 

@@ -178,3 +178,20 @@ func TestEntropySignersIncludePeers(t *testing.T) {
 		t.Fatal("parameter hashes differ between the two oracles")
 	}
 }
+
+// Every config key has a flag description (oracled run -h).
+func TestConfigHelp(t *testing.T) {
+	var c Config
+	keys := map[string]bool{}
+	for _, f := range configFields(&c) {
+		keys[f.key] = true
+		if configHelp[f.key] == "" {
+			t.Errorf("config key %s has no description in configHelp", f.key)
+		}
+	}
+	for k := range configHelp {
+		if !keys[k] {
+			t.Errorf("configHelp describes %s, which is not a config key", k)
+		}
+	}
+}

@@ -85,7 +85,7 @@ type epochRecord struct {
 	Witnesses   int       `json:"witnesses"`
 	Packets     int       `json:"packets"`
 	Hotspots    int       `json:"hotspots"`
-	Root        string    `json:"root,omitempty"`
+	Root        string    `json:"root,omitempty"` // base58, as in the phase-1 memo
 	Total       uint64    `json:"total"`
 	Payouts     int       `json:"payouts"`
 	Distributed bool      `json:"distributed"`
@@ -198,7 +198,7 @@ func (o *Oracle) advanceEpoch(ctx context.Context, n uint64) error {
 			raw := man.Marshal()
 			pay := payoutOf(man)
 			rec.Step = StepComputed
-			rec.Root = hex.EncodeToString(pay.Root[:])
+			rec.Root = wire.PublicKey(pay.Root).String() // base58, as on chain (the phase-1 memo) and in the CLI
 			rec.Total = pay.Total
 			rec.Payouts = len(pay.Payouts)
 			rec.RouteDC = routeCharges(man)

@@ -263,6 +263,10 @@ func TestEpochStateMachineResumes(t *testing.T) {
 		if !verifier.VerifyProof(man.Root, testEpoch, *resp.Proof) {
 			t.Fatal("served proof does not verify against the manifest root")
 		}
+		// The root reads as on chain (the phase-1 memo) and in the CLI: base58.
+		if resp.State.Root != wire.PublicKey(man.Root).String() {
+			t.Fatalf("state root %q, want base58 %s", resp.State.Root, wire.PublicKey(man.Root))
+		}
 		w = httptest.NewRecorder()
 		h.ServeHTTP(w, httptest.NewRequest("GET", fmt.Sprintf("/v1/epochs/%d?owner=%s", testEpoch, wire.PublicKeyOf(seedKey("nobody"))), nil))
 		if w.Code != 404 {

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
@@ -32,6 +33,7 @@ type Node struct {
 	accounts solana.Accounts     // the deployment's accounts, with a chain
 	chain    bool                // cfg.SolanaRPC is set
 	cosignPC net.PacketConn      // owned from NewNode on, nil if none
+	paid     epochPaidFunc       // non-paying node with a chain: was an epoch paid?
 	closers  []io.Closer         // distributor and cosign clients
 	sockets  []io.Closer         // deps' sockets, closed by Close when never run
 	once     sync.Once           // Run or Close, whichever comes first, owns shutdown
@@ -102,6 +104,11 @@ func NewNode(ctx context.Context, cfg Config, deps Deps, cosignPC net.PacketConn
 			n.accounts = d.Accounts()
 		} else if n.accounts, err = ConfiguredAccounts(cfg); err != nil {
 			return nil, err
+		} else {
+			chain, members := solana.NewChain(cfg.SolanaRPC), cfg.Members(own)
+			n.paid = func(ctx context.Context, s solana.Summary) (bool, error) {
+				return chain.EpochPaid(ctx, n.accounts, members, s)
+			}
 		}
 		if len(cfg.Peers) > 0 {
 			if cosignPC == nil {
@@ -130,6 +137,10 @@ func NewNode(ctx context.Context, cfg Config, deps Deps, cosignPC net.PacketConn
 	return n, nil
 }
 
+// paidWatchInterval is how often a non-paying node asks the chain whether
+// its recent epochs were paid.
+const paidWatchInterval = 5 * time.Second
+
 // Oracle is the node's oracle (its store, keys, summaries).
 func (n *Node) Oracle() *Oracle { return n.oracle }
 
@@ -156,6 +167,9 @@ func (n *Node) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return n.oracle.Run(gctx) })
 	g.Go(func() error { return n.cosign.Run(gctx) })
+	if n.paid != nil {
+		g.Go(func() error { return n.oracle.watchPaid(gctx, n.paid, paidWatchInterval) })
+	}
 	return g.Wait()
 }
 

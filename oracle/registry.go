@@ -38,16 +38,9 @@ type OnboardRequest struct {
 // NewOnboardRequest builds an onboarding request signed by both keys; the
 // CLI and the devnet use it.
 func NewOnboardRequest(hotspot, owner ed25519.PrivateKey, dataOnly bool, now time.Time) (OnboardRequest, error) {
-	capability := wire.Capability_CAPABILITY_FULL
-	if dataOnly {
-		capability = wire.Capability_CAPABILITY_DATA_ONLY
-	}
-	hk, ok := wire.PublicKeyOf(hotspot), wire.PublicKeyOf(owner)
-	body, err := proto.MarshalOptions{Deterministic: true}.Marshal(&wire.Onboard{
-		Hotspot: hk[:], Owner: ok[:], Capability: capability, TimestampMs: uint64(now.UnixMilli()),
-	})
+	body, err := wire.OnboardBody(wire.PublicKeyOf(hotspot), wire.PublicKeyOf(owner), dataOnly, now)
 	if err != nil {
-		return OnboardRequest{}, fmt.Errorf("encode onboard: %w", err)
+		return OnboardRequest{}, err
 	}
 	return OnboardRequest{
 		Onboard:          body,
@@ -178,7 +171,8 @@ func (o *Oracle) assertLocation(raw []byte, now time.Time) (hotspotRecord, error
 	}
 	region, err := verifier.RegionOf(al.H3Cell)
 	if err != nil || region == "" {
-		return hotspotRecord{}, apiErr(422, "outside_regions", "location %x is outside every supported region area", al.H3Cell)
+		lat, lng, _ := verifier.CellLatLng(al.H3Cell)
+		return hotspotRecord{}, apiErr(422, "outside_regions", "location %.6f, %.6f (cell %s) is outside every supported region area", lat, lng, verifier.CellString(al.H3Cell))
 	}
 	rec, err := o.store.updateHotspot(hs[:], now.UnixMilli(), wire.Kind_KIND_ASSERT_LOCATION, raw, func(prev hotspotRecord, found bool) (hotspotRecord, error) {
 		if !found {

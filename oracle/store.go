@@ -556,6 +556,25 @@ func (s *Store) putEpoch(rec epochRecord, manifest []byte) error {
 	})
 }
 
+// markEpochDistributed sets Distributed on epoch n's stored state, read and
+// written in one transaction so that no other field is overwritten (the
+// scheduler may be writing the same record: a conflict is an error, and the
+// caller tries again later).
+func (s *Store) markEpochDistributed(n uint64) error {
+	return s.db.Update(func(txn *badger.Txn) error {
+		b, err := getValue(txn, epochKey(n))
+		if err != nil || b == nil {
+			return err
+		}
+		var rec epochRecord
+		if err := decodeJSON(b, &rec); err != nil {
+			return err
+		}
+		rec.Distributed = true
+		return txn.Set(epochKey(n), encodeJSON(rec))
+	})
+}
+
 // putEpochCharged writes epoch rec's state and manifest and charges each
 // route in rec.RouteDC (balances stop at zero), in one transaction, so the
 // charge happens exactly once with the manifest.

@@ -1,6 +1,22 @@
 package radio
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
+
+// CheckLatLng reports whether (lat, lng) are coordinates in degrees:
+// latitude within ±90, longitude within ±180, neither NaN nor infinite. The
+// error names the coordinate that is not.
+func CheckLatLng(lat, lng float64) error {
+	if math.IsNaN(lat) || math.IsInf(lat, 0) || lat < -90 || lat > 90 {
+		return fmt.Errorf("invalid latitude %v: want degrees from -90 to 90", lat)
+	}
+	if math.IsNaN(lng) || math.IsInf(lng, 0) || lng < -180 || lng > 180 {
+		return fmt.Errorf("invalid longitude %v: want degrees from -180 to 180", lng)
+	}
+	return nil
+}
 
 // RegionAt returns the name of the region whose area contains the point
 // (lat, lng), in degrees, and true; or "", false when the point is outside
@@ -255,8 +271,10 @@ var regionMap = [...]area{
 		{10.0, 52.0}, {2.0, 47.5}, {-4.0, 56.5}, {-21.0, 58.5},
 		{-26.5, 48.0}, {-35.5, 27.0}, {-35.5, 18.0},
 		// Atlantic off Africa and Europe.
+		// The Gulf of Guinea: Annobón, São Tomé and Bioko inside,
+		// the open sea around 0°, 0° ("Null Island") outside.
 		{-30.0, 14.5}, {-17.0, 10.0}, {-5.0, 8.0}, {-2.0, 5.0},
-		{3.0, -8.0}, {9.0, -17.0}, {15.5, -25.5}, {21.0, -19.0},
+		{1.0, 5.0}, {3.5, 0.0}, {3.0, -8.0}, {9.0, -17.0}, {15.5, -25.5}, {21.0, -19.0},
 		{27.5, -19.0}, {33.5, -18.0}, {36.5, -10.0}, {43.5, -10.0},
 		{48.0, -6.0}, {51.0, -11.0}, {55.5, -11.0},
 	}},

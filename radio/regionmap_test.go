@@ -2,6 +2,7 @@ package radio
 
 import (
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -64,6 +65,16 @@ func TestRegionAtCities(t *testing.T) {
 		{"Cairo", 30.0444, 31.2357, "EU868"},
 		{"Casablanca", 33.5731, -7.5898, "EU868"},
 		{"Lagos", 6.5244, 3.3792, "EU868"},
+		{"Accra", 5.6037, -0.187, "EU868"},
+		{"Cape Three Points", 4.745, -2.09, "EU868"},
+		{"Abidjan", 5.36, -4.0083, "EU868"},
+		{"Lomé", 6.1375, 1.2123, "EU868"},
+		{"Cotonou", 6.3703, 2.3912, "EU868"},
+		{"Malabo, Bioko", 3.75, 8.7833, "EU868"},
+		{"São Tomé", 0.3365, 6.7273, "EU868"},
+		{"Príncipe", 1.6136, 7.4056, "EU868"},
+		{"Annobón", -1.4333, 5.6333, "EU868"},
+		{"Libreville", 0.4162, 9.4673, "EU868"},
 		{"Nairobi", -1.2921, 36.8219, "EU868"},
 		{"Johannesburg", -26.2041, 28.0473, "EU868"},
 		{"Cape Town", -33.9249, 18.4241, "EU868"},
@@ -182,6 +193,9 @@ func TestRegionAtCities(t *testing.T) {
 		{"Tijuana", 32.5149, -117.0382, "US915"},
 		{"Ciudad Juárez", 31.6904, -106.4245, "US915"},
 		// Not mapped.
+		{"Null Island", 0, 0, ""},
+		{"Gulf of Guinea", 1.5, 1.5, ""},
+		{"Gulf of Guinea, south", -1.0, 2.0, ""},
 		{"mid-Atlantic", 30.0, -40.0, ""},
 		{"mid-Pacific", 0.0, -150.0, ""},
 		{"south Indian Ocean", -40.0, 80.0, ""},
@@ -244,6 +258,25 @@ func TestRegionAtCities(t *testing.T) {
 		got, ok := RegionAt(tc.lat, tc.lng)
 		if got != tc.want || ok != (tc.want != "") {
 			t.Errorf("%s (%v, %v): RegionAt = %q, %v; want %q", tc.place, tc.lat, tc.lng, got, ok, tc.want)
+		}
+	}
+}
+
+func TestCheckLatLng(t *testing.T) {
+	for _, c := range [][2]float64{{0, 0}, {90, 180}, {-90, -180}, {52.37, 4.9}} {
+		if err := CheckLatLng(c[0], c[1]); err != nil {
+			t.Errorf("CheckLatLng(%v, %v): %v", c[0], c[1], err)
+		}
+	}
+	for _, c := range []struct {
+		lat, lng float64
+		msg      string
+	}{
+		{200, 0, "invalid latitude 200"}, {-90.5, 0, "invalid latitude"}, {math.NaN(), 0, "invalid latitude NaN"},
+		{0, 181, "invalid longitude 181"}, {0, math.Inf(-1), "invalid longitude"}, {math.Inf(1), 5, "invalid latitude"},
+	} {
+		if err := CheckLatLng(c.lat, c.lng); err == nil || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("CheckLatLng(%v, %v) = %v, want %q", c.lat, c.lng, err, c.msg)
 		}
 	}
 }

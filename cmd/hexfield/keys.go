@@ -11,6 +11,9 @@ import (
 	"github.com/hexfield/hexfield/wire"
 )
 
+const keysUsage = `hexfield keys new --out FILE [--force]
+hexfield keys show FILE`
+
 // runKeys creates and inspects key files (Solana CLI keypair JSON).
 //
 //	hexfield keys new --out FILE [--force]
@@ -46,6 +49,10 @@ func runKeys(ctx context.Context, args []string, out io.Writer) error {
 		fmt.Fprintln(out, wire.PublicKeyOf(priv))
 		return nil
 	case "show":
+		if len(args) == 2 && isHelp(args[1]) {
+			fmt.Fprintln(out, "usage: hexfield keys show FILE\n\nprints the address (base58 public key) of a key file")
+			return nil
+		}
 		if len(args) != 2 {
 			return errors.New("keys show: usage: hexfield keys show FILE")
 		}

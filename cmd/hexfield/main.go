@@ -6,11 +6,13 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"syscall"
 )
 
@@ -18,17 +20,32 @@ import (
 type command struct {
 	summary string
 	run     func(ctx context.Context, args []string, out io.Writer) error
+	// usage is the synopsis "hexfield CMD -h" prints for a command with
+	// subcommands; empty for a command whose own flag set answers -h.
+	usage string
 }
 
 func commands() map[string]command {
 	return map[string]command{
-		"devnet":  {"run the whole network on this machine", runDevnet},
-		"keys":    {"create and inspect key files", runKeys},
-		"onboard": {"onboard a hotspot with its key and the owner's wallet", runOnboard},
-		"assert":  {"assert a hotspot's location", runAssert},
-		"routes":  {"register and list customer routes", runRoutes},
-		"rewards": {"inspect reward manifests, proofs and balances", runRewards},
+		"devnet":  {"run the whole network on this machine", runDevnet, ""},
+		"keys":    {"create and inspect key files", runKeys, keysUsage},
+		"onboard": {"onboard a hotspot: its signed request (or its key) and the owner's wallet", runOnboard, ""},
+		"assert":  {"assert a hotspot's location", runAssert, ""},
+		"routes": {"register and list customer routes", runRoutes, `hexfield routes list [--oracle URL]
+hexfield routes put --id ID --lns HOST:PORT [--devaddr START-END]... [--joineui START-END]...
+                    [--net-id N] [--max-copies N] [--dc N] [--oracle URL] [--token T]
+hexfield routes delete --id ID [--oracle URL] [--token T]`},
+		"rewards": {"inspect reward manifests, proofs and balances", runRewards, rewardsUsage},
 	}
+}
+
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help", "help":
+		return true
+	}
+	return false
 }
 
 func main() {
@@ -45,6 +62,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	cmds := commands()
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(out, cmds)
+		fmt.Fprintln(out, "\n\"hexfield COMMAND -h\" shows a command's usage.")
 		return nil
 	}
 	c, ok := cmds[args[0]]
@@ -52,7 +70,22 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		usage(os.Stderr, cmds)
 		return fmt.Errorf("unknown command %q", args[0])
 	}
-	return c.run(ctx, args[1:], out)
+	// "hexfield CMD -h" for every command, including those that dispatch
+	// to subcommands and would take -h for an unknown one; "hexfield CMD
+	// SUB -h" reaches SUB's flag set, which prints its flags.
+	if len(args) == 2 && isHelp(args[1]) && c.usage != "" {
+		fmt.Fprintf(out, "%s: %s\n\nusage:\n", args[0], c.summary)
+		for line := range strings.SplitSeq(c.usage, "\n") {
+			fmt.Fprintln(out, "  "+line)
+		}
+		fmt.Fprintf(out, "\nEach subcommand takes -h for its flags.\n")
+		return nil
+	}
+	err := c.run(ctx, args[1:], out)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil // the flag set printed its usage
+	}
+	return err
 }
 
 func usage(w io.Writer, cmds map[string]command) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hexfield/hexfield/oracle"
+	"github.com/hexfield/hexfield/radio"
 	"github.com/hexfield/hexfield/verifier"
 	"github.com/hexfield/hexfield/wire"
 )
@@ -20,14 +21,22 @@ const defaultOracleURL = "http://127.0.0.1:8090"
 // and by the owner's Solana wallet keypair.
 //
 //	hexfield onboard --hotspot-key FILE --owner-key FILE [--data-only] [--oracle URL]
+//	hexfield onboard --request FILE --owner-key FILE [--oracle URL]
+//
+// With --request, the hotspot signed the request on its own machine
+// (hotspotd key onboard-request) and only the owner signs here.
 func runOnboard(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("onboard", flag.ContinueOnError)
 	url := fs.String("oracle", defaultOracleURL, "oracle HTTP API base URL")
 	hsPath := fs.String("hotspot-key", "", "the hotspot's key file")
 	ownerPath := fs.String("owner-key", "", "the owner's Solana CLI keypair file")
 	dataOnly := fs.Bool("data-only", false, "onboard as data-only (no proof of coverage)")
+	reqPath := fs.String("request", "", "a request signed by the hotspot (hotspotd key onboard-request), instead of --hotspot-key")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *reqPath != "" {
+		return onboardRequest(ctx, *url, *reqPath, *ownerPath, *hsPath != "" || *dataOnly, out)
 	}
 	if *hsPath == "" || *ownerPath == "" {
 		return errors.New("onboard: --hotspot-key and --owner-key are required")
@@ -55,7 +64,7 @@ func runOnboard(ctx context.Context, args []string, out io.Writer) error {
 // runAssert asserts a hotspot's location, signed by its owner.
 //
 //	hexfield assert --owner-key FILE --hotspot ADDRESS (--cell H3 | --lat LAT --lng LNG)
-//	                [--gain DDBI] [--elevation M] [--nonce N] [--oracle URL]
+//	                [--gain DBI] [--elevation M] [--nonce N] [--oracle URL]
 func runAssert(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("assert", flag.ContinueOnError)
 	url := fs.String("oracle", defaultOracleURL, "oracle HTTP API base URL")
@@ -64,7 +73,8 @@ func runAssert(ctx context.Context, args []string, out io.Writer) error {
 	cellS := fs.String("cell", "", "H3 resolution-12 cell (hex)")
 	lat := fs.Float64("lat", 0, "latitude in degrees (instead of --cell)")
 	lng := fs.Float64("lng", 0, "longitude in degrees (instead of --cell)")
-	gain := fs.Int("gain", 12, "antenna gain in dBi×10")
+	gain := radio.Gain(12)
+	fs.Var(&gain, "gain", "antenna gain in `dBi`, a decimal such as 5.8 (a whole number of 10 or more needs the unit: 12dBi)")
 	elev := fs.Int("elevation", 0, "antenna elevation above ground in metres")
 	nonce := fs.Uint64("nonce", 0, "assertion nonce; must increase (default: current Unix ms)")
 	if err := fs.Parse(args); err != nil {
@@ -82,6 +92,7 @@ func runAssert(ctx context.Context, args []string, out io.Writer) error {
 		return fmt.Errorf("assert: %w", err)
 	}
 	var cell uint64
+	where := "" // the location as given, for errors
 	latSet, lngSet := false, false
 	fs.Visit(func(f *flag.Flag) {
 		latSet = latSet || f.Name == "lat"
@@ -95,7 +106,7 @@ func runAssert(ctx context.Context, args []string, out io.Writer) error {
 			return fmt.Errorf("assert: %w", err)
 		}
 	case latSet && lngSet:
-		if cell, err = verifier.LatLngToCell(*lat, *lng, 12); err != nil {
+		if cell, where, err = locationCell(*lat, *lng); err != nil {
 			return fmt.Errorf("assert: %w", err)
 		}
 	default:
@@ -105,14 +116,14 @@ func runAssert(ctx context.Context, args []string, out io.Writer) error {
 	if n == 0 {
 		n = uint64(time.Now().UnixMilli())
 	}
-	req, err := oracle.NewAssertRequest(owner, hs, cell, int32(*gain), int32(*elev), n)
+	req, err := oracle.NewAssertRequest(owner, hs, cell, int32(gain), int32(*elev), n)
 	if err != nil {
 		return fmt.Errorf("assert: %w", err)
 	}
 	c := &oracle.Client{BaseURL: *url}
 	info, err := c.Assert(ctx, hs, req)
 	if err != nil {
-		return fmt.Errorf("assert: %w", err)
+		return fmt.Errorf("assert: %s: %w", describeCell(cell, where), err)
 	}
 	return printJSON(out, info)
 }

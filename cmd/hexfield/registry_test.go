@@ -64,7 +64,7 @@ func TestCLIRegistry(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &info); err != nil || info.Address != hs {
 		t.Fatalf("onboard output %q", out)
 	}
-	out = runCLI(t, runAssert, "--oracle", url, "--owner-key", ownerFile, "--hotspot", hs, "--lat", "40.7128", "--lng", "-74.0060", "--gain", "40")
+	out = runCLI(t, runAssert, "--oracle", url, "--owner-key", ownerFile, "--hotspot", hs, "--lat", "40.7128", "--lng", "-74.0060", "--gain", "4")
 	if err := json.Unmarshal([]byte(out), &info); err != nil || info.Region != "US915" || info.Location.GainDdBi != 40 {
 		t.Fatalf("assert output %q", out)
 	}
@@ -82,5 +82,60 @@ func TestCLIRegistry(t *testing.T) {
 	runCLI(t, runRoutes, "delete", "--oracle", url, "--id", "acme")
 	if out := runCLI(t, runRoutes, "list", "--oracle", url); out != "[]" {
 		t.Fatalf("routes after delete: %q", out)
+	}
+}
+
+// Locations and gains are checked with messages that name what is wrong:
+// the coordinates, the unit.
+func TestAssertInputs(t *testing.T) {
+	url := startTestOracle(t)
+	dir := t.TempDir()
+	hsFile, ownerFile := filepath.Join(dir, "hotspot.json"), filepath.Join(dir, "owner.json")
+	hs := runCLI(t, runKeys, "new", "--out", hsFile)
+	runCLI(t, runKeys, "new", "--out", ownerFile)
+	runCLI(t, runOnboard, "--oracle", url, "--hotspot-key", hsFile, "--owner-key", ownerFile)
+	assert := func(args ...string) (oracle.HotspotInfo, error) {
+		var out bytes.Buffer
+		err := runAssert(context.Background(), append([]string{"--oracle", url, "--owner-key", ownerFile, "--hotspot", hs}, args...), &out)
+		var info oracle.HotspotInfo
+		if err == nil {
+			json.Unmarshal(out.Bytes(), &info)
+		}
+		return info, err
+	}
+	for _, tc := range []struct {
+		args []string
+		gain int32
+	}{
+		{[]string{"--lat", "52.37", "--lng", "4.90", "--gain", "6"}, 60},
+		{[]string{"--lat", "52.37", "--lng", "4.90", "--gain", "5.8"}, 58},
+		{[]string{"--lat", "52.37", "--lng", "4.90", "--gain", "0"}, 0},
+		{[]string{"--lat", "52.37", "--lng", "4.90", "--gain", "12dBi"}, 120},
+		{[]string{"--lat", "52.37", "--lng", "4.90"}, 12},
+	} {
+		info, err := assert(tc.args...)
+		if err != nil || info.Location == nil || info.Location.GainDdBi != tc.gain || info.Region != "EU868" {
+			t.Errorf("%v: %+v, %v; want gain %d ddBi in EU868", tc.args, info.Location, err, tc.gain)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"--lat", "52.37", "--lng", "4.90", "--gain", "12"}, "ambiguous"},
+		{[]string{"--lat", "52.37", "--lng", "4.90", "--gain", "58"}, "outside -10.0 to 30.0 dBi"},
+		{[]string{"--lat", "200", "--lng", "4.90"}, "invalid latitude 200"},
+		{[]string{"--lat", "52", "--lng", "-190"}, "invalid longitude -190"},
+		{[]string{"--lat", "0", "--lng", "0"}, "location 0, 0 (cell "},
+		{[]string{"--lat", "0", "--lng", "-150"}, "location 0, -150"},
+		{[]string{"--cell", "8c754e649929dff"}, "location -0.000030, -0.000066 (cell 8c754e649929dff)"},
+	} {
+		_, err := assert(tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("%v: %v; want an error containing %q", tc.args, err, tc.msg)
+		}
+	}
+	if _, err := assert("--lat", "0", "--lng", "0"); !oracle.IsCode(err, "outside_regions") {
+		t.Errorf("Null Island: %v; want outside_regions", err)
 	}
 }

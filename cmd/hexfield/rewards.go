@@ -6,8 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/hexfield/hexfield/oracle"
 	"github.com/hexfield/hexfield/oracle/solana"
@@ -16,6 +20,10 @@ import (
 )
 
 const defaultSolanaRPC = "http://127.0.0.1:8899"
+
+const rewardsUsage = `hexfield rewards manifest N [--all] [--oracle URL]
+hexfield rewards proof N ADDRESS [--oracle URL]     (ADDRESS: a hotspot or an owner)
+hexfield rewards balance OWNER (--mint MINT | --authority KEY [--seed S]) [--rpc URL]`
 
 // runRewards inspects reward manifests, Merkle proofs and on-chain balances.
 //
@@ -47,11 +55,11 @@ func runRewards(ctx context.Context, args []string, out io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("rewards manifest: epoch %q: %w", pos[0], err)
 		}
-		m, state, err := fetchManifest(ctx, c, n)
+		m, resp, err := fetchManifest(ctx, c, n)
 		if err != nil {
 			return err
 		}
-		return printManifest(out, m, state, *all)
+		return printManifest(out, m, resp, *all)
 	case "proof":
 		if len(pos) != 2 {
 			return errors.New("usage: hexfield rewards proof N ADDRESS")
@@ -96,12 +104,28 @@ func runRewards(ctx context.Context, args []string, out io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("rewards balance: %w", err)
 		}
-		bal, err := solana.NewChain(*rpcURL).TokenBalances(ctx, mint, [][32]byte{owner})
+		chain := solana.NewChain(*rpcURL)
+		exists, err := chain.Exists(ctx, [][32]byte{mint, ata})
 		if err != nil {
 			return fmt.Errorf("rewards balance: %w", err)
 		}
+		if !exists[0] {
+			if *mintFlag != "" {
+				return fmt.Errorf("rewards balance: no mint %s on %s: check --mint and --rpc", mint, *rpcURL)
+			}
+			return fmt.Errorf("rewards balance: no reward mint derived from --authority %s with --seed %q on %s (mint would be %s): "+
+				"--authority is the deployment's setup payer (the oracles' solana_payer_address), or give --mint", *authority, *seed, *rpcURL, mint)
+		}
+		bal, err := chain.TokenBalances(ctx, mint, [][32]byte{owner})
+		if err != nil {
+			return fmt.Errorf("rewards balance: %w", err)
+		}
+		account := wire.PublicKey(ata).String()
+		if !exists[1] {
+			account += " (not opened yet: no payout can reach this owner until it is)"
+		}
 		fmt.Fprintf(out, "owner          %s\nmint           %s\ntoken account  %s\nbalance        %s (%d base units)\n",
-			owner, mint, wire.PublicKey(ata), formatAmount(bal[0], 6), bal[0])
+			owner, mint, account, formatAmount(bal[0], 6), bal[0])
 		return nil
 	default:
 		return fmt.Errorf("rewards: unknown subcommand %q (want manifest, proof or balance)", args[0])
@@ -126,23 +150,46 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 
 // fetchManifest gets an epoch's manifest from the oracle, decodes its canonical bytes and
 // checks that the Merkle root matches the payouts.
-func fetchManifest(ctx context.Context, c *oracle.Client, n uint64) (*verifier.Manifest, string, error) {
+func fetchManifest(ctx context.Context, c *oracle.Client, n uint64) (*verifier.Manifest, oracle.EpochResponse, error) {
 	resp, err := c.Epoch(ctx, n, wire.PublicKey{})
 	if err != nil {
-		return nil, "", fmt.Errorf("epoch %d: %w", n, err)
+		return nil, resp, fmt.Errorf("epoch %d: %w", n, err)
 	}
-	state := fmt.Sprintf("%+v", resp.State)
 	if len(resp.ManifestBytes) == 0 {
-		return nil, state, fmt.Errorf("epoch %d has no manifest yet (state %s)", n, state)
+		return nil, resp, fmt.Errorf("epoch %d has no manifest yet (%s)", n, epochState(resp))
 	}
 	m, err := verifier.UnmarshalManifest(resp.ManifestBytes)
 	if err != nil {
-		return nil, state, fmt.Errorf("epoch %d: %w", n, err)
+		return nil, resp, fmt.Errorf("epoch %d: %w", n, err)
 	}
 	if m.Epoch != n {
-		return nil, state, fmt.Errorf("oracle answered epoch %d for %d", m.Epoch, n)
+		return nil, resp, fmt.Errorf("oracle answered epoch %d for %d", m.Epoch, n)
 	}
-	return m, state, nil
+	return m, resp, nil
+}
+
+// epochState says in words where the oracle is with an epoch.
+func epochState(resp oracle.EpochResponse) string {
+	st := resp.State
+	var s string
+	switch st.Step {
+	case oracle.EpochStep(0):
+		s = "open: not closed yet"
+	case oracle.StepClosed:
+		s = "closed, manifest not computed yet"
+	case oracle.StepComputed:
+		s = "manifest computed, not distributed yet"
+	default:
+		if st.Distributed {
+			s = "paid on chain"
+		} else {
+			s = "manifest final, not paid by this oracle (no chain, or another oracle pays)"
+		}
+	}
+	if st.Error != "" {
+		s += "; last error: " + st.Error
+	}
+	return s
 }
 
 func formatAmount(v uint64, decimals int) string {
@@ -153,10 +200,23 @@ func formatAmount(v uint64, decimals int) string {
 	return s[:len(s)-decimals] + "." + s[len(s)-decimals:]
 }
 
-func printManifest(out io.Writer, m *verifier.Manifest, state string, all bool) error {
+func printManifest(out io.Writer, m *verifier.Manifest, resp oracle.EpochResponse, all bool) error {
+	st := resp.State
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "epoch\t%d\n", m.Epoch)
-	fmt.Fprintf(tw, "state\t%s\n", state)
+	fmt.Fprintf(tw, "state\t%s\n", epochState(resp))
+	if st.ClosedAtMs > 0 {
+		fmt.Fprintf(tw, "closed\t%s\n", time.UnixMilli(st.ClosedAtMs).UTC().Format(time.RFC3339))
+	}
+	fmt.Fprintf(tw, "inputs\t%d beacons, %d witnesses, %d packets, %d hotspots registered\n", st.Beacons, st.Witnesses, st.Packets, st.Hotspots)
+	if len(st.RouteDC) > 0 {
+		ids := slices.Sorted(maps.Keys(st.RouteDC))
+		parts := make([]string, len(ids))
+		for i, id := range ids {
+			parts[i] = fmt.Sprintf("%s %d DC", id, st.RouteDC[id])
+		}
+		fmt.Fprintf(tw, "routes charged\t%s\n", strings.Join(parts, ", "))
+	}
 	fmt.Fprintf(tw, "window\t[%d, %d) ms\n", m.StartMs, m.EndMs)
 	fmt.Fprintf(tw, "params hash\t%x\n", m.ParamsHash)
 	fmt.Fprintf(tw, "input digest\t%x\n", m.InputDigest)

@@ -44,7 +44,11 @@ func manifestServer(t *testing.T, tamper bool) (*httptest.Server, *verifier.Mani
 			w.Write([]byte(`{"code":"not_found","message":"no such epoch"}`))
 			return
 		}
-		resp := map[string]any{"epoch": 42, "manifest_bytes": m.Marshal()}
+		resp := map[string]any{"epoch": 42, "manifest_bytes": m.Marshal(), "state": map[string]any{
+			"epoch": 42, "step": "done", "closed_at_ms": 1764633600000, "beacons": 12, "witnesses": 40, "packets": 3,
+			"hotspots": 3, "root": wire.PublicKey(m.Root).String(), "total": m.Total, "payouts": 3, "distributed": true,
+			"route_dc": map[string]uint64{"acme": 7, "beta": 2},
+		}}
 		if o := r.URL.Query().Get("owner"); o != "" {
 			k, _ := wire.ParsePublicKey(o)
 			pr, err := m.Proof(k)
@@ -71,9 +75,16 @@ func TestRewardsManifestAndProof(t *testing.T) {
 	if err := runRewards(ctx, []string{"manifest", "42", "--oracle", srv.URL}, &out); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"7t6WSiJHshxQj7LPbWFD1UoqkGmpyfs6kBVrK6tqhDRZ", "3.750042", "1.249958", "payouts       3"} {
+	for _, want := range []string{"7t6WSiJHshxQj7LPbWFD1UoqkGmpyfs6kBVrK6tqhDRZ", "3.750042", "1.249958", "payouts         3",
+		"state           paid on chain\n", "closed          2025-12-02T00:00:00Z", "inputs          12 beacons, 40 witnesses, 3 packets, 3 hotspots registered",
+		"routes charged  acme 7 DC, beta 2 DC"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("manifest output lacks %q:\n%s", want, out.String())
+		}
+	}
+	for _, bad := range []string{"{", "map[", "Epoch:"} {
+		if strings.Contains(out.String(), bad) {
+			t.Errorf("manifest output shows a Go value (%q):\n%s", bad, out.String())
 		}
 	}
 	// By hotspot: resolved to its owner; by owner directly.
@@ -142,7 +153,16 @@ func TestRewardsBalance(t *testing.T) {
 	if err := runRewards(ctx, []string{"balance", wire.PublicKeyOf(rewardsKey("nobody")).String(), "--rpc", net.URL(), "--mint", wire.PublicKey(d.Accounts().Mint).String()}, &out); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "0.000000 (0 base units)") {
+	if !strings.Contains(out.String(), "0.000000 (0 base units)") || !strings.Contains(out.String(), "not opened yet") {
 		t.Fatalf("balance output:\n%s", out.String())
+	}
+	// A wrong authority derives a mint that does not exist: say so, not "0".
+	out.Reset()
+	err = runRewards(ctx, []string{"balance", owner.String(), "--rpc", net.URL(), "--authority", wire.PublicKeyOf(dist).String()}, &out)
+	if err == nil || !strings.Contains(err.Error(), "no reward mint derived from --authority") || strings.Contains(out.String(), "balance") {
+		t.Fatalf("wrong authority: %v\n%s", err, out.String())
+	}
+	if err := runRewards(ctx, []string{"balance", owner.String(), "--rpc", net.URL(), "--mint", wire.PublicKeyOf(rewardsKey("no-such-mint")).String()}, &out); err == nil || !strings.Contains(err.Error(), "no mint") {
+		t.Fatalf("wrong mint: %v", err)
 	}
 }

@@ -5,12 +5,15 @@
 //
 //	hotspotd run [--config FILE] [flags]   run the daemon
 //	hotspotd key info [--config FILE]      print the hotspot's address
+//	hotspotd key onboard-request --owner WALLET [--data-only] [--out FILE] [--config FILE]
+//	                                       sign an onboarding request for the owner
 //	hotspotd status [--config FILE]        show the running daemon's status
 //	hotspotd version                       print the version
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -48,6 +51,10 @@ const usage = `usage: hotspotd <command> [flags]
 
   run [--config FILE] [flags]   run the daemon (creates the key on first run)
   key info [--config FILE]      print the hotspot's address
+  key onboard-request --owner WALLET [--data-only] [--out FILE] [--config FILE]
+                                sign an onboarding request (the key stays
+                                here; the owner runs "hexfield onboard
+                                --request FILE" with the wallet)
   status [--config FILE]        show the running daemon's status
   version                       print the version
 
@@ -56,6 +63,14 @@ variable HEXFIELD_HOTSPOT_<KEY> or by a flag; see "hotspotd run -h".
 `
 
 func run(ctx context.Context, args []string, out, errOut io.Writer) error {
+	err := dispatch(ctx, args, out, errOut)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil // -h: the flag set printed the usage
+	}
+	return err
+}
+
+func dispatch(ctx context.Context, args []string, out, errOut io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(errOut, usage)
 		return errors.New("no command")
@@ -64,12 +79,19 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) error {
 	case "run":
 		return runDaemon(ctx, args[1:], errOut)
 	case "key":
-		if len(args) < 2 || args[1] != "info" {
-			return errors.New("usage: hotspotd key info [--config FILE]")
+		switch {
+		case len(args) >= 2 && args[1] == "info":
+			return runKeyInfo(args[2:], out, errOut)
+		case len(args) >= 2 && args[1] == "onboard-request":
+			return runOnboardRequest(args[2:], out, errOut)
+		case len(args) == 2 && isHelp(args[1]):
+			fmt.Fprint(out, keyUsage)
+			return nil
 		}
-		return runKeyInfo(args[2:], out)
+		fmt.Fprint(errOut, keyUsage)
+		return errors.New("key: want info or onboard-request")
 	case "status":
-		return runStatus(ctx, args[1:], out)
+		return runStatus(ctx, args[1:], out, errOut)
 	case "version", "-version", "--version":
 		fmt.Fprintln(out, softwareVersion())
 		return nil
@@ -80,6 +102,19 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) error {
 		fmt.Fprint(errOut, usage)
 		return fmt.Errorf("unknown command %q", args[0])
 	}
+}
+
+const keyUsage = `usage: hotspotd key info [--config FILE]
+       hotspotd key onboard-request --owner WALLET [--data-only] [--out FILE] [--config FILE]
+`
+
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help", "help":
+		return true
+	}
+	return false
 }
 
 func softwareVersion() string {
@@ -95,9 +130,13 @@ func softwareVersion() string {
 }
 
 // loadConfig parses the flags of a command and layers file, environment and
-// flags over the defaults.
-func loadConfig(name string, args []string) (hotspot.Config, error) {
+// flags over the defaults. extra, if not nil, adds the command's own flags.
+func loadConfig(name string, args []string, errOut io.Writer, extra func(*flag.FlagSet)) (hotspot.Config, error) {
 	fs := flag.NewFlagSet("hotspotd "+name, flag.ContinueOnError)
+	fs.SetOutput(errOut)
+	if extra != nil {
+		extra(fs)
+	}
 	path := fs.String("config", os.Getenv(hotspot.EnvPrefix+"CONFIG"), "TOML config file (env "+hotspot.EnvPrefix+"CONFIG)")
 	cf := hotspot.RegisterConfigFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -109,8 +148,8 @@ func loadConfig(name string, args []string) (hotspot.Config, error) {
 	return hotspot.LoadConfig(*path, os.Getenv, cf)
 }
 
-func runKeyInfo(args []string, out io.Writer) error {
-	cfg, err := loadConfig("key info", args)
+func runKeyInfo(args []string, out, errOut io.Writer) error {
+	cfg, err := loadConfig("key info", args, errOut, nil)
 	if err != nil {
 		return err
 	}
@@ -122,8 +161,53 @@ func runKeyInfo(args []string, out io.Writer) error {
 	return nil
 }
 
-func runStatus(ctx context.Context, args []string, out io.Writer) error {
-	cfg, err := loadConfig("status", args)
+// runOnboardRequest signs an onboarding request with the hotspot's key for
+// the owner's wallet and writes it (JSON) to --out or out. The owner
+// completes and submits it with "hexfield onboard --request FILE".
+func runOnboardRequest(args []string, out, errOut io.Writer) error {
+	var ownerS, outPath string
+	var dataOnly bool
+	cfg, err := loadConfig("key onboard-request", args, errOut, func(fs *flag.FlagSet) {
+		fs.StringVar(&ownerS, "owner", "", "the owner's wallet address (base58); required")
+		fs.BoolVar(&dataOnly, "data-only", false, "onboard as data-only (no proof of coverage)")
+		fs.StringVar(&outPath, "out", "", "file to write the request to (default: standard output)")
+	})
+	if err != nil {
+		return err
+	}
+	if ownerS == "" {
+		return errors.New("key onboard-request: --owner WALLET is required")
+	}
+	owner, err := wire.ParsePublicKey(ownerS)
+	if err != nil {
+		return fmt.Errorf("key onboard-request: --owner: %w", err)
+	}
+	key, err := wire.ReadKeyFile(cfg.KeyFile)
+	if err != nil {
+		return fmt.Errorf("key onboard-request: %w (run the daemon once to create the key)", err)
+	}
+	req, err := hotspot.NewOnboardRequest(key, owner, dataOnly, time.Now())
+	if err != nil {
+		return fmt.Errorf("key onboard-request: %w", err)
+	}
+	b, err := json.MarshalIndent(req, "", "  ")
+	if err != nil {
+		return fmt.Errorf("key onboard-request: %w", err)
+	}
+	b = append(b, '\n')
+	if outPath == "" {
+		_, err = out.Write(b)
+		return err
+	}
+	if err := os.WriteFile(outPath, b, 0o644); err != nil {
+		return fmt.Errorf("key onboard-request: %w", err)
+	}
+	fmt.Fprintf(errOut, "wrote %s: the owner submits it within an hour with\n  hexfield onboard --request %s --owner-key WALLET.json\n", outPath, outPath)
+	return nil
+}
+
+func runStatus(ctx context.Context, args []string, out, errOut io.Writer) error {
+	cfg, err := loadConfig("status", args, errOut, nil)
 	if err != nil {
 		return err
 	}
@@ -141,7 +225,7 @@ func runStatus(ctx context.Context, args []string, out io.Writer) error {
 }
 
 func runDaemon(ctx context.Context, args []string, errOut io.Writer) error {
-	cfg, err := loadConfig("run", args)
+	cfg, err := loadConfig("run", args, errOut, nil)
 	if err != nil {
 		return err
 	}
@@ -156,6 +240,10 @@ func runDaemon(ctx context.Context, args []string, errOut io.Writer) error {
 	}
 	if created {
 		log.Info("created hotspot key", "path", cfg.KeyFile, "hotspot_key", wire.PublicKeyOf(key).String())
+	}
+	if len(cfg.Oracles) == 0 {
+		log.Warn("no oracles configured: nothing is beaconed, reported or forwarded until oracles lists at least one (ADDRESS@host:port in the config file, " +
+			hotspot.EnvPrefix + "ORACLES or --oracles)")
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

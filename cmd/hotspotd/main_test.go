@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hexfield/hexfield/hotspot"
 	"github.com/hexfield/hexfield/wire"
 )
 
@@ -23,6 +25,69 @@ func TestVersionAndUsage(t *testing.T) {
 	}
 	if err := run(context.Background(), nil, &out, &errOut); err == nil || !strings.Contains(errOut.String(), "usage") {
 		t.Fatal("no command: want usage and an error")
+	}
+}
+
+// -h and --help print the usage and succeed, for every command.
+func TestHelp(t *testing.T) {
+	for _, args := range [][]string{
+		{"-h"}, {"--help"}, {"help"}, {"run", "-h"}, {"run", "--help"}, {"status", "-h"},
+		{"key", "-h"}, {"key", "--help"}, {"key", "info", "-h"}, {"key", "onboard-request", "--help"},
+	} {
+		var out, errOut bytes.Buffer
+		if err := run(context.Background(), args, &out, &errOut); err != nil {
+			t.Errorf("hotspotd %s: %v", strings.Join(args, " "), err)
+		}
+		if !strings.Contains(out.String()+errOut.String(), "usage") && !strings.Contains(errOut.String(), "Usage") {
+			t.Errorf("hotspotd %s printed no usage:\n%s%s", strings.Join(args, " "), out.String(), errOut.String())
+		}
+	}
+	var errOut bytes.Buffer
+	run(context.Background(), []string{"run", "-h"}, &bytes.Buffer{}, &errOut)
+	for _, want := range []string{"-antenna-gain", "-oracles", "-config"} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("run -h lacks %q:\n%s", want, errOut.String())
+		}
+	}
+}
+
+// key onboard-request signs with the hotspot's key for the owner's wallet;
+// the request verifies and names both.
+func TestKeyOnboardRequest(t *testing.T) {
+	dir := t.TempDir()
+	key, _ := wire.GenerateKey()
+	owner, _ := wire.GenerateKey()
+	if err := wire.WriteKeyFile(filepath.Join(dir, "hotspot.key"), key); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "req.json")
+	var errOut bytes.Buffer
+	if err := run(context.Background(), []string{"key", "onboard-request", "--data-dir", dir, "--owner", wire.PublicKeyOf(owner).String(), "--out", path}, &bytes.Buffer{}, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(errOut.String(), "hexfield onboard --request "+path) {
+		t.Errorf("no hint for the owner:\n%s", errOut.String())
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var req hotspot.OnboardRequest
+	if err := json.Unmarshal(raw, &req); err != nil {
+		t.Fatal(err)
+	}
+	if req.Hotspot != wire.PublicKeyOf(key).String() || req.Owner != wire.PublicKeyOf(owner).String() || !wire.Verify(wire.PublicKeyOf(key), wire.Kind_KIND_ONBOARD, req.Onboard, req.HotspotSignature) {
+		t.Fatalf("request %s", raw)
+	}
+	for _, bad := range [][]string{
+		{"key", "onboard-request", "--data-dir", dir},
+		{"key", "onboard-request", "--data-dir", dir, "--owner", "not-base58!"},
+		{"key", "onboard-request", "--data-dir", dir, "--owner", wire.PublicKeyOf(key).String()},
+		{"key", "onboard-request", "--data-dir", t.TempDir(), "--owner", wire.PublicKeyOf(owner).String()},
+	} {
+		if err := run(context.Background(), bad, &bytes.Buffer{}, &bytes.Buffer{}); err == nil {
+			t.Errorf("%v: no error", bad)
+		}
 	}
 }
 
@@ -109,5 +174,8 @@ func TestRunAndStatus(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("daemon did not stop")
+	}
+	if !strings.Contains(errOut.String(), "no oracles configured") {
+		t.Errorf("started without oracles and without a warning:\n%s", errOut.String())
 	}
 }

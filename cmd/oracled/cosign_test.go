@@ -252,5 +252,21 @@ func TestThreeOraclesOnLocalnet(t *testing.T) {
 	if !strings.Contains(logs[2].String(), "cosigned phase 1") || strings.Contains(logs[2].String(), "cosign: refused") {
 		t.Fatal("C did not co-sign exactly as expected")
 	}
+	// C, a non-leader whose manifest was paid, learns it from the chain and
+	// says so; B's own manifest was not the one paid, and it does not.
+	deadline = time.Now().Add(60 * time.Second)
+	for {
+		r, err := clients[2].Epoch(ctx, epoch, wire.PublicKey{})
+		if err == nil && r.State.Distributed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("non-leader C still reports epoch %d not distributed: %+v err %v", epoch, r.State, err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if r, err := clients[1].Epoch(ctx, epoch, wire.PublicKey{}); err != nil || r.State.Distributed {
+		t.Fatalf("B, whose manifest differs from the one paid, reports distributed: %+v err %v", r.State, err)
+	}
 	t.Logf("epoch %d paid %d to %d owners, 2-of-3 (A+C); B refused at %s", epoch, paid.Manifest.Total, len(paid.Manifest.Payouts), line)
 }

@@ -44,9 +44,19 @@ func main() {
 }
 
 const usage = `usage: oracled run [--config FILE] [--data DIR] [flags]
-       oracled version`
+       oracled version
+
+"oracled run -h" lists every flag with its default.`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	err := dispatch(ctx, args, stdout, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil // -h: the flag set printed the usage
+	}
+	return err
+}
+
+func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, usage)
 		return errors.New("no command")
@@ -95,9 +105,9 @@ func loadConfig(args []string, stderr io.Writer, getenv func(string) (string, bo
 	}
 	fs := flag.NewFlagSet("oracled run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.String("config", path, "TOML config file")
+	fs.String("config", path, "TOML config `file` (env "+oracle.EnvPrefix+"CONFIG)")
 	cfg.BindFlags(fs)
-	fs.Func("data", "data directory (same as --data-dir)", func(s string) error {
+	fs.Func("data", "data `directory` (same as --data-dir)", func(s string) error {
 		cfg.DataDir = s
 		return nil
 	})

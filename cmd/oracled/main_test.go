@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -41,5 +44,44 @@ func TestLoadConfigLayers(t *testing.T) {
 	}
 	if _, err := loadConfig([]string{"--beacon-interval", "7h"}, io.Discard, none); err == nil {
 		t.Fatal("invalid combination accepted")
+	}
+}
+
+// "oracled run -h" succeeds and describes every flag with its real
+// default, not "config key …" and "(default 0)".
+func TestRunHelp(t *testing.T) {
+	for _, args := range [][]string{{"-h"}, {"--help"}, {"run", "-h"}, {"run", "--help"}} {
+		var out, errOut bytes.Buffer
+		if err := run(context.Background(), args, &out, &errOut); err != nil {
+			t.Errorf("oracled %v: %v", args, err)
+		}
+		if !strings.Contains(strings.ToLower(out.String()+errOut.String()), "usage") {
+			t.Errorf("oracled %v printed no usage", args)
+		}
+	}
+	var errOut bytes.Buffer
+	run(context.Background(), []string{"run", "--help"}, &bytes.Buffer{}, &errOut)
+	help := errOut.String()
+	for _, want := range []string{
+		"-quic-listen address\n", "(default 0.0.0.0:4433)", "-epoch-length duration\n", "(default 24h0m0s)",
+		"(default 4096)", "(default 1000000000000)", "default <data_dir>/oracle-key.json",
+	} {
+		if !strings.Contains(help, want) {
+			t.Errorf("run --help lacks %q", want)
+		}
+	}
+	for _, bad := range []string{"(default 0s)", "(default oracled-data/oracle-key.json)"} {
+		if strings.Contains(help, bad) {
+			t.Errorf("run --help shows %q", bad)
+		}
+	}
+	// Every flag has a description beyond its key name.
+	for line := range strings.SplitSeq(help, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "config key") {
+			t.Errorf("flag without a description: %q", line)
+		}
+	}
+	if strings.Contains(help, "-retention duration\n") && !strings.Contains(help, "(default 720h0m0s)") {
+		t.Error("retention default not shown")
 	}
 }

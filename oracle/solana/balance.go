@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 
 	sol "github.com/gagliardetto/solana-go"
 	"github.com/gagliardetto/solana-go/rpc"
@@ -110,4 +111,79 @@ func (c *Chain) CheckAuthorizable(ctx context.Context, a Accounts, oracle [32]by
 		}
 	}
 	return nil
+}
+
+// Exists reports, for each account, whether it exists on chain (commitment
+// finalized), so that tools can tell a zero balance from a wrong address.
+func (c *Chain) Exists(ctx context.Context, accounts [][32]byte) ([]bool, error) {
+	out := make([]bool, 0, len(accounts))
+	for i := 0; i < len(accounts); i += 100 {
+		ks := make([]sol.PublicKey, 0, 100)
+		for _, a := range accounts[i:min(i+100, len(accounts))] {
+			ks = append(ks, sol.PublicKey(a))
+		}
+		r, err := c.rpc.GetMultipleAccountsWithOpts(ctx, ks, &rpc.GetMultipleAccountsOpts{Encoding: sol.EncodingBase64, Commitment: rpc.CommitmentFinalized})
+		if err != nil {
+			return nil, fmt.Errorf("get accounts: %w", err)
+		}
+		for _, a := range r.Value {
+			out = append(out, a != nil)
+		}
+	}
+	return out, nil
+}
+
+// EpochPaid reports whether the epoch whose summary is s was paid on chain,
+// whoever paid it: a phase-1 transaction carrying exactly this summary's
+// memo (epoch, count, total and Merkle root) landed on one of the members'
+// markers, and every batch is paid (the escrow's allowance is used up, or
+// a later epoch has been authorised, which needs that). An oracle whose
+// own manifest differs from the one paid gets false. It is how an oracle
+// that does not pay (a non-leader) learns that its epoch was paid.
+func (c *Chain) EpochPaid(ctx context.Context, a Accounts, members [][32]byte, s Summary) (bool, error) {
+	memo := Phase1Memo(s)
+	landed := false
+	next := make([]sol.PublicKey, 0, len(members)+1)
+	for _, m := range members {
+		if !landed {
+			marker, err := MarkerAddress(m, s.Epoch)
+			if err != nil {
+				return false, err
+			}
+			limit := 8
+			sigs, err := c.rpc.GetSignaturesForAddressWithOpts(ctx, sol.PublicKey(marker), &rpc.GetSignaturesForAddressOpts{Limit: &limit, Commitment: rpc.CommitmentFinalized})
+			if err != nil {
+				return false, fmt.Errorf("epoch %d paid: %w", s.Epoch, err)
+			}
+			for _, sg := range sigs {
+				if sg.Err == nil && sg.Memo != nil && strings.Contains(*sg.Memo, memo) {
+					landed = true
+					break
+				}
+			}
+		}
+		k, err := MarkerAddress(m, s.Epoch+1)
+		if err != nil {
+			return false, err
+		}
+		next = append(next, k)
+	}
+	if !landed {
+		return false, nil
+	}
+	r, err := c.rpc.GetMultipleAccountsWithOpts(ctx, append(next, sol.PublicKey(a.Escrow)), &rpc.GetMultipleAccountsOpts{Encoding: sol.EncodingBase64, Commitment: rpc.CommitmentFinalized})
+	if err != nil {
+		return false, fmt.Errorf("epoch %d paid: %w", s.Epoch, err)
+	}
+	for _, v := range r.Value[:len(next)] {
+		if v != nil {
+			return true, nil // epoch+1 was authorised: epoch was paid in full
+		}
+	}
+	esc := r.Value[len(next)]
+	if esc == nil {
+		return false, nil
+	}
+	d := esc.Data.GetBinary()
+	return len(d) == 165 && binary.LittleEndian.Uint64(d[121:129]) == 0, nil
 }

@@ -24,7 +24,7 @@ import (
 var ErrUnavailable = errors.New("localnet unavailable")
 
 // InstallHint says how to install what Start needs.
-const InstallHint = "install Node.js ≥ 20 and run `npm ci --prefix oracle/solana/localnet`"
+const InstallHint = "install Node.js ≥ 20.18 (Debian: apt-get install nodejs npm) and run `npm ci --prefix oracle/solana/localnet`"
 
 // Options configures Start. The zero value starts a server on a free loopback port.
 type Options struct {
