@@ -28,6 +28,7 @@ var configHelp = map[string]string{
 	"first_epoch":                "first `epoch` closed on a fresh store; 0 means the epoch current at first start",
 	"emission":                   "reward token emission per epoch, in base `units`",
 	"tokens_per_dc":              "data-credit peg, token base `units` per DC",
+	"charge_without_poc":         "pay hotspots without valid PoC for the packets they deliver (private networks only: it lets sybils take copies)",
 	"solana_rpc":                 "Solana JSON-RPC `URL` for blockhashes and payouts; empty means no chain (epochs end with their manifest)",
 	"solana_payer_key":           "keypair `file` paying transaction fees, created if missing (default <data_dir>/solana-payer.json)",
 	"solana_distributor_key":     "keypair `file` of the hot key signing reward transfers (default <data_dir>/solana-distributor.json)",
