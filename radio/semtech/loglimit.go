@@ -14,13 +14,17 @@ import (
 // ("suppressed"). The events themselves belong in metrics; the log says
 // that they happen, not how often.
 //
-// One LogLimiter serves one call site. The zero value is not usable: build
-// it with NewLogLimiter. It is safe for concurrent use. It is used by the
-// GWMP server and by the hotspot.
+// One LogLimiter serves one call site. The zero value lets one line a
+// minute through, timed by time.Now. It is safe for concurrent use and must
+// not be copied after first use. It is used by the GWMP server and by the
+// hotspot.
 type LogLimiter struct {
-	burst    int
-	interval time.Duration
-	now      func() time.Time
+	// Burst is how many lines pass per Interval; below 1 means 1.
+	Burst int
+	// Interval is the period Burst applies to; zero or less means a minute.
+	Interval time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
 
 	mu         sync.Mutex
 	start      time.Time // of the current interval
@@ -28,32 +32,25 @@ type LogLimiter struct {
 	suppressed uint64    // lines left out since the last one written
 }
 
-// NewLogLimiter lets burst lines through per interval, timed by now
-// (time.Now when nil). burst < 1 is taken as 1 and interval ≤ 0 as one
-// minute.
-func NewLogLimiter(burst int, interval time.Duration, now func() time.Time) *LogLimiter {
+// Allow reports whether a line may be written now and, if so, how many
+// lines were left out since the last one allowed.
+func (l *LogLimiter) Allow() (ok bool, suppressed uint64) {
+	burst, interval, now := l.Burst, l.Interval, time.Now()
 	if burst < 1 {
 		burst = 1
 	}
 	if interval <= 0 {
 		interval = time.Minute
 	}
-	if now == nil {
-		now = time.Now
+	if l.Now != nil {
+		now = l.Now()
 	}
-	return &LogLimiter{burst: burst, interval: interval, now: now}
-}
-
-// Allow reports whether a line may be written now and, if so, how many
-// lines were left out since the last one allowed.
-func (l *LogLimiter) Allow() (ok bool, suppressed uint64) {
-	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.start.IsZero() || now.Sub(l.start) >= l.interval || now.Before(l.start) {
+	if l.start.IsZero() || now.Sub(l.start) >= interval || now.Before(l.start) {
 		l.start, l.n = now, 0
 	}
-	if l.n >= l.burst {
+	if l.n >= burst {
 		l.suppressed++
 		return false, 0
 	}

@@ -8,7 +8,7 @@ import (
 
 func TestLogLimiter(t *testing.T) {
 	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	l := NewLogLimiter(3, time.Minute, clock.Now)
+	l := &LogLimiter{Burst: 3, Interval: time.Minute, Now: clock.Now}
 	allowed := 0
 	for range 1000 {
 		if ok, _ := l.Allow(); ok {
@@ -30,7 +30,7 @@ func TestLogLimiter(t *testing.T) {
 	// Log adds the count of lines left out.
 	logs := newLogCounter()
 	log := slog.New(logs)
-	l = NewLogLimiter(1, time.Minute, clock.Now)
+	l = &LogLimiter{Burst: 1, Interval: time.Minute, Now: clock.Now}
 	for range 50 {
 		l.Log(log, slog.LevelWarn, "flood")
 	}
@@ -39,7 +39,7 @@ func TestLogLimiter(t *testing.T) {
 	}
 	// A disabled level costs nothing and counts nothing.
 	quiet := slog.New(slog.NewTextHandler(discardWriter{}, &slog.HandlerOptions{Level: slog.LevelError}))
-	l = NewLogLimiter(1, time.Minute, clock.Now)
+	l = &LogLimiter{Burst: 1, Interval: time.Minute, Now: clock.Now}
 	for range 10 {
 		l.Log(quiet, slog.LevelInfo, "x")
 	}

@@ -233,7 +233,7 @@ func NewServer(cfg ServerConfig, conn net.PacketConn, logger *slog.Logger, reg p
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	lim := func() *LogLimiter { return NewLogLimiter(logBurst, logInterval, cfg.Now) }
+	lim := func() *LogLimiter { return &LogLimiter{Burst: logBurst, Interval: logInterval, Now: cfg.Now} }
 	s := &Server{
 		cfg:         cfg,
 		conn:        conn,
