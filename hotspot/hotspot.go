@@ -55,8 +55,11 @@ type Hotspot struct {
 	tx      transmitter
 	entropy func(ctx context.Context) ([]byte, *wire.Entropy, error) // fetchEntropy, or a test's
 	beacons beaconMemory
-	wake    chan struct{} // nudges the beaconer when the config changes
-	started time.Time
+	// witnessBudget caps the witness reports signed per beacon interval.
+	witnessBudget witnessBudget
+	logs          hotspotLogs
+	wake          chan struct{} // nudges the beaconer when the config changes
+	started       time.Time
 
 	mu            sync.Mutex
 	region        *radio.Region
@@ -105,6 +108,7 @@ func New(cfg Config, deps Deps) (*Hotspot, error) {
 		wake:    make(chan struct{}, 1),
 		gain:    int32(cfg.AntennaGainDdBi),
 		started: now(),
+		logs:    newHotspotLogs(now),
 	}
 	if cfg.Region != "" {
 		r, err := radio.LookupRegion(cfg.Region)

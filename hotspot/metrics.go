@@ -69,7 +69,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		beaconTxErrs: f.counterVec("hexfield_hotspot_beacon_tx_errors_total",
 			"TX_ACK errors for own beacons, by value (TOO_LATE, TX_FREQ, TIMEOUT, ...).", "error"),
 		witnesses: f.counterVec("hexfield_hotspot_witnesses_total",
-			"Heard beacons, by result (reported, own, repeat, no_region, error).", "result"),
+			"Heard beacons, by result (reported, own, repeat, capped: past the per-interval cap, no_region, error).", "result"),
 		reports: f.counterVec("hexfield_hotspot_reports_total",
 			"Signed reports written to the outbox, by kind.", "kind"),
 		oracleUp: f.gaugeVec("hexfield_hotspot_oracle_connected",
