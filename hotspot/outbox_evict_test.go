@@ -259,12 +259,7 @@ func TestOutboxHeld(t *testing.T) {
 		t.Fatalf("cancelled or held report handed out: %d items", len(items))
 	}
 	// Power loss: only what is on disk counts. Copy the files as they are.
-	crash := t.TempDir()
-	files, _ := filepath.Glob(filepath.Join(dir, "seg-*"))
-	for _, f := range files {
-		b, _ := os.ReadFile(f)
-		os.WriteFile(filepath.Join(crash, filepath.Base(f)), b, 0o600)
-	}
+	crash := copyOutboxDir(t, dir)
 	o.Close()
 	o2, _ := openTestOutbox(t, crash, cfg)
 	defer o2.Close()
