@@ -70,6 +70,8 @@ type floodResult struct {
 	dropped      float64
 	lines        int
 	witnessLines int
+	reported     float64 // witnesses_total{result=reported}
+	capped       float64 // witnesses_total{result=capped}
 }
 
 // fakeBeaconFlood runs a hotspot with no reachable oracle (so its bounded
@@ -167,6 +169,8 @@ func fakeBeaconFlood(t *testing.T, n, perInterval, ownBeacons int) floodResult {
 	}
 	r.signed = counter(t, reg, "hexfield_hotspot_reports_total", "kind", "witness")
 	r.dropped = counter(t, reg, "hexfield_hotspot_outbox_dropped_total")
+	r.reported = counter(t, reg, "hexfield_hotspot_witnesses_total", "result", "reported")
+	r.capped = counter(t, reg, "hexfield_hotspot_witnesses_total", "result", "capped")
 	msgs, total := lines.snapshot()
 	r.lines, r.witnessLines = total, msgs["witnessed beacon"]
 	if rej := counter(t, reg, "hexfield_semtech_rxpk_dropped_total", "reason", "queue_full"); rej != 0 {
@@ -189,6 +193,10 @@ func TestFakeBeaconFloodOneInterval(t *testing.T) {
 	}
 	if r.ownKept != own {
 		t.Errorf("own beacon reports kept: %d of %d", r.ownKept, own)
+	}
+	if r.reported != DefaultMaxWitnessesPerInterval || r.capped != n-DefaultMaxWitnessesPerInterval {
+		t.Errorf("witnesses_total: reported %v, capped %v; want %d and %d", r.reported, r.capped,
+			DefaultMaxWitnessesPerInterval, n-DefaultMaxWitnessesPerInterval)
 	}
 	if r.lines > 30 || r.witnessLines > 10 {
 		t.Errorf("%d log lines (%d per witness) for %d frames", r.lines, r.witnessLines, n)

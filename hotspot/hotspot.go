@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hexfield/hexfield/radio"
+	"github.com/hexfield/hexfield/radio/semtech"
 	"github.com/hexfield/hexfield/wire"
 )
 
@@ -155,6 +156,7 @@ func New(cfg Config, deps Deps) (*Hotspot, error) {
 		h.oracles = append(h.oracles, &oracleClient{
 			idx: i, key: keys[i], addr: addrs[i], software: software,
 			priv: deps.Key, tr: h.tr, outbox: ob, log: log, m: h.m,
+			rejectLog: semtech.LogLimiter{Burst: 5, Interval: time.Minute, Now: now},
 		})
 	}
 	br, err := newBridge(h, deps.Semtech, deps.Registerer)
