@@ -121,3 +121,24 @@ func startForwarderEvery(t *testing.T, server net.Addr, eui semtech.EUI, h semte
 	t.Cleanup(func() { cancel(); <-done })
 	return c
 }
+
+// TestConfiguredForwarderEUI: with forwarder_eui set, that forwarder is
+// served even when another one speaks first; a malformed EUI is refused
+// before any socket is used.
+func TestConfiguredForwarderEUI(t *testing.T) {
+	bad := Config{ForwarderEUI: "B827EBFFFE1234"}
+	bad.SetDefaults()
+	if err := bad.Validate(); err == nil {
+		t.Fatal("15-digit forwarder_eui accepted")
+	}
+	r := startRig(t, Config{Region: "EU868", BeaconInterval: time.Hour, ForwarderEUI: "B8:27:EB:FF:FE:12:34:56"}, nil)
+	startForwarderEvery(t, r.addr, semtech.EUI{0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 1}, &fakeRadio{}, 10*time.Millisecond)
+	waitFor(t, "first forwarder dropped", 5*time.Second, func() bool {
+		return counter(t, r.reg, "hexfield_semtech_dropped_total", "reason", "unpinned_forwarder") >= 3
+	})
+	startForwarder(t, r.addr, semtech.EUI{0xb8, 0x27, 0xeb, 0xff, 0xfe, 0x12, 0x34, 0x56}, &fakeRadio{})
+	waitFor(t, "configured forwarder served", 5*time.Second, func() bool {
+		st := r.h.Status()
+		return len(st.Forwarders) == 1 && st.Forwarders[0].EUI == "b827ebfffe123456" && st.Forwarders[0].Alive
+	})
+}
