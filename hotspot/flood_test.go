@@ -139,8 +139,11 @@ func fakeBeaconFlood(t *testing.T, n, perInterval, ownBeacons int) floodResult {
 		sent += batch
 		// Paced, so that the server's queue never overflows: the test
 		// measures the hotspot, not UDP buffers.
+		// Every frame's witness path finished (signed and queued, or
+		// capped) before the clock moves or the outbox is read.
 		waitFor(t, "frames handled", 30*time.Second, func() bool {
-			return counter(t, reg, "hexfield_hotspot_frames_total", "class", "beacon") == float64(sent)
+			return counter(t, reg, "hexfield_hotspot_witnesses_total", "result", "reported")+
+				counter(t, reg, "hexfield_hotspot_witnesses_total", "result", "capped") == float64(sent)
 		})
 		if sent%perInterval == 0 {
 			clock.Add(interval)
