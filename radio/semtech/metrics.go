@@ -25,6 +25,7 @@ const (
 	dropUnpinned        = "unpinned_forwarder" // another EUI than the pinned forwarder's
 	dropAddressHeld     = "address_held"       // pinned EUI from a second address while the first is live
 	dropTxAckAddress    = "tx_ack_address"     // TX_ACK from another address than the PULL_RESP went to
+	dropWrongHost       = "wrong_host"         // pinned EUI's PUSH_DATA from another host than its PULL_DATA
 )
 
 // Reasons an rxpk does not reach the handler (label "reason" of

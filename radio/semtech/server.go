@@ -67,7 +67,10 @@ type ServerConfig struct {
 	// PULL_DATA arrives. Datagrams naming any other EUI are dropped
 	// unanswered (reason "unpinned_forwarder") with a rate-limited warning,
 	// so a second "gateway" on the port can neither take the downlinks
-	// nor inject uplinks. Default false: any forwarders, up to MaxGateways.
+	// nor inject uplinks; PUSH_DATA with the pinned EUI from another host
+	// than its PULL_DATA is dropped too (reason "wrong_host"). Senders on
+	// the forwarder's own host can still claim its EUI: the EUI is not a
+	// credential. Default false: any forwarders, up to MaxGateways.
 	PinForwarder bool
 	// ForwarderEUI is the forwarder to pin when PinForwarder is set; zero
 	// pins the first one seen.
@@ -216,6 +219,9 @@ type Server struct {
 const (
 	logBurst    = 5
 	logInterval = time.Minute
+	// A second forwarder is logged once, then at most every ten minutes
+	// with the count of datagrams dropped meanwhile.
+	conflictLogInterval = 10 * time.Minute
 )
 
 // NewServer returns a server reading conn; Run starts it. The caller binds
@@ -234,6 +240,7 @@ func NewServer(cfg ServerConfig, conn net.PacketConn, logger *slog.Logger, reg p
 		logger = slog.New(slog.DiscardHandler)
 	}
 	lim := func() *LogLimiter { return &LogLimiter{Burst: logBurst, Interval: logInterval, Now: cfg.Now} }
+	conflict := &LogLimiter{Burst: 1, Interval: conflictLogInterval, Now: cfg.Now}
 	s := &Server{
 		cfg:         cfg,
 		conn:        conn,
@@ -245,7 +252,7 @@ func NewServer(cfg ServerConfig, conn net.PacketConn, logger *slog.Logger, reg p
 		connLog:     lim(),
 		goneLog:     lim(),
 		moveLog:     lim(),
-		conflictLog: lim(),
+		conflictLog: conflict,
 		writeLog:    lim(),
 	}
 	if cfg.PinForwarder && cfg.ForwarderEUI != (EUI{}) {
@@ -381,6 +388,34 @@ func (s *Server) admit(eui EUI, addr net.Addr) bool {
 	return false
 }
 
+// fromPinnedHost checks a pinned forwarder's PUSH_DATA: a forwarder's up
+// and down sockets are on one host, so once its downlink address is known,
+// PUSH_DATA with its EUI from another host is someone else's (reason
+// "wrong_host"). Addresses without a host part are not checked.
+func (s *Server) fromPinnedHost(eui EUI, addr net.Addr) bool {
+	if !s.cfg.PinForwarder {
+		return true
+	}
+	s.mu.Lock()
+	var down net.Addr
+	if gw := s.gateways[eui]; gw != nil {
+		down = gw.addr
+	}
+	s.mu.Unlock()
+	if down == nil {
+		return true
+	}
+	want, _, err1 := net.SplitHostPort(down.String())
+	got, _, err2 := net.SplitHostPort(addr.String())
+	if err1 != nil || err2 != nil || want == got {
+		return true
+	}
+	s.metrics.dropped.WithLabelValues(dropWrongHost).Inc()
+	s.conflictLog.Log(s.log, slog.LevelWarn, "semtech PUSH_DATA with the pinned EUI from another host dropped",
+		"eui", eui.String(), "addr", addr.String(), "forwarder_addr", down.String())
+	return false
+}
+
 // Pinned returns the pinned forwarder's EUI, if PinForwarder is set and one
 // is known.
 func (s *Server) Pinned() (EUI, bool) {
@@ -390,7 +425,7 @@ func (s *Server) Pinned() (EUI, bool) {
 }
 
 func (s *Server) handlePushData(ctx context.Context, h Header, b []byte, addr net.Addr) {
-	if !s.admit(h.EUI, addr) {
+	if !s.admit(h.EUI, addr) || !s.fromPinnedHost(h.EUI, addr) {
 		return
 	}
 	// Acknowledge as soon as the header is valid (spec §8.4).
