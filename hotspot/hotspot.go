@@ -368,3 +368,18 @@ func (h *Hotspot) flush() {
 		h.log.Info("shutdown: reports kept in the outbox for next start", "reports", n)
 	}
 }
+
+// hotspotLogs rate-limits the hotspot's log lines that outside input can
+// repeat. The zero value lets one line a minute through per kind.
+type hotspotLogs struct {
+	witness  semtech.LogLimiter // "witnessed beacon"
+	capped   semtech.LogLimiter // witness cap reached
+	writeErr semtech.LogLimiter // signing or queueing a report failed
+}
+
+func newHotspotLogs(now func() time.Time) hotspotLogs {
+	lim := func(burst int) semtech.LogLimiter {
+		return semtech.LogLimiter{Burst: burst, Interval: time.Minute, Now: now}
+	}
+	return hotspotLogs{witness: lim(10), capped: lim(1), writeErr: lim(5)}
+}

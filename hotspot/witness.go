@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/hexfield/hexfield/radio"
-	"github.com/hexfield/hexfield/radio/semtech"
 	"github.com/hexfield/hexfield/wire"
 )
 
@@ -173,19 +172,4 @@ func (h *Hotspot) handleBeacon(hb heardBeacon) {
 	h.lastWitness = hb.Received
 	h.mu.Unlock()
 	h.logs.witness.Log(h.log, slog.LevelInfo, "witnessed beacon", "freq_hz", uint64(hb.Freq), "rssi", hb.RSSI, "snr", hb.SNR)
-}
-
-// hotspotLogs rate-limits the hotspot's log lines that outside input can
-// repeat. The zero value lets one line a minute through per kind.
-type hotspotLogs struct {
-	witness  semtech.LogLimiter // "witnessed beacon"
-	capped   semtech.LogLimiter // witness cap reached
-	writeErr semtech.LogLimiter // signing or queueing a report failed
-}
-
-func newHotspotLogs(now func() time.Time) hotspotLogs {
-	lim := func(burst int) semtech.LogLimiter {
-		return semtech.LogLimiter{Burst: burst, Interval: time.Minute, Now: now}
-	}
-	return hotspotLogs{witness: lim(10), capped: lim(1), writeErr: lim(5)}
 }
