@@ -210,7 +210,7 @@ func (h *Hotspot) beaconOnce(ctx context.Context, attempt int, end time.Time) er
 		Data: b.Frame(),
 	}
 	// The report is signed and on disk before the beacon goes on air;
-	// see reportBeacon.
+	// see cancelBeaconReport.
 	rep := &wire.BeaconReport{
 		PubKey:      h.pub.Bytes(),
 		Entropy:     rawEntropy,
@@ -289,7 +289,9 @@ func (h *Hotspot) beaconOnce(ctx context.Context, attempt int, end time.Time) er
 //   - accepted at the prescribed power: released as it is;
 //   - accepted with a TX_POWER warning (another power used): the held
 //     report would not be true; it is cancelled durably and a report
-//     stating the power used is written, fsynced and released;
+//     stating the power used is written, fsynced and released (in that
+//     order: a power cut between the two fsyncs loses this report rather
+//     than leaving two that contradict each other);
 //   - refused, no TX_ACK, or not sent: cancelled durably, so the oracles
 //     never see a report for a beacon that was not on air and a retry in
 //     the same window is not taken for a second beacon.
