@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	mrand "math/rand/v2"
 	"time"
 
@@ -208,8 +209,32 @@ func (h *Hotspot) beaconOnce(ctx context.Context, attempt int, end time.Time) er
 		IPol: false,
 		Data: b.Frame(),
 	}
+	// The report is signed and on disk before the beacon goes on air;
+	// see cancelBeaconReport.
+	rep := &wire.BeaconReport{
+		PubKey:      h.pub.Bytes(),
+		Entropy:     rawEntropy,
+		Nonce:       nonce[:],
+		Payload:     b.Payload[:],
+		FrequencyHz: uint64(b.Frequency),
+		Datarate:    b.DataRate.String(),
+		TxPowerDbm:  int32(b.PowerDBm),
+		TimestampMs: uint64(h.now().UnixMilli()),
+	}
+	raw, err := wire.Seal(h.key, wire.Kind_KIND_BEACON_REPORT, rep)
+	if err != nil {
+		return fail("error", err, false)
+	}
+	held, err := h.outbox.AppendHeld(raw)
+	if err != nil {
+		// No beacon goes on air without its report on disk.
+		return fail("error", fmt.Errorf("beacon report: %w", err), true)
+	}
 	h.beacons.addOwn(b.Payload)
 	eui, res, err := h.tx.transmit(ctx, txpk)
+	if err != nil || !res.Accepted() {
+		h.cancelBeaconReport(held)
+	}
 	if err != nil {
 		label := "no_forwarder"
 		if errors.Is(err, semtech.ErrTxAckTimeout) {
@@ -228,31 +253,58 @@ func (h *Hotspot) beaconOnce(ctx context.Context, attempt int, end time.Time) er
 	if power != b.PowerDBm {
 		h.log.Warn("forwarder used another beacon power: this beacon will be invalid_tx_power",
 			"prescribed_dbm", b.PowerDBm, "used_dbm", power)
+		// The held report says the prescribed power: replace it by one
+		// that says the power used.
+		h.cancelBeaconReport(held)
+		rep.TxPowerDbm = int32(power)
+		if raw, err = wire.Seal(h.key, wire.Kind_KIND_BEACON_REPORT, rep); err != nil {
+			return fail("error", err, false)
+		}
+		if held, err = h.outbox.AppendHeld(raw); err != nil {
+			return fail("error", fmt.Errorf("beacon report: %w", err), false)
+		}
 	}
+	h.outbox.Release(held)
+	h.m.reports.WithLabelValues("beacon").Inc()
 	st.PowerDBm = power
-	rep := &wire.BeaconReport{
-		PubKey:      h.pub.Bytes(),
-		Entropy:     rawEntropy,
-		Nonce:       nonce[:],
-		Payload:     b.Payload[:],
-		FrequencyHz: uint64(b.Frequency),
-		Datarate:    b.DataRate.String(),
-		TxPowerDbm:  int32(power),
-		TimestampMs: uint64(h.now().UnixMilli()),
-	}
-	raw, err := wire.Seal(h.key, wire.Kind_KIND_BEACON_REPORT, rep)
-	if err != nil {
-		return fail("error", err, false)
-	}
-	if _, err := h.queue(raw, "beacon"); err != nil {
-		return fail("error", err, false)
-	}
 	st.Result = "sent"
 	h.setBeaconStatus(st)
 	h.m.beacons.WithLabelValues("sent").Inc()
 	h.log.Info("beacon sent", "freq_hz", uint64(b.Frequency), "datarate", b.DataRate.String(),
 		"power_dbm", power, "eui", eui.String())
 	return nil
+}
+
+// cancelBeaconReport drops a held beacon report durably: the beacon was
+// not on air (or not at the power it states).
+//
+// Why the report is written before the beacon is transmitted: reports are
+// fsynced in batches (OutboxSyncInterval), so a report written after the
+// TX_ACK could be lost to a power cut while its beacon, already on air,
+// has witnesses; every one of them would then be stale. So beaconOnce
+// signs the report with the prescribed power, writes and fsyncs it held
+// (Outbox.AppendHeld: on disk, invisible to the oracle clients), and only
+// then transmits. The TX_ACK decides what the report becomes:
+//
+//   - accepted at the prescribed power: released as it is;
+//   - accepted with a TX_POWER warning (another power used): the held
+//     report would not be true; it is cancelled durably and a report
+//     stating the power used is written, fsynced and released (in that
+//     order: a power cut between the two fsyncs loses this report rather
+//     than leaving two that contradict each other);
+//   - refused, no TX_ACK, or not sent: cancelled durably, so the oracles
+//     never see a report for a beacon that was not on air and a retry in
+//     the same window is not taken for a second beacon.
+//
+// No oracle ever sees a held report, so it only ever receives the true
+// one. If the hotspot dies while a report is held (between the fsync and
+// the TX_ACK), the report is sent after the restart: the beacon may have
+// gone out, and a report for a beacon that did not costs only that
+// beacon, while a lost report of one that did costs all its witnesses.
+func (h *Hotspot) cancelBeaconReport(held *HeldReport) {
+	if err := h.outbox.Cancel(held); err != nil {
+		h.logs.writeErr.Log(h.log, slog.LevelError, "cancel beacon report", "err", err)
+	}
 }
 
 // fetchEntropy gets fresh entropy from the first oracle that answers.

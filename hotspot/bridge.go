@@ -31,7 +31,18 @@ type forwarderStat struct {
 
 func newBridge(h *Hotspot, conn net.PacketConn, reg prometheus.Registerer) (*bridge, error) {
 	b := &bridge{h: h, stats: map[semtech.EUI]forwarderStat{}}
-	srv, err := semtech.NewServer(semtech.ServerConfig{Handler: b, Now: h.now}, conn, h.log, reg)
+	// A hotspot has one concentrator: pin its forwarder (configured, or
+	// the first heard), so that a second "gateway" on the port can
+	// neither take the beacon transmissions nor answer them.
+	scfg := semtech.ServerConfig{Handler: b, Now: h.now, PinForwarder: true}
+	if h.cfg.ForwarderEUI != "" {
+		eui, err := semtech.ParseEUI(h.cfg.ForwarderEUI)
+		if err != nil {
+			return nil, fmt.Errorf("bridge: forwarder_eui: %w", err)
+		}
+		scfg.ForwarderEUI = eui
+	}
+	srv, err := semtech.NewServer(scfg, conn, h.log, reg)
 	if err != nil {
 		return nil, fmt.Errorf("bridge: %w", err)
 	}
@@ -95,20 +106,17 @@ func (b *bridge) HandleUplink(ctx context.Context, u semtech.Uplink) {
 // errNoForwarder is returned when no packet forwarder is online.
 var errNoForwarder = errors.New("no packet forwarder online")
 
-// transmit sends txpk through the forwarder heard from most recently.
+// transmit sends txpk through the pinned forwarder.
 func (b *bridge) transmit(ctx context.Context, txpk semtech.TXPK) (semtech.EUI, semtech.TxResult, error) {
-	var best semtech.Gateway
-	found := false
-	for _, g := range b.srv.Gateways() {
-		if g.Online && g.Addr != nil && (!found || g.LastPull.After(best.LastPull)) {
-			best, found = g, true
-		}
-	}
-	if !found {
+	eui, ok := b.srv.Pinned()
+	if !ok {
 		return semtech.EUI{}, semtech.TxResult{}, errNoForwarder
 	}
-	res, err := b.srv.Send(ctx, best.EUI, txpk)
-	return best.EUI, res, err
+	if g, ok := b.srv.Gateway(eui); !ok || !g.Online {
+		return eui, semtech.TxResult{}, errNoForwarder
+	}
+	res, err := b.srv.Send(ctx, eui, txpk)
+	return eui, res, err
 }
 
 // HandleStat keeps each forwarder's last status object for the status API.

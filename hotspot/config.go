@@ -16,6 +16,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/hexfield/hexfield/radio"
+	"github.com/hexfield/hexfield/radio/semtech"
 	"github.com/hexfield/hexfield/wire"
 )
 
@@ -38,6 +39,14 @@ type Config struct {
 	// Default "127.0.0.1:1680" (loopback: anyone who can reach it can inject
 	// frames).
 	SemtechListen string `toml:"semtech_listen" help:"Semtech UDP listen address"`
+	// ForwarderEUI pins the packet forwarder (16 hex digits, e.g.
+	// "B827EBFFFE123456"): only datagrams with this gateway EUI are
+	// served. Default empty: the first forwarder heard is pinned, and any
+	// other is dropped with a warning.
+	ForwarderEUI string `toml:"forwarder_eui" help:"gateway EUI of the packet forwarder to serve (default: the first one heard)"`
+	// MaxWitnessesPerInterval bounds the witness reports signed per beacon
+	// interval. Default DefaultMaxWitnessesPerInterval.
+	MaxWitnessesPerInterval int `toml:"max_witnesses_per_interval" help:"witness reports signed per beacon interval, at most"`
 	// StatusListen is the loopback HTTP address of the status API and the
 	// Prometheus metrics. Default "127.0.0.1:4468"; "off" disables it.
 	StatusListen string `toml:"status_listen" help:"status API and metrics listen address"`
@@ -82,7 +91,12 @@ const (
 	DefaultOutboxMaxBytes     = 64 << 20
 	DefaultOutboxSyncInterval = 200 * time.Millisecond
 	DefaultShutdownTimeout    = 10 * time.Second
-	DefaultLogLevel           = "info"
+	// DefaultMaxWitnessesPerInterval: a hotspot hears each neighbour's
+	// beacon at most once per interval, and even the densest Helium
+	// cities had far fewer than 256 hotspots within radio range of one
+	// another; reports beyond it come from fake frames.
+	DefaultMaxWitnessesPerInterval = 256
+	DefaultLogLevel                = "info"
 )
 
 // SetDefaults fills every unset field with its default.
@@ -102,6 +116,9 @@ func (c *Config) SetDefaults() {
 	if c.AntennaGain == nil {
 		g := DefaultAntennaGain
 		c.AntennaGain = &g
+	}
+	if c.MaxWitnessesPerInterval == 0 {
+		c.MaxWitnessesPerInterval = DefaultMaxWitnessesPerInterval
 	}
 	if c.ConfigRefresh == 0 {
 		c.ConfigRefresh = DefaultConfigRefresh
@@ -145,6 +162,14 @@ func (c *Config) Validate() error {
 	}
 	if g := c.AntennaGain; g != nil && (*g < radio.MinGain || *g > radio.MaxGain) {
 		return fmt.Errorf("antenna_gain_dbi %s dBi: outside %s to %s dBi", g, radio.MinGain, radio.MaxGain)
+	}
+	if c.ForwarderEUI != "" {
+		if _, err := semtech.ParseEUI(c.ForwarderEUI); err != nil {
+			return fmt.Errorf("forwarder_eui %q: %w", c.ForwarderEUI, err)
+		}
+	}
+	if c.MaxWitnessesPerInterval < 0 {
+		return fmt.Errorf("max_witnesses_per_interval %d: must not be negative", c.MaxWitnessesPerInterval)
 	}
 	if c.OutboxMaxBytes < 64<<10 {
 		return fmt.Errorf("outbox_max_bytes %d: at least 65536", c.OutboxMaxBytes)

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hexfield/hexfield/radio"
+	"github.com/hexfield/hexfield/radio/semtech"
 	"github.com/hexfield/hexfield/wire"
 )
 
@@ -55,8 +56,11 @@ type Hotspot struct {
 	tx      transmitter
 	entropy func(ctx context.Context) ([]byte, *wire.Entropy, error) // fetchEntropy, or a test's
 	beacons beaconMemory
-	wake    chan struct{} // nudges the beaconer when the config changes
-	started time.Time
+	// witnessBudget caps the witness reports signed per beacon interval.
+	witnessBudget witnessBudget
+	logs          hotspotLogs
+	wake          chan struct{} // nudges the beaconer when the config changes
+	started       time.Time
 
 	mu            sync.Mutex
 	region        *radio.Region
@@ -105,6 +109,7 @@ func New(cfg Config, deps Deps) (*Hotspot, error) {
 		wake:    make(chan struct{}, 1),
 		gain:    int32(*cfg.AntennaGain),
 		started: now(),
+		logs:    newHotspotLogs(now),
 	}
 	if cfg.Region != "" {
 		r, err := radio.LookupRegion(cfg.Region)
@@ -151,6 +156,7 @@ func New(cfg Config, deps Deps) (*Hotspot, error) {
 		h.oracles = append(h.oracles, &oracleClient{
 			idx: i, key: keys[i], addr: addrs[i], software: software,
 			priv: deps.Key, tr: h.tr, outbox: ob, log: log, m: h.m,
+			rejectLog: semtech.LogLimiter{Burst: 5, Interval: time.Minute, Now: now},
 		})
 	}
 	br, err := newBridge(h, deps.Semtech, deps.Registerer)
@@ -394,4 +400,19 @@ func (h *Hotspot) flush() {
 	if n := h.outbox.Stats().Reports; n > 0 {
 		h.log.Info("shutdown: reports kept in the outbox for next start", "reports", n)
 	}
+}
+
+// hotspotLogs rate-limits the hotspot's log lines that outside input can
+// repeat. The zero value lets one line a minute through per kind.
+type hotspotLogs struct {
+	witness  semtech.LogLimiter // "witnessed beacon"
+	capped   semtech.LogLimiter // witness cap reached
+	writeErr semtech.LogLimiter // signing or queueing a report failed
+}
+
+func newHotspotLogs(now func() time.Time) hotspotLogs {
+	lim := func(burst int) semtech.LogLimiter {
+		return semtech.LogLimiter{Burst: burst, Interval: time.Minute, Now: now}
+	}
+	return hotspotLogs{witness: lim(10), capped: lim(1), writeErr: lim(5)}
 }

@@ -99,18 +99,7 @@ func startRig(t *testing.T, cfg Config, fr *fakeRadio) *rig {
 
 func startForwarder(t *testing.T, server net.Addr, eui semtech.EUI, h semtech.DownlinkHandler) *semtech.Client {
 	t.Helper()
-	up, _ := net.ListenPacket("udp", "127.0.0.1:0")
-	down, _ := net.ListenPacket("udp", "127.0.0.1:0")
-	c, err := semtech.NewClient(semtech.ClientConfig{EUI: eui, KeepaliveInterval: 100 * time.Millisecond, Handler: h},
-		up, down, server, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); c.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return c
+	return startForwarderEvery(t, server, eui, h, 100*time.Millisecond)
 }
 
 // reports returns the test oracle's stored reports of one kind, decoded.

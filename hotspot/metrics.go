@@ -27,6 +27,8 @@ type outboxMetrics struct {
 	completed prometheus.Counter
 	dropped   prometheus.Counter
 	syncs     prometheus.Counter
+	carried   prometheus.Counter
+	writeErrs prometheus.Counter
 	reports   prometheus.Gauge
 	bytes     prometheus.Gauge
 	hold      prometheus.Histogram
@@ -39,10 +41,13 @@ func newOutboxMetrics(reg prometheus.Registerer) *outboxMetrics {
 		completed: f.counter("hexfield_hotspot_outbox_completed_total",
 			"Reports removed from the outbox after every oracle acked them."),
 		dropped: f.counter("hexfield_hotspot_outbox_dropped_total",
-			"Reports dropped, oldest first, because the outbox reached its size bound."),
-		syncs:   f.counter("hexfield_hotspot_outbox_syncs_total", "Batched fsyncs of the outbox."),
-		reports: f.gauge("hexfield_hotspot_outbox_reports", "Reports waiting for at least one oracle's ack."),
-		bytes:   f.gauge("hexfield_hotspot_outbox_bytes", "Bytes of outbox files on disk."),
+			"Reports dropped because the outbox reached its size bound: witness reports first, oldest first."),
+		syncs: f.counter("hexfield_hotspot_outbox_syncs_total", "Batched fsyncs of the outbox."),
+		carried: f.counter("hexfield_hotspot_outbox_carried_total",
+			"Beacon and packet reports copied forward out of the oldest segment when the size bound retired it."),
+		writeErrs: f.counter("hexfield_hotspot_outbox_write_errors_total", "Ack records the outbox failed to write."),
+		reports:   f.gauge("hexfield_hotspot_outbox_reports", "Reports waiting for at least one oracle's ack."),
+		bytes:     f.gauge("hexfield_hotspot_outbox_bytes", "Bytes of outbox files on disk."),
 		hold: f.histogram("hexfield_hotspot_outbox_hold_seconds",
 			"Time from writing a report to the last oracle's ack.",
 			prometheus.ExponentialBuckets(0.01, 4, 12)),
@@ -64,7 +69,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		beaconTxErrs: f.counterVec("hexfield_hotspot_beacon_tx_errors_total",
 			"TX_ACK errors for own beacons, by value (TOO_LATE, TX_FREQ, TIMEOUT, ...).", "error"),
 		witnesses: f.counterVec("hexfield_hotspot_witnesses_total",
-			"Heard beacons, by result (reported, own, repeat, no_region, error).", "result"),
+			"Heard beacons, by result (reported, own, repeat, capped: past the per-interval cap, no_region, error).", "result"),
 		reports: f.counterVec("hexfield_hotspot_reports_total",
 			"Signed reports written to the outbox, by kind.", "kind"),
 		oracleUp: f.gaugeVec("hexfield_hotspot_oracle_connected",

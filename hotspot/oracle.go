@@ -15,6 +15,7 @@ import (
 	"github.com/quic-go/quic-go"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/hexfield/hexfield/radio/semtech"
 	"github.com/hexfield/hexfield/wire"
 )
 
@@ -54,6 +55,9 @@ type oracleClient struct {
 	m        *metrics
 	// handshake bounds a dial; 0 means handshakeTimeout.
 	handshake time.Duration
+	// rejectLog bounds "oracle rejected report" lines (the acks_total
+	// metric counts every one); the zero value allows one a minute.
+	rejectLog semtech.LogLimiter
 
 	mu        sync.Mutex
 	conn      *quic.Conn
@@ -372,7 +376,7 @@ func (s *submitter) handleAck(a *wire.Ack) error {
 	default:
 		// The oracle will never take this report; keeping it would block
 		// nothing but waste the outbox. Count it as this oracle's answer.
-		c.log.Error("oracle rejected report", "oracle", c.key.String(), "seq", seq, "reason", a.Code.String(), "message", a.Message)
+		c.rejectLog.Log(c.log, slog.LevelError, "oracle rejected report", "oracle", c.key.String(), "seq", seq, "reason", a.Code.String(), "message", a.Message)
 		c.outbox.Ack(seq, c.idx)
 	}
 	select {

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hexfield/hexfield/radio/semtech"
 	"github.com/hexfield/hexfield/wire"
 )
 
@@ -36,6 +37,24 @@ import (
 // tail of a file (power loss mid-write) fails its CRC and the file is
 // truncated there on open. Appends are written at once and fsynced in
 // batches; a report becomes visible to the senders only once it is durable.
+//
+// Eviction order. When the files exceed MaxBytes, the oldest segment is
+// retired. Its witness reports (and anything that is not a recognised
+// report) are dropped: witnesses go first, oldest first, since segments are
+// in age order and a witness is the cheapest report to lose (and the only
+// kind anyone with a radio can make the hotspot sign). Its packet reports
+// and the hotspot's own beacon reports are carried forward instead: copied
+// to the current segment, fsynced, and only then retired in the old one, so
+// a flood of witnesses never evicts them. Only when the reports carried
+// forward would fill more than half of MaxBytes are the oldest segment's
+// ones dropped as well: packet reports before beacon reports, and in either
+// case only after every witness report in the outbox was dropped.
+//
+// Held reports. AppendHeld writes a report, fsyncs it, and keeps it from
+// the senders until Release (or Cancel, which drops it durably). The
+// beaconer uses it to have its beacon report on disk before the beacon is
+// transmitted and still send the oracles only a report that is true. Held
+// is a state in memory only: after a restart every report on disk is sent.
 
 const (
 	maxOracles      = 64
@@ -117,6 +136,7 @@ type Outbox struct {
 	nextSeq    uint64
 	durableSeq uint64 // every seq ≤ durableSeq is on disk
 	live       int
+	liveBytes  [numClasses]int64 // record bytes of live entries, by class
 	diskBytes  int64
 	dirty      bool // unsynced writes exist
 	syncing    bool // Sync is running without the lock
@@ -126,6 +146,10 @@ type Outbox struct {
 	changed    chan struct{}
 	kick       chan struct{}
 	closed     bool
+
+	// Rate limits of log lines a flood could repeat; the events are
+	// counted in metrics.
+	dropLog, writeLog semtech.LogLimiter
 }
 
 type outboxEntry struct {
@@ -135,7 +159,38 @@ type outboxEntry struct {
 	size    int
 	created int64 // unix ms
 	acked   uint64
+	class   reportClass
 	done    bool
+	held    bool         // written and durable, not yet handed to senders
+	movedTo *outboxEntry // the copy made when the entry was carried forward
+}
+
+// recordLen is the entry's record size in its segment file.
+func (e *outboxEntry) recordLen() int64 { return int64(recHeaderLen + recBodyFixedLen + e.size) }
+
+// reportClass ranks reports for eviction: lower classes go first.
+type reportClass uint8
+
+const (
+	classWitness reportClass = iota // witness reports and anything unrecognised
+	classPacket                     // packet reports: data-transfer earnings
+	classBeacon                     // the hotspot's own beacon reports
+	numClasses
+)
+
+// classOf reads the kind of a signed report from its envelope: a
+// canonical envelope starts with field 1's tag (0x08) and the kind as a
+// one-byte varint (every kind is below 128).
+func classOf(report []byte) reportClass {
+	if len(report) >= 2 && report[0] == 0x08 {
+		switch wire.Kind(report[1]) {
+		case wire.Kind_KIND_BEACON_REPORT:
+			return classBeacon
+		case wire.Kind_KIND_PACKET_REPORT:
+			return classPacket
+		}
+	}
+	return classWitness
 }
 
 type segment struct {
@@ -171,13 +226,15 @@ func OpenOutbox(cfg OutboxConfig, log *slog.Logger, m *outboxMetrics) (*Outbox, 
 		return nil, fmt.Errorf("open outbox: %w", err)
 	}
 	o := &Outbox{
-		cfg:     cfg,
-		log:     log,
-		m:       m,
-		oracleI: map[[32]byte]int{},
-		changed: make(chan struct{}),
-		kick:    make(chan struct{}, 1),
-		nextSeq: 1,
+		cfg:      cfg,
+		log:      log,
+		m:        m,
+		oracleI:  map[[32]byte]int{},
+		changed:  make(chan struct{}),
+		kick:     make(chan struct{}, 1),
+		nextSeq:  1,
+		dropLog:  semtech.LogLimiter{Burst: 5, Interval: time.Minute, Now: cfg.Now},
+		writeLog: semtech.LogLimiter{Burst: 5, Interval: time.Minute, Now: cfg.Now},
 	}
 	for i, k := range cfg.Oracles {
 		o.oracleI[k] = i
@@ -274,6 +331,7 @@ func (o *Outbox) loadSegment(id uint64) error {
 			off:     int64(off + recHeaderLen + recBodyFixedLen),
 			size:    n - recBodyFixedLen,
 			created: int64(binary.LittleEndian.Uint64(body[8:])),
+			class:   classOf(body[recBodyFixedLen:]),
 		})
 		o.nextSeq = seq + 1
 		off += recHeaderLen + n
@@ -330,6 +388,7 @@ func (o *Outbox) loadSegment(id uint64) error {
 		if !e.done {
 			s.live++
 			o.live++
+			o.liveBytes[e.class] += e.recordLen()
 		}
 	}
 	o.diskBytes += s.size + s.asize
@@ -395,15 +454,114 @@ func (o *Outbox) Append(report []byte) (uint64, error) {
 	if o.closed {
 		return 0, ErrOutboxClosed
 	}
+	e, err := o.appendLocked(report, o.cfg.Now().UnixMilli())
+	if err != nil {
+		return 0, fmt.Errorf("outbox append: %w", err)
+	}
+	o.m.appended.Inc()
+	o.enforceBound()
+	o.updateGauges()
+	select {
+	case o.kick <- struct{}{}:
+	default:
+	}
+	return e.seq, nil
+}
+
+// HeldReport is a report written by AppendHeld, durable and kept from the
+// senders until Release or Cancel.
+type HeldReport struct {
+	e *outboxEntry
+}
+
+// entry follows the report to where it lives now. Caller holds mu.
+func (h *HeldReport) entry() *outboxEntry {
+	e := h.e
+	for e.movedTo != nil {
+		e = e.movedTo
+	}
+	return e
+}
+
+// AppendHeld writes report, fsyncs the outbox and returns once the report
+// is on disk. Senders do not see it (nor any report after it) until
+// Release; Cancel drops it. Reports appended while it is held keep their
+// batched fsync but wait for the Release or Cancel to be sent, so the hold
+// must be short (the beaconer holds a report for one TX_ACK wait).
+func (o *Outbox) AppendHeld(report []byte) (*HeldReport, error) {
+	if len(report) == 0 || len(report) > maxReportLen {
+		return nil, fmt.Errorf("outbox append: report of %d bytes", len(report))
+	}
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
+		return nil, ErrOutboxClosed
+	}
+	e, err := o.appendLocked(report, o.cfg.Now().UnixMilli())
+	if err != nil {
+		o.mu.Unlock()
+		return nil, fmt.Errorf("outbox append: %w", err)
+	}
+	e.held = true
+	o.m.appended.Inc()
+	o.enforceBound()
+	o.updateGauges()
+	o.mu.Unlock()
+	h := &HeldReport{e: e}
+	if err := o.Sync(); err != nil {
+		o.Cancel(h)
+		return nil, err
+	}
+	return h, nil
+}
+
+// Release hands a held report to the senders.
+func (o *Outbox) Release(h *HeldReport) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	e := h.entry()
+	if !e.held {
+		return
+	}
+	e.held = false
+	if !o.closed {
+		close(o.changed)
+		o.changed = make(chan struct{})
+	}
+}
+
+// Cancel drops a held report durably: it is never sent, not even after a
+// restart, once Cancel returns nil.
+func (o *Outbox) Cancel(h *HeldReport) error {
+	o.mu.Lock()
+	e := h.entry()
+	wasHeld := e.held
+	e.held = false
+	if !e.done && !o.closed {
+		o.writeAck(e, dropKey)
+		o.markDone(e)
+		o.trimFront()
+		o.updateGauges()
+	}
+	if wasHeld && !o.closed {
+		close(o.changed) // reports queued behind it may go now
+		o.changed = make(chan struct{})
+	}
+	o.mu.Unlock()
+	return o.Sync()
+}
+
+// appendLocked writes one record to the current segment (starting a new
+// one when it is full) and adds its entry. Caller holds mu.
+func (o *Outbox) appendLocked(report []byte, created int64) (*outboxEntry, error) {
 	cur := o.segs[len(o.segs)-1]
 	if cur.size >= o.cfg.SegmentBytes {
 		if err := o.newSegment(cur.id + 1); err != nil {
-			return 0, fmt.Errorf("outbox append: %w", err)
+			return nil, err
 		}
 		cur = o.segs[len(o.segs)-1]
 	}
 	seq := o.nextSeq
-	created := o.cfg.Now().UnixMilli()
 	n := recBodyFixedLen + len(report)
 	buf := make([]byte, recHeaderLen+n)
 	binary.LittleEndian.PutUint32(buf, uint32(n))
@@ -414,56 +572,155 @@ func (o *Outbox) Append(report []byte) (uint64, error) {
 	if _, err := cur.data.WriteAt(buf, cur.size); err != nil {
 		// Undo a partial write so the file stays parseable.
 		_ = cur.data.Truncate(cur.size)
-		return 0, fmt.Errorf("outbox append: %w", err)
+		return nil, err
 	}
-	o.entries = append(o.entries, &outboxEntry{
+	e := &outboxEntry{
 		seq:     seq,
 		seg:     cur,
 		off:     cur.size + recHeaderLen + recBodyFixedLen,
 		size:    len(report),
 		created: created,
-	})
+		class:   classOf(report),
+	}
+	o.entries = append(o.entries, e)
 	cur.size += int64(len(buf))
 	cur.live++
 	o.live++
+	o.liveBytes[e.class] += e.recordLen()
 	o.nextSeq++
 	o.diskBytes += int64(len(buf))
 	o.dirty = true
-	o.m.appended.Inc()
-	o.enforceBound()
-	o.updateGauges()
-	select {
-	case o.kick <- struct{}{}:
-	default:
-	}
-	return seq, nil
+	return e, nil
 }
 
-// enforceBound drops the oldest segments' reports while the files exceed
-// MaxBytes. Caller holds mu.
+// enforceBound retires the oldest segments while the files exceed
+// MaxBytes, in the eviction order described at the top of this file.
+// Caller holds mu.
 func (o *Outbox) enforceBound() {
+	// Each round retires one segment; carrying forward moves bytes
+	// rather than freeing them, so after a few rounds through every
+	// segment without getting under the bound, drop instead of carrying.
+	rounds := 0
 	for o.diskBytes > o.cfg.MaxBytes && len(o.segs) > 1 {
+		rounds++
+		mayCarry := rounds <= 2*len(o.segs)+2
 		s := o.segs[0]
-		dropped := 0
+		var mine []*outboxEntry
 		for _, e := range o.entries {
 			if e.seg != s {
 				break
 			}
 			if !e.done {
-				o.writeAck(e, dropKey)
-				o.markDone(e)
-				dropped++
+				mine = append(mine, e)
+			}
+		}
+		reserve := o.cfg.MaxBytes / 2
+		var carry []*outboxEntry
+		dropped := 0
+		for _, e := range mine {
+			if e.done {
+				continue // dropped below, as a lower class
+			}
+			keep := false
+			switch e.class {
+			case classPacket:
+				keep = mayCarry && o.liveBytes[classPacket]+o.liveBytes[classBeacon] <= reserve
+			case classBeacon:
+				keep = mayCarry && o.liveBytes[classBeacon] <= reserve
+			}
+			if keep {
+				carry = append(carry, e)
+				continue
+			}
+			if e.class != classWitness {
+				// Dropping a valuable report: every lower class goes first.
+				dropped += o.dropClassesBelow(e.class)
+			}
+			o.writeAck(e, dropKey)
+			o.markDone(e)
+			dropped++
+		}
+		if len(carry) > 0 && !o.carryForward(carry) {
+			for _, e := range carry {
+				if !e.done {
+					o.writeAck(e, dropKey)
+					o.markDone(e)
+					dropped++
+				}
 			}
 		}
 		if dropped > 0 {
 			o.m.dropped.Add(float64(dropped))
-			o.log.Warn("outbox full: dropped oldest reports", "dropped", dropped, "max_bytes", o.cfg.MaxBytes)
+			o.dropLog.Log(o.log, slog.LevelWarn, "outbox full: dropped oldest reports", "dropped", dropped, "max_bytes", o.cfg.MaxBytes)
 		}
-		if s.live == 0 && o.segs[0] == s {
+		if len(o.segs) > 0 && o.segs[0] == s && s.live == 0 && len(o.segs) > 1 {
 			o.removeSegment(s)
 		}
 		o.trimFront()
 	}
+}
+
+// dropClassesBelow drops every live report of a class below c, oldest
+// first, and returns how many. Caller holds mu.
+func (o *Outbox) dropClassesBelow(c reportClass) int {
+	n := 0
+	for _, e := range o.entries {
+		if !e.done && e.class < c {
+			o.writeAck(e, dropKey)
+			o.markDone(e)
+			n++
+		}
+	}
+	return n
+}
+
+// carryForward copies entries (live, of the oldest segment) to the current
+// segment, fsyncs it, and only then retires the originals, so a power cut
+// at any point leaves at least one copy on disk (two copies are sent twice
+// and acked as duplicates). It reports whether the copies were made.
+// Caller holds mu; the fsync under the lock is rare (only a full outbox
+// with reports worth keeping in its oldest segment).
+func (o *Outbox) carryForward(entries []*outboxEntry) bool {
+	copies := make([]*outboxEntry, 0, len(entries))
+	for _, e := range entries {
+		buf := make([]byte, e.size)
+		if _, err := e.seg.data.ReadAt(buf, e.off); err != nil {
+			o.writeLog.Log(o.log, slog.LevelWarn, "outbox: read report to carry forward", "seq", e.seq, "err", err)
+			return false
+		}
+		c, err := o.appendLocked(buf, e.created)
+		if err != nil {
+			o.writeLog.Log(o.log, slog.LevelWarn, "outbox: carry report forward", "seq", e.seq, "err", err)
+			return false
+		}
+		c.held = e.held
+		copies = append(copies, c)
+	}
+	synced := map[*os.File]bool{}
+	for _, c := range copies {
+		if f := c.seg.data; !synced[f] {
+			if err := f.Sync(); err != nil {
+				o.writeLog.Log(o.log, slog.LevelWarn, "outbox: sync carried reports", "err", err)
+				return false
+			}
+			synced[f] = true
+		}
+	}
+	for i, e := range entries {
+		c := copies[i]
+		for oi, key := range o.cfg.Oracles {
+			if e.acked&(1<<oi) != 0 {
+				c.acked |= 1 << oi
+				o.writeAck(c, key)
+			}
+		}
+		e.movedTo = c
+		e.held = false
+		o.writeAck(e, dropKey)
+		o.markDone(e)
+	}
+	o.m.carried.Add(float64(len(entries)))
+	return true
 }
 
 func (o *Outbox) writeAck(e *outboxEntry, key [32]byte) {
@@ -475,7 +732,8 @@ func (o *Outbox) writeAck(e *outboxEntry, key [32]byte) {
 	if _, err := s.ack.WriteAt(rec[:], s.asize); err != nil {
 		// The ack is kept in memory; after a restart the report is sent
 		// again and the oracle acks it as a duplicate.
-		o.log.Warn("outbox: write ack", "segment", s.id, "err", err)
+		o.m.writeErrs.Inc()
+		o.writeLog.Log(o.log, slog.LevelWarn, "outbox: write ack", "segment", s.id, "err", err)
 		_ = s.ack.Truncate(s.asize)
 		return
 	}
@@ -492,6 +750,7 @@ func (o *Outbox) markDone(e *outboxEntry) {
 	e.done = true
 	e.seg.live--
 	o.live--
+	o.liveBytes[e.class] -= e.recordLen()
 	if e.seg.live == 0 && e.seg != o.segs[len(o.segs)-1] {
 		o.removeSegment(e.seg)
 	}
@@ -542,8 +801,8 @@ func (o *Outbox) Next(oracle int, after uint64, max int) ([]OutboxItem, error) {
 	var out []OutboxItem
 	for ; i < len(o.entries) && len(out) < max; i++ {
 		e := o.entries[i]
-		if e.seq > o.durableSeq {
-			break
+		if e.seq > o.durableSeq || (e.held && !e.done) {
+			break // not durable yet, or held: nothing after it goes either
 		}
 		if e.done || e.acked&(1<<oracle) != 0 {
 			continue

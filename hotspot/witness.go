@@ -1,6 +1,7 @@
 package hotspot
 
 import (
+	"log/slog"
 	"math"
 	"sync"
 	"time"
@@ -55,6 +56,41 @@ func (b *beaconMemory) check(p [radio.BeaconPayloadSize]byte) string {
 	return ""
 }
 
+// witnessBudget caps the witness reports signed per beacon interval.
+// Beacon frames carry no signature: anyone with a radio (or access to the
+// Semtech port) can send 52-byte proprietary frames by the thousand, and
+// each new payload would otherwise cost a signature, an outbox record and
+// an oracle submission. Reports past the cap are counted, not signed.
+type witnessBudget struct {
+	mu     sync.Mutex
+	window time.Time // start of the interval counted
+	n      int
+}
+
+// take reports whether one more witness report may be signed in the
+// interval holding now.
+func (w *witnessBudget) take(now time.Time, interval time.Duration, max int) bool {
+	start := windowStart(now, interval)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !start.Equal(w.window) {
+		w.window, w.n = start, 0
+	}
+	if w.n >= max {
+		return false
+	}
+	w.n++
+	return true
+}
+
+// maxWitnesses is the configured cap, defaulted.
+func (h *Hotspot) maxWitnesses() int {
+	if h.cfg.MaxWitnessesPerInterval > 0 {
+		return h.cfg.MaxWitnessesPerInterval
+	}
+	return DefaultMaxWitnessesPerInterval
+}
+
 // heardBeacon is what the bridge knows of a received candidate beacon.
 type heardBeacon struct {
 	Payload   [radio.BeaconPayloadSize]byte
@@ -96,8 +132,10 @@ func witnessReport(pub wire.PublicKey, hb heardBeacon) *wire.WitnessReport {
 	return r
 }
 
-// handleBeacon is the witness path: skip own beacons and repeats, then sign
-// and queue a witness report.
+// handleBeacon is the witness path: skip own beacons and repeats, apply the
+// per-interval cap, then sign and queue a witness report. Its log lines are
+// rate-limited (a flood of frames must not become a flood of lines); the
+// metrics count every frame.
 func (h *Hotspot) handleBeacon(hb heardBeacon) {
 	if h.Region() == nil {
 		h.m.witnesses.WithLabelValues("no_region").Inc()
@@ -111,15 +149,21 @@ func (h *Hotspot) handleBeacon(hb heardBeacon) {
 		h.m.witnesses.WithLabelValues("repeat").Inc()
 		return
 	}
+	if max := h.maxWitnesses(); !h.witnessBudget.take(h.now(), h.BeaconInterval(), max) {
+		h.m.witnesses.WithLabelValues("capped").Inc()
+		h.logs.capped.Log(h.log, slog.LevelWarn, "witness reports capped for this beacon interval: more beacon frames heard than real neighbours send",
+			"max_per_interval", max)
+		return
+	}
 	raw, err := wire.Seal(h.key, wire.Kind_KIND_WITNESS_REPORT, witnessReport(h.pub, hb))
 	if err != nil {
 		h.m.witnesses.WithLabelValues("error").Inc()
-		h.log.Error("seal witness report", "err", err)
+		h.logs.writeErr.Log(h.log, slog.LevelError, "seal witness report", "err", err)
 		return
 	}
 	if _, err := h.queue(raw, "witness"); err != nil {
 		h.m.witnesses.WithLabelValues("error").Inc()
-		h.log.Error("queue witness report", "err", err)
+		h.logs.writeErr.Log(h.log, slog.LevelError, "queue witness report", "err", err)
 		return
 	}
 	h.m.witnesses.WithLabelValues("reported").Inc()
@@ -127,5 +171,5 @@ func (h *Hotspot) handleBeacon(hb heardBeacon) {
 	h.witnessesSent++
 	h.lastWitness = hb.Received
 	h.mu.Unlock()
-	h.log.Info("witnessed beacon", "freq_hz", uint64(hb.Freq), "rssi", hb.RSSI, "snr", hb.SNR)
+	h.logs.witness.Log(h.log, slog.LevelInfo, "witnessed beacon", "freq_hz", uint64(hb.Freq), "rssi", hb.RSSI, "snr", hb.SNR)
 }

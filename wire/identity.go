@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 )
 
@@ -102,11 +103,19 @@ func GenerateKey() (ed25519.PrivateKey, error) {
 // Key files use the Solana CLI keypair format (solana-keygen): a JSON array
 // of 64 integers 0–255, the 32-byte seed followed by the 32-byte public key,
 // which is also the byte layout of an ed25519.PrivateKey. Files are written
-// with mode 0600.
+// with mode 0600, and a file that group or others may access is refused on
+// reading, as ssh refuses such private keys.
+//
+// Errors about a key file never quote its contents: every number in it is
+// key material, so they say where the file is wrong, not what it holds.
 
 // ErrKeyFile is returned (wrapped) for a key file that is not a valid Solana
 // CLI keypair.
 var ErrKeyFile = errors.New("invalid key file")
+
+// ErrKeyFileMode is returned (wrapped) by ReadKeyFile for a key file whose
+// permissions let group or others read or write it.
+var ErrKeyFileMode = errors.New("key file permissions are too open")
 
 // maxKeyFileSize bounds how much of a key file is read: 64 numbers of at most
 // three digits plus separators and whitespace fit easily.
@@ -132,7 +141,12 @@ func ParseKeyFile(data []byte) (ed25519.PrivateKey, error) {
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("%w: truncated JSON", ErrKeyFile)
 		}
-		return nil, fmt.Errorf("%w: %w", ErrKeyFile, err)
+		// The decoder's message quotes the offending character: give
+		// only its position.
+		if se, ok := errors.AsType[*json.SyntaxError](err); ok {
+			return nil, fmt.Errorf("%w: not valid JSON at byte %d", ErrKeyFile, se.Offset)
+		}
+		return nil, fmt.Errorf("%w: not a JSON array of 64 numbers", ErrKeyFile)
 	}
 	if dec.More() {
 		return nil, fmt.Errorf("%w: trailing data after the array", ErrKeyFile)
@@ -147,14 +161,17 @@ func ParseKeyFile(data []byte) (ed25519.PrivateKey, error) {
 	for i, n := range nums {
 		v, err := strconv.ParseUint(string(n), 10, 8)
 		if err != nil || n[0] == '+' {
-			return nil, fmt.Errorf("%w: element %d is %s, want an integer 0-255", ErrKeyFile, i, truncateForError(string(n)))
+			// Never quote the element: it is (part of) the key.
+			return nil, fmt.Errorf("%w: element %d is not an integer 0-255", ErrKeyFile, i)
 		}
 		key[i] = byte(v)
 	}
 	priv := ed25519.NewKeyFromSeed(key[:ed25519.SeedSize])
 	if !bytes.Equal(priv[ed25519.SeedSize:], key[ed25519.SeedSize:]) {
-		return nil, fmt.Errorf("%w: public key %s does not match the secret key (its key is %s)",
-			ErrKeyFile, PublicKey(key[ed25519.SeedSize:]), PublicKeyOf(priv))
+		// Only the public key derived from the seed is shown: the file's
+		// last 32 numbers may be anything, even a copy of the secret.
+		return nil, fmt.Errorf("%w: the last 32 numbers are not the public key of the first 32 (which is %s)",
+			ErrKeyFile, PublicKeyOf(priv))
 	}
 	return priv, nil
 }
@@ -176,13 +193,19 @@ func MarshalKeyFile(priv ed25519.PrivateKey) ([]byte, error) {
 	return append(out, ']'), nil
 }
 
-// ReadKeyFile reads a Solana CLI keypair file.
+// ReadKeyFile reads a Solana CLI keypair file. A file that group or others
+// may read or write is refused with ErrKeyFileMode (except on Windows, whose
+// permissions do not map to mode bits): a key others can read is no longer
+// a secret, and one they can write is not ours.
 func ReadKeyFile(path string) (ed25519.PrivateKey, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read key file: %w", err)
 	}
 	defer f.Close()
+	if err := checkKeyFileMode(path, f); err != nil {
+		return nil, err
+	}
 	data, err := io.ReadAll(io.LimitReader(f, maxKeyFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("read key file %s: %w", path, err)
@@ -192,6 +215,22 @@ func ReadKeyFile(path string) (ed25519.PrivateKey, error) {
 		return nil, fmt.Errorf("read key file %s: %w", path, err)
 	}
 	return priv, nil
+}
+
+// checkKeyFileMode refuses a key file open to group or others.
+func checkKeyFileMode(path string, f *os.File) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("read key file %s: %w", path, err)
+	}
+	if perm := st.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("read key file %s: %w: mode %04o lets group or others access it; run: chmod 600 %s",
+			path, ErrKeyFileMode, perm, path)
+	}
+	return nil
 }
 
 // WriteKeyFile writes priv to path as a Solana CLI keypair with mode 0600.

@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -208,15 +210,16 @@ func TestParseKeyFileRejects(t *testing.T) {
 		{"truncated before ]", keyFileVector[:len(keyFileVector)-1], "truncated"},
 		{"32 numbers", keyFileVector[:strings.Index(keyFileVector, ",3,161")] + "]", "32 numbers, want 64"},
 		{"65 numbers", keyFileVector[:len(keyFileVector)-1] + ",0]", "65 numbers, want 64"},
-		{"value 256", strings.Replace(keyFileVector, "[0,", "[256,", 1), "element 0 is 256"},
-		{"negative", strings.Replace(keyFileVector, "[0,", "[-1,", 1), "element 0 is -1"},
-		{"float", strings.Replace(keyFileVector, "[0,", "[0.5,", 1), "element 0 is 0.5"},
-		{"exponent", strings.Replace(keyFileVector, "[0,", "[1e0,", 1), "element 0 is 1e0"},
+		{"value 256", strings.Replace(keyFileVector, "[0,", "[256,", 1), "element 0 is not an integer 0-255"},
+		{"negative", strings.Replace(keyFileVector, "[0,", "[-1,", 1), "element 0 is not an integer 0-255"},
+		{"float", strings.Replace(keyFileVector, "[0,", "[0.5,", 1), "element 0 is not an integer 0-255"},
+		{"exponent", strings.Replace(keyFileVector, "[0,", "[1e0,", 1), "element 0 is not an integer 0-255"},
+		{"bad character", strings.Replace(keyFileVector, "[0,", "[0x,", 1), "not valid JSON at byte"},
 		{"string element", strings.Replace(keyFileVector, "[0,", `["0",`, 1), "invalid key file"},
 		{"trailing data", keyFileVector + "[]", "trailing data"},
 		{"trailing garbage", keyFileVector + "x", "trailing data"},
-		{"public key mismatch", string(swapped), "does not match"},
-		{"public key of another key", mixed, "does not match"},
+		{"public key mismatch", string(swapped), "not the public key of the first 32"},
+		{"public key of another key", mixed, "not the public key of the first 32"},
 		{"huge", "[" + strings.Repeat(" ", 5000) + "]", "too large"},
 	}
 	for _, tc := range cases {
@@ -232,6 +235,101 @@ func TestParseKeyFileRejects(t *testing.T) {
 				t.Errorf("error %q does not mention %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestKeyFileErrorsNeverEchoKeyMaterial feeds key files that are wrong in
+// one place and checks that no error quotes a number of the file, in any
+// form: every number in a key file is key material.
+func TestKeyFileErrorsNeverEchoKeyMaterial(t *testing.T) {
+	priv, _ := GenerateKey()
+	good, _ := MarshalKeyFile(priv)
+	nums := strings.Split(strings.Trim(string(good), "[]"), ",")
+	with := func(i int, v string) string {
+		n := append([]string(nil), nums...)
+		n[i] = v
+		return "[" + strings.Join(n, ",") + "]"
+	}
+	// seed ‖ seed: the "public key" half is the secret itself.
+	seedTwice := "[" + strings.Join(append(append([]string(nil), nums[:32]...), nums[:32]...), ",") + "]"
+	cases := map[string]string{
+		"float element":   with(0, nums[0]+".0"),
+		"exponent":        with(5, nums[5]+"e0"),
+		"out of range":    with(7, "9"+nums[7]+"9"),
+		"bad character":   with(3, nums[3]+"z"),
+		"string element":  with(9, `"`+nums[9]+`"`),
+		"seed twice":      seedTwice,
+		"secret appended": string(good[:len(good)-1]) + "," + nums[0] + "]",
+	}
+	secretTexts := []string{PublicKey(priv[:32]).String(), fmt.Sprintf("%x", priv[:32]), fmt.Sprint([]byte(priv[:32]))}
+	for name, in := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := ParseKeyFile([]byte(in))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			msg := err.Error()
+			for _, s := range secretTexts {
+				if strings.Contains(msg, s) {
+					t.Fatalf("error %q quotes the secret", msg)
+				}
+			}
+			// No number of the file (two digits or more, so that
+			// element indexes stay allowed) appears in the message
+			// as a value.
+			for _, n := range nums {
+				for _, quoted := range []string{" is " + n, n + ".0", n + "e0", n + "z", "'" + n, `"` + n} {
+					if strings.Contains(msg, quoted) {
+						t.Fatalf("error %q quotes %q from the file", msg, quoted)
+					}
+				}
+			}
+			if strings.Contains(msg, "239.0") || strings.Contains(msg, "'z'") {
+				t.Fatalf("error %q quotes file contents", msg)
+			}
+		})
+	}
+}
+
+// TestReadKeyFileRefusesOpenModes: like ssh, a key file group or others may
+// read or write is refused, with an error naming the path, the mode and the
+// fix; 0600 and 0400 are accepted, and created files are 0600.
+func TestReadKeyFileRefusesOpenModes(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no POSIX modes")
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "hotspot.key")
+	key, created, err := LoadOrCreateKeyFile(path)
+	if err != nil || !created {
+		t.Fatal(created, err)
+	}
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
+		t.Fatalf("created with mode %04o", st.Mode().Perm())
+	}
+	for _, mode := range []os.FileMode{0o644, 0o640, 0o604, 0o620, 0o602, 0o660, 0o666, 0o777} {
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+		_, err := ReadKeyFile(path)
+		if !errors.Is(err, ErrKeyFileMode) {
+			t.Fatalf("mode %04o: err = %v, want ErrKeyFileMode", mode, err)
+		}
+		for _, want := range []string{path, fmt.Sprintf("%04o", mode), "chmod 600 " + path} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("mode %04o: error %q does not say %q", mode, err, want)
+			}
+		}
+		// LoadOrCreateKeyFile refuses it too, and never replaces it.
+		if _, _, err := LoadOrCreateKeyFile(path); !errors.Is(err, ErrKeyFileMode) {
+			t.Fatalf("LoadOrCreateKeyFile with mode %04o: %v", mode, err)
+		}
+	}
+	for _, mode := range []os.FileMode{0o600, 0o400} {
+		os.Chmod(path, mode)
+		if back, err := ReadKeyFile(path); err != nil || !back.Equal(key) {
+			t.Fatalf("mode %04o: %v", mode, err)
+		}
 	}
 }
 

@@ -35,6 +35,15 @@
 // the forwarder side (simulated concentrators, and the hotspot forwarding to a
 // customer's network server). Both are given open net.PacketConn sockets.
 //
+// The protocol has no authentication, so the server can be pinned to one
+// forwarder (ServerConfig.PinForwarder, which the hotspot uses): datagrams of
+// other EUIs are dropped, a live forwarder's downlink address is not given
+// up to a second sender using its EUI, its PUSH_DATA is taken only from the
+// host its PULL_DATA comes from, TX_ACKs count only from the address
+// the PULL_RESP went to, and downlink tokens come from crypto/rand. Log lines
+// that outside input can trigger go through a LogLimiter and are counted in
+// metrics.
+//
 // The package imports only radio of hexfield; it must not import hotspot or
 // oracle.
 package semtech

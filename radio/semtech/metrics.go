@@ -22,6 +22,10 @@ const (
 	dropMalformed       = "malformed"
 	dropNoAddress       = "no_address"
 	dropTooManyGateways = "too_many_gateways"
+	dropUnpinned        = "unpinned_forwarder" // another EUI than the pinned forwarder's
+	dropAddressHeld     = "address_held"       // pinned EUI from a second address while the first is live
+	dropTxAckAddress    = "tx_ack_address"     // TX_ACK from another address than the PULL_RESP went to
+	dropWrongHost       = "wrong_host"         // pinned EUI's PUSH_DATA from another host than its PULL_DATA
 )
 
 // Reasons an rxpk does not reach the handler (label "reason" of
@@ -79,6 +83,10 @@ type serverMetrics struct {
 	rxpkDropped *prometheus.CounterVec
 	uplinks     prometheus.Counter
 	downlinks   *prometheus.CounterVec
+	// addressChanges counts a forwarder's downlink address moving.
+	addressChanges prometheus.Counter
+	// writeErrors counts answers (PUSH_ACK, PULL_ACK) the socket refused.
+	writeErrors prometheus.Counter
 }
 
 func newServerMetrics(reg prometheus.Registerer, online func() float64) *serverMetrics {
@@ -103,6 +111,14 @@ func newServerMetrics(reg prometheus.Registerer, online func() float64) *serverM
 			Name: "hexfield_semtech_downlinks_total",
 			Help: "Downlinks sent with PULL_RESP, by result (ok, a TX_ACK error value in lower case, timeout, unacked for version 1).",
 		}, []string{"result"})),
+		addressChanges: register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hexfield_semtech_forwarder_address_changes_total",
+			Help: "Times a forwarder's downlink address (the source of its PULL_DATA) changed.",
+		})),
+		writeErrors: register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hexfield_semtech_write_errors_total",
+			Help: "Answers to forwarders (PUSH_ACK, PULL_ACK) the socket failed to send.",
+		})),
 	}
 	register(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "hexfield_semtech_gateways_online",

@@ -64,7 +64,13 @@ func FuzzServerHandle(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		reg := prometheus.NewRegistry()
 		rec := newRecorder()
-		s, err := NewServer(ServerConfig{Handler: rec}, discardConn{}, nil, reg)
+		// Pinned to the spec's EUI when the datagram's last byte is odd,
+		// so both the open and the pinned paths are explored.
+		cfg := ServerConfig{Handler: rec}
+		if len(data) > 0 && data[len(data)-1]&1 == 1 {
+			cfg.PinForwarder, cfg.ForwarderEUI = true, specEUI
+		}
+		s, err := NewServer(cfg, discardConn{}, nil, reg)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,10 +3,10 @@ package semtech
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"slices"
 	"sync"
@@ -61,6 +61,28 @@ type ServerConfig struct {
 	// untrusted): PULL_DATA from a new EUI beyond it is dropped, and
 	// PUSH_DATA from one is served without tracking it. Default 1024.
 	MaxGateways int
+	// PinForwarder makes the server serve one packet forwarder only, as a
+	// hotspot with one concentrator needs: the one whose EUI is
+	// ForwarderEUI or, when that is zero, the first whose PUSH_DATA or
+	// PULL_DATA arrives. Datagrams naming any other EUI are dropped
+	// unanswered (reason "unpinned_forwarder") with a rate-limited warning,
+	// so a second "gateway" on the port can neither take the downlinks
+	// nor inject uplinks; PUSH_DATA with the pinned EUI from another host
+	// than its PULL_DATA is dropped too (reason "wrong_host"). Senders on
+	// the forwarder's own host can still claim its EUI: the EUI is not a
+	// credential. Default false: any forwarders, up to MaxGateways.
+	PinForwarder bool
+	// ForwarderEUI is the forwarder to pin when PinForwarder is set; zero
+	// pins the first one seen.
+	ForwarderEUI EUI
+	// AddressHold applies to a pinned forwarder: a PULL_DATA from an
+	// address other than its current downlink address is dropped (reason
+	// "address_held") while the current address has sent PULL_DATA within
+	// AddressHold. Another sender using the pinned EUI thus cannot take the
+	// downlinks of a live forwarder; a restarted forwarder (new source
+	// port, old one silent) is taken after at most AddressHold. Default
+	// 30 s.
+	AddressHold time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -77,6 +99,9 @@ func (c *ServerConfig) setDefaults() {
 	}
 	if c.MaxGateways == 0 {
 		c.MaxGateways = 1024
+	}
+	if c.AddressHold == 0 {
+		c.AddressHold = 30 * time.Second
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -96,6 +121,10 @@ func (c *ServerConfig) Validate() error {
 		return fmt.Errorf("semtech server: negative queue size %d", c.QueueSize)
 	case c.MaxGateways < 0:
 		return fmt.Errorf("semtech server: negative gateway limit %d", c.MaxGateways)
+	case c.AddressHold < 0:
+		return fmt.Errorf("semtech server: negative address hold %v", c.AddressHold)
+	case !c.PinForwarder && c.ForwarderEUI != (EUI{}):
+		return errors.New("semtech server: a forwarder EUI without PinForwarder")
 	}
 	return nil
 }
@@ -151,8 +180,9 @@ type gatewayState struct {
 }
 
 type pendingTx struct {
-	eui EUI
-	ch  chan TxStatus
+	eui  EUI
+	addr string // where the PULL_RESP went: the only source its TX_ACK is taken from
+	ch   chan TxStatus
 }
 
 type event struct {
@@ -173,11 +203,26 @@ type Server struct {
 	done    chan struct{}
 	running atomic.Bool
 
-	mu        sync.Mutex
-	gateways  map[EUI]*gatewayState
-	pending   map[uint16]pendingTx
-	nextToken uint16
+	// Rate limits of the log lines that outside input can trigger; the
+	// events are counted in metrics.
+	connLog, goneLog, moveLog, conflictLog, writeLog *LogLimiter
+
+	mu       sync.Mutex
+	gateways map[EUI]*gatewayState
+	pending  map[uint16]pendingTx
+	pin      EUI  // the pinned forwarder, when pinned
+	pinned   bool // PinForwarder is set and pin is known
 }
+
+// Log rate limits: lines per interval for each kind of line outside input
+// can trigger.
+const (
+	logBurst    = 5
+	logInterval = time.Minute
+	// A second forwarder is logged once, then at most every ten minutes
+	// with the count of datagrams dropped meanwhile.
+	conflictLogInterval = 10 * time.Minute
+)
 
 // NewServer returns a server reading conn; Run starts it. The caller binds
 // conn (DefaultListenAddr in production, 127.0.0.1:0 in tests); the server
@@ -194,15 +239,24 @@ func NewServer(cfg ServerConfig, conn net.PacketConn, logger *slog.Logger, reg p
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	lim := func() *LogLimiter { return &LogLimiter{Burst: logBurst, Interval: logInterval, Now: cfg.Now} }
+	conflict := &LogLimiter{Burst: 1, Interval: conflictLogInterval, Now: cfg.Now}
 	s := &Server{
-		cfg:       cfg,
-		conn:      conn,
-		log:       logger,
-		events:    make(chan event, cfg.QueueSize),
-		done:      make(chan struct{}),
-		gateways:  make(map[EUI]*gatewayState),
-		pending:   make(map[uint16]pendingTx),
-		nextToken: uint16(rand.Uint32()),
+		cfg:         cfg,
+		conn:        conn,
+		log:         logger,
+		events:      make(chan event, cfg.QueueSize),
+		done:        make(chan struct{}),
+		gateways:    make(map[EUI]*gatewayState),
+		pending:     make(map[uint16]pendingTx),
+		connLog:     lim(),
+		goneLog:     lim(),
+		moveLog:     lim(),
+		conflictLog: conflict,
+		writeLog:    lim(),
+	}
+	if cfg.PinForwarder && cfg.ForwarderEUI != (EUI{}) {
+		s.pin, s.pinned = cfg.ForwarderEUI, true
 	}
 	s.metrics = newServerMetrics(reg, s.onlineCount)
 	return s, nil
@@ -304,11 +358,76 @@ func (s *Server) reply(p Packet, addr net.Addr) {
 		_, err = s.conn.WriteTo(b, addr)
 	}
 	if err != nil {
-		s.log.Debug("semtech reply failed", "type", p.MessageType().String(), "err", err, "addr", addrString(addr))
+		s.metrics.writeErrors.Inc()
+		s.writeLog.Log(s.log, slog.LevelWarn, "semtech reply failed", "type", p.MessageType().String(), "err", err, "addr", addrString(addr))
 	}
 }
 
+// admit applies the forwarder pin to a PUSH_DATA or PULL_DATA from eui: it
+// pins the first forwarder seen when none is configured, and drops (and
+// reports) datagrams of any other.
+func (s *Server) admit(eui EUI, addr net.Addr) bool {
+	if !s.cfg.PinForwarder {
+		return true
+	}
+	s.mu.Lock()
+	if !s.pinned {
+		s.pin, s.pinned = eui, true
+		s.mu.Unlock()
+		s.log.Info("semtech forwarder pinned: datagrams of other EUIs will be dropped", "eui", eui.String(), "addr", addr.String())
+		return true
+	}
+	pin := s.pin
+	s.mu.Unlock()
+	if eui == pin {
+		return true
+	}
+	s.metrics.dropped.WithLabelValues(dropUnpinned).Inc()
+	s.conflictLog.Log(s.log, slog.LevelWarn, "semtech datagram from a second packet forwarder dropped: only the pinned forwarder is served",
+		"eui", eui.String(), "addr", addr.String(), "pinned_eui", pin.String())
+	return false
+}
+
+// fromPinnedHost checks a pinned forwarder's PUSH_DATA: a forwarder's up
+// and down sockets are on one host, so once its downlink address is known,
+// PUSH_DATA with its EUI from another host is someone else's (reason
+// "wrong_host"). Addresses without a host part are not checked.
+func (s *Server) fromPinnedHost(eui EUI, addr net.Addr) bool {
+	if !s.cfg.PinForwarder {
+		return true
+	}
+	s.mu.Lock()
+	var down net.Addr
+	if gw := s.gateways[eui]; gw != nil {
+		down = gw.addr
+	}
+	s.mu.Unlock()
+	if down == nil {
+		return true
+	}
+	want, _, err1 := net.SplitHostPort(down.String())
+	got, _, err2 := net.SplitHostPort(addr.String())
+	if err1 != nil || err2 != nil || want == got {
+		return true
+	}
+	s.metrics.dropped.WithLabelValues(dropWrongHost).Inc()
+	s.conflictLog.Log(s.log, slog.LevelWarn, "semtech PUSH_DATA with the pinned EUI from another host dropped",
+		"eui", eui.String(), "addr", addr.String(), "forwarder_addr", down.String())
+	return false
+}
+
+// Pinned returns the pinned forwarder's EUI, if PinForwarder is set and one
+// is known.
+func (s *Server) Pinned() (EUI, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pin, s.pinned
+}
+
 func (s *Server) handlePushData(ctx context.Context, h Header, b []byte, addr net.Addr) {
+	if !s.admit(h.EUI, addr) || !s.fromPinnedHost(h.EUI, addr) {
+		return
+	}
 	// Acknowledge as soon as the header is valid (spec §8.4).
 	s.reply(&PushAck{Version: h.Version, Token: h.Token}, addr)
 	now := s.cfg.Now()
@@ -390,6 +509,9 @@ func (s *Server) dispatch(ctx context.Context) {
 }
 
 func (s *Server) handlePullData(h Header, addr net.Addr) {
+	if !s.admit(h.EUI, addr) {
+		return
+	}
 	now := s.cfg.Now()
 	s.mu.Lock()
 	gw := s.gateways[h.EUI]
@@ -404,12 +526,21 @@ func (s *Server) handlePullData(h Header, addr net.Addr) {
 	}
 	first := gw.addr == nil || gw.gone
 	moved := gw.addr != nil && gw.addr.String() != addr.String()
+	if moved && s.cfg.PinForwarder && !first && now.Sub(gw.lastPull) < s.cfg.AddressHold {
+		cur := gw.addr.String()
+		s.mu.Unlock()
+		s.metrics.dropped.WithLabelValues(dropAddressHeld).Inc()
+		s.conflictLog.Log(s.log, slog.LevelWarn, "semtech PULL_DATA with the pinned EUI from a second address dropped: the forwarder is live at its address",
+			"eui", h.EUI.String(), "addr", addr.String(), "current_addr", cur)
+		return
+	}
 	gw.version, gw.addr, gw.lastPull, gw.gone = h.Version, addr, now, false
 	s.mu.Unlock()
 	if first {
-		s.log.Info("semtech forwarder connected", "eui", h.EUI.String(), "addr", addr.String(), "version", h.Version)
+		s.connLog.Log(s.log, slog.LevelInfo, "semtech forwarder connected", "eui", h.EUI.String(), "addr", addr.String(), "version", h.Version)
 	} else if moved {
-		s.log.Info("semtech forwarder downlink address changed", "eui", h.EUI.String(), "addr", addr.String())
+		s.metrics.addressChanges.Inc()
+		s.moveLog.Log(s.log, slog.LevelInfo, "semtech forwarder downlink address changed", "eui", h.EUI.String(), "addr", addr.String())
 	}
 	s.reply(&PullAck{Version: h.Version, Token: h.Token}, addr)
 }
@@ -421,15 +552,20 @@ func (s *Server) handleTxAck(b []byte, addr net.Addr) {
 		return
 	}
 	tok := a.Token.Uint16()
+	from := addr.String()
 	s.mu.Lock()
 	p, ok := s.pending[tok]
-	if ok && p.eui == a.EUI {
+	if ok && p.eui == a.EUI && p.addr == from {
 		delete(s.pending, tok)
 	}
 	s.mu.Unlock()
 	switch {
 	case !ok:
 		s.drop(dropUnknownToken, fmt.Errorf("TX_ACK token %04x matches no downlink", tok), addr)
+	case p.addr != from:
+		// Forwarders send TX_ACK from the socket the PULL_RESP reached;
+		// anything else is someone else's guess.
+		s.drop(dropTxAckAddress, fmt.Errorf("TX_ACK token %04x from %s, PULL_RESP went to %s", tok, from, p.addr), addr)
 	case p.eui != a.EUI:
 		s.drop(dropEUIMismatch, fmt.Errorf("TX_ACK token %04x from %v, sent to %v", tok, a.EUI, p.eui), addr)
 	default:
@@ -461,7 +597,7 @@ func (s *Server) watchGateways(ctx context.Context) {
 			}
 			if gw.addr != nil && !gw.gone && now.Sub(gw.lastPull) > s.cfg.GatewayTimeout {
 				gw.gone = true
-				s.log.Info("semtech forwarder gone", "eui", eui.String(), "last_pull", gw.lastPull)
+				s.goneLog.Log(s.log, slog.LevelInfo, "semtech forwarder gone", "eui", eui.String(), "last_pull", gw.lastPull)
 			}
 		}
 		s.mu.Unlock()
@@ -543,7 +679,7 @@ func (s *Server) Send(ctx context.Context, eui EUI, txpk TXPK) (TxResult, error)
 		}
 		tok = s.allocTokenLocked()
 		ch = make(chan TxStatus, 1)
-		s.pending[tok] = pendingTx{eui: eui, ch: ch}
+		s.pending[tok] = pendingTx{eui: eui, addr: addr.String(), ch: ch}
 	}
 	s.mu.Unlock()
 	release := func() {
@@ -599,12 +735,17 @@ func (s *Server) Send(ctx context.Context, eui EUI, txpk TXPK) (TxResult, error)
 	}
 }
 
-// allocTokenLocked returns a token no pending downlink uses.
+// allocTokenLocked returns a token no pending downlink uses, drawn from
+// crypto/rand so that whoever can send to the port cannot predict it and
+// answer a downlink with a TX_ACK of their own. (At most maxPending of the
+// 65,536 tokens are in use, so the loop ends quickly.)
 func (s *Server) allocTokenLocked() uint16 {
+	var b [2]byte
 	for {
-		s.nextToken++
-		if _, busy := s.pending[s.nextToken]; !busy {
-			return s.nextToken
+		rand.Read(b[:]) // never fails (crypto/rand)
+		tok := Token(b).Uint16()
+		if _, busy := s.pending[tok]; !busy {
+			return tok
 		}
 	}
 }

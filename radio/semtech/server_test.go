@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -69,12 +70,18 @@ type testServer struct {
 
 func startServer(t testing.TB, cfg ServerConfig) *testServer {
 	t.Helper()
+	return startServerLog(t, cfg, nil)
+}
+
+// startServerLog is startServer with a logger.
+func startServerLog(t testing.TB, cfg ServerConfig, log *slog.Logger) *testServer {
+	t.Helper()
 	rec := newRecorder()
 	if cfg.Handler == nil {
 		cfg.Handler = rec
 	}
 	reg := prometheus.NewRegistry()
-	s, err := NewServer(cfg, listenUDP(t), nil, reg)
+	s, err := NewServer(cfg, listenUDP(t), log, reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,11 +383,13 @@ func TestServerDownlinkAddressFromPullData(t *testing.T) {
 	if b, err := up.tryRecv(50 * time.Millisecond); err == nil {
 		t.Fatalf("up socket got % X", b)
 	}
-	// The TX_ACK comes from yet another socket: accepted (token and EUI
-	// match), but the downlink address stays.
+	// A TX_ACK from another socket, even with the right token and EUI, is
+	// dropped: forwarders answer from the socket the PULL_RESP reached.
 	other := newRawForwarder(t, s.Addr())
 	ack, _ := (&TxAck{Version: 2, Token: pr.Token, EUI: specEUI, Status: TxPowerWarning(14)}).MarshalBinary()
 	other.send(ack)
+	waitMetric(t, s.reg, "hexfield_semtech_dropped_total", dropTxAckAddress, 1)
+	down.send(ack)
 	r := <-res
 	if r.err != nil || !r.r.Accepted() || !r.r.Acked || r.r.PowerDBm != 14 {
 		t.Fatalf("Send = %+v, %v", r.r, r.err)
