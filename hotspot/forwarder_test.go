@@ -111,7 +111,10 @@ func startForwarderEvery(t *testing.T, server net.Addr, eui semtech.EUI, h semte
 	t.Helper()
 	up, _ := net.ListenPacket("udp", "127.0.0.1:0")
 	down, _ := net.ListenPacket("udp", "127.0.0.1:0")
-	c, err := semtech.NewClient(semtech.ClientConfig{EUI: eui, KeepaliveInterval: every, Handler: h}, up, down, server, nil, nil)
+	// A long PUSH_ACK wait: a loaded machine must not fail a Push that
+	// the hotspot received.
+	c, err := semtech.NewClient(semtech.ClientConfig{EUI: eui, KeepaliveInterval: every, Handler: h,
+		PushTimeout: 10 * time.Second}, up, down, server, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -97,6 +97,8 @@ func startRig(t *testing.T, cfg Config, fr *fakeRadio) *rig {
 	return r
 }
 
+// startForwarder plays the packet forwarder. Its PUSH_ACK wait is long, so
+// that a loaded machine does not fail a Push the hotspot did receive.
 func startForwarder(t *testing.T, server net.Addr, eui semtech.EUI, h semtech.DownlinkHandler) *semtech.Client {
 	t.Helper()
 	return startForwarderEvery(t, server, eui, h, 100*time.Millisecond)
