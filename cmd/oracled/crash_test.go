@@ -40,14 +40,17 @@ type oracledProc struct {
 	key  wire.PublicKey
 	quic string
 	http string
-	exit chan error
+	// metrics is the base URL of the metrics listener.
+	metrics string
+	exit    chan error
 }
 
 // startOracled runs the binary on loopback ports and waits for its ready
 // line.
 func startOracled(t *testing.T, bin, data string) *oracledProc {
 	t.Helper()
-	cmd := exec.Command(bin, "run", "--data", data, "--quic-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--log-level", "warn")
+	cmd := exec.Command(bin, "run", "--data", data, "--quic-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
+		"--metrics-listen", "127.0.0.1:0", "--log-level", "warn")
 	cmd.Env = append(os.Environ(), "HEXFIELD_ORACLE_COMMIT_MAX_BATCH=512")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -81,6 +84,8 @@ func startOracled(t *testing.T, bin, data string) *oracledProc {
 				p.quic = v
 			case "http":
 				p.http = "http://" + v
+			case "metrics":
+				p.metrics = "http://" + v
 			}
 		}
 	case <-time.After(60 * time.Second):
