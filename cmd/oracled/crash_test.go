@@ -24,7 +24,7 @@ import (
 )
 
 // buildOracled builds this command into a temporary directory.
-func buildOracled(t *testing.T) string {
+func buildOracled(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "oracled")
 	cmd := exec.Command("go", "build", "-o", bin, ".")
@@ -47,7 +47,7 @@ type oracledProc struct {
 
 // startOracled runs the binary on loopback ports and waits for its ready
 // line.
-func startOracled(t *testing.T, bin, data string) *oracledProc {
+func startOracled(t testing.TB, bin, data string) *oracledProc {
 	t.Helper()
 	cmd := exec.Command(bin, "run", "--data", data, "--quic-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
 		"--metrics-listen", "127.0.0.1:0", "--log-level", "warn")
@@ -96,7 +96,7 @@ func startOracled(t *testing.T, bin, data string) *oracledProc {
 	return p
 }
 
-func (p *oracledProc) kill9(t *testing.T) {
+func (p *oracledProc) kill9(t testing.TB) {
 	t.Helper()
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
