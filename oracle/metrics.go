@@ -66,7 +66,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		keyConns: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
 			Name: "hotspot_keys_connected", Help: "Hotspot keys with at least one open connection."}),
 		writeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
-			Name: "write_errors_total", Help: "Failed writes, by target (ack: an answer to a hotspot stream; store: a group-commit batch)."}, []string{"target"}),
+			Name: "write_errors_total", Help: "Failed writes, by target (ack: answers to a hotspot stream that could not be written; the stream is given up)."}, []string{"target"}),
 		logSuppressed: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "log_lines_suppressed_total", Help: "Log lines of repetitive events left out by sampling, by event."}, []string{"event"}),
 		entropyIssued: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
