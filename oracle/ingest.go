@@ -39,7 +39,7 @@ import (
 //     fails it (alert bad_certificate, QUIC CRYPTO_ERROR 0x12a; a hotspot
 //     reads it with wire.KeyRefused);
 //   - after it: a key already holding MaxConnsPerKey connections has its
-//     newest one closed with application error CODE_OVERLOADED (10).
+//     newest one closed with application error CODE_OVERLOADED (8).
 //
 // All connections of one key share one report budget (RateLimit per
 // second, bursts of ten seconds' worth).
