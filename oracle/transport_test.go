@@ -159,7 +159,11 @@ func TestConnsPerKeyCapped(t *testing.T) {
 			defer cancel()
 			conn, err := dialWith(ctx, tr, to.quic, hs, o.PublicKey(), nil)
 			if err != nil {
-				t.Error(err)
+				// The oracle's refusal may overtake the end of the client's
+				// handshake.
+				if !isAppError(err, wire.Code_CODE_OVERLOADED) {
+					t.Error(err)
+				}
 				return
 			}
 			mu.Lock()
@@ -186,11 +190,11 @@ func TestConnsPerKeyCapped(t *testing.T) {
 	waitFor(t, "refused connections closed", func() bool {
 		n := 0
 		for _, c := range open {
-			if c.Context().Err() != nil {
+			if c.Context().Err() == nil {
 				n++
 			}
 		}
-		return n == attempts-4
+		return n == 4
 	})
 	// The refused ones were told why; an accepted one serves, and after it
 	// closes a new one is let in.
