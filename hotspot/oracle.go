@@ -156,9 +156,15 @@ func (c *oracleClient) Run(ctx context.Context) error {
 			c.setConn(nil, nil)
 			return nil
 		}
+		if wire.KeyRefused(err) {
+			err = fmt.Errorf("%w: %w", errNotOnboarded, err)
+		}
 		if err != nil {
 			c.m.dials.WithLabelValues(c.key.String(), "error").Inc()
 			c.setConn(nil, fmt.Errorf("dial: %w", err))
+			if errors.Is(err, errNotOnboarded) {
+				backoff = backoffMax // it will not change in a second
+			}
 			c.log.Warn("oracle unreachable", "oracle", c.key.String(), "addr", c.addr, "retry_in", backoff, "err", err)
 		} else {
 			c.m.dials.WithLabelValues(c.key.String(), "ok").Inc()
@@ -166,6 +172,10 @@ func (c *oracleClient) Run(ctx context.Context) error {
 			c.setConn(conn, nil)
 			start := time.Now()
 			err = c.session(ctx, conn)
+			if wire.KeyRefused(err) {
+				// The handshake ends on the oracle after it ends here.
+				err = fmt.Errorf("%w: %w", errNotOnboarded, err)
+			}
 			conn.CloseWithError(0, "")
 			c.setConn(nil, err)
 			if ctx.Err() != nil {

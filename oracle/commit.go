@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -38,6 +39,7 @@ type committer struct {
 	maxBatch int
 	depth    int
 	m        *metrics
+	logs     *logSampler // nil: store.log, unsampled
 
 	mu      sync.Mutex
 	pending map[[32]byte]pendingRef // reports written by batches not yet committed
@@ -284,7 +286,11 @@ func (c *committer) finish(batch []*ingestItem, results []commitResult, bs *batc
 	bs.followers = nil
 	c.mu.Unlock()
 	if err != nil {
-		c.store.log.Error("commit reports", "err", err, "count", len(batch))
+		if c.logs != nil {
+			c.logs.Log(slog.LevelError, "commit_error", "commit reports", "err", err, "count", len(batch))
+		} else {
+			c.store.log.Error("commit reports", "err", err, "count", len(batch))
+		}
 		c.m.commitErrors.Inc()
 		for i, it := range batch {
 			if results[i].code != resultFollower {

@@ -33,8 +33,8 @@ type Config struct {
 	// QUICListen is the UDP address for hotspot ingest. Default
 	// "0.0.0.0:4433".
 	QUICListen string `toml:"quic_listen"`
-	// HTTPListen is the TCP address of the HTTP API and /metrics. Default
-	// "0.0.0.0:8090".
+	// HTTPListen is the TCP address of the HTTP API (metrics are on
+	// MetricsListen). Default "0.0.0.0:8090".
 	HTTPListen string `toml:"http_listen"`
 	// LogLevel is debug, info, warn or error. Default "info".
 	LogLevel string `toml:"log_level"`
@@ -60,9 +60,10 @@ type Config struct {
 	MaxReportBytes int `toml:"max_report_bytes"`
 	// MaxStreams is the most concurrent streams per connection. Default 16.
 	MaxStreams int `toml:"max_streams"`
-	// RateLimit is the most reports per second one hotspot connection may
-	// submit on average (bursts up to ten seconds' worth); more are
-	// answered CODE_OVERLOADED and not stored. Default 1000.
+	// RateLimit is the most reports per second one hotspot key may submit
+	// on average, over all its connections together (bursts up to ten
+	// seconds' worth); more are answered CODE_OVERLOADED and not stored.
+	// Default 1000.
 	RateLimit int `toml:"rate_limit"`
 
 	// EntropyPeriod is how often a new entropy value is issued. Default 60s.
@@ -145,6 +146,59 @@ type Config struct {
 	// "Authorization: Bearer TOKEN"). Empty means route changes are
 	// accepted only from loopback addresses. Default "".
 	AdminToken string `toml:"admin_token"`
+
+	// Transport limits and the metrics listener (ingest; see transportDefaults).
+
+	// MaxConnsPerKey is the most concurrent QUIC connections of one
+	// hotspot key. A connection beyond it is refused right after its
+	// handshake (the newest is refused; the open ones keep their streams)
+	// with application error CODE_OVERLOADED. Default 4.
+	MaxConnsPerKey int `toml:"max_conns_per_key"`
+	// MaxHandshakes bounds the QUIC handshakes in progress on the ingest
+	// port. From half of it on, new clients must first prove their source
+	// address (a QUIC Retry); beyond it, attempts are refused. Default 512.
+	MaxHandshakes int `toml:"max_handshakes"`
+	// MaxHandshakesPerSource bounds the handshakes in progress from one
+	// source address (an IPv4 address or an IPv6 /64). Default 64.
+	MaxHandshakesPerSource int `toml:"max_handshakes_per_source"`
+	// MaxConnsPerSource bounds the connections, handshaking or open, from
+	// one source address (many hotspots may share one behind a NAT).
+	// Default 1024.
+	MaxConnsPerSource int `toml:"max_conns_per_source"`
+	// MetricsListen is the TCP address of the Prometheus /metrics
+	// endpoint, kept off the public API port; "off" disables it. Default
+	// "127.0.0.1:8091" (loopback only).
+	MetricsListen string `toml:"metrics_listen"`
+}
+
+// transportDefaults fills the transport limits and the metrics listener.
+func (c *Config) transportDefaults() {
+	for _, f := range []struct {
+		p *int
+		v int
+	}{{&c.MaxConnsPerKey, 4}, {&c.MaxHandshakes, 512}, {&c.MaxHandshakesPerSource, 64}, {&c.MaxConnsPerSource, 1024}} {
+		if *f.p == 0 {
+			*f.p = f.v
+		}
+	}
+	if c.MetricsListen == "" {
+		c.MetricsListen = "127.0.0.1:8091"
+	}
+}
+
+// validateTransport checks the transport limits.
+func (c Config) validateTransport() []error {
+	var errs []error
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"max_conns_per_key", c.MaxConnsPerKey}, {"max_handshakes", c.MaxHandshakes},
+		{"max_handshakes_per_source", c.MaxHandshakesPerSource}, {"max_conns_per_source", c.MaxConnsPerSource}} {
+		if f.v <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive, got %d", f.name, f.v))
+		}
+	}
+	return errs
 }
 
 // Defaults returns c with every unset field filled in.
@@ -196,6 +250,7 @@ func (c Config) Defaults() Config {
 	if c.TokensPerDC == 0 {
 		c.TokensPerDC = 1000
 	}
+	c.transportDefaults()
 	return c
 }
 
@@ -237,6 +292,7 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("solana_decimals %d outside 0..18", c.SolanaDecimals))
 	}
 	errs = append(errs, c.validatePeers()...)
+	errs = append(errs, c.validateTransport()...)
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:

@@ -97,7 +97,9 @@ func (s *CosignServer) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("cosign tls: %w", err)
 	}
-	if err := serveQUIC(ctx, s.pc, tlsConf, wire.QUICConfig(), s.handleConn); err != nil {
+	// Only a few peers ever connect: small caps before the handshake.
+	adm := newAdmission(admissionLimits{handshakes: 64, handshakesPerSource: 8, connsPerSource: 32}, nil, nil)
+	if err := serveQUIC(ctx, s.pc, tlsConf, wire.QUICConfig(), adm, s.handleConn); err != nil {
 		return fmt.Errorf("cosign: %w", err)
 	}
 	return nil

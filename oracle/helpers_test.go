@@ -22,6 +22,7 @@ type testOracle struct {
 	o       *Oracle
 	quic    string // UDP address
 	http    string // base URL
+	metrics string // base URL of the metrics listener
 	reg     *prometheus.Registry
 	cancel  context.CancelFunc
 	done    chan error
@@ -39,20 +40,26 @@ func startOracle(t testing.TB, dir string, cfg Config, d Deps) *testOracle {
 	if err != nil {
 		t.Fatal(err)
 	}
+	mln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg.DataDir = dir
 	if d.Key == nil {
 		d.Key = testKey(t)
 	}
 	reg := prometheus.NewRegistry()
-	d.PacketConn, d.HTTPListener, d.Registerer, d.Gatherer = pc, ln, reg, reg
+	d.PacketConn, d.HTTPListener, d.MetricsListener, d.Registerer, d.Gatherer = pc, ln, mln, reg, reg
 	o, err := New(cfg, d)
 	if err != nil {
 		pc.Close()
 		ln.Close()
+		mln.Close()
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	to := &testOracle{o: o, quic: pc.LocalAddr().String(), http: "http://" + ln.Addr().String(), reg: reg,
+	to := &testOracle{o: o, quic: pc.LocalAddr().String(), http: "http://" + ln.Addr().String(),
+		metrics: "http://" + mln.Addr().String(), reg: reg,
 		cancel: cancel, done: make(chan error, 1), dataDir: dir}
 	go func() { to.done <- o.Run(ctx) }()
 	t.Cleanup(func() { to.stop(t) })

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/hexfield/hexfield/verifier"
@@ -24,7 +23,6 @@ const maxRequestBody = 64 << 10
 // Handler returns the oracle's HTTP API:
 //
 //	GET    /healthz                         liveness and the oracle's state
-//	GET    /metrics                         Prometheus metrics
 //	GET    /v1/oracle                       the oracle's key and settings hotspots need
 //	GET    /v1/entropy                      the current signed entropy
 //	POST   /v1/hotspots                     onboard (OnboardRequest)
@@ -41,7 +39,7 @@ const maxRequestBody = 64 << 10
 //	GET    /v1/reports/{id}                 a stored report (hex id): kind, received_ms, signer, envelope
 //
 // Errors are JSON {"code": "...", "message": "..."} with a 4xx status for
-// bad requests.
+// bad requests. Metrics are not here: see MetricsHandler.
 func (o *Oracle) Handler() http.Handler {
 	mux := http.NewServeMux()
 	route := func(pattern string, h func(w http.ResponseWriter, r *http.Request) error) {
@@ -63,9 +61,6 @@ func (o *Oracle) Handler() http.Handler {
 	route("GET /v1/epochs/{n}", o.handleEpoch)
 	route("GET /v1/pocs", o.handlePoCs)
 	route("GET /v1/reports/{id}", o.handleReport)
-	if o.gatherer != nil {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(o.gatherer, promhttp.HandlerOpts{}))
-	}
 	mux.Handle("/", o.wrap("other", func(w http.ResponseWriter, r *http.Request) error {
 		return apiErr(404, "not_found", "no such endpoint %s %s", r.Method, r.URL.Path)
 	}))

@@ -223,7 +223,7 @@ func TestHTTPBadInput(t *testing.T) {
 	if code, body := httpGet(t, to.http+"/healthz"); code != 200 || !bytes.Contains(body, []byte(`"ok"`)) {
 		t.Fatalf("healthz after bad input: %d %s", code, body)
 	}
-	code, body := httpGet(t, to.http+"/metrics")
+	code, body := httpGet(t, to.metrics+"/metrics")
 	if code != 200 || !bytes.Contains(body, []byte("hexfield_oracle_http_requests_total")) {
 		t.Fatalf("metrics: %d", code)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"sync"
 	"time"
@@ -28,37 +29,84 @@ import (
 // Answers come in request order on each stream, so a hotspot may pipeline
 // many Submits and match Acks by order or by id. A frame over
 // wire.MaxFrameSize is answered CODE_OVERSIZE and the stream is closed (it
-// cannot be resynchronised). A peer whose key is not onboarded gets
-// CODE_UNKNOWN_HOTSPOT on its first frame and the connection is closed
-// with application error code CODE_UNKNOWN_HOTSPOT (3).
+// cannot be resynchronised).
+//
+// Admission, cheapest refusal first:
+//   - before any connection state: attempts over the handshake caps (in
+//     total and per source address) or the connection cap per source
+//     address are refused with CONNECTION_REFUSED (admission.go);
+//   - in the TLS handshake: a client whose key is not an onboarded hotspot
+//     fails it (alert bad_certificate, QUIC CRYPTO_ERROR 0x12a; a hotspot
+//     reads it with wire.KeyRefused);
+//   - after it: a key already holding MaxConnsPerKey connections has its
+//     newest one closed with application error CODE_OVERLOADED (8).
+//
+// All connections of one key share one report budget (RateLimit per
+// second, bursts of ten seconds' worth).
 
 // ingest serves hotspots over QUIC.
 type ingest struct {
-	o *Oracle
+	o    *Oracle
+	keys *keyLimits
 }
+
+// errUnknownHotspot fails the handshake of a key that is not onboarded.
+var errUnknownHotspot = errors.New("not an onboarded hotspot")
 
 // serve accepts connections on pc until ctx ends, then closes pc.
 func (in *ingest) serve(ctx context.Context, pc net.PacketConn) error {
 	o := in.o
-	tlsConf, err := wire.ServerTLSConfig(o.key, func(wire.PublicKey) error { return nil })
+	in.keys = newKeyLimits(float64(o.cfg.RateLimit), float64(10*o.cfg.RateLimit), o.cfg.MaxConnsPerKey,
+		func(d int) { o.m.keyConns.Add(float64(d)) })
+	defer in.keys.stop()
+	tlsConf, err := wire.ServerTLSConfig(o.key, in.verifyPeer)
 	if err != nil {
 		return fmt.Errorf("ingest tls: %w", err)
 	}
 	qc := wire.QUICConfig().Clone()
 	qc.MaxIncomingStreams = int64(o.cfg.MaxStreams)
 	qc.MaxIncomingUniStreams = -1
-	if err := serveQUIC(ctx, pc, tlsConf, qc, in.handleConn); err != nil {
+	adm := newAdmission(admissionLimits{
+		handshakes: o.cfg.MaxHandshakes, handshakesPerSource: o.cfg.MaxHandshakesPerSource, connsPerSource: o.cfg.MaxConnsPerSource,
+	}, func(reason string, remote net.Addr) {
+		o.m.connsTotal.WithLabelValues(reason).Inc()
+		o.logs.Log(slog.LevelWarn, reason, "connection refused", "reason", reason, "remote", remote.String())
+	}, func(d int) { o.m.handshakes.Add(float64(d)) })
+	if err := serveQUIC(ctx, pc, tlsConf, qc, adm, in.handleConn); err != nil {
 		return fmt.Errorf("ingest: %w", err)
+	}
+	return nil
+}
+
+// verifyPeer runs inside every TLS handshake: only onboarded hotspots get
+// a connection.
+func (in *ingest) verifyPeer(key wire.PublicKey) error {
+	o := in.o
+	_, known, err := o.store.hotspot(key[:])
+	if err != nil {
+		o.m.connsTotal.WithLabelValues("registry_error").Inc()
+		o.logs.Log(slog.LevelError, "registry_error", "registry lookup in handshake", "err", err, "hotspot_key", key.String())
+		return errors.New("registry unavailable")
+	}
+	if !known {
+		o.m.connsTotal.WithLabelValues("unknown_hotspot").Inc()
+		o.logs.Log(slog.LevelInfo, "unknown_hotspot", "unknown hotspot refused in the handshake", "hotspot_key", key.String())
+		return errUnknownHotspot
 	}
 	return nil
 }
 
 // serveQUIC accepts QUIC connections on pc and runs handle for each on its
 // own goroutine until ctx ends; then it waits for the handlers and closes
-// the listener, the transport and pc.
-func serveQUIC(ctx context.Context, pc net.PacketConn, tlsConf *tls.Config, qc *quic.Config,
+// the listener, the transport and pc. adm, if not nil, admits connection
+// attempts before their handshake.
+func serveQUIC(ctx context.Context, pc net.PacketConn, tlsConf *tls.Config, qc *quic.Config, adm *admission,
 	handle func(context.Context, *quic.Conn)) error {
 	tr := &quic.Transport{Conn: pc}
+	if adm != nil {
+		tr.ConnContext = adm.connContext
+		tr.VerifySourceAddress = adm.verifySource
+	}
 	ln, err := tr.Listen(tlsConf, qc)
 	if err != nil {
 		pc.Close()
@@ -79,6 +127,7 @@ func serveQUIC(ctx context.Context, pc net.PacketConn, tlsConf *tls.Config, qc *
 			}
 			return fmt.Errorf("accept: %w", err)
 		}
+		handshakeDone(conn.Context())
 		wg.Go(func() { handle(ctx, conn) })
 	}
 }
@@ -91,20 +140,19 @@ func (in *ingest) handleConn(ctx context.Context, conn *quic.Conn) {
 		conn.CloseWithError(quic.ApplicationErrorCode(wire.Code_CODE_MALFORMED), "no peer key")
 		return
 	}
-	_, known, err := o.store.hotspot(peer[:])
-	if err != nil {
-		o.log.Error("registry lookup", "err", err, "hotspot_key", peer.String())
-		conn.CloseWithError(quic.ApplicationErrorCode(wire.Code_CODE_INTERNAL), "registry unavailable")
+	kb, ok := in.keys.acquire(peer)
+	if !ok {
+		o.m.connsTotal.WithLabelValues("key_conn_limit").Inc()
+		o.logs.Log(slog.LevelWarn, "key_conn_limit", "hotspot connection refused: too many connections for its key",
+			"hotspot_key", peer.String(), "remote", conn.RemoteAddr().String(), "limit", o.cfg.MaxConnsPerKey)
+		conn.CloseWithError(quic.ApplicationErrorCode(wire.Code_CODE_OVERLOADED),
+			fmt.Sprintf("hotspot %s already has %d connections", peer, o.cfg.MaxConnsPerKey))
 		return
 	}
-	if !known {
-		in.rejectUnknown(ctx, conn, peer)
-		return
-	}
+	defer in.keys.release(peer, kb)
 	o.m.connsTotal.WithLabelValues("ok").Inc()
 	o.m.connections.Inc()
 	defer o.m.connections.Dec()
-	limit := newTokenBucket(float64(o.cfg.RateLimit), float64(10*o.cfg.RateLimit), time.Now())
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for {
@@ -118,42 +166,9 @@ func (in *ingest) handleConn(ctx context.Context, conn *quic.Conn) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			in.handleStream(ctx, conn, str, peer, limit)
+			in.handleStream(ctx, conn, str, peer, kb.bucket)
 		}()
 	}
-}
-
-// rejectUnknown answers the first frame of a not-onboarded peer with
-// CODE_UNKNOWN_HOTSPOT, then closes the connection with the same code.
-func (in *ingest) rejectUnknown(ctx context.Context, conn *quic.Conn, peer wire.PublicKey) {
-	o := in.o
-	o.m.connsTotal.WithLabelValues("unknown_hotspot").Inc()
-	o.m.rejected.WithLabelValues(codeLabel(wire.Code_CODE_UNKNOWN_HOTSPOT)).Inc()
-	o.log.Info("unknown hotspot rejected", "hotspot_key", peer.String(), "remote", conn.RemoteAddr().String())
-	msg := fmt.Sprintf("hotspot %s is not onboarded", peer)
-	actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if str, err := conn.AcceptStream(actx); err == nil {
-		str.SetDeadline(time.Now().Add(5 * time.Second))
-		fr := wire.NewFrameReader(str)
-		var f wire.Frame
-		ack := &wire.Ack{Code: wire.Code_CODE_UNKNOWN_HOTSPOT, Message: msg}
-		if err := fr.ReadInto(&f); err == nil {
-			if s := f.GetSubmit(); s != nil {
-				id := wire.ReportID(s.GetEnvelope())
-				ack.Id = id[:]
-			}
-		}
-		fw := wire.NewFrameWriter(str)
-		if fw.Write(&wire.Frame{Msg: &wire.Frame_Ack{Ack: ack}}) == nil && fw.Flush() == nil {
-			str.Close()
-		}
-		// Give the ack time to arrive before the close frame, which would
-		// discard it: wait until the peer hangs up or a second passes.
-		str.SetReadDeadline(time.Now().Add(time.Second))
-		io.Copy(io.Discard, str)
-	}
-	conn.CloseWithError(quic.ApplicationErrorCode(wire.Code_CODE_UNKNOWN_HOTSPOT), msg)
 }
 
 // answer is one response on a stream, in request order. frame is set when
@@ -220,7 +235,7 @@ func (in *ingest) handleStream(ctx context.Context, conn *quic.Conn, str *quic.S
 				o.m.rejected.WithLabelValues(codeLabel(wire.Code_CODE_OVERLOADED)).Inc()
 				id := wire.ReportID(m.Submit.GetEnvelope())
 				a = readyAnswer(ackFrame(id[:], wire.Code_CODE_OVERLOADED, 0,
-					fmt.Sprintf("more than %d reports/s from this hotspot; retry later", o.cfg.RateLimit)))
+					fmt.Sprintf("more than %d reports/s from this hotspot key; retry later", o.cfg.RateLimit)))
 				break
 			}
 			a = in.submit(sctx, m.Submit, peer)
@@ -249,6 +264,11 @@ func (in *ingest) handleStream(ctx context.Context, conn *quic.Conn, str *quic.S
 func (in *ingest) writeAnswers(ctx context.Context, str *quic.Stream, answers <-chan *answer) {
 	fw := wire.NewFrameWriter(str)
 	failed := false
+	defer func() {
+		if failed && ctx.Err() == nil {
+			in.o.m.writeErrors.WithLabelValues("ack").Inc()
+		}
+	}()
 	for a := range answers {
 		select {
 		case <-a.ready:
@@ -366,15 +386,116 @@ func (in *ingest) entropyFrame() *wire.Frame {
 func (in *ingest) configFrame(peer wire.PublicKey) *wire.Frame {
 	env, err := in.o.hotspotConfig(peer)
 	if err != nil {
-		in.o.log.Error("build hotspot config", "err", err, "hotspot_key", peer.String())
+		in.o.logs.Log(slog.LevelError, "config_error", "build hotspot config", "err", err, "hotspot_key", peer.String())
 		return ackFrame(nil, wire.Code_CODE_INTERNAL, 0, "config unavailable")
 	}
 	return &wire.Frame{Msg: &wire.Frame_Config{Config: env}}
 }
 
-// tokenBucket limits one connection's report rate: rate tokens per second,
-// at most burst saved up. Safe for concurrent use by the connection's
-// streams.
+// keyLimits holds one report budget and a connection count per hotspot
+// key, shared by all of the key's connections. A key's entry is forgotten
+// once it has no connection and its bucket has refilled (a new bucket
+// starts full, so forgetting loses nothing); reconnecting never buys a
+// fresh burst.
+type keyLimits struct {
+	rate, burst float64
+	maxConns    int
+	connected   func(delta int) // keys with a connection; may be nil
+
+	mu      sync.Mutex
+	keys    map[wire.PublicKey]*keyBudget
+	stopped bool
+}
+
+type keyBudget struct {
+	conns  int
+	bucket *tokenBucket
+	idle   *time.Timer // forgets the key once idle and refilled
+}
+
+func newKeyLimits(rate, burst float64, maxConns int, connected func(int)) *keyLimits {
+	return &keyLimits{rate: rate, burst: burst, maxConns: maxConns, connected: connected, keys: map[wire.PublicKey]*keyBudget{}}
+}
+
+// acquire counts one more connection of k, unless k is at its cap.
+func (l *keyLimits) acquire(k wire.PublicKey) (*keyBudget, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	kb := l.keys[k]
+	if kb == nil {
+		kb = &keyBudget{bucket: newTokenBucket(l.rate, l.burst, time.Now())}
+		l.keys[k] = kb
+	}
+	if kb.conns >= l.maxConns {
+		return nil, false
+	}
+	if kb.conns++; kb.conns == 1 && l.connected != nil {
+		l.connected(1)
+	}
+	return kb, true
+}
+
+// release ends one connection of k.
+func (l *keyLimits) release(k wire.PublicKey, kb *keyBudget) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if kb.conns--; kb.conns > 0 {
+		return
+	}
+	if l.connected != nil {
+		l.connected(-1)
+	}
+	l.forgetLater(k, kb)
+}
+
+// forgetLater (l.mu held) schedules forget for when kb's bucket is full.
+func (l *keyLimits) forgetLater(k wire.PublicKey, kb *keyBudget) {
+	if l.stopped {
+		return
+	}
+	d := kb.bucket.untilFull(time.Now())
+	if kb.idle == nil {
+		kb.idle = time.AfterFunc(d, func() { l.forget(k, kb) })
+	} else {
+		kb.idle.Reset(d)
+	}
+}
+
+func (l *keyLimits) forget(k wire.PublicKey, kb *keyBudget) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.keys[k] != kb || kb.conns > 0 {
+		return
+	}
+	if kb.bucket.untilFull(time.Now()) > 0 {
+		l.forgetLater(k, kb) // spent again meanwhile
+		return
+	}
+	delete(l.keys, k)
+}
+
+// stop cancels the pending forgets (the listener is gone).
+func (l *keyLimits) stop() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.stopped = true
+	for _, kb := range l.keys {
+		if kb.idle != nil {
+			kb.idle.Stop()
+		}
+	}
+}
+
+// tracked is the number of keys held in memory (tests).
+func (l *keyLimits) tracked() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.keys)
+}
+
+// tokenBucket limits one hotspot key's report rate: rate tokens per
+// second, at most burst saved up. Safe for concurrent use by all the
+// key's streams.
 type tokenBucket struct {
 	mu     sync.Mutex
 	rate   float64
@@ -387,17 +508,30 @@ func newTokenBucket(rate, burst float64, now time.Time) *tokenBucket {
 	return &tokenBucket{rate: rate, burst: burst, tokens: burst, last: now}
 }
 
-// take spends one token if there is one.
-func (b *tokenBucket) take(now time.Time) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+// refill (b.mu held) adds the tokens earned since the last call.
+func (b *tokenBucket) refill(now time.Time) {
 	if d := now.Sub(b.last).Seconds(); d > 0 {
 		b.tokens = min(b.burst, b.tokens+d*b.rate)
 		b.last = now
 	}
+}
+
+// take spends one token if there is one.
+func (b *tokenBucket) take(now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.refill(now)
 	if b.tokens < 1 {
 		return false
 	}
 	b.tokens--
 	return true
+}
+
+// untilFull is how long until the bucket is full again.
+func (b *tokenBucket) untilFull(now time.Time) time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.refill(now)
+	return time.Duration((b.burst - b.tokens) / b.rate * float64(time.Second))
 }

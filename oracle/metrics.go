@@ -21,6 +21,10 @@ type metrics struct {
 	holdSeconds     prometheus.Histogram
 	connections     prometheus.Gauge
 	connsTotal      *prometheus.CounterVec
+	handshakes      prometheus.Gauge
+	keyConns        prometheus.Gauge
+	writeErrors     *prometheus.CounterVec
+	logSuppressed   *prometheus.CounterVec
 	entropyIssued   prometheus.Counter
 	blockhashErrors prometheus.Counter
 	pocs            *prometheus.CounterVec
@@ -54,7 +58,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		connections: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
 			Name: "connections", Help: "Open QUIC connections."}),
 		connsTotal: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
-			Name: "connections_total", Help: "QUIC connections accepted, by outcome (ok, unknown_hotspot, handshake_error)."}, []string{"result"}),
+			Name: "connections_total", Help: "QUIC connection attempts, by outcome: ok; refused in the TLS handshake " +
+				"(unknown_hotspot, registry_error); refused before it (handshake_limit, source_handshake_limit, source_conn_limit); " +
+				"refused after it (key_conn_limit, handshake_error)."}, []string{"result"}),
+		handshakes: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+			Name: "handshakes", Help: "QUIC handshakes in progress on the ingest port."}),
+		keyConns: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+			Name: "hotspot_keys_connected", Help: "Hotspot keys with at least one open connection."}),
+		writeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "write_errors_total", Help: "Failed writes, by target (ack: answers to a hotspot stream that could not be written; the stream is given up)."}, []string{"target"}),
+		logSuppressed: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "log_lines_suppressed_total", Help: "Log lines of repetitive events left out by sampling, by event."}, []string{"event"}),
 		entropyIssued: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "entropy_issued_total", Help: "Entropy values issued."}),
 		blockhashErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
@@ -76,7 +90,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.stored, m.rejected, m.commitBatch, m.commitSeconds, m.commitErrors,
-		m.commitQueueFull, m.holdSeconds, m.connections, m.connsTotal, m.entropyIssued, m.blockhashErrors, m.pocs,
+		m.commitQueueFull, m.holdSeconds, m.connections, m.connsTotal, m.handshakes, m.keyConns, m.writeErrors, m.logSuppressed, m.entropyIssued, m.blockhashErrors, m.pocs,
 		m.witnesses, m.epochState, m.epochsClosed, m.httpRequests, m.registryChanges} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)

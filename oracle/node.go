@@ -134,6 +134,9 @@ func NewNode(ctx context.Context, cfg Config, deps Deps, cosignPC net.PacketConn
 	if deps.HTTPListener != nil {
 		n.sockets = append(n.sockets, deps.HTTPListener)
 	}
+	if deps.MetricsListener != nil {
+		n.sockets = append(n.sockets, deps.MetricsListener)
+	}
 	return n, nil
 }
 

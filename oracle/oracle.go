@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hexfield/hexfield/verifier"
@@ -27,14 +28,18 @@ type Deps struct {
 	// PacketConn is the UDP socket for QUIC ingest; nil = no ingest. The
 	// oracle closes it when Run returns.
 	PacketConn net.PacketConn
-	// HTTPListener serves the HTTP API, /healthz and /metrics; nil = no
+	// HTTPListener serves the public HTTP API and /healthz; nil = no
 	// HTTP. The oracle closes it when Run returns.
 	HTTPListener net.Listener
+	// MetricsListener serves /metrics (from Gatherer) and nothing else,
+	// apart from the public API (bind it to loopback); nil = no metrics
+	// endpoint. The oracle closes it when Run returns.
+	MetricsListener net.Listener
 	// Logger; nil discards.
 	Logger *slog.Logger
 	// Registerer takes the oracle's metrics; nil = not registered.
 	Registerer prometheus.Registerer
-	// Gatherer serves /metrics; nil = 404 on /metrics.
+	// Gatherer serves /metrics on MetricsListener; nil = 404 there.
 	Gatherer prometheus.Gatherer
 	// Rewarder receives each epoch's payout; nil = manifests only, no chain.
 	Rewarder Rewarder
@@ -49,12 +54,21 @@ type Deps struct {
 	Params *verifier.Params
 }
 
+// Log sampling of events anyone on the network can cause: at most
+// logSampleBurst lines per event and period (the rest are counted in
+// hexfield_oracle_log_lines_suppressed_total).
+const (
+	logSamplePeriod = 10 * time.Second
+	logSampleBurst  = 5
+)
+
 // Oracle is one oracle node. Create it with New and start it with Run.
 type Oracle struct {
 	cfg       Config
 	key       ed25519.PrivateKey
 	pub       wire.PublicKey
 	log       *slog.Logger
+	logs      *logSampler // lines of events anyone can cause, sampled
 	m         *metrics
 	store     *Store
 	commit    *committer
@@ -65,6 +79,7 @@ type Oracle struct {
 	now       func() time.Time
 	pc        net.PacketConn
 	ln        net.Listener
+	metricsLn net.Listener
 	gatherer  prometheus.Gatherer
 	// verifyMax bounds the beacons of one verification run
 	// (maxVerifyBatch; tests lower it).
@@ -91,7 +106,7 @@ func New(cfg Config, d Deps) (*Oracle, error) {
 	o := &Oracle{
 		cfg: cfg, key: d.Key, pub: wire.PublicKeyOf(d.Key), log: log,
 		rewarder: d.Rewarder, blockhash: d.Blockhash, now: d.Now,
-		pc: d.PacketConn, ln: d.HTTPListener, gatherer: d.Gatherer, verifyMax: maxVerifyBatch,
+		pc: d.PacketConn, ln: d.HTTPListener, metricsLn: d.MetricsListener, gatherer: d.Gatherer, verifyMax: maxVerifyBatch,
 	}
 	if o.now == nil {
 		o.now = time.Now
@@ -126,12 +141,15 @@ func New(cfg Config, d Deps) (*Oracle, error) {
 		return nil, err
 	}
 	o.m = m
+	o.logs = newLogSampler(log, logSamplePeriod, logSampleBurst, nil,
+		func(event string) { m.logSuppressed.WithLabelValues(event).Inc() })
 	st, err := OpenStore(cfg.DataDir, cfg.Retention, log)
 	if err != nil {
 		return nil, err
 	}
 	o.store = st
 	o.commit = newCommitter(st, cfg.CommitQueue, cfg.CommitMaxBatch, m)
+	o.commit.logs = o.logs
 	o.entropy = &entropyService{o: o}
 	return o, nil
 }
@@ -163,27 +181,10 @@ func (o *Oracle) Run(ctx context.Context) error {
 		g.Go(func() error { return in.serve(gctx, o.pc) })
 	}
 	if o.ln != nil {
-		srv := &http.Server{
-			Handler:           o.Handler(),
-			ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout:       30 * time.Second,
-			WriteTimeout:      60 * time.Second,
-			IdleTimeout:       120 * time.Second,
-			ErrorLog:          slog.NewLogLogger(o.log.Handler(), slog.LevelWarn),
-		}
-		g.Go(func() error {
-			if err := srv.Serve(o.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				return fmt.Errorf("http: %w", err)
-			}
-			return nil
-		})
-		g.Go(func() error {
-			<-gctx.Done()
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			srv.Shutdown(sctx)
-			return nil
-		})
+		o.serveHTTP(g, gctx, "http", o.ln, o.Handler())
+	}
+	if o.metricsLn != nil {
+		o.serveHTTP(g, gctx, "metrics", o.metricsLn, o.MetricsHandler())
 	}
 	err := g.Wait()
 	stopCommit()
@@ -192,6 +193,43 @@ func (o *Oracle) Run(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// serveHTTP serves h on ln in g until ctx ends, then shuts the server
+// down (closing ln) within 5 s.
+func (o *Oracle) serveHTTP(g *errgroup.Group, ctx context.Context, name string, ln net.Listener, h http.Handler) {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(o.log.Handler(), slog.LevelWarn),
+	}
+	g.Go(func() error {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+		return nil
+	})
+}
+
+// MetricsHandler serves GET /metrics (Prometheus text) from the Gatherer
+// in Deps, for the metrics listener only: metrics are not part of the
+// public API.
+func (o *Oracle) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	if o.gatherer != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(o.gatherer, promhttp.HandlerOpts{}))
+	}
+	return mux
 }
 
 // hotspotConfig builds the signed Config a hotspot asks for.

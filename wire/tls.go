@@ -121,6 +121,20 @@ func ServerTLSConfig(priv ed25519.PrivateKey, verifyPeer func(PublicKey) error) 
 	}, nil
 }
 
+// KeyRefused reports whether err (from a dial or a connection) says the
+// server refused this client's key in the TLS handshake: the QUIC
+// CONNECTION_CLOSE from the peer carries the TLS alert bad_certificate,
+// which a ServerTLSConfig server sends when verifyPeer rejects the key (for
+// an oracle: the hotspot is not onboarded).
+func KeyRefused(err error) bool {
+	var te *quic.TransportError
+	return errors.As(err, &te) && te.Remote && te.ErrorCode == quic.TransportErrorCode(0x100+uint64(alertBadCertificate))
+}
+
+// alertBadCertificate is the TLS alert crypto/tls sends when a
+// VerifyConnection callback fails (RFC 8446 §6.2).
+const alertBadCertificate = 42
+
 // ClientTLSConfig returns the TLS configuration of a client with identity
 // priv that connects to the server whose identity key is server. The
 // handshake fails unless the server proves it holds that key.

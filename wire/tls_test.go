@@ -458,3 +458,36 @@ func BenchmarkQUICStream(b *testing.B) {
 		b.Fatal(err)
 	}
 }
+
+// TestKeyRefused: a client tells a server's refusal of its key apart from
+// its own refusal of the server and from other failures.
+func TestKeyRefused(t *testing.T) {
+	banned, _ := GenerateKey()
+	srv := startServer(t, func(k PublicKey) error {
+		if k == PublicKeyOf(banned) {
+			return errors.New("not onboarded")
+		}
+		return nil
+	})
+	conf, err := ClientTLSConfig(banned, srv.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := exchange(t, srv.addr, conf); !KeyRefused(err) {
+		t.Fatalf("refused key: %v, KeyRefused false", err)
+	}
+	// The client refusing the server (wrong pinned key) is not the server
+	// refusing the client.
+	good, _ := GenerateKey()
+	other, _ := GenerateKey()
+	conf, err = ClientTLSConfig(good, PublicKeyOf(other))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := exchange(t, srv.addr, conf); err == nil || KeyRefused(err) {
+		t.Fatalf("wrong pinned key: %v, want an error that is not KeyRefused", err)
+	}
+	if KeyRefused(nil) || KeyRefused(errors.New("bad certificate")) {
+		t.Fatal("KeyRefused without a QUIC transport error")
+	}
+}

@@ -24,7 +24,7 @@ import (
 )
 
 // buildOracled builds this command into a temporary directory.
-func buildOracled(t *testing.T) string {
+func buildOracled(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "oracled")
 	cmd := exec.Command("go", "build", "-o", bin, ".")
@@ -40,14 +40,17 @@ type oracledProc struct {
 	key  wire.PublicKey
 	quic string
 	http string
-	exit chan error
+	// metrics is the base URL of the metrics listener.
+	metrics string
+	exit    chan error
 }
 
 // startOracled runs the binary on loopback ports and waits for its ready
 // line.
-func startOracled(t *testing.T, bin, data string) *oracledProc {
+func startOracled(t testing.TB, bin, data string) *oracledProc {
 	t.Helper()
-	cmd := exec.Command(bin, "run", "--data", data, "--quic-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--log-level", "warn")
+	cmd := exec.Command(bin, "run", "--data", data, "--quic-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
+		"--metrics-listen", "127.0.0.1:0", "--log-level", "warn")
 	cmd.Env = append(os.Environ(), "HEXFIELD_ORACLE_COMMIT_MAX_BATCH=512")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -81,6 +84,8 @@ func startOracled(t *testing.T, bin, data string) *oracledProc {
 				p.quic = v
 			case "http":
 				p.http = "http://" + v
+			case "metrics":
+				p.metrics = "http://" + v
 			}
 		}
 	case <-time.After(60 * time.Second):
@@ -91,7 +96,7 @@ func startOracled(t *testing.T, bin, data string) *oracledProc {
 	return p
 }
 
-func (p *oracledProc) kill9(t *testing.T) {
+func (p *oracledProc) kill9(t testing.TB) {
 	t.Helper()
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)

@@ -151,32 +151,49 @@ func runOracle(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		pc.Close()
 		return fmt.Errorf("listen http: %w", err)
 	}
+	// Until NewNode succeeds, the sockets are ours to close on error.
+	open := []io.Closer{pc, ln}
+	closeAll := func() {
+		for _, c := range open {
+			c.Close()
+		}
+	}
+	// Metrics have a listener of their own, loopback by default: they are
+	// not part of the public API.
+	var metricsLn net.Listener
+	if cfg.MetricsListen != "off" {
+		if metricsLn, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
+			closeAll()
+			return fmt.Errorf("listen metrics: %w", err)
+		}
+		open = append(open, metricsLn)
+	}
 	var cosignPC net.PacketConn
 	if len(cfg.Peers) > 0 && cfg.SolanaRPC != "" {
 		if cosignPC, err = net.ListenPacket("udp", cfg.CosignListen); err != nil {
-			pc.Close()
-			ln.Close()
+			closeAll()
 			return fmt.Errorf("listen cosign: %w", err)
 		}
+		open = append(open, cosignPC)
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	deps := oracle.Deps{Key: key, PacketConn: pc, HTTPListener: ln, Logger: log, Registerer: reg, Gatherer: reg}
+	deps := oracle.Deps{Key: key, PacketConn: pc, HTTPListener: ln, MetricsListener: metricsLn, Logger: log, Registerer: reg, Gatherer: reg}
 	n, err := oracle.NewNode(ctx, cfg, deps, cosignPC)
 	if err != nil {
-		pc.Close()
-		ln.Close()
-		if cosignPC != nil {
-			cosignPC.Close()
-		}
+		closeAll()
 		return err
 	}
-	cosign := ""
+	extra := ""
+	if metricsLn != nil {
+		extra += " metrics=" + metricsLn.Addr().String()
+	}
 	if cosignPC != nil {
-		cosign = " cosign=" + cosignPC.LocalAddr().String()
+		extra += " cosign=" + cosignPC.LocalAddr().String()
 	}
 	// Machine-readable start line: tests and scripts wait for it.
-	fmt.Fprintf(stdout, "oracled ready key=%s quic=%s http=%s%s\n", pub, pc.LocalAddr(), ln.Addr(), cosign)
-	log.Info("oracle started", "key", pub.String(), "quic", pc.LocalAddr().String(), "http", ln.Addr().String(), "data", cfg.DataDir)
+	fmt.Fprintf(stdout, "oracled ready key=%s quic=%s http=%s%s\n", pub, pc.LocalAddr(), ln.Addr(), extra)
+	log.Info("oracle started", "key", pub.String(), "quic", pc.LocalAddr().String(), "http", ln.Addr().String(),
+		"metrics", cfg.MetricsListen, "data", cfg.DataDir)
 	return n.Run(ctx)
 }
