@@ -160,6 +160,10 @@ func (o *Oracle) handleHealth(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	body := map[string]any{"status": "ok", "oracle": o.pub.String(), "epoch_next": next}
+	// A full disk: reads are served, reports refused (diskspace.go).
+	if ds := o.store.DiskStatus(); ds.State != "ok" {
+		body["status"], body["disk"] = "degraded", ds
+	}
 	if env := o.entropy.current(); env != nil {
 		var e wire.Entropy
 		if proto.Unmarshal(env.GetBody(), &e) == nil {

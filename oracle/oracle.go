@@ -153,10 +153,14 @@ func (o *Oracle) Run(ctx context.Context) error {
 	commitDone := make(chan error, 1)
 	go func() { commitDone <- o.commit.Run(cctx) }()
 
-	g.Go(func() error { return o.entropy.Run(gctx) })
-	g.Go(func() error { return o.store.sweep(gctx, o.cfg.SweepInterval) })
-	g.Go(func() error { return o.runVerifier(gctx) })
-	g.Go(func() error { return o.runEpochs(gctx) })
+	// A store opened read-only on a full disk serves reads only: the parts
+	// that write wait for a restart (diskspace.go).
+	if o.store.ReadOnlyReason() == "" {
+		g.Go(func() error { return o.entropy.Run(gctx) })
+		g.Go(func() error { return o.store.sweep(gctx, o.cfg.SweepInterval) })
+		g.Go(func() error { return o.runVerifier(gctx) })
+		g.Go(func() error { return o.runEpochs(gctx) })
+	}
 	if o.pc != nil {
 		in := &ingest{o: o}
 		g.Go(func() error { return in.serve(gctx, o.pc) })
