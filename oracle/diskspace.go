@@ -37,7 +37,7 @@ import (
 // The margin, from the Badger options in OpenStore (M = memtable size 4
 // MiB, two memtables):
 //
-//	marginFixed (8 MiB)         MANIFEST rewrite, DISCARD (1 MiB mmap), KEYREGISTRY,
+//	marginFixed (4 MiB)         MANIFEST rewrite, DISCARD (1 MiB mmap), KEYREGISTRY,
 //	                            a new value-log file's first page, and the oracle's own
 //	                            small writes while reports are refused (entropy,
 //	                            registry, PoC outcomes)
@@ -56,7 +56,7 @@ import (
 // only with them, and they are checked against the margin when written.
 
 // marginFixed is the constant part of diskMargin.
-const marginFixed = 8 << 20
+const marginFixed = 4 << 20
 
 // diskCheckInterval is how often the watcher reads the free space when
 // nothing else does.
@@ -110,14 +110,14 @@ type diskSpace struct {
 	// open.
 	margin func() uint64
 
-	mu       sync.Mutex
-	inflight uint64 // bytes of batches reserved and not yet written
-	low      bool
-	reason   string // read-only: why
-	spaceBack bool  // read-only: the space has come back (logged once)
-	free     uint64
-	need     uint64
-	statErr  bool
+	mu        sync.Mutex
+	inflight  uint64 // bytes of batches reserved and not yet written
+	low       bool
+	reason    string // read-only: why
+	spaceBack bool   // read-only: the space has come back (logged once)
+	free      uint64
+	need      uint64
+	statErr   bool
 }
 
 func newDiskSpace(dir string, log *slog.Logger) *diskSpace {
