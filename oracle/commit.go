@@ -92,11 +92,7 @@ func (c *committer) submit(ctx context.Context, it *ingestItem) bool {
 // flight; reports still queued are answered CODE_INTERNAL (never acked as
 // stored), so clients resend them.
 func (c *committer) Run(ctx context.Context) error {
-	// Each batch in flight holds a lane: its own counters (schema.go).
-	lanes := make(chan byte, c.depth)
-	for i := range c.depth {
-		lanes <- byte(i)
-	}
+	slots := make(chan struct{}, c.depth)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for {
@@ -118,10 +114,10 @@ func (c *committer) Run(ctx context.Context) error {
 				break drain
 			}
 		}
-		lane := <-lanes
+		slots <- struct{}{}
 		wg.Add(1)
-		c.start(batch, lane, func() {
-			lanes <- lane
+		c.start(batch, func() {
+			<-slots
 			wg.Done()
 		})
 	}
@@ -148,11 +144,11 @@ type commitResult struct {
 // completes.
 const resultFollower wire.Code = -1
 
-// start prepares batch as one transaction in lane and commits it
+// start prepares batch as one transaction and commits it
 // asynchronously; release is called when every report of the batch has
 // been answered. A batch that the free disk space cannot take is answered
 // CODE_OVERLOADED without being written.
-func (c *committer) start(batch []*ingestItem, lane byte, release func()) {
+func (c *committer) start(batch []*ingestItem, release func()) {
 	begin := time.Now()
 	n := batchBytes(batch)
 	if err := c.store.space.reserve(n); err != nil {
@@ -171,7 +167,12 @@ func (c *committer) start(batch []*ingestItem, lane byte, release func()) {
 	}(release)
 	bs := &batchState{}
 	results := make([]commitResult, len(batch))
-	txn, added, err := c.prepare(batch, results, bs, lane)
+	// Preparing and handing to Badger (which gives it its commit
+	// timestamp) under reportTxn: the next preparation's transaction then
+	// waits in Badger for this commit, so counters add up (schema.go).
+	c.store.reportTxn.Lock()
+	defer c.store.reportTxn.Unlock()
+	txn, added, err := c.prepare(batch, results, bs)
 	if err != nil {
 		c.finish(batch, results, bs, added, err, begin)
 		release()
@@ -194,15 +195,15 @@ func (c *committer) writeBatch(batch []*ingestItem, results []commitResult) erro
 		return err
 	}
 	defer c.store.space.release(n)
-	c.store.syncLane.Lock()
-	defer c.store.syncLane.Unlock()
 	bs := &batchState{}
-	txn, added, err := c.prepare(batch, results, bs, laneSync)
+	c.store.reportTxn.Lock()
+	txn, added, err := c.prepare(batch, results, bs)
 	if err == nil {
 		if err = txn.Commit(); err != nil {
 			err = fmt.Errorf("commit: %w", err)
 		}
 	}
+	c.store.reportTxn.Unlock()
 	c.mu.Lock()
 	for _, id := range added {
 		delete(c.pending, id)
@@ -226,13 +227,14 @@ func batchBytes(batch []*ingestItem) uint64 {
 	return n
 }
 
-// prepare writes every new report of batch, with its counters in lane,
-// into a transaction and fills results: OK for new reports, DUPLICATE for
+// prepare writes every new report of batch, with its counters, into a
+// transaction (the caller holds Store.reportTxn until it has committed or
+// handed the transaction to CommitWith) and fills results: OK for new reports, DUPLICATE for
 // ones already durable, resultFollower for duplicates of reports still in
 // flight. A batch too big for one transaction is split: the earlier parts
 // are committed synchronously, each with the counters of its own reports.
 // It returns the ids it added to c.pending.
-func (c *committer) prepare(batch []*ingestItem, results []commitResult, bs *batchState, lane byte) (*badger.Txn, [][32]byte, error) {
+func (c *committer) prepare(batch []*ingestItem, results []commitResult, bs *batchState) (*badger.Txn, [][32]byte, error) {
 	s := c.store
 	added := make([][32]byte, 0, len(batch))
 	// Duplicates of in-flight reports follow their batch. This check comes
@@ -251,7 +253,7 @@ func (c *committer) prepare(batch []*ingestItem, results []commitResult, bs *bat
 	// so that the batch is split before ErrTxnTooBig, between reports.
 	var size, count int64
 	deltas := map[counterID]uint64{}
-	const counterCost = 1 + keyLen + 2 + 8 + 1 + 8 + 12
+	const counterCost = 1 + keyLen + 2 + 8 + 8 + 12
 	fail := func(err error) (*badger.Txn, [][32]byte, error) {
 		txn.Discard()
 		return nil, added, err
@@ -305,7 +307,7 @@ func (c *committer) prepare(batch []*ingestItem, results []commitResult, bs *bat
 			}
 		}
 		if len(deltas) > 0 && (size+itSize >= s.txnMaxSize || count+itCount >= s.txnMaxCount) {
-			if err := addCounters(txn, lane, deltas); err != nil {
+			if err := addCounters(txn, deltas); err != nil {
 				return fail(err)
 			}
 			if err := txn.Commit(); err != nil {
@@ -336,7 +338,7 @@ func (c *committer) prepare(batch []*ingestItem, results []commitResult, bs *bat
 		added = append(added, it.id)
 		results[i] = commitResult{wire.Code_CODE_OK, it.receivedMs}
 	}
-	if err := addCounters(txn, lane, deltas); err != nil {
+	if err := addCounters(txn, deltas); err != nil {
 		return fail(err)
 	}
 	return txn, added, nil

@@ -15,7 +15,7 @@ package oracle
 //	0x11    kind u8 ‖ received_ms u64 ‖ id[32]            empty                       (time index)
 //	0x12    payload[51] ‖ received_ms u64 ‖ id[32]        empty                       (witnesses of a beacon payload)
 //	0x13    signer[32] ‖ kind u8 ‖ received_ms u64 ‖ id   empty                       (reports of one hotspot)
-//	0x14    signer[32] ‖ kind u8 ‖ res u8 ‖ bucket u64 ‖ lane u8   count u64          (reports of one hotspot per minute/hour)
+//	0x14    signer[32] ‖ kind u8 ‖ res u8 ‖ bucket u64   count u64                   (reports of one hotspot per minute/hour)
 //	0x20    ts u64 (Unix seconds)                         signed Entropy envelope bytes (kept forever)
 //	0x30    hotspot key[32]                               JSON hotspotRecord (current registry state)
 //	0x31    hotspot key[32] ‖ effective_ms u64            JSON hotspotRecord (every version, for snapshots)
@@ -36,11 +36,13 @@ package oracle
 // UTC minute (res 1, bucket = received_ms / 60 000) and per hour (res 2,
 // bucket = received_ms / 3 600 000). They are written in the transaction
 // that writes the reports they count, so they are exact after any crash.
-// The group commit runs several transactions at once without conflict
-// detection, so each in-flight transaction has a lane of its own (the lane
-// byte) and never reads or writes another lane's counters: a bucket's count
-// is the sum over its lanes. Counters carry a TTL of counterTTL, long
-// enough for the 24-hour figures of GET /v1/hotspots/{address}.
+// Report transactions add to them by read-modify-write without conflict
+// detection, which is safe because they are prepared one at a time
+// (Store.reportTxn) and Badger starts a transaction only once every
+// earlier commit is applied or failed (its read timestamp waits for them),
+// so each sees every earlier batch's counts. Counters carry a TTL of
+// counterTTL, long enough for the 24-hour figures of
+// GET /v1/hotspots/{address}.
 
 import (
 	"bytes"
@@ -178,27 +180,18 @@ type counterID struct {
 	bucket uint64
 }
 
-func counterKey(c counterID, lane byte) []byte {
-	k := make([]byte, 0, 1+keyLen+1+1+8+1)
+func counterKey(c counterID) []byte {
+	k := make([]byte, 0, 1+keyLen+1+1+8)
 	k = append(k, prefixCounter)
 	k = append(k, c.signer[:]...)
 	k = append(k, byte(c.kind), c.res)
-	k = u64(k, c.bucket)
-	return append(k, lane)
+	return u64(k, c.bucket)
 }
 
 // counterPrefix is the prefix of signer's counters of kind at res.
 func counterPrefix(signer []byte, kind wire.Kind, res byte) []byte {
 	k := append([]byte{prefixCounter}, signer...)
 	return append(k, byte(kind), res)
-}
-
-// counterBucketOf returns the bucket of a counter key under its prefix.
-func counterBucketOf(k []byte) (uint64, error) {
-	if len(k) != 1+keyLen+1+1+8+1 {
-		return 0, fmt.Errorf("counter key: %w", errCorrupt)
-	}
-	return binary.BigEndian.Uint64(k[1+keyLen+2:]), nil
 }
 
 // reportCounters are the counters one report of kind by signer at ms adds
@@ -211,15 +204,10 @@ func reportCounters(signer []byte, kind wire.Kind, ms int64) [2]counterID {
 	return out
 }
 
-// laneSync is the counter lane of synchronous writers (committer.writeBatch
-// and the counter backfill), which hold Store.syncLane; the group
-// commit's pipeline slots use lanes 0 to commitDepth-1.
-const laneSync byte = 0xFF
-
 // backfillCounters (schema 1 → 2) builds the hotspot counters from the
 // hotspot index, for the reports received in the counterTTL before the
 // newest one (older buckets would expire at once). It sets each bucket's
-// count in laneSync, so running it again gives the same counters.
+// count, so running it again gives the same counters.
 func backfillCounters(s *Store) error {
 	newest, err := s.newestReportMs()
 	if err != nil {
@@ -232,7 +220,7 @@ func backfillCounters(s *Store) error {
 	var group []byte // signer ‖ kind of the counts
 	flush := func() error {
 		for id, n := range counts {
-			if err := w.set(counterEntry(counterKey(id, laneSync), n)); err != nil {
+			if err := w.set(counterEntry(counterKey(id), n)); err != nil {
 				return err
 			}
 		}

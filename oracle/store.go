@@ -27,8 +27,9 @@ type Store struct {
 	log       *slog.Logger
 	// space watches the free space of the data directory (diskspace.go).
 	space *diskSpace
-	// syncLane serialises the writers of laneSync's counters.
-	syncLane sync.Mutex
+	// reportTxn serialises the preparation of report transactions, which
+	// read-modify-write the hotspot counters (schema.go).
+	reportTxn sync.Mutex
 	// txnMaxSize and txnMaxCount are where a report batch is split into
 	// several transactions, a little below Badger's ErrTxnTooBig limits.
 	txnMaxSize, txnMaxCount int64
@@ -459,8 +460,7 @@ func (s *Store) CountHotspotReports(signer []byte, kind wire.Kind, sinceMs int64
 // ceilTo rounds ms up to a multiple of step.
 func ceilTo(ms, step int64) int64 { return (ms + step - 1) / step * step }
 
-// sumCounters adds up signer's counters of kind at res, over every lane,
-// for the buckets covering [fromMs, toMs) (toMs < 0: no end). fromMs and
+// sumCounters adds up signer's counters of kind at res for the buckets covering [fromMs, toMs) (toMs < 0: no end). fromMs and
 // toMs are multiples of the bucket length.
 func (s *Store) sumCounters(txn *badger.Txn, signer []byte, kind wire.Kind, res byte, fromMs, toMs int64) (uint64, error) {
 	var n uint64
@@ -485,11 +485,11 @@ func counterEntry(k []byte, n uint64) *badger.Entry {
 	return badger.NewEntry(k, u64(nil, n)).WithTTL(counterTTL)
 }
 
-// addCounters adds deltas to lane's counters in txn. Only one transaction
-// at a time writes a lane, so reading the committed value is safe.
-func addCounters(txn *badger.Txn, lane byte, deltas map[counterID]uint64) error {
+// addCounters adds deltas to the counters in txn; the caller holds
+// Store.reportTxn (see schema.go for why that makes it exact).
+func addCounters(txn *badger.Txn, deltas map[counterID]uint64) error {
 	for id, d := range deltas {
-		k := counterKey(id, lane)
+		k := counterKey(id)
 		v, err := getValue(txn, k)
 		if err != nil {
 			return fmt.Errorf("read counter: %w", err)
