@@ -672,17 +672,29 @@ func (s *Store) registryAt(atMs int64) ([]hotspotRecord, error) {
 	return out, nil
 }
 
-// hotspotsOf returns the keys of the hotspots owned by owner.
-func (s *Store) hotspotsOf(owner []byte) ([][]byte, error) {
-	var out [][]byte
-	err := s.db.View(func(txn *badger.Txn) error {
+// hotspotsOfPage returns the keys in owner's hotspot index after the key
+// after (nil: from the first), in key order, at most limit, and whether
+// the index holds more.
+func (s *Store) hotspotsOfPage(owner, after []byte, limit int) (keys [][]byte, more bool, err error) {
+	err = s.db.View(func(txn *badger.Txn) error {
 		p := append([]byte{prefixOwner}, owner...)
-		return s.scanIndex(txn, p, p, nil, false, func(k, _ []byte) error {
-			out = append(out, append([]byte(nil), k[len(p):]...))
+		start := p
+		if after != nil {
+			start = append(ownerKey(owner, after), 0) // the first key past after
+		}
+		return s.scanIndex(txn, p, start, nil, false, func(k, _ []byte) error {
+			if len(keys) == limit {
+				more = true
+				return errStop
+			}
+			keys = append(keys, append([]byte(nil), k[len(p):]...))
 			return nil
 		})
 	})
-	return out, err
+	if err != nil {
+		return nil, false, fmt.Errorf("hotspots of owner: %w", err)
+	}
+	return keys, more, nil
 }
 
 // putRoute stores a route.

@@ -1,6 +1,6 @@
 // Command hexfield is the operator and developer CLI: the devnet (the whole
-// network on one machine), keys, onboarding, location assertion, routes and
-// reward manifests.
+// network on one machine), keys, onboarding, location assertion, hotspot
+// status, routes and reward manifests.
 package main
 
 import (
@@ -22,12 +22,13 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"devnet":  {"run the whole network on this machine", runDevnet},
-		"keys":    {"create and inspect key files", runKeys},
-		"onboard": {"onboard a hotspot with its key and the owner's wallet", runOnboard},
-		"assert":  {"assert a hotspot's location", runAssert},
-		"routes":  {"register and list customer routes", runRoutes},
-		"rewards": {"inspect reward manifests, proofs and balances", runRewards},
+		"devnet":   {"run the whole network on this machine", runDevnet},
+		"keys":     {"create and inspect key files", runKeys},
+		"onboard":  {"onboard a hotspot with its key and the owner's wallet", runOnboard},
+		"assert":   {"assert a hotspot's location", runAssert},
+		"hotspots": {"show a hotspot's status, or list an owner's hotspots", runHotspots},
+		"routes":   {"register and list customer routes", runRoutes},
+		"rewards":  {"inspect reward manifests, proofs and balances", runRewards},
 	}
 }
 
