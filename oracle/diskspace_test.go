@@ -245,6 +245,9 @@ func TestDiskFullRefusesReports(t *testing.T) {
 	if h.Status != "degraded" || h.Disk == nil || h.Disk.State != "low" || h.Disk.Reason == "" {
 		t.Errorf("healthz while the disk is low: %+v", h)
 	}
+	if _, b := httpGet(t, to.http+"/metrics"); !strings.Contains(string(b), "hexfield_oracle_disk_state 1") {
+		t.Errorf("metrics while the disk is low do not say so")
+	}
 	// Reads go on: every acked report is there, also over HTTP.
 	missing := 0
 	var one [32]byte
@@ -343,6 +346,9 @@ func TestStartOnFullDisk(t *testing.T) {
 		t.Fatalf("healthz on a full disk: %+v", h)
 	}
 	t.Logf("read-only start: %s", h.Disk.Reason)
+	if _, b := httpGet(t, to.http+"/metrics"); !strings.Contains(string(b), "hexfield_oracle_disk_state 2") {
+		t.Errorf("metrics of a read-only store do not say so")
+	}
 	for _, id := range ids {
 		if code, b := httpGet(t, to.http+"/v1/reports/"+hex.EncodeToString(id[:])); code != 200 {
 			t.Fatalf("GET report read-only: %d %s", code, b)

@@ -130,6 +130,10 @@ func New(cfg Config, d Deps) (*Oracle, error) {
 		return nil, err
 	}
 	o.store = st
+	if err := registerDiskMetrics(d.Registerer, st); err != nil {
+		st.Close()
+		return nil, err
+	}
 	o.commit = newCommitter(st, cfg.CommitQueue, cfg.CommitMaxBatch, m)
 	o.entropy = &entropyService{o: o}
 	return o, nil
