@@ -228,12 +228,13 @@ func batchBytes(batch []*ingestItem) uint64 {
 }
 
 // prepare writes every new report of batch, with its counters, into a
-// transaction (the caller holds Store.reportTxn until it has committed or
-// handed the transaction to CommitWith) and fills results: OK for new reports, DUPLICATE for
-// ones already durable, resultFollower for duplicates of reports still in
+// transaction and fills results: OK for new reports, DUPLICATE for ones
+// already durable, resultFollower for duplicates of reports still in
 // flight. A batch too big for one transaction is split: the earlier parts
 // are committed synchronously, each with the counters of its own reports.
-// It returns the ids it added to c.pending.
+// It returns the ids it added to c.pending. The caller holds
+// Store.reportTxn until it has committed the transaction or handed it to
+// CommitWith.
 func (c *committer) prepare(batch []*ingestItem, results []commitResult, bs *batchState) (*badger.Txn, [][32]byte, error) {
 	s := c.store
 	added := make([][32]byte, 0, len(batch))
