@@ -34,8 +34,8 @@ import (
 //     a database from read-only to read-write in place, so leaving that
 //     mode needs a restart; the watcher logs when the space is back.
 //
-// The margin, from the Badger options in OpenStore (M = memtable size 4
-// MiB, two memtables):
+// The margin, from the Badger options in OpenStore (M = memtable size, 4
+// MiB on a 64 MiB disk, 32 MiB from 8 GiB; two memtables):
 //
 //	marginFixed (4 MiB)         MANIFEST rewrite, DISCARD (1 MiB mmap), KEYREGISTRY,
 //	                            a new value-log file's first page, and the oracle's own
@@ -104,6 +104,7 @@ func openMargin(dir string, opts badger.Options) uint64 {
 // diskSpace is the free-space state of the store's file system.
 type diskSpace struct {
 	dir    string
+	opts   badger.Options // the store's
 	log    *slog.Logger
 	statfs func(dir string) (uint64, error)
 	// margin is the space Badger may still need; set once the store is
@@ -120,8 +121,8 @@ type diskSpace struct {
 	statErr   bool
 }
 
-func newDiskSpace(dir string, log *slog.Logger) *diskSpace {
-	return &diskSpace{dir: dir, log: log, statfs: freeBytes, margin: func() uint64 { return 0 }}
+func newDiskSpace(dir string, opts badger.Options, log *slog.Logger) *diskSpace {
+	return &diskSpace{dir: dir, opts: opts, log: log, statfs: freeBytes, margin: func() uint64 { return 0 }}
 }
 
 func (d *diskSpace) setReadOnly(reason string) {
@@ -213,7 +214,7 @@ func (d *diskSpace) update(free, need uint64) {
 	d.free, d.need = free, need
 	wasLow := d.low
 	if d.low {
-		d.low = free < need+storeMemTableSize
+		d.low = free < need+uint64(d.opts.MemTableSize)
 	} else {
 		d.low = free < need
 	}
@@ -248,7 +249,7 @@ func (d *diskSpace) check() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.reason != "" {
-		need := openMargin(d.dir, badger.DefaultOptions(d.dir).WithMemTableSize(storeMemTableSize).WithNumMemtables(storeNumMemtables))
+		need := openMargin(d.dir, d.opts)
 		d.free, d.need = free, need
 		if free >= need && !d.spaceBack {
 			d.spaceBack = true

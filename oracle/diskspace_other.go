@@ -13,6 +13,10 @@ func freeBytes(string) (uint64, error) {
 	return 0, errors.New("free space is not known on this system")
 }
 
+func fsSpace(string) (free, total uint64, err error) {
+	return 0, 0, errors.New("free space is not known on this system")
+}
+
 // allocatedBytes is a file's size.
 func allocatedBytes(path string) uint64 {
 	fi, err := os.Stat(path)

@@ -5,7 +5,9 @@ import (
 	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dgraph-io/badger/v4"
 
 	"github.com/hexfield/hexfield/wire"
 )
@@ -394,4 +398,56 @@ func mustOnboardRequest(t *testing.T) OnboardRequest {
 		t.Fatal(err)
 	}
 	return req
+}
+
+func TestMemTableSizeFollowsDisk(t *testing.T) {
+	for _, c := range []struct {
+		total uint64
+		want  int64
+	}{{0, 32 << 20}, {64 << 20, 4 << 20}, {2 << 30, 8 << 20}, {4 << 30, 16 << 20}, {8 << 30, 32 << 20}, {1 << 40, 32 << 20}} {
+		if got := memTableSize(c.total); got != c.want {
+			t.Errorf("memTableSize(%d) = %d, want %d", c.total, got, c.want)
+		}
+	}
+}
+
+// TestDiskSpaceStates drives the free-space state with a fake statfs (a
+// real full disk is TestDiskFullRefusesReports): batches in flight count
+// against the free space, the state clears only a memtable above the
+// margin, and read-only refuses everything.
+func TestDiskSpaceStates(t *testing.T) {
+	const mib = 1 << 20
+	var free uint64 = 100 * mib
+	d := newDiskSpace(t.TempDir(), badgerOpts4MiB(), slog.New(slog.DiscardHandler))
+	d.statfs = func(string) (uint64, error) { return free, nil } // a fake: the numbers are the test
+	d.margin = func() uint64 { return 50 * mib }
+	if err := d.reserve(30 * mib); err != nil {
+		t.Fatalf("reserve with room: %v", err)
+	}
+	// 100 free − 30 in flight: 25 more would eat into the 50 kept.
+	if err := d.reserve(25 * mib); !errors.Is(err, ErrDiskFull) {
+		t.Fatalf("reserve past the margin: %v", err)
+	}
+	if err := d.admitIngest(); !errors.Is(err, ErrDiskFull) || d.status().State != "low" {
+		t.Fatalf("ingest while low: %v, %+v", err, d.status())
+	}
+	d.release(30 * mib)
+	free = 52 * mib // above the margin but not by a memtable: still low
+	d.check()
+	if d.admitIngest() == nil {
+		t.Fatal("state cleared without a memtable to spare")
+	}
+	free = 60 * mib
+	d.check()
+	if err := d.admitIngest(); err != nil || d.status().State != "ok" {
+		t.Fatalf("after space returned: %v, %+v", err, d.status())
+	}
+	d.setReadOnly("full at start")
+	if err := d.reserve(1); !errors.Is(err, ErrDiskFull) || d.admitIngest() == nil || d.status().State != "read_only" {
+		t.Fatalf("read-only: %v, %+v", err, d.status())
+	}
+}
+
+func badgerOpts4MiB() badger.Options {
+	return badger.DefaultOptions("").WithMemTableSize(4 << 20).WithNumMemtables(storeNumMemtables)
 }

@@ -9,11 +9,17 @@ import (
 
 // freeBytes is the space on dir's file system available to this process.
 func freeBytes(dir string) (uint64, error) {
+	free, _, err := fsSpace(dir)
+	return free, err
+}
+
+// fsSpace is the available and the total space of dir's file system.
+func fsSpace(dir string) (free, total uint64, err error) {
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(dir, &st); err != nil {
-		return 0, fmt.Errorf("statfs %s: %w", dir, err)
+		return 0, 0, fmt.Errorf("statfs %s: %w", dir, err)
 	}
-	return uint64(st.Bavail) * uint64(st.Bsize), nil
+	return uint64(st.Bavail) * uint64(st.Bsize), uint64(st.Blocks) * uint64(st.Bsize), nil
 }
 
 // allocatedBytes is the disk space a file occupies (Badger's memtable logs
