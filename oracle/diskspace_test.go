@@ -1,6 +1,7 @@
 package oracle
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/hex"
@@ -8,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -362,8 +364,17 @@ func TestStartOnFullDisk(t *testing.T) {
 	if a := hc.submit(t, packetReport(t, hs, 1000)); a.GetCode() != wire.Code_CODE_OVERLOADED || !strings.Contains(a.GetMessage(), "read-only") {
 		t.Fatalf("submit read-only: %v", a)
 	}
-	if _, err := to.o.onboard(mustOnboardRequest(t), time.Now()); err == nil {
-		t.Fatal("onboarding succeeded on a read-only store")
+	if _, err := to.o.onboard(mustOnboardRequest(t), time.Now()); !errors.Is(err, ErrDiskFull) {
+		t.Fatalf("onboarding on a read-only store: %v", err)
+	}
+	body, _ := json.Marshal(mustOnboardRequest(t))
+	resp, err := http.Post(to.http+"/v1/hotspots", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 503 {
+		t.Fatalf("POST /v1/hotspots on a read-only store: %d, want 503", resp.StatusCode)
 	}
 
 	// Space back: the oracle says a restart leaves read-only mode.

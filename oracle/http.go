@@ -94,6 +94,10 @@ func (o *Oracle) wrap(name string, h func(w http.ResponseWriter, r *http.Request
 				writeJSON(sw, ae.Status, errorBody{Code: ae.Code, Message: ae.Message})
 				return
 			}
+			if errors.Is(err, ErrDiskFull) { // diskspace.go
+				writeJSON(sw, 503, errorBody{Code: "disk_full", Message: err.Error()})
+				return
+			}
 			o.log.Error("http handler", "route", name, "err", err)
 			writeJSON(sw, 500, errorBody{Code: "internal", Message: "internal error"})
 		}

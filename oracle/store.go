@@ -144,6 +144,14 @@ func (s *Store) admitIngest() error { return s.space.admitIngest() }
 // DiskStatus is the store's free-space state.
 func (s *Store) DiskStatus() DiskStatus { return s.space.status() }
 
+// writable is nil unless the store was opened read-only on a full disk.
+func (s *Store) writable() error {
+	if r := s.ReadOnlyReason(); r != "" {
+		return fmt.Errorf("%w: the store is read-only: %s", ErrDiskFull, r)
+	}
+	return nil
+}
+
 // ReadOnlyReason is why the store was opened read-only, or "".
 func (s *Store) ReadOnlyReason() string { return s.space.status().Reason }
 
@@ -263,6 +271,9 @@ func (s *Store) getMetaU64(name string) (uint64, bool, error) {
 }
 
 func (s *Store) setMetaU64(name string, v uint64) error {
+	if err := s.writable(); err != nil {
+		return err
+	}
 	return s.db.Update(func(txn *badger.Txn) error {
 		return txn.Set(metaKey(name), u64(nil, v))
 	})
@@ -546,6 +557,9 @@ func (s *Store) newestReportMs() (int64, error) {
 
 // putEntropy stores a signed entropy value; entropy is kept forever.
 func (s *Store) putEntropy(ts int64, env []byte) error {
+	if err := s.writable(); err != nil {
+		return err
+	}
 	return s.db.Update(func(txn *badger.Txn) error {
 		return txn.Set(entropyKey(ts), env)
 	})
@@ -610,6 +624,9 @@ func (s *Store) hotspot(key []byte) (hotspotRecord, bool, error) {
 // returns the new one, or an error that vetoes the change. The signed
 // request that caused it is kept in the registry log.
 func (s *Store) updateHotspot(key []byte, ms int64, kind wire.Kind, request []byte, fn func(prev hotspotRecord, found bool) (hotspotRecord, error)) (hotspotRecord, error) {
+	if err := s.writable(); err != nil {
+		return hotspotRecord{}, err
+	}
 	var rec hotspotRecord
 	err := s.db.Update(func(txn *badger.Txn) error {
 		var prev hotspotRecord
@@ -717,6 +734,9 @@ func (s *Store) hotspotsOfPage(owner, after []byte, limit int) (keys [][]byte, m
 
 // putRoute stores a route.
 func (s *Store) putRoute(r Route) error {
+	if err := s.writable(); err != nil {
+		return err
+	}
 	return s.db.Update(func(txn *badger.Txn) error {
 		return txn.Set(routeKey(r.ID), encodeJSON(r))
 	})
@@ -724,6 +744,9 @@ func (s *Store) putRoute(r Route) error {
 
 // deleteRoute removes a route; found reports whether it existed.
 func (s *Store) deleteRoute(id string) (bool, error) {
+	if err := s.writable(); err != nil {
+		return false, err
+	}
 	found := false
 	err := s.db.Update(func(txn *badger.Txn) error {
 		b, err := getValue(txn, routeKey(id))
@@ -875,6 +898,9 @@ func (b badgerLogger) Debugf(f string, a ...any) {
 // putEpochDone records epoch rec as done and moves the scheduler's cursor
 // to next, in one transaction.
 func (s *Store) putEpochDone(rec epochRecord, next uint64) error {
+	if err := s.writable(); err != nil {
+		return err
+	}
 	return s.db.Update(func(txn *badger.Txn) error {
 		if err := txn.Set(epochKey(rec.Epoch), encodeJSON(rec)); err != nil {
 			return err
