@@ -32,7 +32,13 @@ import (
 //     (openMargin), OpenStore opens it read-only: reads only, every write
 //     refused, the reason in the log and in /healthz. Badger cannot switch
 //     a database from read-only to read-write in place, so leaving that
-//     mode needs a restart; the watcher logs when the space is back.
+//     mode needs a restart; the watcher logs when the space is back. A
+//     store killed while its disk was full cannot be opened read-only
+//     (Badger must first truncate its memtable log, which is a write):
+//     OpenStore then fails and says how much space it needs;
+//   - the small writes of the registry, entropy and PoC outcomes go on
+//     while reports are refused (the fixed part of the margin is for
+//     them), and stop in read-only mode (ErrDiskFull, HTTP 503).
 //
 // The margin, from the Badger options in OpenStore (M = memtable size, 4
 // MiB on a 64 MiB disk, 32 MiB from 8 GiB; two memtables):
