@@ -22,13 +22,13 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"devnet":   {"run the whole network on this machine", runDevnet},
-		"keys":     {"create and inspect key files", runKeys},
-		"onboard":  {"onboard a hotspot with its key and the owner's wallet", runOnboard},
-		"assert":   {"assert a hotspot's location", runAssert},
-		"hotspots": {"show a hotspot's status, or list an owner's hotspots", runHotspots},
-		"routes":   {"register and list customer routes", runRoutes},
-		"rewards":  {"inspect reward manifests, proofs and balances", runRewards},
+		"devnet":  {"run the whole network on this machine", runDevnet},
+		"keys":    {"create and inspect key files", runKeys},
+		"onboard": {"onboard a hotspot with its key and the owner's wallet", runOnboard},
+		"assert":  {"assert a hotspot's location", runAssert},
+		"hotspot": {"show a hotspot's status, or list an owner's hotspots", runHotspots},
+		"routes":  {"register and list customer routes", runRoutes},
+		"rewards": {"inspect reward manifests, proofs and balances", runRewards},
 	}
 }
 
