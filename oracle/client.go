@@ -23,6 +23,9 @@ type Client struct {
 	HTTP *http.Client
 	// AdminToken is sent as a bearer token on route changes.
 	AdminToken string
+	// PageSize is the limit asked for per page by listing calls
+	// (HotspotsOf); 0 = the oracle's default.
+	PageSize int
 }
 
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
@@ -91,6 +94,43 @@ func (c *Client) Hotspot(ctx context.Context, hotspot wire.PublicKey) (HotspotSt
 	var out HotspotStatus
 	err := c.do(ctx, http.MethodGet, "/v1/hotspots/"+hotspot.String(), nil, &out)
 	return out, err
+}
+
+// HotspotsPage returns one page of owner's hotspots: cursor "" is the
+// first page, limit 0 the oracle's default.
+func (c *Client) HotspotsPage(ctx context.Context, owner wire.PublicKey, cursor string, limit int) (HotspotPage, error) {
+	q := url.Values{"owner": {owner.String()}}
+	if cursor != "" {
+		q.Set("cursor", cursor)
+	}
+	if limit > 0 {
+		q.Set("limit", fmt.Sprint(limit))
+	}
+	var out HotspotPage
+	err := c.do(ctx, http.MethodGet, "/v1/hotspots?"+q.Encode(), nil, &out)
+	return out, err
+}
+
+// HotspotsOf returns every hotspot of owner, following the page cursors.
+func (c *Client) HotspotsOf(ctx context.Context, owner wire.PublicKey) ([]HotspotInfo, error) {
+	var out []HotspotInfo
+	seen := map[string]bool{}
+	cursor := ""
+	for {
+		p, err := c.HotspotsPage(ctx, owner, cursor, c.PageSize)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, p.Hotspots...)
+		if p.NextCursor == "" {
+			return out, nil
+		}
+		if seen[p.NextCursor] {
+			return out, fmt.Errorf("hotspots of %s: the oracle returned cursor %q twice", owner, p.NextCursor)
+		}
+		seen[p.NextCursor] = true
+		cursor = p.NextCursor
+	}
 }
 
 // Routes lists every route.

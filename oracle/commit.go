@@ -146,12 +146,34 @@ type commitResult struct {
 // completes.
 const resultFollower wire.Code = -1
 
-// start prepares batch as one transaction and commits it asynchronously;
-// release is called when every report of the batch has been answered.
+// start prepares batch as one transaction and commits it
+// asynchronously; release is called when every report of the batch has
+// been answered. A batch that the free disk space cannot take is answered
+// CODE_OVERLOADED without being written.
 func (c *committer) start(batch []*ingestItem, release func()) {
 	begin := time.Now()
+	n := batchBytes(batch)
+	if err := c.store.space.reserve(n); err != nil {
+		for _, it := range batch {
+			c.m.rejected.WithLabelValues(codeLabel(wire.Code_CODE_OVERLOADED)).Inc()
+			it.done(wire.Code_CODE_OVERLOADED, 0)
+		}
+		release()
+		return
+	}
+	release = func(release func()) func() {
+		return func() {
+			c.store.space.release(n)
+			release()
+		}
+	}(release)
 	bs := &batchState{}
 	results := make([]commitResult, len(batch))
+	// Preparing and handing to Badger (which gives it its commit
+	// timestamp) under reportTxn: the next preparation's transaction then
+	// waits in Badger for this commit, so counters add up (schema.go).
+	c.store.reportTxn.Lock()
+	defer c.store.reportTxn.Unlock()
 	txn, added, err := c.prepare(batch, results, bs)
 	if err != nil {
 		c.finish(batch, results, bs, added, err, begin)
@@ -170,13 +192,20 @@ func (c *committer) start(batch []*ingestItem, release func()) {
 // writeBatch writes batch synchronously and fills results; tests and the
 // epoch seeding use it. Followers of other batches cannot occur here.
 func (c *committer) writeBatch(batch []*ingestItem, results []commitResult) error {
+	n := batchBytes(batch)
+	if err := c.store.space.reserve(n); err != nil {
+		return err
+	}
+	defer c.store.space.release(n)
 	bs := &batchState{}
+	c.store.reportTxn.Lock()
 	txn, added, err := c.prepare(batch, results, bs)
 	if err == nil {
 		if err = txn.Commit(); err != nil {
 			err = fmt.Errorf("commit: %w", err)
 		}
 	}
+	c.store.reportTxn.Unlock()
 	c.mu.Lock()
 	for _, id := range added {
 		delete(c.pending, id)
@@ -190,11 +219,24 @@ func (c *committer) writeBatch(batch []*ingestItem, results []commitResult) erro
 	return err
 }
 
-// prepare writes every new report of batch into a transaction (committing
-// early parts synchronously only if Badger says the batch is too big) and
-// fills results: OK for new reports, DUPLICATE for ones already durable,
-// resultFollower for duplicates of reports still in flight. It returns the
-// ids it added to c.pending.
+// batchBytes estimates what batch adds to the memtable log: each report's
+// envelope and the keys of its indexes and counters.
+func batchBytes(batch []*ingestItem) uint64 {
+	var n uint64
+	for _, it := range batch {
+		n += uint64(len(it.envelope)) + 400
+	}
+	return n
+}
+
+// prepare writes every new report of batch, with its counters, into a
+// transaction and fills results: OK for new reports, DUPLICATE for ones
+// already durable, resultFollower for duplicates of reports still in
+// flight. A batch too big for one transaction is split: the earlier parts
+// are committed synchronously, each with the counters of its own reports.
+// It returns the ids it added to c.pending. The caller holds
+// Store.reportTxn until it has committed the transaction or handed it to
+// CommitWith.
 func (c *committer) prepare(batch []*ingestItem, results []commitResult, bs *batchState) (*badger.Txn, [][32]byte, error) {
 	s := c.store
 	added := make([][32]byte, 0, len(batch))
@@ -210,21 +252,16 @@ func (c *committer) prepare(batch []*ingestItem, results []commitResult, bs *bat
 	}
 	c.mu.Unlock()
 	txn := s.db.NewTransaction(true)
-	set := func(e *badger.Entry) error {
-		err := txn.SetEntry(e)
-		if errors.Is(err, badger.ErrTxnTooBig) {
-			if err := txn.Commit(); err != nil {
-				return err
-			}
-			txn = s.db.NewTransaction(true)
-			err = txn.SetEntry(e)
-		}
-		return err
-	}
+	// size and count follow Badger's own estimate of txn (Txn.checkSize),
+	// so that the batch is split before ErrTxnTooBig, between reports.
+	var size, count int64
+	deltas := map[counterID]uint64{}
+	const counterCost = 1 + keyLen + 2 + 8 + 8 + 12
 	fail := func(err error) (*badger.Txn, [][32]byte, error) {
 		txn.Discard()
 		return nil, added, err
 	}
+	entries := make([]*badger.Entry, 0, 4)
 	for i, it := range batch {
 		if results[i].code == resultFollower {
 			continue
@@ -252,26 +289,60 @@ func (c *committer) prepare(batch []*ingestItem, results []commitResult, bs *bat
 		case !errors.Is(err, badger.ErrKeyNotFound):
 			return fail(fmt.Errorf("check duplicate: %w", err))
 		}
+		v := encodeReport(reportValue{Kind: it.kind, ReceivedMs: it.receivedMs, Envelope: it.envelope})
+		entries = append(entries[:0],
+			s.entry(reportKey(it.id), v),
+			s.entry(timeKey(it.kind, it.receivedMs, it.id), nil),
+			s.entry(byHotspotKey(it.signer, it.kind, it.receivedMs, it.id), nil))
+		if it.kind == wire.Kind_KIND_WITNESS_REPORT && len(it.payload) == payloadLen {
+			entries = append(entries, s.entry(witnessPayKey(it.payload, it.receivedMs, it.id), nil))
+		}
+		var itSize, itCount int64
+		for _, e := range entries {
+			itSize += int64(len(e.Key)+len(e.Value)) + 12
+			itCount++
+		}
+		ids := reportCounters(it.signer, it.kind, it.receivedMs)
+		for _, id := range ids {
+			if _, ok := deltas[id]; !ok {
+				itSize += counterCost
+				itCount++
+			}
+		}
+		if len(deltas) > 0 && (size+itSize >= s.txnMaxSize || count+itCount >= s.txnMaxCount) {
+			if err := addCounters(txn, deltas); err != nil {
+				return fail(err)
+			}
+			if err := txn.Commit(); err != nil {
+				return nil, added, fmt.Errorf("commit part of a batch: %w", err)
+			}
+			txn = s.db.NewTransaction(true)
+			size, count = 0, 0
+			clear(deltas)
+			itSize, itCount = 0, int64(len(ids))
+			for _, e := range entries {
+				itSize += int64(len(e.Key)+len(e.Value)) + 12
+			}
+			itSize += int64(len(ids)) * counterCost
+			itCount += int64(len(entries))
+		}
+		for _, e := range entries {
+			if err := txn.SetEntry(e); err != nil {
+				return fail(fmt.Errorf("write report: %w", err))
+			}
+		}
+		size, count = size+itSize, count+itCount
+		for _, id := range ids {
+			deltas[id]++
+		}
 		c.mu.Lock()
 		c.pending[it.id] = pendingRef{bs, it.receivedMs}
 		c.mu.Unlock()
 		added = append(added, it.id)
 		results[i] = commitResult{wire.Code_CODE_OK, it.receivedMs}
-		v := encodeReport(reportValue{Kind: it.kind, ReceivedMs: it.receivedMs, Envelope: it.envelope})
-		if err := set(s.entry(reportKey(it.id), v)); err != nil {
-			return fail(fmt.Errorf("write report: %w", err))
-		}
-		if err := set(s.entry(timeKey(it.kind, it.receivedMs, it.id), nil)); err != nil {
-			return fail(fmt.Errorf("write time index: %w", err))
-		}
-		if err := set(s.entry(byHotspotKey(it.signer, it.kind, it.receivedMs, it.id), nil)); err != nil {
-			return fail(fmt.Errorf("write hotspot index: %w", err))
-		}
-		if it.kind == wire.Kind_KIND_WITNESS_REPORT && len(it.payload) == payloadLen {
-			if err := set(s.entry(witnessPayKey(it.payload, it.receivedMs, it.id), nil)); err != nil {
-				return fail(fmt.Errorf("write witness index: %w", err))
-			}
-		}
+	}
+	if err := addCounters(txn, deltas); err != nil {
+		return fail(err)
 	}
 	return txn, added, nil
 }

@@ -1,6 +1,7 @@
 package oracle
 
 import (
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -26,7 +27,7 @@ const maxRequestBody = 64 << 10
 //	GET    /v1/oracle                       the oracle's key and settings hotspots need
 //	GET    /v1/entropy                      the current signed entropy
 //	POST   /v1/hotspots                     onboard (OnboardRequest)
-//	GET    /v1/hotspots?owner=ADDR          hotspots of an owner
+//	GET    /v1/hotspots?owner=ADDR[&limit=N&cursor=C]  hotspots of an owner, a page at a time (HotspotPage)
 //	GET    /v1/hotspots/{address}           status, location, region, last beacon, witness stats, rewards
 //	POST   /v1/hotspots/{address}/location  assert a location (AssertRequest)
 //	GET    /v1/routes                       every route
@@ -86,6 +87,10 @@ func (o *Oracle) wrap(name string, h func(w http.ResponseWriter, r *http.Request
 			var ae *APIError
 			if errors.As(err, &ae) {
 				writeJSON(sw, ae.Status, errorBody{Code: ae.Code, Message: ae.Message})
+				return
+			}
+			if errors.Is(err, ErrDiskFull) { // diskspace.go
+				writeJSON(sw, 503, errorBody{Code: "disk_full", Message: err.Error()})
 				return
 			}
 			o.log.Error("http handler", "route", name, "err", err)
@@ -155,6 +160,10 @@ func (o *Oracle) handleHealth(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	body := map[string]any{"status": "ok", "oracle": o.pub.String(), "epoch_next": next}
+	// A full disk: reads are served, reports refused (diskspace.go).
+	if ds := o.store.DiskStatus(); ds.State != "ok" {
+		body["status"], body["disk"] = "degraded", ds
+	}
 	if env := o.entropy.current(); env != nil {
 		var e wire.Entropy
 		if proto.Unmarshal(env.GetBody(), &e) == nil {
@@ -276,8 +285,38 @@ func (o *Oracle) handleAssert(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// Page sizes of GET /v1/hotspots?owner=: limit defaults to
+// HotspotsPageDefault and may be at most HotspotsPageMax.
+const (
+	HotspotsPageDefault = 100
+	HotspotsPageMax     = 1000
+)
+
+// HotspotPage is GET /v1/hotspots?owner=: one page of an owner's hotspots,
+// in the order of their key bytes. A page may hold fewer than limit
+// hotspots even when more follow; the list ends when NextCursor is empty.
+type HotspotPage struct {
+	Hotspots []HotspotInfo `json:"hotspots"`
+	// NextCursor, passed as ?cursor=, gets the next page; empty on the
+	// last one. It is opaque to clients.
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// The cursor is the last hotspot key of the page, base64url: the next page
+// starts after it, so hotspots onboarded meanwhile are not skipped.
+func encodeCursor(key []byte) string { return base64.RawURLEncoding.EncodeToString(key) }
+
+func decodeCursor(c string) ([]byte, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || len(b) != keyLen {
+		return nil, apiErr(400, "bad_cursor", "cursor %q is not one this oracle returned", c)
+	}
+	return b, nil
+}
+
 func (o *Oracle) handleHotspotsOf(w http.ResponseWriter, r *http.Request) error {
-	ownerS := r.URL.Query().Get("owner")
+	q := r.URL.Query()
+	ownerS := q.Get("owner")
 	if ownerS == "" {
 		return apiErr(400, "bad_request", "the owner query parameter is required")
 	}
@@ -285,21 +324,38 @@ func (o *Oracle) handleHotspotsOf(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	keys, err := o.store.hotspotsOf(owner[:])
+	limit, err := queryInt64(r, "limit", HotspotsPageDefault)
 	if err != nil {
 		return err
 	}
-	out := []HotspotInfo{}
+	if limit < 1 || limit > HotspotsPageMax {
+		return apiErr(400, "bad_request", "limit must be 1 to %d, got %d", HotspotsPageMax, limit)
+	}
+	var after []byte
+	if c := q.Get("cursor"); c != "" {
+		if after, err = decodeCursor(c); err != nil {
+			return err
+		}
+	}
+	keys, more, err := o.store.hotspotsOfPage(owner[:], after, int(limit))
+	if err != nil {
+		return err
+	}
+	page := HotspotPage{Hotspots: []HotspotInfo{}}
 	for _, k := range keys {
 		rec, found, err := o.store.hotspot(k)
 		if err != nil {
 			return err
 		}
+		// The index keeps an entry for every owner a hotspot had.
 		if found && string(rec.Owner) == string(owner[:]) {
-			out = append(out, hotspotInfo(rec))
+			page.Hotspots = append(page.Hotspots, hotspotInfo(rec))
 		}
 	}
-	writeJSON(w, 200, out)
+	if more {
+		page.NextCursor = encodeCursor(keys[len(keys)-1])
+	}
+	writeJSON(w, 200, page)
 	return nil
 }
 

@@ -278,3 +278,82 @@ func FuzzHTTPAPI(f *testing.F) {
 		}
 	})
 }
+
+// TestHotspotsOfPaginates lists an owner's hotspots page by page over
+// HTTP: bounded pages, an opaque cursor to the end, every hotspot once, in
+// key order; bad limits and cursors are 400s.
+func TestHotspotsOfPaginates(t *testing.T) {
+	to := startOracle(t, t.TempDir(), Config{}, Deps{})
+	owner := testKey(t)
+	ownerPub := wire.PublicKeyOf(owner)
+	want := map[string]bool{}
+	for range 25 {
+		hs := testKey(t)
+		req, err := NewOnboardRequest(hs, owner, false, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec, err := to.o.onboard(req, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[hotspotInfo(rec).Address] = true
+	}
+	// Another owner's hotspot is not listed.
+	onboardHotspot(t, to.o, time.Now(), 0)
+	base := to.http + "/v1/hotspots?owner=" + ownerPub.String()
+	var all []HotspotInfo
+	cursor, pages := "", 0
+	for {
+		u := base + "&limit=10"
+		if cursor != "" {
+			u += "&cursor=" + cursor
+		}
+		code, b := httpGet(t, u)
+		var p HotspotPage
+		if code != 200 || json.Unmarshal(b, &p) != nil {
+			t.Fatalf("GET %s: %d %s", u, code, b)
+		}
+		if len(p.Hotspots) > 10 {
+			t.Fatalf("page of %d with limit 10", len(p.Hotspots))
+		}
+		pages++
+		all = append(all, p.Hotspots...)
+		if p.NextCursor == "" {
+			break
+		}
+		cursor = p.NextCursor
+	}
+	if pages != 3 || len(all) != 25 {
+		t.Fatalf("%d hotspots in %d pages, want 25 in 3", len(all), pages)
+	}
+	for i, h := range all {
+		if !want[h.Address] {
+			t.Fatalf("unexpected or repeated hotspot %s", h.Address)
+		}
+		delete(want, h.Address)
+		if i > 0 {
+			a, _ := wire.ParsePublicKey(all[i-1].Address)
+			b, _ := wire.ParsePublicKey(h.Address)
+			if string(a[:]) >= string(b[:]) {
+				t.Fatalf("hotspots out of key order at %d", i)
+			}
+		}
+	}
+	// The default page is bounded too.
+	code, b := httpGet(t, base)
+	var p HotspotPage
+	if code != 200 || json.Unmarshal(b, &p) != nil || len(p.Hotspots) != 25 || p.NextCursor != "" {
+		t.Fatalf("default page: %d %s", code, b)
+	}
+	for _, q := range []string{"&limit=0", "&limit=1001", "&limit=x", "&cursor=!!", "&cursor=AAAA"} {
+		if code, b := httpGet(t, base+q); code != 400 {
+			t.Errorf("GET ...%s: %d %s, want 400", q, code, b)
+		}
+	}
+	// The client follows the cursors.
+	got, err := (&Client{BaseURL: to.http, PageSize: 4}).HotspotsOf(context.Background(), ownerPub)
+	if err != nil || len(got) != 25 {
+		t.Fatalf("client: %d hotspots, %v", len(got), err)
+	}
+}

@@ -313,6 +313,9 @@ func (in *ingest) submit(ctx context.Context, s *wire.Submit, peer wire.PublicKe
 	if len(raw) > o.cfg.MaxReportBytes {
 		return reject(wire.Code_CODE_OVERSIZE, "report of %d bytes exceeds %d", len(raw), o.cfg.MaxReportBytes)
 	}
+	if err := o.store.admitIngest(); err != nil { // disk nearly full (diskspace.go)
+		return reject(wire.Code_CODE_OVERLOADED, "%v", err)
+	}
 	env, err := wire.Open(raw, wire.Kind_KIND_UNSPECIFIED)
 	if err != nil {
 		return reject(wire.CodeOf(err), "%v", err)

@@ -108,3 +108,28 @@ func kindLabel(k wire.Kind) string {
 func codeLabel(c wire.Code) string {
 	return strings.ToLower(strings.TrimPrefix(c.String(), "CODE_"))
 }
+
+// registerDiskMetrics registers gauges of the store's free-space state
+// (diskspace.go) on reg; nil reg registers nothing.
+func registerDiskMetrics(reg prometheus.Registerer, s *Store) error {
+	if reg == nil {
+		return nil
+	}
+	const ns, sub = "hexfield", "oracle"
+	states := map[string]float64{"ok": 0, "low": 1, "read_only": 2}
+	for _, c := range []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "disk_free_bytes",
+			Help: "Free space on the store's file system, as last read."}, func() float64 { return float64(s.DiskStatus().FreeBytes) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "disk_reserve_bytes",
+			Help: "Free space the store keeps for Badger's flushes and compactions; reports are refused below it."},
+			func() float64 { return float64(s.DiskStatus().ReserveBytes) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "disk_state",
+			Help: "Store disk state: 0 ok, 1 low (reports refused), 2 read-only (opened on a full disk)."},
+			func() float64 { return states[s.DiskStatus().State] }),
+	} {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("register disk metrics: %w", err)
+		}
+	}
+	return nil
+}

@@ -148,6 +148,10 @@ func New(cfg Config, d Deps) (*Oracle, error) {
 		return nil, err
 	}
 	o.store = st
+	if err := registerDiskMetrics(d.Registerer, st); err != nil {
+		st.Close()
+		return nil, err
+	}
 	o.commit = newCommitter(st, cfg.CommitQueue, cfg.CommitMaxBatch, m)
 	o.commit.logs = o.logs
 	o.entropy = &entropyService{o: o}
@@ -172,10 +176,14 @@ func (o *Oracle) Run(ctx context.Context) error {
 	commitDone := make(chan error, 1)
 	go func() { commitDone <- o.commit.Run(cctx) }()
 
-	g.Go(func() error { return o.entropy.Run(gctx) })
-	g.Go(func() error { return o.store.sweep(gctx, o.cfg.SweepInterval) })
-	g.Go(func() error { return o.runVerifier(gctx) })
-	g.Go(func() error { return o.runEpochs(gctx) })
+	// A store opened read-only on a full disk serves reads only: the parts
+	// that write wait for a restart (diskspace.go).
+	if o.store.ReadOnlyReason() == "" {
+		g.Go(func() error { return o.entropy.Run(gctx) })
+		g.Go(func() error { return o.store.sweep(gctx, o.cfg.SweepInterval) })
+		g.Go(func() error { return o.runVerifier(gctx) })
+		g.Go(func() error { return o.runEpochs(gctx) })
+	}
 	if o.pc != nil {
 		in := &ingest{o: o}
 		g.Go(func() error { return in.serve(gctx, o.pc) })

@@ -15,6 +15,7 @@ package oracle
 //	0x11    kind u8 ‖ received_ms u64 ‖ id[32]            empty                       (time index)
 //	0x12    payload[51] ‖ received_ms u64 ‖ id[32]        empty                       (witnesses of a beacon payload)
 //	0x13    signer[32] ‖ kind u8 ‖ received_ms u64 ‖ id   empty                       (reports of one hotspot)
+//	0x14    signer[32] ‖ kind u8 ‖ res u8 ‖ bucket u64   count u64                   (reports of one hotspot per minute/hour)
 //	0x20    ts u64 (Unix seconds)                         signed Entropy envelope bytes (kept forever)
 //	0x30    hotspot key[32]                               JSON hotspotRecord (current registry state)
 //	0x31    hotspot key[32] ‖ effective_ms u64            JSON hotspotRecord (every version, for snapshots)
@@ -30,12 +31,26 @@ package oracle
 // Badger TTL equal to the retention setting; Badger's compaction drops them
 // and the sweeper runs value-log GC. Entropy, registry, routes and epochs
 // are kept forever.
+//
+// Hotspot counters (0x14) count the reports of each hotspot and kind per
+// UTC minute (res 1, bucket = received_ms / 60 000) and per hour (res 2,
+// bucket = received_ms / 3 600 000). They are written in the transaction
+// that writes the reports they count, so they are exact after any crash.
+// Report transactions add to them by read-modify-write without conflict
+// detection, which is safe because they are prepared one at a time
+// (Store.reportTxn) and Badger starts a transaction only once every
+// earlier commit is applied or failed (its read timestamp waits for them),
+// so each sees every earlier batch's counts. Counters carry a TTL of
+// counterTTL, long enough for the 24-hour figures of
+// GET /v1/hotspots/{address}.
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -47,7 +62,9 @@ import (
 //
 // History:
 //   - 1 (2026-11-21): first layout.
-const SchemaVersion = 1
+//   - 2 (2026-12-01): per-hotspot report counters (0x14), backfilled from
+//     the hotspot index (0x13).
+const SchemaVersion = 2
 
 const (
 	prefixMeta        byte = 0x01
@@ -55,6 +72,7 @@ const (
 	prefixTime        byte = 0x11
 	prefixWitnessPay  byte = 0x12
 	prefixByHotspot   byte = 0x13
+	prefixCounter     byte = 0x14
 	prefixEntropy     byte = 0x20
 	prefixHotspot     byte = 0x30
 	prefixHotspotVer  byte = 0x31
@@ -74,11 +92,14 @@ const (
 	metaEpochNext    = "epoch_next"    // u64: the next epoch the scheduler will close
 )
 
-// migration upgrades a store at version v to v+1 inside one transaction,
-// through txn; migrations()[v] is the step from v. There are none yet:
-// version 1 is the first layout.
-func migrations() map[uint32]func(txn *badger.Txn) error {
-	return map[uint32]func(txn *badger.Txn) error{}
+// migrations()[v] upgrades a store at version v to v+1. A step may write
+// in several transactions (a backfill does not fit in one), so each step
+// is idempotent: the version is moved on only after the step completed,
+// and a step interrupted by a crash runs again from the start.
+func migrations() map[uint32]func(s *Store) error {
+	return map[uint32]func(s *Store) error{
+		1: backfillCounters,
+	}
 }
 
 const (
@@ -130,6 +151,133 @@ func byHotspotKey(signer []byte, kind wire.Kind, ms int64, id [32]byte) []byte {
 func byHotspotPrefix(signer []byte, kind wire.Kind) []byte {
 	k := append([]byte{prefixByHotspot}, signer...)
 	return append(k, byte(kind))
+}
+
+// Counter resolutions (the res byte of prefixCounter keys).
+const (
+	resMinute byte = 1
+	resHour   byte = 2
+)
+
+// resMs is the bucket length of a counter resolution.
+func resMs(res byte) int64 {
+	if res == resHour {
+		return 3_600_000
+	}
+	return 60_000
+}
+
+// counterTTL is how long counters are kept: the newest figure shown is the
+// last 24 hours, and a day more keeps the minute buckets at that window's
+// start for as long as they are read.
+const counterTTL = 48 * time.Hour
+
+// counterID names one counter bucket, without its lane.
+type counterID struct {
+	signer [keyLen]byte
+	kind   wire.Kind
+	res    byte
+	bucket uint64
+}
+
+func counterKey(c counterID) []byte {
+	k := make([]byte, 0, 1+keyLen+1+1+8)
+	k = append(k, prefixCounter)
+	k = append(k, c.signer[:]...)
+	k = append(k, byte(c.kind), c.res)
+	return u64(k, c.bucket)
+}
+
+// counterPrefix is the prefix of signer's counters of kind at res.
+func counterPrefix(signer []byte, kind wire.Kind, res byte) []byte {
+	k := append([]byte{prefixCounter}, signer...)
+	return append(k, byte(kind), res)
+}
+
+// reportCounters are the counters one report of kind by signer at ms adds
+// one to.
+func reportCounters(signer []byte, kind wire.Kind, ms int64) [2]counterID {
+	var out [2]counterID
+	for i, res := range []byte{resMinute, resHour} {
+		out[i] = counterID{signer: [keyLen]byte(signer), kind: kind, res: res, bucket: uint64(max(ms, 0) / resMs(res))}
+	}
+	return out
+}
+
+// backfillCounters (schema 1 → 2) builds the hotspot counters from the
+// hotspot index, for the reports received in the counterTTL before the
+// newest one (older buckets would expire at once). It sets each bucket's
+// count, so running it again gives the same counters.
+func backfillCounters(s *Store) error {
+	newest, err := s.newestReportMs()
+	if err != nil {
+		return err
+	}
+	cutoff := newest - counterTTL.Milliseconds()
+	w := &splitTxn{db: s.db, txn: s.db.NewTransaction(true)}
+	defer func() { w.txn.Discard() }()
+	counts := map[counterID]uint64{}
+	var group []byte // signer ‖ kind of the counts
+	flush := func() error {
+		for id, n := range counts {
+			if err := w.set(counterEntry(counterKey(id), n)); err != nil {
+				return err
+			}
+		}
+		clear(counts)
+		return nil
+	}
+	err = s.db.View(func(txn *badger.Txn) error {
+		p := []byte{prefixByHotspot}
+		return s.scanIndex(txn, p, p, nil, false, func(k, _ []byte) error {
+			if len(k) != 1+keyLen+1+8+idLen {
+				return fmt.Errorf("hotspot index key: %w", errCorrupt)
+			}
+			if !bytes.Equal(group, k[:1+keyLen+1]) {
+				if err := flush(); err != nil {
+					return err
+				}
+				group = append(group[:0], k[:1+keyLen+1]...)
+			}
+			ms := int64(binary.BigEndian.Uint64(k[1+keyLen+1:]))
+			if ms < cutoff {
+				return nil
+			}
+			for _, id := range reportCounters(k[1:1+keyLen], wire.Kind(k[1+keyLen]), ms) {
+				counts[id]++
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("backfill counters: %w", err)
+	}
+	if err := flush(); err != nil {
+		return fmt.Errorf("backfill counters: %w", err)
+	}
+	if err := w.txn.Commit(); err != nil {
+		return fmt.Errorf("backfill counters: %w", err)
+	}
+	return nil
+}
+
+// splitTxn writes entries in as many transactions as they need; for
+// offline, idempotent writes such as a migration only.
+type splitTxn struct {
+	db  *badger.DB
+	txn *badger.Txn
+}
+
+func (w *splitTxn) set(e *badger.Entry) error {
+	err := w.txn.SetEntry(e)
+	if errors.Is(err, badger.ErrTxnTooBig) {
+		if err := w.txn.Commit(); err != nil {
+			return err
+		}
+		w.txn = w.db.NewTransaction(true)
+		err = w.txn.SetEntry(e)
+	}
+	return err
 }
 
 // reportValue is the stored form of an ingested report.

@@ -7,10 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"sync"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
+	"github.com/dgraph-io/badger/v4/skl"
 
 	"github.com/hexfield/hexfield/wire"
 )
@@ -19,21 +22,70 @@ import (
 // built by the functions in schema.go.
 type Store struct {
 	db        *badger.DB
+	opts      badger.Options
 	retention time.Duration
 	log       *slog.Logger
+	// space watches the free space of the data directory (diskspace.go).
+	space *diskSpace
+	// reportTxn serialises the preparation of report transactions, which
+	// read-modify-write the hotspot counters (schema.go).
+	reportTxn sync.Mutex
+	// txnMaxSize and txnMaxCount are where a report batch is split into
+	// several transactions, a little below Badger's ErrTxnTooBig limits.
+	txnMaxSize, txnMaxCount int64
+	stopWatch               context.CancelFunc
+	watchDone               chan struct{}
 }
 
 // ErrSchema is returned when the store on disk has a schema version this
 // build cannot read or migrate.
 var ErrSchema = errors.New("unsupported store schema")
 
+// Badger sizing. The free space the store must keep (diskMargin) grows
+// with the memtable size, so it follows the size of the file system:
+// 1/256 of it rounded down to a power of two, from 4 MiB (a 64 MiB disk
+// keeps a margin of about 20 MiB plus its data) to 32 MiB (Badger's cost per
+// report is lowest with large memtables: 4 MiB ones cost about 40% more CPU
+// per report in compactions). At most two memtables wait for a flush, and
+// every value of the oracle but large manifests stays in the LSM tree
+// (storeValueThreshold), so the value log hardly grows.
+const (
+	storeMinMemTable      = 4 << 20
+	storeMaxMemTable      = 32 << 20
+	storeNumMemtables     = 2
+	storeValueLogFileSize = 16 << 20
+	storeValueThreshold   = 64 << 10
+)
+
+// memTableSize is the memtable size for a file system of total bytes (0:
+// unknown).
+func memTableSize(total uint64) int64 {
+	if total == 0 {
+		return storeMaxMemTable
+	}
+	m := int64(storeMinMemTable)
+	for m < storeMaxMemTable && uint64(m)*2*256 <= total {
+		m *= 2
+	}
+	return m
+}
+
 // OpenStore opens (or creates) the store in dir. Writes are synced, so a
 // store killed with SIGKILL reopens with every committed transaction.
 // Reports are kept for retention (0 = forever).
+//
+// When the file system holding dir has less free space than the store
+// needs to open for writing safely (openMargin), the store opens read-only:
+// it serves reads, refuses every write, and ReadOnlyReason says why.
+// Leaving read-only mode needs a restart once space is freed.
 func OpenStore(dir string, retention time.Duration, log *slog.Logger) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("open store %s: %w", dir, err)
+	}
+	_, total, _ := fsSpace(dir)
 	opts := badger.DefaultOptions(dir).
 		WithSyncWrites(true).
 		WithNumVersionsToKeep(1).
@@ -41,57 +93,132 @@ func OpenStore(dir string, retention time.Duration, log *slog.Logger) (*Store, e
 		WithMetricsEnabled(false).
 		WithBlockCacheSize(32 << 20).
 		WithIndexCacheSize(16 << 20).
-		WithMemTableSize(32 << 20).
-		WithValueLogFileSize(128 << 20).
+		WithMemTableSize(memTableSize(total)).
+		WithNumMemtables(storeNumMemtables).
+		WithValueLogFileSize(storeValueLogFileSize).
+		WithValueThreshold(storeValueThreshold).
 		WithCompression(options.None).
 		WithDetectConflicts(false).
 		WithNumCompactors(2)
+	space := newDiskSpace(dir, opts, log)
+	readOnly := ""
+	if free, err := space.statfs(dir); err == nil {
+		if need := openMargin(dir, opts); free < need {
+			readOnly = fmt.Sprintf("the file system of %s has %s free; opening the store for writing needs %s (Badger flushes and compacts at once); free space and restart",
+				dir, fmtBytes(free), fmtBytes(need))
+			opts = opts.WithReadOnly(true)
+		}
+	}
 	db, err := badger.Open(opts)
 	if err != nil {
+		if readOnly != "" {
+			return nil, fmt.Errorf("open store %s read-only (%s): %w", dir, readOnly, err)
+		}
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
-	s := &Store{db: db, retention: retention, log: log}
+	s := &Store{db: db, opts: opts, retention: retention, log: log, space: space}
+	s.txnMaxSize = (15 * opts.MemTableSize / 100) * 9 / 10
+	s.txnMaxCount = s.txnMaxSize / int64(skl.MaxNodeSize)
+	space.margin = s.diskMargin
+	if readOnly != "" {
+		space.setReadOnly(readOnly)
+		log.Error("store opened read-only: disk full", "reason", readOnly)
+	}
 	if err := s.checkSchema(); err != nil {
 		db.Close()
 		return nil, err
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopWatch, s.watchDone = cancel, make(chan struct{})
+	go func() {
+		defer close(s.watchDone)
+		space.watch(ctx, diskCheckInterval)
+	}()
 	return s, nil
 }
 
+// admitIngest is ingest's check that the store takes reports: an error
+// wrapping ErrDiskFull while its disk is nearly full or it is read-only.
+func (s *Store) admitIngest() error { return s.space.admitIngest() }
+
+// DiskStatus is the store's free-space state.
+func (s *Store) DiskStatus() DiskStatus { return s.space.status() }
+
+// writable is nil unless the store was opened read-only on a full disk.
+func (s *Store) writable() error {
+	if r := s.ReadOnlyReason(); r != "" {
+		return fmt.Errorf("%w: the store is read-only: %s", ErrDiskFull, r)
+	}
+	return nil
+}
+
+// ReadOnlyReason is why the store was opened read-only, or "".
+func (s *Store) ReadOnlyReason() string { return s.space.status().Reason }
+
 func (s *Store) checkSchema() error {
-	return s.db.Update(func(txn *badger.Txn) error {
-		item, err := txn.Get(metaKey(metaSchema))
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return txn.Set(metaKey(metaSchema), binary.BigEndian.AppendUint32(nil, SchemaVersion))
-		}
+	var ver uint32
+	var found bool
+	err := s.db.View(func(txn *badger.Txn) error {
+		v, err := getValue(txn, metaKey(metaSchema))
 		if err != nil {
 			return fmt.Errorf("read schema version: %w", err)
 		}
-		v, err := item.ValueCopy(nil)
-		if err != nil || len(v) != 4 {
+		if v == nil {
+			return nil
+		}
+		if len(v) != 4 {
 			return fmt.Errorf("read schema version: %w", errCorrupt)
 		}
-		ver := binary.BigEndian.Uint32(v)
-		migs := migrations()
-		for ver < SchemaVersion {
-			m, ok := migs[ver]
-			if !ok {
-				return fmt.Errorf("store schema %d: %w", ver, ErrSchema)
-			}
-			if err := m(txn); err != nil {
-				return fmt.Errorf("migrate schema %d: %w", ver, err)
-			}
-			ver++
-		}
-		if ver > SchemaVersion {
-			return fmt.Errorf("store schema %d is newer than %d: %w", ver, SchemaVersion, ErrSchema)
-		}
-		return txn.Set(metaKey(metaSchema), binary.BigEndian.AppendUint32(nil, ver))
+		ver, found = binary.BigEndian.Uint32(v), true
+		return nil
 	})
+	if err != nil {
+		return err
+	}
+	if !found {
+		if s.opts.ReadOnly {
+			return fmt.Errorf("new store in %s cannot be created: %s", s.opts.Dir, s.ReadOnlyReason())
+		}
+		return s.setSchema(SchemaVersion)
+	}
+	if ver > SchemaVersion {
+		return fmt.Errorf("store schema %d is newer than %d: %w", ver, SchemaVersion, ErrSchema)
+	}
+	migs := migrations()
+	for ver < SchemaVersion {
+		m, ok := migs[ver]
+		if !ok {
+			return fmt.Errorf("store schema %d: %w", ver, ErrSchema)
+		}
+		if s.opts.ReadOnly {
+			return fmt.Errorf("store schema %d needs a migration, which needs free space: %s", ver, s.ReadOnlyReason())
+		}
+		if err := m(s); err != nil {
+			return fmt.Errorf("migrate schema %d: %w", ver, err)
+		}
+		ver++
+		if err := s.setSchema(ver); err != nil {
+			return err
+		}
+		s.log.Info("store schema migrated", "schema", ver)
+	}
+	return nil
+}
+
+func (s *Store) setSchema(v uint32) error {
+	err := s.db.Update(func(txn *badger.Txn) error {
+		return txn.Set(metaKey(metaSchema), binary.BigEndian.AppendUint32(nil, v))
+	})
+	if err != nil {
+		return fmt.Errorf("write schema version: %w", err)
+	}
+	return nil
 }
 
 // Close flushes and closes the database.
 func (s *Store) Close() error {
+	s.stopWatch()
+	<-s.watchDone
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close store: %w", err)
 	}
@@ -144,6 +271,9 @@ func (s *Store) getMetaU64(name string) (uint64, bool, error) {
 }
 
 func (s *Store) setMetaU64(name string, v uint64) error {
+	if err := s.writable(); err != nil {
+		return err
+	}
 	return s.db.Update(func(txn *badger.Txn) error {
 		return txn.Set(metaKey(name), u64(nil, v))
 	})
@@ -317,22 +447,119 @@ func (s *Store) HotspotReports(signer []byte, kind wire.Kind, limit int) ([]Stor
 }
 
 // CountHotspotReports counts the reports of kind signed by signer with
-// received_ms ≥ sinceMs.
+// received_ms ≥ sinceMs, exactly, from the hotspot counters: whole hours
+// and whole minutes from their counters, and only the part of a minute at
+// the start of the window from the hotspot index. The counters reach back
+// counterTTL; sinceMs further back counts only what they still hold.
 func (s *Store) CountHotspotReports(signer []byte, kind wire.Kind, sinceMs int64) (int, error) {
-	n := 0
-	var zero [32]byte
+	var n uint64
+	sinceMs = max(sinceMs, 0)
+	m0 := ceilTo(sinceMs, resMs(resMinute))
+	h0 := ceilTo(sinceMs, resMs(resHour))
 	err := s.db.View(func(txn *badger.Txn) error {
-		p := byHotspotPrefix(signer, kind)
-		return s.scanIndex(txn, p, byHotspotKey(signer, kind, sinceMs, zero), nil, false, func(_, _ []byte) error {
-			n++
-			return nil
-		})
+		var zero [32]byte
+		if sinceMs < m0 {
+			p := byHotspotPrefix(signer, kind)
+			err := s.scanIndex(txn, p, byHotspotKey(signer, kind, sinceMs, zero), byHotspotKey(signer, kind, m0, zero), false,
+				func(_, _ []byte) error {
+					n++
+					return nil
+				})
+			if err != nil {
+				return err
+			}
+		}
+		if m0 < h0 {
+			c, err := s.sumCounters(txn, signer, kind, resMinute, m0, h0)
+			if err != nil {
+				return err
+			}
+			n += c
+		}
+		c, err := s.sumCounters(txn, signer, kind, resHour, h0, -1)
+		n += c
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("count hotspot reports: %w", err)
+	}
+	return int(n), nil
+}
+
+// ceilTo rounds ms up to a multiple of step.
+func ceilTo(ms, step int64) int64 { return (ms + step - 1) / step * step }
+
+// sumCounters adds up signer's counters of kind at res for the buckets covering [fromMs, toMs) (toMs < 0: no end). fromMs and
+// toMs are multiples of the bucket length.
+func (s *Store) sumCounters(txn *badger.Txn, signer []byte, kind wire.Kind, res byte, fromMs, toMs int64) (uint64, error) {
+	var n uint64
+	p := counterPrefix(signer, kind, res)
+	start := u64(counterPrefix(signer, kind, res), uint64(fromMs/resMs(res)))
+	var stop []byte
+	if toMs >= 0 {
+		stop = u64(counterPrefix(signer, kind, res), uint64(toMs/resMs(res)))
+	}
+	err := s.scanIndex(txn, p, start, stop, false, func(_, v []byte) error {
+		if len(v) != 8 {
+			return fmt.Errorf("counter value: %w", errCorrupt)
+		}
+		n += decodeU64(v)
+		return nil
 	})
 	return n, err
 }
 
+// counterEntry is a counter's entry with its TTL.
+func counterEntry(k []byte, n uint64) *badger.Entry {
+	return badger.NewEntry(k, u64(nil, n)).WithTTL(counterTTL)
+}
+
+// addCounters adds deltas to the counters in txn; the caller holds
+// Store.reportTxn (see schema.go for why that makes it exact).
+func addCounters(txn *badger.Txn, deltas map[counterID]uint64) error {
+	for id, d := range deltas {
+		k := counterKey(id)
+		v, err := getValue(txn, k)
+		if err != nil {
+			return fmt.Errorf("read counter: %w", err)
+		}
+		var base uint64
+		if len(v) == 8 {
+			base = decodeU64(v)
+		}
+		if err := txn.SetEntry(counterEntry(k, base+d)); err != nil {
+			return fmt.Errorf("write counter: %w", err)
+		}
+	}
+	return nil
+}
+
+// newestReportMs is the largest received_ms of any stored report (0 when
+// there is none).
+func (s *Store) newestReportMs() (int64, error) {
+	var newest int64
+	err := s.db.View(func(txn *badger.Txn) error {
+		for _, kind := range []wire.Kind{wire.Kind_KIND_BEACON_REPORT, wire.Kind_KIND_WITNESS_REPORT, wire.Kind_KIND_PACKET_REPORT} {
+			err := s.scanIndex(txn, timePrefix(kind), nil, nil, true, func(k, _ []byte) error {
+				if len(k) >= 10 {
+					newest = max(newest, int64(binary.BigEndian.Uint64(k[2:10])))
+				}
+				return errStop
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return newest, err
+}
+
 // putEntropy stores a signed entropy value; entropy is kept forever.
 func (s *Store) putEntropy(ts int64, env []byte) error {
+	if err := s.writable(); err != nil {
+		return err
+	}
 	return s.db.Update(func(txn *badger.Txn) error {
 		return txn.Set(entropyKey(ts), env)
 	})
@@ -397,6 +624,9 @@ func (s *Store) hotspot(key []byte) (hotspotRecord, bool, error) {
 // returns the new one, or an error that vetoes the change. The signed
 // request that caused it is kept in the registry log.
 func (s *Store) updateHotspot(key []byte, ms int64, kind wire.Kind, request []byte, fn func(prev hotspotRecord, found bool) (hotspotRecord, error)) (hotspotRecord, error) {
+	if err := s.writable(); err != nil {
+		return hotspotRecord{}, err
+	}
 	var rec hotspotRecord
 	err := s.db.Update(func(txn *badger.Txn) error {
 		var prev hotspotRecord
@@ -477,21 +707,36 @@ func (s *Store) registryAt(atMs int64) ([]hotspotRecord, error) {
 	return out, nil
 }
 
-// hotspotsOf returns the keys of the hotspots owned by owner.
-func (s *Store) hotspotsOf(owner []byte) ([][]byte, error) {
-	var out [][]byte
-	err := s.db.View(func(txn *badger.Txn) error {
+// hotspotsOfPage returns the keys in owner's hotspot index after the key
+// after (nil: from the first), in key order, at most limit, and whether
+// the index holds more.
+func (s *Store) hotspotsOfPage(owner, after []byte, limit int) (keys [][]byte, more bool, err error) {
+	err = s.db.View(func(txn *badger.Txn) error {
 		p := append([]byte{prefixOwner}, owner...)
-		return s.scanIndex(txn, p, p, nil, false, func(k, _ []byte) error {
-			out = append(out, append([]byte(nil), k[len(p):]...))
+		start := p
+		if after != nil {
+			start = append(ownerKey(owner, after), 0) // the first key past after
+		}
+		return s.scanIndex(txn, p, start, nil, false, func(k, _ []byte) error {
+			if len(keys) == limit {
+				more = true
+				return errStop
+			}
+			keys = append(keys, append([]byte(nil), k[len(p):]...))
 			return nil
 		})
 	})
-	return out, err
+	if err != nil {
+		return nil, false, fmt.Errorf("hotspots of owner: %w", err)
+	}
+	return keys, more, nil
 }
 
 // putRoute stores a route.
 func (s *Store) putRoute(r Route) error {
+	if err := s.writable(); err != nil {
+		return err
+	}
 	return s.db.Update(func(txn *badger.Txn) error {
 		return txn.Set(routeKey(r.ID), encodeJSON(r))
 	})
@@ -499,6 +744,9 @@ func (s *Store) putRoute(r Route) error {
 
 // deleteRoute removes a route; found reports whether it existed.
 func (s *Store) deleteRoute(id string) (bool, error) {
+	if err := s.writable(); err != nil {
+		return false, err
+	}
 	found := false
 	err := s.db.Update(func(txn *badger.Txn) error {
 		b, err := getValue(txn, routeKey(id))
@@ -546,6 +794,11 @@ func (s *Store) epochRecord(n uint64) (epochRecord, bool, error) {
 // putEpoch writes epoch n's state and, if manifest is non-nil, its manifest
 // bytes, in one transaction.
 func (s *Store) putEpoch(rec epochRecord, manifest []byte) error {
+	n := uint64(2 * len(manifest))
+	if err := s.space.reserve(n); err != nil {
+		return fmt.Errorf("write epoch %d: %w", rec.Epoch, err)
+	}
+	defer s.space.release(n)
 	return s.db.Update(func(txn *badger.Txn) error {
 		if manifest != nil {
 			if err := txn.Set(manifestKey(rec.Epoch), manifest); err != nil {
@@ -579,6 +832,11 @@ func (s *Store) markEpochDistributed(n uint64) error {
 // route in rec.RouteDC (balances stop at zero), in one transaction, so the
 // charge happens exactly once with the manifest.
 func (s *Store) putEpochCharged(rec epochRecord, manifest []byte) error {
+	n := uint64(2 * len(manifest))
+	if err := s.space.reserve(n); err != nil {
+		return fmt.Errorf("write epoch %d: %w", rec.Epoch, err)
+	}
+	defer s.space.release(n)
 	return s.db.Update(func(txn *badger.Txn) error {
 		for id, dc := range rec.RouteDC {
 			b, err := getValue(txn, routeKey(id))
@@ -659,6 +917,9 @@ func (b badgerLogger) Debugf(f string, a ...any) {
 // putEpochDone records epoch rec as done and moves the scheduler's cursor
 // to next, in one transaction.
 func (s *Store) putEpochDone(rec epochRecord, next uint64) error {
+	if err := s.writable(); err != nil {
+		return err
+	}
 	return s.db.Update(func(txn *badger.Txn) error {
 		if err := txn.Set(epochKey(rec.Epoch), encodeJSON(rec)); err != nil {
 			return err

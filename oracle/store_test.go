@@ -2,6 +2,7 @@ package oracle
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/binary"
 	"errors"
 	"sync"
@@ -239,6 +240,163 @@ func TestRegistrySnapshot(t *testing.T) {
 		}
 		if len(snap) != tc.n || (tc.n == 1 && snap[0].Cell != tc.cell) {
 			t.Fatalf("snapshot at %v: %+v", tc.at.Sub(t0), snap)
+		}
+	}
+}
+
+// indexCount counts signer's reports of kind with received_ms ≥ since by
+// walking the hotspot index, as GET /v1/hotspots/{address} used to.
+func indexCount(t *testing.T, s *Store, signer []byte, kind wire.Kind, since int64) int {
+	t.Helper()
+	rs, err := s.HotspotReports(signer, kind, 1<<30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, r := range rs {
+		if r.ReceivedMs >= since {
+			n++
+		}
+	}
+	return n
+}
+
+// counterTotal sums every hour counter of signer and kind, all lanes.
+func counterTotal(t *testing.T, s *Store, signer []byte, kind wire.Kind) int {
+	t.Helper()
+	var n uint64
+	err := s.db.View(func(txn *badger.Txn) (err error) {
+		n, err = s.sumCounters(txn, signer, kind, resHour, 0, -1)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(n)
+}
+
+// TestHotspotCountersExact writes reports through the pipelined group
+// commit (several transactions in flight, no conflict detection) and the
+// synchronous path (split into several transactions), with duplicates,
+// and checks that the counters equal the index for every window start.
+func TestHotspotCountersExact(t *testing.T) {
+	s, err := OpenStore(t.TempDir(), 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	m, _ := newMetrics(nil)
+	c := newCommitter(s, 4096, 16, m)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	kinds := []wire.Kind{wire.Kind_KIND_BEACON_REPORT, wire.Kind_KIND_WITNESS_REPORT, wire.Kind_KIND_PACKET_REPORT}
+	const base = int64(1_800_000_000_000) // an arbitrary UTC time
+	var keys []ed25519.PrivateKey
+	for range 3 {
+		keys = append(keys, testKey(t))
+	}
+	item := func(h, i int) *ingestItem {
+		hs := keys[h]
+		raw := packetReport(t, hs, uint64(i))
+		pub := wire.PublicKeyOf(hs)
+		// Spread over three hours, crossing minute and hour edges.
+		ms := base + int64(i)*7919%(3*3600*1000)
+		return &ingestItem{id: wire.ReportID(raw), kind: kinds[i%3], receivedMs: ms, signer: pub[:], envelope: raw}
+	}
+	var wg sync.WaitGroup
+	for h := range keys {
+		wg.Go(func() {
+			var answered sync.WaitGroup
+			for i := range 1500 {
+				for range 1 + i%7/6 { // every seventh report twice: a duplicate
+					it := item(h, i)
+					answered.Add(1)
+					it.done = func(code wire.Code, _ int64) {
+						if code != wire.Code_CODE_OK && code != wire.Code_CODE_DUPLICATE {
+							t.Errorf("report answered %v", code)
+						}
+						answered.Done()
+					}
+					c.submit(ctx, it)
+				}
+			}
+			answered.Wait()
+		})
+	}
+	wg.Wait()
+	// The synchronous path, in one batch too big for one transaction.
+	var batch []*ingestItem
+	for i := 1500; i < 5500; i++ {
+		batch = append(batch, item(0, i))
+	}
+	if err := c.writeBatch(batch, make([]commitResult, len(batch))); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	<-done
+	for _, hs := range keys {
+		pub := wire.PublicKeyOf(hs)
+		for _, kind := range kinds {
+			if got, want := counterTotal(t, s, pub[:], kind), indexCount(t, s, pub[:], kind, 0); got != want {
+				t.Errorf("%v counters %d, index %d", kind, got, want)
+			}
+			for _, since := range []int64{0, base, base + 1, base + 59_999, base + 60_000, base + 61_234, base + 3_599_999, base + 3_600_000, base + 5_000_321, base + 3*3600*1000} {
+				got, err := s.CountHotspotReports(pub[:], kind, since)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := indexCount(t, s, pub[:], kind, since); got != want {
+					t.Errorf("%v since %d: counted %d, index has %d", kind, since, got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestSchemaMigrationBackfillsCounters opens a schema-1 store (reports,
+// no counters) and checks that the migration builds exact counters.
+func TestSchemaMigrationBackfillsCounters(t *testing.T) {
+	dir := t.TempDir()
+	s, err := OpenStore(dir, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := newMetrics(nil)
+	hs := testKey(t)
+	pub := wire.PublicKeyOf(hs)
+	const base = int64(1_800_000_000_000)
+	var batch []*ingestItem
+	for i := range 3000 {
+		raw := packetReport(t, hs, uint64(i))
+		batch = append(batch, &ingestItem{id: wire.ReportID(raw), kind: wire.Kind_KIND_PACKET_REPORT,
+			receivedMs: base + int64(i)*3001, signer: pub[:], envelope: raw})
+	}
+	if err := newCommitter(s, 1, 1, m).writeBatch(batch, make([]commitResult, len(batch))); err != nil {
+		t.Fatal(err)
+	}
+	// Make it a schema-1 store: no counters.
+	if err := s.db.DropPrefix([]byte{prefixCounter}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.setSchema(1); err != nil {
+		t.Fatal(err)
+	}
+	if n := counterTotal(t, s, pub[:], wire.Kind_KIND_PACKET_REPORT); n != 0 {
+		t.Fatalf("%d counted after dropping the counters", n)
+	}
+	s.Close()
+	if s, err = OpenStore(dir, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, since := range []int64{0, base + 1_234_567, base + 7_200_000} {
+		got, err := s.CountHotspotReports(pub[:], wire.Kind_KIND_PACKET_REPORT, since)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := indexCount(t, s, pub[:], wire.Kind_KIND_PACKET_REPORT, since); got != want || want == 0 {
+			t.Errorf("since %d: counted %d after migration, index has %d", since, got, want)
 		}
 	}
 }

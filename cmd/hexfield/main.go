@@ -1,6 +1,6 @@
 // Command hexfield is the operator and developer CLI: the devnet (the whole
-// network on one machine), keys, onboarding, location assertion, routes and
-// reward manifests.
+// network on one machine), keys, onboarding, location assertion, hotspot
+// status, routes and reward manifests.
 package main
 
 import (
@@ -31,6 +31,7 @@ func commands() map[string]command {
 		"keys":    {"create and inspect key files", runKeys, keysUsage},
 		"onboard": {"onboard a hotspot: its signed request (or its key) and the owner's wallet", runOnboard, ""},
 		"assert":  {"assert a hotspot's location", runAssert, ""},
+		"hotspot": {"show a hotspot's status, or list an owner's hotspots", runHotspots, ""},
 		"routes": {"register and list customer routes", runRoutes, `hexfield routes list [--oracle URL]
 hexfield routes put --id ID --lns HOST:PORT [--devaddr START-END]... [--joineui START-END]...
                     [--net-id N] [--max-copies N] [--dc N] [--oracle URL] [--token T]

@@ -128,6 +128,49 @@ func runAssert(ctx context.Context, args []string, out io.Writer) error {
 	return printJSON(out, info)
 }
 
+// runHotspots shows one hotspot's status, or lists every hotspot of an
+// owner (following the oracle's page cursors).
+//
+//	hexfield hotspot (--address ADDRESS | --owner ADDRESS) [--oracle URL]
+func runHotspots(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("hotspot", flag.ContinueOnError)
+	url := fs.String("oracle", defaultOracleURL, "oracle HTTP API base URL")
+	address := fs.String("address", "", "a hotspot's address: show its status")
+	ownerS := fs.String("owner", "", "an owner's wallet address: list its hotspots")
+	pageSize := fs.Int("page-size", 0, "hotspots per request when listing (0 = the oracle's default)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	c := &oracle.Client{BaseURL: *url, PageSize: *pageSize}
+	switch {
+	case (*address == "") == (*ownerS == ""):
+		return errors.New("hotspot: give exactly one of --address and --owner")
+	case *address != "":
+		hs, err := wire.ParsePublicKey(*address)
+		if err != nil {
+			return fmt.Errorf("hotspot: --address: %w", err)
+		}
+		st, err := c.Hotspot(ctx, hs)
+		if err != nil {
+			return fmt.Errorf("hotspot: %w", err)
+		}
+		return printJSON(out, st)
+	default:
+		owner, err := wire.ParsePublicKey(*ownerS)
+		if err != nil {
+			return fmt.Errorf("hotspot: --owner: %w", err)
+		}
+		list, err := c.HotspotsOf(ctx, owner)
+		if err != nil {
+			return fmt.Errorf("hotspot: %w", err)
+		}
+		if list == nil {
+			list = []oracle.HotspotInfo{}
+		}
+		return printJSON(out, list)
+	}
+}
+
 func printJSON(out io.Writer, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {

@@ -11,8 +11,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hexfield/hexfield/oracle"
+	"github.com/hexfield/hexfield/wire"
 )
 
 // startTestOracle runs an oracle with only its HTTP API on loopback.
@@ -137,5 +139,50 @@ func TestAssertInputs(t *testing.T) {
 	}
 	if _, err := assert("--lat", "0", "--lng", "0"); !oracle.IsCode(err, "outside_regions") {
 		t.Errorf("Null Island: %v; want outside_regions", err)
+	}
+}
+
+// TestCLIHotspotsFollowsCursors lists an owner's hotspots a few per page:
+// the CLI must follow the oracle's cursors to the end.
+func TestCLIHotspotsFollowsCursors(t *testing.T) {
+	url := startTestOracle(t)
+	c := &oracle.Client{BaseURL: url}
+	owner, _ := wire.GenerateKey()
+	want := map[string]bool{}
+	for range 7 {
+		hs, _ := wire.GenerateKey()
+		req, err := oracle.NewOnboardRequest(hs, owner, false, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := c.Onboard(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[info.Address] = true
+	}
+	out := runCLI(t, runHotspots, "--oracle", url, "--owner", wire.PublicKeyOf(owner).String(), "--page-size", "3")
+	var list []oracle.HotspotInfo
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		t.Fatalf("hotspots output %q: %v", out, err)
+	}
+	got := map[string]bool{}
+	for _, h := range list {
+		got[h.Address] = true
+	}
+	if len(list) != 7 || len(got) != 7 {
+		t.Fatalf("listed %d hotspots (%d distinct), want 7", len(list), len(got))
+	}
+	for a := range want {
+		if !got[a] {
+			t.Errorf("hotspot %s missing from the list", a)
+		}
+	}
+	for a := range want {
+		var st oracle.HotspotStatus
+		if out := runCLI(t, runHotspots, "--oracle", url, "--address", a); json.Unmarshal([]byte(out), &st) != nil || st.Address != a || st.Status != "not_asserted" {
+			t.Fatalf("hotspots --address output %q", out)
+		}
+		break
 	}
 }

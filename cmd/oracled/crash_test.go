@@ -271,6 +271,15 @@ func TestCrashKill9(t *testing.T) {
 				missing++
 			}
 		}
+		// The hotspot counters are written with the reports: exact too.
+		for _, hs := range hotspots {
+			pub := wire.PublicKeyOf(hs)
+			n, err := st.CountHotspotReports(pub[:], wire.Kind_KIND_PACKET_REPORT, 0)
+			rs, err2 := st.HotspotReports(pub[:], wire.Kind_KIND_PACKET_REPORT, 1<<30)
+			if err != nil || err2 != nil || n != len(rs) {
+				t.Errorf("round %d: hotspot %s counted %d reports, index holds %d (%v, %v)", round, pub, n, len(rs), err, err2)
+			}
+		}
 		st.Close()
 		if missing > 0 {
 			t.Fatalf("round %d: %d of %d acked reports missing after kill -9", round, missing, n)
