@@ -251,7 +251,7 @@ func TestDiskFullRefusesReports(t *testing.T) {
 	if h.Status != "degraded" || h.Disk == nil || h.Disk.State != "low" || h.Disk.Reason == "" {
 		t.Errorf("healthz while the disk is low: %+v", h)
 	}
-	if _, b := httpGet(t, to.http+"/metrics"); !strings.Contains(string(b), "hexfield_oracle_disk_state 1") {
+	if _, b := httpGet(t, to.metrics+"/metrics"); !strings.Contains(string(b), "hexfield_oracle_disk_state 1") {
 		t.Errorf("metrics while the disk is low do not say so")
 	}
 	// Reads go on: every acked report is there, also over HTTP.
@@ -352,7 +352,7 @@ func TestStartOnFullDisk(t *testing.T) {
 		t.Fatalf("healthz on a full disk: %+v", h)
 	}
 	t.Logf("read-only start: %s", h.Disk.Reason)
-	if _, b := httpGet(t, to.http+"/metrics"); !strings.Contains(string(b), "hexfield_oracle_disk_state 2") {
+	if _, b := httpGet(t, to.metrics+"/metrics"); !strings.Contains(string(b), "hexfield_oracle_disk_state 2") {
 		t.Errorf("metrics of a read-only store do not say so")
 	}
 	for _, id := range ids {
