@@ -42,7 +42,7 @@ func fwRoute(id string, lns net.Addr) *wire.Route {
 
 type listenFunc func(address string) (net.PacketConn, error)
 
-func runOwned(t *testing.T, name string, f func(context.Context) error) {
+func runOwned(t testing.TB, name string, f func(context.Context) error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -57,7 +57,7 @@ func runOwned(t *testing.T, name string, f func(context.Context) error) {
 
 // fwHotspot is a real Hotspot whose sockets come from listen. Without
 // oracles it takes its config (region, location, routes) from the test.
-func fwHotspot(t *testing.T, listen listenFunc, cfg Config) (*Hotspot, *prometheus.Registry) {
+func fwHotspot(t testing.TB, listen listenFunc, cfg Config) (*Hotspot, *prometheus.Registry) {
 	t.Helper()
 	if cfg.DataDir == "" {
 		cfg.DataDir = t.TempDir()
