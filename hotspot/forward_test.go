@@ -2,6 +2,7 @@ package hotspot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -481,5 +482,129 @@ func TestForwardOracleUnreachable(t *testing.T) {
 	o.restart(t)
 	waitFor(t, "packet reports at the oracle", 60*time.Second, func() bool {
 		return o.count() == 2 && h.Outbox().Stats().Reports == 0
+	})
+}
+
+// TestForwardCopyLimits: a data uplink goes once per route in the dedup
+// window, a join up to max(max_copies, 3) times; the window expires.
+func TestForwardCopyLimits(t *testing.T) {
+	fw := &forwarder{dedup: map[dedupKey]dedupEntry{}}
+	t0 := time.Unix(1_700_000_000, 0)
+	h := [32]byte{1}
+	if !fw.takeCopy("a", h, 1, t0) || fw.takeCopy("a", h, 1, t0.Add(time.Second)) {
+		t.Fatal("data uplink: want exactly one copy")
+	}
+	if !fw.takeCopy("b", h, 1, t0) {
+		t.Fatal("another route gets its own copy")
+	}
+	if !fw.takeCopy("a", h, 1, t0.Add(dedupWindow)) {
+		t.Fatal("the window did not expire")
+	}
+	j := [32]byte{2}
+	n := 0
+	for range 10 {
+		if fw.takeCopy("a", j, max(uint32(1), minJoinCopies), t0) {
+			n++
+		}
+	}
+	if n != 3 {
+		t.Fatalf("join forwarded %d times, want 3", n)
+	}
+	for i := range dedupEntries + 10 {
+		fw.takeCopy("flood", [32]byte{byte(i), byte(i >> 8), 9}, 1, t0)
+	}
+	if len(fw.dedup) > dedupEntries {
+		t.Fatalf("dedup holds %d entries", len(fw.dedup))
+	}
+}
+
+// TestForwardRouteDeactivated: when a route turns inactive its session
+// ends and nothing more is forwarded on it; an older table is ignored;
+// the table in force is what a restart loads.
+func TestForwardRouteDeactivated(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		pn := sim.NewPacketNetwork()
+		m := fwMedium(t)
+		l := fwLNS(t, pn.ListenPacket, sim.LNSConfig{})
+		dir := t.TempDir()
+		h, reg := fwHotspot(t, pn.ListenPacket, Config{DataDir: dir})
+		r := fwRoute("acme", l.Addr())
+		c := fwConfig(r)
+		c.IssuedMs = 10
+		h.applyConfig(wire.PublicKey{}, c)
+		fwConcentrator(t, pn.ListenPacket, m, h, "gw", sim.ConcentratorConfig{})
+		s := abpSensor(t, m, l, 5, lorawan.DevAddr{0x02, 0, 0, 0x21})
+		if _, err := s.Uplink(context.Background(), 1, []byte("a"), false); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if len(l.Uplinks()) != 1 || counter(t, reg, "hexfield_hotspot_lns_sessions") != 1 {
+			t.Fatalf("before: %d uplinks, sessions %v", len(l.Uplinks()), counter(t, reg, "hexfield_hotspot_lns_sessions"))
+		}
+		// An older table (another oracle lagging) changes nothing.
+		old := fwConfig()
+		old.IssuedMs = 9
+		h.applyConfig(wire.PublicKey{}, old)
+		if got := h.fwd.table.Load(); got.Version != 10 || len(got.Routes) != 1 {
+			t.Fatalf("older table taken: %+v", got)
+		}
+		off := fwConfig(&wire.Route{Id: r.Id, LnsAddr: r.LnsAddr, DevAddrs: r.DevAddrs, Active: false})
+		off.IssuedMs = 11
+		h.applyConfig(wire.PublicKey{}, off)
+		synctest.Wait()
+		if got := counter(t, reg, "hexfield_hotspot_lns_sessions"); got != 0 {
+			t.Fatalf("sessions %v after the route turned inactive", got)
+		}
+		if _, err := s.Uplink(context.Background(), 1, []byte("b"), false); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if n := len(l.Uplinks()); n != 1 {
+			t.Fatalf("%d uplinks after the route turned inactive", n)
+		}
+		if g, ok := l.Server().Gateway(GatewayEUI(h.PublicKey())); !ok || g.Online {
+			t.Errorf("the LNS still sees the gateway online (%+v): PULL_DATA did not stop", g)
+		}
+		saved, err := loadRouteTable(dir + "/" + routeTableFile)
+		if err != nil || saved.Version != 11 || len(saved.Routes) != 1 || saved.Routes[0].Active {
+			t.Fatalf("persisted table %+v, %v", saved, err)
+		}
+	})
+}
+
+// TestForwardNoConcentratorAnswer: a protocol v1 concentrator sends no
+// TX_ACK, so the hotspot invents none: the LNS times out on every
+// downlink, while the device still gets its ACK.
+func TestForwardNoConcentratorAnswer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		pn := sim.NewPacketNetwork()
+		m := fwMedium(t)
+		l := fwLNS(t, pn.ListenPacket, sim.LNSConfig{})
+		h, reg := fwHotspot(t, pn.ListenPacket, Config{})
+		h.applyConfig(wire.PublicKey{}, fwConfig(fwRoute("acme", l.Addr())))
+		fwConcentrator(t, pn.ListenPacket, m, h, "gw", sim.ConcentratorConfig{Version: 1})
+		s := abpSensor(t, m, l, 6, lorawan.DevAddr{0x02, 0, 0, 0x31})
+		res, err := s.Uplink(context.Background(), 1, []byte("c"), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Downlink == nil || !res.Downlink.ACK {
+			t.Fatalf("device got %+v, want its ACK", res.Downlink)
+		}
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		as := l.TxAttempts()
+		if len(as) == 0 {
+			t.Fatal("no downlink attempted")
+		}
+		for _, a := range as {
+			if !errors.Is(a.Err, semtech.ErrTxAckTimeout) {
+				t.Errorf("LNS attempt %+v: want no TX_ACK (timeout)", a)
+			}
+		}
+		if got := counter(t, reg, "hexfield_hotspot_lns_downlinks_total", "result", "unacked"); got != float64(len(as)) {
+			t.Errorf("unacked counted %v, want %d", got, len(as))
+		}
 	})
 }
