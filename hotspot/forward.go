@@ -2,6 +2,7 @@ package hotspot
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -387,6 +389,8 @@ type lnsSession struct {
 	key    sessionKey
 	cancel context.CancelFunc
 	queue  chan copyJob
+	client atomic.Pointer[semtech.Client] // the current one, for status
+	local  atomic.Pointer[string]
 }
 
 // run resolves the LNS, opens the socket and runs the client and its
@@ -428,6 +432,9 @@ func (s *lnsSession) serve(ctx context.Context) error {
 		conn.Close()
 		return err
 	}
+	s.client.Store(c)
+	local := conn.LocalAddr().String()
+	s.local.Store(&local)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -560,4 +567,64 @@ func downlinkLabel(st semtech.TxStatus) string {
 		return string(st.Error)
 	}
 	return "other"
+}
+
+// RoutingStatus is the forwarding part of the status API.
+type RoutingStatus struct {
+	GatewayEUI   string             `json:"gateway_eui"`
+	TableVersion uint64             `json:"table_version"`
+	Routes       int                `json:"routes"`
+	Active       int                `json:"active"`
+	Sessions     []LNSSessionStatus `json:"sessions"`
+}
+
+// LNSSessionStatus is one Semtech UDP session to a customer's LNS: its
+// PUSH_ACK and PULL_ACK counts show an LNS that stopped answering.
+type LNSSessionStatus struct {
+	Route       string     `json:"route"`
+	LNS         string     `json:"lns"`
+	Local       string     `json:"local,omitempty"`
+	PushSent    uint64     `json:"push_sent"`
+	PushAcked   uint64     `json:"push_acked"`
+	PullSent    uint64     `json:"pull_sent"`
+	PullAcked   uint64     `json:"pull_acked"`
+	LastPullAck *time.Time `json:"last_pull_ack,omitempty"`
+	Downlinks   uint64     `json:"downlinks"`
+}
+
+func (fw *forwarder) status() RoutingStatus {
+	st := RoutingStatus{GatewayEUI: fw.eui.String(), Sessions: []LNSSessionStatus{}}
+	if t := fw.table.Load(); t != nil {
+		st.TableVersion, st.Routes = t.Version, len(t.Routes)
+		for _, r := range t.Routes {
+			if r.Active {
+				st.Active++
+			}
+		}
+	}
+	fw.mu.Lock()
+	sessions := make([]*lnsSession, 0, len(fw.sessions))
+	for _, s := range fw.sessions {
+		sessions = append(sessions, s)
+	}
+	fw.mu.Unlock()
+	slices.SortFunc(sessions, func(a, b *lnsSession) int {
+		return cmp.Or(cmp.Compare(a.key.route, b.key.route), cmp.Compare(a.key.lns, b.key.lns))
+	})
+	for _, s := range sessions {
+		ls := LNSSessionStatus{Route: s.key.route, LNS: s.key.lns}
+		if l := s.local.Load(); l != nil {
+			ls.Local = *l
+		}
+		if c := s.client.Load(); c != nil {
+			cs := c.Stats()
+			ls.PushSent, ls.PushAcked, ls.PullSent, ls.PullAcked, ls.Downlinks = cs.PushSent, cs.PushAcked, cs.PullSent, cs.PullAcked, cs.Downlinks
+			if !cs.LastPullAck.IsZero() {
+				t := cs.LastPullAck.UTC()
+				ls.LastPullAck = &t
+			}
+		}
+		st.Sessions = append(st.Sessions, ls)
+	}
+	return st
 }

@@ -1,10 +1,12 @@
 package hotspot
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -446,6 +448,24 @@ func TestForwardHostileLNS(t *testing.T) {
 		// Both routes were sent each copy and reported it.
 		if n := len(packetReports(t, h.Outbox())); n != 10 {
 			t.Errorf("%d packet reports, want 10", n)
+		}
+		// The status shows which LNS stopped answering.
+		rs := h.Status().Routing
+		if rs.GatewayEUI != GatewayEUI(h.PublicKey()).String() || rs.Routes != 2 || rs.Active != 2 || len(rs.Sessions) != 2 {
+			t.Fatalf("routing status %+v", rs)
+		}
+		good, hostile := rs.Sessions[0], rs.Sessions[1]
+		if good.Route != "good" || good.PushAcked != 5 || good.PullAcked == 0 || good.LastPullAck == nil {
+			t.Errorf("good session %+v", good)
+		}
+		if hostile.Route != "hostile" || hostile.PushSent != 5 || hostile.PushAcked != 0 || hostile.PullAcked != 0 || hostile.PullSent < 3 {
+			t.Errorf("hostile session %+v", hostile)
+		}
+		var text bytes.Buffer
+		st := h.Status()
+		st.WriteText(&text)
+		if !strings.Contains(text.String(), "lns          hostile") {
+			t.Errorf("status text:\n%s", text.String())
 		}
 	})
 }
