@@ -48,6 +48,9 @@ const (
 	// minJoinCopies is the least number of copies of one join-request the
 	// hotspot forwards on a route (joins are free).
 	minJoinCopies = 3
+	// reportQueue bounds delivered copies waiting to be reported; past it
+	// the senders wait for the outbox (reports are never dropped here).
+	reportQueue = 4096
 	// routeTableFile is the persisted route table, in the data directory.
 	routeTableFile = "routes.bin"
 )
@@ -105,6 +108,9 @@ type forwarder struct {
 	m      *forwardMetrics
 	reg    prometheus.Registerer
 	relays chan struct{}
+	// reports hands delivered copies to the reporter goroutine, so that
+	// signing and the outbox (its fsync) never hold up forwarding.
+	reports chan copyJob
 
 	table atomic.Pointer[RouteTable]
 	meta  atomic.Pointer[map[string]string]
@@ -139,6 +145,7 @@ func newForwarder(h *Hotspot, listen func() (net.PacketConn, error), reg prometh
 		path: filepath.Join(h.cfg.DataDir, routeTableFile),
 		log:  h.log, m: newForwardMetrics(reg), reg: reg,
 		relays:   make(chan struct{}, maxRelays),
+		reports:  make(chan copyJob, reportQueue),
 		sessions: map[sessionKey]*lnsSession{},
 		dedup:    map[dedupKey]dedupEntry{},
 	}
@@ -156,11 +163,20 @@ func newForwarder(h *Hotspot, listen func() (net.PacketConn, error), reg prometh
 }
 
 // run owns the sessions: they start on the first matching uplink and end
-// with ctx.
+// with ctx. Then the reports of every copy sent are queued before it
+// returns.
 func (fw *forwarder) run(ctx context.Context) error {
 	fw.mu.Lock()
 	fw.ctx = ctx
 	fw.mu.Unlock()
+	reported := make(chan struct{})
+	go func() {
+		defer close(reported)
+		for j := range fw.reports {
+			fw.report(j)
+		}
+	}()
+	defer func() { close(fw.reports); <-reported }()
 	<-ctx.Done()
 	fw.mu.Lock()
 	fw.ctx = nil
@@ -469,7 +485,7 @@ func (s *lnsSession) send(ctx context.Context, c *semtech.Client) {
 			fw.m.uplinks.WithLabelValues("not_sent").Inc()
 			continue
 		}
-		fw.report(j)
+		fw.reports <- j // the reporter drains until every sender is gone
 	}
 }
 

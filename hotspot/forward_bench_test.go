@@ -92,7 +92,7 @@ func startForwardBench(b *testing.B) *forwardBench {
 		b.Fatal(err)
 	}
 	runOwned(b, "lns", lns.Run)
-	h, _ := fwHotspot(b, udp, Config{Region: "EU868"})
+	h, _ := fwHotspot(b, udp, Config{Region: "EU868", OutboxSyncInterval: DefaultOutboxSyncInterval})
 	h.applyConfig(wire.PublicKey{}, fwConfig(fwRoute("acme", lns.Addr())))
 	rad := &benchRadio{got: make(chan time.Time, 1)}
 	up, _ := udp("127.0.0.1:0")
@@ -172,4 +172,40 @@ func BenchmarkForwardDownlinkLatency(b *testing.B) {
 		lat.add((<-fb.rad.got).Sub(start))
 	}
 	lat.report(b)
+}
+
+// BenchmarkDirectUplinkLatency is the baseline of
+// BenchmarkForwardUplinkLatency: the same uplinks at the same rate from
+// the concentrator straight to the LNS, one UDP hop, no hotspot. The
+// hotspot's added latency is the difference.
+func BenchmarkDirectUplinkLatency(b *testing.B) {
+	lc, _ := net.ListenPacket("udp", "127.0.0.1:0")
+	bl := &benchLNS{sent: map[uint32]time.Time{}, lat: &latencies{}}
+	lns, err := semtech.NewServer(semtech.ServerConfig{Handler: bl, QueueSize: 4096}, lc, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	runOwned(b, "lns", lns.Run)
+	up, _ := net.ListenPacket("udp", "127.0.0.1:0")
+	c, err := semtech.NewClient(semtech.ClientConfig{EUI: semtech.EUI{1, 2, 3, 4, 5, 6, 7, 8}}, up, nil, lns.Addr(), nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	runOwned(b, "concentrator", c.Run)
+	fb := &forwardBench{bl: bl, fwd: c, addr: 0x02000001}
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	n := uint32(0)
+	for b.Loop() {
+		<-tick.C
+		n++
+		fb.uplink(b, n)
+	}
+	b.StopTimer()
+	waitFor(b, "uplinks at the LNS", 10*time.Second, func() bool {
+		bl.lat.mu.Lock()
+		defer bl.lat.mu.Unlock()
+		return len(bl.lat.d) == int(n)
+	})
+	bl.lat.report(b)
 }

@@ -65,7 +65,9 @@ func fwHotspot(t testing.TB, listen listenFunc, cfg Config) (*Hotspot, *promethe
 	if cfg.DataDir == "" {
 		cfg.DataDir = t.TempDir()
 	}
-	cfg.OutboxSyncInterval = 5 * time.Millisecond
+	if cfg.OutboxSyncInterval == 0 {
+		cfg.OutboxSyncInterval = 5 * time.Millisecond
+	}
 	cfg.ShutdownTimeout = time.Second
 	key, _ := wire.GenerateKey()
 	st, err := listen("127.0.0.1:0")
