@@ -112,8 +112,9 @@ type forwarder struct {
 	// signing and the outbox (its fsync) never hold up forwarding.
 	reports chan copyJob
 
-	table atomic.Pointer[RouteTable]
-	meta  atomic.Pointer[map[string]string]
+	table   atomic.Pointer[RouteTable]
+	tableMu sync.Mutex // serialises setTable: version check, swap and file
+	meta    atomic.Pointer[map[string]string]
 
 	mu       sync.Mutex
 	ctx      context.Context // Run's, nil before and after
@@ -208,6 +209,8 @@ func (fw *forwarder) applyConfig(c *wire.Config) {
 // persists it when it changed, and closes the sessions of routes that are
 // gone, inactive or moved to another LNS.
 func (fw *forwarder) setTable(t *RouteTable) {
+	fw.tableMu.Lock()
+	defer fw.tableMu.Unlock()
 	if cur := fw.table.Load(); cur != nil && t.Version < cur.Version {
 		fw.m.tables.WithLabelValues("older").Inc()
 		return
