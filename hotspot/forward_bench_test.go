@@ -63,7 +63,6 @@ func (l *benchLNS) HandleUplink(_ context.Context, u semtech.Uplink) {
 // benchRadio is the concentrator's downlink side: it accepts every txpk
 // and notes when it arrived.
 type benchRadio struct {
-	mu  sync.Mutex
 	got chan time.Time
 }
 
