@@ -630,3 +630,34 @@ func TestForwardNoConcentratorAnswer(t *testing.T) {
 		}
 	})
 }
+
+// TestForwardSessionBound: a route table naming more LNS sessions than
+// the bound gets the bound, and the rest are counted, not opened.
+func TestForwardSessionBound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		pn := sim.NewPacketNetwork()
+		m := fwMedium(t)
+		l := fwLNS(t, pn.ListenPacket, sim.LNSConfig{})
+		h, reg := fwHotspot(t, pn.ListenPacket, Config{})
+		var routes []*wire.Route
+		for i := range maxLNSSessions + 8 {
+			routes = append(routes, fwRoute(fmt.Sprintf("r%02d", i), l.Addr()))
+		}
+		h.applyConfig(wire.PublicKey{}, fwConfig(routes...))
+		fwConcentrator(t, pn.ListenPacket, m, h, "gw", sim.ConcentratorConfig{})
+		s := abpSensor(t, m, l, 7, lorawan.DevAddr{0x02, 0, 0, 0x41})
+		if _, err := s.Uplink(context.Background(), 1, []byte("z"), false); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if got := counter(t, reg, "hexfield_hotspot_lns_sessions"); got != maxLNSSessions {
+			t.Errorf("%v sessions, want %d", got, maxLNSSessions)
+		}
+		if got := counter(t, reg, "hexfield_hotspot_lns_uplinks_total", "result", "no_session"); got != 8 {
+			t.Errorf("no_session counted %v, want 8", got)
+		}
+		if got := counter(t, reg, "hexfield_hotspot_lns_uplinks_total", "result", "forwarded"); got != maxLNSSessions {
+			t.Errorf("forwarded %v copies, want %d", got, maxLNSSessions)
+		}
+	})
+}
