@@ -150,17 +150,37 @@ func newForwarder(h *Hotspot, listen func() (net.PacketConn, error), reg prometh
 		sessions: map[sessionKey]*lnsSession{},
 		dedup:    map[dedupKey]dedupEntry{},
 	}
-	t, err := loadRouteTable(fw.path)
+	saved, err := loadRouteTable(fw.path)
 	switch {
 	case err != nil:
 		fw.log.Warn("persisted route table unusable; waiting for an oracle's", "err", err)
-	case t != nil:
-		fw.table.Store(t)
-		fw.saved, _ = t.MarshalBinary()
-		fw.log.Info("route table loaded", "version", t.Version, "routes", len(t.Routes))
+	case saved != nil:
+		fw.table.Store(saved.Table)
+		fw.loc = saved.Loc
+		fw.saved, _ = saved.MarshalBinary()
+		fw.restoreRegion(saved.Region)
+		fw.log.Info("route table loaded", "version", saved.Table.Version, "routes", len(saved.Table.Routes), "region", saved.Region)
 	}
 	fw.updateMeta()
 	return fw
+}
+
+// restoreRegion takes the persisted region into use until an oracle's
+// config says otherwise, unless the local config sets one.
+func (fw *forwarder) restoreRegion(name string) {
+	if name == "" {
+		return
+	}
+	r, err := radio.LookupRegion(name)
+	if err != nil {
+		return
+	}
+	h := fw.h
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.region == nil && h.regionSource == "" {
+		h.region, h.regionSource = r, "persisted"
+	}
 }
 
 // run owns the sessions: they start on the first matching uplink and end
@@ -215,7 +235,13 @@ func (fw *forwarder) setTable(t *RouteTable) {
 		fw.m.tables.WithLabelValues("older").Inc()
 		return
 	}
-	b, err := t.MarshalBinary()
+	fw.mu.Lock()
+	st := savedState{Table: t, Loc: fw.loc}
+	fw.mu.Unlock()
+	if r := fw.h.Region(); r != nil {
+		st.Region = r.Name
+	}
+	b, err := st.MarshalBinary()
 	if err != nil {
 		fw.m.tables.WithLabelValues("error").Inc()
 		return

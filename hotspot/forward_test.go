@@ -473,7 +473,8 @@ func TestForwardHostileLNS(t *testing.T) {
 }
 
 // TestForwardOracleUnreachable, over real loopback UDP: with the route
-// table persisted by an earlier run and the oracle down, uplinks reach the
+// table, region and location persisted by an earlier run and the oracle
+// down from the start, uplinks reach the
 // LNS and their packet reports wait in the outbox, then reach the oracle
 // once it is back.
 func TestForwardOracleUnreachable(t *testing.T) {
@@ -484,11 +485,14 @@ func TestForwardOracleUnreachable(t *testing.T) {
 	o.stop()
 	dir := t.TempDir()
 	tab, _ := NewRouteTable(5, []*wire.Route{fwRoute("acme", l.Addr())})
-	b, _ := tab.MarshalBinary()
+	b, _ := savedState{Table: tab, Region: "EU868", Loc: location{asserted: true, cell: fwCell, lat: fwLat, lng: fwLng}}.MarshalBinary()
 	if err := saveRouteTable(dir+"/"+routeTableFile, b); err != nil {
 		t.Fatal(err)
 	}
-	h, _ := fwHotspot(t, udp, Config{DataDir: dir, Region: "EU868", Oracles: []string{o.dialString()}})
+	h, _ := fwHotspot(t, udp, Config{DataDir: dir, Oracles: []string{o.dialString()}})
+	if st := h.Status(); st.Region != "EU868" || st.RegionSource != "persisted" {
+		t.Fatalf("region %q from %q, want the persisted EU868", st.Region, st.RegionSource)
+	}
 	fwConcentrator(t, udp, m, h, "gw", sim.ConcentratorConfig{})
 	s := abpSensor(t, m, l, 4, lorawan.DevAddr{0x02, 0, 0, 0x11})
 	for i := range 2 {
@@ -497,6 +501,9 @@ func TestForwardOracleUnreachable(t *testing.T) {
 		}
 	}
 	waitFor(t, "uplinks at the LNS", 20*time.Second, func() bool { return len(l.Uplinks()) == 2 })
+	if meta := l.Uplinks()[0].RXPK.Meta; meta["gateway_h3index"] != "8c1fb46622dd5ff" || meta["regi"] != "EU868" {
+		t.Errorf("meta from the persisted state: %v", meta)
+	}
 	waitFor(t, "packet reports in the outbox", 20*time.Second, func() bool { return len(packetReports(t, h.Outbox())) == 2 })
 	if o.count() != 0 {
 		t.Fatal("the oracle is down but has reports")
@@ -589,7 +596,7 @@ func TestForwardRouteDeactivated(t *testing.T) {
 			t.Errorf("the LNS still sees the gateway online (%+v): PULL_DATA did not stop", g)
 		}
 		saved, err := loadRouteTable(dir + "/" + routeTableFile)
-		if err != nil || saved.Version != 11 || len(saved.Routes) != 1 || saved.Routes[0].Active {
+		if err != nil || saved.Table.Version != 11 || len(saved.Table.Routes) != 1 || saved.Table.Routes[0].Active || saved.Region != "EU868" {
 			t.Fatalf("persisted table %+v, %v", saved, err)
 		}
 	})

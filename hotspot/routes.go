@@ -163,17 +163,30 @@ func (t *RouteTable) Match(f Frame, dst []*Route) []*Route {
 	return dst
 }
 
+// savedState is what the data directory keeps across restarts: the route
+// table, and the region and location the oracle last gave, so that a
+// hotspot restarted while no oracle is reachable forwards at once.
+type savedState struct {
+	Table  *RouteTable
+	Region string
+	Loc    location
+}
+
 // The persisted form: magic, a CRC-32C of the rest, then a deterministic
-// protobuf Config holding only the version (issued_ms) and the routes.
+// protobuf Config holding the version (issued_ms), the routes, the region
+// and the location.
 var routeTableMagic = []byte("HXRT\x01")
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// MarshalBinary encodes the table for the data directory.
-func (t *RouteTable) MarshalBinary() ([]byte, error) {
-	c := &wire.Config{IssuedMs: t.Version}
-	for i := range t.Routes {
-		c.Routes = append(c.Routes, t.Routes[i].toWire())
+// MarshalBinary encodes the state for the data directory.
+func (s savedState) MarshalBinary() ([]byte, error) {
+	c := &wire.Config{Region: s.Region, Asserted: s.Loc.asserted, H3Cell: s.Loc.cell, Lat: s.Loc.lat, Lng: s.Loc.lng}
+	if t := s.Table; t != nil {
+		c.IssuedMs = t.Version
+		for i := range t.Routes {
+			c.Routes = append(c.Routes, t.Routes[i].toWire())
+		}
 	}
 	body, err := proto.MarshalOptions{Deterministic: true}.Marshal(c)
 	if err != nil {
@@ -185,10 +198,11 @@ func (t *RouteTable) MarshalBinary() ([]byte, error) {
 	return append(b, body...), nil
 }
 
-// UnmarshalBinary decodes a persisted table. A wrong magic, a bad
+// UnmarshalBinary decodes a persisted state. A wrong magic, a bad
 // checksum, bad protobuf or an oversized file is an error; invalid routes
-// inside are left out as NewRouteTable does.
-func (t *RouteTable) UnmarshalBinary(b []byte) error {
+// inside are left out as NewRouteTable does, and a region name longer
+// than any region's is dropped.
+func (s *savedState) UnmarshalBinary(b []byte) error {
 	if len(b) > maxRouteTableFile {
 		return fmt.Errorf("%w: %d bytes", errRouteTable, len(b))
 	}
@@ -204,13 +218,19 @@ func (t *RouteTable) UnmarshalBinary(b []byte) error {
 	if err := proto.Unmarshal(body, &c); err != nil {
 		return fmt.Errorf("%w: %w", errRouteTable, err)
 	}
-	nt, _ := NewRouteTable(c.IssuedMs, c.Routes)
-	*t = *nt
+	t, _ := NewRouteTable(c.IssuedMs, c.Routes)
+	*s = savedState{Table: t, Loc: location{asserted: c.Asserted, cell: c.H3Cell, lat: c.Lat, lng: c.Lng}}
+	if len(c.Region) <= maxRegionName {
+		s.Region = c.Region
+	}
 	return nil
 }
 
-// loadRouteTable reads the persisted table; a missing file is (nil, nil).
-func loadRouteTable(path string) (*RouteTable, error) {
+// maxRegionName bounds a persisted region name ("AS923-1").
+const maxRegionName = 16
+
+// loadRouteTable reads the persisted state; a missing file is (nil, nil).
+func loadRouteTable(path string) (*savedState, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -223,11 +243,11 @@ func loadRouteTable(path string) (*RouteTable, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load route table: %w", err)
 	}
-	var t RouteTable
-	if err := t.UnmarshalBinary(b); err != nil {
+	var s savedState
+	if err := s.UnmarshalBinary(b); err != nil {
 		return nil, fmt.Errorf("load route table %s: %w", path, err)
 	}
-	return &t, nil
+	return &s, nil
 }
 
 // saveRouteTable writes b atomically: a temporary file in the same
