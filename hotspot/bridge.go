@@ -77,7 +77,8 @@ func (b *bridge) HandleUplink(ctx context.Context, u semtech.Uplink) {
 	}
 	h.m.frames.WithLabelValues(f.Class.String()).Inc()
 	if f.Class != ClassBeacon {
-		return // routing to customers' LNS is the route forwarder's job
+		h.fwd.handle(u, f)
+		return
 	}
 	payload, ok := radio.ParseBeaconFrame(u.RXPK.Data)
 	if !ok {

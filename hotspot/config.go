@@ -29,8 +29,8 @@ const EnvPrefix = "HEXFIELD_HOTSPOT_"
 // (its toml tag), by an environment variable (EnvPrefix + upper-case key) and
 // by a flag (the key with dashes); later sources win in that order.
 type Config struct {
-	// DataDir holds the key file (unless KeyFile says otherwise) and the
-	// outbox. Default "/var/lib/hotspotd".
+	// DataDir holds the key file (unless KeyFile says otherwise), the
+	// outbox and the last route table. Default "/var/lib/hotspotd".
 	DataDir string `toml:"data_dir" help:"directory for the key and the outbox"`
 	// KeyFile is the hotspot's identity, a Solana CLI keypair file created
 	// on first run with mode 0600. Default DataDir/hotspot.key.

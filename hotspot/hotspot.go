@@ -38,6 +38,9 @@ type Deps struct {
 	Software string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// ListenLNS opens the local UDP socket of one session to a customer's
+	// LNS; nil binds an ephemeral port on all interfaces.
+	ListenLNS func() (net.PacketConn, error)
 }
 
 // Hotspot is one running hotspot daemon.
@@ -53,6 +56,7 @@ type Hotspot struct {
 	tr      *quic.Transport
 	qconn   net.PacketConn // the transport's socket; closed by Run
 	bridge  *bridge
+	fwd     *forwarder
 	tx      transmitter
 	entropy func(ctx context.Context) ([]byte, *wire.Entropy, error) // fetchEntropy, or a test's
 	beacons beaconMemory
@@ -168,6 +172,7 @@ func New(cfg Config, deps Deps) (*Hotspot, error) {
 	}
 	h.bridge = br
 	h.tx = br
+	h.fwd = newForwarder(h, deps.ListenLNS, deps.Registerer)
 	h.entropy = h.fetchEntropy
 	return h, nil
 }
@@ -251,6 +256,9 @@ func (h *Hotspot) applyConfig(from wire.PublicKey, c *wire.Config) {
 	h.configFrom, h.configAt = from.String(), h.now()
 	region := h.region
 	h.mu.Unlock()
+	if h.fwd != nil { // nil in tests that build only the beaconer
+		h.fwd.applyConfig(c)
+	}
 	if changed {
 		name := ""
 		if region != nil {
@@ -356,6 +364,7 @@ func (h *Hotspot) Run(ctx context.Context) error {
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return h.bridge.run(gctx) })
+	g.Go(func() error { return h.fwd.run(gctx) })
 	g.Go(func() error { return h.runBeaconer(gctx) })
 	g.Go(func() error { return h.runConfig(gctx) })
 	h.log.Info("hotspot running", "semtech", h.bridge.addr(), "oracles", len(h.oracles))

@@ -35,6 +35,7 @@ type Status struct {
 	LastWitness   *time.Time        `json:"last_witness,omitempty"`
 	Outbox        OutboxStats       `json:"outbox"`
 	Forwarders    []ForwarderStatus `json:"forwarders"`
+	Routing       RoutingStatus     `json:"routing"`
 }
 
 // ForwarderStatus is one packet forwarder seen on the Semtech socket.
@@ -94,6 +95,7 @@ func (h *Hotspot) Status() Status {
 	}
 	st.Outbox = h.outbox.Stats()
 	st.Forwarders = h.bridge.forwarders()
+	st.Routing = h.fwd.status()
 	return st
 }
 
@@ -223,5 +225,14 @@ func (st *Status) WriteText(w io.Writer) {
 			}
 			p("\n")
 		}
+	}
+	r := st.Routing
+	p("routing      gateway EUI %s, route table v%d, %d routes (%d active)\n", strings.ToUpper(r.GatewayEUI), r.TableVersion, r.Routes, r.Active)
+	for _, l := range r.Sessions {
+		p("lns          %s → %s from %s: push %d/%d acked, pull %d/%d acked", l.Route, l.LNS, l.Local, l.PushAcked, l.PushSent, l.PullAcked, l.PullSent)
+		if l.LastPullAck != nil {
+			p(", last PULL_ACK %s", l.LastPullAck.Format(time.RFC3339))
+		}
+		p(", %d downlinks\n", l.Downlinks)
 	}
 }

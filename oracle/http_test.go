@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/hexfield/hexfield/verifier"
 	"github.com/hexfield/hexfield/wire"
@@ -146,6 +147,16 @@ func TestRegistryOverHTTP(t *testing.T) {
 		}
 		if got := string(env.GetBody()); !strings.Contains(got, "127.0.0.1:1700") {
 			t.Fatal("route missing from hotspot config")
+		}
+		// So does the asserted location, which the hotspot (no H3 library)
+		// passes to customers' LNS in the rxpk meta.
+		var hc wire.Config
+		if err := proto.Unmarshal(env.GetBody(), &hc); err != nil {
+			t.Fatal(err)
+		}
+		lat, lng, _ := verifier.CellLatLng(cell)
+		if hc.H3Cell != cell || hc.Lat != lat || hc.Lng != lng || lat == 0 {
+			t.Fatalf("config location %x %v %v, want %x %v %v", hc.H3Cell, hc.Lat, hc.Lng, cell, lat, lng)
 		}
 		if err := admin.DeleteRoute(ctx, "acme"); err != nil {
 			t.Fatal(err)

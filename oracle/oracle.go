@@ -262,6 +262,11 @@ func (o *Oracle) hotspotConfig(hs wire.PublicKey) (*wire.Envelope, error) {
 		DataOnly:        rec.DataOnly,
 		IssuedMs:        uint64(o.now().UnixMilli()),
 	}
+	if rec.Cell != 0 {
+		if lat, lng, err := verifier.CellLatLng(rec.Cell); err == nil {
+			c.H3Cell, c.Lat, c.Lng = rec.Cell, lat, lng
+		}
+	}
 	for _, r := range routes {
 		c.Routes = append(c.Routes, r.wire())
 	}

@@ -34,8 +34,14 @@ type Config struct {
 	DataOnly        bool                   `protobuf:"varint,6,opt,name=data_only,json=dataOnly,proto3" json:"data_only,omitempty"`                        // data-only hotspots do not beacon
 	Routes          []*Route               `protobuf:"bytes,7,rep,name=routes,proto3" json:"routes,omitempty"`
 	IssuedMs        uint64                 `protobuf:"varint,8,opt,name=issued_ms,json=issuedMs,proto3" json:"issued_ms,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The asserted location, when asserted: the H3 res-12 cell and its
+	// centre in degrees. The hotspot has no H3 library; it passes these on
+	// to customers' LNS in the rxpk "meta" object (routing.md §6).
+	H3Cell        uint64  `protobuf:"varint,9,opt,name=h3_cell,json=h3Cell,proto3" json:"h3_cell,omitempty"`
+	Lat           float64 `protobuf:"fixed64,10,opt,name=lat,proto3" json:"lat,omitempty"`
+	Lng           float64 `protobuf:"fixed64,11,opt,name=lng,proto3" json:"lng,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Config) Reset() {
@@ -120,6 +126,27 @@ func (x *Config) GetRoutes() []*Route {
 func (x *Config) GetIssuedMs() uint64 {
 	if x != nil {
 		return x.IssuedMs
+	}
+	return 0
+}
+
+func (x *Config) GetH3Cell() uint64 {
+	if x != nil {
+		return x.H3Cell
+	}
+	return 0
+}
+
+func (x *Config) GetLat() float64 {
+	if x != nil {
+		return x.Lat
+	}
+	return 0
+}
+
+func (x *Config) GetLng() float64 {
+	if x != nil {
+		return x.Lng
 	}
 	return 0
 }
@@ -327,7 +354,7 @@ var File_config_proto protoreflect.FileDescriptor
 
 const file_config_proto_rawDesc = "" +
 	"\n" +
-	"\fconfig.proto\x12\x10hexfield.wire.v1\"\x8a\x02\n" +
+	"\fconfig.proto\x12\x10hexfield.wire.v1\"\xc7\x02\n" +
 	"\x06Config\x12\x18\n" +
 	"\ahotspot\x18\x01 \x01(\fR\ahotspot\x12\x16\n" +
 	"\x06region\x18\x02 \x01(\tR\x06region\x12\x1a\n" +
@@ -336,7 +363,11 @@ const file_config_proto_rawDesc = "" +
 	"\x11beacon_interval_s\x18\x05 \x01(\x04R\x0fbeaconIntervalS\x12\x1b\n" +
 	"\tdata_only\x18\x06 \x01(\bR\bdataOnly\x12/\n" +
 	"\x06routes\x18\a \x03(\v2\x17.hexfield.wire.v1.RouteR\x06routes\x12\x1b\n" +
-	"\tissued_ms\x18\b \x01(\x04R\bissuedMs\"\xf6\x01\n" +
+	"\tissued_ms\x18\b \x01(\x04R\bissuedMs\x12\x17\n" +
+	"\ah3_cell\x18\t \x01(\x04R\x06h3Cell\x12\x10\n" +
+	"\x03lat\x18\n" +
+	" \x01(\x01R\x03lat\x12\x10\n" +
+	"\x03lng\x18\v \x01(\x01R\x03lng\"\xf6\x01\n" +
 	"\x05Route\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x15\n" +
 	"\x06net_id\x18\x02 \x01(\rR\x05netId\x12;\n" +

@@ -4,7 +4,7 @@
 // a durable outbox. It is pure Go (CGO_ENABLED=0) for linux/arm64 and arm.
 //
 //	hotspotd run [--config FILE] [flags]   run the daemon
-//	hotspotd key info [--config FILE]      print the hotspot's address
+//	hotspotd key info [--config FILE]      print the hotspot's address and gateway EUI
 //	hotspotd key onboard-request --owner WALLET [--data-only] [--out FILE] [--config FILE]
 //	                                       sign an onboarding request for the owner
 //	hotspotd status [--config FILE]        show the running daemon's status
@@ -50,7 +50,7 @@ func main() {
 const usage = `usage: hotspotd <command> [flags]
 
   run [--config FILE] [flags]   run the daemon (creates the key on first run)
-  key info [--config FILE]      print the hotspot's address
+  key info [--config FILE]      print the hotspot's address and gateway EUI
   key onboard-request --owner WALLET [--data-only] [--out FILE] [--config FILE]
                                 sign an onboarding request (the key stays
                                 here; the owner runs "hexfield onboard
@@ -157,7 +157,9 @@ func runKeyInfo(args []string, out, errOut io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("key info: %w (run the daemon once to create the key)", err)
 	}
-	fmt.Fprintln(out, wire.PublicKeyOf(key))
+	pub := wire.PublicKeyOf(key)
+	fmt.Fprintln(out, pub)
+	fmt.Fprintln(out, "gateway_eui", hotspot.GatewayEUI(pub))
 	return nil
 }
 

@@ -24,6 +24,18 @@ type DownlinkHandler interface {
 	HandleDownlink(ctx context.Context, txpk TXPK) TxStatus
 }
 
+// DownlinkRelayer is an optional capability of a DownlinkHandler, checked
+// by type assertion, for handlers whose answer comes later: a hotspot that
+// relays a customer LNS's txpk to its own concentrator and waits for that
+// TX_ACK. RelayDownlink runs on the read goroutine and must return quickly;
+// it calls ack at most once, from any goroutine, possibly after it has
+// returned, and the client then sends the TX_ACK (version 2). Never
+// calling ack means no TX_ACK, as for an undecodable txpk. When the
+// handler implements it, HandleDownlink is not called.
+type DownlinkRelayer interface {
+	RelayDownlink(ctx context.Context, txpk TXPK, ack func(TxStatus))
+}
+
 // ClientConfig configures a Client (the forwarder side).
 type ClientConfig struct {
 	// EUI is the gateway identifier sent in every upstream datagram; required.
@@ -325,10 +337,24 @@ func (c *Client) handlePullResp(ctx context.Context, conn net.PacketConn, b []by
 	c.mu.Lock()
 	c.stats.Downlinks++
 	c.mu.Unlock()
+	if r, ok := c.cfg.Handler.(DownlinkRelayer); ok {
+		var once sync.Once
+		tok := p.Token
+		r.RelayDownlink(ctx, p.TXPK, func(st TxStatus) {
+			once.Do(func() { c.answerDownlink(conn, tok, st) })
+		})
+		return
+	}
 	status := TxStatusError(TxFreq)
 	if c.cfg.Handler != nil {
 		status = c.cfg.Handler.HandleDownlink(ctx, p.TXPK)
 	}
+	c.answerDownlink(conn, p.Token, status)
+}
+
+// answerDownlink counts a downlink's outcome and sends its TX_ACK (version
+// 2) from conn under the PULL_RESP's token.
+func (c *Client) answerDownlink(conn net.PacketConn, tok Token, status TxStatus) {
 	c.metrics.downlinks.WithLabelValues(txResultLabel(status)).Inc()
 	if status.Accepted() {
 		c.mu.Lock()
@@ -338,7 +364,7 @@ func (c *Client) handlePullResp(ctx context.Context, conn net.PacketConn, b []by
 	if c.cfg.Version == Version1 {
 		return
 	}
-	ack, err := (&TxAck{Version: c.cfg.Version, Token: p.Token, EUI: c.cfg.EUI, Status: status}).MarshalBinary()
+	ack, err := (&TxAck{Version: c.cfg.Version, Token: tok, EUI: c.cfg.EUI, Status: status}).MarshalBinary()
 	if err == nil {
 		_, err = conn.WriteTo(ack, c.server)
 	}

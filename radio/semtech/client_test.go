@@ -424,3 +424,52 @@ func TestClientStatReports(t *testing.T) {
 		t.Errorf("summed stats %+v", sum)
 	}
 }
+
+// laterRadio is a DownlinkRelayer: it answers each downlink from another
+// goroutine after the handler returned, twice (the second answer must be
+// ignored), or never when the request's power is 0.
+type laterRadio struct {
+	scriptedRadio
+	wg sync.WaitGroup
+}
+
+func (r *laterRadio) RelayDownlink(_ context.Context, tx TXPK, ack func(TxStatus)) {
+	r.mu.Lock()
+	r.got = append(r.got, tx)
+	st := r.status
+	r.mu.Unlock()
+	if tx.Powe == 0 {
+		return
+	}
+	r.wg.Go(func() {
+		time.Sleep(10 * time.Millisecond)
+		ack(st)
+		ack(TxStatusError(TxCollisionPacket))
+	})
+}
+
+// TestClientRelayDownlink: a handler implementing DownlinkRelayer answers
+// later, its first answer is the TX_ACK under the PULL_RESP's token, and
+// one that never answers gets no TX_ACK at all.
+func TestClientRelayDownlink(t *testing.T) {
+	s := startServer(t, ServerConfig{TxAckTimeout: 500 * time.Millisecond})
+	radio := &laterRadio{}
+	startClient(t, ClientConfig{Handler: radio}, s.Addr())
+	waitOnline(t, s, specEUI)
+	t.Cleanup(radio.wg.Wait)
+	tx := specBeaconTXPK(t)
+	for _, st := range []TxStatus{TxStatusError(TxTooLate), {}, TxPowerWarning(14)} {
+		radio.set(st)
+		r, err := s.Send(context.Background(), specEUI, tx)
+		if err != nil || !r.Acked || r.Status.Error != st.Error || r.Status.Warn != st.Warn {
+			t.Fatalf("Send = %+v, %v; want %v", r, err, st)
+		}
+	}
+	tx.Powe = 0
+	if _, err := s.Send(context.Background(), specEUI, tx); !errors.Is(err, ErrTxAckTimeout) {
+		t.Fatalf("unanswered relay: Send err = %v, want ErrTxAckTimeout", err)
+	}
+	if n := len(radio.requests()); n != 4 {
+		t.Fatalf("relayer saw %d downlinks", n)
+	}
+}
