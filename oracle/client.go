@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strings"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/hexfield/hexfield/wire"
 )
 
@@ -21,8 +23,6 @@ type Client struct {
 	BaseURL string
 	// HTTP is the client to use; nil = http.DefaultClient.
 	HTTP *http.Client
-	// AdminToken is sent as a bearer token on route changes.
-	AdminToken string
 	// PageSize is the limit asked for per page by listing calls
 	// (HotspotsOf); 0 = the oracle's default.
 	PageSize int
@@ -43,9 +43,6 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.AdminToken != "" {
-		req.Header.Set("Authorization", "Bearer "+c.AdminToken)
 	}
 	hc := c.HTTP
 	if hc == nil {
@@ -73,6 +70,16 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		}
 	}
 	return nil
+}
+
+// Registry returns the oracle's registry settings: fees, NetID, DevAddr
+// prefix and whether hotspots need a maker's approval.
+func (c *Client) Registry(ctx context.Context) (RegistryInfo, error) {
+	var out struct {
+		Registry RegistryInfo `json:"registry"`
+	}
+	err := c.do(ctx, http.MethodGet, "/v1/oracle", nil, &out)
+	return out.Registry, err
 }
 
 // Onboard submits a signed onboarding request.
@@ -134,22 +141,92 @@ func (c *Client) HotspotsOf(ctx context.Context, owner wire.PublicKey) ([]Hotspo
 }
 
 // Routes lists every route.
-func (c *Client) Routes(ctx context.Context) ([]Route, error) {
+func (c *Client) Routes(ctx context.Context) ([]Route, error) { return c.OrgRoutes(ctx, "") }
+
+// OrgRoutes lists the routes of org (every route when org is empty).
+func (c *Client) OrgRoutes(ctx context.Context, org string) ([]Route, error) {
 	var out []Route
-	err := c.do(ctx, http.MethodGet, "/v1/routes", nil, &out)
+	path := "/v1/routes"
+	if org != "" {
+		path += "?org=" + url.QueryEscape(org)
+	}
+	err := c.do(ctx, http.MethodGet, path, nil, &out)
 	return out, err
 }
 
-// PutRoute creates or replaces a route.
-func (c *Client) PutRoute(ctx context.Context, r Route) (Route, error) {
+// Route returns one route.
+func (c *Client) Route(ctx context.Context, id string) (Route, error) {
 	var out Route
-	err := c.do(ctx, http.MethodPut, "/v1/routes/"+url.PathEscape(r.ID), r, &out)
+	err := c.do(ctx, http.MethodGet, "/v1/routes/"+url.PathEscape(id), nil, &out)
 	return out, err
 }
 
-// DeleteRoute removes a route.
-func (c *Client) DeleteRoute(ctx context.Context, id string) error {
-	return c.do(ctx, http.MethodDelete, "/v1/routes/"+url.PathEscape(id), nil, nil)
+// OrgChange submits a signed organization or route change to the endpoint
+// that takes it.
+func (c *Client) OrgChange(ctx context.Context, req OrgChangeRequest) (OrgChangeResult, error) {
+	var env wire.Envelope
+	var ch wire.OrgChange
+	if err := proto.Unmarshal(req.Envelope, &env); err != nil {
+		return OrgChangeResult{}, fmt.Errorf("org change: %w", err)
+	}
+	if err := proto.Unmarshal(env.GetBody(), &ch); err != nil {
+		return OrgChangeResult{}, fmt.Errorf("org change: %w", err)
+	}
+	method, path := http.MethodPost, "/v1/orgs/"+url.PathEscape(ch.GetOrg())
+	switch op := ch.GetOp().(type) {
+	case *wire.OrgChange_Create:
+		path = "/v1/orgs"
+	case *wire.OrgChange_PutRoute:
+		method, path = http.MethodPut, "/v1/routes/"+url.PathEscape(op.PutRoute.GetId())
+	case *wire.OrgChange_DeleteRoute:
+		method, path = http.MethodDelete, "/v1/routes/"+url.PathEscape(op.DeleteRoute)
+	}
+	var out OrgChangeResult
+	err := c.do(ctx, method, path, req, &out)
+	return out, err
+}
+
+// Org returns an organization with its payer's balance and lock state.
+func (c *Client) Org(ctx context.Context, id string) (Organization, error) {
+	var out Organization
+	err := c.do(ctx, http.MethodGet, "/v1/orgs/"+url.PathEscape(id), nil, &out)
+	return out, err
+}
+
+// OrgsOf lists the organizations key owns, pays for or is a delegate of.
+func (c *Client) OrgsOf(ctx context.Context, key wire.PublicKey) ([]Organization, error) {
+	var out []Organization
+	err := c.do(ctx, http.MethodGet, "/v1/orgs?key="+key.String(), nil, &out)
+	return out, err
+}
+
+// FreeDevAddr asks for the lowest free run of count DevAddr blocks.
+func (c *Client) FreeDevAddr(ctx context.Context, count int) (FreeDevAddr, error) {
+	var out FreeDevAddr
+	err := c.do(ctx, http.MethodGet, fmt.Sprintf("/v1/devaddr/free?count=%d", count), nil, &out)
+	return out, err
+}
+
+// DCBalance returns a wallet's data credits and its newest limit ledger
+// entries.
+func (c *Client) DCBalance(ctx context.Context, wallet wire.PublicKey, limit int) (DCBalance, error) {
+	var out DCBalance
+	err := c.do(ctx, http.MethodGet, fmt.Sprintf("/v1/dc/%s?limit=%d", wallet, limit), nil, &out)
+	return out, err
+}
+
+// DCPurchase returns how treasury transaction sig was credited.
+func (c *Client) DCPurchase(ctx context.Context, sig string) (DCPurchase, error) {
+	var out DCPurchase
+	err := c.do(ctx, http.MethodGet, "/v1/dc/purchases/"+url.PathEscape(sig), nil, &out)
+	return out, err
+}
+
+// Grant submits an operator-signed data-credit grant.
+func (c *Client) Grant(ctx context.Context, req GrantRequest) (GrantResult, error) {
+	var out GrantResult
+	err := c.do(ctx, http.MethodPost, "/v1/dc/grants", req, &out)
+	return out, err
 }
 
 // Epoch returns an epoch's state and manifest, with the proof for owner

@@ -142,10 +142,59 @@ type Config struct {
 	// Exactly one oracle should be the leader; the others only co-sign.
 	Leader bool `toml:"leader"`
 
-	// AdminToken authorises route changes over HTTP (header
-	// "Authorization: Bearer TOKEN"). Empty means route changes are
-	// accepted only from loopback addresses. Default "".
-	AdminToken string `toml:"admin_token"`
+	// Registry: the network's DevAddr space, fees, makers, rate limits
+	// and operator keys (routing.md §2–§4, issue 9). Fees are in data
+	// credits, debited from the owner's wallet in the same transaction as
+	// the registry change; 0 is free (private networks).
+
+	// NetID is the network's LoRaWAN NetID, 6 hex digits; organizations'
+	// DevAddr blocks are allocated from its DevAddr prefix. Default
+	// "000001" (experimental type 0, prefix 02000000/7).
+	NetID string `toml:"net_id"`
+	// MaxDevAddrBlocks is the most blocks of 8 DevAddrs one organization
+	// may hold. Default 64.
+	MaxDevAddrBlocks int `toml:"max_devaddr_blocks"`
+	// OnboardFeeDC is debited when a hotspot is first onboarded. Default 0.
+	OnboardFeeDC uint64 `toml:"onboard_fee_dc"`
+	// AssertFeeDC is debited for every accepted location assertion.
+	// Default 0.
+	AssertFeeDC uint64 `toml:"assert_fee_dc"`
+	// OrgFeeDC is debited from the owner when an organization is created.
+	// Default 0.
+	OrgFeeDC uint64 `toml:"org_fee_dc"`
+	// MakerKeys are the base58 keys of hotspot makers. When any is set, a
+	// hotspot is onboarded only with a maker's signed approval of its key.
+	// Default none (anyone may onboard).
+	MakerKeys []string `toml:"maker_keys"`
+	// OperatorKeys are the base58 keys that may sign data-credit grants
+	// (networks without a chain). Default none.
+	OperatorKeys []string `toml:"operator_keys"`
+	// OwnerOnboardBurst and OwnerOnboardInterval limit onboarding per
+	// owner wallet: a burst of OwnerOnboardBurst, then one per interval.
+	// Default 20 and 1m.
+	OwnerOnboardBurst    int           `toml:"owner_onboard_burst"`
+	OwnerOnboardInterval time.Duration `toml:"owner_onboard_interval"`
+	// OwnerAssertBurst and OwnerAssertInterval limit location assertions
+	// per owner wallet. Default 20 and 1m.
+	OwnerAssertBurst    int           `toml:"owner_assert_burst"`
+	OwnerAssertInterval time.Duration `toml:"owner_assert_interval"`
+	// HotspotAssertBurst and HotspotAssertInterval limit re-assertions of
+	// one hotspot's location. Default 2 and 1h.
+	HotspotAssertBurst    int           `toml:"hotspot_assert_burst"`
+	HotspotAssertInterval time.Duration `toml:"hotspot_assert_interval"`
+	// OwnerOrgBurst and OwnerOrgInterval limit organization creation per
+	// owner wallet. Default 5 and 1h.
+	OwnerOrgBurst    int           `toml:"owner_org_burst"`
+	OwnerOrgInterval time.Duration `toml:"owner_org_interval"`
+	// DCTreasury is the network's DC treasury token account (base58):
+	// with solana_rpc, every transfer into it is credited to the wallet
+	// its memo "hexfield-dc:<wallet>" names (no memo: the sender), once
+	// per transaction. Empty (the default): DC are not bought on chain.
+	DCTreasury string `toml:"dc_treasury"`
+	// DCPerBaseUnit is the DC credited per base unit transferred. Default 1.
+	DCPerBaseUnit uint64 `toml:"dc_per_base_unit"`
+	// DCPollInterval is how often the treasury is read. Default 10s.
+	DCPollInterval time.Duration `toml:"dc_poll_interval"`
 
 	// Transport limits and the metrics listener (ingest; see transportDefaults).
 
@@ -251,6 +300,7 @@ func (c Config) Defaults() Config {
 		c.TokensPerDC = 1000
 	}
 	c.transportDefaults()
+	c = c.registryDefaults()
 	return c
 }
 
@@ -293,6 +343,7 @@ func (c Config) Validate() error {
 	}
 	errs = append(errs, c.validatePeers()...)
 	errs = append(errs, c.validateTransport()...)
+	errs = append(errs, c.validateRegistry()...)
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:

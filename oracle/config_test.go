@@ -46,21 +46,21 @@ func TestConfigDefaultsValidate(t *testing.T) {
 // TestConfigLayers checks file < env < flag for every kind of field.
 func TestConfigLayers(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "oracled.toml")
-	os.WriteFile(path, []byte("data_dir = \"/file\"\nepoch_length = \"1h\"\ncommit_max_batch = 7\nemission = 5\nadmin_token = \"f\"\n"), 0o600)
+	os.WriteFile(path, []byte("data_dir = \"/file\"\nepoch_length = \"1h\"\ncommit_max_batch = 7\nemission = 5\nonboard_fee_dc = 4\n"), 0o600)
 	var c Config
 	if err := LoadConfigFile(path, &c); err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{"HEXFIELD_ORACLE_EPOCH_LENGTH": "2h", "HEXFIELD_ORACLE_ADMIN_TOKEN": "e"}
+	env := map[string]string{"HEXFIELD_ORACLE_EPOCH_LENGTH": "2h", "HEXFIELD_ORACLE_ONBOARD_FEE_DC": "7"}
 	if err := c.ApplyEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
 		t.Fatal(err)
 	}
 	fs := flag.NewFlagSet("t", flag.ContinueOnError)
 	c.BindFlags(fs)
-	if err := fs.Parse([]string{"--admin-token", "flag", "--commit-max-batch=9"}); err != nil {
+	if err := fs.Parse([]string{"--onboard-fee-dc", "9", "--commit-max-batch=9"}); err != nil {
 		t.Fatal(err)
 	}
-	if c.DataDir != "/file" || c.EpochLength != 2*time.Hour || c.AdminToken != "flag" || c.CommitMaxBatch != 9 || c.Emission != 5 {
+	if c.DataDir != "/file" || c.EpochLength != 2*time.Hour || c.OnboardFeeDC != 9 || c.CommitMaxBatch != 9 || c.Emission != 5 {
 		t.Fatalf("layered config %+v", c)
 	}
 	if err := c.ApplyEnv(func(k string) (string, bool) { return "x", k == "HEXFIELD_ORACLE_RETENTION" }); err == nil {

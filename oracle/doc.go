@@ -1,7 +1,9 @@
 // Package oracle is the oracle node: QUIC ingest of signed hotspot reports
 // with durable group-committed acknowledgements, the Badger store (every
-// key prefix in schema.go), the entropy service, the hotspot and route
-// registry, the verification loop that runs the verifier once a beacon's
+// key prefix in schema.go), the entropy service, the registry (hotspots
+// with their fees and rate limits, organizations and their routes, changed
+// only by signed requests; data-credit ledgers per wallet), the
+// verification loop that runs the verifier once a beacon's
 // witness window has closed, the crash-safe epoch scheduler that writes
 // reward manifests and hands payouts to the rewarder, and the HTTP API.
 //

@@ -268,28 +268,6 @@ func routeCharges(m *verifier.Manifest) map[string]uint64 {
 	return out
 }
 
-// routePayer is the wallet that pays for a route while routes carry their
-// own prepaid balance: one wallet per route, derived from its id.
-func routePayer(id string) wire.PublicKey {
-	return wire.PublicKey(sha256.Sum256([]byte("hexfield-route-payer:" + id)))
-}
-
-// chargingRoutes converts the stored routes into the verifier's route
-// snapshot and the balances that pay for them.
-func chargingRoutes(rs []Route) ([]verifier.Route, []verifier.Balance) {
-	var routes []verifier.Route
-	var balances []verifier.Balance
-	for _, r := range rs {
-		vr := verifier.Route{ID: r.ID, Payer: routePayer(r.ID), MaxCopies: r.MaxCopies, Active: r.DCBalance > 0}
-		for _, d := range r.DevAddrs {
-			vr.DevAddrs = append(vr.DevAddrs, verifier.DevAddrRange{Start: uint32(d.Start), End: uint32(d.End)})
-		}
-		routes = append(routes, vr)
-		balances = append(balances, verifier.Balance{Wallet: vr.Payer, DC: r.DCBalance})
-	}
-	return routes, balances
-}
-
 // EpochSummary returns the summary of epoch n's manifest that oracles
 // compare before co-signing (solana.SummaryFunc).
 func (o *Oracle) EpochSummary(_ context.Context, n uint64) (solana.Summary, error) {
@@ -346,11 +324,9 @@ func (o *Oracle) epochInput(n uint64) (verifier.EpochInput, error) {
 	for _, r := range regs {
 		in.Registry = append(in.Registry, toVerifierHotspot(r))
 	}
-	routes, err := o.store.routes()
-	if err != nil {
+	if in.Routes, in.Balances, err = o.store.chargingSnapshot(); err != nil {
 		return in, err
 	}
-	in.Routes, in.Balances = chargingRoutes(routes)
 	from, to := p.InputWindow(n)
 	err = o.store.ScanReports(wire.Kind_KIND_BEACON_REPORT, from, to, func(r StoredReport) error {
 		b, ok := decodeBody(r, new(wire.BeaconReport))

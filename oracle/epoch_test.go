@@ -81,10 +81,7 @@ func seedEpochStore(t *testing.T, dir string) {
 		}
 		hs = append(hs, h)
 	}
-	if err := o.store.putRoute(Route{ID: "r1", DevAddrs: []DevAddrRange{{0x26000000, 0x26ffffff}}, LNSAddr: "127.0.0.1:1700",
-		MaxCopies: 1, DCBalance: 1000}); err != nil {
-		t.Fatal(err)
-	}
+	devAddr0 := uint32(putTestRoute(t, o, "acme", "r1", seedKey("payer"), 1000).DevAddrBlocks[0].Start)
 	entTs := start.Unix() + 1
 	ent, err := wire.Seal(o.key, wire.Kind_KIND_ENTROPY, &wire.Entropy{Version: 1, Ts: entTs, Data: bytes.Repeat([]byte{7}, 32)})
 	if err != nil {
@@ -107,10 +104,10 @@ func seedEpochStore(t *testing.T, dir string) {
 	for i, h := range hs {
 		pub := wire.PublicKeyOf(h)
 		for j := range 3 + i {
-			phy := testUplink(0x26000000+uint32(i), uint16(j), 20+10*j)
+			phy := testUplink(devAddr0+uint32(i), uint16(j), 20+10*j)
 			ph := sha256.Sum256(phy)
 			add(h, wire.Kind_KIND_PACKET_REPORT, base+int64(100*j+i), &wire.PacketReport{PubKey: pub[:], PayloadHash: ph[:],
-				PayloadSize: uint32(len(phy)), Payload: phy, RouteId: "r1", DevAddr: 0x26000000 + uint32(i), Datarate: "SF7BW125"}, nil)
+				PayloadSize: uint32(len(phy)), Payload: phy, RouteId: "r1", DevAddr: devAddr0 + uint32(i), Datarate: "SF7BW125"}, nil)
 		}
 		payload := bytes.Repeat([]byte{byte(i + 1)}, 51)
 		add(h, wire.Kind_KIND_BEACON_REPORT, base+5000+int64(i), &wire.BeaconReport{PubKey: pub[:], Entropy: ent,
@@ -195,8 +192,8 @@ func readManifest(t *testing.T, dir string) []byte {
 	// The 25 packets would cost 56 DC (poc-rules §10), but the last 80-byte
 	// uplink of hotspot4 exceeds its DevAddr's 1 % duty cycle of the
 	// one-minute epoch (600 ms of airtime), so 52 are charged, once.
-	if rs, err := st.routes(); err != nil || len(rs) != 1 || rs[0].DCBalance != 1000-52 {
-		t.Fatalf("route after the epoch: %+v err %v", rs, err)
+	if b, err := st.DCAccount(wire.PublicKeyOf(seedKey("payer"))); err != nil || b.Balance != 1000-52 || b.Debited != 52 {
+		t.Fatalf("payer after the epoch: %+v err %v", b, err)
 	}
 	next, _, _ := st.getMetaU64(metaEpochNext)
 	if next != testEpoch+1 {

@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -26,14 +26,22 @@ const maxRequestBody = 64 << 10
 //	GET    /healthz                         liveness and the oracle's state
 //	GET    /v1/oracle                       the oracle's key and settings hotspots need
 //	GET    /v1/entropy                      the current signed entropy
-//	POST   /v1/hotspots                     onboard (OnboardRequest)
+//	POST   /v1/hotspots                     onboard (OnboardRequest; the owner pays onboard_fee_dc)
 //	GET    /v1/hotspots?owner=ADDR[&limit=N&cursor=C]  hotspots of an owner, a page at a time (HotspotPage)
 //	GET    /v1/hotspots/{address}           status, location, region, last beacon, witness stats, rewards
-//	POST   /v1/hotspots/{address}/location  assert a location (AssertRequest)
-//	GET    /v1/routes                       every route
-//	PUT    /v1/routes/{id}                  create or replace a route (admin)
+//	POST   /v1/hotspots/{address}/location  assert a location (AssertRequest; the owner pays assert_fee_dc)
+//	GET    /v1/routes[?org=ID]              every route (session keys never shown)
+//	PUT    /v1/routes/{id}                  create or replace a route (signed OrgChange put_route)
 //	GET    /v1/routes/{id}                  one route
-//	DELETE /v1/routes/{id}                  remove a route (admin)
+//	DELETE /v1/routes/{id}                  remove a route (signed OrgChange delete_route)
+//	POST   /v1/orgs                         create an organization (signed OrgChange create)
+//	GET    /v1/orgs?key=ADDR                organizations a key owns, pays for or is a delegate of
+//	GET    /v1/orgs/{id}                    an organization, its routes, payer balance and lock
+//	POST   /v1/orgs/{id}                    change an organization (signed OrgChange)
+//	GET    /v1/devaddr/free?count=N         the lowest N free DevAddr blocks of 8
+//	GET    /v1/dc/{wallet}[?limit=&before=] a wallet's data credits and ledger, newest first
+//	POST   /v1/dc/grants                    credit data credits (operator-signed DCGrant)
+//	GET    /v1/dc/purchases/{signature}     how a treasury transaction was credited (404: not read yet)
 //	GET    /v1/epochs                       recent epochs and their state
 //	GET    /v1/epochs/{n}[?hotspot=|owner=] the manifest, with a Merkle proof for one owner
 //	GET    /v1/pocs?hotspot=&from=&to=&valid=&reason=&limit=  verified PoCs, newest first
@@ -56,8 +64,16 @@ func (o *Oracle) Handler() http.Handler {
 	route("POST /v1/hotspots/{address}/location", o.handleAssert)
 	route("GET /v1/routes", o.handleRoutes)
 	route("GET /v1/routes/{id}", o.handleRoute)
-	route("PUT /v1/routes/{id}", o.handlePutRoute)
-	route("DELETE /v1/routes/{id}", o.handleDeleteRoute)
+	route("PUT /v1/routes/{id}", o.handleOrgChange(wantPutRoute))
+	route("DELETE /v1/routes/{id}", o.handleOrgChange(wantDeleteRoute))
+	route("POST /v1/orgs", o.handleOrgChange(wantCreate))
+	route("GET /v1/orgs", o.handleOrgsOf)
+	route("GET /v1/orgs/{id}", o.handleOrg)
+	route("POST /v1/orgs/{id}", o.handleOrgChange(wantOrg))
+	route("GET /v1/devaddr/free", o.handleFreeDevAddr)
+	route("GET /v1/dc/{wallet}", o.handleDCBalance)
+	route("POST /v1/dc/grants", o.handleGrant)
+	route("GET /v1/dc/purchases/{signature}", o.handleDCPurchase)
 	route("GET /v1/epochs", o.handleEpochs)
 	route("GET /v1/epochs/{n}", o.handleEpoch)
 	route("GET /v1/pocs", o.handlePoCs)
@@ -183,6 +199,7 @@ func (o *Oracle) handleOracleInfo(w http.ResponseWriter, r *http.Request) error 
 		"beacon_interval_s": int64(o.cfg.BeaconInterval / time.Second),
 		"entropy_period_s":  int64(o.cfg.EntropyPeriod / time.Second),
 		"params_hash":       hex.EncodeToString(hashSlice(o.params.Hash())),
+		"registry":          o.registryInfo(),
 	})
 	return nil
 }
@@ -455,10 +472,14 @@ func (o *Oracle) handleRoutes(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if rs == nil {
-		rs = []Route{}
+	out := []Route{}
+	org := r.URL.Query().Get("org")
+	for _, rt := range rs {
+		if org == "" || rt.Org == org {
+			out = append(out, rt.public())
+		}
 	}
-	writeJSON(w, 200, rs)
+	writeJSON(w, 200, out)
 	return nil
 }
 
@@ -469,67 +490,189 @@ func (o *Oracle) handleRoute(w http.ResponseWriter, r *http.Request) error {
 	}
 	for _, rt := range rs {
 		if rt.ID == r.PathValue("id") {
-			writeJSON(w, 200, rt)
+			writeJSON(w, 200, rt.public())
 			return nil
 		}
 	}
 	return apiErr(404, "not_found", "no route %q", r.PathValue("id"))
 }
 
-// authorizeAdmin checks the admin token, or a loopback client when no
-// token is configured.
-func (o *Oracle) authorizeAdmin(r *http.Request) error {
-	if o.cfg.AdminToken == "" {
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		if ip := net.ParseIP(host); err == nil && ip != nil && ip.IsLoopback() {
-			return nil
+// handleOrgChange applies a signed organization change. want, when not
+// nil, checks that the change is what the path says.
+func (o *Oracle) handleOrgChange(want func(r *http.Request, ch *wire.OrgChange) error) func(w http.ResponseWriter, r *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var req OrgChangeRequest
+		if err := readJSON(r, &req); err != nil {
+			return err
 		}
-		return apiErr(403, "forbidden", "route changes are accepted only from loopback when no admin_token is set")
+		var env wire.Envelope
+		var ch wire.OrgChange
+		if proto.Unmarshal(req.Envelope, &env) != nil || proto.Unmarshal(env.GetBody(), &ch) != nil {
+			return apiErr(400, "malformed", "envelope does not decode")
+		}
+		if err := want(r, &ch); err != nil {
+			return err
+		}
+		res, err := o.applyOrgChange(req.Envelope, o.now())
+		if err != nil {
+			return err
+		}
+		writeJSON(w, 200, res)
+		return nil
 	}
-	if r.Header.Get("Authorization") != "Bearer "+o.cfg.AdminToken {
-		return apiErr(401, "unauthorized", "a valid admin bearer token is required")
+}
+
+func wantCreate(_ *http.Request, ch *wire.OrgChange) error {
+	if ch.GetCreate() == nil {
+		return apiErr(400, "bad_request", "POST /v1/orgs takes a create change; other changes go to POST /v1/orgs/{id}")
 	}
 	return nil
 }
 
-func (o *Oracle) handlePutRoute(w http.ResponseWriter, r *http.Request) error {
-	if err := o.authorizeAdmin(r); err != nil {
-		return err
+func wantOrg(r *http.Request, ch *wire.OrgChange) error {
+	if ch.GetOrg() != r.PathValue("id") {
+		return apiErr(400, "bad_request", "the change is for organization %q, not %q", ch.GetOrg(), r.PathValue("id"))
 	}
-	var rt Route
-	if err := readJSON(r, &rt); err != nil {
-		return err
+	if ch.GetCreate() != nil {
+		return apiErr(400, "bad_request", "organizations are created with POST /v1/orgs")
 	}
-	if rt.ID == "" {
-		rt.ID = r.PathValue("id")
-	}
-	if rt.ID != r.PathValue("id") {
-		return apiErr(400, "bad_request", "route id %q does not match the path", rt.ID)
-	}
-	if err := rt.validate(); err != nil {
-		return err
-	}
-	if err := o.store.putRoute(rt); err != nil {
-		return err
-	}
-	o.m.registryChanges.WithLabelValues("route_put", "ok").Inc()
-	writeJSON(w, 200, rt)
 	return nil
 }
 
-func (o *Oracle) handleDeleteRoute(w http.ResponseWriter, r *http.Request) error {
-	if err := o.authorizeAdmin(r); err != nil {
-		return err
+func wantPutRoute(r *http.Request, ch *wire.OrgChange) error {
+	if ch.GetPutRoute() == nil || ch.GetPutRoute().GetId() != r.PathValue("id") {
+		return apiErr(400, "bad_request", "PUT /v1/routes/%s takes a put_route change of that route", r.PathValue("id"))
 	}
-	found, err := o.store.deleteRoute(r.PathValue("id"))
+	return nil
+}
+
+func wantDeleteRoute(r *http.Request, ch *wire.OrgChange) error {
+	if _, ok := ch.GetOp().(*wire.OrgChange_DeleteRoute); !ok || ch.GetDeleteRoute() != r.PathValue("id") {
+		return apiErr(400, "bad_request", "DELETE /v1/routes/%s takes a delete_route change of that route", r.PathValue("id"))
+	}
+	return nil
+}
+
+func (o *Oracle) handleOrg(w http.ResponseWriter, r *http.Request) error {
+	org, found, err := o.store.Org(r.PathValue("id"))
 	if err != nil {
 		return err
 	}
 	if !found {
-		return apiErr(404, "not_found", "no route %q", r.PathValue("id"))
+		return apiErr(404, "not_found", "no organization %q", r.PathValue("id"))
 	}
-	o.m.registryChanges.WithLabelValues("route_delete", "ok").Inc()
-	writeJSON(w, 200, map[string]string{"deleted": r.PathValue("id")})
+	writeJSON(w, 200, org)
+	return nil
+}
+
+// maxOrgsListed bounds GET /v1/orgs.
+const maxOrgsListed = 100
+
+func (o *Oracle) handleOrgsOf(w http.ResponseWriter, r *http.Request) error {
+	s := r.URL.Query().Get("key")
+	if s == "" {
+		return apiErr(400, "bad_request", "the key query parameter (an owner, payer or delegate) is required")
+	}
+	k, err := parseAddress(s, "key")
+	if err != nil {
+		return err
+	}
+	orgs, err := o.store.orgsOf(k, maxOrgsListed)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, 200, orgs)
+	return nil
+}
+
+// FreeDevAddr is GET /v1/devaddr/free: the network's DevAddr prefix and
+// the lowest free run of the asked number of blocks.
+type FreeDevAddr struct {
+	NetID  string `json:"net_id"`
+	Prefix string `json:"prefix"`
+	Start  HexU32 `json:"start"`
+	Count  uint64 `json:"count"`
+}
+
+func (o *Oracle) handleFreeDevAddr(w http.ResponseWriter, r *http.Request) error {
+	n, err := queryInt64(r, "count", 1)
+	if err != nil {
+		return err
+	}
+	if n < 1 || n > int64(o.cfg.MaxDevAddrBlocks) {
+		return apiErr(400, "bad_request", "count must be 1 to %d", o.cfg.MaxDevAddrBlocks)
+	}
+	start, ok, err := o.store.freeDevAddr(o.reg.prefix, uint64(n))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return apiErr(507, "devaddr_exhausted", "no %d free DevAddr blocks left in %s", n, o.reg.prefix)
+	}
+	writeJSON(w, 200, FreeDevAddr{NetID: fmt.Sprintf("%06x", o.reg.netID), Prefix: o.reg.prefix.String(), Start: HexU32(start), Count: uint64(n)})
+	return nil
+}
+
+// maxDCEntries bounds the ledger entries of GET /v1/dc/{wallet}.
+const maxDCEntries = 200
+
+func (o *Oracle) handleDCBalance(w http.ResponseWriter, r *http.Request) error {
+	wallet, err := parseAddress(r.PathValue("wallet"), "wallet")
+	if err != nil {
+		return err
+	}
+	limit, err := queryInt64(r, "limit", 20)
+	if err != nil {
+		return err
+	}
+	before, err := queryInt64(r, "before", -1)
+	if err != nil {
+		return err
+	}
+	limit = max(0, min(limit, maxDCEntries))
+	b, err := o.store.DCAccount(wallet)
+	if err != nil {
+		return err
+	}
+	if limit > 0 {
+		upTo := uint64(math.MaxUint64)
+		if before >= 0 {
+			upTo = uint64(before)
+		}
+		if b.Entries, err = o.store.dcEntries(wallet, upTo, int(limit)); err != nil {
+			return err
+		}
+	}
+	writeJSON(w, 200, b)
+	return nil
+}
+
+func (o *Oracle) handleDCPurchase(w http.ResponseWriter, r *http.Request) error {
+	sig := r.PathValue("signature")
+	if len(sig) > 100 {
+		return apiErr(400, "bad_request", "not a transaction signature")
+	}
+	p, found, err := o.store.DCPurchaseRecord(sig)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return apiErr(404, "not_found", "transaction %q has not been read from the DC treasury (yet)", sig)
+	}
+	writeJSON(w, 200, p)
+	return nil
+}
+
+func (o *Oracle) handleGrant(w http.ResponseWriter, r *http.Request) error {
+	var req GrantRequest
+	if err := readJSON(r, &req); err != nil {
+		return err
+	}
+	res, err := o.applyGrant(req.Envelope, o.now())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, 200, res)
 	return nil
 }
 

@@ -19,7 +19,7 @@ import (
 )
 
 func TestRegistryOverHTTP(t *testing.T) {
-	to := startOracle(t, t.TempDir(), Config{AdminToken: "s3cret"}, Deps{})
+	to := startOracle(t, t.TempDir(), Config{}, Deps{})
 	ctx := context.Background()
 	c := &Client{BaseURL: to.http}
 	hs, owner, thief := testKey(t), testKey(t), testKey(t)
@@ -124,45 +124,25 @@ func TestRegistryOverHTTP(t *testing.T) {
 		t.Fatalf("status %+v", st)
 	}
 
-	t.Run("routes need the admin token", func(t *testing.T) {
-		r := Route{ID: "acme", DevAddrs: []DevAddrRange{{0x26000000, 0x2600ffff}}, LNSAddr: "127.0.0.1:1700", MaxCopies: 2, DCBalance: 100}
-		if _, err := c.PutRoute(ctx, r); !IsCode(err, "unauthorized") {
-			t.Fatalf("err = %v", err)
-		}
-		admin := &Client{BaseURL: to.http, AdminToken: "s3cret"}
-		if _, err := admin.PutRoute(ctx, Route{ID: "bad", LNSAddr: "nowhere"}); !IsCode(err, "bad_request") {
-			t.Fatalf("invalid route: %v", err)
-		}
-		if _, err := admin.PutRoute(ctx, r); err != nil {
-			t.Fatal(err)
-		}
-		rs, err := c.Routes(ctx)
-		if err != nil || len(rs) != 1 || rs[0].DevAddrs[0].End != 0x2600ffff {
-			t.Fatalf("routes %+v err %v", rs, err)
-		}
-		// The route reaches hotspots in their signed config.
+	t.Run("routes reach hotspots in their signed config", func(t *testing.T) {
+		payer := testKey(t)
+		putTestRoute(t, to.o, "acme", "acme-r1", payer, 100)
 		env, err := to.o.hotspotConfig(hsPub)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := string(env.GetBody()); !strings.Contains(got, "127.0.0.1:1700") {
-			t.Fatal("route missing from hotspot config")
+		var cfg wire.Config
+		if err := proto.Unmarshal(env.GetBody(), &cfg); err != nil || len(cfg.Routes) != 1 {
+			t.Fatalf("config routes %v, %v", cfg.Routes, err)
+		}
+		if r := cfg.Routes[0]; r.LnsAddr != "127.0.0.1:1700" || !r.Active || r.NetId != 1 || r.DevAddrs[0].Start != 0x02000000 {
+			t.Fatalf("route in the hotspot config %v", r)
 		}
 		// So does the asserted location, which the hotspot (no H3 library)
 		// passes to customers' LNS in the rxpk meta.
-		var hc wire.Config
-		if err := proto.Unmarshal(env.GetBody(), &hc); err != nil {
-			t.Fatal(err)
-		}
 		lat, lng, _ := verifier.CellLatLng(cell)
-		if hc.H3Cell != cell || hc.Lat != lat || hc.Lng != lng || lat == 0 {
-			t.Fatalf("config location %x %v %v, want %x %v %v", hc.H3Cell, hc.Lat, hc.Lng, cell, lat, lng)
-		}
-		if err := admin.DeleteRoute(ctx, "acme"); err != nil {
-			t.Fatal(err)
-		}
-		if err := admin.DeleteRoute(ctx, "acme"); !IsCode(err, "not_found") {
-			t.Fatalf("second delete: %v", err)
+		if cfg.H3Cell != cell || cfg.Lat != lat || cfg.Lng != lng || lat == 0 {
+			t.Fatalf("config location %x %v %v, want %x %v %v", cfg.H3Cell, cfg.Lat, cfg.Lng, cell, lat, lng)
 		}
 	})
 	if v := testutil.ToFloat64(to.o.m.registryChanges.WithLabelValues("assert", "ok")); v != 1 {
@@ -208,7 +188,7 @@ func TestHTTPBadInput(t *testing.T) {
 		{"GET", "/v1/pocs?reason=nonsense", "", 400},
 		{"GET", "/v1/pocs?hotspot=zzz", "", 400},
 		{"PUT", "/v1/routes/x", `{"id":"x"}`, 400},
-		{"DELETE", "/v1/routes/none", "", 404},
+		{"DELETE", "/v1/routes/none", "", 400}, // unsigned: no body to authorise it
 		{"GET", "/v1/nothing", "", 404},
 		{"GET", "/v1/reports/xyz", "", 400},
 		{"GET", "/v1/reports/" + strings.Repeat("ab", 32), "", 404},
@@ -294,7 +274,8 @@ func FuzzHTTPAPI(f *testing.F) {
 // HTTP: bounded pages, an opaque cursor to the end, every hotspot once, in
 // key order; bad limits and cursors are 400s.
 func TestHotspotsOfPaginates(t *testing.T) {
-	to := startOracle(t, t.TempDir(), Config{}, Deps{})
+	// One owner onboards 25 hotspots at once: above the default burst.
+	to := startOracle(t, t.TempDir(), Config{OwnerOnboardBurst: 100}, Deps{})
 	owner := testKey(t)
 	ownerPub := wire.PublicKeyOf(owner)
 	want := map[string]bool{}

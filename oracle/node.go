@@ -79,6 +79,9 @@ func NewNode(ctx context.Context, cfg Config, deps Deps, cosignPC net.PacketConn
 	payouts := func(ctx context.Context, epoch uint64) ([]solana.Payout, error) { return o.EpochPayouts(ctx, epoch) }
 	if n.chain {
 		deps.Blockhash = RPCBlockhash(cfg.SolanaRPC)
+		if cfg.DCTreasury != "" && deps.DCChain == nil {
+			deps.DCChain = solana.NewChain(cfg.SolanaRPC)
+		}
 		if len(cfg.Peers) == 0 || cfg.Leader {
 			var peers []solana.Cosigner
 			for _, p := range cfg.Peers {

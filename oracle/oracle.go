@@ -46,6 +46,9 @@ type Deps struct {
 	// Blockhash returns the latest chain blockhash for entropy; nil = all
 	// zero (no chain).
 	Blockhash func(ctx context.Context) ([32]byte, error)
+	// DCChain reads DC purchases from the chain (with Config.DCTreasury);
+	// nil = DC are not bought on chain.
+	DCChain DCChain
 	// Now is the clock; nil = time.Now.
 	Now func() time.Time
 	// Params, if non-nil, is the verifier parameter set; the oracle
@@ -81,6 +84,9 @@ type Oracle struct {
 	ln        net.Listener
 	metricsLn net.Listener
 	gatherer  prometheus.Gatherer
+	// reg holds the registry's parsed settings and rate limits.
+	reg     *registryParams
+	dcChain DCChain
 	// verifyMax bounds the beacons of one verification run
 	// (maxVerifyBatch; tests lower it).
 	verifyMax int
@@ -107,6 +113,7 @@ func New(cfg Config, d Deps) (*Oracle, error) {
 		cfg: cfg, key: d.Key, pub: wire.PublicKeyOf(d.Key), log: log,
 		rewarder: d.Rewarder, blockhash: d.Blockhash, now: d.Now,
 		pc: d.PacketConn, ln: d.HTTPListener, metricsLn: d.MetricsListener, gatherer: d.Gatherer, verifyMax: maxVerifyBatch,
+		dcChain: d.DCChain,
 	}
 	if o.now == nil {
 		o.now = time.Now
@@ -136,6 +143,11 @@ func New(cfg Config, d Deps) (*Oracle, error) {
 		return nil, fmt.Errorf("new oracle: retention %s is shorter than an epoch's input window %s",
 			cfg.Retention, time.Duration(to-from)*time.Millisecond)
 	}
+	reg, err := newRegistryParams(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("new oracle: %w", err)
+	}
+	o.reg = reg
 	m, err := newMetrics(d.Registerer)
 	if err != nil {
 		return nil, err
@@ -183,6 +195,9 @@ func (o *Oracle) Run(ctx context.Context) error {
 		g.Go(func() error { return o.store.sweep(gctx, o.cfg.SweepInterval) })
 		g.Go(func() error { return o.runVerifier(gctx) })
 		g.Go(func() error { return o.runEpochs(gctx) })
+		if o.dcChain != nil && o.reg.hasTreasury {
+			g.Go(func() error { return o.watchDC(gctx) })
+		}
 	}
 	if o.pc != nil {
 		in := &ingest{o: o}
@@ -268,7 +283,7 @@ func (o *Oracle) hotspotConfig(hs wire.PublicKey) (*wire.Envelope, error) {
 		}
 	}
 	for _, r := range routes {
-		c.Routes = append(c.Routes, r.wire())
+		c.Routes = append(c.Routes, r.wire(rec.Region, o.reg.netID))
 	}
 	raw, err := wire.Seal(o.key, wire.Kind_KIND_CONFIG, c)
 	if err != nil {

@@ -21,16 +21,23 @@ package oracle
 //	0x31    hotspot key[32] ‖ effective_ms u64            JSON hotspotRecord (every version, for snapshots)
 //	0x32    owner[32] ‖ hotspot key[32]                   empty                       (hotspots of an owner)
 //	0x33    hotspot key[32] ‖ ms u64 ‖ kind u8            signed request bytes        (registry audit log)
-//	0x40    route id (UTF-8)                              JSON Route
+//	0x40    route id (UTF-8)                              JSON Route (of one organization)
+//	0x41    org id (UTF-8)                                JSON orgRecord
+//	0x42    DevAddr block start u32                       org id          (allocated blocks of 8 DevAddrs)
+//	0x43    org id ‖ 0x00 ‖ nonce u64                     signed OrgChange envelope (organization audit log)
 //	0x50    beacon received_ms u64 ‖ beacon id[32]        JSON pocRecord (verification outcome)
 //	0x51    hotspot[32] ‖ received_ms u64 ‖ beacon id[32] role u8 (1 beaconer, 2 witness)
 //	0x60    epoch u64                                     JSON epochRecord (state machine)
 //	0x61    epoch u64                                     canonical manifest bytes
+//	0x70    wallet[32]                                    JSON dcAccount  (a wallet's data credits)
+//	0x71    wallet[32] ‖ seq u64                          JSON dcEntry    (every credit and debit of a wallet)
+//	0x72    grant request id (16–32 bytes)                JSON dcEntry    (operator grants applied, once each)
+//	0x73    transaction signature (base58)                JSON DCPurchase (treasury transactions read, once each)
 //
 // Reports and their indexes (0x10–0x13) and PoC outcomes (0x50–0x51) carry a
 // Badger TTL equal to the retention setting; Badger's compaction drops them
-// and the sweeper runs value-log GC. Entropy, registry, routes and epochs
-// are kept forever.
+// and the sweeper runs value-log GC. Entropy, registry, organizations,
+// routes, data-credit ledgers and epochs are kept forever.
 //
 // Hotspot counters (0x14) count the reports of each hotspot and kind per
 // UTC minute (res 1, bucket = received_ms / 60 000) and per hour (res 2,
@@ -63,7 +70,10 @@ import (
 // History:
 //   - 1 (2026-11-21): first layout.
 //   - 2 (2026-12-01): per-hotspot report counters (0x14), backfilled from
-//     the hotspot index (0x13).
+//     the hotspot index (0x13); organizations (0x41–0x43) and data-credit
+//     ledgers per wallet (0x70–0x73): routes belong to an organization and
+//     no longer hold a balance, so version-1 routes (admin-made, owned by
+//     nobody) are dropped.
 const SchemaVersion = 2
 
 const (
@@ -79,10 +89,17 @@ const (
 	prefixOwner       byte = 0x32
 	prefixRegistryLog byte = 0x33
 	prefixRoute       byte = 0x40
+	prefixOrg         byte = 0x41
+	prefixDevAddr     byte = 0x42
+	prefixOrgLog      byte = 0x43
 	prefixPoC         byte = 0x50
 	prefixPoCByHs     byte = 0x51
 	prefixEpoch       byte = 0x60
 	prefixManifest    byte = 0x61
+	prefixDCAccount   byte = 0x70
+	prefixDCEntry     byte = 0x71
+	prefixDCGrant     byte = 0x72
+	prefixDCPurchase  byte = 0x73
 )
 
 // Meta names (prefixMeta).
@@ -90,6 +107,7 @@ const (
 	metaSchema       = "schema"        // u32 schema version
 	metaVerifyCursor = "verify_cursor" // u64: beacons with received_ms < cursor are verified
 	metaEpochNext    = "epoch_next"    // u64: the next epoch the scheduler will close
+	metaDCCursor     = "dc_cursor"     // base58 signature: treasury transactions up to it are read
 )
 
 // migrations()[v] upgrades a store at version v to v+1. A step may write
@@ -98,8 +116,31 @@ const (
 // and a step interrupted by a crash runs again from the start.
 func migrations() map[uint32]func(s *Store) error {
 	return map[uint32]func(s *Store) error{
-		1: backfillCounters,
+		1: func(s *Store) error {
+			if err := s.db.Update(dropUnownedRoutes); err != nil {
+				return err
+			}
+			return backfillCounters(s)
+		},
 	}
+}
+
+// dropUnownedRoutes (1 → 2) deletes version-1 routes: they were made with
+// the admin token, belong to no organization and carry their own balance,
+// none of which version 2 can express.
+func dropUnownedRoutes(txn *badger.Txn) error {
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixRoute}})
+	var keys [][]byte
+	for it.Rewind(); it.Valid(); it.Next() {
+		keys = append(keys, it.Item().KeyCopy(nil))
+	}
+	it.Close()
+	for _, k := range keys {
+		if err := txn.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 const (
@@ -339,6 +380,9 @@ type hotspotRecord struct {
 	Region      string `json:"region,omitempty"`
 	Nonce       uint64 `json:"nonce"` // last accepted assertion nonce
 	AssertedMs  int64  `json:"asserted_ms,omitempty"`
+	// OnboardTsMs is the timestamp of the last applied onboarding
+	// request; a request not newer than it is refused as a replay.
+	OnboardTsMs int64 `json:"onboard_ts_ms,omitempty"`
 }
 
 func encodeJSON(v any) []byte {
@@ -358,6 +402,28 @@ func decodeJSON(b []byte, v any) error {
 }
 
 func routeKey(id string) []byte { return append([]byte{prefixRoute}, id...) }
+
+func orgKey(id string) []byte { return append([]byte{prefixOrg}, id...) }
+
+func devAddrBlockKey(start uint32) []byte {
+	return binary.BigEndian.AppendUint32([]byte{prefixDevAddr}, start)
+}
+
+func orgLogKey(id string, nonce uint64) []byte {
+	return u64(append(append([]byte{prefixOrgLog}, id...), 0), nonce)
+}
+
+func dcAccountKey(wallet []byte) []byte { return append([]byte{prefixDCAccount}, wallet...) }
+
+func dcEntryKey(wallet []byte, seq uint64) []byte {
+	return u64(append([]byte{prefixDCEntry}, wallet...), seq)
+}
+
+func dcEntryPrefix(wallet []byte) []byte { return append([]byte{prefixDCEntry}, wallet...) }
+
+func dcGrantKey(requestID []byte) []byte { return append([]byte{prefixDCGrant}, requestID...) }
+
+func dcPurchaseKey(sig string) []byte { return append([]byte{prefixDCPurchase}, sig...) }
 
 func pocKey(ms int64, beacon [32]byte) []byte {
 	return append(u64([]byte{prefixPoC}, uint64(ms)), beacon[:]...)

@@ -35,6 +35,9 @@ type Store struct {
 	txnMaxSize, txnMaxCount int64
 	stopWatch               context.CancelFunc
 	watchDone               chan struct{}
+	// regMu serialises registry and ledger read-modify-writes
+	// (registryUpdate): Badger's conflict detection is off.
+	regMu sync.Mutex
 }
 
 // ErrSchema is returned when the store on disk has a schema version this
@@ -619,44 +622,39 @@ func (s *Store) hotspot(key []byte) (hotspotRecord, bool, error) {
 	return rec, found, err
 }
 
-// updateHotspot changes the registry record of key at ms in one
-// transaction: fn gets the previous record (found=false if none) and
-// returns the new one, or an error that vetoes the change. The signed
-// request that caused it is kept in the registry log.
-func (s *Store) updateHotspot(key []byte, ms int64, kind wire.Kind, request []byte, fn func(prev hotspotRecord, found bool) (hotspotRecord, error)) (hotspotRecord, error) {
-	if err := s.writable(); err != nil {
+// updateHotspotTxn changes the registry record of key at ms in txn (run
+// it in registryUpdate, with any fee the change pays): fn gets the
+// previous record (found=false if none) and returns the new one, or an
+// error that vetoes the change. The signed request that caused it is kept
+// in the registry log.
+func updateHotspotTxn(txn *badger.Txn, key []byte, ms int64, kind wire.Kind, request []byte, fn func(prev hotspotRecord, found bool) (hotspotRecord, error)) (hotspotRecord, error) {
+	var prev hotspotRecord
+	b, err := getValue(txn, hotspotKey(key))
+	if err != nil {
 		return hotspotRecord{}, err
 	}
-	var rec hotspotRecord
-	err := s.db.Update(func(txn *badger.Txn) error {
-		var prev hotspotRecord
-		b, err := getValue(txn, hotspotKey(key))
-		if err != nil {
-			return err
+	if b != nil {
+		if err := decodeJSON(b, &prev); err != nil {
+			return hotspotRecord{}, err
 		}
-		if b != nil {
-			if err := decodeJSON(b, &prev); err != nil {
-				return err
-			}
+	}
+	rec, err := fn(prev, b != nil)
+	if err != nil {
+		return hotspotRecord{}, err
+	}
+	// A version at the same millisecond replaces the earlier one.
+	v := encodeJSON(rec)
+	for _, kv := range [][2][]byte{
+		{hotspotKey(key), v},
+		{hotspotVerKey(key, ms), v},
+		{ownerKey(rec.Owner, key), nil},
+		{registryLogKey(key, ms, kind), request},
+	} {
+		if err := txn.Set(kv[0], kv[1]); err != nil {
+			return hotspotRecord{}, err
 		}
-		if rec, err = fn(prev, b != nil); err != nil {
-			return err
-		}
-		// A version at the same millisecond replaces the earlier one.
-		v := encodeJSON(rec)
-		for _, kv := range [][2][]byte{
-			{hotspotKey(key), v},
-			{hotspotVerKey(key, ms), v},
-			{ownerKey(rec.Owner, key), nil},
-			{registryLogKey(key, ms, kind), request},
-		} {
-			if err := txn.Set(kv[0], kv[1]); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return rec, err
+	}
+	return rec, nil
 }
 
 // registryAt returns every hotspot's registry state as it was just before
@@ -732,50 +730,6 @@ func (s *Store) hotspotsOfPage(owner, after []byte, limit int) (keys [][]byte, m
 	return keys, more, nil
 }
 
-// putRoute stores a route.
-func (s *Store) putRoute(r Route) error {
-	if err := s.writable(); err != nil {
-		return err
-	}
-	return s.db.Update(func(txn *badger.Txn) error {
-		return txn.Set(routeKey(r.ID), encodeJSON(r))
-	})
-}
-
-// deleteRoute removes a route; found reports whether it existed.
-func (s *Store) deleteRoute(id string) (bool, error) {
-	if err := s.writable(); err != nil {
-		return false, err
-	}
-	found := false
-	err := s.db.Update(func(txn *badger.Txn) error {
-		b, err := getValue(txn, routeKey(id))
-		if err != nil || b == nil {
-			return err
-		}
-		found = true
-		return txn.Delete(routeKey(id))
-	})
-	return found, err
-}
-
-// routes returns every route sorted by id.
-func (s *Store) routes() ([]Route, error) {
-	var out []Route
-	err := s.db.View(func(txn *badger.Txn) error {
-		p := []byte{prefixRoute}
-		return s.scanIndex(txn, p, nil, nil, false, func(_, v []byte) error {
-			var r Route
-			if err := decodeJSON(v, &r); err != nil {
-				return err
-			}
-			out = append(out, r)
-			return nil
-		})
-	})
-	return out, err
-}
-
 // epochRecord returns the stored state of epoch n.
 func (s *Store) epochRecord(n uint64) (epochRecord, bool, error) {
 	var rec epochRecord
@@ -828,32 +782,23 @@ func (s *Store) markEpochDistributed(n uint64) error {
 	})
 }
 
-// putEpochCharged writes epoch rec's state and manifest and charges each
-// route in rec.RouteDC (balances stop at zero), in one transaction, so the
-// charge happens exactly once with the manifest.
+// putEpochCharged writes epoch rec's state and manifest and debits each
+// route's charge in rec.RouteDC from its organization's payer (never
+// beyond the balance; rec.RouteDC becomes what was debited), in one
+// transaction, so the charge happens exactly once with the manifest.
 func (s *Store) putEpochCharged(rec epochRecord, manifest []byte) error {
 	n := uint64(2 * len(manifest))
 	if err := s.space.reserve(n); err != nil {
 		return fmt.Errorf("write epoch %d: %w", rec.Epoch, err)
 	}
 	defer s.space.release(n)
-	return s.db.Update(func(txn *badger.Txn) error {
-		for id, dc := range rec.RouteDC {
-			b, err := getValue(txn, routeKey(id))
-			if err != nil {
-				return err
-			}
-			if b == nil {
-				continue // route deleted since
-			}
-			var r Route
-			if err := decodeJSON(b, &r); err != nil {
-				return err
-			}
-			r.DCBalance -= min(r.DCBalance, dc)
-			if err := txn.Set(routeKey(id), encodeJSON(r)); err != nil {
-				return err
-			}
+	return s.registryUpdate(func(txn *badger.Txn) error {
+		charged, err := chargeRoutes(txn, rec.RouteDC, rec.ClosedAtMs, rec.Epoch)
+		if err != nil {
+			return err
+		}
+		if rec.RouteDC != nil {
+			rec.RouteDC = charged
 		}
 		if err := txn.Set(manifestKey(rec.Epoch), manifest); err != nil {
 			return err

@@ -47,4 +47,7 @@ package wire
 // History:
 //   - 1 (2026-11-21): first version: beacon, witness and packet reports,
 //     entropy, config, hello, ack, onboarding and location assertion.
+//     Added since without a bump (new kinds, nothing existing changed):
+//     organization changes, data-credit grants and maker approvals
+//     (2026-12-01), carried over the oracle's HTTP API.
 const ProtocolVersion = 1

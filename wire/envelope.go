@@ -31,6 +31,9 @@ import (
 //	KIND_HELLO            "hexfield-v1/hello\x00"
 //	KIND_ONBOARD          "hexfield-v1/onboard\x00"
 //	KIND_ASSERT_LOCATION  "hexfield-v1/assert_location\x00"
+//	KIND_ORG_CHANGE       "hexfield-v1/org_change\x00"
+//	KIND_DC_GRANT         "hexfield-v1/dc_grant\x00"
+//	KIND_MAKER_APPROVAL   "hexfield-v1/maker_approval\x00"
 //
 // They are fixed text, not derived from the enum names, so renaming an enum
 // value never changes what was signed. KIND_UNSPECIFIED and unknown kinds
@@ -62,6 +65,12 @@ func domainTag(k Kind) (string, bool) {
 		return "hexfield-v1/onboard\x00", true
 	case Kind_KIND_ASSERT_LOCATION:
 		return "hexfield-v1/assert_location\x00", true
+	case Kind_KIND_ORG_CHANGE:
+		return "hexfield-v1/org_change\x00", true
+	case Kind_KIND_DC_GRANT:
+		return "hexfield-v1/dc_grant\x00", true
+	case Kind_KIND_MAKER_APPROVAL:
+		return "hexfield-v1/maker_approval\x00", true
 	}
 	return "", false
 }

@@ -36,20 +36,26 @@ const (
 	Kind_KIND_HELLO           Kind = 6
 	Kind_KIND_ONBOARD         Kind = 7
 	Kind_KIND_ASSERT_LOCATION Kind = 8
+	Kind_KIND_ORG_CHANGE      Kind = 9
+	Kind_KIND_DC_GRANT        Kind = 10
+	Kind_KIND_MAKER_APPROVAL  Kind = 11
 )
 
 // Enum value maps for Kind.
 var (
 	Kind_name = map[int32]string{
-		0: "KIND_UNSPECIFIED",
-		1: "KIND_BEACON_REPORT",
-		2: "KIND_WITNESS_REPORT",
-		3: "KIND_PACKET_REPORT",
-		4: "KIND_ENTROPY",
-		5: "KIND_CONFIG",
-		6: "KIND_HELLO",
-		7: "KIND_ONBOARD",
-		8: "KIND_ASSERT_LOCATION",
+		0:  "KIND_UNSPECIFIED",
+		1:  "KIND_BEACON_REPORT",
+		2:  "KIND_WITNESS_REPORT",
+		3:  "KIND_PACKET_REPORT",
+		4:  "KIND_ENTROPY",
+		5:  "KIND_CONFIG",
+		6:  "KIND_HELLO",
+		7:  "KIND_ONBOARD",
+		8:  "KIND_ASSERT_LOCATION",
+		9:  "KIND_ORG_CHANGE",
+		10: "KIND_DC_GRANT",
+		11: "KIND_MAKER_APPROVAL",
 	}
 	Kind_value = map[string]int32{
 		"KIND_UNSPECIFIED":     0,
@@ -61,6 +67,9 @@ var (
 		"KIND_HELLO":           6,
 		"KIND_ONBOARD":         7,
 		"KIND_ASSERT_LOCATION": 8,
+		"KIND_ORG_CHANGE":      9,
+		"KIND_DC_GRANT":        10,
+		"KIND_MAKER_APPROVAL":  11,
 	}
 )
 
@@ -171,7 +180,7 @@ const file_envelope_proto_rawDesc = "" +
 	"\x04kind\x18\x01 \x01(\x0e2\x16.hexfield.wire.v1.KindR\x04kind\x12\x16\n" +
 	"\x06signer\x18\x02 \x01(\fR\x06signer\x12\x12\n" +
 	"\x04body\x18\x03 \x01(\fR\x04body\x12\x1c\n" +
-	"\tsignature\x18\x04 \x01(\fR\tsignature*\xc4\x01\n" +
+	"\tsignature\x18\x04 \x01(\fR\tsignature*\x85\x02\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12KIND_BEACON_REPORT\x10\x01\x12\x17\n" +
@@ -182,7 +191,11 @@ const file_envelope_proto_rawDesc = "" +
 	"\n" +
 	"KIND_HELLO\x10\x06\x12\x10\n" +
 	"\fKIND_ONBOARD\x10\a\x12\x18\n" +
-	"\x14KIND_ASSERT_LOCATION\x10\bB#Z!github.com/hexfield/hexfield/wireb\x06proto3"
+	"\x14KIND_ASSERT_LOCATION\x10\b\x12\x13\n" +
+	"\x0fKIND_ORG_CHANGE\x10\t\x12\x11\n" +
+	"\rKIND_DC_GRANT\x10\n" +
+	"\x12\x17\n" +
+	"\x13KIND_MAKER_APPROVAL\x10\vB#Z!github.com/hexfield/hexfield/wireb\x06proto3"
 
 var (
 	file_envelope_proto_rawDescOnce sync.Once

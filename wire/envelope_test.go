@@ -81,6 +81,9 @@ func TestDomainTags(t *testing.T) {
 		Kind_KIND_HELLO:           "hexfield-v1/hello\x00",
 		Kind_KIND_ONBOARD:         "hexfield-v1/onboard\x00",
 		Kind_KIND_ASSERT_LOCATION: "hexfield-v1/assert_location\x00",
+		Kind_KIND_ORG_CHANGE:      "hexfield-v1/org_change\x00",
+		Kind_KIND_DC_GRANT:        "hexfield-v1/dc_grant\x00",
+		Kind_KIND_MAKER_APPROVAL:  "hexfield-v1/maker_approval\x00",
 	}
 	// Every kind in the enum but UNSPECIFIED has a tag.
 	for v := range Kind_name {

@@ -57,7 +57,8 @@ func testGolden(t *testing.T, vectors []golden) {
 func allGolden() []golden {
 	var all []golden
 	for _, vs := range [][]golden{ackVectors, beaconReportVectors, witnessReportVectors, packetReportVectors,
-		entropyVectors, configVectors, helloVectors, registryVectors, envelopeVectors, frameMessageVectors, cosignVectors} {
+		entropyVectors, configVectors, helloVectors, registryVectors, envelopeVectors, frameMessageVectors, cosignVectors,
+		orgChangeVectors, dcGrantVectors, makerApprovalVectors} {
 		all = append(all, vs...)
 	}
 	for _, fv := range frameVectors {
@@ -72,6 +73,8 @@ func fuzzTypes() []proto.Message {
 		&Ack{}, &BeaconReport{}, &WitnessReport{}, &PacketReport{}, &Entropy{}, &Config{}, &Route{},
 		&DevAddrRange{}, &EUIRange{}, &Hello{}, &Onboard{}, &AssertLocation{}, &Envelope{}, &Frame{},
 		&Submit{}, &EntropyRequest{}, &ConfigRequest{}, &CosignRequest{}, &CosignResponse{},
+		&OrgChange{}, &OrgCreate{}, &DevAddrBlocks{}, &RouteSpec{}, &LNSEndpoint{}, &EUIPair{}, &SessionKeyFilter{},
+		&DCGrant{}, &MakerApproval{},
 	}
 }
 

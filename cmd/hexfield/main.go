@@ -1,6 +1,6 @@
 // Command hexfield is the operator and developer CLI: the devnet (the whole
 // network on one machine), keys, onboarding, location assertion, hotspot
-// status, routes and reward manifests.
+// status, organizations, routes, data credits and reward manifests.
 package main
 
 import (
@@ -32,10 +32,12 @@ func commands() map[string]command {
 		"onboard": {"onboard a hotspot: its signed request (or its key) and the owner's wallet", runOnboard, ""},
 		"assert":  {"assert a hotspot's location", runAssert, ""},
 		"hotspot": {"show a hotspot's status, or list an owner's hotspots", runHotspots, ""},
-		"routes": {"register and list customer routes", runRoutes, `hexfield routes list [--oracle URL]
-hexfield routes put --id ID --lns HOST:PORT [--devaddr START-END]... [--joineui START-END]...
-                    [--net-id N] [--max-copies N] [--dc N] [--oracle URL] [--token T]
-hexfield routes delete --id ID [--oracle URL] [--token T]`},
+		"org": {"create and manage organizations of IoT customers", runOrg,
+			"hexfield org create|show|list|add-delegate|remove-delegate|set-payer|add-devaddr [flags]\n(hexfield org SUBCOMMAND -h for its flags)"},
+		"routes": {"register and list an organization's routes", runRoutes,
+			"hexfield routes list [--org ID] [--oracle URL]...\nhexfield routes show --id ID [--oracle URL]...\nhexfield routes put --org ORG --key FILE --id ID --lns [REGION=]HOST:PORT... [--devaddr START-END]...\n                    [--eui JOINEUI[:DEVEUI]]... [--max-copies N] [--filter DEVADDR:NWKSKEY]... [--oracle URL]...\nhexfield routes delete --org ORG --key FILE --id ID [--oracle URL]...\n(hexfield routes SUBCOMMAND -h for every flag)"},
+		"dc": {"data-credit balances, purchases on chain and operator grants", runDC,
+			"hexfield dc balance|buy|grant [flags]\n(hexfield dc SUBCOMMAND -h for its flags)"},
 		"rewards": {"inspect reward manifests, proofs and balances", runRewards, rewardsUsage},
 	}
 }

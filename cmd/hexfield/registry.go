@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/hexfield/hexfield/oracle"
@@ -18,10 +19,13 @@ import (
 const defaultOracleURL = "http://127.0.0.1:8090"
 
 // runOnboard onboards a hotspot: the request is signed by the hotspot key
-// and by the owner's Solana wallet keypair.
+// and by the owner's Solana wallet keypair. The oracle debits its
+// onboarding fee (GET /v1/oracle) from the owner's data credits; --max-fee
+// refuses to send the request when the fee is higher.
 //
-//	hexfield onboard --hotspot-key FILE --owner-key FILE [--data-only] [--oracle URL]
-//	hexfield onboard --request FILE --owner-key FILE [--oracle URL]
+//	hexfield onboard --hotspot-key FILE --owner-key FILE [--data-only]
+//	                 [--maker-approval FILE | --maker-key FILE] [--max-fee DC] [--oracle URL]
+//	hexfield onboard --request FILE --owner-key FILE [--max-fee DC] [--oracle URL]
 //
 // With --request, the hotspot signed the request on its own machine
 // (hotspotd key onboard-request) and only the owner signs here.
@@ -32,6 +36,9 @@ func runOnboard(ctx context.Context, args []string, out io.Writer) error {
 	ownerPath := fs.String("owner-key", "", "the owner's Solana CLI keypair file")
 	dataOnly := fs.Bool("data-only", false, "onboard as data-only (no proof of coverage)")
 	reqPath := fs.String("request", "", "a request signed by the hotspot (hotspotd key onboard-request), instead of --hotspot-key")
+	approvalPath := fs.String("maker-approval", "", "file with the maker's signed approval of the hotspot key (binary envelope)")
+	makerPath := fs.String("maker-key", "", "the maker's key file, to sign the approval here (makers and development)")
+	maxFee := fs.Int64("max-fee", -1, "refuse if the oracle's onboarding fee is more DC than this (-1: any fee)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -53,7 +60,26 @@ func runOnboard(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("onboard: %w", err)
 	}
+	switch {
+	case *approvalPath != "" && *makerPath != "":
+		return errors.New("onboard: give --maker-approval or --maker-key, not both")
+	case *approvalPath != "":
+		if req.MakerApproval, err = os.ReadFile(*approvalPath); err != nil {
+			return fmt.Errorf("onboard: %w", err)
+		}
+	case *makerPath != "":
+		maker, err := wire.ReadKeyFile(*makerPath)
+		if err != nil {
+			return fmt.Errorf("onboard: %w", err)
+		}
+		if req.MakerApproval, err = oracle.NewMakerApproval(maker, wire.PublicKeyOf(hs)); err != nil {
+			return fmt.Errorf("onboard: %w", err)
+		}
+	}
 	c := &oracle.Client{BaseURL: *url}
+	if err := checkFee(ctx, c, "onboarding", *maxFee, func(r oracle.RegistryInfo) uint64 { return r.OnboardFeeDC }); err != nil {
+		return fmt.Errorf("onboard: %w", err)
+	}
 	info, err := c.Onboard(ctx, req)
 	if err != nil {
 		return fmt.Errorf("onboard: %w", err)
@@ -61,10 +87,26 @@ func runOnboard(ctx context.Context, args []string, out io.Writer) error {
 	return printJSON(out, info)
 }
 
-// runAssert asserts a hotspot's location, signed by its owner.
+// checkFee refuses when the oracle's fee is above maxFee (≥ 0).
+func checkFee(ctx context.Context, c *oracle.Client, what string, maxFee int64, fee func(oracle.RegistryInfo) uint64) error {
+	if maxFee < 0 {
+		return nil
+	}
+	r, err := c.Registry(ctx)
+	if err != nil {
+		return err
+	}
+	if f := fee(r); f > uint64(maxFee) {
+		return fmt.Errorf("%s costs %d DC at %s, more than --max-fee %d", what, f, c.BaseURL, maxFee)
+	}
+	return nil
+}
+
+// runAssert asserts a hotspot's location, signed by its owner, who pays
+// the oracle's assertion fee in data credits (see --max-fee).
 //
 //	hexfield assert --owner-key FILE --hotspot ADDRESS (--cell H3 | --lat LAT --lng LNG)
-//	                [--gain DBI] [--elevation M] [--nonce N] [--oracle URL]
+//	                [--gain DBI] [--elevation M] [--nonce N] [--max-fee DC] [--oracle URL]
 func runAssert(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("assert", flag.ContinueOnError)
 	url := fs.String("oracle", defaultOracleURL, "oracle HTTP API base URL")
@@ -77,6 +119,7 @@ func runAssert(ctx context.Context, args []string, out io.Writer) error {
 	fs.Var(&gain, "gain", "antenna gain in `dBi`, a decimal such as 5.8 (a whole number of 10 or more needs the unit: 12dBi)")
 	elev := fs.Int("elevation", 0, "antenna elevation above ground in metres")
 	nonce := fs.Uint64("nonce", 0, "assertion nonce; must increase (default: current Unix ms)")
+	maxFee := fs.Int64("max-fee", -1, "refuse if the oracle's assertion fee is more DC than this (-1: any fee)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -121,6 +164,9 @@ func runAssert(ctx context.Context, args []string, out io.Writer) error {
 		return fmt.Errorf("assert: %w", err)
 	}
 	c := &oracle.Client{BaseURL: *url}
+	if err := checkFee(ctx, c, "a location assertion", *maxFee, func(r oracle.RegistryInfo) uint64 { return r.AssertFeeDC }); err != nil {
+		return fmt.Errorf("assert: %w", err)
+	}
 	info, err := c.Assert(ctx, hs, req)
 	if err != nil {
 		return fmt.Errorf("assert: %s: %w", describeCell(cell, where), err)

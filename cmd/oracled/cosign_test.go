@@ -70,8 +70,10 @@ func TestThreeOraclesOnLocalnet(t *testing.T) {
 		}
 		addrs[i] = fmt.Sprintf("%s@%s", wire.PublicKeyOf(keys[i]), cosignPCs[i].LocalAddr())
 	}
+	operator, _ := wire.GenerateKey()
 	base := oracle.Config{SolanaRPC: net0.URL(), EpochLength: epochLen, BeaconInterval: epochLen,
-		EpochGrace: time.Second, EntropyPeriod: time.Second, Threshold: 2, ChargeWithoutPoC: true}
+		EpochGrace: time.Second, EntropyPeriod: time.Second, Threshold: 2, ChargeWithoutPoC: true,
+		OperatorKeys: []string{wire.PublicKeyOf(operator).String()}}
 	cfgs := make([]oracle.Config, 3)
 	for i := range names {
 		c := base
@@ -149,9 +151,7 @@ func TestThreeOraclesOnLocalnet(t *testing.T) {
 
 	// Onboard three hotspots on every oracle, then, inside the next epoch
 	// (whose registry snapshot has them), deliver packets.
-	for _, c := range clients {
-		putTestRoute(t, ctx, c)
-	}
+	putTestRoute(t, ctx, operator, clients...)
 	var owners [][32]byte
 	var hotspots []ed25519.PrivateKey
 	for range 3 {

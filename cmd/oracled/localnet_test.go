@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"log/slog"
 	"net"
@@ -28,8 +29,10 @@ func TestRewardsOnLocalnet(t *testing.T) {
 	net0 := localnet.StartForTest(t)
 	log := slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	dir := t.TempDir()
+	operator, _ := wire.GenerateKey()
 	cfg := oracle.Config{DataDir: dir, SolanaRPC: net0.URL(), EpochLength: time.Minute, BeaconInterval: time.Minute,
-		EpochGrace: time.Second, EntropyPeriod: time.Second, ChargeWithoutPoC: true}.Defaults()
+		EpochGrace: time.Second, EntropyPeriod: time.Second, ChargeWithoutPoC: true,
+		OperatorKeys: []string{wire.PublicKeyOf(operator).String()}}.Defaults()
 	key, _, err := wire.LoadOrCreateKeyFile(filepath.Join(dir, "oracle-key.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +99,7 @@ func TestRewardsOnLocalnet(t *testing.T) {
 	}
 	o, quicAddr, httpURL, stop := start(false)
 	c := &oracle.Client{BaseURL: httpURL}
-	putTestRoute(t, ctx, c)
+	putTestRoute(t, ctx, operator, c)
 	var owners [][32]byte
 	var hotspots [][]byte
 	for range 3 {
@@ -211,27 +214,64 @@ func submitPackets(t *testing.T, ctx context.Context, addr string, oraclePub wir
 	}
 }
 
+// testDevAddrs is the customer's DevAddr space in these tests: four
+// blocks of 8 from the devnet prefix 02000000/7, one device per address.
+const (
+	testDevAddr0 = 0x02000000
+	testDevAddrs = 32
+)
+
 // testUplink is a LoRaWAN data uplink of size bytes from the i-th device
-// heard by the hotspot: a DevAddr of its own, so the tests' short epochs
-// stay far within each device's duty cycle.
+// heard by the hotspot: a DevAddr of the customer's (different hotspots'
+// devices spread over them, so the tests' short epochs stay within each
+// device's duty cycle), with a frame counter of its own.
 func testUplink(pub wire.PublicKey, i uint16, size int) []byte {
 	d := sha256.Sum256(append(pub[:], byte(i), byte(i>>8)))
-	b := []byte{0x40, d[0], d[1], d[2], d[3], 0, 1, 0, 1}
+	addr := uint32(testDevAddr0) + (uint32(d[0])+uint32(i))%testDevAddrs
+	b := []byte{0x40, byte(addr), byte(addr >> 8), byte(addr >> 16), byte(addr >> 24), 0, d[1], d[2], 1}
 	for len(b) < size-4 {
 		b = append(b, byte(len(b)))
 	}
 	return append(b, 0xde, 0xad, 0xbe, 0xef)
 }
 
-// putTestRoute registers route "r", every DevAddr, with data credits for
-// every packet the tests send, on the oracle behind c (from loopback, so
-// no admin token is needed).
-func putTestRoute(t *testing.T, ctx context.Context, c *oracle.Client) {
+// putTestRoute registers, on every oracle behind clients, the customer the
+// tests' packets are for: organization "acme" with the test DevAddrs, its
+// route "r", and its payer's data credits, granted by operator (one of the
+// oracles' operator_keys). Each signed change goes to every oracle, as the
+// CLI sends it.
+func putTestRoute(t *testing.T, ctx context.Context, operator ed25519.PrivateKey, clients ...*oracle.Client) {
 	t.Helper()
-	r := oracle.Route{ID: "r", DevAddrs: []oracle.DevAddrRange{{Start: 0, End: 0xffffffff}}, LNSAddr: "127.0.0.1:1700",
-		MaxCopies: 1, DCBalance: 1_000_000}
-	if _, err := c.PutRoute(ctx, r); err != nil {
+	owner, _ := wire.GenerateKey()
+	pub := wire.PublicKeyOf(owner)
+	start := uint32(testDevAddr0)
+	now := time.Now()
+	create, err := oracle.NewOrgChange(owner, &wire.OrgChange{Org: "acme", Nonce: 1, Op: &wire.OrgChange_Create{
+		Create: &wire.OrgCreate{Owner: pub[:], Payer: pub[:], Devaddr: &wire.DevAddrBlocks{Start: &start, Count: testDevAddrs / 8}}}}, now)
+	if err != nil {
 		t.Fatal(err)
+	}
+	route, err := oracle.NewOrgChange(owner, &wire.OrgChange{Org: "acme", Nonce: 2, Op: &wire.OrgChange_PutRoute{PutRoute: &wire.RouteSpec{
+		Id: "r", Active: true, MaxCopies: 1,
+		Lns:           []*wire.LNSEndpoint{{Region: "default", Addr: "127.0.0.1:1700"}},
+		DevaddrRanges: []*wire.DevAddrRange{{Start: start, End: start + testDevAddrs - 1}},
+	}}}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grant, err := oracle.NewGrantRequest(operator, pub, 1_000_000, []byte("the tests' customer"), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range clients {
+		for _, req := range []oracle.OrgChangeRequest{create, route} {
+			if _, err := c.OrgChange(ctx, req); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := c.Grant(ctx, grant); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

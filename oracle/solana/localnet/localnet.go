@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -313,4 +314,46 @@ func StartForTest(tb testing.TB) *Server {
 	}
 	tb.Cleanup(func() { s.Close() })
 	return s
+}
+
+// Token program address and rent-exempt balances of its accounts.
+const (
+	tokenProgram        = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"
+	tokenAccountLamport = 2039280
+	mintLamports        = 1461600
+)
+
+// SetMint writes an initialized SPL Token mint at address (base58), with
+// authority as its mint authority, for tests that need tokens without a
+// setup transaction.
+func (s *Server) SetMint(ctx context.Context, address string, authority [32]byte, decimals uint8, supply uint64) error {
+	d := make([]byte, 82)
+	d[0] = 1 // COption::Some(mint authority)
+	copy(d[4:36], authority[:])
+	putU64(d[36:44], supply)
+	d[44], d[45] = decimals, 1
+	return s.setAccount(ctx, address, mintLamports, tokenProgram, d)
+}
+
+// SetTokenAccount writes an initialized SPL Token account at address
+// (base58) holding amount of mint for owner.
+func (s *Server) SetTokenAccount(ctx context.Context, address string, mint, owner [32]byte, amount uint64) error {
+	d := make([]byte, 165)
+	copy(d[0:32], mint[:])
+	copy(d[32:64], owner[:])
+	putU64(d[64:72], amount)
+	d[108] = 1 // AccountState::Initialized
+	return s.setAccount(ctx, address, tokenAccountLamport, tokenProgram, d)
+}
+
+func (s *Server) setAccount(ctx context.Context, address string, lamports uint64, owner string, data []byte) error {
+	return s.Call(ctx, "litesvm_setAccount", []any{address, map[string]any{
+		"lamports": lamports, "data": base64.StdEncoding.EncodeToString(data), "owner": owner, "executable": false,
+	}}, nil)
+}
+
+func putU64(b []byte, v uint64) {
+	for i := range 8 {
+		b[i] = byte(v >> (8 * i))
+	}
 }
