@@ -139,8 +139,7 @@ type Params struct {
 	NoiseFigureDB       float64
 	FloorBelowDB        float64 // implied noise may be this far below the thermal floor (8)
 	FloorAboveDB        float64 // … or this far above it (30)
-	SNRMarginDB         float64 // snr ≥ SNR_min(SF) − margin (3)
-	SNRMaxDB            float64 // snr ≤ this (20)
+	SNRMarginDB         float64 // snr ≥ SNR_min(SF) − margin (3); there is no upper SNR bound (poc-rules §12c, revised)
 	RSSISToleranceDB    float64 // |rssis − (N + snr)| ≤ this (6)
 	Detectors           DetectorParams
 	OpsBP               uint32 // operations share of the emission, basis points (1000)
@@ -192,7 +191,6 @@ func DefaultParams() Params {
 		FloorBelowDB:     8,
 		FloorAboveDB:     30,
 		SNRMarginDB:      3,
-		SNRMaxDB:         20,
 		RSSISToleranceDB: 6,
 		Detectors: DetectorParams{
 			Window:            7,
@@ -280,7 +278,7 @@ func (p Params) Validate() error {
 		}
 		prev = l.Res
 	}
-	for _, f := range []float64{p.NoiseFigureDB, p.FloorBelowDB, p.FloorAboveDB, p.SNRMarginDB, p.SNRMaxDB, p.RSSISToleranceDB} {
+	for _, f := range []float64{p.NoiseFigureDB, p.FloorBelowDB, p.FloorAboveDB, p.SNRMarginDB, p.RSSISToleranceDB} {
 		if math.IsNaN(f) || math.IsInf(f, 0) {
 			return bad("non-finite signal tolerance")
 		}
@@ -377,7 +375,7 @@ func (p Params) appendCanonical(b []byte) []byte {
 		i64(int64(l.Max))
 	}
 	i64(int64(p.DefaultScale))
-	for _, f := range []float64{p.NoiseFigureDB, p.FloorBelowDB, p.FloorAboveDB, p.SNRMarginDB, p.SNRMaxDB, p.RSSISToleranceDB} {
+	for _, f := range []float64{p.NoiseFigureDB, p.FloorBelowDB, p.FloorAboveDB, p.SNRMarginDB, p.RSSISToleranceDB} {
 		f64(f)
 	}
 	d := p.Detectors
