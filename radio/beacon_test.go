@@ -133,6 +133,8 @@ func TestBeaconPower(t *testing.T) {
 		{"AU915", 12, 27},   // 28.8 → 28, capped
 		{"AU915", 60, 24},   // 24.0, under the cap
 		{"IN865", 12, 28},   // no cap outside US915 and AU915
+		{"EU868", -25, 18},  // negative gain: 186/10 = 18.6 → 18 (docs/poc-rules.md §3)
+		{"EU868", -5, 16},   // 16.6 → 16
 		{"EU868", 12, 14},   // 14.9 → 14
 		{"AS923-1", 30, 13}, // 13.0
 		{"KR920", 12, 12},   // 12.8 → 12
