@@ -446,7 +446,10 @@ var gameScenarios = []gameScenario{
 	{name: "ring + insider bridge", class: "ring", fast: true,
 		build: func(g *game) { g.suburb("h", gLat, gLng, 7, 1700); g.ring(8, 9000, 1500, ringOpts{insider: true}) }},
 	{name: "ring + wormhole insider", class: "ring",
-		build: func(g *game) { g.suburb("h", gLat, gLng, 7, 1700); g.ring(8, 9000, 1500, ringOpts{insider: true, wormhole: 1400}) }},
+		build: func(g *game) {
+			g.suburb("h", gLat, gLng, 7, 1700)
+			g.ring(8, 9000, 1500, ringOpts{insider: true, wormhole: 1400})
+		}},
 
 	// 2. witness stuffing
 	{name: "stuffing in town", class: "stuffing", fast: true,
