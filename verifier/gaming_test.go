@@ -45,6 +45,8 @@ import (
 // For an honest population the attack run is the same population with the
 // detectors on and the fair run the same with them off: the loss is what
 // the detectors cost honest hotspots.
+var gamingOnly = flag.String("gaming.only", "", "run only the scenarios whose name contains this")
+
 var gamingFull = flag.Bool("gaming.full", false, "run the whole adversarial suite with every seed and print its table (make gaming)")
 
 type gameMode int
@@ -332,7 +334,7 @@ func TestGaming(t *testing.T) {
 	fmt.Fprintf(&table, "%-28s %-10s %-5s %-44s %9s %9s\n", "scenario", "class", "seeds", "caught by", "withheld", "honest")
 	for i := range gameScenarios {
 		sc := &gameScenarios[i]
-		if !*gamingFull && !sc.fast {
+		if (!*gamingFull && !sc.fast && *gamingOnly == "") || !strings.Contains(sc.name, *gamingOnly) {
 			continue
 		}
 		var wMin, lMax float64 = 1, 0
@@ -484,9 +486,9 @@ var gameScenarios = []gameScenario{
 		build: func(g *game) { g.suburb("h", gLat, gLng, 7, 1700); g.burst() }},
 
 	// 7. griefing (only honest loss counts)
-	{name: "grief: density sybils", class: "griefing", fast: true,
+	{name: "grief: density sybils", class: "griefing", fast: true, goal: true,
 		build: func(g *game) { g.suburb("h", gLat, gLng, 7, 1700); g.densitySybils(12) }},
-	{name: "grief: poison one fit", class: "griefing", fast: true,
+	{name: "grief: poison one fit", class: "griefing", fast: true, goal: true,
 		build: func(g *game) { g.suburb("h", gLat, gLng, 7, 1700); g.poison(6, true) }},
 	{name: "grief: poison the town", class: "griefing",
 		build: func(g *game) { g.suburb("h", gLat, gLng, 7, 1700); g.poison(6, false) }},
