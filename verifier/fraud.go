@@ -56,9 +56,15 @@ func (e *engine) detect(h *History, start, end int64) []Flag {
 	}
 	// The detectors only read the events; they run side by side and
 	// their results are merged in a fixed order.
-	var di, ic, as, xp []int32
+	active := make([]bool, n)
+	for i := range active {
+		active[i] = anyIn(h.recipBeacon[i], from, end)
+	}
+	hm := e.hearingModel(evs, active, from, end)
+	var di, ic, as, xp, un []int32
 	var wg sync.WaitGroup
-	wg.Go(func() { di = e.distanceInsensitive(evs) })
+	wg.Go(func() { di = e.distanceInsensitive(evs, hm.fitCapM) })
+	wg.Go(func() { un = e.unheard(hm) })
 	wg.Go(func() { ic = e.isolatedCliques(evs, h, from, end) })
 	wg.Go(func() { xp = e.excessTxPower(evs, cur) })
 	as = e.antennaSplit(evs, ranges)
@@ -74,6 +80,9 @@ func (e *engine) detect(h *History, start, end int64) []Flag {
 	}
 	for _, s := range xp {
 		add(s, ReasonExcessTxPower)
+	}
+	for _, s := range un {
+		add(s, ReasonUnheard)
 	}
 	var out []Flag
 	for s, rs := range flagged {
@@ -206,13 +215,16 @@ func (f *fit) exponent() (nHat, se float64, ok bool) {
 // the fit with the lowest n̂ + k·SE below the threshold is flagged first,
 // that hotspot's events leave its partners' fits, those fits are
 // recomputed, and so on until no fit is below the threshold.
-func (e *engine) distanceInsensitive(evs []event) []int32 {
+//
+// [hx] Only partners closer than capM (the hearing model's fit cap, see
+// hearing.go) enter the fits.
+func (e *engine) distanceInsensitive(evs []event, capM float64) []int32 {
 	d := e.p.Detectors
 	n := len(e.reg.sites)
 	// fit f = 2·site + role (0 beaconer, 1 witness): its events, in order
 	start := make([]int32, 2*n+1)
 	for i := range evs {
-		if ev := &evs[i]; ev.valid && ev.dist > 0 {
+		if ev := &evs[i]; ev.valid && ev.dist > 0 && ev.dist <= capM {
 			start[2*ev.b+1]++
 			start[2*ev.w+2]++
 		}
@@ -223,7 +235,7 @@ func (e *engine) distanceInsensitive(evs []event) []int32 {
 	mine := make([]int32, start[2*n])
 	next := slices.Clone(start[:2*n])
 	for i := range evs {
-		if ev := &evs[i]; ev.valid && ev.dist > 0 {
+		if ev := &evs[i]; ev.valid && ev.dist > 0 && ev.dist <= capM {
 			mine[next[2*ev.b]] = int32(i)
 			next[2*ev.b]++
 			mine[next[2*ev.w+1]] = int32(i)
@@ -237,17 +249,43 @@ func (e *engine) distanceInsensitive(evs []event) []int32 {
 		}
 		return ev.b
 	}
+	type partnerAcc struct {
+		p       int32
+		d, sumG float64
+		n       int
+	}
+	var accs []partnerAcc
+	at := map[int32]int{}
 	score := func(f int32) (float64, bool) {
-		var ft fit
+		// [hx] One point per partner, its mean gain: shadowing is a
+		// property of the pair (and correlated between nearby pairs), so
+		// the events of one partner are not independent; fitting them one
+		// by one understates SE by about √(events per partner) and flags
+		// honest hotspots in hilly terrain.
+		accs = accs[:0]
+		clear(at)
+		events := 0
 		for _, i := range mine[start[f]:start[f+1]] {
 			ev := &evs[i]
 			p := partnerOf(f, ev)
 			if flagged[p] {
 				continue
 			}
-			ft.add(p, ev.dist, ev.gain)
+			events++
+			k, ok := at[p]
+			if !ok {
+				k = len(accs)
+				at[p] = k
+				accs = append(accs, partnerAcc{p: p, d: ev.dist})
+			}
+			accs[k].sumG += ev.gain
+			accs[k].n++
 		}
-		if ft.n < d.MinEvents || ft.np < d.MinPartners || !(ft.maxD >= float64(d.MinDistRatio*ft.minD)) {
+		var ft fit
+		for _, a := range accs {
+			ft.add(a.p, a.d, a.sumG/float64(a.n))
+		}
+		if events < d.MinEvents || ft.np < d.MinPartners || !(ft.maxD >= float64(d.MinDistRatio*ft.minD)) {
 			return 0, false
 		}
 		nHat, se, ok := ft.exponent()

@@ -378,16 +378,16 @@ var gameScenarios = []gameScenario{
 	{name: "honest rural 4+ km", class: "honest", honest: true, goal: true,
 		world: sim.WorldConfig{CorrelationDistance: 2000},
 		build: func(g *game) { g.suburb("r", gLat, gLng, 4, 4500) }},
-	{name: "honest hilly σ11", class: "honest", honest: true, fast: true,
+	{name: "honest hilly σ11", class: "honest", goal: true, honest: true, fast: true,
 		world: sim.WorldConfig{ShadowingSigma: 11, CorrelationDistance: 1000},
 		build: func(g *game) { g.suburb("h", gLat, gLng, 7, 1700) }},
-	{name: "honest miscalibrated ±5", class: "honest", honest: true,
+	{name: "honest miscalibrated ±5", class: "honest", goal: true, honest: true,
 		build: func(g *game) {
 			for i, h := range g.suburb("h", gLat, gLng, 7, 1700) {
 				h.rxOffsetDB = float64(i%3-1) * 5
 			}
 		}},
-	{name: "honest mixed gains", class: "honest", honest: true,
+	{name: "honest mixed gains", class: "honest", goal: true, honest: true,
 		build: func(g *game) {
 			for i, h := range g.suburb("h", gLat, gLng, 7, 1700) {
 				h.gain = []int32{12, 30, 58, 80, 90}[i%5]
@@ -400,10 +400,10 @@ var gameScenarios = []gameScenario{
 			g.suburb("h", gLat, gLng, 5, 1300)
 			g.suburb("v", gLat, gLng+0.1, 2, 900)
 		}},
-	{name: "honest dense urban n3.5", class: "honest", honest: true,
+	{name: "honest dense urban n3.5", class: "honest", goal: true, honest: true,
 		world: sim.WorldConfig{PathLossExponent: 3.5, CorrelationDistance: 50},
 		build: func(g *game) { g.suburb("u", gLat, gLng, 7, 500) }},
-	{name: "honest hilltops 35-45 km", class: "honest", honest: true, fast: true,
+	{name: "honest hilltops 35-45 km", class: "honest", goal: true, honest: true, fast: true,
 		build: func(g *game) {
 			g.suburb("h", gLat, gLng, 5, 1300)
 			for i := range 5 {
@@ -412,7 +412,7 @@ var gameScenarios = []gameScenario{
 				h.hilltop, h.heightM = true, 900
 			}
 		}},
-	{name: "honest snr saturating", class: "honest", honest: true,
+	{name: "honest snr saturating", class: "honest", goal: true, honest: true,
 		build: func(g *game) {
 			for i, h := range g.suburb("h", gLat, gLng, 7, 1700) {
 				if i%2 == 0 {
@@ -420,7 +420,7 @@ var gameScenarios = []gameScenario{
 				}
 			}
 		}},
-	{name: "honest slow backhaul", class: "honest", honest: true,
+	{name: "honest slow backhaul", class: "honest", goal: true, honest: true,
 		build: func(g *game) {
 			for i, h := range g.suburb("h", gLat, gLng, 7, 1700) {
 				h.backhaulMs = int64(i%4) * 350
@@ -454,7 +454,7 @@ var gameScenarios = []gameScenario{
 		}},
 
 	// 2. witness stuffing
-	{name: "stuffing in town", class: "stuffing", fast: true,
+	{name: "stuffing in town", class: "stuffing", goal: true, fast: true,
 		build: func(g *game) { g.suburb("h", gLat, gLng, 7, 1700); g.stuffing(5, 0, false) }},
 	{name: "stuffing far, claims LOS", class: "stuffing",
 		build: func(g *game) { g.suburb("h", gLat, gLng, 7, 1700); g.stuffing(5, 35_000, true) }},

@@ -96,6 +96,22 @@ type DetectorParams struct {
 	TxMinEpochEvents int
 	TxMinPartners    int
 	TxMaxAsymmetryDB float64
+
+	// The [hx] hearing model (hearing.go): bins with fewer than
+	// HearMinTrials (hotspot, beacon) trials say nothing (200);
+	// distance_insensitive fits only partners up to the distance where
+	// the rate is still ≥ HearFitRate (0.8); unheard looks up to where it
+	// is ≥ HearSureRate (0.9) and flags a hotspot whose beacons were heard
+	// at less than UnheardMaxRatio (0.1) of an expectation of at least
+	// UnheardMinExpected events (10); beaconers heard at less than
+	// HearTrustRatio (0.3) of the first estimate are left out of the rates
+	// and neither hear nor are expected to hear for unheard.
+	HearMinTrials      int
+	HearFitRate        float64
+	HearSureRate       float64
+	HearTrustRatio     float64
+	UnheardMaxRatio    float64
+	UnheardMinExpected float64
 }
 
 // Params is an epoch's parameter set: every number of poc-rules §14. Its
@@ -217,6 +233,13 @@ func DefaultParams() Params {
 			TxMinEpochEvents:  1,
 			TxMinPartners:     5,
 			TxMaxAsymmetryDB:  6,
+
+			HearMinTrials:      200,
+			HearFitRate:        0.8,
+			HearSureRate:       0.9,
+			HearTrustRatio:     0.3,
+			UnheardMaxRatio:    0.1,
+			UnheardMinExpected: 10,
 		},
 		OpsBP:      1000,
 		PoCMaxBP:   3000,
@@ -268,6 +291,12 @@ func (p Params) Validate() error {
 	case !p.Detectors.Disabled && (p.Detectors.TxMinEvents < 1 || p.Detectors.TxMinEpochEvents < 1 || p.Detectors.TxMinPartners < 1):
 		return bad("excess_tx_power needs ≥ 1 event per link and ≥ 1 partner, got %d, %d and %d",
 			p.Detectors.TxMinEvents, p.Detectors.TxMinEpochEvents, p.Detectors.TxMinPartners)
+	case !p.Detectors.Disabled && (p.Detectors.HearMinTrials < 1 || !(p.Detectors.HearFitRate > 0 && p.Detectors.HearFitRate <= 1) ||
+		!(p.Detectors.HearSureRate > 0 && p.Detectors.HearSureRate <= 1) || !(p.Detectors.UnheardMaxRatio >= 0 && p.Detectors.UnheardMaxRatio <= 1) ||
+		!(p.Detectors.HearTrustRatio >= 0 && p.Detectors.HearTrustRatio <= 1) ||
+		!(p.Detectors.UnheardMinExpected >= 0) || math.IsInf(p.Detectors.UnheardMinExpected, 0)):
+		return bad("hearing model parameters %d, %v, %v, %v, %v", p.Detectors.HearMinTrials, p.Detectors.HearFitRate,
+			p.Detectors.HearSureRate, p.Detectors.UnheardMaxRatio, p.Detectors.UnheardMinExpected)
 	case !p.Detectors.Disabled && (!(p.Detectors.TxMaxAsymmetryDB >= 0) || math.IsInf(p.Detectors.TxMaxAsymmetryDB, 0)):
 		return bad("excess_tx_power threshold %v dB", p.Detectors.TxMaxAsymmetryDB)
 	}
@@ -385,11 +414,13 @@ func (p Params) appendCanonical(b []byte) []byte {
 		i64(0)
 	}
 	for _, v := range []int{d.Window, d.MinEvents, d.MinPartners, d.EdgeEvents, d.CliqueMin, d.CliqueMax,
-		d.MinOutsiders, d.SplitMinEvents, d.CoMinBeacons, d.CoMinBeaconers, d.TxMinEvents, d.TxMinEpochEvents, d.TxMinPartners} {
+		d.MinOutsiders, d.SplitMinEvents, d.CoMinBeacons, d.CoMinBeaconers, d.TxMinEvents, d.TxMinEpochEvents, d.TxMinPartners,
+		d.HearMinTrials} {
 		i64(int64(v))
 	}
 	for _, f := range []float64{d.MinDistRatio, d.MaxExponent, d.ExponentSigma, d.CliqueDensity, d.OutsiderRadiusM,
-		d.SplitMinDistanceM, d.SplitNearM, d.SplitMarginDB, d.CoMinDistanceM, d.CoMaxStdDevDB, d.TxMaxAsymmetryDB} {
+		d.SplitMinDistanceM, d.SplitNearM, d.SplitMarginDB, d.CoMinDistanceM, d.CoMaxStdDevDB, d.TxMaxAsymmetryDB,
+		d.HearFitRate, d.HearSureRate, d.HearTrustRatio, d.UnheardMaxRatio, d.UnheardMinExpected} {
 		f64(f)
 	}
 	for _, v := range []uint32{p.OpsBP, p.PoCMaxBP, p.PoCMinBP, p.BeaconBP, p.WitnessBP} {

@@ -382,6 +382,7 @@ func TestReasonNames(t *testing.T) {
 		{ReasonIsolatedClique, 29, "isolated_clique", "H"},
 		{ReasonAntennaSplit, 30, "antenna_split", "H"},
 		{ReasonExcessTxPower, 31, "excess_tx_power", "H"},
+		{ReasonUnheard, 32, "unheard", "H"},
 	}
 	if len(cases) != NumReasons {
 		t.Fatalf("%d cases for %d reasons", len(cases), NumReasons)
@@ -408,7 +409,7 @@ func TestReasonNames(t *testing.T) {
 			t.Errorf("%s: Valid %v", c.name, c.r.Valid())
 		}
 	}
-	if Reason(NumReasons).String() != "reason_32" {
+	if Reason(NumReasons).String() != "reason_33" {
 		t.Errorf("unknown reason prints %q", Reason(NumReasons).String())
 	}
 	if _, err := ParseReason("reason_32"); err == nil {
