@@ -65,7 +65,7 @@ func (e *engine) detect(h *History, start, end int64) []Flag {
 	var wg sync.WaitGroup
 	wg.Go(func() { di = e.distanceInsensitive(evs, hm.fitCapM) })
 	wg.Go(func() { un = e.unheard(hm) })
-	wg.Go(func() { ic = e.isolatedCliques(evs, h, from, end) })
+	wg.Go(func() { ic = e.isolatedCliques(evs, h, from, end, hm.sureM) })
 	wg.Go(func() { xp = e.excessTxPower(evs, cur) })
 	as = e.antennaSplit(evs, ranges)
 	wg.Wait()
@@ -358,8 +358,19 @@ func pairKey(a, b int32) uint64 {
 // flagged. And a component is flagged only when its outsiders are at least
 // as many as its members: two groups that never hear each other look alike
 // to the graph, and the smaller one is the suspect.
-func (e *engine) isolatedCliques(evs []event, h *History, from, end int64) []int32 {
+//
+// [hx] Outsiders count only within the hearing model's sure radius (when
+// the model has one and it is shorter than OutsiderRadiusM): farther away,
+// honest hotspots need not hear each other, so a village behind a ridge
+// a few km from a town is not an isolated clique of that town. And there
+// is no size cap when CliqueMax is 0: a ring larger than any fixed cap is
+// still a ring.
+func (e *engine) isolatedCliques(evs []event, h *History, from, end int64, sureM float64) []int32 {
 	d := e.p.Detectors
+	radius := d.OutsiderRadiusM
+	if sureM > 0 && sureM < radius {
+		radius = sureM
+	}
 	keys := make([]uint64, 0, len(evs))
 	corroborated := make([]bool, len(e.reg.sites))
 	for i := range evs {
@@ -429,7 +440,7 @@ func (e *engine) isolatedCliques(evs []event, h *History, from, end int64) []int
 	for _, r := range roots {
 		c := members[r]
 		sz := len(c)
-		if sz < d.CliqueMin || sz > d.CliqueMax {
+		if sz < d.CliqueMin || (d.CliqueMax > 0 && sz > d.CliqueMax) {
 			continue
 		}
 		if float64(2*nEdges[r])/float64(sz*(sz-1)) < d.CliqueDensity {
@@ -441,7 +452,7 @@ func (e *engine) isolatedCliques(evs []event, h *History, from, end int64) []int
 		outsiders := map[int32]bool{}
 		for _, m := range c {
 			s := &e.reg.sites[m]
-			for _, o := range idx.within(s.lat, s.lng, d.OutsiderRadiusM) {
+			for _, o := range idx.within(s.lat, s.lng, radius) {
 				if corroborated[o] && !slices.Contains(c, o) {
 					outsiders[o] = true
 				}

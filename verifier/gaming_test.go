@@ -394,7 +394,7 @@ var gameScenarios = []gameScenario{
 				h.realGain = h.gain
 			}
 		}},
-	{name: "honest valley behind ridge", class: "honest", honest: true, fast: true,
+	{name: "honest valley behind ridge", class: "honest", goal: true, honest: true, fast: true,
 		world: sim.WorldConfig{Ridges: []sim.Ridge{{Lat1: gLat - 0.05, Lng1: gLng + 0.06, Lat2: gLat + 0.05, Lng2: gLng + 0.06, HeightM: 300}}},
 		build: func(g *game) {
 			g.suburb("h", gLat, gLng, 5, 1300)

@@ -31,10 +31,34 @@ import (
 // The distance bins: bin k holds the pairs in [hearEdge(k), hearEdge(k+1)),
 // hearEdge(k) = 500 m · √2^k, from 500 m (closer pairs are mostly below the
 // minimum witness distance of §5, so they say nothing about hearing) to
-// 16 km.
-const nHearBins = 10
+// 8 km. Beyond 8 km no network this model is for hears reliably, and the
+// pairs to enumerate grow with the square of the radius.
+const nHearBins = 8
 
 func hearEdge(k int) float64 { return 500 * math.Pow(math.Sqrt2, float64(k)) }
+
+// hearEdges are the bin edges, computed once per model.
+type hearEdges [nHearBins + 1]float64
+
+func newHearEdges() *hearEdges {
+	var e hearEdges
+	for k := range e {
+		e[k] = hearEdge(k)
+	}
+	return &e
+}
+
+// bin returns the bin of distance d, -1 outside them.
+func (e *hearEdges) bin(d float64) int {
+	if !(d >= e[0]) || d >= e[nHearBins] {
+		return -1
+	}
+	k := 0
+	for d >= e[k+1] {
+		k++
+	}
+	return k
+}
 
 type hearing struct {
 	trials, heard [nHearBins]int64
@@ -47,23 +71,13 @@ type hearing struct {
 	xy    [][2]float64
 	act   []bool
 	skip  []bool // beaconers heard too little to be trusted as hearers
+	edges *hearEdges
+	rates [nHearBins]float64
+	grid  *hearGridT
 }
 
 type linkCount struct {
 	w, n int32
-}
-
-// hearBin returns the bin of distance d, -1 outside them.
-func hearBin(d float64) int {
-	if !(d >= hearEdge(0)) {
-		return -1
-	}
-	for k := range nHearBins {
-		if d < hearEdge(k+1) {
-			return k
-		}
-	}
-	return -1
 }
 
 // planar returns the local planar position of a site in metres.
@@ -81,7 +95,7 @@ func planarDist(a, b [2]float64) float64 {
 func (e *engine) hearingModel(evs []event, active []bool, from, end int64) *hearing {
 	d := e.p.Detectors
 	n := len(e.reg.sites)
-	hm := &hearing{nb: make([]int32, n), links: make([][]linkCount, n), xy: make([][2]float64, n), act: active}
+	hm := &hearing{nb: make([]int32, n), links: make([][]linkCount, n), xy: make([][2]float64, n), act: active, edges: newHearEdges()}
 	for k := range e.beacons {
 		if br := &e.beacons[k]; br.ms >= from && br.ms < end && br.final == ReasonNone {
 			hm.nb[br.site]++
@@ -121,7 +135,8 @@ func (e *engine) hearingModel(evs []event, active []bool, from, end int64) *hear
 		hm.xy[s] = planar(e.reg.sites[s].lat, e.reg.sites[s].lng)
 	}
 	// trials and hits per bin, per beaconer in parallel, summed in order
-	grid := e.hearGrid(active)
+	grid := e.hearGrid(active, hm.xy)
+	hm.grid = grid
 	type acc struct{ t, h [nHearBins]int64 }
 	per := make([]acc, n)
 	e.parallel(n, func(s int) {
@@ -129,11 +144,11 @@ func (e *engine) hearingModel(evs []event, active []bool, from, end int64) *hear
 			return
 		}
 		a := &per[s]
-		grid.each(hm.xy[s], hearEdge(nHearBins), func(w int32, dist float64) {
+		grid.each(hm.xy[s], hm.edges[nHearBins], func(w int32, dist float64) {
 			if int(w) == s {
 				return
 			}
-			k := hearBin(dist)
+			k := hm.edges.bin(dist)
 			if k < 0 {
 				return
 			}
@@ -152,6 +167,12 @@ func (e *engine) hearingModel(evs []event, active []bool, from, end int64) *hear
 				hm.heard[k] += per[s].h[k]
 			}
 		}
+		for k := range nHearBins {
+			hm.rates[k] = 0
+			if hm.trials[k] > 0 {
+				hm.rates[k] = float64(hm.heard[k]) / float64(hm.trials[k])
+			}
+		}
 	}
 	sum(nil)
 	// Fakes are the very beaconers nobody hears; in a small town a few of
@@ -166,7 +187,7 @@ func (e *engine) hearingModel(evs []event, active []bool, from, end int64) *hear
 		var exp float64
 		var obs int64
 		for k := range nHearBins {
-			exp += float64(float64(per[s].t[k]) * hm.rate(hearEdge(k)))
+			exp += float64(float64(per[s].t[k]) * hm.rates[k])
 			obs += per[s].h[k]
 		}
 		skip[s] = exp > 0 && float64(obs) < float64(d.HearTrustRatio*exp)
@@ -211,16 +232,6 @@ func (hm *hearing) count(b, w int32) int32 {
 	return ls[i].n
 }
 
-// rate returns the model's hearing rate at distance d (0 beyond the bins
-// or where the bin had no trials).
-func (hm *hearing) rate(d float64) float64 {
-	k := hearBin(d)
-	if k < 0 || hm.trials[k] == 0 {
-		return 0
-	}
-	return float64(hm.heard[k]) / float64(hm.trials[k])
-}
-
 // hearGrid buckets the active asserted hotspots on a planar grid of 4 km
 // squares.
 type hearGridT struct {
@@ -230,12 +241,10 @@ type hearGridT struct {
 
 const hearCell = 4000.0
 
-func (e *engine) hearGrid(active []bool) *hearGridT {
+func (e *engine) hearGrid(active []bool, xy [][2]float64) *hearGridT {
 	g := &hearGridT{cells: map[[2]int32][]int32{}}
-	xy := make([][2]float64, len(e.reg.sites))
 	for i := range e.reg.sites {
 		s := &e.reg.sites[i]
-		xy[i] = planar(s.lat, s.lng)
 		if s.asserted && active[i] {
 			c := [2]int32{int32(math.Floor(xy[i][0] / hearCell)), int32(math.Floor(xy[i][1] / hearCell))}
 			g.cells[c] = append(g.cells[c], int32(i))
@@ -270,7 +279,7 @@ func (e *engine) unheard(hm *hearing) []int32 {
 	if hm.sureM == 0 {
 		return nil
 	}
-	grid := e.hearGrid(hm.act)
+	grid := hm.grid
 	n := len(e.reg.sites)
 	flag := make([]bool, n)
 	e.parallel(n, func(s int) {
@@ -280,10 +289,11 @@ func (e *engine) unheard(hm *hearing) []int32 {
 		var exp float64
 		var obs int64
 		grid.each(hm.xy[s], hm.sureM, func(w int32, dist float64) {
-			if int(w) == s || hearBin(dist) < 0 || hm.skip[w] {
+			k := hm.edges.bin(dist)
+			if int(w) == s || k < 0 || hm.skip[w] {
 				return
 			}
-			exp += float64(float64(hm.nb[s]) * hm.rate(dist))
+			exp += float64(float64(hm.nb[s]) * hm.rates[k])
 			obs += int64(min(hm.count(int32(s), w), hm.nb[s]))
 		})
 		flag[s] = exp >= d.UnheardMinExpected && float64(obs) < float64(d.UnheardMaxRatio*exp)

@@ -61,8 +61,10 @@ type DetectorParams struct {
 	MaxExponent   float64
 	ExponentSigma float64
 
-	// isolated_clique: events per edge (2), component size (3–30), density
-	// (0.6), outsider radius (5000 m) and outsiders needed (3).
+	// isolated_clique: events per edge (2), component size (at least 3;
+	// at most CliqueMax, 0 = no cap, the default), density (0.6), outsider
+	// radius (5000 m, or the hearing model's sure radius if shorter) and
+	// outsiders needed (3).
 	EdgeEvents      int
 	CliqueMin       int
 	CliqueMax       int
@@ -217,7 +219,7 @@ func DefaultParams() Params {
 			ExponentSigma:     2,
 			EdgeEvents:        2,
 			CliqueMin:         3,
-			CliqueMax:         30,
+			CliqueMax:         0,
 			CliqueDensity:     0.6,
 			OutsiderRadiusM:   5000,
 			MinOutsiders:      3,
