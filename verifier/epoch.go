@@ -101,22 +101,6 @@ func evaluateEpoch(in EpochInput, detail bool) (*EpochResult, error) {
 	h := e.history()
 	e.finalize(h)
 
-	// Density at the epoch's start over the interactive hotspots.
-	interactive := e.validPoCSites(start-p.Interactivity.Milliseconds(), start)
-	scale := make([]uint32, len(reg.sites))
-	var cells []uint64
-	var cellSite []int32
-	for i := range reg.sites {
-		scale[i] = p.DefaultScale
-		if reg.sites[i].asserted && interactive[i] {
-			cells = append(cells, reg.sites[i].Cell)
-			cellSite = append(cellSite, int32(i))
-		}
-	}
-	for j, s := range DensityScales(p.Density, cells) {
-		scale[cellSite[j]] = s
-	}
-
 	flags := e.detect(h, start, end)
 	flagged := make([]Reason, len(reg.sites))
 	anyFlag := false
@@ -126,6 +110,25 @@ func evaluateEpoch(in EpochInput, detail bool) (*EpochResult, error) {
 			flagged[i] = f.Reason
 		}
 		anyFlag = true
+	}
+
+	// Density at the epoch's start over the interactive hotspots, less
+	// the ones the detectors flag for this epoch [hx]: fakes caught by a
+	// detector no longer dilute the scale of the honest hotspots around
+	// their asserted cells. (The detectors do not depend on density.)
+	interactive := e.validPoCSites(start-p.Interactivity.Milliseconds(), start)
+	scale := make([]uint32, len(reg.sites))
+	var cells []uint64
+	var cellSite []int32
+	for i := range reg.sites {
+		scale[i] = p.DefaultScale
+		if reg.sites[i].asserted && interactive[i] && flagged[i] == ReasonNone {
+			cells = append(cells, reg.sites[i].Cell)
+			cellSite = append(cellSite, int32(i))
+		}
+	}
+	for j, s := range DensityScales(p.Density, cells) {
+		scale[cellSite[j]] = s
 	}
 
 	units := RewardUnits(p)

@@ -551,13 +551,28 @@ func (e *engine) antennaSplit(evs []event, ranges [][2]int32) []int32 {
 		out = append(out, int32(k>>32), int32(uint32(k)))
 	}
 
-	// (ii) co-witnessing with a constant signal difference. For each
-	// hotspot u, walk its valid witness events and the other valid
-	// witnesses v > u of the same beacons. The valid events are copied
-	// into a compact array (beacon ranges kept) so the walk stays in cache.
-	// Within a beacon the copies are sorted by witness, so u walks only
-	// the witnesses after it (v > u); the sums are integers, so the order
-	// does not change them.
+	// (ii) co-witnessing with a constant signal difference. [hx] The rule
+	// looks at per-beaconer means: for each beaconer both u and v heard,
+	// the mean of signal_u − signal_v over its beacons, and the sample
+	// standard deviation of those means across beaconers. Two antennas on
+	// one roof (or one antenna behind a splitter, whatever software noise
+	// is added to the reports) see every beaconer through the same path,
+	// so the means agree up to averaged fading; hotspots hundreds of
+	// metres apart see each beaconer through a different path (shadowing
+	// decorrelates, distances differ), so the means scatter by several
+	// dB. Per-report differences, the rule of §12e, are beaten by adding
+	// 2 dB of noise to the reports. Only pairs asserted at most
+	// CoMaxDistanceM apart are compared: sybils want neighbouring hexes,
+	// and line-of-sight hilltops tens of km apart hear a town with nearly
+	// free-space, nearly constant differences.
+	//
+	// For each hotspot u, its valid witness events are walked beaconer by
+	// beaconer; within a beacon the co-witnesses are sorted by witness so
+	// u visits only v > u. The valid events are copied into a compact
+	// array (beacon ranges kept) so the walk stays in cache. Per
+	// (beaconer, v) the differences are summed as integers (ddB); the
+	// means are folded into per-v sums in beaconer order, so the result
+	// does not depend on the order of the events.
 	type coEv struct{ w, b, sig, ev int32 }
 	n := len(e.reg.sites)
 	co := make([]coEv, 0, len(evs))
@@ -596,22 +611,39 @@ func (e *engine) antennaSplit(evs []event, ranges [][2]int32) []int32 {
 		}
 	}
 	type coAcc struct {
-		beacons     int
-		b1, b2      int32
-		nb          int
-		sum, sumSq  int64
-		far, tested bool
+		// this beaconer's group
+		gn   int
+		gsum int64
+		// over beaconers: co-witnessed beacons, groups, Σ mean, Σ mean²
+		beacons, groups int
+		sm, smm         float64
+		far, tested     bool
 	}
 	acc := make([]coAcc, n)
-	var touched []int32
-	maxVar := float64(10*d.CoMaxStdDevDB) * float64(10*d.CoMaxStdDevDB) // ddB²
+	var touched, gTouched []int32
+	maxSD := 10 * d.CoMaxStdDevDB // ddB
 	for u := range int32(n) {
 		evU := mine[start[u]:start[u+1]]
 		if len(evU) < d.CoMinBeacons {
 			continue
 		}
+		slices.SortStableFunc(evU, func(a, b int32) int { return int(evs[a].b - evs[b].b) })
 		us := &e.reg.sites[u]
-		for _, iu := range evU {
+		fold := func() {
+			for _, v := range gTouched {
+				a := &acc[v]
+				m := float64(a.gsum) / float64(a.gn)
+				a.groups++
+				a.sm += m
+				a.smm += float64(m * m)
+				a.gn, a.gsum = 0, 0
+			}
+			gTouched = gTouched[:0]
+		}
+		for k, iu := range evU {
+			if k > 0 && evs[iu].b != evs[evU[k-1]].b {
+				fold()
+			}
 			pos := evCo[iu]
 			eu := &co[pos]
 			r := coRange[evs[iu].beacon]
@@ -625,34 +657,30 @@ func (e *engine) antennaSplit(evs []event, ranges [][2]int32) []int32 {
 				if !a.tested {
 					a.tested = true
 					vs := &e.reg.sites[v]
-					a.far = float64(radio.Distance(us.lat, us.lng, vs.lat, vs.lng)) >= d.CoMinDistanceM
+					dist := float64(radio.Distance(us.lat, us.lng, vs.lat, vs.lng))
+					a.far = dist >= d.CoMinDistanceM && (d.CoMaxDistanceM == 0 || dist <= d.CoMaxDistanceM)
 					touched = append(touched, v)
 				}
 				if !a.far {
 					continue
 				}
-				a.beacons++
-				diff := int64(eu.sig) - int64(ev.sig)
-				a.sum += diff
-				a.sumSq += diff * diff
-				switch {
-				case a.nb == 0:
-					a.b1, a.nb = eu.b, 1
-				case a.nb == 1 && eu.b != a.b1:
-					a.b2, a.nb = eu.b, 2
-				case a.nb == 2 && eu.b != a.b1 && eu.b != a.b2:
-					a.nb = 3
+				if a.gn == 0 {
+					gTouched = append(gTouched, v)
 				}
+				a.beacons++
+				a.gn++
+				a.gsum += int64(eu.sig) - int64(ev.sig)
 			}
 		}
+		fold()
 		slices.Sort(touched)
 		for _, v := range touched {
 			a := &acc[v]
-			if a.far && a.beacons >= d.CoMinBeacons && a.nb >= min(d.CoMinBeaconers, 3) {
-				m := float64(a.beacons)
-				// sample variance in ddB²: (n·Σd² − (Σd)²) / (n(n−1))
-				num := float64(float64(m)*float64(a.sumSq)) - float64(float64(a.sum)*float64(a.sum))
-				if num/float64(m*(m-1)) <= maxVar {
+			if a.far && a.beacons >= d.CoMinBeacons && a.groups >= d.CoMinBeaconers && a.groups >= 2 {
+				g := float64(a.groups)
+				// sample variance of the means: (Σm² − (Σm)²/g) / (g − 1)
+				vr := (a.smm - float64(a.sm*a.sm)/g) / (g - 1)
+				if vr <= float64(maxSD*maxSD) {
 					out = append(out, u, v)
 				}
 			}

@@ -474,9 +474,9 @@ var gameScenarios = []gameScenario{
 		build: func(g *game) { g.suburb("h", gLat, gLng, 7, 1700); g.shift(3000) }},
 
 	// 5. roof sybils
-	{name: "roof sybils, 3 antennas", class: "sybil", fast: true,
+	{name: "roof sybils, 3 antennas", class: "sybil", fast: true, goal: true,
 		build: func(g *game) { g.suburb("h", gLat, gLng, 7, 1700); g.roof(3, false) }},
-	{name: "roof sybils, splitter+noise", class: "sybil",
+	{name: "roof sybils, splitter+noise", class: "sybil", goal: true,
 		build: func(g *game) { g.suburb("h", gLat, gLng, 7, 1700); g.roof(3, true) }},
 
 	// 6. selection and timing

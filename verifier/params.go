@@ -81,9 +81,11 @@ type DetectorParams struct {
 	SplitMarginDB     float64
 
 	// antenna_split (ii): pair distance (300 m), co-witnessed beacons
-	// (10), distinct beaconers (3), and the maximum sample standard
-	// deviation of signal_u − signal_v (1.0 dB).
+	// (10), distinct beaconers (5), and the maximum sample standard
+	// deviation across beaconers of the per-beaconer mean of
+	// signal_u − signal_v (2.0 dB).
 	CoMinDistanceM float64
+	CoMaxDistanceM float64 // [hx] pairs asserted farther apart are not compared (5000 m; 0 = no limit)
 	CoMinBeacons   int
 	CoMinBeaconers int
 	CoMaxStdDevDB  float64
@@ -229,8 +231,9 @@ func DefaultParams() Params {
 			SplitMarginDB:     10,
 			CoMinDistanceM:    300,
 			CoMinBeacons:      10,
-			CoMinBeaconers:    3,
-			CoMaxStdDevDB:     1.0,
+			CoMaxDistanceM:    5000,
+			CoMinBeaconers:    5,
+			CoMaxStdDevDB:     2.0,
 			TxMinEvents:       3,
 			TxMinEpochEvents:  1,
 			TxMinPartners:     5,
@@ -421,7 +424,7 @@ func (p Params) appendCanonical(b []byte) []byte {
 		i64(int64(v))
 	}
 	for _, f := range []float64{d.MinDistRatio, d.MaxExponent, d.ExponentSigma, d.CliqueDensity, d.OutsiderRadiusM,
-		d.SplitMinDistanceM, d.SplitNearM, d.SplitMarginDB, d.CoMinDistanceM, d.CoMaxStdDevDB, d.TxMaxAsymmetryDB,
+		d.SplitMinDistanceM, d.SplitNearM, d.SplitMarginDB, d.CoMinDistanceM, d.CoMaxDistanceM, d.CoMaxStdDevDB, d.TxMaxAsymmetryDB,
 		d.HearFitRate, d.HearSureRate, d.HearTrustRatio, d.UnheardMaxRatio, d.UnheardMinExpected} {
 		f64(f)
 	}
