@@ -612,16 +612,19 @@ func (e *engine) antennaSplit(evs []event, ranges [][2]int32) []int32 {
 	}
 	type coAcc struct {
 		// this beaconer's group
-		gn   int
-		gsum int64
-		// over beaconers: co-witnessed beacons, groups, Σ mean, Σ mean²
+		gn        int
+		gsum, gsu int64
+		// over beaconers: co-witnessed beacons, groups, Σ mean, Σ mean²,
+		// and the same of u's own signal
 		beacons, groups int
 		sm, smm         float64
+		su, suu         float64
 		far, tested     bool
 	}
 	acc := make([]coAcc, n)
 	var touched, gTouched []int32
-	maxSD := 10 * d.CoMaxStdDevDB // ddB
+	maxSD := 10 * d.CoMaxStdDevDB     // ddB
+	minSpread := 10 * d.CoMinSpreadDB // ddB
 	for u := range int32(n) {
 		evU := mine[start[u]:start[u+1]]
 		if len(evU) < d.CoMinBeacons {
@@ -633,10 +636,13 @@ func (e *engine) antennaSplit(evs []event, ranges [][2]int32) []int32 {
 			for _, v := range gTouched {
 				a := &acc[v]
 				m := float64(a.gsum) / float64(a.gn)
+				mu := float64(a.gsu) / float64(a.gn)
 				a.groups++
 				a.sm += m
 				a.smm += float64(m * m)
-				a.gn, a.gsum = 0, 0
+				a.su += mu
+				a.suu += float64(mu * mu)
+				a.gn, a.gsum, a.gsu = 0, 0, 0
 			}
 			gTouched = gTouched[:0]
 		}
@@ -670,6 +676,7 @@ func (e *engine) antennaSplit(evs []event, ranges [][2]int32) []int32 {
 				a.beacons++
 				a.gn++
 				a.gsum += int64(eu.sig) - int64(ev.sig)
+				a.gsu += int64(eu.sig)
 			}
 		}
 		fold()
@@ -680,7 +687,11 @@ func (e *engine) antennaSplit(evs []event, ranges [][2]int32) []int32 {
 				g := float64(a.groups)
 				// sample variance of the means: (Σm² − (Σm)²/g) / (g − 1)
 				vr := (a.smm - float64(a.sm*a.sm)/g) / (g - 1)
-				if vr <= float64(maxSD*maxSD) {
+				// and u's own per-beaconer signal must spread: a pair
+				// whose signals all sit at one value (a saturated
+				// receiver, equidistant beaconers) says nothing
+				vu := (a.suu - float64(a.su*a.su)/g) / (g - 1)
+				if vr <= float64(maxSD*maxSD) && vu >= float64(minSpread*minSpread) {
 					out = append(out, u, v)
 				}
 			}

@@ -394,7 +394,7 @@ var gameScenarios = []gameScenario{
 				h.realGain = h.gain
 			}
 		}},
-	{name: "honest valley behind ridge", class: "honest", goal: true, honest: true, fast: true,
+	{name: "honest valley behind ridge", class: "honest", honest: true, fast: true,
 		world: sim.WorldConfig{Ridges: []sim.Ridge{{Lat1: gLat - 0.05, Lng1: gLng + 0.06, Lat2: gLat + 0.05, Lng2: gLng + 0.06, HeightM: 300}}},
 		build: func(g *game) {
 			g.suburb("h", gLat, gLng, 5, 1300)
@@ -430,9 +430,9 @@ var gameScenarios = []gameScenario{
 	// 1. spoof rings
 	{name: "ring empty land", class: "ring", fast: true,
 		build: func(g *game) { g.suburb("h", gLat, gLng, 7, 1700); g.ring(8, 25_000, 1500, ringOpts{}) }},
-	{name: "ring in town", class: "ring",
+	{name: "ring in town", class: "ring", goal: true,
 		build: func(g *game) { g.suburb("h", gLat, gLng, 7, 1700); g.ring(6, 0, 1800, ringOpts{}) }},
-	{name: "ring beside town", class: "ring",
+	{name: "ring beside town", class: "ring", goal: true,
 		build: func(g *game) { g.suburb("h", gLat, gLng, 7, 1700); g.ring(6, 6500, 1200, ringOpts{}) }},
 	{name: "ring around village", class: "ring", fast: true,
 		build: func(g *game) {

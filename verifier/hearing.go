@@ -48,16 +48,25 @@ func newHearEdges() *hearEdges {
 	return &e
 }
 
-// bin returns the bin of distance d, -1 outside them.
-func (e *hearEdges) bin(d float64) int {
-	if !(d >= e[0]) || d >= e[nHearBins] {
+// bin2 returns the bin of a squared distance d2 (m²), -1 outside them;
+// sq are the squared edges.
+func (e *hearEdges) bin2(sq *hearEdges, d2 float64) int {
+	if !(d2 >= sq[0]) || d2 >= sq[nHearBins] {
 		return -1
 	}
 	k := 0
-	for d >= e[k+1] {
+	for d2 >= sq[k+1] {
 		k++
 	}
 	return k
+}
+
+func (e *hearEdges) squared() *hearEdges {
+	var q hearEdges
+	for k, v := range e {
+		q[k] = float64(v * v)
+	}
+	return &q
 }
 
 type hearing struct {
@@ -72,6 +81,7 @@ type hearing struct {
 	act   []bool
 	skip  []bool // beaconers heard too little to be trusted as hearers
 	edges *hearEdges
+	sq    *hearEdges // squared edges
 	rates [nHearBins]float64
 	grid  *hearGridT
 }
@@ -86,8 +96,12 @@ func planar(lat, lng float64) [2]float64 {
 	return [2]float64{float64(float64(lng*m) * math.Cos(lat*math.Pi/180)), float64(lat * m)}
 }
 
-func planarDist(a, b [2]float64) float64 {
-	return math.Hypot(a[0]-b[0], a[1]-b[1])
+// dist2 is the squared planar distance between two sites, as each
+// computes it.
+func (hm *hearing) dist2(a, b int32) float64 {
+	p, q := hm.xy[a], hm.xy[b]
+	dx, dy := q[0]-p[0], q[1]-p[1]
+	return float64(dx*dx) + float64(dy*dy)
 }
 
 // hearingModel measures the window's hearing rates. active marks the
@@ -96,6 +110,7 @@ func (e *engine) hearingModel(evs []event, active []bool, from, end int64) *hear
 	d := e.p.Detectors
 	n := len(e.reg.sites)
 	hm := &hearing{nb: make([]int32, n), links: make([][]linkCount, n), xy: make([][2]float64, n), act: active, edges: newHearEdges()}
+	hm.sq = hm.edges.squared()
 	for k := range e.beacons {
 		if br := &e.beacons[k]; br.ms >= from && br.ms < end && br.final == ReasonNone {
 			hm.nb[br.site]++
@@ -144,27 +159,57 @@ func (e *engine) hearingModel(evs []event, active []bool, from, end int64) *hear
 			return
 		}
 		a := &per[s]
-		grid.each(hm.xy[s], hm.edges[nHearBins], func(w int32, dist float64) {
-			if int(w) == s {
-				return
+		nb := int64(hm.nb[s])
+		grid.each(hm.xy[s], hm.edges[nHearBins], func(w int32, d2 float64) {
+			if k := hm.sq.bin2(hm.sq, d2); k >= 0 && int(w) != s {
+				a.t[k] += nb
 			}
-			k := hm.edges.bin(dist)
-			if k < 0 {
-				return
-			}
-			a.t[k] += int64(hm.nb[s])
-			a.h[k] += int64(min(hm.count(int32(s), w), hm.nb[s]))
 		})
+		for _, l := range hm.links[s] {
+			if int(l.w) == s || !active[l.w] || !e.reg.sites[l.w].asserted {
+				continue
+			}
+			if k := hm.sq.bin2(hm.sq, hm.dist2(int32(s), l.w)); k >= 0 {
+				a.h[k] += int64(min(l.n, hm.nb[s]))
+			}
+		}
 	})
 	sum := func(skip []bool) {
 		hm.trials, hm.heard = [nHearBins]int64{}, [nHearBins]int64{}
+		anySkip := false
 		for s := range per {
 			if skip != nil && skip[s] {
+				anySkip = true
 				continue
 			}
 			for k := range nHearBins {
 				hm.trials[k] += per[s].t[k]
 				hm.heard[k] += per[s].h[k]
+			}
+		}
+		// nor the left-out hotspots as witnesses: the trusted beaconers'
+		// trials and hits towards them are taken back out
+		for w := range int32(n) {
+			if !anySkip || !skip[w] || !active[w] || !e.reg.sites[w].asserted {
+				continue
+			}
+			grid.each(hm.xy[w], hm.edges[nHearBins], func(s int32, d2 float64) {
+				if k := hm.sq.bin2(hm.sq, d2); k >= 0 && s != w && !skip[s] && hm.nb[s] > 0 && e.reg.sites[s].asserted {
+					hm.trials[k] -= int64(hm.nb[s])
+				}
+			})
+		}
+		for s := range int32(n) {
+			if !anySkip || skip[s] || hm.nb[s] == 0 || !e.reg.sites[s].asserted {
+				continue
+			}
+			for _, l := range hm.links[s] {
+				if l.w == s || !skip[l.w] || !active[l.w] || !e.reg.sites[l.w].asserted {
+					continue
+				}
+				if k := hm.sq.bin2(hm.sq, hm.dist2(s, l.w)); k >= 0 {
+					hm.heard[k] -= int64(min(l.n, hm.nb[s]))
+				}
 			}
 		}
 		for k := range nHearBins {
@@ -176,24 +221,14 @@ func (e *engine) hearingModel(evs []event, active []bool, from, end int64) *hear
 	}
 	sum(nil)
 	// Fakes are the very beaconers nobody hears; in a small town a few of
-	// them pull a bin's rate down. So the rates are measured twice: the
-	// second time without the beaconers heard at less than HearTrustRatio
-	// of what the first rates predict for them. Those also do not count as
-	// hearers, nor as neighbours expected to hear, in unheard: the
+	// them pull a bin's rate down. So the rates are measured again without
+	// the beaconers heard at less than HearTrustRatio of what the current
+	// rates predict for them, where hearing by a beaconer already left out
+	// does not count; three rounds, so a ring whose members hear only each
+	// other drops out as a whole. The beaconers left out also do not count
+	// as hearers, nor as neighbours expected to hear, in unheard: the
 	// reports fakes forge of each other corroborate nothing, and fakes
 	// asserted around an honest hotspot do not make it look unheard.
-	skip := make([]bool, n)
-	for s := range per {
-		var exp float64
-		var obs int64
-		for k := range nHearBins {
-			exp += float64(float64(per[s].t[k]) * hm.rates[k])
-			obs += per[s].h[k]
-		}
-		skip[s] = exp > 0 && float64(obs) < float64(d.HearTrustRatio*exp)
-	}
-	sum(skip)
-	hm.skip = skip
 	// the caps: walking the bins outwards, skipping those with too few
 	// trials to tell, the distance at which the rate first falls below the
 	// level; -1 when no bin has enough trials
@@ -213,6 +248,29 @@ func (e *engine) hearingModel(evs []event, active []bool, from, end int64) *hear
 		}
 		return c
 	}
+	skip := make([]bool, n)
+	for range 3 {
+		next := make([]bool, n)
+		for s := range per {
+			var exp float64
+			for k := range nHearBins {
+				exp += float64(float64(per[s].t[k]) * hm.rates[k])
+			}
+			var obs int64
+			for _, l := range hm.links[s] {
+				if int(l.w) == s || !active[l.w] || !e.reg.sites[l.w].asserted || skip[l.w] {
+					continue
+				}
+				if hm.sq.bin2(hm.sq, hm.dist2(int32(s), l.w)) >= 0 {
+					obs += int64(min(l.n, hm.nb[s]))
+				}
+			}
+			next[s] = exp > 0 && float64(obs) < float64(d.HearTrustRatio*exp)
+		}
+		skip = next
+		sum(skip)
+	}
+	hm.skip = skip
 	// too little data to measure: distance_insensitive runs uncapped (as
 	// §12e has it), negative evidence does not run
 	if hm.fitCapM = capAt(d.HearFitRate); hm.fitCapM < 0 {
@@ -220,16 +278,6 @@ func (e *engine) hearingModel(evs []event, active []bool, from, end int64) *hear
 	}
 	hm.sureM = max(0, capAt(d.HearSureRate))
 	return hm
-}
-
-// count returns the valid events of the link b→w.
-func (hm *hearing) count(b, w int32) int32 {
-	ls := hm.links[b]
-	i, ok := slices.BinarySearchFunc(ls, w, func(l linkCount, w int32) int { return int(l.w) - int(w) })
-	if !ok {
-		return 0
-	}
-	return ls[i].n
 }
 
 // hearGrid buckets the active asserted hotspots on a planar grid of 4 km
@@ -254,16 +302,19 @@ func (e *engine) hearGrid(active []bool, xy [][2]float64) *hearGridT {
 	return g
 }
 
-// each calls f for every indexed hotspot within r metres of p, in cell
-// and index order.
-func (g *hearGridT) each(p [2]float64, r float64, f func(s int32, d float64)) {
+// each calls f with the squared distance for every indexed hotspot within
+// r metres of p, in cell and index order.
+func (g *hearGridT) each(p [2]float64, r float64, f func(s int32, d2 float64)) {
+	r2 := float64(r * r)
 	cx, cy := int32(math.Floor(p[0]/hearCell)), int32(math.Floor(p[1]/hearCell))
 	k := int32(math.Ceil(r / hearCell))
 	for i := cx - k; i <= cx+k; i++ {
 		for j := cy - k; j <= cy+k; j++ {
 			for _, s := range g.cells[[2]int32{i, j}] {
-				if d := planarDist(p, g.xy(s)); d <= r {
-					f(s, d)
+				q := g.xy(s)
+				dx, dy := q[0]-p[0], q[1]-p[1]
+				if d2 := float64(dx*dx) + float64(dy*dy); d2 <= r2 {
+					f(s, d2)
 				}
 			}
 		}
@@ -288,14 +339,21 @@ func (e *engine) unheard(hm *hearing) []int32 {
 		}
 		var exp float64
 		var obs int64
-		grid.each(hm.xy[s], hm.sureM, func(w int32, dist float64) {
-			k := hm.edges.bin(dist)
-			if int(w) == s || k < 0 || hm.skip[w] {
-				return
+		nb := float64(hm.nb[s])
+		r2 := float64(hm.sureM * hm.sureM)
+		grid.each(hm.xy[s], hm.sureM, func(w int32, d2 float64) {
+			if k := hm.sq.bin2(hm.sq, d2); k >= 0 && int(w) != s && !hm.skip[w] {
+				exp += float64(nb * hm.rates[k])
 			}
-			exp += float64(float64(hm.nb[s]) * hm.rates[k])
-			obs += int64(min(hm.count(int32(s), w), hm.nb[s]))
 		})
+		for _, l := range hm.links[s] {
+			if int(l.w) == s || !hm.act[l.w] || !e.reg.sites[l.w].asserted || hm.skip[l.w] {
+				continue
+			}
+			if d2 := hm.dist2(int32(s), l.w); d2 <= r2 && hm.sq.bin2(hm.sq, d2) >= 0 {
+				obs += int64(min(l.n, hm.nb[s]))
+			}
+		}
 		flag[s] = exp >= d.UnheardMinExpected && float64(obs) < float64(d.UnheardMaxRatio*exp)
 	})
 	var out []int32

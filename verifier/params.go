@@ -89,6 +89,9 @@ type DetectorParams struct {
 	CoMinBeacons   int
 	CoMinBeaconers int
 	CoMaxStdDevDB  float64
+	// [hx] … and only when u's own per-beaconer mean signals have a
+	// standard deviation of at least CoMinSpreadDB (6 dB).
+	CoMinSpreadDB float64
 
 	// excess_tx_power ([hx], see excessTxPower): events needed each way
 	// for a pair to count over the window (3), outbound events needed in
@@ -234,6 +237,7 @@ func DefaultParams() Params {
 			CoMaxDistanceM:    5000,
 			CoMinBeaconers:    5,
 			CoMaxStdDevDB:     2.0,
+			CoMinSpreadDB:     6,
 			TxMinEvents:       3,
 			TxMinEpochEvents:  1,
 			TxMinPartners:     5,
@@ -424,7 +428,7 @@ func (p Params) appendCanonical(b []byte) []byte {
 		i64(int64(v))
 	}
 	for _, f := range []float64{d.MinDistRatio, d.MaxExponent, d.ExponentSigma, d.CliqueDensity, d.OutsiderRadiusM,
-		d.SplitMinDistanceM, d.SplitNearM, d.SplitMarginDB, d.CoMinDistanceM, d.CoMaxDistanceM, d.CoMaxStdDevDB, d.TxMaxAsymmetryDB,
+		d.SplitMinDistanceM, d.SplitNearM, d.SplitMarginDB, d.CoMinDistanceM, d.CoMaxDistanceM, d.CoMaxStdDevDB, d.CoMinSpreadDB, d.TxMaxAsymmetryDB,
 		d.HearFitRate, d.HearSureRate, d.HearTrustRatio, d.UnheardMaxRatio, d.UnheardMinExpected} {
 		f64(f)
 	}
