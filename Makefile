@@ -3,6 +3,7 @@
 #   make devnet   the whole network on this machine (local chain, oracles, hotspots, sensors)
 #   make test     every test, including the real Solana runtime through the localnet
 #   make bench    the benchmarks each issue names
+#   make gaming   the verifier's adversarial scenario suite, one table (issue 11)
 #   make lint     gofmt, go vet and staticcheck
 #   make fuzz     every fuzz target, FUZZTIME executions each
 #   make build    all binaries, plus hotspotd's Raspberry Pi cross builds
@@ -18,7 +19,7 @@ FUZZTIME    ?= 200000x
 BENCHTIME   ?= 1s
 TESTFLAGS   ?= -shuffle=on -timeout 25m
 
-.PHONY: all test bench lint fuzz build proto devnet localnet clean
+.PHONY: all test bench gaming lint fuzz build proto devnet localnet clean
 
 all: build
 
@@ -43,6 +44,12 @@ bench: localnet
 	$(GO) test -run '^$$' -bench 'Ingest|GroupCommit' -benchtime 100000x -timeout 30m ./oracle/
 	$(GO) test -run '^$$' -bench 'Hotspotd' -benchtime 4000x -timeout 30m ./e2e/
 	$(GO) test -run '^$$' -bench 'Payout100k' -benchtime 2x -timeout 30m ./oracle/solana/
+
+# Every attack class and honest population of issue 11 with three seeds; prints
+# scenario, class, seeds, caught by, withheld % and honest loss %. Run in the
+# package directory so go test streams the table; make test runs a fast subset.
+gaming:
+	cd verifier && $(GO) test -count=1 -run '^TestGaming$$' -timeout 60m -gaming.full
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \

@@ -54,15 +54,25 @@ func BeaconChannel(r *Region, payload [BeaconPayloadSize]byte) (Hz, bool) {
 	return r.Channels[i], true
 }
 
+// SX1302MaxPowerDBm is the highest conducted power SX1302/SX1303
+// concentrator boards emit (their RF power tables end at 27 dBm); it is
+// the MaxConductedDBm of US915 and AU915.
+const SX1302MaxPowerDBm = 27
+
 // BeaconPower returns the prescribed conducted transmit power in integer
 // dBm for a hotspot with antenna gain gainDdBi (tenths of a dBi) in region
-// r: trunc((max_eirp_ddBm − gain_ddBi) / 10), rounding toward zero
-// (poc-rules §3 step 6, §12b). EU868 (161) with 60 ddBi → 10 dBm. r must
-// not be nil.
+// r: min(trunc((max_eirp_ddBm − gain_ddBi) / 10), max_conducted_dbm),
+// rounding toward zero, the cap applying only where the region has one
+// (poc-rules §3 step 6, §12b). EU868 (161) with 60 ddBi → 10 dBm; US915
+// (360) with 60 ddBi → 30, capped to 27. r must not be nil.
 func BeaconPower(r *Region, gainDdBi int32) int {
 	// Go's integer division truncates toward zero, as the rule says; the
 	// operands are widened so no gain value can overflow.
-	return int((int64(r.MaxEIRPddBm) - int64(gainDdBi)) / 10)
+	p := (int64(r.MaxEIRPddBm) - int64(gainDdBi)) / 10
+	if r.MaxConductedDBm != 0 && p > int64(r.MaxConductedDBm) {
+		p = int64(r.MaxConductedDBm)
+	}
+	return int(p)
 }
 
 // Beacon is a beacon's content and the transmit parameters poc-rules §3

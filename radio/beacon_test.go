@@ -56,7 +56,7 @@ func TestBeaconSpecVector(t *testing.T) {
 		power  int
 	}{
 		{"EU868", 867_900_000, "SF12BW125", 10},
-		{"US915", 904_700_000, "SF9BW125", 30},
+		{"US915", 904_700_000, "SF9BW125", 27}, // 30 before the SX1302 cap
 		// Derived from the same payload (not in the spec): index
 		// 23980 mod 8 = 4, or 23980 mod 3 = 1 for three-channel plans.
 		{"AU915", 917_600_000, "SF9BW125", 24},
@@ -126,8 +126,15 @@ func TestBeaconPower(t *testing.T) {
 		want   int
 	}{
 		{"EU868", 60, 10},   // (161−60)/10 = 10.1 → 10
-		{"US915", 60, 30},   // 300/10
-		{"US915", 12, 34},   // 34.8 → 34
+		{"US915", 60, 27},   // 300/10 = 30, capped at the SX1302's 27
+		{"US915", 12, 27},   // 34.8 → 34, capped
+		{"US915", 90, 27},   // 27.0, the cap exactly
+		{"US915", 100, 26},  // 26.0, under the cap
+		{"AU915", 12, 27},   // 28.8 → 28, capped
+		{"AU915", 60, 24},   // 24.0, under the cap
+		{"IN865", 12, 28},   // no cap outside US915 and AU915
+		{"EU868", -25, 18},  // negative gain: 186/10 = 18.6 → 18 (docs/poc-rules.md §3)
+		{"EU868", -5, 16},   // 16.6 → 16
 		{"EU868", 12, 14},   // 14.9 → 14
 		{"AS923-1", 30, 13}, // 13.0
 		{"KR920", 12, 12},   // 12.8 → 12

@@ -35,6 +35,11 @@ type Region struct {
 	Bandwidth Hz
 	// MaxEIRPddBm is the maximum EIRP in tenths of a dBm (36.0 dBm = 360).
 	MaxEIRPddBm int
+	// MaxConductedDBm caps the prescribed conducted beacon power (poc-rules
+	// §3 step 6): what the region's concentrators can emit. 27 dBm for
+	// US915 and AU915, where SX1302 boards top out at 27 dBm below the
+	// 30 dBm the EIRP would allow a low-gain antenna; 0 means no cap.
+	MaxConductedDBm int
 	// Spreading is the spreading list, smallest MaxBytes first.
 	Spreading []Spreading
 	// DwellTime is the regulatory maximum time on air of one transmission

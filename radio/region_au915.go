@@ -17,11 +17,12 @@ func au915() *Region {
 			916_800_000, 917_000_000, 917_200_000, 917_400_000,
 			917_600_000, 917_800_000, 918_000_000, 918_200_000,
 		},
-		Bandwidth:    125_000,
-		MaxEIRPddBm:  300,
-		Spreading:    auSpreading(),
-		DwellTime:    400 * time.Millisecond,
-		MinFrequency: 915_000_000,
-		MaxFrequency: 928_000_000,
+		Bandwidth:       125_000,
+		MaxConductedDBm: SX1302MaxPowerDBm,
+		MaxEIRPddBm:     300,
+		Spreading:       auSpreading(),
+		DwellTime:       400 * time.Millisecond,
+		MinFrequency:    915_000_000,
+		MaxFrequency:    928_000_000,
 	}
 }

@@ -17,11 +17,12 @@ func us915() *Region {
 			903_900_000, 904_100_000, 904_300_000, 904_500_000,
 			904_700_000, 904_900_000, 905_100_000, 905_300_000,
 		},
-		Bandwidth:    125_000,
-		MaxEIRPddBm:  360,
-		Spreading:    []Spreading{{25, 10}, {67, 9}, {139, 8}, {256, 7}},
-		DwellTime:    400 * time.Millisecond,
-		MinFrequency: 902_000_000,
-		MaxFrequency: 928_000_000,
+		Bandwidth:       125_000,
+		MaxConductedDBm: SX1302MaxPowerDBm,
+		MaxEIRPddBm:     360,
+		Spreading:       []Spreading{{25, 10}, {67, 9}, {139, 8}, {256, 7}},
+		DwellTime:       400 * time.Millisecond,
+		MinFrequency:    902_000_000,
+		MaxFrequency:    928_000_000,
 	}
 }

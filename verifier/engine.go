@@ -595,7 +595,10 @@ func (e *engine) farEnough(a, b uint64, _ float64) bool {
 	return ok && g >= e.p.MinDistanceCells
 }
 
-// plausible is the signal consistency rule of poc-rules §12c.
+// plausible is the signal consistency rule of poc-rules §12c. A high SNR
+// is no rejection on its own (revised turn 2): concentrators whose SNR
+// does not saturate report 25–40 dB on strong honest links, and a forged
+// high SNR still has to agree with the noise floor through N.
 func (e *engine) plausible(w *wire.WitnessReport, dr radio.DataRate) bool {
 	rssi := float64(w.GetRssiDdbm()) / 10
 	snr := float64(w.GetSnrDdb()) / 10
@@ -603,7 +606,6 @@ func (e *engine) plausible(w *wire.WitnessReport, dr radio.DataRate) bool {
 	n := rssi - float64(10*math.Log10(1+math.Pow(10, snr/10)))
 	snrMin := float64(radio.SNRMin(dr.SF))
 	ok := snr >= snrMin-e.p.SNRMarginDB &&
-		snr <= e.p.SNRMaxDB &&
 		n >= nth-e.p.FloorBelowDB &&
 		n <= nth+e.p.FloorAboveDB
 	if ok && w.RssisDdbm != nil {

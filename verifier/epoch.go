@@ -111,21 +111,6 @@ func evaluateEpoch(in EpochInput, detail bool) (*EpochResult, error) {
 	h := e.history()
 	e.finalize(h)
 
-	// Density at the epoch's start over the interactive hotspots.
-	scale := make([]uint32, len(reg.sites))
-	var cells []uint64
-	var cellSite []int32
-	for i := range reg.sites {
-		scale[i] = p.DefaultScale
-		if reg.sites[i].asserted && anyIn(h.recipBeacon[i], start-p.Interactivity.Milliseconds(), start) {
-			cells = append(cells, reg.sites[i].Cell)
-			cellSite = append(cellSite, int32(i))
-		}
-	}
-	for j, s := range DensityScales(p.Density, cells) {
-		scale[cellSite[j]] = s
-	}
-
 	flags := e.detect(h, start, end)
 	flagged := make([]Reason, len(reg.sites))
 	anyFlag := false
@@ -135,6 +120,25 @@ func evaluateEpoch(in EpochInput, detail bool) (*EpochResult, error) {
 			flagged[i] = f.Reason
 		}
 		anyFlag = true
+	}
+
+	// Density at the epoch's start over the interactive hotspots, less
+	// the ones the detectors flag for this epoch [hx]: fakes caught by a
+	// detector no longer dilute the scale of the honest hotspots around
+	// their asserted cells. (The detectors do not depend on density.)
+	interactive := e.validPoCSites(start-p.Interactivity.Milliseconds(), start)
+	scale := make([]uint32, len(reg.sites))
+	var cells []uint64
+	var cellSite []int32
+	for i := range reg.sites {
+		scale[i] = p.DefaultScale
+		if reg.sites[i].asserted && interactive[i] && flagged[i] == ReasonNone {
+			cells = append(cells, reg.sites[i].Cell)
+			cellSite = append(cellSite, int32(i))
+		}
+	}
+	for j, s := range DensityScales(p.Density, cells) {
+		scale[cellSite[j]] = s
 	}
 
 	units := RewardUnits(p)
@@ -273,6 +277,31 @@ func evaluateEpoch(in EpochInput, detail bool) (*EpochResult, error) {
 	}
 	res.Manifest = m
 	return res, nil
+}
+
+// validPoCSites marks the hotspots with a valid proof of coverage received
+// in [from, to): a beacon valid by §4–6 with at least one valid witness,
+// or a valid witness of such a beacon. [hx] This is the density population
+// (poc-rules §8 counts hotspots with a reciprocity beacon, which needs only
+// one witness report, valid or not): identities without radios that
+// beacon and file junk reports of each other would otherwise enter it and
+// dilute the density scale of the honest hotspots around their asserted
+// cells.
+func (e *engine) validPoCSites(from, to int64) []bool {
+	out := make([]bool, len(e.reg.sites))
+	for k := range e.beacons {
+		br := &e.beacons[k]
+		if br.ms < from || br.ms >= to || br.final != ReasonNone {
+			continue
+		}
+		for i := br.lo; i < br.hi; i++ {
+			if pr := &e.pairs[i]; pr.final == ReasonNone {
+				out[br.site] = true
+				out[e.witnesses[pr.w].site] = true
+			}
+		}
+	}
+	return out
 }
 
 func filterWindow[T any](xs []T, from, to int64, ms func(*T) int64) []T {

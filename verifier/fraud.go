@@ -56,10 +56,16 @@ func (e *engine) detect(h *History, start, end int64) []Flag {
 	}
 	// The detectors only read the events; they run side by side and
 	// their results are merged in a fixed order.
-	var di, ic, as, xp []int32
+	active := make([]bool, n)
+	for i := range active {
+		active[i] = anyIn(h.recipBeacon[i], from, end)
+	}
+	hm := e.hearingModel(evs, active, from, end)
+	var di, ic, as, xp, un []int32
 	var wg sync.WaitGroup
-	wg.Go(func() { di = e.distanceInsensitive(evs) })
-	wg.Go(func() { ic = e.isolatedCliques(evs, h, from, end) })
+	wg.Go(func() { di = e.distanceInsensitive(evs, hm.fitCapM) })
+	wg.Go(func() { un = e.unheard(hm) })
+	wg.Go(func() { ic = e.isolatedCliques(evs, h, from, end, hm.sureM) })
 	wg.Go(func() { xp = e.excessTxPower(evs, cur) })
 	as = e.antennaSplit(evs, ranges)
 	wg.Wait()
@@ -74,6 +80,9 @@ func (e *engine) detect(h *History, start, end int64) []Flag {
 	}
 	for _, s := range xp {
 		add(s, ReasonExcessTxPower)
+	}
+	for _, s := range un {
+		add(s, ReasonUnheard)
 	}
 	var out []Flag
 	for s, rs := range flagged {
@@ -206,13 +215,16 @@ func (f *fit) exponent() (nHat, se float64, ok bool) {
 // the fit with the lowest n̂ + k·SE below the threshold is flagged first,
 // that hotspot's events leave its partners' fits, those fits are
 // recomputed, and so on until no fit is below the threshold.
-func (e *engine) distanceInsensitive(evs []event) []int32 {
+//
+// [hx] Only partners closer than capM (the hearing model's fit cap, see
+// hearing.go) enter the fits.
+func (e *engine) distanceInsensitive(evs []event, capM float64) []int32 {
 	d := e.p.Detectors
 	n := len(e.reg.sites)
 	// fit f = 2·site + role (0 beaconer, 1 witness): its events, in order
 	start := make([]int32, 2*n+1)
 	for i := range evs {
-		if ev := &evs[i]; ev.valid && ev.dist > 0 {
+		if ev := &evs[i]; ev.valid && ev.dist > 0 && ev.dist <= capM {
 			start[2*ev.b+1]++
 			start[2*ev.w+2]++
 		}
@@ -223,7 +235,7 @@ func (e *engine) distanceInsensitive(evs []event) []int32 {
 	mine := make([]int32, start[2*n])
 	next := slices.Clone(start[:2*n])
 	for i := range evs {
-		if ev := &evs[i]; ev.valid && ev.dist > 0 {
+		if ev := &evs[i]; ev.valid && ev.dist > 0 && ev.dist <= capM {
 			mine[next[2*ev.b]] = int32(i)
 			next[2*ev.b]++
 			mine[next[2*ev.w+1]] = int32(i)
@@ -237,17 +249,43 @@ func (e *engine) distanceInsensitive(evs []event) []int32 {
 		}
 		return ev.b
 	}
+	type partnerAcc struct {
+		p       int32
+		d, sumG float64
+		n       int
+	}
+	var accs []partnerAcc
+	at := map[int32]int{}
 	score := func(f int32) (float64, bool) {
-		var ft fit
+		// [hx] One point per partner, its mean gain: shadowing is a
+		// property of the pair (and correlated between nearby pairs), so
+		// the events of one partner are not independent; fitting them one
+		// by one understates SE by about √(events per partner) and flags
+		// honest hotspots in hilly terrain.
+		accs = accs[:0]
+		clear(at)
+		events := 0
 		for _, i := range mine[start[f]:start[f+1]] {
 			ev := &evs[i]
 			p := partnerOf(f, ev)
 			if flagged[p] {
 				continue
 			}
-			ft.add(p, ev.dist, ev.gain)
+			events++
+			k, ok := at[p]
+			if !ok {
+				k = len(accs)
+				at[p] = k
+				accs = append(accs, partnerAcc{p: p, d: ev.dist})
+			}
+			accs[k].sumG += ev.gain
+			accs[k].n++
 		}
-		if ft.n < d.MinEvents || ft.np < d.MinPartners || !(ft.maxD >= float64(d.MinDistRatio*ft.minD)) {
+		var ft fit
+		for _, a := range accs {
+			ft.add(a.p, a.d, a.sumG/float64(a.n))
+		}
+		if events < d.MinEvents || ft.np < d.MinPartners || !(ft.maxD >= float64(d.MinDistRatio*ft.minD)) {
 			return 0, false
 		}
 		nHat, se, ok := ft.exponent()
@@ -320,8 +358,19 @@ func pairKey(a, b int32) uint64 {
 // flagged. And a component is flagged only when its outsiders are at least
 // as many as its members: two groups that never hear each other look alike
 // to the graph, and the smaller one is the suspect.
-func (e *engine) isolatedCliques(evs []event, h *History, from, end int64) []int32 {
+//
+// [hx] Outsiders count only within the hearing model's sure radius (when
+// the model has one and it is shorter than OutsiderRadiusM): farther away,
+// honest hotspots need not hear each other, so a village behind a ridge
+// a few km from a town is not an isolated clique of that town. And there
+// is no size cap when CliqueMax is 0: a ring larger than any fixed cap is
+// still a ring.
+func (e *engine) isolatedCliques(evs []event, h *History, from, end int64, sureM float64) []int32 {
 	d := e.p.Detectors
+	radius := d.OutsiderRadiusM
+	if sureM > 0 && sureM < radius {
+		radius = sureM
+	}
 	keys := make([]uint64, 0, len(evs))
 	corroborated := make([]bool, len(e.reg.sites))
 	for i := range evs {
@@ -391,7 +440,7 @@ func (e *engine) isolatedCliques(evs []event, h *History, from, end int64) []int
 	for _, r := range roots {
 		c := members[r]
 		sz := len(c)
-		if sz < d.CliqueMin || sz > d.CliqueMax {
+		if sz < d.CliqueMin || (d.CliqueMax > 0 && sz > d.CliqueMax) {
 			continue
 		}
 		if float64(2*nEdges[r])/float64(sz*(sz-1)) < d.CliqueDensity {
@@ -403,7 +452,7 @@ func (e *engine) isolatedCliques(evs []event, h *History, from, end int64) []int
 		outsiders := map[int32]bool{}
 		for _, m := range c {
 			s := &e.reg.sites[m]
-			for _, o := range idx.within(s.lat, s.lng, d.OutsiderRadiusM) {
+			for _, o := range idx.within(s.lat, s.lng, radius) {
 				if corroborated[o] && !slices.Contains(c, o) {
 					outsiders[o] = true
 				}
@@ -502,13 +551,28 @@ func (e *engine) antennaSplit(evs []event, ranges [][2]int32) []int32 {
 		out = append(out, int32(k>>32), int32(uint32(k)))
 	}
 
-	// (ii) co-witnessing with a constant signal difference. For each
-	// hotspot u, walk its valid witness events and the other valid
-	// witnesses v > u of the same beacons. The valid events are copied
-	// into a compact array (beacon ranges kept) so the walk stays in cache.
-	// Within a beacon the copies are sorted by witness, so u walks only
-	// the witnesses after it (v > u); the sums are integers, so the order
-	// does not change them.
+	// (ii) co-witnessing with a constant signal difference. [hx] The rule
+	// looks at per-beaconer means: for each beaconer both u and v heard,
+	// the mean of signal_u − signal_v over its beacons, and the sample
+	// standard deviation of those means across beaconers. Two antennas on
+	// one roof (or one antenna behind a splitter, whatever software noise
+	// is added to the reports) see every beaconer through the same path,
+	// so the means agree up to averaged fading; hotspots hundreds of
+	// metres apart see each beaconer through a different path (shadowing
+	// decorrelates, distances differ), so the means scatter by several
+	// dB. Per-report differences, the rule of §12e, are beaten by adding
+	// 2 dB of noise to the reports. Only pairs asserted at most
+	// CoMaxDistanceM apart are compared: sybils want neighbouring hexes,
+	// and line-of-sight hilltops tens of km apart hear a town with nearly
+	// free-space, nearly constant differences.
+	//
+	// For each hotspot u, its valid witness events are walked beaconer by
+	// beaconer; within a beacon the co-witnesses are sorted by witness so
+	// u visits only v > u. The valid events are copied into a compact
+	// array (beacon ranges kept) so the walk stays in cache. Per
+	// (beaconer, v) the differences are summed as integers (ddB); the
+	// means are folded into per-v sums in beaconer order, so the result
+	// does not depend on the order of the events.
 	type coEv struct{ w, b, sig, ev int32 }
 	n := len(e.reg.sites)
 	co := make([]coEv, 0, len(evs))
@@ -547,22 +611,45 @@ func (e *engine) antennaSplit(evs []event, ranges [][2]int32) []int32 {
 		}
 	}
 	type coAcc struct {
-		beacons     int
-		b1, b2      int32
-		nb          int
-		sum, sumSq  int64
-		far, tested bool
+		// this beaconer's group
+		gn        int
+		gsum, gsu int64
+		// over beaconers: co-witnessed beacons, groups, Σ mean, Σ mean²,
+		// and the same of u's own signal
+		beacons, groups int
+		sm, smm         float64
+		su, suu         float64
+		far, tested     bool
 	}
 	acc := make([]coAcc, n)
-	var touched []int32
-	maxVar := float64(10*d.CoMaxStdDevDB) * float64(10*d.CoMaxStdDevDB) // ddB²
+	var touched, gTouched []int32
+	maxSD := 10 * d.CoMaxStdDevDB     // ddB
+	minSpread := 10 * d.CoMinSpreadDB // ddB
 	for u := range int32(n) {
 		evU := mine[start[u]:start[u+1]]
 		if len(evU) < d.CoMinBeacons {
 			continue
 		}
+		slices.SortStableFunc(evU, func(a, b int32) int { return int(evs[a].b - evs[b].b) })
 		us := &e.reg.sites[u]
-		for _, iu := range evU {
+		fold := func() {
+			for _, v := range gTouched {
+				a := &acc[v]
+				m := float64(a.gsum) / float64(a.gn)
+				mu := float64(a.gsu) / float64(a.gn)
+				a.groups++
+				a.sm += m
+				a.smm += float64(m * m)
+				a.su += mu
+				a.suu += float64(mu * mu)
+				a.gn, a.gsum, a.gsu = 0, 0, 0
+			}
+			gTouched = gTouched[:0]
+		}
+		for k, iu := range evU {
+			if k > 0 && evs[iu].b != evs[evU[k-1]].b {
+				fold()
+			}
 			pos := evCo[iu]
 			eu := &co[pos]
 			r := coRange[evs[iu].beacon]
@@ -576,34 +663,35 @@ func (e *engine) antennaSplit(evs []event, ranges [][2]int32) []int32 {
 				if !a.tested {
 					a.tested = true
 					vs := &e.reg.sites[v]
-					a.far = float64(radio.Distance(us.lat, us.lng, vs.lat, vs.lng)) >= d.CoMinDistanceM
+					dist := float64(radio.Distance(us.lat, us.lng, vs.lat, vs.lng))
+					a.far = dist >= d.CoMinDistanceM && (d.CoMaxDistanceM == 0 || dist <= d.CoMaxDistanceM)
 					touched = append(touched, v)
 				}
 				if !a.far {
 					continue
 				}
-				a.beacons++
-				diff := int64(eu.sig) - int64(ev.sig)
-				a.sum += diff
-				a.sumSq += diff * diff
-				switch {
-				case a.nb == 0:
-					a.b1, a.nb = eu.b, 1
-				case a.nb == 1 && eu.b != a.b1:
-					a.b2, a.nb = eu.b, 2
-				case a.nb == 2 && eu.b != a.b1 && eu.b != a.b2:
-					a.nb = 3
+				if a.gn == 0 {
+					gTouched = append(gTouched, v)
 				}
+				a.beacons++
+				a.gn++
+				a.gsum += int64(eu.sig) - int64(ev.sig)
+				a.gsu += int64(eu.sig)
 			}
 		}
+		fold()
 		slices.Sort(touched)
 		for _, v := range touched {
 			a := &acc[v]
-			if a.far && a.beacons >= d.CoMinBeacons && a.nb >= min(d.CoMinBeaconers, 3) {
-				m := float64(a.beacons)
-				// sample variance in ddB²: (n·Σd² − (Σd)²) / (n(n−1))
-				num := float64(float64(m)*float64(a.sumSq)) - float64(float64(a.sum)*float64(a.sum))
-				if num/float64(m*(m-1)) <= maxVar {
+			if a.far && a.beacons >= d.CoMinBeacons && a.groups >= d.CoMinBeaconers && a.groups >= 2 {
+				g := float64(a.groups)
+				// sample variance of the means: (Σm² − (Σm)²/g) / (g − 1)
+				vr := (a.smm - float64(a.sm*a.sm)/g) / (g - 1)
+				// and u's own per-beaconer signal must spread: a pair
+				// whose signals all sit at one value (a saturated
+				// receiver, equidistant beaconers) says nothing
+				vu := (a.suu - float64(a.su*a.su)/g) / (g - 1)
+				if vr <= float64(maxSD*maxSD) && vu >= float64(minSpread*minSpread) {
 					out = append(out, u, v)
 				}
 			}

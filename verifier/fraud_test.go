@@ -44,6 +44,9 @@ func (t *town) run(tb testing.TB) *EpochResult {
 	t.build()
 	start := t.p.EpochStart(testEpoch)
 	t.rounds(start-3*dayMs, start+dayMs)
+	if t.extra != nil {
+		t.extra(t)
+	}
 	return t.evaluate(tb)
 }
 

@@ -61,8 +61,10 @@ type DetectorParams struct {
 	MaxExponent   float64
 	ExponentSigma float64
 
-	// isolated_clique: events per edge (2), component size (3–30), density
-	// (0.6), outsider radius (5000 m) and outsiders needed (3).
+	// isolated_clique: events per edge (2), component size (at least 3;
+	// at most CliqueMax, 0 = no cap, the default), density (0.6), outsider
+	// radius (5000 m, or the hearing model's sure radius if shorter) and
+	// outsiders needed (3).
 	EdgeEvents      int
 	CliqueMin       int
 	CliqueMax       int
@@ -79,12 +81,17 @@ type DetectorParams struct {
 	SplitMarginDB     float64
 
 	// antenna_split (ii): pair distance (300 m), co-witnessed beacons
-	// (10), distinct beaconers (3), and the maximum sample standard
-	// deviation of signal_u − signal_v (1.0 dB).
+	// (10), distinct beaconers (5), and the maximum sample standard
+	// deviation across beaconers of the per-beaconer mean of
+	// signal_u − signal_v (2.0 dB).
 	CoMinDistanceM float64
+	CoMaxDistanceM float64 // [hx] pairs asserted farther apart are not compared (5000 m; 0 = no limit)
 	CoMinBeacons   int
 	CoMinBeaconers int
 	CoMaxStdDevDB  float64
+	// [hx] … and only when u's own per-beaconer mean signals have a
+	// standard deviation of at least CoMinSpreadDB (6 dB).
+	CoMinSpreadDB float64
 
 	// excess_tx_power ([hx], see excessTxPower): events needed each way
 	// for a pair to count over the window (3), outbound events needed in
@@ -96,6 +103,22 @@ type DetectorParams struct {
 	TxMinEpochEvents int
 	TxMinPartners    int
 	TxMaxAsymmetryDB float64
+
+	// The [hx] hearing model (hearing.go): bins with fewer than
+	// HearMinTrials (hotspot, beacon) trials say nothing (200);
+	// distance_insensitive fits only partners up to the distance where
+	// the rate is still ≥ HearFitRate (0.8); unheard looks up to where it
+	// is ≥ HearSureRate (0.9) and flags a hotspot whose beacons were heard
+	// at less than UnheardMaxRatio (0.1) of an expectation of at least
+	// UnheardMinExpected events (10); beaconers heard at less than
+	// HearTrustRatio (0.3) of the first estimate are left out of the rates
+	// and neither hear nor are expected to hear for unheard.
+	HearMinTrials      int
+	HearFitRate        float64
+	HearSureRate       float64
+	HearTrustRatio     float64
+	UnheardMaxRatio    float64
+	UnheardMinExpected float64
 }
 
 // Params is an epoch's parameter set: every number of poc-rules §14. Its
@@ -139,8 +162,7 @@ type Params struct {
 	NoiseFigureDB       float64
 	FloorBelowDB        float64 // implied noise may be this far below the thermal floor (8)
 	FloorAboveDB        float64 // … or this far above it (30)
-	SNRMarginDB         float64 // snr ≥ SNR_min(SF) − margin (3)
-	SNRMaxDB            float64 // snr ≤ this (20)
+	SNRMarginDB         float64 // snr ≥ SNR_min(SF) − margin (3); there is no upper SNR bound (poc-rules §12c, revised)
 	RSSISToleranceDB    float64 // |rssis − (N + snr)| ≤ this (6)
 	Detectors           DetectorParams
 	OpsBP               uint32 // operations share of the emission, basis points (1000)
@@ -195,7 +217,6 @@ func DefaultParams() Params {
 		FloorBelowDB:     8,
 		FloorAboveDB:     30,
 		SNRMarginDB:      3,
-		SNRMaxDB:         20,
 		RSSISToleranceDB: 6,
 		Detectors: DetectorParams{
 			Window:            7,
@@ -206,7 +227,7 @@ func DefaultParams() Params {
 			ExponentSigma:     2,
 			EdgeEvents:        2,
 			CliqueMin:         3,
-			CliqueMax:         30,
+			CliqueMax:         0,
 			CliqueDensity:     0.6,
 			OutsiderRadiusM:   5000,
 			MinOutsiders:      3,
@@ -216,12 +237,21 @@ func DefaultParams() Params {
 			SplitMarginDB:     10,
 			CoMinDistanceM:    300,
 			CoMinBeacons:      10,
-			CoMinBeaconers:    3,
-			CoMaxStdDevDB:     1.0,
+			CoMaxDistanceM:    5000,
+			CoMinBeaconers:    5,
+			CoMaxStdDevDB:     2.0,
+			CoMinSpreadDB:     6,
 			TxMinEvents:       3,
 			TxMinEpochEvents:  1,
 			TxMinPartners:     5,
 			TxMaxAsymmetryDB:  6,
+
+			HearMinTrials:      200,
+			HearFitRate:        0.8,
+			HearSureRate:       0.9,
+			HearTrustRatio:     0.3,
+			UnheardMaxRatio:    0.1,
+			UnheardMinExpected: 10,
 		},
 		OpsBP:      1000,
 		PoCMaxBP:   3000,
@@ -274,6 +304,12 @@ func (p Params) Validate() error {
 	case !p.Detectors.Disabled && (p.Detectors.TxMinEvents < 1 || p.Detectors.TxMinEpochEvents < 1 || p.Detectors.TxMinPartners < 1):
 		return bad("excess_tx_power needs ≥ 1 event per link and ≥ 1 partner, got %d, %d and %d",
 			p.Detectors.TxMinEvents, p.Detectors.TxMinEpochEvents, p.Detectors.TxMinPartners)
+	case !p.Detectors.Disabled && (p.Detectors.HearMinTrials < 1 || !(p.Detectors.HearFitRate > 0 && p.Detectors.HearFitRate <= 1) ||
+		!(p.Detectors.HearSureRate > 0 && p.Detectors.HearSureRate <= 1) || !(p.Detectors.UnheardMaxRatio >= 0 && p.Detectors.UnheardMaxRatio <= 1) ||
+		!(p.Detectors.HearTrustRatio >= 0 && p.Detectors.HearTrustRatio <= 1) ||
+		!(p.Detectors.UnheardMinExpected >= 0) || math.IsInf(p.Detectors.UnheardMinExpected, 0)):
+		return bad("hearing model parameters %d, %v, %v, %v, %v", p.Detectors.HearMinTrials, p.Detectors.HearFitRate,
+			p.Detectors.HearSureRate, p.Detectors.UnheardMaxRatio, p.Detectors.UnheardMinExpected)
 	case !p.Detectors.Disabled && (!(p.Detectors.TxMaxAsymmetryDB >= 0) || math.IsInf(p.Detectors.TxMaxAsymmetryDB, 0)):
 		return bad("excess_tx_power threshold %v dB", p.Detectors.TxMaxAsymmetryDB)
 	}
@@ -284,7 +320,7 @@ func (p Params) Validate() error {
 		}
 		prev = l.Res
 	}
-	for _, f := range []float64{p.NoiseFigureDB, p.FloorBelowDB, p.FloorAboveDB, p.SNRMarginDB, p.SNRMaxDB, p.RSSISToleranceDB} {
+	for _, f := range []float64{p.NoiseFigureDB, p.FloorBelowDB, p.FloorAboveDB, p.SNRMarginDB, p.RSSISToleranceDB} {
 		if math.IsNaN(f) || math.IsInf(f, 0) {
 			return bad("non-finite signal tolerance")
 		}
@@ -381,7 +417,7 @@ func (p Params) appendCanonical(b []byte) []byte {
 		i64(int64(l.Max))
 	}
 	i64(int64(p.DefaultScale))
-	for _, f := range []float64{p.NoiseFigureDB, p.FloorBelowDB, p.FloorAboveDB, p.SNRMarginDB, p.SNRMaxDB, p.RSSISToleranceDB} {
+	for _, f := range []float64{p.NoiseFigureDB, p.FloorBelowDB, p.FloorAboveDB, p.SNRMarginDB, p.RSSISToleranceDB} {
 		f64(f)
 	}
 	d := p.Detectors
@@ -391,11 +427,13 @@ func (p Params) appendCanonical(b []byte) []byte {
 		i64(0)
 	}
 	for _, v := range []int{d.Window, d.MinEvents, d.MinPartners, d.EdgeEvents, d.CliqueMin, d.CliqueMax,
-		d.MinOutsiders, d.SplitMinEvents, d.CoMinBeacons, d.CoMinBeaconers, d.TxMinEvents, d.TxMinEpochEvents, d.TxMinPartners} {
+		d.MinOutsiders, d.SplitMinEvents, d.CoMinBeacons, d.CoMinBeaconers, d.TxMinEvents, d.TxMinEpochEvents, d.TxMinPartners,
+		d.HearMinTrials} {
 		i64(int64(v))
 	}
 	for _, f := range []float64{d.MinDistRatio, d.MaxExponent, d.ExponentSigma, d.CliqueDensity, d.OutsiderRadiusM,
-		d.SplitMinDistanceM, d.SplitNearM, d.SplitMarginDB, d.CoMinDistanceM, d.CoMaxStdDevDB, d.TxMaxAsymmetryDB} {
+		d.SplitMinDistanceM, d.SplitNearM, d.SplitMarginDB, d.CoMinDistanceM, d.CoMaxDistanceM, d.CoMaxStdDevDB, d.CoMinSpreadDB, d.TxMaxAsymmetryDB,
+		d.HearFitRate, d.HearSureRate, d.HearTrustRatio, d.UnheardMaxRatio, d.UnheardMinExpected} {
 		f64(f)
 	}
 	for _, v := range []uint32{p.OpsBP, p.PoCMaxBP, p.PoCMinBP, p.BeaconBP, p.WitnessBP} {

@@ -42,10 +42,11 @@ const (
 	ReasonIsolatedClique          Reason = 29 // detector §12e (H)
 	ReasonAntennaSplit            Reason = 30 // detector §12e (H)
 	ReasonExcessTxPower           Reason = 31 // [hx] detector: transmits above the prescribed power (H)
+	ReasonUnheard                 Reason = 32 // [hx] detector: its beacons are not heard by the active hotspots around it (H)
 )
 
 // NumReasons is one more than the largest Reason.
-const NumReasons = 32
+const NumReasons = 33
 
 var reasonNames = [NumReasons]string{
 	"reason_none", "bad_signature", "not_asserted", "entropy_expired", "bad_entropy",
@@ -55,7 +56,7 @@ var reasonNames = [NumReasons]string{
 	"unknown_error", "below_min_distance", "duplicate", "denied_edge", "too_late",
 	"gateway_no_valid_beacons", "gateway_no_valid_witnesses", "invalid_tx_power",
 	"implausible_signal", "invalid_datarate", "distance_insensitive", "isolated_clique",
-	"antenna_split", "excess_tx_power",
+	"antenna_split", "excess_tx_power", "unheard",
 }
 
 // String returns the snake_case name of r as in poc-rules §13.
@@ -96,7 +97,7 @@ func (r Reason) Valid() bool { return r == ReasonNone }
 // which apply to a hotspot for a whole epoch.
 func (r Reason) IsHotspotFlag() bool {
 	switch r {
-	case ReasonDistanceInsensitive, ReasonIsolatedClique, ReasonAntennaSplit, ReasonExcessTxPower:
+	case ReasonDistanceInsensitive, ReasonIsolatedClique, ReasonAntennaSplit, ReasonExcessTxPower, ReasonUnheard:
 		return true
 	}
 	return false

@@ -147,7 +147,9 @@ func TestReasonTable(t *testing.T) {
 			r.RssisDdbm = &v
 			r.RssiDdbm = -500
 		})},
-		{name: "implausible_signal: snr too high", target: 0, want: ReasonImplausibleSignal, mutate: editW(0, func(r *wire.WitnessReport, _ *Witness) { r.SnrDdb = 250 })},
+		// snr 25 dB at −100 dBm: implied noise −125.01 dBm, inside the floor
+		// tolerance; before the revision snr > 20 alone rejected it.
+		{name: "snr 25 alone is valid", target: 0, want: ReasonNone, mutate: editW(0, func(r *wire.WitnessReport, _ *Witness) { r.SnrDdb = 250 })},
 		{name: "implausible_signal: rssis inconsistent", target: 0, want: ReasonImplausibleSignal, mutate: editW(0, func(r *wire.WitnessReport, _ *Witness) {
 			v := *r.RssisDdbm + 100
 			r.RssisDdbm = &v
@@ -235,9 +237,12 @@ func TestImplausibleSignalExamples(t *testing.T) {
 		{-1100, -50, nil, true},
 		{-500, -150, nil, false},
 		{-950, 75, ptr(-960), true},
-		{-1100, 210, nil, false},  // snr > 20
-		{-1300, -160, nil, false}, // below SNR_min(SF9) − 3
-		{-1150, -155, nil, true},  // exactly SNR_min(SF9) − 3 = −15.5 is allowed
+		{-1100, 210, nil, false},     // snr 21 but N = −131.03 < −125.03: the floor, not the SNR, rejects it
+		{-800, 300, nil, true},       // snr 30 at −80 dBm: N = −110.00, a strong honest link, no longer rejected
+		{-700, 400, ptr(-700), true}, // snr 40 (unsaturated SNR), rssis = N + snr
+		{-600, 500, nil, true},       // snr 50: no upper SNR bound at all
+		{-1300, -160, nil, false},    // below SNR_min(SF9) − 3
+		{-1150, -155, nil, true},     // exactly SNR_min(SF9) − 3 = −15.5 is allowed
 	}
 	for _, c := range cases {
 		w := &wire.WitnessReport{RssiDdbm: c.rssi, SnrDdb: c.snr, RssisDdbm: c.rssis}
@@ -377,6 +382,7 @@ func TestReasonNames(t *testing.T) {
 		{ReasonIsolatedClique, 29, "isolated_clique", "H"},
 		{ReasonAntennaSplit, 30, "antenna_split", "H"},
 		{ReasonExcessTxPower, 31, "excess_tx_power", "H"},
+		{ReasonUnheard, 32, "unheard", "H"},
 	}
 	if len(cases) != NumReasons {
 		t.Fatalf("%d cases for %d reasons", len(cases), NumReasons)
@@ -403,10 +409,53 @@ func TestReasonNames(t *testing.T) {
 			t.Errorf("%s: Valid %v", c.name, c.r.Valid())
 		}
 	}
-	if Reason(NumReasons).String() != "reason_32" {
+	if Reason(NumReasons).String() != "reason_33" {
 		t.Errorf("unknown reason prints %q", Reason(NumReasons).String())
 	}
 	if _, err := ParseReason("reason_32"); err == nil {
 		t.Error("an unknown name parses")
 	}
+}
+
+// An honest US915 hotspot transmits what its SX1302 board can emit,
+// 27 dBm, and reports it (TX_ACK). Before the region's conducted-power cap
+// the prescribed power was 34 dBm for the default 1.2 dBi antenna (30 dBm
+// for 6 dBi), so every honest US915 beacon failed invalid_tx_power.
+func TestUS915BeaconAtSX1302Power(t *testing.T) {
+	for _, gain := range []int32{12, 60} {
+		tw := newTown(t, 5)
+		for i, name := range []string{"a", "b", "c", "d"} {
+			lat, lng := offset(40.7128, -74.0060, 1200*float64(i), float64(i)*95)
+			tw.add(name, lat, lng).gain = gain
+		}
+		tw.build()
+		start := tw.p.EpochStart(testEpoch)
+		tw.rounds(start-3*dayMs, start)
+		for i := range tw.beacons {
+			if p := tw.beacons[i].Report.TxPowerDbm; p != 27 {
+				t.Fatalf("gain %d: the town's US915 beacons report %d dBm, want 27", gain, p)
+			}
+		}
+		ms := start + hourMs
+		b := tw.beacon(tw.by["a"], ms)
+		var ws []Witness
+		for _, w := range tw.witnesses {
+			if string(w.Report.Payload) == string(b.Report.Payload) {
+				ws = append(ws, w)
+			}
+		}
+		poc := VerifyPoC(tw.p, *b, ws, mustRegistry(t, tw), NewHistory(tw.p, mustRegistry(t, tw), tw.beacons, tw.witnesses))
+		if poc.Reason != ReasonNone || poc.Selected == 0 {
+			t.Errorf("gain %d: US915 beacon at 27 dBm: %v with %d selected witnesses", gain, poc.Reason, poc.Selected)
+		}
+	}
+}
+
+func mustRegistry(tb testing.TB, tw *town) *Registry {
+	tb.Helper()
+	reg, err := NewRegistry(tw.registry())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return reg
 }

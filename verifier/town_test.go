@@ -47,6 +47,13 @@ type tHotspot struct {
 	radio        *sim.Radio
 	noiseRiseDB  float64
 	unregistered bool
+	// For a town in a sim.World (gaming_test.go):
+	noRadio    bool    // an identity without hardware: transmits and hears nothing
+	hilltop    bool    // a site with a clear view
+	heightM    float64 // antenna height above the ridges' ground (default 10)
+	rxOffsetDB float64 // receiver calibration error: every reported power is off by this
+	snrCapDB   float64 // the concentrator's SNR saturates here (0: it does not)
+	backhaulMs int64   // extra latency of its reports
 }
 
 type town struct {
@@ -67,6 +74,20 @@ type town struct {
 	fake func(t *town, b *Beacon, from, h *tHotspot) (sigDdBm int32, ok bool)
 	// relay, if set, replaces the signal h reports for a beacon it heard.
 	relay func(t *town, b *Beacon, from, h *tHotspot, sig float64) float64
+	// world, if set, replaces the medium's propagation for every link
+	// (sim.World: correlated shadowing, ridges, line of sight); links are
+	// cached by the two true sites.
+	world *sim.World
+	links map[[2]sim.Site]sim.WorldLink
+	// entropyStep, if set, rounds entropy timestamps down to a multiple
+	// of it (seconds), as the oracle's 60 s entropy service does.
+	entropyStep int64
+	// forge, if set, is asked for every (beacon, other hotspot) pair after
+	// the physics: heard and sig are what h's radio got; it returns the
+	// signal h reports and whether it reports at all.
+	forge func(t *town, b *Beacon, from, h *tHotspot, heard bool, sig float64) (float64, bool)
+	// extra, if set, adds reports after the regular rounds of run.
+	extra func(t *town)
 }
 
 func seedKey(name string) ed25519.PrivateKey {
@@ -191,6 +212,9 @@ func (t *town) id(m proto.Message, ms int64) [32]byte {
 func (t *town) makeBeacon(h *tHotspot, ms int64) Beacon {
 	t.tb.Helper()
 	ts := ms/1000 - 30
+	if t.entropyStep > 0 {
+		ts -= ts % t.entropyStep
+	}
 	raw := t.entropy(ts)
 	var ent wire.Entropy
 	if _, err := wire.Unseal(raw, wire.Kind_KIND_ENTROPY, &ent); err != nil {
@@ -242,12 +266,17 @@ func (t *town) hear(b *Beacon, from *tHotspot, ms int64) {
 		}
 		var sig float64
 		heard := false
-		if !h.deaf {
+		noise := float64(radio.NoiseFloor(dr.Bandwidth, 6)) + h.noiseRiseDB
+		if t.world != nil && !h.deaf && !h.noRadio && !from.noRadio {
+			lb := t.worldLink(from, h, f)
+			sig = float64(lb.Signal(radio.DBm(power), radio.DBi(float64(from.realGain)/10), radio.DBi(float64(h.realGain)/10)))
+			sig += 2 * hashNormal(linkKey(from.name, h.name, ms))
+			heard = sig-noise >= float64(radio.SNRMin(dr.SF))
+		} else if t.world == nil && !h.deaf {
 			lb := t.medium.Link(from.radio, h.radio, f, radio.DBm(power))
 			// per-packet fading from a hash of the link and the instant, so
 			// adding hotspots never changes the draws of the others
 			sig = float64(lb.Signal) + 2*hashNormal(linkKey(from.name, h.name, ms))
-			noise := float64(radio.NoiseFloor(dr.Bandwidth, 6)) + h.noiseRiseDB
 			heard = sig-noise >= float64(radio.SNRMin(dr.SF))
 			if heard && t.relay != nil {
 				sig = t.relay(t, b, from, h, sig)
@@ -260,12 +289,41 @@ func (t *town) hear(b *Beacon, from *tHotspot, ms int64) {
 				sig, heard = float64(s)/10, true
 			}
 		}
+		if t.forge != nil {
+			sig, heard = t.forge(t, b, from, h, heard, sig)
+		}
 		if !heard {
 			continue
 		}
 		lag += 37
-		t.witness(h, b, ms+lag, sig, float64(radio.NoiseFloor(dr.Bandwidth, 6))+h.noiseRiseDB)
+		// a miscalibrated receiver reports signal and noise off by the
+		// same amount; its SNR is right
+		t.witness(h, b, ms+lag+h.backhaulMs, sig+h.rxOffsetDB, noise+h.rxOffsetDB)
 	}
+}
+
+// worldLink is the world's link between two hotspots' true sites.
+func (t *town) worldLink(a, b *tHotspot, f radio.Hz) sim.WorldLink {
+	sa, sb := a.site(), b.site()
+	k := [2]sim.Site{sa, sb}
+	if l, ok := t.links[k]; ok {
+		return l
+	}
+	if t.links == nil {
+		t.links = map[[2]sim.Site]sim.WorldLink{}
+	}
+	l := t.world.Link(sa, sb, f)
+	t.links[k] = l
+	t.links[[2]sim.Site{sb, sa}] = l
+	return l
+}
+
+func (h *tHotspot) site() sim.Site {
+	hm := h.heightM
+	if hm == 0 {
+		hm = 10
+	}
+	return sim.Site{Lat: h.tlat, Lng: h.tlng, HeightM: hm, Hilltop: h.hilltop}
 }
 
 func linkKey(a, b string, ms int64) uint64 {
@@ -278,6 +336,9 @@ func linkKey(a, b string, ms int64) uint64 {
 // snr = signal − noise.
 func (t *town) witness(h *tHotspot, b *Beacon, ms int64, sig, noise float64) *Witness {
 	snr := sig - noise
+	if h.snrCapDB > 0 {
+		snr = min(snr, h.snrCapDB)
+	}
 	channel := 10 * math.Log10(math.Pow(10, sig/10)+math.Pow(10, noise/10))
 	rssis := int32(math.Round(sig)) * 10
 	rep := &wire.WitnessReport{

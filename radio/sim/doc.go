@@ -38,6 +38,14 @@
 // one radio hears from another place (the relayed-beacon fraud); two
 // concentrators on one radio model one antenna behind a splitter.
 //
+// A [World] is a more realistic, deterministic propagation model for
+// statistical tests: log-distance loss with spatially correlated
+// (Gudmundson) shadowing from [ShadowField]s, [Ridge]s that obstruct the
+// links crossing them (knife-edge diffraction), and line-of-sight links
+// between hilltop sites. Real shadowing is correlated: neighbouring roofs
+// see nearly the same shadowing towards a third site, so a detector must
+// not rely on independent shadowing per pair.
+//
 // Time comes from a [Clock]: the real clock for loopback tests and the
 // devnet (it also works inside testing/synctest bubbles), or a
 // [ManualClock] that tests advance by hand. [PacketNetwork] is an in-memory
