@@ -10,3 +10,5 @@ func displayName(id string) string {
 	}
 	return id
 }
+
+func normalizeName(s string) (string, bool) { return wire.NormalizeName(s) }

@@ -22,3 +22,5 @@ cp "$tj/dist/topojson-client.min.js" web/vendor/
 cp "$tj/LICENSE" web/vendor/LICENSE-topojson-client.txt
 cp "$wa/countries-50m.json" web/basemap/
 cp "$wa/LICENSE" web/basemap/LICENSE-world-atlas.txt
+# No source maps are vendored: drop the comments that point at them.
+sed -i '/^\/\/# sourceMappingURL=/d' web/vendor/maplibre-gl.mjs web/vendor/maplibre-gl-worker.mjs

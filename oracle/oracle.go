@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/hexfield/hexfield/maps"
 	"github.com/hexfield/hexfield/verifier"
 	"github.com/hexfield/hexfield/wire"
 )
@@ -66,6 +67,10 @@ type Oracle struct {
 	pc        net.PacketConn
 	ln        net.Listener
 	gatherer  prometheus.Gatherer
+	// registerer takes the metrics of parts built later (the map).
+	registerer prometheus.Registerer
+	// maps is the coverage map, fed by verification, served at /.
+	maps *maps.Server
 	// verifyMax bounds the beacons of one verification run
 	// (maxVerifyBatch; tests lower it).
 	verifyMax int
@@ -91,7 +96,7 @@ func New(cfg Config, d Deps) (*Oracle, error) {
 	o := &Oracle{
 		cfg: cfg, key: d.Key, pub: wire.PublicKeyOf(d.Key), log: log,
 		rewarder: d.Rewarder, blockhash: d.Blockhash, now: d.Now,
-		pc: d.PacketConn, ln: d.HTTPListener, gatherer: d.Gatherer, verifyMax: maxVerifyBatch,
+		pc: d.PacketConn, ln: d.HTTPListener, gatherer: d.Gatherer, registerer: d.Registerer, verifyMax: maxVerifyBatch,
 	}
 	if o.now == nil {
 		o.now = time.Now
@@ -130,6 +135,10 @@ func New(cfg Config, d Deps) (*Oracle, error) {
 		return nil, err
 	}
 	o.store = st
+	if o.maps, err = o.newMaps(); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("new oracle: coverage map: %w", err)
+	}
 	o.commit = newCommitter(st, cfg.CommitQueue, cfg.CommitMaxBatch, m)
 	o.entropy = &entropyService{o: o}
 	return o, nil
@@ -157,6 +166,7 @@ func (o *Oracle) Run(ctx context.Context) error {
 	g.Go(func() error { return o.store.sweep(gctx, o.cfg.SweepInterval) })
 	g.Go(func() error { return o.runVerifier(gctx) })
 	g.Go(func() error { return o.runEpochs(gctx) })
+	g.Go(func() error { return o.maps.Run(gctx) })
 	if o.pc != nil {
 		in := &ingest{o: o}
 		g.Go(func() error { return in.serve(gctx, o.pc) })

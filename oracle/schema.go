@@ -25,6 +25,7 @@ package oracle
 //	0x51    hotspot[32] ‖ received_ms u64 ‖ beacon id[32] role u8 (1 beaconer, 2 witness)
 //	0x60    epoch u64                                     JSON epochRecord (state machine)
 //	0x61    epoch u64                                     canonical manifest bytes
+//	0x70    maps key (package maps' layout, maps/codec.go) the coverage map's cells and hotspot activity
 //
 // Reports and their indexes (0x10–0x13) and PoC outcomes (0x50–0x51) carry a
 // Badger TTL equal to the retention setting; Badger's compaction drops them
@@ -65,6 +66,7 @@ const (
 	prefixPoCByHs     byte = 0x51
 	prefixEpoch       byte = 0x60
 	prefixManifest    byte = 0x61
+	prefixMaps        byte = 0x70
 )
 
 // Meta names (prefixMeta).
@@ -230,3 +232,6 @@ func epochKey(n uint64) []byte    { return u64([]byte{prefixEpoch}, n) }
 func manifestKey(n uint64) []byte { return u64([]byte{prefixManifest}, n) }
 
 func decodeU64(b []byte) uint64 { return binary.BigEndian.Uint64(b) }
+
+// mapsKey is a key of package maps' own key space, under prefixMaps.
+func mapsKey(k []byte) []byte { return append([]byte{prefixMaps}, k...) }
