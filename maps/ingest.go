@@ -180,6 +180,11 @@ func parseUplink(body []byte, event string, now time.Time) (Uplink, []UplinkHots
 	var badText bool // id, dev_eui or app_eui is not valid text
 	switch {
 	case isConsole:
+		hs, _ := o.get("hotspots")
+		list, isList := hs.([]any)
+		if !isList {
+			return u, nil, badRequest("hotspots must be an array")
+		}
 		if st, _ := o.get("decoded", "status"); st != "success" {
 			return u, nil, reject(RejectDecoder, "decoded.status is %v, not success", st)
 		}
@@ -203,11 +208,6 @@ func parseUplink(body []byte, event string, now time.Time) (Uplink, []UplinkHots
 			u.FCnt = int64(fc)
 		}
 		tv, tok = o.get("reported_at")
-		hs, _ := o.get("hotspots")
-		list, isList := hs.([]any)
-		if !isList {
-			return u, nil, badRequest("hotspots must be an array")
-		}
 		for _, h := range list {
 			hm, isMap := h.(map[string]any)
 			if !isMap {

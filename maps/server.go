@@ -202,7 +202,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /{$}", page)
 	mux.Handle("GET /hex/{h3}", page)
 	mux.Handle("GET /hotspot/{address}", page)
-	mux.Handle("GET /", staticHandler())
+	mux.Handle("/", staticHandler())
 	return mux
 }
 

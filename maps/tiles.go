@@ -188,3 +188,8 @@ func (c *tileLRU) len() int {
 	defer c.mu.Unlock()
 	return c.ll.Len()
 }
+
+// mvtTileAt is the tile of zoom z holding a point.
+func mvtTileAt(lat, lng float64, z uint32) maptile.Tile {
+	return maptile.At(orb.Point{lng, lat}, maptile.Zoom(z))
+}

@@ -115,6 +115,10 @@ func serveAsset(w http.ResponseWriter, r *http.Request, a *asset, cache string) 
 // their ETag), the page's own files are revalidated.
 func staticHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			writeJSON(w, 405, map[string]string{"code": "method_not_allowed", "message": "the page's files are read with GET"})
+			return
+		}
 		a := loadAssets()[r.URL.Path]
 		if a == nil || r.URL.Path == "/index.html" {
 			writeJSON(w, 404, map[string]string{"code": "not_found", "message": "no such page " + truncate(r.URL.Path)})
