@@ -2,6 +2,8 @@
 // tiles from this server, an offline Natural Earth base map. No request
 // leaves this origin.
 window.__errors = [];
+// Every URL MapLibre fetches (tiles are fetched by its worker), for tests.
+window.__requests = [];
 window.addEventListener('error', (e) => window.__errors.push(String(e.message)));
 window.addEventListener('unhandledrejection', (e) => window.__errors.push(String(e.reason)));
 
@@ -74,6 +76,10 @@ async function main() {
     zoom: state.z,
     maxZoom: 16,
     attributionControl: false,
+    transformRequest: (url) => {
+      window.__requests.push(url);
+      return { url };
+    },
   });
   window.__map = map;
   map.addControl(new ml.NavigationControl({ showCompass: false }), 'top-right');
