@@ -36,7 +36,9 @@ func chromiumPath(t *testing.T) string {
 
 // startOracledBinary builds oracled, copies the binary alone into an empty
 // directory (so the page can only come from the embedded files) and runs
-// it there with devnet-short intervals.
+// it there with devnet-short intervals. Epochs are 30 s: PoCs verify
+// against the registry snapshot at their epoch's start, so hotspots
+// onboarded now count from the next epoch on.
 func startOracledBinary(t *testing.T) (o *oracleNode, httpAddr string) {
 	t.Helper()
 	build := t.TempDir()
@@ -60,7 +62,7 @@ func startOracledBinary(t *testing.T) (o *oracleNode, httpAddr string) {
 	quic, httpAddr := freeUDPPort(t), freeTCPPort(t)
 	cmd := exec.Command("./oracled", "run", "--data-dir", filepath.Join(t.TempDir(), "data"), "--key-file", keyFile,
 		"--quic-listen", quic, "--http-listen", httpAddr, "--beacon-interval", "10s", "--entropy-period", "2s",
-		"--entropy-lifetime", "10s", "--verify-interval", "1s", "--epoch-length", "10m", "--epoch-grace", "1m", "--log-level", "warn")
+		"--entropy-lifetime", "10s", "--verify-interval", "1s", "--epoch-length", "30s", "--epoch-grace", "15s", "--log-level", "warn")
 	cmd.Dir = run
 	var logs strings.Builder
 	var mu sync.Mutex
