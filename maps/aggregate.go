@@ -124,6 +124,7 @@ type agg struct {
 type point struct {
 	cell     uint64
 	lat, lng float32
+	c9       *cell9 // the cell itself, at res 9
 }
 
 // Store is where the aggregator keeps its state: an ordered key-value
@@ -210,7 +211,7 @@ func (a *Aggregator) markActive(id uint32, ms int64) {
 func bucketRes(r int) int { return max(0, r-4) }
 
 // indexAdd puts cell c of resolution r into the viewport index.
-func (a *Aggregator) indexAdd(c uint64, r int) {
+func (a *Aggregator) indexAdd(c uint64, r int, c9 *cell9) {
 	lat, lng := cellCenter(c)
 	b := parentOf(c, bucketRes(r))
 	ps := a.idx[r][b]
@@ -226,7 +227,7 @@ func (a *Aggregator) indexAdd(c uint64, r int) {
 	if found {
 		return
 	}
-	a.idx[r][b] = slices.Insert(ps, i, point{c, float32(lat), float32(lng)})
+	a.idx[r][b] = slices.Insert(ps, i, point{c, float32(lat), float32(lng), c9})
 }
 
 // Fold adds observations; invalid ones (bad cell, empty or long hotspot,
@@ -262,7 +263,7 @@ func (a *Aggregator) foldOne(o Observation, nowMs int64) bool {
 	if cl == nil {
 		cl = &cell9{}
 		a.cells[c] = cl
-		a.indexAdd(c, BaseRes)
+		a.indexAdd(c, BaseRes, cl)
 	}
 	hi := -1
 	for i := range cl.heard {
@@ -296,18 +297,22 @@ func (a *Aggregator) foldOne(o Observation, nowMs int64) bool {
 		}
 		h.b[i].addObs(o.RSSI, o.SNR, ms, o.Source)
 	}
+	var parents [BaseRes]uint64
+	for r := MinRes; r < BaseRes; r++ {
+		parents[r] = parentOf(c, r)
+	}
 	for w := range numWindows {
 		if hour < w.start(a.hour) {
 			continue
 		}
 		for r := BaseRes - 1; r >= MinRes; r-- {
-			p := parentOf(c, r)
+			p := parents[r]
 			g := a.views[w][r][p]
 			if g == nil {
 				g = &agg{}
 				a.views[w][r][p] = g
 				if w == WindowAll {
-					a.indexAdd(p, r)
+					a.indexAdd(p, r, nil)
 				}
 			}
 			g.addObs(o.RSSI, o.SNR, ms, o.Source)
@@ -483,7 +488,7 @@ func (a *Aggregator) rebuild() {
 					g = &agg{}
 					a.views[w][r][p] = g
 					if w == WindowAll {
-						a.indexAdd(p, r)
+						a.indexAdd(p, r, nil)
 					}
 				}
 				g.merge(&s)
@@ -587,7 +592,7 @@ func (a *Aggregator) Load() error {
 				return fmt.Errorf("maps: stored cell %x: %w", c, err)
 			}
 			a.cells[c] = cl
-			a.indexAdd(c, BaseRes)
+			a.indexAdd(c, BaseRes, cl)
 			for i := range cl.heard {
 				for _, b := range cl.heard[i].b {
 					a.hours[b.hour] = append(a.hours[b.hour], c)

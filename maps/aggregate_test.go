@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"sort"
 	"sync"
@@ -328,4 +329,23 @@ func FuzzDecodeCell(f *testing.F) {
 			t.Fatal("encode not stable")
 		}
 	})
+}
+
+// The viewport's allocation-free path agrees with the general one.
+func TestFastViewMatches(t *testing.T) {
+	a := NewAggregator(nil, func() time.Time { return t0.Add(40 * 24 * time.Hour) })
+	cells := testCells(t, 100, 11)
+	a.Fold(randomObs(cells, 3000, 12, t0, 40*24*time.Hour))
+	for c, cl := range a.cells {
+		for w := range numWindows {
+			var s stat
+			var hs hsSet
+			a.cellStat(cl, w, &s, &hs)
+			want := view(c, &s, &hs, 1, 2)
+			got, ok := a.fastView(c, cl, w, 1, 2)
+			if ok != !s.empty() || ok && !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s %s: fast %+v, want %+v", CellString(c), w, got, want)
+			}
+		}
+	}
 }

@@ -47,6 +47,75 @@ func view(c uint64, s *stat, hs *hsSet, lat, lng float64) CellView {
 	}
 }
 
+// acc sums a res-9 cell's buckets in a window without allocating: the
+// viewport path, where a query reads thousands of cells.
+type acc struct {
+	n         uint64
+	rssi, snr int16
+	last      int64
+	src       Source
+	hs        int
+	more      bool
+	h         [histBins]uint32
+}
+
+func (x *acc) add(s *stat) {
+	if s.n == 0 {
+		return
+	}
+	if x.n == 0 {
+		x.rssi, x.snr, x.last = s.rssi, s.snr, s.last
+	} else {
+		x.rssi, x.snr, x.last = max(x.rssi, s.rssi), max(x.snr, s.snr), max(x.last, s.last)
+	}
+	x.n += uint64(s.n)
+	x.src |= s.src
+	for _, e := range s.h {
+		x.h[e>>24] += e & histMaxN
+	}
+}
+
+// fastView is cl's view in window w (no heard_by), ok false when empty.
+func (a *Aggregator) fastView(c uint64, cl *cell9, w Window, lat, lng float64) (CellView, bool) {
+	var x acc
+	from := w.start(a.hour)
+	for i := range cl.heard {
+		h := &cl.heard[i]
+		n0 := x.n
+		if w == WindowAll {
+			x.add(&h.old)
+		}
+		j, _ := slices.BinarySearchFunc(h.b, from, func(b bucket, f uint32) int { return int(int64(b.hour) - int64(f)) })
+		for ; j < len(h.b); j++ {
+			x.add(&h.b[j].stat)
+		}
+		if x.n > n0 {
+			if h.hs == otherID {
+				x.more = true
+			} else {
+				x.hs++
+			}
+		}
+	}
+	if x.n == 0 {
+		return CellView{}, false
+	}
+	var med int16
+	half, cum := (x.n+1)/2, uint64(0)
+	for b, k := range x.h {
+		cum += uint64(k)
+		if cum >= half {
+			med = int16(histLowDdBm + b*histBinDdB + histBinDdB/2)
+			break
+		}
+	}
+	return CellView{
+		H3: CellString(c), Res: BaseRes, RSSI: float64(x.rssi) / 10, MedianDBm: float64(med) / 10, SNR: float64(x.snr) / 10,
+		N: int(min(x.n, 1<<32-1)), LastMs: x.last, Hotspots: x.hs, More: x.more, Mapper: x.src&SourceMapper != 0,
+		PoC: x.src&SourcePoC != 0, Lat: lat, Lng: lng, cell: c,
+	}, true
+}
+
 // Cell is one cell (any resolution 3–9) in window w; for a res-9 cell it
 // lists the hotspots that heard it, strongest first.
 func (a *Aggregator) Cell(c uint64, w Window) (CellView, bool) {
@@ -211,14 +280,10 @@ func (a *Aggregator) Query(b BBox, res int, w Window, limit int) (cells []CellVi
 			}
 			var v CellView
 			if res == BaseRes {
-				cl := a.cells[p.cell]
-				var s stat
-				var hs hsSet
-				a.cellStat(cl, w, &s, &hs)
-				if s.empty() {
+				var ok bool
+				if v, ok = a.fastView(p.cell, p.c9, w, float64(p.lat), float64(p.lng)); !ok {
 					continue
 				}
-				v = view(p.cell, &s, &hs, float64(p.lat), float64(p.lng))
 			} else {
 				g := a.views[w][res][p.cell]
 				if g == nil {

@@ -305,7 +305,7 @@ func TestHexAndHotspotAPI(t *testing.T) {
 		} `json:"features"`
 	}
 	resp, body = w.get(t, "/api/v1/hex/"+CellString(c)+"/links")
-	if json.Unmarshal(body, &links) != nil {
+	if resp.StatusCode != 200 || json.Unmarshal(body, &links) != nil {
 		t.Fatalf("links %s", body)
 	}
 	lines, hexes := 0, 0

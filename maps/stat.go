@@ -101,10 +101,6 @@ func (s *stat) merge(o *stat) {
 	s.h.merge(o.h)
 }
 
-func (s *stat) equal(o *stat) bool {
-	return s.src == o.src && s.n == o.n && s.rssi == o.rssi && s.snr == o.snr && s.last == o.last && slices.Equal(s.h, o.h)
-}
-
 // hsSet is a sorted set of hotspot ids (interned), capped at maxHsSet
 // members; more says hotspots beyond the cap exist. Its size (capped) and
 // more do not depend on the order hotspots were added in.

@@ -1,0 +1,160 @@
+package maps
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/maptile"
+	"github.com/uber/h3-go/v4"
+)
+
+// The benchmarks share one aggregator holding about 1,000,000 res-9 cells:
+// every res-9 cell of the 61 res-4 cells around Sacramento (a dense box of
+// ≈ 330 × 330 km), each heard once by one of 10,000 hotspots.
+var (
+	bigOnce  sync.Once
+	bigAgg   *Aggregator
+	bigCells []uint64
+	bigStats struct {
+		foldPerSec float64
+		heapBytes  uint64
+	}
+)
+
+const benchLat, benchLng = 38.58, -121.49
+
+func bigAggregator(b *testing.B) *Aggregator {
+	b.Helper()
+	bigOnce.Do(func() {
+		c4, _ := h3.LatLngToCell(h3.NewLatLng(benchLat, benchLng), 4)
+		disk, _ := h3.GridDisk(c4, 4)
+		for _, c := range disk {
+			kids, _ := c.Children(9)
+			for _, k := range kids {
+				bigCells = append(bigCells, uint64(k))
+			}
+		}
+		rng := rand.New(rand.NewPCG(1, 2))
+		obs := make([]Observation, len(bigCells))
+		names := make([]string, 10000)
+		for i := range names {
+			names[i] = hotspotKey(i).String()
+		}
+		for i, c := range bigCells {
+			obs[i] = Observation{Cell: c, Hotspot: names[rng.IntN(len(names))], RSSI: int16(-1300 + rng.IntN(700)),
+				SNR: int16(-150 + rng.IntN(250)), Ms: testNow.Add(-time.Duration(rng.IntN(40*24)) * time.Hour).UnixMilli(), Source: SourcePoC}
+		}
+		runtime.GC()
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		bigAgg = NewAggregator(nil, func() time.Time { return testNow })
+		start := time.Now()
+		for i := 0; i < len(obs); i += 1000 {
+			bigAgg.Fold(obs[i:min(i+1000, len(obs))])
+		}
+		bigStats.foldPerSec = float64(len(obs)) / time.Since(start).Seconds()
+		obs = nil
+		runtime.GC()
+		runtime.ReadMemStats(&m1)
+		bigStats.heapBytes = m1.HeapAlloc - m0.HeapAlloc
+	})
+	return bigAgg
+}
+
+// viewBox is the bbox of a 1280×800 view at MapLibre zoom z (512-px tiles).
+func viewBox(lat, lng, z float64) BBox {
+	degPerPx := 360 / (512 * math.Pow(2, z))
+	w := 1280 * degPerPx / 2
+	h := 800 * degPerPx * math.Cos(lat*math.Pi/180) / 2
+	return BBox{W: lng - w, S: lat - h, E: lng + w, N: lat + h}
+}
+
+func BenchmarkViewport1M(b *testing.B) {
+	a := bigAggregator(b)
+	b.Logf("%d res-9 cells, folded at %.0f observations/s, heap %.0f MB (%.0f B per cell)", len(bigCells),
+		bigStats.foldPerSec, float64(bigStats.heapBytes)/1e6, float64(bigStats.heapBytes)/float64(len(bigCells)))
+	for _, z := range []float64{6, 9.5, 11.5} {
+		b.Run(fmt.Sprintf("z=%v", z), func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(3, 4))
+			res := ResForZoom(z)
+			var lat []time.Duration
+			cells := 0
+			for b.Loop() {
+				box := viewBox(benchLat+(rng.Float64()-0.5)*1.2, benchLng+(rng.Float64()-0.5)*1.5, z)
+				t0 := time.Now()
+				out, _, err := a.Query(box, res, WindowAll, 100000)
+				lat = append(lat, time.Since(t0))
+				if err != nil {
+					b.Fatal(err)
+				}
+				cells += len(out)
+			}
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+			b.ReportMetric(float64(cells)/float64(len(lat)), "hexes/op")
+		})
+	}
+}
+
+// BenchmarkTiles encodes the tiles a 1280×800 view fetches at each integer
+// zoom over the dense box, and reports their total size against spec §4.
+func BenchmarkTiles1M(b *testing.B) {
+	a := bigAggregator(b)
+	srv, err := NewServer(Config{Now: func() time.Time { return testNow }}, a, nil, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, z := range []uint32{6, 8, 9, 10, 11, 12} {
+		b.Run(fmt.Sprintf("z=%d", z), func(b *testing.B) {
+			box := viewBox(benchLat, benchLng, float64(z))
+			lo := maptile.At(orb.Point{box.W, box.N}, maptile.Zoom(z))
+			hi := maptile.At(orb.Point{box.E, box.S}, maptile.Zoom(z))
+			var raw, gz, tiles int
+			for b.Loop() {
+				raw, gz, tiles = 0, 0, 0
+				for x := lo.X; x <= hi.X; x++ {
+					for y := lo.Y; y <= hi.Y; y++ {
+						t, err := srv.encodeTile(WindowAll, z, x, y)
+						if err != nil {
+							b.Fatal(err)
+						}
+						gz += len(t)
+						zr, _ := gzip.NewReader(bytes.NewReader(t))
+						n, _ := io.Copy(io.Discard, zr)
+						raw += int(n)
+						tiles++
+					}
+				}
+			}
+			b.ReportMetric(float64(tiles), "tiles")
+			b.ReportMetric(float64(raw)/1e3, "raw-KB")
+			b.ReportMetric(float64(gz)/1e3, "gz-KB")
+		})
+	}
+}
+
+// BenchmarkFold folds witness receipts into a fresh aggregator, 1000 per
+// call as the oracle does per verification batch.
+func BenchmarkFold(b *testing.B) {
+	cells := testCells(b, 20000, 9)
+	obs := randomObs(cells, 100000, 10, testNow.Add(-20*24*time.Hour), 20*24*time.Hour)
+	a := NewAggregator(nil, func() time.Time { return testNow })
+	i := 0
+	for b.Loop() {
+		j := i % len(obs)
+		a.Fold(obs[j : j+1000])
+		i += 1000
+	}
+	b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "receipts/s")
+}
