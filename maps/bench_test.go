@@ -158,3 +158,59 @@ func BenchmarkFold(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "receipts/s")
 }
+
+// BenchmarkTilesDense is spec §4's dense worst case: every res-9 cell of a
+// ≈ 110 × 90 km box around Oakland; the tiles a 1280×800 view at zoom z
+// fetches at floor(z), their encode time and total size.
+func BenchmarkTilesDense(b *testing.B) {
+	const lat, lng = 37.80, -122.27
+	box := BBox{W: lng - 0.627, S: lat - 0.405, E: lng + 0.627, N: lat + 0.405}
+	cells, err := h3.PolygonToCells(box.polygon(), 9)
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := func() time.Time { return testNow }
+	a := NewAggregator(nil, now)
+	rng := rand.New(rand.NewPCG(5, 6))
+	obs := make([]Observation, len(cells))
+	for i, c := range cells {
+		obs[i] = Observation{Cell: uint64(c), Hotspot: hotspotKey(rng.IntN(60)).String(), RSSI: int16(-1300 + rng.IntN(700)),
+			SNR: int16(-150 + rng.IntN(250)), Ms: testNow.UnixMilli(), Source: SourcePoC}
+	}
+	a.Fold(obs)
+	srv, err := NewServer(Config{Now: now}, a, nil, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("%d res-9 cells", len(cells))
+	for _, z := range []float64{6, 8, 9.5, 10.5, 11.5} {
+		b.Run(fmt.Sprintf("z=%v", z), func(b *testing.B) {
+			tz := uint32(z)
+			v := viewBox(lat, lng, z)
+			lo := maptile.At(orb.Point{v.W, v.N}, maptile.Zoom(tz))
+			hi := maptile.At(orb.Point{v.E, v.S}, maptile.Zoom(tz))
+			var raw, gz, tiles int
+			for b.Loop() {
+				raw, gz, tiles = 0, 0, 0
+				for x := lo.X; x <= hi.X; x++ {
+					for y := lo.Y; y <= hi.Y; y++ {
+						t, err := srv.encodeTile(WindowAll, tz, x, y)
+						if err != nil {
+							b.Fatal(err)
+						}
+						gz += len(t)
+						zr, _ := gzip.NewReader(bytes.NewReader(t))
+						n, _ := io.Copy(io.Discard, zr)
+						raw += int(n)
+						tiles++
+					}
+				}
+			}
+			q, _, _ := a.Query(v, ResForZoom(z), WindowAll, 1e6)
+			b.ReportMetric(float64(len(q)), "hexes-in-view")
+			b.ReportMetric(float64(tiles), "tiles")
+			b.ReportMetric(float64(raw)/1e3, "raw-KB")
+			b.ReportMetric(float64(gz)/1e3, "gz-KB")
+		})
+	}
+}

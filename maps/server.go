@@ -421,7 +421,11 @@ func (s *Server) handleHex(w http.ResponseWriter, r *http.Request) error {
 	}
 	v, ok := s.agg.Cell(c, win)
 	located := []hotspotInfo{}
+	var hsHex *hexInfo
 	if tbl := s.hotspots.get(); tbl != nil && cellRes(c) <= 8 {
+		if hx, ok := tbl.hexes[c]; ok {
+			hsHex = &hx
+		}
 		for _, h := range tbl.list {
 			if parentOf(h.cell8, cellRes(c)) == c {
 				located = append(located, h)
@@ -445,7 +449,9 @@ func (s *Server) handleHex(w http.ResponseWriter, r *http.Request) error {
 		CellView
 		Window  string        `json:"window"`
 		Located []hotspotInfo `json:"hotspots_located"`
-	}{v, win.String(), located})
+		// HotspotHex is a res-8 hex's hotspot count and mean HIP-17 scale.
+		HotspotHex *hexInfo `json:"hotspot_hex,omitempty"`
+	}{v, win.String(), located, hsHex})
 	return nil
 }
 

@@ -279,7 +279,8 @@ func TestHexAndHotspotAPI(t *testing.T) {
 	c := w.cells[0]
 	var hx struct {
 		CellView
-		Located []hotspotInfo `json:"hotspots_located"`
+		Located    []hotspotInfo `json:"hotspots_located"`
+		HotspotHex *hexInfo      `json:"hotspot_hex"`
 	}
 	resp, body := w.get(t, "/api/v1/hex/"+CellString(c))
 	if resp.StatusCode != 200 || json.Unmarshal(body, &hx) != nil {
@@ -296,7 +297,8 @@ func TestHexAndHotspotAPI(t *testing.T) {
 	}
 	// A res-8 hex lists the hotspots located in it.
 	resp, body = w.get(t, "/api/v1/hex/"+CellString(parentOf(c, 8)))
-	if json.Unmarshal(body, &hx) != nil || len(hx.Located) == 0 {
+	if json.Unmarshal(body, &hx) != nil || len(hx.Located) == 0 || hx.HotspotHex == nil || hx.HotspotHex.Hotspots != len(hx.Located) ||
+		hx.HotspotHex.RewardScale <= 0 {
 		t.Errorf("res 8: %d %s", resp.StatusCode, body)
 	}
 	var links struct {
