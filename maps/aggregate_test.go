@@ -302,8 +302,17 @@ func TestOtherHotspots(t *testing.T) {
 	if v.N != maxHeardBy+10 || v.RSSI != float64(-1000+maxHeardBy+9)/10 {
 		t.Errorf("cell %+v: the overflow hotspots' observations are lost", v)
 	}
-	if len(v.HeardBy) != maxHeardBy+1 || v.HeardBy[len(v.HeardBy)-1].Hotspot != "" && v.HeardBy[0].Hotspot != "" {
-		t.Errorf("heard by %d entries", len(v.HeardBy))
+	others := 0
+	for _, h := range v.HeardBy {
+		if h.Hotspot == "" {
+			others++
+			if h.N != 10 {
+				t.Errorf("the other hotspots' entry has %d observations, want 10", h.N)
+			}
+		}
+	}
+	if len(v.HeardBy) != maxHeardBy+1 || others != 1 || v.Hotspots != maxHeardBy || !v.More {
+		t.Errorf("heard by %d entries (%d others), %d hotspots, more %v", len(v.HeardBy), others, v.Hotspots, v.More)
 	}
 }
 
