@@ -58,6 +58,8 @@ type hexInfo struct {
 // refresh and read without locks in between.
 type hotspotTable struct {
 	list    []hotspotInfo // sorted by address
+	byLat   []int         // indexes into list, by latitude
+	byHex   map[uint64][]int
 	byName  map[string][]int
 	byAddr  map[string]int
 	hexes   map[uint64]hexInfo
@@ -69,7 +71,8 @@ type hotspotTable struct {
 const onlineWindow = 24 * time.Hour
 
 func buildHotspots(hs []Hotspot, agg *Aggregator, now time.Time) *hotspotTable {
-	t := &hotspotTable{byName: map[string][]int{}, byAddr: map[string]int{}, hexes: map[uint64]hexInfo{}, builtAt: now}
+	t := &hotspotTable{byName: map[string][]int{}, byAddr: map[string]int{}, hexes: map[uint64]hexInfo{},
+		byHex: map[uint64][]int{}, builtAt: now}
 	sum := map[uint64]float64{}
 	for _, h := range hs {
 		if h.Cell == 0 || !validCell(h.Cell, 8) {
@@ -96,7 +99,18 @@ func buildHotspots(hs []Hotspot, agg *Aggregator, now time.Time) *hotspotTable {
 	for i, h := range t.list {
 		t.byAddr[h.Address] = i
 		t.byName[h.Name] = append(t.byName[h.Name], i)
+		t.byHex[h.cell8] = append(t.byHex[h.cell8], i)
+		t.byLat = append(t.byLat, i)
 	}
+	slices.SortFunc(t.byLat, func(a, b int) int {
+		switch la, lb := t.list[a].Lat, t.list[b].Lat; {
+		case la < lb:
+			return -1
+		case la > lb:
+			return 1
+		}
+		return a - b
+	})
 	return t
 }
 
@@ -112,11 +126,18 @@ func (a *Aggregator) lastActive(name string) int64 {
 // inBox returns the hotspots located in b, at most limit.
 func (t *hotspotTable) inBox(b BBox, limit int) []hotspotInfo {
 	var out []hotspotInfo
-	for _, h := range t.list {
-		if h.Lat >= b.S && h.Lat <= b.N && h.Lng >= b.W && h.Lng <= b.E {
-			if len(out) >= limit {
-				break
-			}
+	i, _ := slices.BinarySearchFunc(t.byLat, b.S, func(j int, s float64) int {
+		if t.list[j].Lat < s {
+			return -1
+		}
+		return 1
+	})
+	for ; i < len(t.byLat) && len(out) < limit; i++ {
+		h := t.list[t.byLat[i]]
+		if h.Lat > b.N {
+			break
+		}
+		if h.Lng >= b.W && h.Lng <= b.E {
 			out = append(out, h)
 		}
 	}

@@ -426,13 +426,20 @@ func (s *Server) handleHex(w http.ResponseWriter, r *http.Request) error {
 		if hx, ok := tbl.hexes[c]; ok {
 			hsHex = &hx
 		}
-		for _, h := range tbl.list {
-			if parentOf(h.cell8, cellRes(c)) == c {
-				located = append(located, h)
-				if len(located) >= 100 {
-					break
+		if cellRes(c) == 8 {
+			for _, i := range tbl.byHex[c] {
+				located = append(located, tbl.list[i])
+			}
+		} else {
+			// A coarser hex: the hotspots in its bounding box, then exactly.
+			for _, h := range tbl.inBox(cellBox(c), 100000) {
+				if parentOf(h.cell8, cellRes(c)) == c {
+					located = append(located, h)
 				}
 			}
+		}
+		if len(located) > 100 {
+			located = located[:100]
 		}
 	}
 	if !ok && len(located) == 0 {

@@ -57,6 +57,17 @@ func cellRing(c uint64) orb.Ring {
 	return append(ring, ring[0])
 }
 
+// cellBox is the bounding box of c's boundary (unwrapped: it may pass
+// ±180 for a cell on the antimeridian).
+func cellBox(c uint64) BBox {
+	b := BBox{W: 1e9, S: 1e9, E: -1e9, N: -1e9}
+	for _, p := range cellRing(c) {
+		b.W, b.E = min(b.W, p[0]), max(b.E, p[0])
+		b.S, b.N = min(b.S, p[1]), max(b.N, p[1])
+	}
+	return b
+}
+
 // encodeTile builds the gzipped tile z/x/y of window w.
 func (s *Server) encodeTile(w Window, z, x, y uint32) ([]byte, error) {
 	t := maptile.New(x, y, maptile.Zoom(z))
@@ -87,7 +98,8 @@ func (s *Server) encodeTile(w Window, z, x, y uint32) ([]byte, error) {
 	layers := mvt.Layers{{Name: "coverage", Features: cov.Features}}
 	if tbl := s.hotspots.get(); tbl != nil {
 		hsFC := geojson.NewFeatureCollection()
-		for _, h := range tbl.inBox(q, maxTileCells) {
+		inTile := tbl.inBox(q, maxTileCells)
+		for _, h := range inTile {
 			f := geojson.NewFeature(orb.Point{h.Lng, h.Lat})
 			f.Properties = geojson.Properties{"id": h.Address, "name": h.Name, "online": h.Online, "last": h.LastSeenMs}
 			hsFC.Append(f)
@@ -95,11 +107,14 @@ func (s *Server) encodeTile(w Window, z, x, y uint32) ([]byte, error) {
 		layers = append(layers, &mvt.Layer{Name: "hotspots", Features: hsFC.Features})
 		if z >= 7 {
 			hx := geojson.NewFeatureCollection()
-			for c, info := range tbl.hexes {
-				lat, lng := cellCenter(c)
-				if lat < q.S || lat > q.N || lng < q.W || lng > q.E {
+			seen := map[uint64]bool{}
+			for _, h := range inTile {
+				c := h.cell8
+				if seen[c] {
 					continue
 				}
+				seen[c] = true
+				info := tbl.hexes[c]
 				f := geojson.NewFeature(orb.Polygon{cellRing(c)})
 				f.Properties = geojson.Properties{"h3": CellString(c), "hotspots": info.Hotspots, "scale": info.RewardScale}
 				hx.Append(f)
