@@ -108,7 +108,11 @@ func (s *Server) encodeTile(w Window, z, x, y uint32) ([]byte, error) {
 		if z >= 7 {
 			hx := geojson.NewFeatureCollection()
 			seen := map[uint64]bool{}
-			for _, h := range inTile {
+			// A res-8 hex reaches ≈ 0.5 km past its hotspot.
+			const m = 0.01
+			near := tbl.inBox(BBox{W: q.W - m/math.Max(math.Cos(q.N*math.Pi/180), 0.05), S: q.S - m,
+				E: q.E + m/math.Max(math.Cos(q.N*math.Pi/180), 0.05), N: q.N + m}, maxTileCells)
+			for _, h := range near {
 				c := h.cell8
 				if seen[c] {
 					continue
