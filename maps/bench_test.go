@@ -171,15 +171,14 @@ func processCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// BenchmarkTilesDense is spec §4's dense worst case: every res-9 cell of a
-// ≈ 110 × 90 km box around Oakland; the tiles a 1280×800 view at zoom z
-// fetches at floor(z), their encode time and total size.
-func BenchmarkTilesDense(b *testing.B) {
-	const lat, lng = 37.80, -122.27
-	box := BBox{W: lng - 0.627, S: lat - 0.405, E: lng + 0.627, N: lat + 0.405}
+// denseBox is spec §4's dense worst case: every res-9 cell of a
+// ≈ 110 × 90 km box around Oakland, heard by 60 hotspots.
+func denseBox(tb testing.TB) (*Aggregator, *Server, int) {
+	tb.Helper()
+	box := BBox{W: denseLng - 0.627, S: denseLat - 0.405, E: denseLng + 0.627, N: denseLat + 0.405}
 	cells, err := h3.PolygonToCells(box.polygon(), 9)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	now := func() time.Time { return testNow }
 	a := NewAggregator(nil, now)
@@ -192,33 +191,83 @@ func BenchmarkTilesDense(b *testing.B) {
 	a.Fold(obs)
 	srv, err := NewServer(Config{Now: now}, a, nil, nil, nil)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	b.Logf("%d res-9 cells", len(cells))
-	for _, z := range []float64{6, 8, 9.5, 10.5, 11.5} {
-		b.Run(fmt.Sprintf("z=%v", z), func(b *testing.B) {
-			tz := uint32(z)
-			v := viewBox(lat, lng, z)
-			lo := maptile.At(orb.Point{v.W, v.N}, maptile.Zoom(tz))
-			hi := maptile.At(orb.Point{v.E, v.S}, maptile.Zoom(tz))
-			var raw, gz, tiles int
-			for b.Loop() {
-				raw, gz, tiles = 0, 0, 0
-				for x := lo.X; x <= hi.X; x++ {
-					for y := lo.Y; y <= hi.Y; y++ {
-						t, err := srv.encodeTile(WindowAll, tz, x, y)
-						if err != nil {
-							b.Fatal(err)
-						}
-						gz += len(t)
-						zr, _ := gzip.NewReader(bytes.NewReader(t))
-						n, _ := io.Copy(io.Discard, zr)
-						raw += int(n)
-						tiles++
-					}
-				}
+	return a, srv, len(cells)
+}
+
+const denseLat, denseLng = 37.80, -122.27
+
+// viewTiles encodes the tiles a 1280×800 view at zoom z fetches (at
+// floor(z)) and sums their sizes.
+func viewTiles(tb testing.TB, srv *Server, z float64) (tiles, raw, gz int) {
+	tb.Helper()
+	tz := uint32(z)
+	v := viewBox(denseLat, denseLng, z)
+	lo := maptile.At(orb.Point{v.W, v.N}, maptile.Zoom(tz))
+	hi := maptile.At(orb.Point{v.E, v.S}, maptile.Zoom(tz))
+	for x := lo.X; x <= hi.X; x++ {
+		for y := lo.Y; y <= hi.Y; y++ {
+			t, err := srv.encodeTile(WindowAll, tz, x, y)
+			if err != nil {
+				tb.Fatal(err)
 			}
-			q, _, _ := a.Query(v, ResForZoom(z), WindowAll, 1e6)
+			gz += len(t)
+			zr, _ := gzip.NewReader(bytes.NewReader(t))
+			n, _ := io.Copy(io.Discard, zr)
+			raw += int(n)
+			tiles++
+		}
+	}
+	return tiles, raw, gz
+}
+
+// specPayload is spec §4's table: hexes in a 1280×800 view of the dense
+// box, and the MVT gzip total in bytes.
+var specPayload = []struct {
+	z     float64
+	hexes int
+	mvtGz int
+}{
+	{6, 52, 8e3}, {8, 288, 17e3}, {9.5, 1487, 57e3}, {10.5, 2684, 194e3}, {11.5, 4590, 62e3},
+}
+
+// TestPayloadBudgets holds the dense box's views to spec §4's sizes: the
+// hexes in view within 10 %, the vector tiles' gzip total at most 20 %
+// over the table.
+func TestPayloadBudgets(t *testing.T) {
+	if testing.Short() {
+		t.Skip("encodes about 30 tiles of 90 k cells")
+	}
+	a, srv, _ := denseBox(t)
+	for _, row := range specPayload {
+		q, _, err := a.Query(viewBox(denseLat, denseLng, row.z), ResForZoom(row.z), WindowAll, 1e6)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tiles, raw, gz := viewTiles(t, srv, row.z)
+		t.Logf("z %v: %d hexes (spec %d), %d tiles, MVT %.1f KB raw / %.1f KB gz (spec gz %.0f KB)",
+			row.z, len(q), row.hexes, tiles, float64(raw)/1e3, float64(gz)/1e3, float64(row.mvtGz)/1e3)
+		if d := math.Abs(float64(len(q)-row.hexes)) / float64(row.hexes); d > 0.1 {
+			t.Errorf("z %v: %d hexes in view, spec %d", row.z, len(q), row.hexes)
+		}
+		if float64(gz) > 1.2*float64(row.mvtGz) {
+			t.Errorf("z %v: tiles %d B gzipped, over the budget %d B", row.z, gz, row.mvtGz*12/10)
+		}
+	}
+}
+
+// BenchmarkTilesDense encodes the tiles of spec §4's dense box per zoom.
+func BenchmarkTilesDense(b *testing.B) {
+	a, srv, n := denseBox(b)
+	b.Logf("%d res-9 cells", n)
+	for _, row := range specPayload {
+		b.Run(fmt.Sprintf("z=%v", row.z), func(b *testing.B) {
+			var tiles, raw, gz int
+			for b.Loop() {
+				tiles, raw, gz = viewTiles(b, srv, row.z)
+			}
+			q, _, _ := a.Query(viewBox(denseLat, denseLng, row.z), ResForZoom(row.z), WindowAll, 1e6)
 			b.ReportMetric(float64(len(q)), "hexes-in-view")
 			b.ReportMetric(float64(tiles), "tiles")
 			b.ReportMetric(float64(raw)/1e3, "raw-KB")
