@@ -154,7 +154,7 @@ type Aggregator struct {
 	// views[w][r] are the rollups of resolution r (3–8) in window w.
 	views [numWindows][BaseRes]map[uint64]*agg
 	// idx[r] maps a bucket cell (resolution r−4, at least 0) to the
-	// sorted cells of resolution r seen in any window.
+	// cells of resolution r seen in any window.
 	idx [BaseRes + 1]map[uint64][]point
 	// hours lists the res-9 cells with a bucket in each hour of the last
 	// 30 days (with repeats), for repairing windows as hours leave them.
@@ -210,24 +210,13 @@ func (a *Aggregator) markActive(id uint32, ms int64) {
 
 func bucketRes(r int) int { return max(0, r-4) }
 
-// indexAdd puts cell c of resolution r into the viewport index.
+// indexAdd puts cell c of resolution r into the viewport index. It is
+// called once per cell, when the cell first appears (cells of window all
+// never disappear), so buckets need no search: they are in arrival order.
 func (a *Aggregator) indexAdd(c uint64, r int, c9 *cell9) {
 	lat, lng := cellCenter(c)
 	b := parentOf(c, bucketRes(r))
-	ps := a.idx[r][b]
-	i, found := slices.BinarySearchFunc(ps, c, func(p point, c uint64) int {
-		switch {
-		case p.cell < c:
-			return -1
-		case p.cell > c:
-			return 1
-		}
-		return 0
-	})
-	if found {
-		return
-	}
-	a.idx[r][b] = slices.Insert(ps, i, point{c, float32(lat), float32(lng), c9})
+	a.idx[r][b] = append(a.idx[r][b], point{c, float32(lat), float32(lng), c9})
 }
 
 // Fold adds observations; invalid ones (bad cell, empty or long hotspot,
@@ -470,6 +459,9 @@ func (a *Aggregator) repair(w Window, cells []uint64) {
 // rebuild recomputes every rollup from the res-9 cells: the reference the
 // incremental path is tested against, and what Load runs once.
 func (a *Aggregator) rebuild() {
+	for r := MinRes; r < BaseRes; r++ {
+		a.idx[r] = map[uint64][]point{}
+	}
 	for w := range numWindows {
 		for r := MinRes; r < BaseRes; r++ {
 			a.views[w][r] = map[uint64]*agg{}

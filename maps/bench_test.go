@@ -275,3 +275,30 @@ func BenchmarkTilesDense(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkLoad1M is a restart: the 1M-cell state read back from a store
+// and the rollups rebuilt.
+func BenchmarkLoad1M(b *testing.B) {
+	a := bigAggregator(b)
+	st := newMemStore()
+	a.mu.RLock()
+	kvs := make([]KV, 0, len(a.cells))
+	bytesStored := 0
+	for c, cl := range a.cells {
+		v := a.encodeCell(cl)
+		bytesStored += len(v) + 9
+		kvs = append(kvs, KV{Key: cellKey(c), Value: v})
+	}
+	a.mu.RUnlock()
+	if err := st.PutMaps(kvs); err != nil {
+		b.Fatal(err)
+	}
+	kvs = nil
+	for b.Loop() {
+		l := NewAggregator(st, func() time.Time { return testNow })
+		if err := l.Load(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(bytesStored)/float64(len(bigCells)), "stored-B/cell")
+}
