@@ -456,7 +456,8 @@ func (a *Aggregator) repair(w Window, cells []uint64) {
 	}
 }
 
-// rebuild recomputes every rollup from the res-9 cells: the reference the
+// rebuild recomputes every rollup from the res-9 cells, level by level
+// (res 8 from the cells, res 7 from res 8, …): the reference the
 // incremental path is tested against, and what Load runs once.
 func (a *Aggregator) rebuild() {
 	for r := MinRes; r < BaseRes; r++ {
@@ -466,25 +467,29 @@ func (a *Aggregator) rebuild() {
 		for r := MinRes; r < BaseRes; r++ {
 			a.views[w][r] = map[uint64]*agg{}
 		}
+		into := func(r int, p uint64, s *stat, hs *hsSet) {
+			g := a.views[w][r][p]
+			if g == nil {
+				g = &agg{}
+				a.views[w][r][p] = g
+				if w == WindowAll {
+					a.indexAdd(p, r, nil)
+				}
+			}
+			g.merge(s)
+			g.hs.merge(hs)
+		}
 		for c, cl := range a.cells {
 			var s stat
 			var hs hsSet
 			a.cellStat(cl, w, &s, &hs)
-			if s.empty() {
-				continue
+			if !s.empty() {
+				into(BaseRes-1, parentOf(c, BaseRes-1), &s, &hs)
 			}
-			for r := BaseRes - 1; r >= MinRes; r-- {
-				p := parentOf(c, r)
-				g := a.views[w][r][p]
-				if g == nil {
-					g = &agg{}
-					a.views[w][r][p] = g
-					if w == WindowAll {
-						a.indexAdd(p, r, nil)
-					}
-				}
-				g.merge(&s)
-				g.hs.merge(&hs)
+		}
+		for r := BaseRes - 2; r >= MinRes; r-- {
+			for c, g := range a.views[w][r+1] {
+				into(r, parentOf(c, r), &g.stat, &g.hs)
 			}
 		}
 	}
