@@ -46,6 +46,7 @@ const maxRequestBody = 64 << 10
 //	GET    /v1/epochs/{n}[?hotspot=|owner=] the manifest, with a Merkle proof for one owner
 //	GET    /v1/pocs?hotspot=&from=&to=&valid=&reason=&limit=  verified PoCs, newest first
 //	GET    /v1/reports/{id}                 a stored report (hex id): kind, received_ms, signer, envelope
+//	       /, /tiles/…, /api/v1/…           the coverage map (maps.Server.Handler)
 //
 // Errors are JSON {"code": "...", "message": "..."} with a 4xx status for
 // bad requests. Metrics are not here: see MetricsHandler.
@@ -78,9 +79,11 @@ func (o *Oracle) Handler() http.Handler {
 	route("GET /v1/epochs/{n}", o.handleEpoch)
 	route("GET /v1/pocs", o.handlePoCs)
 	route("GET /v1/reports/{id}", o.handleReport)
-	mux.Handle("/", o.wrap("other", func(w http.ResponseWriter, r *http.Request) error {
+	mux.Handle("/v1/", o.wrap("other", func(w http.ResponseWriter, r *http.Request) error {
 		return apiErr(404, "not_found", "no such endpoint %s %s", r.Method, r.URL.Path)
 	}))
+	// Everything else is the coverage map: its page, tiles and /api/v1.
+	mux.Handle("/", o.maps.Handler())
 	return mux
 }
 

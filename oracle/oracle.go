@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/hexfield/hexfield/maps"
 	"github.com/hexfield/hexfield/verifier"
 	"github.com/hexfield/hexfield/wire"
 )
@@ -87,6 +88,10 @@ type Oracle struct {
 	// reg holds the registry's parsed settings and rate limits.
 	reg     *registryParams
 	dcChain DCChain
+	// registerer takes the metrics of parts built later (the map).
+	registerer prometheus.Registerer
+	// maps is the coverage map, fed by verification, served at /.
+	maps *maps.Server
 	// verifyMax bounds the beacons of one verification run
 	// (maxVerifyBatch; tests lower it).
 	verifyMax int
@@ -112,7 +117,7 @@ func New(cfg Config, d Deps) (*Oracle, error) {
 	o := &Oracle{
 		cfg: cfg, key: d.Key, pub: wire.PublicKeyOf(d.Key), log: log,
 		rewarder: d.Rewarder, blockhash: d.Blockhash, now: d.Now,
-		pc: d.PacketConn, ln: d.HTTPListener, metricsLn: d.MetricsListener, gatherer: d.Gatherer, verifyMax: maxVerifyBatch,
+		pc: d.PacketConn, ln: d.HTTPListener, metricsLn: d.MetricsListener, gatherer: d.Gatherer, registerer: d.Registerer, verifyMax: maxVerifyBatch,
 		dcChain: d.DCChain,
 	}
 	if o.now == nil {
@@ -164,6 +169,10 @@ func New(cfg Config, d Deps) (*Oracle, error) {
 		st.Close()
 		return nil, err
 	}
+	if o.maps, err = o.newMaps(); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("new oracle: coverage map: %w", err)
+	}
 	o.commit = newCommitter(st, cfg.CommitQueue, cfg.CommitMaxBatch, m)
 	o.commit.logs = o.logs
 	o.entropy = &entropyService{o: o}
@@ -195,6 +204,7 @@ func (o *Oracle) Run(ctx context.Context) error {
 		g.Go(func() error { return o.store.sweep(gctx, o.cfg.SweepInterval) })
 		g.Go(func() error { return o.runVerifier(gctx) })
 		g.Go(func() error { return o.runEpochs(gctx) })
+		g.Go(func() error { return o.maps.Run(gctx) })
 		if o.dcChain != nil && o.reg.hasTreasury {
 			g.Go(func() error { return o.watchDC(gctx) })
 		}

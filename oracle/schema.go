@@ -33,6 +33,7 @@ package oracle
 //	0x71    wallet[32] ‖ seq u64                          JSON dcEntry    (every credit and debit of a wallet)
 //	0x72    grant request id (16–32 bytes)                JSON dcEntry    (operator grants applied, once each)
 //	0x73    transaction signature (base58)                JSON DCPurchase (treasury transactions read, once each)
+//	0x80    maps key (package maps' layout, maps/codec.go) the coverage map's cells and hotspot activity
 //
 // Reports and their indexes (0x10–0x13) and PoC outcomes (0x50–0x51) carry a
 // Badger TTL equal to the retention setting; Badger's compaction drops them
@@ -100,6 +101,7 @@ const (
 	prefixDCEntry     byte = 0x71
 	prefixDCGrant     byte = 0x72
 	prefixDCPurchase  byte = 0x73
+	prefixMaps        byte = 0x80
 )
 
 // Meta names (prefixMeta).
@@ -444,3 +446,6 @@ func epochKey(n uint64) []byte    { return u64([]byte{prefixEpoch}, n) }
 func manifestKey(n uint64) []byte { return u64([]byte{prefixManifest}, n) }
 
 func decodeU64(b []byte) uint64 { return binary.BigEndian.Uint64(b) }
+
+// mapsKey is a key of package maps' own key space, under prefixMaps.
+func mapsKey(k []byte) []byte { return append([]byte{prefixMaps}, k...) }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
+	"github.com/hexfield/hexfield/maps"
 	"github.com/hexfield/hexfield/verifier"
 	"github.com/hexfield/hexfield/wire"
 )
@@ -131,6 +132,7 @@ func (o *Oracle) verifyRun(ctx context.Context) (more bool, err error) {
 		return false, err
 	}
 	var records []PoCRecord
+	var coverage []maps.Observation
 	// Beacons of one epoch share a registry snapshot and a history.
 	for len(beacons) > 0 {
 		if ctx.Err() != nil {
@@ -141,15 +143,19 @@ func (o *Oracle) verifyRun(ctx context.Context) (more bool, err error) {
 		for n < len(beacons) && p.EpochOf(beacons[n].ReceivedMs) == ep {
 			n++
 		}
-		recs, err := o.verifyBatch(ep, beacons[:n])
+		recs, cov, err := o.verifyBatch(ep, beacons[:n])
 		if err != nil {
 			return false, err
 		}
 		records = append(records, recs...)
+		coverage = append(coverage, cov...)
 		beacons = beacons[n:]
 	}
 	if err := o.store.putPoCs(records, uint64(upto)); err != nil {
 		return false, fmt.Errorf("store pocs: %w", err)
+	}
+	if err := o.maps.Fold(coverage); err != nil {
+		o.log.Error("coverage map", "err", err) // the map is not consensus: verification goes on
 	}
 	for _, r := range records {
 		o.m.pocs.WithLabelValues(r.Reason.String()).Inc()
@@ -161,11 +167,12 @@ func (o *Oracle) verifyRun(ctx context.Context) (more bool, err error) {
 }
 
 // verifyBatch verifies beacons of one epoch, sorted by received_ms.
-func (o *Oracle) verifyBatch(epoch uint64, beacons []verifier.Beacon) ([]PoCRecord, error) {
+// It also returns the map observations of the valid witnesses.
+func (o *Oracle) verifyBatch(epoch uint64, beacons []verifier.Beacon) ([]PoCRecord, []maps.Observation, error) {
 	p := o.params
 	snap, err := o.store.registryAt(p.EpochStart(epoch))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	hs := make([]verifier.Hotspot, len(snap))
 	for i, r := range snap {
@@ -173,7 +180,7 @@ func (o *Oracle) verifyBatch(epoch uint64, beacons []verifier.Beacon) ([]PoCReco
 	}
 	reg, err := verifier.NewRegistry(hs)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// The history covers reciprocity before the first beacon and the
 	// witness window after the last (verifier.NewHistory).
@@ -191,7 +198,7 @@ func (o *Oracle) verifyBatch(epoch uint64, beacons []verifier.Beacon) ([]PoCReco
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	err = o.store.ScanReports(wire.Kind_KIND_WITNESS_REPORT, from, to, func(r StoredReport) error {
 		if w, ok := decodeBody(r, new(wire.WitnessReport)); ok {
@@ -200,15 +207,16 @@ func (o *Oracle) verifyBatch(epoch uint64, beacons []verifier.Beacon) ([]PoCReco
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	hist := verifier.NewHistory(p, reg, hb, hw)
 	now := o.now().UnixMilli()
 	out := make([]PoCRecord, 0, len(beacons))
+	var cov []maps.Observation
 	for _, b := range beacons {
 		stored, err := o.store.WitnessesOf(b.Report.GetPayload())
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		ws := make([]verifier.Witness, 0, len(stored))
 		for _, r := range stored {
@@ -216,9 +224,11 @@ func (o *Oracle) verifyBatch(epoch uint64, beacons []verifier.Beacon) ([]PoCReco
 				ws = append(ws, verifier.Witness{ID: r.ID, ReceivedMs: r.ReceivedMs, Report: w})
 			}
 		}
-		out = append(out, pocRecord(verifier.VerifyPoC(p, b, ws, reg, hist), epoch, now))
+		poc := verifier.VerifyPoC(p, b, ws, reg, hist)
+		out = append(out, pocRecord(poc, epoch, now))
+		cov = append(cov, coverageOf(poc, ws, reg)...)
 	}
-	return out, nil
+	return out, cov, nil
 }
 
 // putPoCs stores PoC outcomes with their per-hotspot index and moves the
