@@ -59,8 +59,16 @@ func logger(t testing.TB, name string) *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
+// minWait is the least any waitFor waits: the deadline only bounds a
+// failing test (a passing one returns as soon as cond holds), so a caller's
+// short estimate must not fail a test on a loaded machine.
+const minWait = 2 * time.Minute
+
+// waitFor polls cond until it holds, or fails after timeout (at least
+// minWait).
 func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
+	timeout = max(timeout, minWait)
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {

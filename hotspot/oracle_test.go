@@ -207,9 +207,16 @@ func (o *testOracle) count() int {
 	return len(o.reports)
 }
 
+// minWait is the least any waitFor waits: the deadline only bounds a
+// failing test (a passing one returns as soon as cond holds), so a caller's
+// short estimate must not fail a test on a loaded machine.
+const minWait = 2 * time.Minute
+
+// waitFor polls cond until it holds, or fails after timeout (at least
+// minWait).
 func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
+	deadline := time.Now().Add(max(timeout, minWait))
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
