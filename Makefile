@@ -39,7 +39,7 @@ test: localnet
 # same run.
 bench: localnet
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./wire/ ./radio/... ./hotspot/
-	$(GO) test -run '^$$' -bench 'VerifyPoC' -benchmem -benchtime $(BENCHTIME) ./verifier/
+	$(GO) test -run '^$$' -bench 'VerifyPoC|Charging' -benchmem -benchtime $(BENCHTIME) ./verifier/
 	$(GO) test -run '^$$' -bench 'ComputeEpoch|Density' -benchtime 1x -timeout 30m ./verifier/
 	$(GO) test -run '^$$' -bench 'Ingest|GroupCommit' -benchtime 100000x -timeout 30m ./oracle/
 	$(GO) test -run '^$$' -bench 'Hotspotd' -benchtime 4000x -timeout 30m ./e2e/
