@@ -360,7 +360,7 @@ func TestStatusAPI(t *testing.T) {
 	}
 	var buf bytes.Buffer
 	st.WriteText(&buf)
-	for _, want := range []string{r.h.pub.String(), "EU868", "connected since", "B827EBFFFE123456 alive", "received 5 (CRC ok 4, forwarded 4)", "GPS 52.37000,4.89000", "outbox"} {
+	for _, want := range []string{r.h.pub.String(), r.h.pub.Name(), "EU868", "connected since", "B827EBFFFE123456 alive", "received 5 (CRC ok 4, forwarded 4)", "GPS 52.37000,4.89000", "outbox"} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("status text lacks %q:\n%s", want, buf.String())
 		}

@@ -18,6 +18,7 @@ import (
 // Status is what `hotspotd status` shows, served as JSON at /status.
 type Status struct {
 	Address       string            `json:"address"`
+	Name          string            `json:"name"` // the address's three-word name (wire.PublicKey.Name)
 	Software      string            `json:"software,omitempty"`
 	Uptime        string            `json:"uptime"`
 	Semtech       string            `json:"semtech"` // the Semtech UDP address listened on
@@ -63,6 +64,7 @@ func (h *Hotspot) Status() Status {
 	h.mu.Lock()
 	st := Status{
 		Address:       h.pub.String(),
+		Name:          h.pub.Name(),
 		Uptime:        h.now().Sub(h.started).Round(time.Second).String(),
 		Semtech:       h.bridge.addr(),
 		RegionSource:  h.regionSource,
@@ -162,7 +164,7 @@ func FetchStatus(ctx context.Context, addr string) (*Status, error) {
 // WriteText writes the status for a person.
 func (st *Status) WriteText(w io.Writer) {
 	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
-	p("hotspot      %s\n", st.Address)
+	p("hotspot      %s (%s)\n", st.Address, st.Name)
 	p("uptime       %s\n", st.Uptime)
 	region := st.Region
 	if region == "" {

@@ -237,6 +237,7 @@ func (o *Oracle) handleEntropy(w http.ResponseWriter, r *http.Request) error {
 // HotspotInfo is the HTTP form of a hotspot's registry record.
 type HotspotInfo struct {
 	Address     string    `json:"address"`
+	Name        string    `json:"name"` // the address's three-word name (wire.PublicKey.Name)
 	Owner       string    `json:"owner"`
 	DataOnly    bool      `json:"data_only"`
 	OnboardedMs int64     `json:"onboarded_ms"`
@@ -258,7 +259,7 @@ type Location struct {
 func hotspotInfo(rec hotspotRecord) HotspotInfo {
 	hs, _ := wire.PublicKeyFromBytes(rec.Key)
 	owner, _ := wire.PublicKeyFromBytes(rec.Owner)
-	info := HotspotInfo{Address: hs.String(), Owner: owner.String(), DataOnly: rec.DataOnly, OnboardedMs: rec.OnboardedMs, Region: rec.Region}
+	info := HotspotInfo{Address: hs.String(), Name: hs.Name(), Owner: owner.String(), DataOnly: rec.DataOnly, OnboardedMs: rec.OnboardedMs, Region: rec.Region}
 	if rec.Cell != 0 {
 		lat, lng, _ := verifier.CellLatLng(rec.Cell)
 		info.Location = &Location{Cell: verifier.CellString(rec.Cell), Lat: lat, Lng: lng, GainDdBi: rec.GainDdBi,

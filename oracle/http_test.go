@@ -58,7 +58,7 @@ func TestRegistryOverHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Address != hsPub.String() || info.Owner != wire.PublicKeyOf(owner).String() || info.Location != nil {
+	if info.Address != hsPub.String() || info.Name != hsPub.Name() || info.Owner != wire.PublicKeyOf(owner).String() || info.Location != nil {
 		t.Fatalf("onboarded %+v", info)
 	}
 	t.Run("another owner cannot take it", func(t *testing.T) {

@@ -160,6 +160,7 @@ func runKeyInfo(args []string, out, errOut io.Writer) error {
 	pub := wire.PublicKeyOf(key)
 	fmt.Fprintln(out, pub)
 	fmt.Fprintln(out, "gateway_eui", hotspot.GatewayEUI(pub))
+	fmt.Fprintln(out, "name", pub.Name())
 	return nil
 }
 

@@ -104,7 +104,8 @@ func TestKeyInfo(t *testing.T) {
 	if err := run(context.Background(), []string{"key", "info", "--data-dir", dir}, &out, &errOut); err != nil {
 		t.Fatal(err)
 	}
-	want := wire.PublicKeyOf(key).String() + "\ngateway_eui " + hotspot.GatewayEUI(wire.PublicKeyOf(key)).String()
+	want := wire.PublicKeyOf(key).String() + "\ngateway_eui " + hotspot.GatewayEUI(wire.PublicKeyOf(key)).String() +
+		"\nname " + wire.PublicKeyOf(key).Name()
 	if got := strings.TrimSpace(out.String()); got != want {
 		t.Fatalf("key info printed %q", got)
 	}
