@@ -179,7 +179,7 @@ func TestThreeOraclesOnLocalnet(t *testing.T) {
 			if o == 1 && i == 2 {
 				n-- // B did not get one report
 			}
-			submitPackets(t, ctx, quicAddrs[o], nodes[o].Oracle().PublicKey(), hs, n)
+			submitPackets(t, ctx, quicAddrs[o], nodes[o].Oracle().PublicKey(), hs, 8*i, n)
 		}
 	}
 	if time.Until(submitAt.Add((epochLen-lagBehind)/2)) < 2*time.Second {

@@ -120,7 +120,7 @@ func TestRewardsOnLocalnet(t *testing.T) {
 	// hotspots), they deliver packets.
 	offset.Store(int64(-3 * time.Minute))
 	for i, hs := range hotspots {
-		submitPackets(t, ctx, quicAddr, o.PublicKey(), hs, 4+i)
+		submitPackets(t, ctx, quicAddr, o.PublicKey(), hs, 8*i, 4+i)
 	}
 	stop()
 
@@ -166,7 +166,9 @@ func TestRewardsOnLocalnet(t *testing.T) {
 
 // submitPackets sends n signed packet reports from hs and waits for their
 // acks.
-func submitPackets(t *testing.T, ctx context.Context, addr string, oraclePub wire.PublicKey, hs []byte, n int) {
+// submitPackets submits n packet reports of hotspot hs, one uplink each
+// from the test devices dev0, dev0+1, ….
+func submitPackets(t *testing.T, ctx context.Context, addr string, oraclePub wire.PublicKey, hs []byte, dev0, n int) {
 	t.Helper()
 	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
@@ -192,7 +194,7 @@ func submitPackets(t *testing.T, ctx context.Context, addr string, oraclePub wir
 	fw, fr := wire.NewFrameWriter(str), wire.NewFrameReader(str)
 	pub := wire.PublicKeyOf(hs)
 	for i := range n {
-		phy := testUplink(pub, uint16(i), 40)
+		phy := testUplink(dev0+i, 40)
 		ph := sha256.Sum256(phy)
 		raw, err := wire.Seal(hs, wire.Kind_KIND_PACKET_REPORT, &wire.PacketReport{PubKey: pub[:], PayloadHash: ph[:],
 			PayloadSize: uint32(len(phy)), Payload: phy, RouteId: "r", Datarate: "SF7BW125"})
@@ -221,14 +223,13 @@ const (
 	testDevAddrs = 32
 )
 
-// testUplink is a LoRaWAN data uplink of size bytes from the i-th device
-// heard by the hotspot: a DevAddr of the customer's (different hotspots'
-// devices spread over them, so the tests' short epochs stay within each
-// device's duty cycle), with a frame counter of its own.
-func testUplink(pub wire.PublicKey, i uint16, size int) []byte {
-	d := sha256.Sum256(append(pub[:], byte(i), byte(i>>8)))
-	addr := uint32(testDevAddr0) + (uint32(d[0])+uint32(i))%testDevAddrs
-	b := []byte{0x40, byte(addr), byte(addr >> 8), byte(addr >> 16), byte(addr >> 24), 0, d[1], d[2], 1}
+// testUplink is a LoRaWAN data uplink of size bytes from test device dev
+// (DevAddr testDevAddr0 + dev, below testDevAddrs). Each device sends one
+// uplink an epoch, far within its duty cycle, so no report of a test is
+// ever capped and a missing one always changes the manifest.
+func testUplink(dev, size int) []byte {
+	addr := uint32(testDevAddr0 + dev%testDevAddrs)
+	b := []byte{0x40, byte(addr), byte(addr >> 8), byte(addr >> 16), byte(addr >> 24), 0, 1, 0, 1}
 	for len(b) < size-4 {
 		b = append(b, byte(len(b)))
 	}
