@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -80,9 +81,9 @@ func (c ChargingParams) validate() error {
 
 func (c ChargingParams) appendCanonical(b []byte) []byte {
 	b = append(b, "charging-v1"...)
-	b = appendU64(b, uint64(c.CopyWindow))
-	b = appendU64(b, uint64(c.DutyCycleBP))
-	b = appendU64(b, uint64(c.FCntHighMax))
+	b = binary.LittleEndian.AppendUint64(b, uint64(c.CopyWindow))
+	b = binary.LittleEndian.AppendUint64(b, uint64(c.DutyCycleBP))
+	b = binary.LittleEndian.AppendUint64(b, uint64(c.FCntHighMax))
 	if c.AllowWithoutPoC {
 		return append(b, 1)
 	}
@@ -437,41 +438,37 @@ func (e *engine) validPoC(from, end int64) []bool {
 // appendChargingDigest adds the route snapshot and the balances to the
 // epoch's input digest.
 func appendChargingDigest(b []byte, routes []Route, balances []Balance) []byte {
-	b = appendU64(b, uint64(len(routes)))
+	b = binary.LittleEndian.AppendUint64(b, uint64(len(routes)))
 	for _, r := range routes {
-		b = appendU64(b, uint64(len(r.ID)))
+		b = binary.LittleEndian.AppendUint64(b, uint64(len(r.ID)))
 		b = append(b, r.ID...)
 		b = append(b, r.Payer[:]...)
-		b = appendU64(b, uint64(r.MaxCopies))
+		b = binary.LittleEndian.AppendUint64(b, uint64(r.MaxCopies))
 		if r.Active {
 			b = append(b, 1)
 		} else {
 			b = append(b, 0)
 		}
-		b = appendU64(b, uint64(len(r.DevAddrs)))
+		b = binary.LittleEndian.AppendUint64(b, uint64(len(r.DevAddrs)))
 		for _, d := range r.DevAddrs {
-			b = appendU64(b, uint64(d.Start)<<32|uint64(d.End))
+			b = binary.LittleEndian.AppendUint64(b, uint64(d.Start)<<32|uint64(d.End))
 		}
 		keys := slices.Clone(r.SessionKeys)
 		slices.SortFunc(keys, func(a, b SessionKey) int {
 			return cmp.Or(cmp.Compare(a.DevAddr, b.DevAddr), bytes.Compare(a.NwkSKey[:], b.NwkSKey[:]))
 		})
-		b = appendU64(b, uint64(len(keys)))
+		b = binary.LittleEndian.AppendUint64(b, uint64(len(keys)))
 		for _, k := range keys {
-			b = appendU64(b, uint64(k.DevAddr))
+			b = binary.LittleEndian.AppendUint64(b, uint64(k.DevAddr))
 			b = append(b, k.NwkSKey[:]...)
 		}
 	}
 	bs := slices.Clone(balances)
 	slices.SortFunc(bs, func(a, b Balance) int { return bytes.Compare(a.Wallet[:], b.Wallet[:]) })
-	b = appendU64(b, uint64(len(bs)))
+	b = binary.LittleEndian.AppendUint64(b, uint64(len(bs)))
 	for _, x := range bs {
 		b = append(b, x.Wallet[:]...)
-		b = appendU64(b, x.DC)
+		b = binary.LittleEndian.AppendUint64(b, x.DC)
 	}
 	return b
-}
-
-func appendU64(b []byte, v uint64) []byte {
-	return append(b, byte(v), byte(v>>8), byte(v>>16), byte(v>>24), byte(v>>32), byte(v>>40), byte(v>>48), byte(v>>56))
 }

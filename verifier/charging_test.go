@@ -1,9 +1,11 @@
 package verifier
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/brocaar/lorawan"
@@ -191,15 +193,8 @@ func TestChargingMaxCopies(t *testing.T) {
 }
 
 func sortedBy(hs []*tHotspot, key func(*tHotspot) [32]byte) []*tHotspot {
-	out := append([]*tHotspot(nil), hs...)
-	for i := range out {
-		for j := i + 1; j < len(out); j++ {
-			a, b := key(out[i]), key(out[j])
-			if string(b[:]) < string(a[:]) {
-				out[i], out[j] = out[j], out[i]
-			}
-		}
-	}
+	out := slices.Clone(hs)
+	slices.SortFunc(out, func(a, b *tHotspot) int { ka, kb := key(a), key(b); return bytes.Compare(ka[:], kb[:]) })
 	return out
 }
 
