@@ -114,12 +114,13 @@ type Config struct {
 	SolanaSeed string `toml:"solana_seed"`
 	// SolanaDecimals of the reward mint. Default 6.
 	SolanaDecimals int `toml:"solana_decimals"`
-	// SolanaPayerAddress is the leader's fee payer address (base58): the
-	// mint and multisig addresses are derived from it, so every oracle of
-	// a multi-oracle deployment needs it. Required on non-leaders with
-	// peers and solana_rpc; on the leader it must match solana_payer_key.
+	// SolanaPayerAddress is the deployment's fee payer address (base58):
+	// the mint and multisig addresses are derived from it, so every oracle
+	// of a multi-oracle deployment needs it. Required on oracles with peers
+	// and solana_rpc that do not lead; with leader it must match
+	// solana_payer_key.
 	SolanaPayerAddress string `toml:"solana_payer_address"`
-	// SolanaDistributorAddress is the leader's distributor address
+	// SolanaDistributorAddress is the deployment's distributor address
 	// (base58), the only key phase 1 approves; like SolanaPayerAddress.
 	SolanaDistributorAddress string `toml:"solana_distributor_address"`
 
@@ -137,10 +138,16 @@ type Config struct {
 	// Threshold is M, the co-signatures phase 1 needs; M > N/2 where N is
 	// the number of oracles (peers + 1). Default N/2 + 1.
 	Threshold int `toml:"threshold"`
-	// Leader: with peers, this oracle coordinates phase 1 (it holds the
-	// funded payer and distributor keys and asks its peers to co-sign).
-	// Exactly one oracle should be the leader; the others only co-sign.
+	// Leader: with peers, this oracle takes its turn leading epochs (the
+	// leader of epoch e rotates with e over the sorted oracle keys, and the
+	// next takes over when one fails): it holds the deployment's funded
+	// payer and distributor keys (the same files on every leading oracle).
+	// An oracle without them only co-signs; its turns pass to the next.
 	Leader bool `toml:"leader"`
+	// LeaderTimeout is how long an epoch's leader has to get phase 1
+	// authorised before the next oracle in order takes over. Every oracle
+	// of a network must use the same. Default 2 minutes.
+	LeaderTimeout time.Duration `toml:"leader_timeout"`
 
 	// Registry: the network's DevAddr space, fees, makers, rate limits
 	// and operator keys (routing.md §2–§4, issue 9). Fees are in data
@@ -292,6 +299,7 @@ func (c Config) Defaults() Config {
 	setS(&c.SolanaSeed, "hexfield")
 	setI(&c.SolanaDecimals, 6)
 	setS(&c.CosignListen, "0.0.0.0:4434")
+	setD(&c.LeaderTimeout, 2*time.Minute)
 	setI(&c.Threshold, (len(c.Peers)+1)/2+1)
 	if c.Emission == 0 {
 		c.Emission = 1_000_000_000_000

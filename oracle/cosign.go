@@ -33,8 +33,12 @@ type CosignServerConfig struct {
 	Leaders []wire.PublicKey
 	// Accounts is the deployment's on-chain accounts (as configured on every oracle).
 	Accounts solana.Accounts
-	// Own recomputes this oracle's summary of an epoch from its own store. Required.
-	Own solana.SummaryFunc
+	// Own returns the summary this oracle computed for an epoch from the
+	// input it accepted from leader (consensus.go); only that is signed.
+	// Required.
+	Own func(ctx context.Context, leader wire.PublicKey, epoch uint64) (solana.Summary, error)
+	// Consensus answers the reconciliation requests; nil refuses them.
+	Consensus *consensus
 	// Payouts returns this oracle's own payout lines of an epoch; when set, a leader can
 	// page through them to log the first line where the manifests differ.
 	Payouts func(ctx context.Context, epoch uint64) ([]solana.Payout, error)
@@ -111,20 +115,35 @@ func (s *CosignServer) handleConn(ctx context.Context, conn *quic.Conn) {
 		conn.CloseWithError(quic.ApplicationErrorCode(wire.Code_CODE_MALFORMED), "no peer key")
 		return
 	}
+	// Streams are answered concurrently, a few at a time: a peer that is
+	// reconciling with this oracle also fetches from it.
+	sem := make(chan struct{}, 8)
 	for {
 		str, err := conn.AcceptStream(ctx)
 		if err != nil {
 			return
 		}
-		s.handleStream(ctx, peer, str)
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		go func() {
+			defer func() { <-sem }()
+			s.handleStream(ctx, peer, str)
+		}()
 	}
 }
 
 func (s *CosignServer) handleStream(ctx context.Context, peer wire.PublicKey, str *quic.Stream) {
 	defer str.Close()
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	timeout := s.cfg.Timeout
+	if s.cfg.Consensus != nil {
+		timeout = max(timeout, s.cfg.Consensus.slot) // a reconcile fetches a whole input
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	_ = str.SetDeadline(time.Now().Add(s.cfg.Timeout))
+	_ = str.SetDeadline(time.Now().Add(timeout))
 	var req wire.CosignStream
 	if err := readMessage(str, &req); err != nil {
 		s.log.Warn("cosign: bad request", "peer", peer.String(), "err", err)
@@ -137,6 +156,18 @@ func (s *CosignServer) handleStream(ctx context.Context, peer wire.PublicKey, st
 		resp = s.answer(ctx, peer, req.GetCosign())
 	case req.GetPayouts() != nil:
 		resp = s.payouts(ctx, req.GetPayouts())
+	case s.cfg.Consensus == nil:
+		resp = &wire.CosignResponse{Refused: "reconciliation not served by this oracle"}
+	case req.GetReconcile() != nil:
+		resp = s.cfg.Consensus.reconcile(ctx, peer, req.GetReconcile().GetRef())
+	case req.GetInput() != nil:
+		resp = s.cfg.Consensus.serveInput(req.GetInput())
+	case req.GetReports() != nil:
+		resp = s.cfg.Consensus.serveReports(req.GetReports())
+	case req.GetPush() != nil:
+		resp = s.cfg.Consensus.received(req.GetPush())
+	case req.GetAgreed() != nil:
+		resp = s.cfg.Consensus.serveAgreed(ctx, req.GetAgreed())
 	default:
 		resp = &wire.CosignResponse{Refused: "malformed request: empty"}
 	}
@@ -170,7 +201,7 @@ func (s *CosignServer) answer(ctx context.Context, peer wire.PublicKey, req *wir
 	if err != nil {
 		return &wire.CosignResponse{Refused: err.Error()}
 	}
-	own, err := s.cfg.Own(ctx, p.Summary.Epoch)
+	own, err := s.cfg.Own(ctx, peer, p.Summary.Epoch)
 	if err != nil {
 		s.log.Warn("cosign: own summary", "epoch", p.Summary.Epoch, "err", err)
 		return &wire.CosignResponse{Refused: "own summary: " + err.Error()}

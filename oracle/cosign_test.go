@@ -34,7 +34,7 @@ func startCosignServer(t *testing.T, key ed25519.PrivateKey, leaders []wire.Publ
 		t.Fatal(err)
 	}
 	s, err := NewCosignServer(CosignServerConfig{Key: key, Leaders: leaders, Accounts: acc,
-		Own: func(_ context.Context, epoch uint64) (solana.Summary, error) {
+		Own: func(_ context.Context, _ wire.PublicKey, epoch uint64) (solana.Summary, error) {
 			if epoch != own.Epoch {
 				return solana.Summary{}, fmt.Errorf("epoch %d not closed", epoch)
 			}

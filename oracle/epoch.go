@@ -93,6 +93,14 @@ type epochRecord struct {
 	// the epoch's delivered packets (applied with the manifest, once).
 	RouteDC map[string]uint64 `json:"route_dc,omitempty"`
 	Error   string            `json:"error,omitempty"`
+	// With peers (consensus.go): where the settled input's range starts,
+	// who led the agreement, how many reports were fetched from or sent
+	// to peers, and whether the epoch is disputed (not agreed within a
+	// pass of leader slots; tried again later).
+	InputFromMs int64  `json:"input_from_ms,omitempty"`
+	Leader      string `json:"leader,omitempty"`
+	Reconciled  int    `json:"reconciled,omitempty"`
+	Disputed    bool   `json:"disputed,omitempty"`
 }
 
 // settle is how long after an epoch's close the scheduler waits, so that
@@ -134,6 +142,16 @@ func (o *Oracle) runEpochs(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
+			if errors.Is(err, errDisputed) {
+				// Later epochs go on; this one is tried again after each
+				// later epoch closes (retryDisputed).
+				if err := o.store.setMetaU64(metaEpochNext, next+1); err != nil {
+					return fmt.Errorf("epochs: %w", err)
+				}
+				next++
+				o.m.epochState.Set(float64(next))
+				continue
+			}
 			if errors.Is(err, errEpochHook) {
 				return err
 			}
@@ -147,6 +165,43 @@ func (o *Oracle) runEpochs(ctx context.Context) error {
 		}
 		next++
 		o.m.epochState.Set(float64(next))
+		if o.cons != nil {
+			o.cons.forget(next - min(next, keepEpochs))
+			select {
+			case o.retry <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// keepEpochs is how many epochs back consensus state stays in memory and
+// disputed epochs are tried again.
+const keepEpochs = 16
+
+// retryDisputed tries each recent disputed epoch again, for one pass of
+// leader slots, whenever a later epoch has closed.
+func (o *Oracle) retryDisputed(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-o.retry:
+		}
+		recs, err := o.store.epochs(keepEpochs)
+		if err != nil {
+			o.log.Warn("disputed epochs", "err", err)
+			continue
+		}
+		for _, rec := range recs {
+			if !rec.Disputed || rec.Step != StepClosed {
+				continue
+			}
+			o.log.Info("trying a disputed epoch again", "epoch", rec.Epoch)
+			if err := o.advanceEpoch(ctx, rec.Epoch); err != nil && ctx.Err() == nil && !errors.Is(err, errDisputed) {
+				o.log.Warn("disputed epoch", "epoch", rec.Epoch, "err", err)
+			}
+		}
 	}
 }
 
@@ -180,6 +235,12 @@ func (o *Oracle) advanceEpoch(ctx context.Context, n uint64) error {
 				return err
 			}
 		case StepClosed:
+			if o.cons != nil {
+				if err := o.agreeEpoch(ctx, &rec); err != nil {
+					return err
+				}
+				break
+			}
 			in, err := o.epochInput(n)
 			if err != nil {
 				return err
@@ -218,7 +279,7 @@ func (o *Oracle) advanceEpoch(ctx context.Context, n uint64) error {
 			if err != nil {
 				return fmt.Errorf("epoch %d: %w", n, err)
 			}
-			if o.rewarder != nil {
+			if o.rewarder != nil && o.cons == nil {
 				pay := payoutOf(man)
 				if len(pay.Payouts) > 0 {
 					err := o.rewarder.Distribute(ctx, pay)
@@ -315,6 +376,14 @@ func payoutOf(m *verifier.Manifest) solana.EpochPayout {
 // store: the registry snapshot at the epoch's start and every report in
 // the parameters' input window.
 func (o *Oracle) epochInput(n uint64) (verifier.EpochInput, error) {
+	_, to := o.params.InputWindow(n)
+	return o.epochInputWith(n, to, nil)
+}
+
+// epochInputWith gathers epoch n's input from the store up to histTo and,
+// from there on, exactly the reports listed in entries with their settled
+// stamps (consensus.go).
+func (o *Oracle) epochInputWith(n uint64, histTo int64, entries []inputEntry) (verifier.EpochInput, error) {
 	p := o.params
 	in := verifier.EpochInput{Epoch: n, Params: p, Emission: o.cfg.Emission, TokensPerDC: verifier.Ratio{Num: o.cfg.TokensPerDC, Den: 1}}
 	regs, err := o.store.registryAt(p.EpochStart(n))
@@ -327,35 +396,100 @@ func (o *Oracle) epochInput(n uint64) (verifier.EpochInput, error) {
 	if in.Routes, in.Balances, err = o.store.chargingSnapshot(); err != nil {
 		return in, err
 	}
-	from, to := p.InputWindow(n)
-	err = o.store.ScanReports(wire.Kind_KIND_BEACON_REPORT, from, to, func(r StoredReport) error {
-		b, ok := decodeBody(r, new(wire.BeaconReport))
-		if ok {
-			in.Beacons = append(in.Beacons, verifier.Beacon{ID: r.ID, ReceivedMs: r.ReceivedMs, Report: b})
+	from, _ := p.InputWindow(n)
+	add := func(r StoredReport) error {
+		switch r.Kind {
+		case wire.Kind_KIND_BEACON_REPORT:
+			if b, ok := decodeBody(r, new(wire.BeaconReport)); ok {
+				in.Beacons = append(in.Beacons, verifier.Beacon{ID: r.ID, ReceivedMs: r.ReceivedMs, Report: b})
+			}
+		case wire.Kind_KIND_WITNESS_REPORT:
+			if w, ok := decodeBody(r, new(wire.WitnessReport)); ok {
+				in.Witnesses = append(in.Witnesses, verifier.Witness{ID: r.ID, ReceivedMs: r.ReceivedMs, Report: w})
+			}
+		case wire.Kind_KIND_PACKET_REPORT:
+			if pk, ok := decodeBody(r, new(wire.PacketReport)); ok {
+				in.Packets = append(in.Packets, verifier.Packet{ID: r.ID, ReceivedMs: r.ReceivedMs, Report: pk})
+			}
 		}
 		return nil
-	})
-	if err != nil {
-		return in, err
 	}
-	err = o.store.ScanReports(wire.Kind_KIND_WITNESS_REPORT, from, to, func(r StoredReport) error {
-		w, ok := decodeBody(r, new(wire.WitnessReport))
-		if ok {
-			in.Witnesses = append(in.Witnesses, verifier.Witness{ID: r.ID, ReceivedMs: r.ReceivedMs, Report: w})
+	for _, k := range reportKinds {
+		if err := o.store.ScanReports(k, from, histTo, add); err != nil {
+			return in, err
 		}
-		return nil
-	})
-	if err != nil {
-		return in, err
 	}
-	err = o.store.ScanReports(wire.Kind_KIND_PACKET_REPORT, from, to, func(r StoredReport) error {
-		pk, ok := decodeBody(r, new(wire.PacketReport))
-		if ok {
-			in.Packets = append(in.Packets, verifier.Packet{ID: r.ID, ReceivedMs: r.ReceivedMs, Report: pk})
+	for _, e := range entries {
+		r, found, err := o.store.Report(e.ID)
+		if err != nil {
+			return in, err
 		}
-		return nil
-	})
-	return in, err
+		if !found {
+			return in, fmt.Errorf("report %x of the input: %w", e.ID[:8], errNotStored)
+		}
+		r.ReceivedMs = e.Ms
+		if err := add(r); err != nil {
+			return in, err
+		}
+	}
+	return in, nil
+}
+
+// manifestFrom computes epoch n's manifest from the store's settled history
+// before from and the reconciled entries after it, and returns its bytes
+// and summary.
+func (o *Oracle) manifestFrom(n uint64, from int64, entries []inputEntry) ([]byte, solana.Summary, error) {
+	in, err := o.epochInputWith(n, from, entries)
+	if err != nil {
+		return nil, solana.Summary{}, err
+	}
+	man, err := verifier.ComputeEpoch(in)
+	if err != nil {
+		return nil, solana.Summary{}, fmt.Errorf("compute epoch %d: %w", n, err)
+	}
+	return man.Marshal(), payoutOf(man).Summary(), nil
+}
+
+// agreeEpoch settles a closed epoch with the peers (consensus.go) and
+// writes the agreed manifest and input: the step to StepComputed. A
+// disputed epoch is recorded as such and returns errDisputed.
+func (o *Oracle) agreeEpoch(ctx context.Context, rec *epochRecord) error {
+	n := rec.Epoch
+	a, err := o.cons.agree(ctx, n)
+	if err != nil {
+		if errors.Is(err, errDisputed) {
+			rec.Disputed, rec.Error = true, err.Error()
+			if perr := o.store.putEpoch(*rec, nil); perr != nil {
+				return perr
+			}
+			o.log.Warn("epoch disputed; later epochs go on", "epoch", n, "err", err)
+		}
+		return err
+	}
+	if err := o.store.settleInput(n, a.ref.GetFromMs(), a.ref.GetToMs(), a.entries); err != nil {
+		return err
+	}
+	man, err := verifier.UnmarshalManifest(a.manifest)
+	if err != nil {
+		return fmt.Errorf("epoch %d: %w", n, err)
+	}
+	pay := payoutOf(man)
+	rec.Step = StepComputed
+	rec.Root = wire.PublicKey(pay.Root).String()
+	rec.Total = pay.Total
+	rec.Payouts = len(pay.Payouts)
+	rec.RouteDC = routeCharges(man)
+	rec.InputFromMs = a.ref.GetFromMs()
+	rec.Leader = a.leader.String()
+	rec.Reconciled = a.fetched + a.pushed
+	rec.Disputed, rec.Error = false, ""
+	rec.Distributed = a.led || pay.Total == 0
+	if err := o.store.putEpochCharged(*rec, a.manifest); err != nil {
+		return err
+	}
+	o.log.Info("epoch agreed", "epoch", n, "leader", rec.Leader, "root", rec.Root, "total", rec.Total,
+		"payouts", rec.Payouts, "reports", len(a.entries), "reconciled", rec.Reconciled)
+	return nil
 }
 
 // decodeBody decodes a stored report's body (ingest already verified it).

@@ -68,36 +68,49 @@ func NewNode(ctx context.Context, cfg Config, deps Deps, cosignPC net.PacketConn
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	own := wire.PublicKeyOf(deps.Key)
-	if slices.Contains(cfg.PeerKeys(), own) {
-		return nil, fmt.Errorf("peers list this oracle's own key %s", own)
+	own0 := wire.PublicKeyOf(deps.Key)
+	if slices.Contains(cfg.PeerKeys(), own0) {
+		return nil, fmt.Errorf("peers list this oracle's own key %s", own0)
 	}
 	// The oracle is created last (it opens the store); the co-signing
-	// functions reach it through o, set before anything runs.
+	// functions reach it and its consensus through o and cons, set before
+	// anything runs.
 	var o *Oracle
-	summary := func(ctx context.Context, epoch uint64) (solana.Summary, error) { return o.EpochSummary(ctx, epoch) }
+	var cons *consensus
+	own := func(ctx context.Context, leader wire.PublicKey, epoch uint64) (solana.Summary, error) {
+		if cons == nil {
+			return o.EpochSummary(ctx, epoch)
+		}
+		return cons.ownSummary(leader, epoch)
+	}
 	payouts := func(ctx context.Context, epoch uint64) ([]solana.Payout, error) { return o.EpochPayouts(ctx, epoch) }
+	var peers []*CosignClient
 	if n.chain {
 		deps.Blockhash = RPCBlockhash(cfg.SolanaRPC)
 		if cfg.DCTreasury != "" && deps.DCChain == nil {
 			deps.DCChain = solana.NewChain(cfg.SolanaRPC)
 		}
-		if len(cfg.Peers) == 0 || cfg.Leader {
-			var peers []solana.Cosigner
-			for _, p := range cfg.Peers {
-				pc, err := net.ListenPacket("udp", ":0")
-				if err != nil {
-					return nil, fmt.Errorf("cosign client socket: %w", err)
-				}
-				c, err := NewCosignClient(deps.Key, p, pc)
-				if err != nil {
-					pc.Close()
-					return nil, err
-				}
-				n.closers = append(n.closers, c)
-				peers = append(peers, c)
+		for _, p := range cfg.Peers {
+			pc, err := net.ListenPacket("udp", ":0")
+			if err != nil {
+				return nil, fmt.Errorf("cosign client socket: %w", err)
 			}
-			d, err := newDistributor(ctx, cfg, deps.Key, log, deps.Registerer, summary, peers)
+			c, err := NewCosignClient(deps.Key, p, pc)
+			if err != nil {
+				pc.Close()
+				return nil, err
+			}
+			n.closers = append(n.closers, c)
+			peers = append(peers, c)
+		}
+		if len(cfg.Peers) == 0 || cfg.Leader {
+			cosigners := make([]solana.Cosigner, len(peers))
+			for i, p := range peers {
+				cosigners[i] = p
+			}
+			self := wire.PublicKeyOf(deps.Key)
+			d, err := newDistributor(ctx, cfg, deps.Key, log, deps.Registerer,
+				func(ctx context.Context, epoch uint64) (solana.Summary, error) { return own(ctx, self, epoch) }, cosigners)
 			if err != nil {
 				return nil, err
 			}
@@ -107,18 +120,17 @@ func NewNode(ctx context.Context, cfg Config, deps Deps, cosignPC net.PacketConn
 			n.accounts = d.Accounts()
 		} else if n.accounts, err = ConfiguredAccounts(cfg); err != nil {
 			return nil, err
-		} else {
-			chain, members := solana.NewChain(cfg.SolanaRPC), cfg.Members(own)
-			n.paid = func(ctx context.Context, s solana.Summary) (bool, error) {
-				return chain.EpochPaid(ctx, n.accounts, members, s)
-			}
 		}
 		if len(cfg.Peers) > 0 {
 			if cosignPC == nil {
 				return nil, errors.New("co-signing with peers needs a cosign socket")
 			}
+			chain, members := solana.NewChain(cfg.SolanaRPC), cfg.Members(own0)
+			n.paid = func(ctx context.Context, s solana.Summary) (bool, error) {
+				return chain.EpochPaid(ctx, n.accounts, members, s)
+			}
 			n.cosign, err = NewCosignServer(CosignServerConfig{
-				Key: deps.Key, Leaders: cfg.PeerKeys(), Accounts: n.accounts, Own: summary, Payouts: payouts,
+				Key: deps.Key, Leaders: cfg.PeerKeys(), Accounts: n.accounts, Own: own, Payouts: payouts,
 				Chain: solana.NewChain(cfg.SolanaRPC), Logger: log,
 			}, cosignPC)
 			if err != nil {
@@ -128,6 +140,23 @@ func NewNode(ctx context.Context, cfg Config, deps Deps, cosignPC net.PacketConn
 	}
 	if o, err = New(cfg, deps); err != nil {
 		return nil, err
+	}
+	if n.cosign != nil {
+		members := make([]wire.PublicKey, 0, len(cfg.Peers)+1)
+		for _, k := range cfg.Members(own0) {
+			members = append(members, k)
+		}
+		var pay Rewarder
+		if n.dist != nil {
+			pay = n.dist
+		}
+		chain, ms := solana.NewChain(cfg.SolanaRPC), cfg.Members(own0)
+		auth := authFunc(func(ctx context.Context, epoch uint64) (solana.Summary, bool, error) {
+			return chain.Authorization(ctx, ms, epoch)
+		})
+		cons = newConsensus(o, members, cfg.Threshold, peers, pay, auth, cfg.LeaderTimeout, log)
+		o.cons = cons
+		n.cosign.cfg.Consensus = cons
 	}
 	n.oracle = o
 	n.cosignPC = cosignPC
@@ -141,6 +170,13 @@ func NewNode(ctx context.Context, cfg Config, deps Deps, cosignPC net.PacketConn
 		n.sockets = append(n.sockets, deps.MetricsListener)
 	}
 	return n, nil
+}
+
+// authFunc adapts a function to AuthChain.
+type authFunc func(ctx context.Context, epoch uint64) (solana.Summary, bool, error)
+
+func (f authFunc) Authorization(ctx context.Context, epoch uint64) (solana.Summary, bool, error) {
+	return f(ctx, epoch)
 }
 
 // paidWatchInterval is how often a non-paying node asks the chain whether

@@ -98,6 +98,11 @@ type Oracle struct {
 	// epochHook, when set by tests, is called after each persisted epoch
 	// step; an error stops the scheduler there, as a crash would.
 	epochHook func(epoch uint64, step EpochStep) error
+	// cons is the M-of-N agreement with peer oracles (consensus.go); nil
+	// for a single oracle.
+	cons *consensus
+	// retry wakes retryDisputed after an epoch closes.
+	retry chan struct{}
 }
 
 // New validates cfg, opens the store in cfg.DataDir and returns an oracle
@@ -118,6 +123,7 @@ func New(cfg Config, d Deps) (*Oracle, error) {
 		cfg: cfg, key: d.Key, pub: wire.PublicKeyOf(d.Key), log: log,
 		rewarder: d.Rewarder, blockhash: d.Blockhash, now: d.Now,
 		pc: d.PacketConn, ln: d.HTTPListener, metricsLn: d.MetricsListener, gatherer: d.Gatherer, registerer: d.Registerer, verifyMax: maxVerifyBatch,
+		retry: make(chan struct{}, 1),
 		dcChain: d.DCChain,
 	}
 	if o.now == nil {
@@ -204,6 +210,9 @@ func (o *Oracle) Run(ctx context.Context) error {
 		g.Go(func() error { return o.store.sweep(gctx, o.cfg.SweepInterval) })
 		g.Go(func() error { return o.runVerifier(gctx) })
 		g.Go(func() error { return o.runEpochs(gctx) })
+		if o.cons != nil {
+			g.Go(func() error { return o.retryDisputed(gctx) })
+		}
 		g.Go(func() error { return o.maps.Run(gctx) })
 		if o.dcChain != nil && o.reg.hasTreasury {
 			g.Go(func() error { return o.watchDC(gctx) })

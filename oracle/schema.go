@@ -29,13 +29,15 @@ package oracle
 //	0x51    hotspot[32] ‖ received_ms u64 ‖ beacon id[32] role u8 (1 beaconer, 2 witness)
 //	0x60    epoch u64                                     JSON epochRecord (state machine)
 //	0x61    epoch u64                                     canonical manifest bytes
+//	0x62    epoch u64 ‖ id[32]                            kind u8 ‖ stamp u64        (the input settled for an epoch, consensus.go)
+//	0x63    id[32]                                        epoch u64                  (reports a settled input left out)
 //	0x70    wallet[32]                                    JSON dcAccount  (a wallet's data credits)
 //	0x71    wallet[32] ‖ seq u64                          JSON dcEntry    (every credit and debit of a wallet)
 //	0x72    grant request id (16–32 bytes)                JSON dcEntry    (operator grants applied, once each)
 //	0x73    transaction signature (base58)                JSON DCPurchase (treasury transactions read, once each)
 //	0x80    maps key (package maps' layout, maps/codec.go) the coverage map's cells and hotspot activity
 //
-// Reports and their indexes (0x10–0x13) and PoC outcomes (0x50–0x51) carry a
+// Reports and their indexes (0x10–0x13), settled inputs (0x62–0x63) and PoC outcomes (0x50–0x51) carry a
 // Badger TTL equal to the retention setting; Badger's compaction drops them
 // and the sweeper runs value-log GC. Entropy, registry, organizations,
 // routes, data-credit ledgers and epochs are kept forever.
@@ -97,6 +99,8 @@ const (
 	prefixPoCByHs     byte = 0x51
 	prefixEpoch       byte = 0x60
 	prefixManifest    byte = 0x61
+	prefixAgreed      byte = 0x62
+	prefixExcluded    byte = 0x63
 	prefixDCAccount   byte = 0x70
 	prefixDCEntry     byte = 0x71
 	prefixDCGrant     byte = 0x72
@@ -444,6 +448,10 @@ const (
 
 func epochKey(n uint64) []byte    { return u64([]byte{prefixEpoch}, n) }
 func manifestKey(n uint64) []byte { return u64([]byte{prefixManifest}, n) }
+
+func agreedKey(n uint64, id [32]byte) []byte { return append(u64([]byte{prefixAgreed}, n), id[:]...) }
+func agreedPrefix(n uint64) []byte           { return u64([]byte{prefixAgreed}, n) }
+func excludedKey(id [32]byte) []byte         { return append([]byte{prefixExcluded}, id[:]...) }
 
 func decodeU64(b []byte) uint64 { return binary.BigEndian.Uint64(b) }
 

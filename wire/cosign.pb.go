@@ -186,13 +186,18 @@ func (x *CosignResponse) GetOwn() string {
 	return ""
 }
 
-// CosignStream is the first and only message a leader sends on a co-signing stream.
+// CosignStream is the first and only message an oracle sends on a co-signing stream.
 type CosignStream struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Msg:
 	//
 	//	*CosignStream_Cosign
 	//	*CosignStream_Payouts
+	//	*CosignStream_Reconcile
+	//	*CosignStream_Input
+	//	*CosignStream_Reports
+	//	*CosignStream_Push
+	//	*CosignStream_Agreed
 	Msg           isCosignStream_Msg `protobuf_oneof:"msg"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -253,6 +258,51 @@ func (x *CosignStream) GetPayouts() *PayoutsRequest {
 	return nil
 }
 
+func (x *CosignStream) GetReconcile() *ReconcileRequest {
+	if x != nil {
+		if x, ok := x.Msg.(*CosignStream_Reconcile); ok {
+			return x.Reconcile
+		}
+	}
+	return nil
+}
+
+func (x *CosignStream) GetInput() *InputPageRequest {
+	if x != nil {
+		if x, ok := x.Msg.(*CosignStream_Input); ok {
+			return x.Input
+		}
+	}
+	return nil
+}
+
+func (x *CosignStream) GetReports() *ReportsRequest {
+	if x != nil {
+		if x, ok := x.Msg.(*CosignStream_Reports); ok {
+			return x.Reports
+		}
+	}
+	return nil
+}
+
+func (x *CosignStream) GetPush() *PushRequest {
+	if x != nil {
+		if x, ok := x.Msg.(*CosignStream_Push); ok {
+			return x.Push
+		}
+	}
+	return nil
+}
+
+func (x *CosignStream) GetAgreed() *AgreedRequest {
+	if x != nil {
+		if x, ok := x.Msg.(*CosignStream_Agreed); ok {
+			return x.Agreed
+		}
+	}
+	return nil
+}
+
 type isCosignStream_Msg interface {
 	isCosignStream_Msg()
 }
@@ -265,9 +315,785 @@ type CosignStream_Payouts struct {
 	Payouts *PayoutsRequest `protobuf:"bytes,2,opt,name=payouts,proto3,oneof"` // answered with a PayoutsResponse
 }
 
+type CosignStream_Reconcile struct {
+	Reconcile *ReconcileRequest `protobuf:"bytes,3,opt,name=reconcile,proto3,oneof"` // answered with a ReconcileResponse
+}
+
+type CosignStream_Input struct {
+	Input *InputPageRequest `protobuf:"bytes,4,opt,name=input,proto3,oneof"` // answered with an InputPage
+}
+
+type CosignStream_Reports struct {
+	Reports *ReportsRequest `protobuf:"bytes,5,opt,name=reports,proto3,oneof"` // answered with a ReportsResponse
+}
+
+type CosignStream_Push struct {
+	Push *PushRequest `protobuf:"bytes,6,opt,name=push,proto3,oneof"` // answered with a PushResponse
+}
+
+type CosignStream_Agreed struct {
+	Agreed *AgreedRequest `protobuf:"bytes,7,opt,name=agreed,proto3,oneof"` // answered with an AgreedResponse
+}
+
 func (*CosignStream_Cosign) isCosignStream_Msg() {}
 
 func (*CosignStream_Payouts) isCosignStream_Msg() {}
+
+func (*CosignStream_Reconcile) isCosignStream_Msg() {}
+
+func (*CosignStream_Input) isCosignStream_Msg() {}
+
+func (*CosignStream_Reports) isCosignStream_Msg() {}
+
+func (*CosignStream_Push) isCosignStream_Msg() {}
+
+func (*CosignStream_Agreed) isCosignStream_Msg() {}
+
+// InputRef names the reconciled part of an epoch's input (oracle/consensus.go): every report
+// whose settled receive stamp lies in [from_ms, to_ms), listed in report-id order as entries
+// (id, kind, stamp), committed to by root = SHA-256 over the entries' encodings
+// (id[32] ‖ kind u8 ‖ stamp i64 big-endian).
+type InputRef struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Epoch         uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Round         uint32                 `protobuf:"varint,2,opt,name=round,proto3" json:"round,omitempty"`
+	FromMs        int64                  `protobuf:"varint,3,opt,name=from_ms,json=fromMs,proto3" json:"from_ms,omitempty"`
+	ToMs          int64                  `protobuf:"varint,4,opt,name=to_ms,json=toMs,proto3" json:"to_ms,omitempty"`
+	Count         uint64                 `protobuf:"varint,5,opt,name=count,proto3" json:"count,omitempty"`
+	Root          []byte                 `protobuf:"bytes,6,opt,name=root,proto3" json:"root,omitempty"` // 32 bytes
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InputRef) Reset() {
+	*x = InputRef{}
+	mi := &file_cosign_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InputRef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InputRef) ProtoMessage() {}
+
+func (x *InputRef) ProtoReflect() protoreflect.Message {
+	mi := &file_cosign_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InputRef.ProtoReflect.Descriptor instead.
+func (*InputRef) Descriptor() ([]byte, []int) {
+	return file_cosign_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *InputRef) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *InputRef) GetRound() uint32 {
+	if x != nil {
+		return x.Round
+	}
+	return 0
+}
+
+func (x *InputRef) GetFromMs() int64 {
+	if x != nil {
+		return x.FromMs
+	}
+	return 0
+}
+
+func (x *InputRef) GetToMs() int64 {
+	if x != nil {
+		return x.ToMs
+	}
+	return 0
+}
+
+func (x *InputRef) GetCount() uint64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *InputRef) GetRoot() []byte {
+	if x != nil {
+		return x.Root
+	}
+	return nil
+}
+
+// InputEntry is one report of an input: its id, kind and settled receive stamp (Unix ms).
+type InputEntry struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            []byte                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"` // 32 bytes
+	Kind          Kind                   `protobuf:"varint,2,opt,name=kind,proto3,enum=hexfield.wire.v1.Kind" json:"kind,omitempty"`
+	Ms            int64                  `protobuf:"varint,3,opt,name=ms,proto3" json:"ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InputEntry) Reset() {
+	*x = InputEntry{}
+	mi := &file_cosign_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InputEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InputEntry) ProtoMessage() {}
+
+func (x *InputEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_cosign_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InputEntry.ProtoReflect.Descriptor instead.
+func (*InputEntry) Descriptor() ([]byte, []int) {
+	return file_cosign_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *InputEntry) GetId() []byte {
+	if x != nil {
+		return x.Id
+	}
+	return nil
+}
+
+func (x *InputEntry) GetKind() Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return Kind_KIND_UNSPECIFIED
+}
+
+func (x *InputEntry) GetMs() int64 {
+	if x != nil {
+		return x.Ms
+	}
+	return 0
+}
+
+// ReconcileRequest: the leader proposes its input for an epoch. The peer fetches the list
+// (InputPageRequest) and the reports it lacks (ReportsRequest), pushes the leader the reports
+// the leader lacks (PushRequest), and answers whether it agrees with the input as it is.
+type ReconcileRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ref           *InputRef              `protobuf:"bytes,1,opt,name=ref,proto3" json:"ref,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReconcileRequest) Reset() {
+	*x = ReconcileRequest{}
+	mi := &file_cosign_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReconcileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReconcileRequest) ProtoMessage() {}
+
+func (x *ReconcileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cosign_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReconcileRequest.ProtoReflect.Descriptor instead.
+func (*ReconcileRequest) Descriptor() ([]byte, []int) {
+	return file_cosign_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ReconcileRequest) GetRef() *InputRef {
+	if x != nil {
+		return x.Ref
+	}
+	return nil
+}
+
+type ReconcileResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Agree         bool                   `protobuf:"varint,1,opt,name=agree,proto3" json:"agree,omitempty"`                                  // the peer holds exactly this input and computed its manifest
+	Pushed        uint64                 `protobuf:"varint,2,opt,name=pushed,proto3" json:"pushed,omitempty"`                                // reports the peer sent the leader in this round
+	Fetched       uint64                 `protobuf:"varint,3,opt,name=fetched,proto3" json:"fetched,omitempty"`                              // reports the peer fetched from the leader in this round
+	Refused       string                 `protobuf:"bytes,4,opt,name=refused,proto3" json:"refused,omitempty"`                               // non-empty: why the peer will not accept this input
+	ManifestHash  []byte                 `protobuf:"bytes,5,opt,name=manifest_hash,json=manifestHash,proto3" json:"manifest_hash,omitempty"` // SHA-256 of the peer's manifest bytes, when it agrees
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReconcileResponse) Reset() {
+	*x = ReconcileResponse{}
+	mi := &file_cosign_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReconcileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReconcileResponse) ProtoMessage() {}
+
+func (x *ReconcileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cosign_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReconcileResponse.ProtoReflect.Descriptor instead.
+func (*ReconcileResponse) Descriptor() ([]byte, []int) {
+	return file_cosign_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ReconcileResponse) GetAgree() bool {
+	if x != nil {
+		return x.Agree
+	}
+	return false
+}
+
+func (x *ReconcileResponse) GetPushed() uint64 {
+	if x != nil {
+		return x.Pushed
+	}
+	return 0
+}
+
+func (x *ReconcileResponse) GetFetched() uint64 {
+	if x != nil {
+		return x.Fetched
+	}
+	return 0
+}
+
+func (x *ReconcileResponse) GetRefused() string {
+	if x != nil {
+		return x.Refused
+	}
+	return ""
+}
+
+func (x *ReconcileResponse) GetManifestHash() []byte {
+	if x != nil {
+		return x.ManifestHash
+	}
+	return nil
+}
+
+// InputPageRequest asks for the entries of an input after the id `after` (empty: from the
+// start), at most limit (≤ 4096). The input is the one the peer proposes or agreed for ref.
+type InputPageRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ref           *InputRef              `protobuf:"bytes,1,opt,name=ref,proto3" json:"ref,omitempty"`
+	After         []byte                 `protobuf:"bytes,2,opt,name=after,proto3" json:"after,omitempty"`
+	Limit         uint32                 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InputPageRequest) Reset() {
+	*x = InputPageRequest{}
+	mi := &file_cosign_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InputPageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InputPageRequest) ProtoMessage() {}
+
+func (x *InputPageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cosign_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InputPageRequest.ProtoReflect.Descriptor instead.
+func (*InputPageRequest) Descriptor() ([]byte, []int) {
+	return file_cosign_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *InputPageRequest) GetRef() *InputRef {
+	if x != nil {
+		return x.Ref
+	}
+	return nil
+}
+
+func (x *InputPageRequest) GetAfter() []byte {
+	if x != nil {
+		return x.After
+	}
+	return nil
+}
+
+func (x *InputPageRequest) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type InputPage struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entries       []*InputEntry          `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	More          bool                   `protobuf:"varint,2,opt,name=more,proto3" json:"more,omitempty"`
+	Error         string                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InputPage) Reset() {
+	*x = InputPage{}
+	mi := &file_cosign_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InputPage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InputPage) ProtoMessage() {}
+
+func (x *InputPage) ProtoReflect() protoreflect.Message {
+	mi := &file_cosign_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InputPage.ProtoReflect.Descriptor instead.
+func (*InputPage) Descriptor() ([]byte, []int) {
+	return file_cosign_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *InputPage) GetEntries() []*InputEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+func (x *InputPage) GetMore() bool {
+	if x != nil {
+		return x.More
+	}
+	return false
+}
+
+func (x *InputPage) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+// ReportsRequest asks for stored reports by id (at most 256).
+type ReportsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ids           [][]byte               `protobuf:"bytes,1,rep,name=ids,proto3" json:"ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportsRequest) Reset() {
+	*x = ReportsRequest{}
+	mi := &file_cosign_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportsRequest) ProtoMessage() {}
+
+func (x *ReportsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cosign_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportsRequest.ProtoReflect.Descriptor instead.
+func (*ReportsRequest) Descriptor() ([]byte, []int) {
+	return file_cosign_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ReportsRequest) GetIds() [][]byte {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
+// StampedReport is a hotspot-signed report envelope with the sender's receive stamp.
+type StampedReport struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Envelope      []byte                 `protobuf:"bytes,1,opt,name=envelope,proto3" json:"envelope,omitempty"`
+	Ms            int64                  `protobuf:"varint,2,opt,name=ms,proto3" json:"ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StampedReport) Reset() {
+	*x = StampedReport{}
+	mi := &file_cosign_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StampedReport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StampedReport) ProtoMessage() {}
+
+func (x *StampedReport) ProtoReflect() protoreflect.Message {
+	mi := &file_cosign_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StampedReport.ProtoReflect.Descriptor instead.
+func (*StampedReport) Descriptor() ([]byte, []int) {
+	return file_cosign_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *StampedReport) GetEnvelope() []byte {
+	if x != nil {
+		return x.Envelope
+	}
+	return nil
+}
+
+func (x *StampedReport) GetMs() int64 {
+	if x != nil {
+		return x.Ms
+	}
+	return 0
+}
+
+type ReportsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Reports       []*StampedReport       `protobuf:"bytes,1,rep,name=reports,proto3" json:"reports,omitempty"` // in request order; ids the peer lacks are left out
+	Error         string                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportsResponse) Reset() {
+	*x = ReportsResponse{}
+	mi := &file_cosign_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportsResponse) ProtoMessage() {}
+
+func (x *ReportsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cosign_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportsResponse.ProtoReflect.Descriptor instead.
+func (*ReportsResponse) Descriptor() ([]byte, []int) {
+	return file_cosign_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ReportsResponse) GetReports() []*StampedReport {
+	if x != nil {
+		return x.Reports
+	}
+	return nil
+}
+
+func (x *ReportsResponse) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+// PushRequest gives the leader reports of the epoch's input range it lacks (at most 256).
+type PushRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Epoch         uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Reports       []*StampedReport       `protobuf:"bytes,2,rep,name=reports,proto3" json:"reports,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PushRequest) Reset() {
+	*x = PushRequest{}
+	mi := &file_cosign_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PushRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PushRequest) ProtoMessage() {}
+
+func (x *PushRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cosign_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PushRequest.ProtoReflect.Descriptor instead.
+func (*PushRequest) Descriptor() ([]byte, []int) {
+	return file_cosign_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *PushRequest) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *PushRequest) GetReports() []*StampedReport {
+	if x != nil {
+		return x.Reports
+	}
+	return nil
+}
+
+type PushResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stored        uint64                 `protobuf:"varint,1,opt,name=stored,proto3" json:"stored,omitempty"`
+	Error         string                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PushResponse) Reset() {
+	*x = PushResponse{}
+	mi := &file_cosign_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PushResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PushResponse) ProtoMessage() {}
+
+func (x *PushResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cosign_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PushResponse.ProtoReflect.Descriptor instead.
+func (*PushResponse) Descriptor() ([]byte, []int) {
+	return file_cosign_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *PushResponse) GetStored() uint64 {
+	if x != nil {
+		return x.Stored
+	}
+	return 0
+}
+
+func (x *PushResponse) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+// AgreedRequest asks for the input an oracle settled for an epoch (to catch up).
+type AgreedRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Epoch         uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgreedRequest) Reset() {
+	*x = AgreedRequest{}
+	mi := &file_cosign_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgreedRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgreedRequest) ProtoMessage() {}
+
+func (x *AgreedRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cosign_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgreedRequest.ProtoReflect.Descriptor instead.
+func (*AgreedRequest) Descriptor() ([]byte, []int) {
+	return file_cosign_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *AgreedRequest) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+type AgreedResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ref           *InputRef              `protobuf:"bytes,1,opt,name=ref,proto3" json:"ref,omitempty"`
+	Error         string                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgreedResponse) Reset() {
+	*x = AgreedResponse{}
+	mi := &file_cosign_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgreedResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgreedResponse) ProtoMessage() {}
+
+func (x *AgreedResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cosign_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgreedResponse.ProtoReflect.Descriptor instead.
+func (*AgreedResponse) Descriptor() ([]byte, []int) {
+	return file_cosign_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *AgreedResponse) GetRef() *InputRef {
+	if x != nil {
+		return x.Ref
+	}
+	return nil
+}
+
+func (x *AgreedResponse) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
 
 // PayoutsRequest asks a peer for a page of its own payout lines of an epoch, so the leader
 // can log the first line where a refusing peer's manifest differs from its own.
@@ -282,7 +1108,7 @@ type PayoutsRequest struct {
 
 func (x *PayoutsRequest) Reset() {
 	*x = PayoutsRequest{}
-	mi := &file_cosign_proto_msgTypes[3]
+	mi := &file_cosign_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -294,7 +1120,7 @@ func (x *PayoutsRequest) String() string {
 func (*PayoutsRequest) ProtoMessage() {}
 
 func (x *PayoutsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cosign_proto_msgTypes[3]
+	mi := &file_cosign_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -307,7 +1133,7 @@ func (x *PayoutsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PayoutsRequest.ProtoReflect.Descriptor instead.
 func (*PayoutsRequest) Descriptor() ([]byte, []int) {
-	return file_cosign_proto_rawDescGZIP(), []int{3}
+	return file_cosign_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *PayoutsRequest) GetEpoch() uint64 {
@@ -342,7 +1168,7 @@ type PayoutLine struct {
 
 func (x *PayoutLine) Reset() {
 	*x = PayoutLine{}
-	mi := &file_cosign_proto_msgTypes[4]
+	mi := &file_cosign_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -354,7 +1180,7 @@ func (x *PayoutLine) String() string {
 func (*PayoutLine) ProtoMessage() {}
 
 func (x *PayoutLine) ProtoReflect() protoreflect.Message {
-	mi := &file_cosign_proto_msgTypes[4]
+	mi := &file_cosign_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -367,7 +1193,7 @@ func (x *PayoutLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PayoutLine.ProtoReflect.Descriptor instead.
 func (*PayoutLine) Descriptor() ([]byte, []int) {
-	return file_cosign_proto_rawDescGZIP(), []int{4}
+	return file_cosign_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *PayoutLine) GetOwner() []byte {
@@ -395,7 +1221,7 @@ type PayoutsResponse struct {
 
 func (x *PayoutsResponse) Reset() {
 	*x = PayoutsResponse{}
-	mi := &file_cosign_proto_msgTypes[5]
+	mi := &file_cosign_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -407,7 +1233,7 @@ func (x *PayoutsResponse) String() string {
 func (*PayoutsResponse) ProtoMessage() {}
 
 func (x *PayoutsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cosign_proto_msgTypes[5]
+	mi := &file_cosign_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -420,7 +1246,7 @@ func (x *PayoutsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PayoutsResponse.ProtoReflect.Descriptor instead.
 func (*PayoutsResponse) Descriptor() ([]byte, []int) {
-	return file_cosign_proto_rawDescGZIP(), []int{5}
+	return file_cosign_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *PayoutsResponse) GetPayouts() []*PayoutLine {
@@ -448,7 +1274,7 @@ var File_cosign_proto protoreflect.FileDescriptor
 
 const file_cosign_proto_rawDesc = "" +
 	"\n" +
-	"\fcosign.proto\x12\x10hexfield.wire.v1\"\x97\x01\n" +
+	"\fcosign.proto\x12\x10hexfield.wire.v1\x1a\x0eenvelope.proto\"\x97\x01\n" +
 	"\rCosignRequest\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x14\n" +
 	"\x05count\x18\x02 \x01(\x04R\x05count\x12\x14\n" +
@@ -461,11 +1287,63 @@ const file_cosign_proto_rawDesc = "" +
 	"\arefused\x18\x02 \x01(\tR\arefused\x12\x14\n" +
 	"\x05field\x18\x03 \x01(\tR\x05field\x12\x1a\n" +
 	"\bproposed\x18\x04 \x01(\tR\bproposed\x12\x10\n" +
-	"\x03own\x18\x05 \x01(\tR\x03own\"\x8e\x01\n" +
+	"\x03own\x18\x05 \x01(\tR\x03own\"\xbc\x03\n" +
 	"\fCosignStream\x129\n" +
 	"\x06cosign\x18\x01 \x01(\v2\x1f.hexfield.wire.v1.CosignRequestH\x00R\x06cosign\x12<\n" +
-	"\apayouts\x18\x02 \x01(\v2 .hexfield.wire.v1.PayoutsRequestH\x00R\apayoutsB\x05\n" +
-	"\x03msg\"T\n" +
+	"\apayouts\x18\x02 \x01(\v2 .hexfield.wire.v1.PayoutsRequestH\x00R\apayouts\x12B\n" +
+	"\treconcile\x18\x03 \x01(\v2\".hexfield.wire.v1.ReconcileRequestH\x00R\treconcile\x12:\n" +
+	"\x05input\x18\x04 \x01(\v2\".hexfield.wire.v1.InputPageRequestH\x00R\x05input\x12<\n" +
+	"\areports\x18\x05 \x01(\v2 .hexfield.wire.v1.ReportsRequestH\x00R\areports\x123\n" +
+	"\x04push\x18\x06 \x01(\v2\x1d.hexfield.wire.v1.PushRequestH\x00R\x04push\x129\n" +
+	"\x06agreed\x18\a \x01(\v2\x1f.hexfield.wire.v1.AgreedRequestH\x00R\x06agreedB\x05\n" +
+	"\x03msg\"\x8e\x01\n" +
+	"\bInputRef\x12\x14\n" +
+	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x14\n" +
+	"\x05round\x18\x02 \x01(\rR\x05round\x12\x17\n" +
+	"\afrom_ms\x18\x03 \x01(\x03R\x06fromMs\x12\x13\n" +
+	"\x05to_ms\x18\x04 \x01(\x03R\x04toMs\x12\x14\n" +
+	"\x05count\x18\x05 \x01(\x04R\x05count\x12\x12\n" +
+	"\x04root\x18\x06 \x01(\fR\x04root\"X\n" +
+	"\n" +
+	"InputEntry\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\fR\x02id\x12*\n" +
+	"\x04kind\x18\x02 \x01(\x0e2\x16.hexfield.wire.v1.KindR\x04kind\x12\x0e\n" +
+	"\x02ms\x18\x03 \x01(\x03R\x02ms\"@\n" +
+	"\x10ReconcileRequest\x12,\n" +
+	"\x03ref\x18\x01 \x01(\v2\x1a.hexfield.wire.v1.InputRefR\x03ref\"\x9a\x01\n" +
+	"\x11ReconcileResponse\x12\x14\n" +
+	"\x05agree\x18\x01 \x01(\bR\x05agree\x12\x16\n" +
+	"\x06pushed\x18\x02 \x01(\x04R\x06pushed\x12\x18\n" +
+	"\afetched\x18\x03 \x01(\x04R\afetched\x12\x18\n" +
+	"\arefused\x18\x04 \x01(\tR\arefused\x12#\n" +
+	"\rmanifest_hash\x18\x05 \x01(\fR\fmanifestHash\"l\n" +
+	"\x10InputPageRequest\x12,\n" +
+	"\x03ref\x18\x01 \x01(\v2\x1a.hexfield.wire.v1.InputRefR\x03ref\x12\x14\n" +
+	"\x05after\x18\x02 \x01(\fR\x05after\x12\x14\n" +
+	"\x05limit\x18\x03 \x01(\rR\x05limit\"m\n" +
+	"\tInputPage\x126\n" +
+	"\aentries\x18\x01 \x03(\v2\x1c.hexfield.wire.v1.InputEntryR\aentries\x12\x12\n" +
+	"\x04more\x18\x02 \x01(\bR\x04more\x12\x14\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\"\"\n" +
+	"\x0eReportsRequest\x12\x10\n" +
+	"\x03ids\x18\x01 \x03(\fR\x03ids\";\n" +
+	"\rStampedReport\x12\x1a\n" +
+	"\benvelope\x18\x01 \x01(\fR\benvelope\x12\x0e\n" +
+	"\x02ms\x18\x02 \x01(\x03R\x02ms\"b\n" +
+	"\x0fReportsResponse\x129\n" +
+	"\areports\x18\x01 \x03(\v2\x1f.hexfield.wire.v1.StampedReportR\areports\x12\x14\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\"^\n" +
+	"\vPushRequest\x12\x14\n" +
+	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x129\n" +
+	"\areports\x18\x02 \x03(\v2\x1f.hexfield.wire.v1.StampedReportR\areports\"<\n" +
+	"\fPushResponse\x12\x16\n" +
+	"\x06stored\x18\x01 \x01(\x04R\x06stored\x12\x14\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\"%\n" +
+	"\rAgreedRequest\x12\x14\n" +
+	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\"T\n" +
+	"\x0eAgreedResponse\x12,\n" +
+	"\x03ref\x18\x01 \x01(\v2\x1a.hexfield.wire.v1.InputRefR\x03ref\x12\x14\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\"T\n" +
 	"\x0ePayoutsRequest\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x04R\x06offset\x12\x14\n" +
@@ -491,24 +1369,50 @@ func file_cosign_proto_rawDescGZIP() []byte {
 	return file_cosign_proto_rawDescData
 }
 
-var file_cosign_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_cosign_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_cosign_proto_goTypes = []any{
-	(*CosignRequest)(nil),   // 0: hexfield.wire.v1.CosignRequest
-	(*CosignResponse)(nil),  // 1: hexfield.wire.v1.CosignResponse
-	(*CosignStream)(nil),    // 2: hexfield.wire.v1.CosignStream
-	(*PayoutsRequest)(nil),  // 3: hexfield.wire.v1.PayoutsRequest
-	(*PayoutLine)(nil),      // 4: hexfield.wire.v1.PayoutLine
-	(*PayoutsResponse)(nil), // 5: hexfield.wire.v1.PayoutsResponse
+	(*CosignRequest)(nil),     // 0: hexfield.wire.v1.CosignRequest
+	(*CosignResponse)(nil),    // 1: hexfield.wire.v1.CosignResponse
+	(*CosignStream)(nil),      // 2: hexfield.wire.v1.CosignStream
+	(*InputRef)(nil),          // 3: hexfield.wire.v1.InputRef
+	(*InputEntry)(nil),        // 4: hexfield.wire.v1.InputEntry
+	(*ReconcileRequest)(nil),  // 5: hexfield.wire.v1.ReconcileRequest
+	(*ReconcileResponse)(nil), // 6: hexfield.wire.v1.ReconcileResponse
+	(*InputPageRequest)(nil),  // 7: hexfield.wire.v1.InputPageRequest
+	(*InputPage)(nil),         // 8: hexfield.wire.v1.InputPage
+	(*ReportsRequest)(nil),    // 9: hexfield.wire.v1.ReportsRequest
+	(*StampedReport)(nil),     // 10: hexfield.wire.v1.StampedReport
+	(*ReportsResponse)(nil),   // 11: hexfield.wire.v1.ReportsResponse
+	(*PushRequest)(nil),       // 12: hexfield.wire.v1.PushRequest
+	(*PushResponse)(nil),      // 13: hexfield.wire.v1.PushResponse
+	(*AgreedRequest)(nil),     // 14: hexfield.wire.v1.AgreedRequest
+	(*AgreedResponse)(nil),    // 15: hexfield.wire.v1.AgreedResponse
+	(*PayoutsRequest)(nil),    // 16: hexfield.wire.v1.PayoutsRequest
+	(*PayoutLine)(nil),        // 17: hexfield.wire.v1.PayoutLine
+	(*PayoutsResponse)(nil),   // 18: hexfield.wire.v1.PayoutsResponse
+	(Kind)(0),                 // 19: hexfield.wire.v1.Kind
 }
 var file_cosign_proto_depIdxs = []int32{
-	0, // 0: hexfield.wire.v1.CosignStream.cosign:type_name -> hexfield.wire.v1.CosignRequest
-	3, // 1: hexfield.wire.v1.CosignStream.payouts:type_name -> hexfield.wire.v1.PayoutsRequest
-	4, // 2: hexfield.wire.v1.PayoutsResponse.payouts:type_name -> hexfield.wire.v1.PayoutLine
-	3, // [3:3] is the sub-list for method output_type
-	3, // [3:3] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	0,  // 0: hexfield.wire.v1.CosignStream.cosign:type_name -> hexfield.wire.v1.CosignRequest
+	16, // 1: hexfield.wire.v1.CosignStream.payouts:type_name -> hexfield.wire.v1.PayoutsRequest
+	5,  // 2: hexfield.wire.v1.CosignStream.reconcile:type_name -> hexfield.wire.v1.ReconcileRequest
+	7,  // 3: hexfield.wire.v1.CosignStream.input:type_name -> hexfield.wire.v1.InputPageRequest
+	9,  // 4: hexfield.wire.v1.CosignStream.reports:type_name -> hexfield.wire.v1.ReportsRequest
+	12, // 5: hexfield.wire.v1.CosignStream.push:type_name -> hexfield.wire.v1.PushRequest
+	14, // 6: hexfield.wire.v1.CosignStream.agreed:type_name -> hexfield.wire.v1.AgreedRequest
+	19, // 7: hexfield.wire.v1.InputEntry.kind:type_name -> hexfield.wire.v1.Kind
+	3,  // 8: hexfield.wire.v1.ReconcileRequest.ref:type_name -> hexfield.wire.v1.InputRef
+	3,  // 9: hexfield.wire.v1.InputPageRequest.ref:type_name -> hexfield.wire.v1.InputRef
+	4,  // 10: hexfield.wire.v1.InputPage.entries:type_name -> hexfield.wire.v1.InputEntry
+	10, // 11: hexfield.wire.v1.ReportsResponse.reports:type_name -> hexfield.wire.v1.StampedReport
+	10, // 12: hexfield.wire.v1.PushRequest.reports:type_name -> hexfield.wire.v1.StampedReport
+	3,  // 13: hexfield.wire.v1.AgreedResponse.ref:type_name -> hexfield.wire.v1.InputRef
+	17, // 14: hexfield.wire.v1.PayoutsResponse.payouts:type_name -> hexfield.wire.v1.PayoutLine
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_cosign_proto_init() }
@@ -516,9 +1420,15 @@ func file_cosign_proto_init() {
 	if File_cosign_proto != nil {
 		return
 	}
+	file_envelope_proto_init()
 	file_cosign_proto_msgTypes[2].OneofWrappers = []any{
 		(*CosignStream_Cosign)(nil),
 		(*CosignStream_Payouts)(nil),
+		(*CosignStream_Reconcile)(nil),
+		(*CosignStream_Input)(nil),
+		(*CosignStream_Reports)(nil),
+		(*CosignStream_Push)(nil),
+		(*CosignStream_Agreed)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -526,7 +1436,7 @@ func file_cosign_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cosign_proto_rawDesc), len(file_cosign_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

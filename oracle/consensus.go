@@ -1,0 +1,1019 @@
+package oracle
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/hexfield/hexfield/oracle/solana"
+	"github.com/hexfield/hexfield/verifier"
+	"github.com/hexfield/hexfield/wire"
+)
+
+// M-of-N agreement on each epoch (issue 12). Oracles stamp reports by
+// their own clocks and some miss reports, so before anyone signs, the
+// epoch's leader and its peers settle one input, then compute the
+// manifest from it.
+//
+// # The input
+//
+// An epoch's input is the registry snapshot and every report the
+// verifier's window needs. The reports whose stamps lie in the epoch's
+// reconciled range [from, CloseAt(n)) are settled by the agreement;
+// reports before the range were settled by earlier epochs' agreements. The
+// range starts at CloseAt(n−1), or earlier when epochs before n are not
+// settled yet (disputed, or still in flight): then their reports are
+// reconciled again here. A proposal names its input by an InputRef: the
+// range, the count and a root over the entries (id, kind, stamp) in id
+// order; entries are fetched in id-ordered pages and reports by id.
+//
+// # Leaders
+//
+// The members are the N oracle keys sorted by bytes. Counting
+// leaderTimeout slots from CloseAt(n) + settle, the leader of slot s is
+// members[(n + s) mod N]. A leader that has not had phase 1 land by the
+// end of its slot stops; the next one takes over, with no configuration
+// change. The chain's per-epoch markers keep payment exactly once, whoever
+// leads (oracle/solana). After a whole pass of N slots without
+// authorisation the epoch is recorded as disputed, with the refusals
+// logged, and later epochs go on; a disputed epoch is tried again for a
+// pass after each later epoch closes, and is then still paid only once.
+//
+// # One round
+//
+//  1. The leader lists its reports in the range and sends the InputRef.
+//  2. Each peer fetches the list, then every report it lacks, checking each
+//     hotspot signature and that the report's id is the hash of its bytes;
+//     it stores them with the leader's stamps. It pushes the leader every
+//     report it holds in the range that the list lacks, with its own stamp.
+//  3. A peer that pushed nothing, holds exactly the listed reports and
+//     accepts every stamp (below) computes the manifest from the input and
+//     answers with its hash. Otherwise it answers with what it pushed or
+//     why it refuses.
+//  4. The leader, with pushed reports stored, starts the next round; once
+//     a round has no pushes and M − 1 peers computed its manifest, it asks
+//     for phase-1 signatures. A peer signs only the summary it computed
+//     itself from the input it accepted from that leader. After maxRounds
+//     the leader gives up its slot.
+//
+// # Stamps
+//
+// The settled stamp of a report is the one in the agreed list: the
+// leader's own, or for a report the leader lacked, the stamp of the peer
+// that pushed it. A peer accepts a stamp s for a report it holds with its
+// own stamp t when |s − t| ≤ stampSpread. When it does not hold the
+// report, or received it late (t more than stampSpread after the report's
+// own signed clock, as after an outage), s must be plausible against the
+// report's signed content: not before the hotspot's signed clock minus
+// clockSkew nor more than maxHold after it, and for a beacon within the
+// life of the oracle-signed entropy it was built from. Once an epoch is
+// authorised, every oracle records its input: the listed reports take
+// their settled stamps, and reports it holds in the range that the input
+// left out are excluded from every later input. So a report is counted in
+// one epoch only, and every later epoch sees the same history.
+//
+// # What one dishonest oracle can and cannot do
+//
+// With M > N/2 and at most one dishonest oracle, every quorum of M has an
+// honest member that computed the manifest itself.
+//   - It cannot invent reports: every report carries a hotspot signature
+//     that each peer checks, and its id is the hash of its bytes.
+//   - It cannot leave out reports an honest peer holds: the peer pushes
+//     them and refuses any input without them.
+//   - It cannot tamper with the manifest: peers sign only what they
+//     computed from the input themselves (TestDishonestLeader).
+//   - It cannot move a stamp that an honest peer saw live by more than
+//     stampSpread. For a report only it received, it can choose the stamp
+//     within the plausible bounds of the report's signed content: the same
+//     freedom a hotspot has in choosing when to send it.
+//   - It can refuse to sign or to lead, and stall its own slot: the next
+//     leader takes over after leaderTimeout.
+//   - It cannot have an epoch paid twice, or paid after it was settled:
+//     the chain's markers are created once per oracle and epoch, and any
+//     two quorums share a member (oracle/solana).
+
+// Consensus parameters, the same for every oracle of a network.
+const (
+	// stampSpread is how far apart honest oracles stamp a report they
+	// receive live.
+	stampSpread = 10 * time.Second
+	// clockSkew is how far before a hotspot's signed clock a stamp may be.
+	clockSkew = 2 * time.Minute
+	// maxHold is how long after its signed clock a report may reach an
+	// oracle (the hotspot's outbox holds reports while oracles are down).
+	maxHold = 24 * time.Hour
+	// maxRounds bounds the reconciliation rounds of one leader slot.
+	maxRounds = 4
+	// maxInput bounds the entries of an input a peer accepts.
+	maxInput = 50_000_000
+	// pageLimit is the entries per InputPage; reportsLimit the reports
+	// per ReportsRequest or PushRequest.
+	pageLimit    = 4096
+	reportsLimit = 256
+)
+
+// errDisputed: an epoch was not agreed within a pass of leader slots.
+var errDisputed = errors.New("epoch disputed")
+
+// AuthChain reads phase-1 authorisations from the chain.
+type AuthChain interface {
+	// Authorization returns the summary of epoch's phase 1 if it landed.
+	Authorization(ctx context.Context, epoch uint64) (solana.Summary, bool, error)
+}
+
+// consensus is an oracle's part in M-of-N agreement.
+type consensus struct {
+	o       *Oracle
+	self    wire.PublicKey
+	members []wire.PublicKey // sorted by bytes, self included
+	m       int
+	peers   map[wire.PublicKey]*CosignClient
+	// pay settles an authorised epoch on chain; nil: this oracle never
+	// leads (it holds no payer and distributor keys).
+	pay     Rewarder
+	chain   AuthChain
+	slot    time.Duration // leaderTimeout
+	poll    time.Duration
+	log     *slog.Logger
+	mu      sync.Mutex
+	offered map[uint64]*offer            // this oracle's current proposal, by epoch
+	taken   map[acceptKey]*acceptance     // inputs accepted, by leader and epoch
+	zero    map[uint64]*acceptance        // agreed epochs that pay nothing (no chain record)
+}
+
+// offer is a leader's current proposal for an epoch.
+type offer struct {
+	ref     *wire.InputRef
+	entries []inputEntry
+}
+
+type acceptKey struct {
+	leader wire.PublicKey
+	epoch  uint64
+}
+
+// acceptance is an input an oracle accepted and the manifest it computed.
+type acceptance struct {
+	ref      *wire.InputRef
+	entries  []inputEntry
+	manifest []byte
+	summary  solana.Summary
+	leader   wire.PublicKey
+}
+
+// agreement is how an epoch was settled.
+type agreement struct {
+	acceptance
+	led      bool // this oracle led the authorisation and paid it
+	fetched  int
+	pushed   int
+	attempts int
+}
+
+func newConsensus(o *Oracle, members []wire.PublicKey, m int, peers []*CosignClient, pay Rewarder, chain AuthChain, slot time.Duration, log *slog.Logger) *consensus {
+	c := &consensus{o: o, self: o.pub, members: members, m: m, peers: map[wire.PublicKey]*CosignClient{},
+		pay: pay, chain: chain, slot: slot, poll: 500 * time.Millisecond, log: log,
+		offered: map[uint64]*offer{}, taken: map[acceptKey]*acceptance{}, zero: map[uint64]*acceptance{}}
+	for _, p := range peers {
+		c.peers[p.Key()] = p
+	}
+	return c
+}
+
+// leaderAt returns the leader of epoch n at time t, and when its slot ends.
+func (c *consensus) leaderAt(n uint64, t time.Time) (wire.PublicKey, int64, time.Time) {
+	base := time.UnixMilli(c.o.params.CloseAt(n)).Add(settle)
+	s := int64(0)
+	if d := t.Sub(base); d > 0 {
+		s = int64(d / c.slot)
+	}
+	return c.members[(n+uint64(s))%uint64(len(c.members))], s, base.Add(time.Duration(s+1) * c.slot)
+}
+
+// agree settles epoch n: it leads in its slots and otherwise waits for
+// the chain (or, for an epoch that pays nothing, for a zero agreement),
+// for one pass of N slots from now. It returns errDisputed after the
+// pass.
+func (c *consensus) agree(ctx context.Context, n uint64) (agreement, error) {
+	_, first, _ := c.leaderAt(n, c.o.now())
+	var refusals []string
+	attempts := 0
+	for {
+		if a, ok, err := c.settled(ctx, n); err != nil {
+			c.log.Warn("consensus: epoch state", "epoch", n, "err", err)
+		} else if ok {
+			a.attempts = attempts
+			return a, nil
+		}
+		leader, s, end := c.leaderAt(n, c.o.now())
+		if s >= first+int64(len(c.members)) {
+			return agreement{}, fmt.Errorf("%w: epoch %d not authorised after %d leader slots: %v", errDisputed, n, len(c.members), refusals)
+		}
+		if leader == c.self && c.pay != nil {
+			attempts++
+			sctx, cancel := context.WithDeadline(ctx, end)
+			a, err := c.lead(sctx, n)
+			cancel()
+			if err == nil {
+				a.attempts = attempts
+				return a, nil
+			}
+			if ctx.Err() != nil {
+				return agreement{}, ctx.Err()
+			}
+			refusals = append(refusals, err.Error())
+			c.log.Warn("consensus: leading failed", "epoch", n, "slot", s, "err", err)
+			c.wait(ctx, end)
+			continue
+		}
+		next := c.o.now().Add(c.poll)
+		if end.Before(next) {
+			next = end
+		}
+		c.wait(ctx, next)
+		if ctx.Err() != nil {
+			return agreement{}, ctx.Err()
+		}
+	}
+}
+
+func (c *consensus) wait(ctx context.Context, until time.Time) {
+	d := until.Sub(c.o.now())
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// settled reports whether epoch n is settled: authorised on chain with a
+// summary this oracle can reproduce (from an input it accepted, or one it
+// fetches from a peer), or agreed without payouts.
+func (c *consensus) settled(ctx context.Context, n uint64) (agreement, bool, error) {
+	c.mu.Lock()
+	z := c.zero[n]
+	c.mu.Unlock()
+	if z != nil {
+		return agreement{acceptance: *z}, true, nil
+	}
+	s, ok, err := c.chain.Authorization(ctx, n)
+	if err != nil || !ok {
+		return agreement{}, false, err
+	}
+	c.mu.Lock()
+	for k, a := range c.taken {
+		if k.epoch == n && a.summary == s {
+			c.mu.Unlock()
+			return agreement{acceptance: *a}, true, nil
+		}
+	}
+	c.mu.Unlock()
+	a, err := c.catchUp(ctx, n, s)
+	if err != nil {
+		return agreement{}, false, fmt.Errorf("epoch %d authorised on chain but not reproduced here: %w", n, err)
+	}
+	return agreement{acceptance: a}, true, nil
+}
+
+// catchUp fetches the input a peer settled (or proposed) for epoch n and
+// accepts it if its manifest has the authorised summary s.
+func (c *consensus) catchUp(ctx context.Context, n uint64, s solana.Summary) (acceptance, error) {
+	var errs []error
+	for _, k := range c.members {
+		p := c.peers[k]
+		if p == nil {
+			continue
+		}
+		var resp wire.AgreedResponse
+		if err := p.roundTrip(ctx, &wire.CosignStream{Msg: &wire.CosignStream_Agreed{Agreed: &wire.AgreedRequest{Epoch: n}}}, &resp); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if resp.GetError() != "" {
+			errs = append(errs, fmt.Errorf("oracle %s: %s", k, resp.GetError()))
+			continue
+		}
+		a, _, err := c.take(ctx, p, resp.GetRef(), false)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if a.summary != s {
+			errs = append(errs, fmt.Errorf("oracle %s's input gives %+v, the chain has %+v", k, a.summary, s))
+			continue
+		}
+		c.log.Info("consensus: caught up", "epoch", n, "from", k.String(), "reports", len(a.entries))
+		return a, nil
+	}
+	return acceptance{}, errors.Join(errs...)
+}
+
+// rangeOf returns the reconciled range of epoch n: from the close of the
+// newest settled epoch before n (at most back to the verifier's input
+// window) to CloseAt(n).
+func (c *consensus) rangeOf(n uint64) (int64, int64, error) {
+	p := c.o.params
+	wfrom, to := p.InputWindow(n)
+	from := p.CloseAt(n - 1)
+	for m := n - 1; m > 0 && p.CloseAt(m-1) > wfrom; m-- {
+		rec, found, err := c.o.store.epochRecord(m)
+		if err != nil {
+			return 0, 0, err
+		}
+		if found && rec.Step >= StepComputed {
+			break
+		}
+		from = p.CloseAt(m - 1)
+	}
+	return max(from, wfrom), to, nil
+}
+
+// lead runs reconciliation rounds for epoch n as its leader and, once M
+// oracles computed the same manifest, has it authorised and paid.
+func (c *consensus) lead(ctx context.Context, n uint64) (agreement, error) {
+	from, to, err := c.rangeOf(n)
+	if err != nil {
+		return agreement{}, err
+	}
+	var pushed, fetched int
+	for round := range maxRounds {
+		entries, err := c.o.store.candidates(from, to)
+		if err != nil {
+			return agreement{}, err
+		}
+		root := inputRoot(entries)
+		ref := &wire.InputRef{Epoch: n, Round: uint32(round), FromMs: from, ToMs: to, Count: uint64(len(entries)), Root: root[:]}
+		c.mu.Lock()
+		c.offered[n] = &offer{ref: ref, entries: entries}
+		c.mu.Unlock()
+		resps := c.reconcileAll(ctx, ref)
+		roundPushed := 0
+		for _, r := range resps {
+			roundPushed += int(r.resp.GetPushed())
+			pushed += int(r.resp.GetPushed())
+			fetched += int(r.resp.GetFetched())
+		}
+		if roundPushed > 0 && round < maxRounds-1 {
+			c.log.Info("consensus: peers sent missing reports", "epoch", n, "round", round, "reports", roundPushed)
+			continue
+		}
+		raw, sum, err := c.o.manifestFrom(n, from, entries)
+		if err != nil {
+			return agreement{}, err
+		}
+		hash := sha256.Sum256(raw)
+		agreeing := 1
+		var refusals []string
+		for _, r := range resps {
+			switch {
+			case r.err != nil:
+				refusals = append(refusals, fmt.Sprintf("%s: %v", r.peer, r.err))
+			case r.resp.GetAgree() && bytes.Equal(r.resp.GetManifestHash(), hash[:]):
+				agreeing++
+			case r.resp.GetAgree():
+				refusals = append(refusals, fmt.Sprintf("%s: computed a different manifest from the same input", r.peer))
+			case r.resp.GetRefused() != "":
+				refusals = append(refusals, fmt.Sprintf("%s: %s", r.peer, r.resp.GetRefused()))
+			default:
+				refusals = append(refusals, fmt.Sprintf("%s: pushed %d reports in the last round", r.peer, r.resp.GetPushed()))
+			}
+		}
+		if agreeing < c.m {
+			return agreement{}, fmt.Errorf("round %d: %d of %d oracles agree on the input (%d reports): %v", round, agreeing, c.m, len(entries), refusals)
+		}
+		a := acceptance{ref: ref, entries: entries, manifest: raw, summary: sum, leader: c.self}
+		c.mu.Lock()
+		c.taken[acceptKey{c.self, n}] = &a
+		c.mu.Unlock()
+		c.log.Info("consensus: input agreed", "epoch", n, "round", round, "reports", len(entries), "oracles", agreeing,
+			"reconciled", pushed+fetched)
+		if sum.Total == 0 {
+			c.mu.Lock()
+			c.zero[n] = &a
+			c.mu.Unlock()
+			return agreement{acceptance: a, led: true, pushed: pushed, fetched: fetched}, nil
+		}
+		if err := c.distribute(ctx, n, raw); err != nil {
+			return agreement{}, err
+		}
+		return agreement{acceptance: a, led: true, pushed: pushed, fetched: fetched}, nil
+	}
+	return agreement{}, fmt.Errorf("no agreement within %d rounds", maxRounds)
+}
+
+// distribute pays epoch n's manifest, first finishing an earlier
+// authorised epoch whose allowance is still open (its leader died).
+func (c *consensus) distribute(ctx context.Context, n uint64, raw []byte) error {
+	man, err := verifier.UnmarshalManifest(raw)
+	if err != nil {
+		return err
+	}
+	for range 3 {
+		err = c.pay.Distribute(ctx, payoutOf(man))
+		m, ok := unfinishedEpoch(err)
+		if !ok || m == n {
+			return err
+		}
+		prev, found, err := c.o.store.Manifest(m)
+		if err != nil || !found {
+			return fmt.Errorf("epoch %d holds the allowance and its manifest is not here: %w", m, err)
+		}
+		pm, err := verifier.UnmarshalManifest(prev)
+		if err != nil {
+			return err
+		}
+		c.log.Info("consensus: finishing an earlier epoch's payouts first", "epoch", m)
+		if err := c.pay.Distribute(ctx, payoutOf(pm)); err != nil {
+			return fmt.Errorf("finish epoch %d: %w", m, err)
+		}
+	}
+	return err
+}
+
+// unfinishedEpoch tells whether err says another authorised epoch still
+// holds the escrow's allowance, and which.
+func unfinishedEpoch(err error) (uint64, bool) {
+	var u interface{ UnfinishedEpoch() uint64 }
+	if errors.As(err, &u) {
+		return u.UnfinishedEpoch(), true
+	}
+	return 0, false
+}
+
+type peerAnswer struct {
+	peer wire.PublicKey
+	resp *wire.ReconcileResponse
+	err  error
+}
+
+// reconcileAll sends ref to every peer at once.
+func (c *consensus) reconcileAll(ctx context.Context, ref *wire.InputRef) []peerAnswer {
+	out := make([]peerAnswer, 0, len(c.peers))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for k, p := range c.peers {
+		wg.Go(func() {
+			var resp wire.ReconcileResponse
+			err := p.roundTrip(ctx, &wire.CosignStream{Msg: &wire.CosignStream_Reconcile{Reconcile: &wire.ReconcileRequest{Ref: ref}}}, &resp)
+			mu.Lock()
+			out = append(out, peerAnswer{peer: k, resp: &resp, err: err})
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	slices.SortFunc(out, func(a, b peerAnswer) int { return bytes.Compare(a.peer[:], b.peer[:]) })
+	return out
+}
+
+// reconcile answers a leader's proposal (step 2 and 3 of a round).
+func (c *consensus) reconcile(ctx context.Context, leader wire.PublicKey, ref *wire.InputRef) *wire.ReconcileResponse {
+	p := c.peers[leader]
+	if p == nil {
+		return &wire.ReconcileResponse{Refused: "not a peer"}
+	}
+	if l, _, _ := c.leaderAt(ref.GetEpoch(), c.o.now()); l != leader && !c.recentLeader(ref.GetEpoch(), leader) {
+		return &wire.ReconcileResponse{Refused: fmt.Sprintf("not the leader of epoch %d now (%s is)", ref.GetEpoch(), l)}
+	}
+	a, counts, err := c.take(ctx, p, ref, true)
+	resp := &wire.ReconcileResponse{Pushed: uint64(counts.pushed), Fetched: uint64(counts.fetched)}
+	if err != nil {
+		if !errors.Is(err, errPushed) {
+			resp.Refused = err.Error()
+			c.log.Warn("consensus: refused input", "epoch", ref.GetEpoch(), "leader", leader.String(), "reason", err.Error())
+		}
+		return resp
+	}
+	h := sha256.Sum256(a.manifest)
+	resp.Agree, resp.ManifestHash = true, h[:]
+	c.mu.Lock()
+	c.taken[acceptKey{leader, ref.GetEpoch()}] = &a
+	if a.summary.Total == 0 && c.zero[ref.GetEpoch()] == nil {
+		c.zero[ref.GetEpoch()] = &a
+	}
+	c.mu.Unlock()
+	return resp
+}
+
+// recentLeader: leader's slot for epoch n ended less than a slot ago (its
+// clock may run a little behind ours).
+func (c *consensus) recentLeader(n uint64, leader wire.PublicKey) bool {
+	l, _, _ := c.leaderAt(n, c.o.now().Add(-c.slot/2))
+	return l == leader
+}
+
+var errPushed = errors.New("pushed reports the leader lacked")
+
+type takeCounts struct{ fetched, pushed int }
+
+// take fetches the input ref from peer p, stores the reports it lacks and
+// checks the input (see the package comment); with push, it sends the
+// peer the reports of the range the input lacks (and then returns
+// errPushed). It returns the accepted input with the manifest computed
+// from it.
+func (c *consensus) take(ctx context.Context, p *CosignClient, ref *wire.InputRef, push bool) (acceptance, takeCounts, error) {
+	var counts takeCounts
+	n := ref.GetEpoch()
+	wfrom, wto := c.o.params.InputWindow(n)
+	switch {
+	case ref.GetToMs() != wto:
+		return acceptance{}, counts, fmt.Errorf("input range ends at %d, epoch %d closes at %d", ref.GetToMs(), n, wto)
+	case ref.GetFromMs() < wfrom || ref.GetFromMs() > c.o.params.CloseAt(n-1):
+		return acceptance{}, counts, fmt.Errorf("input range starts at %d, outside [%d, %d]", ref.GetFromMs(), wfrom, c.o.params.CloseAt(n-1))
+	case ref.GetCount() > maxInput:
+		return acceptance{}, counts, fmt.Errorf("input of %d reports exceeds %d", ref.GetCount(), maxInput)
+	case len(ref.GetRoot()) != 32:
+		return acceptance{}, counts, fmt.Errorf("input root of %d bytes", len(ref.GetRoot()))
+	}
+	if own, _, err := c.rangeOf(n); err == nil && ref.GetFromMs() > own {
+		return acceptance{}, counts, fmt.Errorf("input range starts at %d, after %d where this oracle's unsettled reports start", ref.GetFromMs(), own)
+	}
+	theirs, err := c.fetchEntries(ctx, p, ref)
+	if err != nil {
+		return acceptance{}, counts, err
+	}
+	mine, err := c.o.store.candidates(ref.GetFromMs(), ref.GetToMs())
+	if err != nil {
+		return acceptance{}, counts, err
+	}
+	var lack [][32]byte
+	var extra []inputEntry
+	i, j := 0, 0
+	for i < len(theirs) || j < len(mine) {
+		switch {
+		case j == len(mine) || (i < len(theirs) && bytes.Compare(theirs[i].ID[:], mine[j].ID[:]) < 0):
+			lack = append(lack, theirs[i].ID)
+			i++
+		case i == len(theirs) || bytes.Compare(theirs[i].ID[:], mine[j].ID[:]) > 0:
+			extra = append(extra, mine[j])
+			j++
+		default:
+			if err := c.checkStamp(theirs[i], mine[j]); err != nil {
+				return acceptance{}, counts, err
+			}
+			i++
+			j++
+		}
+	}
+	// Reports the leader listed that this oracle excluded when it settled
+	// an earlier input, or holds outside the range, are fetched only if
+	// not stored at all.
+	var fetch [][32]byte
+	for _, id := range lack {
+		r, found, err := c.o.store.Report(id)
+		if err != nil {
+			return acceptance{}, counts, err
+		}
+		if !found {
+			fetch = append(fetch, id)
+			continue
+		}
+		// Stored, but not in the range here: its stamp must check out.
+		e := theirs[slices.IndexFunc(theirs, func(e inputEntry) bool { return e.ID == id })]
+		if err := c.checkStamp(e, inputEntry{ID: id, Kind: r.Kind, Ms: r.ReceivedMs}); err != nil {
+			return acceptance{}, counts, err
+		}
+	}
+	if counts.fetched, err = c.fetchReports(ctx, p, fetch, theirs); err != nil {
+		return acceptance{}, counts, err
+	}
+	if push && len(extra) > 0 {
+		if counts.pushed, err = c.push(ctx, p, n, extra); err != nil {
+			return acceptance{}, counts, fmt.Errorf("push %d reports to the leader: %w", len(extra), err)
+		}
+		return acceptance{}, counts, errPushed
+	}
+	raw, sum, err := c.o.manifestFrom(n, ref.GetFromMs(), theirs)
+	if err != nil {
+		return acceptance{}, counts, err
+	}
+	leader := wire.PublicKey(p.Key())
+	return acceptance{ref: ref, entries: theirs, manifest: raw, summary: sum, leader: leader}, counts, nil
+}
+
+// checkStamp accepts the proposed settled stamp of a report this oracle
+// holds with its own stamp.
+func (c *consensus) checkStamp(proposed, own inputEntry) error {
+	if proposed.Kind != own.Kind {
+		return fmt.Errorf("report %x: proposed as %v, stored as %v", proposed.ID[:8], proposed.Kind, own.Kind)
+	}
+	d := proposed.Ms - own.Ms
+	if d <= stampSpread.Milliseconds() && d >= -stampSpread.Milliseconds() {
+		return nil
+	}
+	r, found, err := c.o.store.Report(own.ID)
+	if err != nil || !found {
+		return fmt.Errorf("report %x: %w", own.ID[:8], errors.Join(err, errNotStored))
+	}
+	signed, err := signedClock(r.Envelope)
+	if err != nil {
+		return err
+	}
+	if signed != 0 && own.Ms-signed <= stampSpread.Milliseconds() {
+		return fmt.Errorf("report %x: stamp %d is %d ms from this oracle's live stamp %d", own.ID[:8], proposed.Ms, d, own.Ms)
+	}
+	// Received late here: only plausibility.
+	return plausibleStamp(r.Envelope, proposed.Ms)
+}
+
+// fetchEntries reads the entries of ref from p and checks them against it.
+func (c *consensus) fetchEntries(ctx context.Context, p *CosignClient, ref *wire.InputRef) ([]inputEntry, error) {
+	out := make([]inputEntry, 0, min(ref.GetCount(), 1<<20))
+	var after []byte
+	for {
+		var page wire.InputPage
+		req := &wire.InputPageRequest{Ref: ref, After: after, Limit: pageLimit}
+		if err := p.roundTrip(ctx, &wire.CosignStream{Msg: &wire.CosignStream_Input{Input: req}}, &page); err != nil {
+			return nil, fmt.Errorf("input page: %w", err)
+		}
+		if page.GetError() != "" {
+			return nil, fmt.Errorf("input page: %s", page.GetError())
+		}
+		if len(page.GetEntries()) > pageLimit {
+			return nil, fmt.Errorf("input page of %d entries", len(page.GetEntries()))
+		}
+		for _, e := range page.GetEntries() {
+			if len(e.GetId()) != 32 || !slices.Contains(reportKinds, e.GetKind()) || e.GetMs() < ref.GetFromMs() || e.GetMs() >= ref.GetToMs() {
+				return nil, fmt.Errorf("input entry %x: malformed or outside the range", e.GetId())
+			}
+			en := inputEntry{ID: [32]byte(e.GetId()), Kind: e.GetKind(), Ms: e.GetMs()}
+			if len(out) > 0 && bytes.Compare(out[len(out)-1].ID[:], en.ID[:]) >= 0 {
+				return nil, errors.New("input entries not in strict id order")
+			}
+			out = append(out, en)
+			if uint64(len(out)) > ref.GetCount() {
+				return nil, fmt.Errorf("input has more than its %d entries", ref.GetCount())
+			}
+		}
+		if !page.GetMore() || len(page.GetEntries()) == 0 {
+			break
+		}
+		after = out[len(out)-1].ID[:]
+	}
+	if root := inputRoot(out); uint64(len(out)) != ref.GetCount() || !bytes.Equal(root[:], ref.GetRoot()) {
+		return nil, fmt.Errorf("input list (%d entries) does not match its root and count %d", len(out), ref.GetCount())
+	}
+	return out, nil
+}
+
+// fetchReports fetches the reports ids from p, checks each against its
+// entry and stores it with the entry's stamp.
+func (c *consensus) fetchReports(ctx context.Context, p *CosignClient, ids [][32]byte, entries []inputEntry) (int, error) {
+	stamp := make(map[[32]byte]inputEntry, len(ids))
+	for _, e := range entries {
+		stamp[e.ID] = e
+	}
+	stored := 0
+	for len(ids) > 0 {
+		batch := ids[:min(len(ids), reportsLimit)]
+		ids = ids[len(batch):]
+		req := &wire.ReportsRequest{}
+		for _, id := range batch {
+			req.Ids = append(req.Ids, id[:])
+		}
+		var resp wire.ReportsResponse
+		if err := p.roundTrip(ctx, &wire.CosignStream{Msg: &wire.CosignStream_Reports{Reports: req}}, &resp); err != nil {
+			return stored, fmt.Errorf("fetch reports: %w", err)
+		}
+		if resp.GetError() != "" {
+			return stored, fmt.Errorf("fetch reports: %s", resp.GetError())
+		}
+		if len(resp.GetReports()) != len(batch) {
+			return stored, fmt.Errorf("fetch reports: %d of %d listed reports served", len(resp.GetReports()), len(batch))
+		}
+		items := make([]*ingestItem, 0, len(batch))
+		for k, sr := range resp.GetReports() {
+			want := stamp[batch[k]]
+			it, err := checkedReport(sr.GetEnvelope(), want.Ms)
+			if err != nil {
+				return stored, fmt.Errorf("listed report %x: %w", batch[k][:8], err)
+			}
+			if it.id != want.ID || it.kind != want.Kind {
+				return stored, fmt.Errorf("listed report %x: served report is %x (%v)", batch[k][:8], it.id[:8], it.kind)
+			}
+			items = append(items, it)
+		}
+		if err := c.o.commit.writeBatch(items, make([]commitResult, len(items))); err != nil {
+			return stored, err
+		}
+		stored += len(items)
+	}
+	return stored, nil
+}
+
+// push sends the leader reports it lacks, with this oracle's stamps.
+func (c *consensus) push(ctx context.Context, p *CosignClient, n uint64, extra []inputEntry) (int, error) {
+	sent := 0
+	for len(extra) > 0 {
+		batch := extra[:min(len(extra), reportsLimit)]
+		extra = extra[len(batch):]
+		req := &wire.PushRequest{Epoch: n}
+		for _, e := range batch {
+			r, found, err := c.o.store.Report(e.ID)
+			if err != nil {
+				return sent, err
+			}
+			if found {
+				req.Reports = append(req.Reports, &wire.StampedReport{Envelope: r.Envelope, Ms: r.ReceivedMs})
+			}
+		}
+		var resp wire.PushResponse
+		if err := p.roundTrip(ctx, &wire.CosignStream{Msg: &wire.CosignStream_Push{Push: req}}, &resp); err != nil {
+			return sent, err
+		}
+		if resp.GetError() != "" {
+			return sent, errors.New(resp.GetError())
+		}
+		sent += len(req.Reports)
+	}
+	return sent, nil
+}
+
+// received stores reports a peer pushed, each checked like a fetched one.
+func (c *consensus) received(req *wire.PushRequest) *wire.PushResponse {
+	if len(req.GetReports()) > reportsLimit {
+		return &wire.PushResponse{Error: fmt.Sprintf("push of %d reports exceeds %d", len(req.GetReports()), reportsLimit)}
+	}
+	from, to := c.o.params.InputWindow(req.GetEpoch())
+	items := make([]*ingestItem, 0, len(req.GetReports()))
+	for _, sr := range req.GetReports() {
+		if sr.GetMs() < from || sr.GetMs() >= to {
+			return &wire.PushResponse{Error: fmt.Sprintf("pushed report stamped %d, outside epoch %d's window", sr.GetMs(), req.GetEpoch())}
+		}
+		it, err := checkedReport(sr.GetEnvelope(), sr.GetMs())
+		if err != nil {
+			return &wire.PushResponse{Error: err.Error()}
+		}
+		items = append(items, it)
+	}
+	if err := c.o.commit.writeBatch(items, make([]commitResult, len(items))); err != nil {
+		return &wire.PushResponse{Error: err.Error()}
+	}
+	return &wire.PushResponse{Stored: uint64(len(items))}
+}
+
+// checkedReport checks a report envelope from another oracle (hotspot
+// signature, kind, signer) and its stamp's plausibility, and returns it
+// ready to store with that stamp.
+func checkedReport(raw []byte, ms int64) (*ingestItem, error) {
+	if len(raw) > wire.MaxFrameSize {
+		return nil, fmt.Errorf("report of %d bytes", len(raw))
+	}
+	env, err := wire.Open(raw, wire.Kind_KIND_UNSPECIFIED)
+	if err != nil {
+		return nil, err
+	}
+	it := &ingestItem{id: wire.ReportID(raw), kind: env.Kind, receivedMs: ms, envelope: raw}
+	var msg interface{ GetPubKey() []byte }
+	switch env.Kind {
+	case wire.Kind_KIND_BEACON_REPORT:
+		var b wire.BeaconReport
+		_, err = wire.Unseal(raw, env.Kind, &b)
+		msg = &b
+	case wire.Kind_KIND_WITNESS_REPORT:
+		var w wire.WitnessReport
+		_, err = wire.Unseal(raw, env.Kind, &w)
+		msg = &w
+		if len(w.GetPayload()) == payloadLen {
+			it.payload = w.GetPayload()
+		}
+	case wire.Kind_KIND_PACKET_REPORT:
+		var pk wire.PacketReport
+		_, err = wire.Unseal(raw, env.Kind, &pk)
+		msg = &pk
+	default:
+		return nil, fmt.Errorf("%v is not a report", env.Kind)
+	}
+	if err != nil {
+		return nil, err
+	}
+	it.signer = msg.GetPubKey()
+	if err := plausibleStamp(raw, ms); err != nil {
+		return nil, err
+	}
+	return it, nil
+}
+
+// signedClock returns a report's signed hotspot clock (timestamp_ms; 0
+// when unset).
+func signedClock(raw []byte) (int64, error) {
+	env, err := wire.Open(raw, wire.Kind_KIND_UNSPECIFIED)
+	if err != nil {
+		return 0, err
+	}
+	switch env.Kind {
+	case wire.Kind_KIND_BEACON_REPORT:
+		var b wire.BeaconReport
+		if _, err := wire.Unseal(raw, env.Kind, &b); err != nil {
+			return 0, err
+		}
+		return int64(b.GetTimestampMs()), nil
+	case wire.Kind_KIND_WITNESS_REPORT:
+		var w wire.WitnessReport
+		if _, err := wire.Unseal(raw, env.Kind, &w); err != nil {
+			return 0, err
+		}
+		return int64(w.GetTimestampMs()), nil
+	case wire.Kind_KIND_PACKET_REPORT:
+		var pk wire.PacketReport
+		if _, err := wire.Unseal(raw, env.Kind, &pk); err != nil {
+			return 0, err
+		}
+		return int64(pk.GetTimestampMs()), nil
+	}
+	return 0, fmt.Errorf("%v is not a report", env.Kind)
+}
+
+// plausibleStamp checks a stamp against a report's signed content: not
+// before its signed clock minus clockSkew nor more than maxHold after it,
+// and for a beacon not before its entropy was issued nor more than the
+// entropy's life plus maxHold after.
+func plausibleStamp(raw []byte, ms int64) error {
+	signed, err := signedClock(raw)
+	if err != nil {
+		return err
+	}
+	if signed != 0 && (ms < signed-clockSkew.Milliseconds() || ms > signed+maxHold.Milliseconds()) {
+		return fmt.Errorf("stamp %d implausible for a report signed at %d", ms, signed)
+	}
+	env, _ := wire.Open(raw, wire.Kind_KIND_UNSPECIFIED)
+	if env.Kind != wire.Kind_KIND_BEACON_REPORT {
+		return nil
+	}
+	var b wire.BeaconReport
+	if _, err := wire.Unseal(raw, env.Kind, &b); err != nil {
+		return err
+	}
+	var e wire.Entropy
+	if _, err := wire.Unseal(b.GetEntropy(), wire.Kind_KIND_ENTROPY, &e); err != nil {
+		return fmt.Errorf("beacon entropy: %w", err)
+	}
+	issued := e.GetTs() * 1000
+	if ms < issued-clockSkew.Milliseconds() || ms > issued+(verifier.DefaultParams().EntropyLifetime+maxHold).Milliseconds() {
+		return fmt.Errorf("beacon stamp %d implausible for entropy issued at %d", ms, issued)
+	}
+	return nil
+}
+
+// serveInput answers a page of an input this oracle proposed, accepted or
+// settled.
+func (c *consensus) serveInput(req *wire.InputPageRequest) *wire.InputPage {
+	entries, ok := c.entriesOf(req.GetRef())
+	if !ok {
+		return &wire.InputPage{Error: "no such input here"}
+	}
+	start := 0
+	if len(req.GetAfter()) > 0 {
+		start, _ = slices.BinarySearchFunc(entries, req.GetAfter(), func(e inputEntry, id []byte) int { return bytes.Compare(e.ID[:], id) })
+		if start < len(entries) && bytes.Equal(entries[start].ID[:], req.GetAfter()) {
+			start++
+		}
+	}
+	limit := int(min(max(req.GetLimit(), 1), pageLimit))
+	end := min(start+limit, len(entries))
+	page := &wire.InputPage{More: end < len(entries)}
+	for _, e := range entries[start:end] {
+		page.Entries = append(page.Entries, &wire.InputEntry{Id: e.ID[:], Kind: e.Kind, Ms: e.Ms})
+	}
+	return page
+}
+
+func (c *consensus) entriesOf(ref *wire.InputRef) ([]inputEntry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if o := c.offered[ref.GetEpoch()]; o != nil && bytes.Equal(o.ref.GetRoot(), ref.GetRoot()) {
+		return o.entries, true
+	}
+	for k, a := range c.taken {
+		if k.epoch == ref.GetEpoch() && bytes.Equal(a.ref.GetRoot(), ref.GetRoot()) {
+			return a.entries, true
+		}
+	}
+	return nil, false
+}
+
+// serveReports answers stored reports by id.
+func (c *consensus) serveReports(req *wire.ReportsRequest) *wire.ReportsResponse {
+	if len(req.GetIds()) > reportsLimit {
+		return &wire.ReportsResponse{Error: fmt.Sprintf("%d ids exceed %d", len(req.GetIds()), reportsLimit)}
+	}
+	resp := &wire.ReportsResponse{}
+	for _, id := range req.GetIds() {
+		if len(id) != 32 {
+			return &wire.ReportsResponse{Error: "id of the wrong length"}
+		}
+		r, found, err := c.o.store.Report([32]byte(id))
+		if err != nil {
+			return &wire.ReportsResponse{Error: err.Error()}
+		}
+		if found {
+			resp.Reports = append(resp.Reports, &wire.StampedReport{Envelope: r.Envelope, Ms: r.ReceivedMs})
+		}
+	}
+	return resp
+}
+
+// serveAgreed names the input this oracle settled for an epoch, or else
+// the one it proposed or accepted whose summary the chain shows.
+func (c *consensus) serveAgreed(ctx context.Context, req *wire.AgreedRequest) *wire.AgreedResponse {
+	n := req.GetEpoch()
+	c.mu.Lock()
+	var cands []*acceptance
+	for k, a := range c.taken {
+		if k.epoch == n {
+			cands = append(cands, a)
+		}
+	}
+	c.mu.Unlock()
+	if len(cands) == 0 {
+		if a, ok := c.loadSettled(n); ok {
+			return &wire.AgreedResponse{Ref: a.ref}
+		}
+		return &wire.AgreedResponse{Error: fmt.Sprintf("no input for epoch %d here", n)}
+	}
+	s, ok, err := c.chain.Authorization(ctx, n)
+	for _, a := range cands {
+		if err == nil && ok && a.summary == s {
+			return &wire.AgreedResponse{Ref: a.ref}
+		}
+	}
+	c.mu.Lock()
+	z := c.zero[n]
+	c.mu.Unlock()
+	if z != nil {
+		return &wire.AgreedResponse{Ref: z.ref}
+	}
+	return &wire.AgreedResponse{Error: fmt.Sprintf("epoch %d is not authorised with an input held here", n)}
+}
+
+// loadSettled reloads an epoch's settled input from the store (after a
+// restart) so that peers can catch up from it.
+func (c *consensus) loadSettled(n uint64) (*acceptance, bool) {
+	rec, found, err := c.o.store.epochRecord(n)
+	if err != nil || !found || rec.Step < StepComputed || rec.InputFromMs == 0 {
+		return nil, false
+	}
+	entries, err := c.o.store.agreedInput(n)
+	if err != nil {
+		return nil, false
+	}
+	raw, found, err := c.o.store.Manifest(n)
+	if err != nil || !found {
+		return nil, false
+	}
+	man, err := verifier.UnmarshalManifest(raw)
+	if err != nil {
+		return nil, false
+	}
+	_, to := c.o.params.InputWindow(n)
+	root := inputRoot(entries)
+	a := &acceptance{ref: &wire.InputRef{Epoch: n, FromMs: rec.InputFromMs, ToMs: to, Count: uint64(len(entries)), Root: root[:]},
+		entries: entries, manifest: raw, summary: payoutOf(man).Summary()}
+	c.mu.Lock()
+	c.taken[acceptKey{c.self, n}] = a
+	c.mu.Unlock()
+	return a, true
+}
+
+// ownSummary is the summary this oracle computed for epoch n from the
+// input it accepted from leader (what it co-signs).
+func (c *consensus) ownSummary(leader wire.PublicKey, n uint64) (solana.Summary, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	a := c.taken[acceptKey{leader, n}]
+	if a == nil {
+		return solana.Summary{}, fmt.Errorf("no input of epoch %d accepted from %s", n, leader)
+	}
+	return a.summary, nil
+}
+
+// forget drops the in-memory state of epochs before n (settled ones are
+// served from the store).
+func (c *consensus) forget(n uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for e := range c.offered {
+		if e < n {
+			delete(c.offered, e)
+		}
+	}
+	for k := range c.taken {
+		if k.epoch < n {
+			delete(c.taken, k)
+		}
+	}
+	for e := range c.zero {
+		if e < n {
+			delete(c.zero, e)
+		}
+	}
+}
