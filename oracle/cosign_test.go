@@ -243,7 +243,7 @@ func FuzzCosignRequest(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 0})
 	lines := []solana.Payout{{Owner: [32]byte{1}, Amount: 1}, {Owner: [32]byte{2}, Amount: 2}}
 	s := &CosignServer{cfg: CosignServerConfig{Key: peer, Accounts: acc,
-		Own:     func(context.Context, uint64) (solana.Summary, error) { return own, nil },
+		Own:     func(context.Context, wire.PublicKey, uint64) (solana.Summary, error) { return own, nil },
 		Payouts: func(context.Context, uint64) ([]solana.Payout, error) { return lines, nil }}}
 	s.cfg.fill()
 	s.log = s.cfg.Logger

@@ -155,15 +155,21 @@ func runAssert(ctx context.Context, args []string, out io.Writer) error {
 	default:
 		return errors.New("assert: --cell or both --lat and --lng are required")
 	}
+	c := &oracle.Client{BaseURL: *url}
 	n := *nonce
 	if n == 0 {
+		// The current Unix ms, but above the last assertion's nonce, so
+		// that two assertions within one millisecond (or after a clock
+		// step back) are not refused as stale.
 		n = uint64(time.Now().UnixMilli())
+		if st, err := c.Hotspot(ctx, hs); err == nil && st.Location != nil && st.Location.Nonce >= n {
+			n = st.Location.Nonce + 1
+		}
 	}
 	req, err := oracle.NewAssertRequest(owner, hs, cell, int32(gain), int32(*elev), n)
 	if err != nil {
 		return fmt.Errorf("assert: %w", err)
 	}
-	c := &oracle.Client{BaseURL: *url}
 	if err := checkFee(ctx, c, "a location assertion", *maxFee, func(r oracle.RegistryInfo) uint64 { return r.AssertFeeDC }); err != nil {
 		return fmt.Errorf("assert: %w", err)
 	}

@@ -1,0 +1,309 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hexfield/hexfield/oracle"
+	"github.com/hexfield/hexfield/oracle/solana"
+	"github.com/hexfield/hexfield/oracle/solana/localnet"
+	"github.com/hexfield/hexfield/wire"
+)
+
+// cluster is N oracles in-process with oracled's wiring (oracle.NewNode),
+// M-of-N against one local Solana, every one able to lead (they share the
+// deployment's payer and distributor key files).
+type cluster struct {
+	t        *testing.T
+	ctx      context.Context
+	url      string
+	epochLen time.Duration
+	keys     []ed25519.PrivateKey
+	cfgs     []oracle.Config
+	offsets  []time.Duration
+	cosign   []net.PacketConn
+	nodes    []*oracle.Node
+	clients  []*oracle.Client
+	quic     []string
+	logs     []*lockedBuffer
+	stops    []func()
+	operator ed25519.PrivateKey
+}
+
+// startCluster starts count oracles whose clocks run offsets[i] off.
+func startCluster(t *testing.T, ctx context.Context, count, threshold int, epochLen time.Duration, offsets []time.Duration) *cluster {
+	t.Helper()
+	c := &cluster{t: t, ctx: ctx, url: localnet.StartForTest(t).URL(), epochLen: epochLen, offsets: offsets}
+	c.operator, _ = wire.GenerateKey()
+	shared := t.TempDir()
+	payerFile, distFile := filepath.Join(shared, "payer.json"), filepath.Join(shared, "distributor.json")
+	payer, _, err := wire.LoadOrCreateKeyFile(payerFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dist, _, err := wire.LoadOrCreateKeyFile(distFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []wire.PublicKey{wire.PublicKeyOf(payer), wire.PublicKeyOf(dist)} {
+		var sig string
+		if err := localnet.Call(ctx, c.url, "requestAirdrop", []any{k.String(), uint64(100e9)}, &sig); err != nil {
+			t.Fatal(err)
+		}
+	}
+	addrs := make([]string, count)
+	c.keys, c.cosign = make([]ed25519.PrivateKey, count), make([]net.PacketConn, count)
+	for i := range count {
+		if c.keys[i], err = wire.GenerateKey(); err != nil {
+			t.Fatal(err)
+		}
+		if c.cosign[i], err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		addrs[i] = fmt.Sprintf("%s@%s", wire.PublicKeyOf(c.keys[i]), c.cosign[i].LocalAddr())
+	}
+	for i := range count {
+		cfg := oracle.Config{DataDir: t.TempDir(), SolanaRPC: c.url, EpochLength: epochLen, BeaconInterval: epochLen,
+			EpochGrace: time.Second, EntropyPeriod: time.Second, Threshold: threshold, ChargeWithoutPoC: true,
+			LeaderTimeout: epochLen / 3, Leader: true, SolanaPayerKey: payerFile, SolanaDistributorKey: distFile,
+			SolanaPayerAddress: wire.PublicKeyOf(payer).String(), SolanaDistributorAddress: wire.PublicKeyOf(dist).String(),
+			OperatorKeys: []string{wire.PublicKeyOf(c.operator).String()}}
+		for j := range count {
+			if j != i {
+				cfg.Peers = append(cfg.Peers, addrs[j])
+			}
+		}
+		c.cfgs = append(c.cfgs, cfg.Defaults())
+	}
+	c.nodes, c.clients, c.quic = make([]*oracle.Node, count), make([]*oracle.Client, count), make([]string, count)
+	c.logs, c.stops = make([]*lockedBuffer, count), make([]func(), count)
+	for i := range count {
+		c.logs[i] = &lockedBuffer{}
+		c.start(i)
+	}
+	t.Cleanup(func() {
+		for i := range c.stops {
+			c.stop(i)
+		}
+	})
+	return c
+}
+
+func (c *cluster) now(i int) time.Time { return time.Now().Add(c.offsets[i]) }
+
+// start runs oracle i (again, on its store and sockets' addresses).
+func (c *cluster) start(i int) {
+	t := c.t
+	if err := c.cfgs[i].Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.cosign[i] == nil {
+		pc, err := net.ListenPacket("udp", c.cfgs[i].CosignListen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.cosign[i] = pc
+	}
+	quicAddr, httpAddr := "127.0.0.1:0", "127.0.0.1:0"
+	if c.quic[i] != "" {
+		quicAddr, httpAddr = c.quic[i], c.clients[i].BaseURL[len("http://"):]
+	}
+	pc, err := net.ListenPacket("udp", quicAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", httpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.cfgs[i].CosignListen = c.cosign[i].LocalAddr().String()
+	name := string(rune('A' + i))
+	log := slog.New(slog.NewTextHandler(io.MultiWriter(testLog{t}, c.logs[i]), &slog.HandlerOptions{Level: slog.LevelInfo})).With("node", name)
+	off := c.offsets[i]
+	deps := oracle.Deps{Key: c.keys[i], PacketConn: pc, HTTPListener: ln, Logger: log, Now: func() time.Time { return time.Now().Add(off) }}
+	n, err := oracle.NewNode(c.ctx, c.cfgs[i], deps, c.cosign[i])
+	if err != nil {
+		t.Fatalf("oracle %s: %v", name, err)
+	}
+	c.nodes[i], c.quic[i], c.clients[i] = n, pc.LocalAddr().String(), &oracle.Client{BaseURL: "http://" + ln.Addr().String()}
+	rctx, cancel := context.WithCancel(c.ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := n.Run(rctx); err != nil {
+			t.Errorf("oracle %s: %v", name, err)
+		}
+	})
+	c.stops[i] = func() {
+		cancel()
+		wg.Wait()
+	}
+}
+
+// stop stops oracle i (its sockets close; start reopens them).
+func (c *cluster) stop(i int) {
+	if c.stops[i] != nil {
+		c.stops[i]()
+		c.stops[i] = nil
+		c.cosign[i] = nil
+	}
+}
+
+// onboard registers hotspots (one owner each) and the test customer on
+// every running oracle.
+func (c *cluster) onboard(hotspots int) (hs []ed25519.PrivateKey, owners [][32]byte) {
+	putTestRoute(c.t, c.ctx, c.operator, c.clients...)
+	for range hotspots {
+		h, _ := wire.GenerateKey()
+		owner, _ := wire.GenerateKey()
+		req, err := oracle.NewOnboardRequest(h, owner, false, time.Now())
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		for _, cl := range c.clients {
+			if _, err := cl.Onboard(c.ctx, req); err != nil {
+				c.t.Fatal(err)
+			}
+		}
+		hs, owners = append(hs, h), append(owners, wire.PublicKeyOf(owner))
+	}
+	return hs, owners
+}
+
+func (c *cluster) epochStart(e uint64) time.Time {
+	return time.UnixMilli(int64(e) * c.epochLen.Milliseconds())
+}
+
+// waitAgreed waits until every oracle in which has epoch e's manifest.
+func (c *cluster) waitAgreed(e uint64, which ...int) []oracle.EpochResponse {
+	c.t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	out := make([]oracle.EpochResponse, len(which))
+	for k, i := range which {
+		for {
+			r, err := c.clients[i].Epoch(c.ctx, e, wire.PublicKey{})
+			if err == nil && r.ManifestBytes != nil {
+				out[k] = r
+				break
+			}
+			if time.Now().After(deadline) {
+				c.t.Fatalf("oracle %c has no manifest for epoch %d: %+v err %v", 'A'+i, e, r.State, err)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	return out
+}
+
+// checkPaidOnce checks that the owners' balances on chain are exactly the
+// sums of the given manifests' payouts (each epoch paid once).
+func (c *cluster) checkPaidOnce(owners [][32]byte, epochs ...oracle.EpochResponse) {
+	c.t.Helper()
+	want := map[[32]byte]uint64{}
+	for _, r := range epochs {
+		for _, ow := range owners {
+			want[ow] += r.Manifest.Amount(ow)
+		}
+	}
+	acc, err := oracle.ConfiguredAccounts(c.cfgs[0])
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		bal, err := solana.NewChain(c.url).TokenBalances(c.ctx, acc.Mint, owners)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		ok := true
+		for i, ow := range owners {
+			if bal[i] > want[ow] {
+				c.t.Fatalf("owner %d paid %d, more than the manifests' %d", i, bal[i], want[ow])
+			}
+			ok = ok && bal[i] == want[ow]
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("balances %v, manifests say %v", bal, want)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// TestOraclesReconcileOnLocalnet: 3 oracles (2-of-3) and 5 (3-of-5), each
+// missing a different 7.5 % of the reports, with clocks up to 1.5 s apart
+// and reports sent right at the input's closing edge, so that oracles
+// stamp them on different sides of it. Every epoch is agreed with
+// byte-identical manifests on every oracle and paid on chain exactly once.
+func TestOraclesReconcileOnLocalnet(t *testing.T) {
+	for _, tc := range []struct{ n, m int }{{3, 2}, {5, 3}} {
+		t.Run(fmt.Sprintf("%d-of-%d", tc.m, tc.n), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			offsets := []time.Duration{0, 1500 * time.Millisecond, -1500 * time.Millisecond, 700 * time.Millisecond, -700 * time.Millisecond}[:tc.n]
+			c := startCluster(t, ctx, tc.n, tc.m, 20*time.Second, offsets)
+			hs, owners := c.onboard(4)
+			e := uint64(time.Now().Add(2*time.Second).UnixMilli()/c.epochLen.Milliseconds()) + 1
+			time.Sleep(time.Until(c.epochStart(e).Add(3 * time.Second)))
+			// 40 reports: hotspot h sends packets 10h … 10h+9. Oracle o
+			// misses reports 3o, 3o+1, 3o+2.
+			for h, k := range hs {
+				for o := range c.nodes {
+					var send []int
+					for r := 10 * h; r < 10*h+10; r++ {
+						if r/3 != o {
+							send = append(send, r)
+						}
+					}
+					for _, r := range send {
+						submitPackets(t, ctx, c.quic[o], c.nodes[o].Oracle().PublicKey(), k, r%testDevAddrs, 1)
+					}
+				}
+			}
+			// At the closing edge of epoch e's input: oracle B's clock is
+			// 1.5 s ahead, C's 1.5 s behind.
+			closeAt := c.epochStart(e + 1).Add(time.Second)
+			time.Sleep(time.Until(closeAt.Add(-500 * time.Millisecond)))
+			for o := range c.nodes {
+				submitPackets(t, ctx, c.quic[o], c.nodes[o].Oracle().PublicKey(), hs[0], 30, 1)
+			}
+			ms := c.waitAgreed(e, indices(tc.n)...)
+			ms1 := c.waitAgreed(e+1, indices(tc.n)...)
+			for i := 1; i < tc.n; i++ {
+				if !bytes.Equal(ms[i].ManifestBytes, ms[0].ManifestBytes) || !bytes.Equal(ms1[i].ManifestBytes, ms1[0].ManifestBytes) {
+					t.Fatalf("oracle %c's manifests differ from A's", 'A'+i)
+				}
+			}
+			m0 := ms[0].Manifest
+			if m0.Total == 0 || len(m0.Payouts) != 4 {
+				t.Fatalf("epoch %d: total %d, %d payouts", e, m0.Total, len(m0.Payouts))
+			}
+			c.checkPaidOnce(owners, ms[0], ms1[0])
+			for i := range tc.n {
+				r, err := c.clients[i].Epoch(ctx, e, wire.PublicKey{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("oracle %c: epoch %d led by %s, %d reports reconciled", 'A'+i, e, r.State.Leader, r.State.Reconciled)
+			}
+		})
+	}
+}
+
+func indices(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
