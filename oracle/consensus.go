@@ -165,14 +165,15 @@ type acceptance struct {
 	manifest []byte
 	summary  solana.Summary
 	leader   wire.PublicKey
+	// fetched and pushed count the reports this oracle fetched from or
+	// sent to peers to settle the input.
+	fetched, pushed int
 }
 
 // agreement is how an epoch was settled.
 type agreement struct {
 	acceptance
 	led      bool // this oracle led the authorisation and paid it
-	fetched  int
-	pushed   int
 	attempts int
 }
 
@@ -391,7 +392,7 @@ func (c *consensus) lead(ctx context.Context, n uint64) (agreement, error) {
 		if agreeing < c.m {
 			return agreement{}, fmt.Errorf("round %d: %d of %d oracles agree on the input (%d reports): %v", round, agreeing, c.m, len(entries), refusals)
 		}
-		a := acceptance{ref: ref, entries: entries, manifest: raw, summary: sum, leader: c.self}
+		a := acceptance{ref: ref, entries: entries, manifest: raw, summary: sum, leader: c.self, fetched: fetched, pushed: pushed}
 		c.mu.Lock()
 		c.taken[acceptKey{c.self, n}] = &a
 		c.mu.Unlock()
@@ -401,12 +402,12 @@ func (c *consensus) lead(ctx context.Context, n uint64) (agreement, error) {
 			c.mu.Lock()
 			c.zero[n] = &a
 			c.mu.Unlock()
-			return agreement{acceptance: a, led: true, pushed: pushed, fetched: fetched}, nil
+			return agreement{acceptance: a, led: true}, nil
 		}
 		if err := c.distribute(ctx, n, raw); err != nil {
 			return agreement{}, err
 		}
-		return agreement{acceptance: a, led: true, pushed: pushed, fetched: fetched}, nil
+		return agreement{acceptance: a, led: true}, nil
 	}
 	return agreement{}, fmt.Errorf("no agreement within %d rounds", maxRounds)
 }
@@ -597,7 +598,7 @@ func (c *consensus) take(ctx context.Context, p *CosignClient, ref *wire.InputRe
 		return acceptance{}, counts, err
 	}
 	leader := wire.PublicKey(p.Key())
-	return acceptance{ref: ref, entries: theirs, manifest: raw, summary: sum, leader: leader}, counts, nil
+	return acceptance{ref: ref, entries: theirs, manifest: raw, summary: sum, leader: leader, fetched: counts.fetched, pushed: counts.pushed}, counts, nil
 }
 
 // checkStamp accepts the proposed settled stamp of a report this oracle

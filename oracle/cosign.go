@@ -326,6 +326,7 @@ func (c *CosignClient) roundTrip(ctx context.Context, req *wire.CosignStream, re
 	}
 	str, err := conn.OpenStreamSync(ctx)
 	if err != nil {
+		c.drop(conn)
 		return fmt.Errorf("open stream to %s: %w", c.peer, err)
 	}
 	defer str.Close()
@@ -333,12 +334,25 @@ func (c *CosignClient) roundTrip(ctx context.Context, req *wire.CosignStream, re
 		_ = str.SetDeadline(dl)
 	}
 	if err := writeMessage(str, req); err != nil {
+		c.drop(conn)
 		return fmt.Errorf("request to %s: %w", c.peer, err)
 	}
 	if err := readMessage(str, resp); err != nil {
+		c.drop(conn)
 		return fmt.Errorf("response from %s: %w", c.peer, err)
 	}
 	return nil
+}
+
+// drop closes a connection that failed (the peer may have restarted), so
+// that the next request dials again.
+func (c *CosignClient) drop(conn *quic.Conn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conn == conn {
+		conn.CloseWithError(0, "request failed")
+		c.conn = nil
+	}
 }
 
 // FirstDifference pages through the peer's payout lines of ours.Epoch and describes the
