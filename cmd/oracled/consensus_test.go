@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -306,4 +307,130 @@ func indices(n int) []int {
 		out[i] = i
 	}
 	return out
+}
+
+// sendAll submits reports first … first+n−1 of hotspot h (one uplink each)
+// to the oracles in which.
+func (c *cluster) sendAll(h ed25519.PrivateKey, first, n int, which ...int) {
+	c.t.Helper()
+	for _, o := range which {
+		submitPackets(c.t, c.ctx, c.quic[o], c.nodes[o].Oracle().PublicKey(), h, first, n)
+	}
+}
+
+// epochState reads epoch e's state on oracle i (found false before it closed).
+func (c *cluster) epochState(i int, e uint64) (oracle.EpochResponse, bool) {
+	r, err := c.clients[i].Epoch(c.ctx, e, wire.PublicKey{})
+	return r, err == nil
+}
+
+// TestOraclesBelowQuorumOnLocalnet: with only one of three oracles alive
+// (2-of-3), an epoch is not paid and is recorded as disputed, nothing is
+// lost, and later epochs still close. When the other two come back, the
+// disputed epoch is paid, once, with the manifest of all three.
+func TestOraclesBelowQuorumOnLocalnet(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	c := startCluster(t, ctx, 3, 2, 20*time.Second, []time.Duration{0, 0, 0})
+	hs, owners := c.onboard(2)
+	e := uint64(time.Now().Add(2*time.Second).UnixMilli()/c.epochLen.Milliseconds()) + 1
+	time.Sleep(time.Until(c.epochStart(e).Add(2 * time.Second)))
+	c.sendAll(hs[0], 0, 5, 0, 1, 2)
+	c.sendAll(hs[1], 5, 7, 0, 1, 2)
+	c.stop(1)
+	c.stop(2)
+	// A alone: epoch e goes through a whole pass of leader slots and is
+	// disputed; epoch e+1 closes after it all the same.
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		r, ok := c.epochState(0, e)
+		if ok && r.State.Disputed {
+			break
+		}
+		if ok && r.ManifestBytes != nil {
+			t.Fatalf("epoch %d agreed by one oracle of three: %+v", e, r.State)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("epoch %d not disputed on A: %+v", e, r.State)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	acc, err := oracle.ConfiguredAccounts(c.cfgs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	bal, err := solana.NewChain(c.url).TokenBalances(ctx, acc.Mint, owners)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bal[0] != 0 || bal[1] != 0 {
+		t.Fatalf("paid %v with one oracle of three", bal)
+	}
+	for {
+		if _, ok := c.epochState(0, e+1); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("epoch %d never closed after disputed %d", e+1, e)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	c.start(1)
+	c.start(2)
+	ms := c.waitAgreed(e, 0, 1, 2)
+	for i := 1; i < 3; i++ {
+		if !bytes.Equal(ms[i].ManifestBytes, ms[0].ManifestBytes) {
+			t.Fatalf("oracle %c's manifest of epoch %d differs from A's", 'A'+i, e)
+		}
+	}
+	if ms[0].Manifest.Total == 0 {
+		t.Fatalf("epoch %d pays nothing", e)
+	}
+	c.checkPaidOnce(owners, ms[0])
+	t.Logf("epoch %d disputed with one oracle, paid %d once two came back (leader %s)", e, ms[0].Manifest.Total, ms[0].State.Leader)
+}
+
+// TestOraclePartitionOnLocalnet: oracle C is cut off for two epochs, which
+// A and B pay (2-of-3); the hotspots' reports of those epochs reach C only
+// later, as an outbox would deliver them. C catches up on the two epochs
+// from its peers (their manifests are the ones the chain authorised), and
+// co-signs the next epoch with the same manifest.
+func TestOraclePartitionOnLocalnet(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	c := startCluster(t, ctx, 3, 2, 20*time.Second, []time.Duration{0, 0, 0})
+	hs, owners := c.onboard(2)
+	e := uint64(time.Now().Add(2*time.Second).UnixMilli()/c.epochLen.Milliseconds()) + 1
+	c.stop(2)
+	for k := range uint64(2) {
+		time.Sleep(time.Until(c.epochStart(e + k).Add(2 * time.Second)))
+		c.sendAll(hs[0], int(10*k), 4, 0, 1)
+		c.sendAll(hs[1], int(10*k+5), 3, 0, 1)
+	}
+	paid := c.waitAgreed(e, 0, 1)
+	paid1 := c.waitAgreed(e+1, 0, 1)
+	// C comes back during epoch e+2 and receives the late reports.
+	time.Sleep(time.Until(c.epochStart(e + 2).Add(2 * time.Second)))
+	c.start(2)
+	for k := range 2 {
+		c.sendAll(hs[0], 10*k, 4, 2)
+		c.sendAll(hs[1], 10*k+5, 3, 2)
+	}
+	c.sendAll(hs[0], 20, 2, 0, 1, 2)
+	for k, want := range []oracle.EpochResponse{paid[0], paid1[0]} {
+		got := c.waitAgreed(e+uint64(k), 2)[0]
+		if !bytes.Equal(got.ManifestBytes, want.ManifestBytes) {
+			t.Fatalf("C's manifest of epoch %d differs from the one paid", e+uint64(k))
+		}
+	}
+	ms := c.waitAgreed(e+2, 0, 1, 2)
+	for i := 1; i < 3; i++ {
+		if !bytes.Equal(ms[i].ManifestBytes, ms[0].ManifestBytes) {
+			t.Fatalf("oracle %c's manifest of epoch %d differs from A's", 'A'+i, e+2)
+		}
+	}
+	c.checkPaidOnce(owners, paid[0], paid1[0], ms[0])
+	if !strings.Contains(c.logs[2].String(), "consensus: caught up") {
+		t.Fatal("C did not log catching up")
+	}
 }
