@@ -331,7 +331,9 @@ func (c *consensus) rangeOf(n uint64) (int64, int64, error) {
 		if err != nil {
 			return 0, 0, err
 		}
-		if found && rec.Step >= StepComputed {
+		// Settled, or before this oracle's first epoch (it holds nothing
+		// stamped then that it did not fetch for a settled input).
+		if !found || rec.Step >= StepComputed {
 			break
 		}
 		from = p.CloseAt(m - 1)
@@ -347,6 +349,7 @@ func (c *consensus) lead(ctx context.Context, n uint64) (agreement, error) {
 		return agreement{}, err
 	}
 	var pushed, fetched int
+	down := map[wire.PublicKey]bool{}
 	for round := range maxRounds {
 		entries, err := c.o.store.candidates(from, to)
 		if err != nil {
@@ -357,7 +360,7 @@ func (c *consensus) lead(ctx context.Context, n uint64) (agreement, error) {
 		c.mu.Lock()
 		c.offered[n] = &offer{ref: ref, entries: entries}
 		c.mu.Unlock()
-		resps := c.reconcileAll(ctx, ref)
+		resps := c.reconcileAll(ctx, ref, down)
 		roundPushed := 0
 		for _, r := range resps {
 			roundPushed += int(r.resp.GetPushed())
@@ -457,15 +460,31 @@ type peerAnswer struct {
 	err  error
 }
 
-// reconcileAll sends ref to every peer at once.
-func (c *consensus) reconcileAll(ctx context.Context, ref *wire.InputRef) []peerAnswer {
+// reconcileAll sends ref to every peer not in down at once, and adds to
+// down the peers that cannot be reached. It leaves the last 40 % of the
+// slot for phase 1.
+func (c *consensus) reconcileAll(ctx context.Context, ref *wire.InputRef, down map[wire.PublicKey]bool) []peerAnswer {
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, time.Now().Add(time.Until(dl)*6/10))
+		defer cancel()
+	}
 	out := make([]peerAnswer, 0, len(c.peers))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for k, p := range c.peers {
+		if down[k] {
+			continue
+		}
 		wg.Go(func() {
 			var resp wire.ReconcileResponse
 			err := p.roundTrip(ctx, &wire.CosignStream{Msg: &wire.CosignStream_Reconcile{Reconcile: &wire.ReconcileRequest{Ref: ref}}}, &resp)
+			var de *dialError
+			if errors.As(err, &de) {
+				mu.Lock()
+				down[k] = true
+				mu.Unlock()
+			}
 			mu.Lock()
 			out = append(out, peerAnswer{peer: k, resp: &resp, err: err})
 			mu.Unlock()
@@ -619,7 +638,9 @@ func (c *consensus) checkStamp(proposed, own inputEntry) error {
 	if err != nil {
 		return err
 	}
-	if signed != 0 && own.Ms-signed <= stampSpread.Milliseconds() {
+	// Without a signed clock this oracle cannot tell that it received the
+	// report late, so its own stamp stands.
+	if signed == 0 || own.Ms-signed <= stampSpread.Milliseconds() {
 		return fmt.Errorf("report %x: stamp %d is %d ms from this oracle's live stamp %d", own.ID[:8], proposed.Ms, d, own.Ms)
 	}
 	// Received late here: only plausibility.

@@ -264,6 +264,16 @@ func NewCosignClient(key ed25519.PrivateKey, peerAddr string, pc net.PacketConn)
 	return &CosignClient{key: key, peer: peer, addr: addr, tr: &quic.Transport{Conn: pc}}, nil
 }
 
+// dialTimeout bounds a connection attempt to a peer: an oracle that is
+// down must not eat a leader's slot.
+const dialTimeout = 3 * time.Second
+
+// dialError: the peer could not be reached at all.
+type dialError struct{ err error }
+
+func (e *dialError) Error() string { return e.err.Error() }
+func (e *dialError) Unwrap() error { return e.err }
+
 // Key is the peer's key (its multisig member key).
 func (c *CosignClient) Key() [32]byte { return c.peer }
 
@@ -284,9 +294,11 @@ func (c *CosignClient) connect(ctx context.Context) (*quic.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn, err := c.tr.Dial(ctx, udp, tlsConf, wire.QUICConfig())
+	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	defer cancel()
+	conn, err := c.tr.Dial(dctx, udp, tlsConf, wire.QUICConfig())
 	if err != nil {
-		return nil, fmt.Errorf("dial oracle %s: %w", c.peer, err)
+		return nil, &dialError{fmt.Errorf("dial oracle %s: %w", c.peer, err)}
 	}
 	c.conn = conn
 	return conn, nil

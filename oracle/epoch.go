@@ -263,7 +263,7 @@ func (o *Oracle) advanceEpoch(ctx context.Context, n uint64) error {
 			rec.Total = pay.Total
 			rec.Payouts = len(pay.Payouts)
 			rec.RouteDC = routeCharges(man)
-			if err := o.store.putEpochCharged(rec, raw); err != nil {
+			if err := o.store.putEpochCharged(rec, raw, o.params.EpochEnd(n)); err != nil {
 				return err
 			}
 			o.log.Info("epoch manifest written", "epoch", n, "root", rec.Root, "total", rec.Total, "payouts", rec.Payouts)
@@ -393,7 +393,7 @@ func (o *Oracle) epochInputWith(n uint64, histTo int64, entries []inputEntry) (v
 	for _, r := range regs {
 		in.Registry = append(in.Registry, toVerifierHotspot(r))
 	}
-	if in.Routes, in.Balances, err = o.store.chargingSnapshot(); err != nil {
+	if in.Routes, in.Balances, err = o.store.chargingSnapshot(p.EpochStart(n)); err != nil {
 		return in, err
 	}
 	from, _ := p.InputWindow(n)
@@ -484,7 +484,7 @@ func (o *Oracle) agreeEpoch(ctx context.Context, rec *epochRecord) error {
 	rec.Reconciled = a.fetched + a.pushed
 	rec.Disputed, rec.Error = false, ""
 	rec.Distributed = a.led || pay.Total == 0
-	if err := o.store.putEpochCharged(*rec, a.manifest); err != nil {
+	if err := o.store.putEpochCharged(*rec, a.manifest, o.params.EpochEnd(n)); err != nil {
 		return err
 	}
 	o.log.Info("epoch agreed", "epoch", n, "leader", rec.Leader, "root", rec.Root, "total", rec.Total,

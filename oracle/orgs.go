@@ -603,8 +603,9 @@ func (s *Store) routes() ([]Route, error) {
 // chargingSnapshot returns the routes as the epoch's charging sees them
 // (verifier.Route: the organization's payer, active only while the route is
 // active and its organization unlocked, the session key filters) and the
-// payers' balances, read in one transaction when the epoch is computed.
-func (s *Store) chargingSnapshot() ([]verifier.Route, []verifier.Balance, error) {
+// payers' balances at atMs (the epoch's start, from their ledgers), read in
+// one transaction.
+func (s *Store) chargingSnapshot(atMs int64) ([]verifier.Route, []verifier.Balance, error) {
 	var routes []verifier.Route
 	var balances []verifier.Balance
 	err := s.db.View(func(txn *badger.Txn) error {
@@ -631,11 +632,10 @@ func (s *Store) chargingSnapshot() ([]verifier.Route, []verifier.Balance, error)
 			}
 			bal, ok := paid[org.Payer]
 			if !ok {
-				a, err := loadDCAccount(txn, org.Payer[:])
-				if err != nil {
+				var err error
+				if bal, err = balanceAt(txn, org.Payer[:], atMs); err != nil {
 					return err
 				}
-				bal = a.Balance
 				paid[org.Payer] = bal
 				balances = append(balances, verifier.Balance{Wallet: org.Payer, DC: bal})
 			}
@@ -661,6 +661,27 @@ func (s *Store) chargingSnapshot() ([]verifier.Route, []verifier.Balance, error)
 // in txn, never beyond the payer's balance (routing.md §7), and returns
 // what was debited per route. Routes or organizations deleted since are
 // charged nothing.
+// balanceAt is a wallet's balance from its ledger entries dated before
+// atMs (epoch charges are dated at their epoch's end), so that every
+// oracle, whenever it computes an epoch, sees the same balance.
+func balanceAt(txn *badger.Txn, wallet []byte, atMs int64) (uint64, error) {
+	var bal uint64
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: dcEntryPrefix(wallet), PrefetchValues: true})
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		var e DCEntry
+		if err := it.Item().Value(func(v []byte) error { return decodeJSON(v, &e) }); err != nil {
+			return 0, err
+		}
+		if e.Ms >= atMs {
+			continue
+		}
+		bal += e.Credit
+		bal -= min(bal, e.Debit)
+	}
+	return bal, nil
+}
+
 func chargeRoutes(txn *badger.Txn, charges map[string]uint64, ms int64, epoch uint64) (map[string]uint64, error) {
 	ids := make([]string, 0, len(charges))
 	for id := range charges {

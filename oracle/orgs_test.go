@@ -23,7 +23,7 @@ import (
 func creditTest(t testing.TB, o *Oracle, wallet wire.PublicKey, dc uint64) {
 	t.Helper()
 	err := o.store.registryUpdate(func(txn *badger.Txn) error {
-		_, err := creditDC(txn, wallet[:], dc, o.now().UnixMilli(), dcGrant, "test")
+		_, err := creditDC(txn, wallet[:], dc, 1, dcGrant, "test") // dated long before any test epoch: in every balance snapshot
 		return err
 	})
 	if err != nil {
@@ -209,7 +209,7 @@ func TestOrganizations(t *testing.T) {
 	if org, _, _ := o.store.Org("acme"); org.Locked || org.PayerDC != 1 || !routeActive() {
 		t.Errorf("funded organization %+v (route active %v)", org, routeActive())
 	}
-	err = o.store.putEpochCharged(epochRecord{Epoch: 1, RouteDC: map[string]uint64{"r1": 5}}, []byte("m"))
+	err = o.store.putEpochCharged(epochRecord{Epoch: 1, RouteDC: map[string]uint64{"r1": 5}}, []byte("m"), 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -784,16 +784,18 @@ func (s *Store) markEpochDistributed(n uint64) error {
 
 // putEpochCharged writes epoch rec's state and manifest and debits each
 // route's charge in rec.RouteDC from its organization's payer (never
-// beyond the balance; rec.RouteDC becomes what was debited), in one
-// transaction, so the charge happens exactly once with the manifest.
-func (s *Store) putEpochCharged(rec epochRecord, manifest []byte) error {
+// beyond the balance; rec.RouteDC becomes what was debited), dated
+// chargeMs (the epoch's end, so that later epochs' balance snapshots are
+// the same on every oracle), in one transaction, so the charge happens
+// exactly once with the manifest.
+func (s *Store) putEpochCharged(rec epochRecord, manifest []byte, chargeMs int64) error {
 	n := uint64(2 * len(manifest))
 	if err := s.space.reserve(n); err != nil {
 		return fmt.Errorf("write epoch %d: %w", rec.Epoch, err)
 	}
 	defer s.space.release(n)
 	return s.registryUpdate(func(txn *badger.Txn) error {
-		charged, err := chargeRoutes(txn, rec.RouteDC, rec.ClosedAtMs, rec.Epoch)
+		charged, err := chargeRoutes(txn, rec.RouteDC, chargeMs, rec.Epoch)
 		if err != nil {
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -40,9 +41,26 @@ type cluster struct {
 	operator ed25519.PrivateKey
 }
 
-// startCluster starts count oracles whose clocks run offsets[i] off.
-func startCluster(t *testing.T, ctx context.Context, count, threshold int, epochLen time.Duration, offsets []time.Duration) *cluster {
+// startCluster starts count oracles whose clocks run offsets[i] off;
+// extra are more members ("ADDRESS@host:port") that the test plays itself.
+func startCluster(t *testing.T, ctx context.Context, count, threshold int, epochLen time.Duration, offsets []time.Duration, extra ...string) *cluster {
 	t.Helper()
+	keys := make([]ed25519.PrivateKey, count)
+	for i := range keys {
+		keys[i], _ = wire.GenerateKey()
+	}
+	return startClusterKeys(t, ctx, keys, threshold, epochLen, offsets, extra...)
+}
+
+// startClusterWithKeys starts an oracle for each key, with true clocks.
+func startClusterWithKeys(t *testing.T, ctx context.Context, keys []ed25519.PrivateKey, threshold int, epochLen time.Duration, extra ...string) *cluster {
+	t.Helper()
+	return startClusterKeys(t, ctx, keys, threshold, epochLen, make([]time.Duration, len(keys)), extra...)
+}
+
+func startClusterKeys(t *testing.T, ctx context.Context, keys []ed25519.PrivateKey, threshold int, epochLen time.Duration, offsets []time.Duration, extra ...string) *cluster {
+	t.Helper()
+	count := len(keys)
 	c := &cluster{t: t, ctx: ctx, url: localnet.StartForTest(t).URL(), epochLen: epochLen, offsets: offsets}
 	c.operator, _ = wire.GenerateKey()
 	shared := t.TempDir()
@@ -62,11 +80,8 @@ func startCluster(t *testing.T, ctx context.Context, count, threshold int, epoch
 		}
 	}
 	addrs := make([]string, count)
-	c.keys, c.cosign = make([]ed25519.PrivateKey, count), make([]net.PacketConn, count)
+	c.keys, c.cosign = keys, make([]net.PacketConn, count)
 	for i := range count {
-		if c.keys[i], err = wire.GenerateKey(); err != nil {
-			t.Fatal(err)
-		}
 		if c.cosign[i], err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
 			t.Fatal(err)
 		}
@@ -83,6 +98,7 @@ func startCluster(t *testing.T, ctx context.Context, count, threshold int, epoch
 				cfg.Peers = append(cfg.Peers, addrs[j])
 			}
 		}
+		cfg.Peers = append(cfg.Peers, extra...)
 		c.cfgs = append(c.cfgs, cfg.Defaults())
 	}
 	c.nodes, c.clients, c.quic = make([]*oracle.Node, count), make([]*oracle.Client, count), make([]string, count)
@@ -99,7 +115,18 @@ func startCluster(t *testing.T, ctx context.Context, count, threshold int, epoch
 	return c
 }
 
-func (c *cluster) now(i int) time.Time { return time.Now().Add(c.offsets[i]) }
+// members are the sorted member keys: the oracles' and extra ones.
+func (c *cluster) members(extra ...wire.PublicKey) [][32]byte {
+	var out [][32]byte
+	for _, k := range c.keys {
+		out = append(out, wire.PublicKeyOf(k))
+	}
+	for _, k := range extra {
+		out = append(out, k)
+	}
+	slices.SortFunc(out, func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) })
+	return out
+}
 
 // start runs oracle i (again, on its store and sockets' addresses).
 func (c *cluster) start(i int) {

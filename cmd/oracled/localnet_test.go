@@ -164,11 +164,35 @@ func TestRewardsOnLocalnet(t *testing.T) {
 	t.Logf("epoch %d paid %d to %d owners on localnet", paid.Epoch, paid.Manifest.Total, len(paid.Manifest.Payouts))
 }
 
-// submitPackets sends n signed packet reports from hs and waits for their
-// acks.
 // submitPackets submits n packet reports of hotspot hs, one uplink each
-// from the test devices dev0, dev0+1, ….
+// from the test devices dev0, dev0+1, …, and waits for their acks.
 func submitPackets(t *testing.T, ctx context.Context, addr string, oraclePub wire.PublicKey, hs []byte, dev0, n int) {
+	t.Helper()
+	envs := make([][]byte, n)
+	for i := range n {
+		envs[i] = packetEnvelope(t, hs, dev0+i)
+	}
+	submitEnvelopes(t, ctx, addr, oraclePub, hs, envs...)
+}
+
+// packetEnvelope is hotspot hs's signed report of one uplink from test
+// device dev: the same bytes (and report id) every time.
+func packetEnvelope(t *testing.T, hs []byte, dev int) []byte {
+	t.Helper()
+	pub := wire.PublicKeyOf(hs)
+	phy := testUplink(dev, 40)
+	ph := sha256.Sum256(phy)
+	raw, err := wire.Seal(hs, wire.Kind_KIND_PACKET_REPORT, &wire.PacketReport{PubKey: pub[:], PayloadHash: ph[:],
+		PayloadSize: uint32(len(phy)), Payload: phy, RouteId: "r", Datarate: "SF7BW125"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// submitEnvelopes submits reports of hotspot hs over QUIC and waits for
+// their acks.
+func submitEnvelopes(t *testing.T, ctx context.Context, addr string, oraclePub wire.PublicKey, hs []byte, envs ...[]byte) {
 	t.Helper()
 	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
@@ -192,15 +216,7 @@ func submitPackets(t *testing.T, ctx context.Context, addr string, oraclePub wir
 		t.Fatal(err)
 	}
 	fw, fr := wire.NewFrameWriter(str), wire.NewFrameReader(str)
-	pub := wire.PublicKeyOf(hs)
-	for i := range n {
-		phy := testUplink(dev0+i, 40)
-		ph := sha256.Sum256(phy)
-		raw, err := wire.Seal(hs, wire.Kind_KIND_PACKET_REPORT, &wire.PacketReport{PubKey: pub[:], PayloadHash: ph[:],
-			PayloadSize: uint32(len(phy)), Payload: phy, RouteId: "r", Datarate: "SF7BW125"})
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, raw := range envs {
 		if err := fw.Write(&wire.Frame{Msg: &wire.Frame_Submit{Submit: &wire.Submit{Envelope: raw}}}); err != nil {
 			t.Fatal(err)
 		}
@@ -208,7 +224,7 @@ func submitPackets(t *testing.T, ctx context.Context, addr string, oraclePub wir
 	if err := fw.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	for range n {
+	for range envs {
 		f, err := fr.Read()
 		if err != nil || f.GetAck().GetCode() != wire.Code_CODE_OK {
 			t.Fatalf("ack %v err %v", f, err)
