@@ -81,8 +81,13 @@ func (p EpochPayout) Validate() error {
 	if sum != p.Total {
 		return fmt.Errorf("payouts: sum %d != total %d", sum, p.Total)
 	}
-	if n := p.Batches(); n > 0 && len(batchMarkerSeed(p.Epoch, n-1)) > sol.MaxSeedLength {
-		return fmt.Errorf("payouts: epoch %d with %d batches: marker seed %q exceeds %d bytes", p.Epoch, n, batchMarkerSeed(p.Epoch, n-1), sol.MaxSeedLength)
+	return checkMarkerSeeds(p.Epoch, p.Batches())
+}
+
+// checkMarkerSeeds checks that the marker seed of every batch fits the 32 bytes of a seed.
+func checkMarkerSeeds(epoch uint64, batches int) error {
+	if batches > 0 && len(batchMarkerSeed(epoch, batches-1)) > sol.MaxSeedLength {
+		return fmt.Errorf("payouts: epoch %d with %d batches: marker seed %q exceeds %d bytes", epoch, batches, batchMarkerSeed(epoch, batches-1), sol.MaxSeedLength)
 	}
 	return nil
 }

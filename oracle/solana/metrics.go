@@ -30,7 +30,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		refusals: prometheus.NewCounter(prometheus.CounterOpts{Name: "hexfield_solana_cosign_refusals_total",
 			Help: "Phase-1 proposals refused by a co-signing oracle."}),
 		lastSettled: prometheus.NewGauge(prometheus.GaugeOpts{Name: "hexfield_solana_last_settled_epoch",
-			Help: "The last epoch settled on chain."}),
+			Help: "The epoch this coordinator settled last (epochs settle in any order)."}),
 	}
 	if reg == nil {
 		return m, nil

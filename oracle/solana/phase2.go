@@ -310,16 +310,21 @@ func instructionProgram(raw []byte, i int) (sol.PublicKey, error) {
 // batchBody is batch k's marker creation (with seed), transfers and memo; atas are the
 // token accounts of every payout of p.
 func batchBody(a Accounts, p EpochPayout, atas []sol.PublicKey, k int, seed string) ([]sol.Instruction, error) {
+	return batchInstructionsOf(a, p.Epoch, k, p.Batch(k), atas[k*BatchSize:min((k+1)*BatchSize, len(atas))], seed)
+}
+
+// batchInstructionsOf builds the body of batch k of epoch paying payouts to atas.
+func batchInstructionsOf(a Accounts, epoch uint64, k int, payouts []Payout, atas []sol.PublicKey, seed string) ([]sol.Instruction, error) {
 	dist := sol.PublicKey(a.Distributor)
 	marker, err := sol.CreateWithSeed(dist, seed, systemProgram)
 	if err != nil {
 		return nil, fmt.Errorf("batch %d marker: %w", k, err)
 	}
 	body := []sol.Instruction{createAccountWithSeed(dist, marker, dist, seed, markerRent, 0, systemProgram)}
-	for i, q := range p.Batch(k) {
-		body = append(body, transferChecked(a.Escrow, a.Mint, atas[k*BatchSize+i], a.Distributor, q.Amount, a.Decimals))
+	for i, q := range payouts {
+		body = append(body, transferChecked(a.Escrow, a.Mint, atas[i], a.Distributor, q.Amount, a.Decimals))
 	}
-	return append(body, memoInstruction(fmt.Sprintf("hexfield rwd e=%d b=%d", p.Epoch, k))), nil
+	return append(body, memoInstruction(fmt.Sprintf("hexfield rwd e=%d b=%d", epoch, k))), nil
 }
 
 // batchInstructions: compute-unit limit (simulated × 1.2), the batch marker, the transfers

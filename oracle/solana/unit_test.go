@@ -54,14 +54,14 @@ func TestValidateRejects(t *testing.T) {
 
 func TestBatchPartition(t *testing.T) {
 	p := makePayout(1, 100)
-	if p.Batches() != 3 || len(p.Batch(0)) != 48 || len(p.Batch(1)) != 48 || len(p.Batch(2)) != 4 {
+	if BatchSize != 36 || p.Batches() != 3 || len(p.Batch(0)) != 36 || len(p.Batch(1)) != 36 || len(p.Batch(2)) != 28 {
 		t.Fatalf("batches %d: %d %d %d", p.Batches(), len(p.Batch(0)), len(p.Batch(1)), len(p.Batch(2)))
 	}
-	if p.Batch(1)[0] != p.Payouts[48] || p.Batch(2)[3] != p.Payouts[99] {
-		t.Fatal("batch k is not payouts[48k:48k+48]")
+	if p.Batch(1)[0] != p.Payouts[36] || p.Batch(2)[27] != p.Payouts[99] {
+		t.Fatal("batch k is not payouts[36k:36k+36]")
 	}
-	if (EpochPayout{}).Batches() != 0 || makePayout(1, 96).Batches() != 2 {
-		t.Fatal("partition of 0 or 96 payouts")
+	if (EpochPayout{}).Batches() != 0 || makePayout(1, 72).Batches() != 2 {
+		t.Fatal("partition of 0 or 72 payouts")
 	}
 }
 
@@ -170,25 +170,57 @@ func TestPhase1Size(t *testing.T) {
 	}
 }
 
-// TestBatchSize: a full batch of 48 transfers as v0 with one lookup table fits 1 232 bytes
-// even with the longest memo.
+// TestBatchSize: a full batch (marker, BatchSize transfers, memo) as v0 with one lookup
+// table fits 1 232 bytes with SetComputeUnitLimit, even at the longest marker seed (32
+// bytes) and so the longest memo; one payout more does not, so BatchSize is the largest.
 func TestBatchSize(t *testing.T) {
 	acc, _ := DeriveAccounts(pub(testKey(t, "payer")), "hexfield", pub(testKey(t, "distributor")), 6)
-	p := makePayout(^uint64(0), 48)
-	var ixs []sol.Instruction
-	var entries sol.PublicKeySlice
-	ixs = append(ixs, setComputeUnitLimit(1_400_000))
-	for _, q := range p.Payouts {
-		a, err := ata(sol.PublicKey(q.Owner), acc.Mint)
+	size := func(epoch uint64, k, n int) int {
+		t.Helper()
+		p := makePayout(epoch, n)
+		for i := range p.Payouts {
+			p.Payouts[i].Amount = ^uint64(0) // amounts do not change the size; the widest anyway
+		}
+		atas := make([]sol.PublicKey, len(p.Payouts))
+		for i, q := range p.Payouts {
+			a, err := ata(sol.PublicKey(q.Owner), acc.Mint)
+			if err != nil {
+				t.Fatal(err)
+			}
+			atas[i] = a
+		}
+		body, err := batchInstructionsOf(acc, epoch, k, p.Payouts, atas, batchMarkerSeed(epoch, k))
 		if err != nil {
 			t.Fatal(err)
 		}
-		entries = append(entries, a)
-		ixs = append(ixs, transferChecked(acc.Escrow, acc.Mint, a, acc.Distributor, ^uint64(0), 6))
+		ixs := append([]sol.Instruction{setComputeUnitLimit(1_400_000)}, body...)
+		got, err := offlineSize(ixs, acc.Distributor, atas)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
 	}
-	ixs = append(ixs, memoInstruction(fmt.Sprintf("hexfield rwd e=%d b=%d", ^uint64(0), 999_999)))
-	tx, err := sol.NewTransaction(ixs, sol.Hash{1}, sol.TransactionPayer(acc.Distributor),
-		sol.TransactionAddressTables(map[sol.PublicKey]sol.PublicKeySlice{{9}: entries}))
+	// 18 + 7 digits: the 32-byte seed limit.
+	worst, k := uint64(999_999_999_999_999_999), 9_999_999
+	if n := len(batchMarkerSeed(worst, k)); n != sol.MaxSeedLength {
+		t.Fatalf("seed of %d bytes", n)
+	}
+	if got := size(worst, k, BatchSize); got > maxTxSize {
+		t.Fatalf("worst batch of %d: %d bytes", BatchSize, got)
+	} else {
+		t.Logf("batch of %d, 32-byte seed: %d bytes; 10-digit epoch: %d bytes", BatchSize, got, size(1_000_000_000, 99_999, BatchSize))
+	}
+	if got := size(worst, k, BatchSize+1); got <= maxTxSize {
+		t.Fatalf("a batch of %d fits (%d bytes): BatchSize could be larger", BatchSize+1, got)
+	}
+	// The batch is v0.
+	p := makePayout(1, 2)
+	body, err := batchBody(acc, p, []sol.PublicKey{{1}, {2}}, 0, batchMarkerSeed(1, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := sol.NewTransaction(body, sol.Hash{1}, sol.TransactionPayer(acc.Distributor),
+		sol.TransactionAddressTables(map[sol.PublicKey]sol.PublicKeySlice{{9}: {{1}, {2}}}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,21 +232,13 @@ func TestBatchSize(t *testing.T) {
 	if raw[65]&0x80 == 0 {
 		t.Fatal("batch is not v0")
 	}
-	// With the compute-unit instruction it is too large; without it (as sign falls back) it fits.
-	tx, err = sol.NewTransaction(ixs[1:], sol.Hash{1}, sol.TransactionPayer(acc.Distributor),
-		sol.TransactionAddressTables(map[sol.PublicKey]sol.PublicKeySlice{{9}: entries}))
-	if err != nil {
-		t.Fatal(err)
+	// An epoch whose last batch's seed would exceed 32 bytes is refused.
+	if err := checkMarkerSeeds(^uint64(0), 100_000); err != nil {
+		t.Fatalf("seeds of 32 bytes refused: %v", err)
 	}
-	tx.Signatures = make([]sol.Signature, 1)
-	small, err := tx.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
+	if err := checkMarkerSeeds(^uint64(0), 100_001); err == nil {
+		t.Fatal("marker seed of 33 bytes accepted")
 	}
-	if len(small) > maxTxSize {
-		t.Fatalf("batch of 48 without compute budget: %d bytes", len(small))
-	}
-	t.Logf("batch of 48, longest memo: %d bytes, %d without SetComputeUnitLimit", len(raw), len(small))
 }
 
 func TestCheckProposal(t *testing.T) {
