@@ -276,6 +276,10 @@ func (d *Distributor) sign(ctx context.Context, ixs []sol.Instruction, payer sol
 	return signedTx{raw: raw, signature: tx.Signatures[0], blockhash: bh, lastValid: lv}, nil
 }
 
+// errAlreadyDone: a builder found the entry's work already on chain (a batch whose marker
+// exists); run records the entry as done without sending anything.
+var errAlreadyDone = errors.New("already done on chain")
+
 // run journals and settles simple transactions named name whose instructions are rebuilt
 // by ixs on expiry. Entries already in the journal are resumed, not rebuilt, except those
 // a classified failure left for a later run (failRetry), which are signed again. classify
@@ -300,6 +304,16 @@ func (d *Distributor) run(ctx context.Context, names []string, ixs func(name str
 		}
 		if e == nil || (!e.Done && e.Raw == nil) {
 			s, err := build(ctx, n)
+			if errors.Is(err, errAlreadyDone) {
+				done := &entry{Name: n, Done: true, Elsewhere: true}
+				if e != nil {
+					done.Previous, done.Failed = e.Previous, e.Failed
+				}
+				if err := d.journal.put(done); err != nil {
+					return err
+				}
+				continue
+			}
 			if err != nil {
 				return err
 			}
@@ -565,6 +579,10 @@ func (d *Distributor) phase1(ctx context.Context, p EpochPayout) error {
 	err = d.settle(ctx, []*entry{e}, func(ctx context.Context, _ string) (signedTx, error) {
 		return d.proposeAndCollect(ctx, p)
 	}, nil)
+	if err == nil && e.Raw != nil {
+		e.Raw = nil // landed: keep the record small and skip the status poll on resume
+		return d.journal.put(e)
+	}
 	var te *TxError
 	if errors.As(err, &te) {
 		if _, code, ok := te.CustomCode(); ok && code == 0 {

@@ -346,6 +346,15 @@ func (d *Distributor) batchInstructions(ctx context.Context, p EpochPayout, atas
 		}
 		units, err = d.simulateUnits(ctx, append([]sol.Instruction{setComputeUnitLimit(1_400_000)}, sim...), map[sol.PublicKey]sol.PublicKeySlice{t.addr: t.entries})
 		if err != nil {
+			// A batch paid by another coordinator meanwhile no longer fits the allowance
+			// left (InsufficientFunds): its marker tells.
+			m, merr := BatchMarkerAddress(d.accounts.Distributor, p.Epoch, k)
+			if merr != nil {
+				return nil, merr
+			}
+			if got, gerr := d.accountsData(ctx, []sol.PublicKey{m}); gerr == nil && got[0] != nil {
+				return nil, fmt.Errorf("batch %d: %w", k, errAlreadyDone)
+			}
 			return nil, fmt.Errorf("batch %d: %w", k, err)
 		}
 		if d.units == nil {
@@ -360,13 +369,22 @@ func (d *Distributor) batchInstructions(ctx context.Context, p EpochPayout, atas
 }
 
 func (d *Distributor) simulateUnits(ctx context.Context, ixs []sol.Instruction, tables map[sol.PublicKey]sol.PublicKeySlice) (uint64, error) {
-	s, err := d.sign(ctx, ixs, d.dist.PublicKey(), tables, d.dist)
-	if err != nil {
-		return 0, err
-	}
-	r, err := d.rpc.SimulateRawTransactionWithOpts(ctx, s.raw, &rpc.SimulateTransactionOpts{SigVerify: true, Commitment: rpc.CommitmentFinalized})
-	if err != nil {
-		return 0, fmt.Errorf("simulate: %w", err)
+	var r *rpc.SimulateTransactionResponse
+	for attempt := 0; ; attempt++ {
+		s, err := d.sign(ctx, ixs, d.dist.PublicKey(), tables, d.dist)
+		if err != nil {
+			return 0, err
+		}
+		r, err = d.rpc.SimulateRawTransactionWithOpts(ctx, s.raw, &rpc.SimulateTransactionOpts{SigVerify: true, Commitment: rpc.CommitmentFinalized})
+		if err != nil {
+			return 0, fmt.Errorf("simulate: %w", err)
+		}
+		// The cached blockhash expired meanwhile: simulate again with a fresh one.
+		if r.Value != nil && r.Value.Err == "BlockhashNotFound" && attempt < 3 {
+			d.forgetBlockhash()
+			continue
+		}
+		break
 	}
 	if r.Value == nil || r.Value.Err != nil {
 		var e any

@@ -41,13 +41,26 @@ func (e *TxError) CustomCode() (instruction int, code int, ok bool) {
 	if !isArr || len(ie) != 2 {
 		return 0, 0, false
 	}
-	idx, _ := ie[0].(float64)
+	idx, _ := jsonInt(ie[0])
 	c, isMap := ie[1].(map[string]any)
 	if !isMap {
 		return 0, 0, false
 	}
-	v, isNum := c["Custom"].(float64)
-	return int(idx), int(v), isNum
+	v, isNum := jsonInt(c["Custom"])
+	return idx, v, isNum
+}
+
+// jsonInt reads a JSON number decoded as float64 (statuses) or json.Number (preflight
+// error data).
+func jsonInt(v any) (int, bool) {
+	switch n := v.(type) {
+	case float64:
+		return int(n), true
+	case json.Number:
+		i, err := n.Int64()
+		return int(i), err == nil
+	}
+	return 0, false
 }
 
 // InstructionError returns the failing instruction's index and the error's name for a
@@ -62,9 +75,9 @@ func (e *TxError) InstructionError() (instruction int, name string, ok bool) {
 	if !isArr || len(ie) != 2 {
 		return 0, "", false
 	}
-	idx, _ := ie[0].(float64)
+	idx, _ := jsonInt(ie[0])
 	name, ok = ie[1].(string)
-	return int(idx), name, ok
+	return idx, name, ok
 }
 
 // failure says what a failed transaction of an entry means.
