@@ -296,5 +296,8 @@ func rewardMemoEpoch(text string) (uint64, bool) {
 		return 0, false
 	}
 	e, err := strconv.ParseUint(num, 10, 64)
-	return e, err == nil
+	if err != nil {
+		return 0, false
+	}
+	return e, true
 }

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 
@@ -335,4 +338,124 @@ func FuzzCheckProposal(f *testing.F) {
 		}
 		_, _ = lookupTableAddresses(b)
 	})
+}
+
+func TestMemoTexts(t *testing.T) {
+	s := func(v string) *string { return &v }
+	cases := map[string]struct {
+		in   *string
+		want []string
+	}{
+		"none":      {nil, nil},
+		"one":       {s("[23] hexfield rwd e=5 b=12 x"), []string{"hexfield rwd e=5 b=12 x"}},
+		"two":       {s("[3] abc; [20] hexfield rwd e=7 b=0"), []string{"abc", "hexfield rwd e=7 b=0"}},
+		"separator": {s("[4] a; b; [1] c"), []string{"a; b", "c"}},
+		"no prefix": {s("plain text"), []string{"plain text"}},
+		"bad len":   {s("[99] short"), []string{"short"}},
+	}
+	for name, c := range cases {
+		if got := memoTexts(c.in); !slices.Equal(got, c.want) {
+			t.Errorf("%s: %q, want %q", name, got, c.want)
+		}
+	}
+}
+
+func TestRewardMemoEpoch(t *testing.T) {
+	phase1 := Phase1Memo(makePayout(42, 3).Summary())
+	cases := map[string]struct {
+		in    string
+		epoch uint64
+		ok    bool
+	}{
+		"phase 1":   {phase1, 42, true},
+		"batch":     {"hexfield rwd e=18446744073709551615 b=3", ^uint64(0), true},
+		"dc":        {"hexfield-dc:abc", 0, false},
+		"no tail":   {"hexfield rwd e=5", 0, false},
+		"other":     {"hexfield rwd e=5 x=1", 0, false},
+		"not a u64": {"hexfield rwd e=18446744073709551616 b=1", 0, false},
+	}
+	for name, c := range cases {
+		if e, ok := rewardMemoEpoch(c.in); e != c.epoch || ok != c.ok {
+			t.Errorf("%s: %d %v, want %d %v", name, e, ok, c.epoch, c.ok)
+		}
+	}
+}
+
+// FuzzMemoTexts: the memo field comes from an RPC node; any text splits without a panic,
+// and a memo built from texts splits back into them.
+func FuzzMemoTexts(f *testing.F) {
+	f.Add("hexfield rwd e=5 b=1", "hexfield rwd e=5 n=3 total=9 root=x")
+	f.Add("", "é")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		for _, m := range []string{a, b, a + "; " + b} {
+			for _, text := range memoTexts(&m) {
+				_, _ = rewardMemoEpoch(text)
+			}
+		}
+		m := fmt.Sprintf("[%d] %s; [%d] %s", len(a), a, len(b), b)
+		if got := memoTexts(&m); !slices.Equal(got, []string{a, b}) {
+			t.Fatalf("%q split into %q", m, got)
+		}
+	})
+}
+
+func TestUnfinishedError(t *testing.T) {
+	err := fmt.Errorf("distribute epoch 6: phase 1: %w", &UnfinishedError{Epoch: 6, Holder: 5, Known: true, Allowance: 10})
+	if e, ok := UnfinishedEpoch(err); !errors.Is(err, ErrUnfinished) || !ok || e != 5 || !strings.Contains(err.Error(), "distribute epoch 5 first") {
+		t.Fatalf("%v: %d %v", err, e, ok)
+	}
+	unknown := &UnfinishedError{Epoch: 6, Allowance: 10}
+	if _, ok := UnfinishedEpoch(unknown); ok || !errors.Is(unknown, ErrUnfinished) {
+		t.Fatalf("unknown holder: %v", unknown)
+	}
+}
+
+// TestClassifyBatch: only a System Custom(0) at the marker counts a batch as paid, and only
+// InvalidAccountData at a transfer (a closed token account) leaves it for a later run;
+// error codes decode from status JSON (float64) and preflight data (json.Number).
+func TestClassifyBatch(t *testing.T) {
+	acc, _ := DeriveAccounts(pub(testKey(t, "payer")), "hexfield", pub(testKey(t, "distributor")), 6)
+	d := &Distributor{accounts: acc, log: slog.New(slog.DiscardHandler)}
+	p := makePayout(3, 4)
+	atas := make([]sol.PublicKey, len(p.Payouts))
+	for i := range atas {
+		atas[i] = sol.PublicKey{byte(i + 1)}
+	}
+	body, err := batchBody(acc, p, atas, 0, batchMarkerSeed(3, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ixs := append([]sol.Instruction{setComputeUnitLimit(1000)}, body...)
+	tx, err := sol.NewTransaction(ixs, sol.Hash{1}, sol.TransactionPayer(acc.Distributor),
+		sol.TransactionAddressTables(map[sol.PublicKey]sol.PublicKeySlice{{9}: atas}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx.Signatures = make([]sol.Signature, 1)
+	raw, err := tx.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &entry{Name: "e3/batch-00000", Raw: raw}
+	ie := func(i, v any) *TxError { return &TxError{Err: map[string]any{"InstructionError": []any{i, v}}} }
+	custom := func(n any) map[string]any { return map[string]any{"Custom": n} }
+	cases := map[string]struct {
+		te   *TxError
+		want failure
+	}{
+		"marker exists":             {ie(float64(1), custom(float64(0))), failPaid},
+		"marker exists (preflight)": {ie(json.Number("1"), custom(json.Number("0"))), failPaid},
+		"insufficient funds":        {ie(float64(2), custom(float64(1))), failFatal},
+		"custom 0 at a transfer":    {ie(float64(2), custom(float64(0))), failFatal},
+		"closed token account":      {ie(json.Number("3"), "InvalidAccountData"), failRetry},
+		"invalid data at marker":    {ie(float64(1), "InvalidAccountData"), failFatal},
+		"missing signature":         {ie(float64(2), "MissingRequiredSignature"), failFatal},
+		"out of range":              {ie(float64(40), custom(float64(0))), failFatal},
+		"not an instruction error":  {&TxError{Err: "AccountNotFound"}, failFatal},
+	}
+	for name, c := range cases {
+		if got := d.classifyBatch(e, c.te); got != c.want {
+			t.Errorf("%s: %d, want %d", name, got, c.want)
+		}
+	}
 }
