@@ -565,6 +565,11 @@ func (d *Distributor) phase1(ctx context.Context, p EpochPayout) error {
 		if err != nil {
 			return err
 		}
+		if al.Amount > 0 && al.Known && al.Epoch == p.Epoch {
+			// This epoch holds the allowance, yet no marker of it exists: its markers were
+			// closed while it was unfinished. Authorising it again would pay it twice.
+			return fmt.Errorf("%w: epoch %d holds the allowance (%d left) but has no phase-1 marker", ErrAuthorizedElsewhere, p.Epoch, al.Amount)
+		}
 		if al.Amount > 0 {
 			return &UnfinishedError{Epoch: p.Epoch, Holder: al.Epoch, Known: al.Known, Allowance: al.Amount}
 		}

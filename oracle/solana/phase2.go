@@ -40,6 +40,13 @@ func BatchMarkerAddress(distributor [32]byte, epoch uint64, k int) ([32]byte, er
 	return a, nil
 }
 
+// ErrAllowanceGone: batches of an authorised epoch have no marker, yet the escrow's
+// allowance is used up or belongs to another epoch. Either their markers were closed (rent
+// reclaimed) after they were paid, or another epoch was authorised before this one was
+// paid in full (ApproveChecked overwrote its allowance). Nothing is sent: paying would
+// spend another epoch's allowance. Stop and alert.
+var ErrAllowanceGone = errors.New("epoch's allowance is gone but batches have no marker")
+
 // ErrMissingTokenAccount: an owner of the payout has no token account on chain. The
 // network never creates one (spec §4, it would pay the owner's rent), so the batch holding
 // that owner is not sent.
@@ -98,9 +105,25 @@ func (d *Distributor) phase2(ctx context.Context, p EpochPayout) error {
 		}
 		atas[i] = a
 	}
+	// The allowance first, then the markers: markers only appear, so a batch without a
+	// marker after the allowance was seen used up (or held by another epoch) was never paid.
+	al, err := d.chain().Allowance(ctx, d.accounts)
+	if err != nil {
+		return err
+	}
 	open, err := d.openBatches(ctx, p)
 	if err != nil {
 		return err
+	}
+	if len(open) > 0 && (al.Amount == 0 || (al.Known && al.Epoch != p.Epoch)) {
+		holder := "no epoch"
+		if al.Known {
+			holder = fmt.Sprintf("epoch %d", al.Epoch)
+		}
+		return fmt.Errorf("%w: %d batches of epoch %d have no marker, but the allowance (%d) is held by %s", ErrAllowanceGone, len(open), p.Epoch, al.Amount, holder)
+	}
+	if len(open) > 0 && !al.Known {
+		d.log.Warn("allowance holder unknown: paying the batches without markers", "epoch", p.Epoch, "allowance", al.Amount)
 	}
 	ready, missing, err := d.checkTokenAccounts(ctx, p, atas, open)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	sol "github.com/gagliardetto/solana-go"
+	"github.com/gagliardetto/solana-go/programs/system"
 	"github.com/gagliardetto/solana-go/rpc"
 )
 
@@ -538,4 +539,56 @@ func TestCostPerEpoch(t *testing.T) {
 	if feeBatch != 5_000 || feeTable != 5_000 {
 		t.Fatalf("fees per transaction %d, %d: want 5 000 (one signature, no priority fee)", feeBatch, feeTable)
 	}
+}
+
+// TestReclaimedBatchMarkerNotPaidAgain: after an epoch was paid, closing one of its batch
+// markers (rent reclaim) must not make a coordinator pay that batch again, neither while no
+// epoch is open nor, worse, out of the next epoch's allowance: Distribute stops with
+// ErrAllowanceGone and sends nothing.
+func TestReclaimedBatchMarkerNotPaidAgain(t *testing.T) {
+	f := newFixture(t, 3, 2)
+	p5, p6 := makePayoutOwners(5, 80, "five"), makePayoutOwners(6, 80, "six")
+	f.openAccounts(t, p5, p6)
+	a := f.coordinator(t, []int{0, 1}, p5, p6)
+	ctx := context.Background()
+	if err := a.Distribute(ctx, p5); err != nil {
+		t.Fatal(err)
+	}
+	marker, err := BatchMarkerAddress(pub(f.dist), 5, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dist := a.dist.PublicKey()
+	closeIx := system.NewTransferWithSeedInstruction(markerRent, batchMarkerSeed(5, 1), systemProgram, marker, dist, dist).Build()
+	s, err := a.sign(ctx, []sol.Instruction{closeIx}, dist, nil, a.dist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rpc.New(f.net.URL()).SendRawTransactionWithOpts(ctx, s.raw, rpc.TransactionOpts{PreflightCommitment: rpc.CommitmentFinalized}); err != nil {
+		t.Fatalf("close marker: %v", err)
+	}
+	if ex, err := NewChain(f.net.URL()).Exists(ctx, [][32]byte{marker}); err != nil || ex[0] {
+		t.Fatalf("marker still exists (%v)", err)
+	}
+	b := f.coordinator(t, []int{1, 2}, p5, p6)
+	if err := b.Distribute(ctx, p5); !errors.Is(err, ErrAllowanceGone) {
+		t.Fatalf("no epoch open: %v, want ErrAllowanceGone", err)
+	}
+	// Epoch 6 is authorised and its leader dies: its allowance must not pay epoch 5.
+	distributeCrashing(t, a, p6, crashAt(a, "sent e6/phase1"))
+	c := f.coordinator(t, []int{0, 2}, p5, p6)
+	if err := c.Distribute(ctx, p5); !errors.Is(err, ErrAllowanceGone) {
+		t.Fatalf("epoch 6 open: %v, want ErrAllowanceGone", err)
+	}
+	if st, st2 := b.Stats(), c.Stats(); st.Transactions+st2.Transactions != 0 {
+		t.Fatalf("%d transactions signed", st.Transactions+st2.Transactions)
+	}
+	checkPaid(t, f, a, p6.Total, p5, p6Unpaid(p6))
+}
+
+// p6Unpaid is p's mint with no owner paid: for checkPaid while p is authorised only.
+func p6Unpaid(p EpochPayout) EpochPayout {
+	q := p
+	q.Payouts = nil
+	return q
 }
