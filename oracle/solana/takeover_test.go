@@ -592,3 +592,52 @@ func p6Unpaid(p EpochPayout) EpochPayout {
 	q.Payouts = nil
 	return q
 }
+
+// TestPhase1RaceTakenOver: two coordinators authorise the same epoch at once (quorums {0,1}
+// and {1,2} share oracle 1). The second's phase 1 fails at oracle 1's marker
+// (AccountAlreadyInUse); with the same manifest it takes the epoch over and finds it paid,
+// with another manifest it stops with ErrAuthorizedElsewhere. Nothing is minted twice.
+func TestPhase1RaceTakenOver(t *testing.T) {
+	for _, same := range []bool{true, false} {
+		name := map[bool]string{true: "same manifest", false: "other manifest"}[same]
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, 3, 2)
+			p := makePayout(5, 50)
+			mine := p
+			if !same {
+				mine = makePayoutOwners(5, 50, "other")
+			}
+			f.openAccounts(t, p, mine)
+			a := f.coordinator(t, []int{0, 1}, p)
+			b := f.coordinator(t, []int{1, 2}, mine)
+			ctx := context.Background()
+			raced := false
+			b.crash = func(step string) error {
+				if step == "persisted e5/phase1" && !raced {
+					raced = true
+					// b signed its phase 1; a's lands first.
+					return a.Distribute(ctx, p)
+				}
+				return nil
+			}
+			err := b.Distribute(ctx, mine)
+			if !raced {
+				t.Fatal("race not injected")
+			}
+			if same && err != nil {
+				t.Fatalf("same manifest: %v", err)
+			}
+			if !same && !errors.Is(err, ErrAuthorizedElsewhere) {
+				t.Fatalf("other manifest: %v, want ErrAuthorizedElsewhere", err)
+			}
+			t.Logf("%s: %v", name, err)
+			if same {
+				e, _ := b.journal.get("e5/phase1")
+				if e == nil || !e.Done || !e.Elsewhere || len(e.Failed) != 1 {
+					t.Fatalf("phase 1 entry %+v: want taken over, own signature failed", e)
+				}
+			}
+			checkPaid(t, f, a, 0, p)
+		})
+	}
+}
