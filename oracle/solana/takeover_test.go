@@ -641,3 +641,49 @@ func TestPhase1RaceTakenOver(t *testing.T) {
 		})
 	}
 }
+
+// TestTokenAccountClosedBeforeSend: an owner closes its token account after the check and
+// before its batch is sent. The batch fails at the transfer (InvalidAccountData), nothing
+// of it lands, Distribute names the owner after paying the other batches, and once the
+// account is back the next Distribute signs that batch again and pays it once.
+func TestTokenAccountClosedBeforeSend(t *testing.T) {
+	f := newFixture(t, 3, 2)
+	p := makePayout(9, 80)
+	f.openAccounts(t, p)
+	d := f.coordinator(t, []int{0, 1}, p)
+	ctx := context.Background()
+	victim := p.Batch(1)[7].Owner
+	addr, err := AssociatedTokenAddress(victim, d.Accounts().Mint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := false
+	d.crash = func(step string) error {
+		if step == "persisted e9/batch-00001" && !closed {
+			closed = true
+			// The account is gone (as after CloseAccount): no lamports, no data.
+			return f.net.Call(ctx, "litesvm_setAccount", []any{sol.PublicKey(addr).String(), map[string]any{
+				"lamports": 0, "data": "", "owner": systemProgram.String(), "executable": false}}, nil)
+		}
+		return nil
+	}
+	err = d.Distribute(ctx, p)
+	var ma *MissingAccountsError
+	if !errors.As(err, &ma) || len(ma.Owners) != 1 || ma.Owners[0] != victim || len(ma.Batches) != 1 || ma.Batches[0] != 1 {
+		t.Fatalf("closed before send: %v", err)
+	}
+	if e, _ := d.journal.get("e9/batch-00001"); e == nil || e.Done || e.Raw != nil || len(e.Failed) != 1 {
+		t.Fatalf("batch 1 entry %+v: want left for a later run", e)
+	}
+	if own, _ := batchEntries(t, d, 9); own != p.Batches()-1 {
+		t.Fatalf("%d batches paid, want %d", own, p.Batches()-1)
+	}
+	// The owner opens its account again.
+	if err := f.net.SetTokenAccount(ctx, sol.PublicKey(addr).String(), d.Accounts().Mint, victim, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Distribute(ctx, p); err != nil {
+		t.Fatalf("after reopening: %v", err)
+	}
+	checkPaid(t, f, d, 0, p)
+}
