@@ -312,6 +312,7 @@ func (d *Distributor) run(ctx context.Context, names []string, ixs func(name str
 				if err := d.journal.put(done); err != nil {
 					return err
 				}
+				d.m.elsewhere.Inc()
 				continue
 			}
 			if err != nil {
@@ -646,6 +647,7 @@ func (d *Distributor) takeOver(ctx context.Context, p EpochPayout, ours *entry) 
 			return false, err
 		}
 		d.log.Info("taking over epoch authorised by another coordinator", "epoch", p.Epoch, "signature", s.Signature)
+		d.m.takeovers.Inc()
 		return true, nil
 	}
 	other := "no phase-1 memo found"

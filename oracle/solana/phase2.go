@@ -236,6 +236,7 @@ func (d *Distributor) openBatches(ctx context.Context, p EpochPayout) ([]int, er
 			return nil, err
 		}
 		d.log.Info("batches already paid on chain", "epoch", p.Epoch, "batches", len(paid))
+		d.m.elsewhere.Add(float64(len(paid)))
 	}
 	return rest, nil
 }

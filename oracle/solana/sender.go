@@ -225,6 +225,7 @@ func (d *Distributor) failed(e *entry, te *TxError, classify classifyFunc, retry
 		e.Done, e.Elsewhere, e.Raw = true, true, nil
 		e.Failed = append(e.Failed, e.Signature)
 		d.log.Info("already on chain", "tx", e.Name, "err", te)
+		d.m.elsewhere.Inc()
 		return d.journal.put(e)
 	case failRetry:
 		// The failed signature can no longer do anything: it landed with an error or was

@@ -15,6 +15,8 @@ import (
 	sol "github.com/gagliardetto/solana-go"
 	"github.com/gagliardetto/solana-go/programs/system"
 	"github.com/gagliardetto/solana-go/rpc"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // coordinator returns a Distributor with its own journal and the deployment's shared
@@ -105,12 +107,27 @@ func TestTakeoverMidPhase2(t *testing.T) {
 	a.group = 2
 	// Groups [0 1] [2 3] are sent; the crash comes before group [4 5] is journaled.
 	distributeCrashing(t, a, p, crashAt(a, "sent e5/batch-00002"))
-	b := f.coordinator(t, []int{2, 0}, p)
+	cfg := f.config([]int{2, 0}, summaries(p))
+	cfg.JournalDir = t.TempDir()
+	reg := prometheus.NewRegistry()
+	cfg.Registerer = reg
+	b := f.distributor(t, cfg)
 	if err := b.Distribute(context.Background(), p); err != nil {
 		t.Fatalf("takeover: %v", err)
 	}
 	if own, elsewhere := batchEntries(t, b, 5); own != p.Batches()-4 || elsewhere != 4 {
 		t.Fatalf("takeover: %d batches own, %d elsewhere; want %d and 4", own, elsewhere, p.Batches()-4)
+	}
+	want := `
+# HELP hexfield_solana_batches_paid_elsewhere_total Phase-2 batches found paid on chain (their marker exists) instead of paid by this coordinator.
+# TYPE hexfield_solana_batches_paid_elsewhere_total counter
+hexfield_solana_batches_paid_elsewhere_total 4
+# HELP hexfield_solana_takeovers_total Epochs whose phase 1 another coordinator landed with the same manifest, taken over here.
+# TYPE hexfield_solana_takeovers_total counter
+hexfield_solana_takeovers_total 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "hexfield_solana_batches_paid_elsewhere_total", "hexfield_solana_takeovers_total"); err != nil {
+		t.Fatal(err)
 	}
 	checkPaid(t, f, b, 0, p)
 	a = f.distributor(t, a.cfg)
