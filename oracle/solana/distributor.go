@@ -68,7 +68,8 @@ type Config struct {
 	// JournalDir holds the signed transactions (exactly-once journal) of this coordinator
 	// alone; another coordinator taking over an epoch has its own. Required.
 	JournalDir string
-	// Payer pays fees of setup and phase 1 and funds the markers (the coordinator). Required.
+	// Payer pays fees of setup and phase 1 and funds the phase-1 markers. Every coordinator
+	// of a deployment holds the same key (the mint and multisig derive from it). Required.
 	Payer ed25519.PrivateKey
 	// Distributor is the hot key that is approved for each epoch's total, signs phase 2 and
 	// pays its fees, its batch markers and the lookup tables (never owners' token
