@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 
 	sol "github.com/gagliardetto/solana-go"
@@ -91,8 +93,8 @@ var ErrNotAuthorizable = errors.New("epoch cannot be authorised")
 
 // CheckAuthorizable is what a co-signing oracle checks on chain before signing phase 1 of
 // epoch (spec §3): its own marker for the epoch must not exist (never co-sign an epoch
-// twice), and the distributor's allowance must be used up (every batch of the previous
-// epoch paid; Approve would overwrite it).
+// twice), and the distributor's allowance must be used up (every batch of the epoch
+// authorised last paid, whichever epoch that was; Approve would overwrite it).
 func (c *Chain) CheckAuthorizable(ctx context.Context, a Accounts, oracle [32]byte, epoch uint64) error {
 	m, err := MarkerAddress(oracle, epoch)
 	if err != nil {
@@ -107,7 +109,7 @@ func (c *Chain) CheckAuthorizable(ctx context.Context, a Accounts, oracle [32]by
 	}
 	if r.Value[1] != nil {
 		if d := r.Value[1].Data.GetBinary(); len(d) == 165 && binary.LittleEndian.Uint64(d[121:129]) > 0 {
-			return fmt.Errorf("%w: the previous epoch is not fully paid (allowance %d left)", ErrNotAuthorizable, binary.LittleEndian.Uint64(d[121:129]))
+			return fmt.Errorf("%w: another authorised epoch is not fully paid (allowance %d left)", ErrNotAuthorizable, binary.LittleEndian.Uint64(d[121:129]))
 		}
 	}
 	return nil
@@ -137,53 +139,165 @@ func (c *Chain) Exists(ctx context.Context, accounts [][32]byte) ([]bool, error)
 // whoever paid it: a phase-1 transaction carrying exactly this summary's
 // memo (epoch, count, total and Merkle root) landed on one of the members'
 // markers, and every batch is paid (the escrow's allowance is used up, or
-// a later epoch has been authorised, which needs that). An oracle whose
+// it holds another epoch's allowance, which needs that). An oracle whose
 // own manifest differs from the one paid gets false. It is how an oracle
 // that does not pay (a non-leader) learns that its epoch was paid.
 func (c *Chain) EpochPaid(ctx context.Context, a Accounts, members [][32]byte, s Summary) (bool, error) {
-	memo := Phase1Memo(s)
-	landed := false
-	next := make([]sol.PublicKey, 0, len(members)+1)
-	for _, m := range members {
-		if !landed {
-			marker, err := MarkerAddress(m, s.Epoch)
-			if err != nil {
-				return false, err
-			}
-			limit := 8
-			sigs, err := c.rpc.GetSignaturesForAddressWithOpts(ctx, sol.PublicKey(marker), &rpc.GetSignaturesForAddressOpts{Limit: &limit, Commitment: rpc.CommitmentFinalized})
-			if err != nil {
-				return false, fmt.Errorf("epoch %d paid: %w", s.Epoch, err)
-			}
-			for _, sg := range sigs {
-				if sg.Err == nil && sg.Memo != nil && strings.Contains(*sg.Memo, memo) {
-					landed = true
-					break
-				}
-			}
-		}
-		k, err := MarkerAddress(m, s.Epoch+1)
-		if err != nil {
-			return false, err
-		}
-		next = append(next, k)
-	}
-	if !landed {
-		return false, nil
-	}
-	r, err := c.rpc.GetMultipleAccountsWithOpts(ctx, append(next, sol.PublicKey(a.Escrow)), &rpc.GetMultipleAccountsOpts{Encoding: sol.EncodingBase64, Commitment: rpc.CommitmentFinalized})
+	seen, err := phase1Landed(ctx, c.rpc, members, s.Epoch)
 	if err != nil {
 		return false, fmt.Errorf("epoch %d paid: %w", s.Epoch, err)
 	}
-	for _, v := range r.Value[:len(next)] {
-		if v != nil {
-			return true, nil // epoch+1 was authorised: epoch was paid in full
-		}
-	}
-	esc := r.Value[len(next)]
-	if esc == nil {
+	memo := Phase1Memo(s)
+	if !slices.ContainsFunc(seen, func(p phase1Seen) bool { return p.Memo == memo }) {
 		return false, nil
 	}
-	d := esc.Data.GetBinary()
-	return len(d) == 165 && binary.LittleEndian.Uint64(d[121:129]) == 0, nil
+	al, err := c.Allowance(ctx, a)
+	if err != nil {
+		return false, fmt.Errorf("epoch %d paid: %w", s.Epoch, err)
+	}
+	// Another epoch authorised after this one was authorised only once this one's
+	// allowance was used up; epochs are paid in any order, so the holder is named by
+	// the memos rather than by the next epoch's markers.
+	return al.Amount == 0 || (al.Known && al.Epoch != s.Epoch), nil
+}
+
+// phase1Seen is a successful transaction on a phase-1 marker whose memo is a phase-1 memo
+// of the marker's epoch.
+type phase1Seen struct {
+	Signature string
+	Slot      uint64
+	Memo      string
+}
+
+// phase1Landed lists the successful phase-1 transactions of epoch found on the members'
+// markers (a marker exists only once the transaction that created it succeeded, and that
+// transaction carries the epoch's memo).
+func phase1Landed(ctx context.Context, c *rpc.Client, members [][32]byte, epoch uint64) ([]phase1Seen, error) {
+	prefix := fmt.Sprintf("hexfield rwd e=%d n=", epoch)
+	var out []phase1Seen
+	for _, m := range members {
+		marker, err := MarkerAddress(m, epoch)
+		if err != nil {
+			return nil, err
+		}
+		// A marker's history is its creation, failed retries and, later, its reclaim.
+		limit := 32
+		sigs, err := c.GetSignaturesForAddressWithOpts(ctx, sol.PublicKey(marker), &rpc.GetSignaturesForAddressOpts{Limit: &limit, Commitment: rpc.CommitmentFinalized})
+		if err != nil {
+			return nil, fmt.Errorf("marker history: %w", err)
+		}
+		for _, sg := range sigs {
+			if sg.Err != nil {
+				continue
+			}
+			for _, t := range memoTexts(sg.Memo) {
+				if strings.HasPrefix(t, prefix) {
+					out = append(out, phase1Seen{Signature: sg.Signature.String(), Slot: sg.Slot, Memo: t})
+				}
+			}
+		}
+		if len(out) > 0 {
+			return out, nil // one phase 1 creates the markers of its whole quorum
+		}
+	}
+	return out, nil
+}
+
+// memoTexts splits the memo field of getSignaturesForAddress ("[len] text; [len] text",
+// one part per memo instruction) into the texts.
+func memoTexts(m *string) []string {
+	if m == nil {
+		return nil
+	}
+	var out []string
+	rest := *m
+	for rest != "" {
+		if rest[0] != '[' {
+			return append(out, rest)
+		}
+		end := strings.Index(rest, "] ")
+		if end < 0 {
+			return append(out, rest)
+		}
+		n, err := strconv.Atoi(rest[1:end])
+		text := rest[end+2:]
+		if err != nil || n < 0 || n > len(text) {
+			return append(out, text)
+		}
+		out = append(out, text[:n])
+		rest = strings.TrimPrefix(text[n:], "; ")
+	}
+	return out
+}
+
+// Allowance is the distributor's remaining allowance on the escrow and the epoch it
+// belongs to.
+type Allowance struct {
+	// Amount is the delegated amount left (0: no epoch is open).
+	Amount uint64
+	// Epoch holds the allowance when Known; Known is false when Amount is 0 or no reward
+	// memo was found in the escrow's recent history.
+	Epoch uint64
+	Known bool
+}
+
+// allowanceHistory bounds the escrow signatures read to name the epoch holding the
+// allowance (pages of 1 000, newest first).
+const allowanceHistory = 10
+
+// Allowance reads the escrow's remaining allowance and, when it is not used up, finds the
+// epoch it belongs to: the newest successful escrow transaction with a reward memo (phase
+// 1 "hexfield rwd e=<e> n=…" or a batch "hexfield rwd e=<e> b=<k>") names it, because
+// after an epoch's ApproveChecked only that epoch's batches can spend from the escrow.
+func (c *Chain) Allowance(ctx context.Context, a Accounts) (Allowance, error) {
+	es, err := c.Escrow(ctx, a)
+	if err != nil {
+		return Allowance{}, err
+	}
+	al := Allowance{Amount: es.DelegatedAmount}
+	if al.Amount == 0 {
+		return al, nil
+	}
+	limit := 1000
+	var before sol.Signature
+	for range allowanceHistory {
+		opts := &rpc.GetSignaturesForAddressOpts{Limit: &limit, Before: before, Commitment: rpc.CommitmentFinalized}
+		sigs, err := c.rpc.GetSignaturesForAddressWithOpts(ctx, sol.PublicKey(a.Escrow), opts)
+		if err != nil {
+			return Allowance{}, fmt.Errorf("escrow history: %w", err)
+		}
+		for _, sg := range sigs {
+			if sg.Err != nil {
+				continue
+			}
+			for _, t := range memoTexts(sg.Memo) {
+				if e, ok := rewardMemoEpoch(t); ok {
+					al.Epoch, al.Known = e, true
+					return al, nil
+				}
+			}
+		}
+		if len(sigs) < limit {
+			break
+		}
+		before = sigs[len(sigs)-1].Signature
+	}
+	return al, nil
+}
+
+// rewardMemoEpoch parses the epoch of a phase-1 or batch memo.
+func rewardMemoEpoch(text string) (uint64, bool) {
+	rest, ok := strings.CutPrefix(text, "hexfield rwd e=")
+	if !ok {
+		return 0, false
+	}
+	num, tail, ok := strings.Cut(rest, " ")
+	if !ok || !(strings.HasPrefix(tail, "n=") || strings.HasPrefix(tail, "b=")) {
+		return 0, false
+	}
+	e, err := strconv.ParseUint(num, 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return e, true
 }

@@ -10,7 +10,6 @@ import (
 	"math"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,12 +65,15 @@ func (c *LocalCosigner) Cosign(ctx context.Context, p Proposal) ([64]byte, error
 type Config struct {
 	// RPCURL is the Solana JSON-RPC endpoint (localnet, devnet or mainnet). Required.
 	RPCURL string
-	// JournalDir holds the signed transactions (exactly-once journal). Required.
+	// JournalDir holds the signed transactions (exactly-once journal) of this coordinator
+	// alone; another coordinator taking over an epoch has its own. Required.
 	JournalDir string
-	// Payer pays fees of setup and phase 1 and funds the markers (the coordinator). Required.
+	// Payer pays fees of setup and phase 1 and funds the phase-1 markers. Every coordinator
+	// of a deployment holds the same key (the mint and multisig derive from it). Required.
 	Payer ed25519.PrivateKey
 	// Distributor is the hot key that is approved for each epoch's total, signs phase 2 and
-	// pays for token accounts and lookup tables. Required.
+	// pays its fees, its batch markers and the lookup tables (never owners' token
+	// accounts). Every coordinator of a deployment holds the same key. Required.
 	Distributor ed25519.PrivateKey
 	// Oracles are the N multisig members, in order. Required, 1..11.
 	Oracles [][32]byte
@@ -161,6 +163,9 @@ type Distributor struct {
 		at        time.Time
 	}
 	units map[int]uint64 // simulated compute units by transfers per batch
+	// group is how many batches are journaled and sent together (default 256; tests
+	// lower it to crash between groups).
+	group int
 	// cu records compute units of phase-2 transactions (for benchmarks).
 	cu func(units uint64)
 }
@@ -183,11 +188,6 @@ func New(cfg Config) (*Distributor, error) {
 	}
 	if d.m, err = newMetrics(cfg.Registerer); err != nil {
 		return nil, err
-	}
-	if last, ok, err := d.lastSettled(); err != nil {
-		return nil, err
-	} else if ok {
-		d.m.lastSettled.Set(float64(last))
 	}
 	return d, nil
 }
@@ -277,9 +277,15 @@ func (d *Distributor) sign(ctx context.Context, ixs []sol.Instruction, payer sol
 	return signedTx{raw: raw, signature: tx.Signatures[0], blockhash: bh, lastValid: lv}, nil
 }
 
+// errAlreadyDone: a builder found the entry's work already on chain (a batch whose marker
+// exists); run records the entry as done without sending anything.
+var errAlreadyDone = errors.New("already done on chain")
+
 // run journals and settles simple transactions named name whose instructions are rebuilt
-// by ixs on expiry. Entries already in the journal are resumed, not rebuilt.
-func (d *Distributor) run(ctx context.Context, names []string, ixs func(name string) ([]sol.Instruction, error), payer sol.PublicKey, tables func(name string) map[sol.PublicKey]sol.PublicKeySlice, signers ...sol.PrivateKey) error {
+// by ixs on expiry. Entries already in the journal are resumed, not rebuilt, except those
+// a classified failure left for a later run (failRetry), which are signed again. classify
+// may be nil (every failure is fatal).
+func (d *Distributor) run(ctx context.Context, names []string, ixs func(name string) ([]sol.Instruction, error), payer sol.PublicKey, tables func(name string) map[sol.PublicKey]sol.PublicKeySlice, classify classifyFunc, signers ...sol.PrivateKey) error {
 	build := func(ctx context.Context, name string) (signedTx, error) {
 		in, err := ixs(name)
 		if err != nil {
@@ -297,12 +303,27 @@ func (d *Distributor) run(ctx context.Context, names []string, ixs func(name str
 		if err != nil {
 			return err
 		}
-		if e == nil {
+		if e == nil || (!e.Done && e.Raw == nil) {
 			s, err := build(ctx, n)
+			if errors.Is(err, errAlreadyDone) {
+				done := &entry{Name: n, Done: true, Elsewhere: true}
+				if e != nil {
+					done.Previous, done.Failed = e.Previous, e.Failed
+				}
+				if err := d.journal.put(done); err != nil {
+					return err
+				}
+				d.m.elsewhere.Inc()
+				continue
+			}
 			if err != nil {
 				return err
 			}
-			e = &entry{Name: n, Raw: s.raw, Signature: s.signature.String(), Blockhash: s.blockhash.String(), LastValid: s.lastValid}
+			ne := &entry{Name: n, Raw: s.raw, Signature: s.signature.String(), Blockhash: s.blockhash.String(), LastValid: s.lastValid}
+			if e != nil {
+				ne.Previous, ne.Failed = e.Previous, e.Failed
+			}
+			e = ne
 			fresh = append(fresh, e)
 		}
 		es = append(es, e)
@@ -319,7 +340,8 @@ func (d *Distributor) run(ctx context.Context, names []string, ixs func(name str
 			}
 		}
 	}
-	if err := d.settle(ctx, es, build); err != nil {
+	err := d.settle(ctx, es, build, classify)
+	if err != nil && !errors.Is(err, errRetry) {
 		return err
 	}
 	var done []*entry
@@ -330,9 +352,11 @@ func (d *Distributor) run(ctx context.Context, names []string, ixs func(name str
 		}
 	}
 	if len(done) > 0 {
-		return d.journal.put(done...)
+		if perr := d.journal.put(done...); perr != nil {
+			return perr
+		}
 	}
-	return nil
+	return err
 }
 
 // accountsData fetches accounts (nil for missing), 100 per call.
@@ -396,7 +420,7 @@ func (d *Distributor) Setup(ctx context.Context) error {
 	}
 	// Order matters: the escrow needs the mint, the mint names the multisig.
 	for _, n := range names {
-		if err := d.run(ctx, []string{n}, func(n string) ([]sol.Instruction, error) { return ixs[n], nil }, payer, nil, d.payer); err != nil {
+		if err := d.run(ctx, []string{n}, func(n string) ([]sol.Instruction, error) { return ixs[n], nil }, payer, nil, nil, d.payer); err != nil {
 			return fmt.Errorf("setup: %w", err)
 		}
 	}
@@ -434,21 +458,65 @@ func checkMint(data []byte, authority sol.PublicKey, decimals uint8) error {
 	return nil
 }
 
-// ErrAuthorizedElsewhere: the epoch's markers exist on chain but this journal never sent
-// its phase 1, so another coordinator authorised it; this one must not pay it.
-var ErrAuthorizedElsewhere = errors.New("epoch already authorised by another coordinator")
+// ErrAuthorizedElsewhere: the epoch's markers exist on chain, but the phase 1 that created
+// them carries another manifest than the one given (another epoch count, total or root),
+// so this coordinator must not pay it. A phase 1 with exactly the given manifest's memo is
+// taken over instead (Distribute pays its phase 2).
+var ErrAuthorizedElsewhere = errors.New("epoch already authorised with another manifest")
 
-// ErrUnfinished: an earlier epoch must be completed first.
-var ErrUnfinished = errors.New("earlier epoch unfinished")
+// ErrUnfinished: another authorised epoch's allowance is not used up, so this epoch cannot
+// be authorised (ApproveChecked would overwrite that allowance). The error is an
+// *UnfinishedError; UnfinishedEpoch names the epoch to finish first.
+var ErrUnfinished = errors.New("another authorised epoch is unfinished")
 
-// ErrSettled: the epoch is at or below the last settled epoch.
+// UnfinishedError names the epoch that holds the escrow's allowance.
+type UnfinishedError struct {
+	// Epoch is the requested epoch.
+	Epoch uint64
+	// Holder holds the allowance when Known (from the newest reward memo on the escrow).
+	Holder uint64
+	Known  bool
+	// Allowance is what is left of the holder's allowance.
+	Allowance uint64
+}
+
+func (e *UnfinishedError) Error() string {
+	if !e.Known {
+		return fmt.Sprintf("%v: an allowance of %d is left and no reward memo on the escrow names its epoch", ErrUnfinished, e.Allowance)
+	}
+	return fmt.Sprintf("%v: epoch %d holds the allowance (%d left); distribute epoch %d first", ErrUnfinished, e.Holder, e.Allowance, e.Holder)
+}
+
+// Unwrap makes errors.Is(err, ErrUnfinished) hold.
+func (e *UnfinishedError) Unwrap() error { return ErrUnfinished }
+
+// UnfinishedEpoch returns the epoch that must be finished (by Distribute with its payout)
+// before the epoch of err can be authorised; ok is false when err is not ErrUnfinished or
+// the epoch is unknown.
+func UnfinishedEpoch(err error) (epoch uint64, ok bool) {
+	var ue *UnfinishedError
+	if !errors.As(err, &ue) || !ue.Known {
+		return 0, false
+	}
+	return ue.Holder, true
+}
+
+// ErrSettled is no longer returned: epochs are paid in any order, each exactly once by
+// its markers on chain, and Distribute of an epoch this journal settled returns nil.
+//
+// Deprecated: kept so that callers which tolerated it still compile.
 var ErrSettled = errors.New("epoch at or below the last settled epoch")
 
 func epochDir(e uint64) string { return "e" + strconv.FormatUint(e, 10) }
 
-// Distribute settles one epoch exactly once: phase 1 (co-signed mint and approval), token
-// accounts, lookup tables, then phase 2 batches. It resumes from the journal after a crash
-// and returns nil at once for an epoch already settled.
+// Distribute settles one epoch exactly once, whoever else tries: phase 1 (co-signed mint
+// and approval), lookup tables, then phase 2 batches, each batch guarded by its own
+// marker. It resumes from the journal after a crash and returns nil at once for an epoch
+// this journal settled. A coordinator whose journal never sent phase 1 takes the epoch
+// over when the chain shows its phase 1 landed with exactly p's memo (another leader
+// authorised it, then failed), and pays the batches no one paid yet. Epochs may be
+// distributed in any order, except that none is authorised while another's allowance is
+// unused (*UnfinishedError names that epoch).
 func (d *Distributor) Distribute(ctx context.Context, p EpochPayout) error {
 	if err := p.Validate(); err != nil {
 		return fmt.Errorf("distribute: %w", err)
@@ -457,26 +525,8 @@ func (d *Distributor) Distribute(ctx context.Context, p EpochPayout) error {
 	if _, ok, err := d.journal.marked(dir + ".settled"); err != nil || ok {
 		return err
 	}
-	if last, ok, err := d.lastSettled(); err != nil {
-		return err
-	} else if ok && p.Epoch <= last {
-		return fmt.Errorf("distribute epoch %d (last settled %d): %w", p.Epoch, last, ErrSettled)
-	}
 	if p.Total == 0 {
 		return d.settled(p.Epoch)
-	}
-	// Approve overwrites the allowance: an earlier epoch this journal authorised must be
-	// fully paid first.
-	for _, e := range d.journal.list("e") {
-		var k uint64
-		if _, err := fmt.Sscanf(e.Name, "e%d/phase1", &k); err != nil || !strings.HasSuffix(e.Name, "/phase1") || k >= p.Epoch {
-			continue
-		}
-		if _, ok, err := d.journal.marked(epochDir(k) + ".settled"); err != nil {
-			return err
-		} else if !ok {
-			return fmt.Errorf("distribute epoch %d: %w: epoch %d is authorised but not fully paid; distribute it first", p.Epoch, ErrUnfinished, k)
-		}
 	}
 	if err := d.phase1(ctx, p); err != nil {
 		return fmt.Errorf("distribute epoch %d: phase 1: %w", p.Epoch, err)
@@ -495,26 +545,12 @@ func (d *Distributor) Distribute(ctx context.Context, p EpochPayout) error {
 	return nil
 }
 
-func (d *Distributor) lastSettled() (uint64, bool, error) {
-	b, ok, err := d.journal.marked("last-settled")
-	if err != nil || !ok {
-		return 0, false, err
-	}
-	v, err := strconv.ParseUint(string(b), 10, 64)
-	if err != nil {
-		return 0, false, fmt.Errorf("journal last-settled: %w", err)
-	}
-	return v, true, nil
-}
-
 func (d *Distributor) settled(epoch uint64) error {
-	if err := d.journal.mark(epochDir(epoch)+".settled", []byte("1")); err != nil {
-		return err
-	}
-	return d.journal.mark("last-settled", []byte(strconv.FormatUint(epoch, 10)))
+	return d.journal.mark(epochDir(epoch)+".settled", []byte("1"))
 }
 
-// phase1 authorises the epoch: markers, mint, approve and memo, co-signed by M oracles.
+// phase1 authorises the epoch (markers, mint, approve and memo, co-signed by M oracles),
+// or takes over a phase 1 that landed with this epoch's memo.
 func (d *Distributor) phase1(ctx context.Context, p EpochPayout) error {
 	name := epochDir(p.Epoch) + "/phase1"
 	e, err := d.journal.get(name)
@@ -522,23 +558,22 @@ func (d *Distributor) phase1(ctx context.Context, p EpochPayout) error {
 		return err
 	}
 	if e == nil {
-		// Never sent by us: the markers must not exist.
-		var markers []sol.PublicKey
-		for _, o := range d.cfg.Oracles {
-			m, err := MarkerAddress(o, p.Epoch)
-			if err != nil {
-				return err
-			}
-			markers = append(markers, m)
+		// Never sent by us: if the markers exist, another coordinator authorised it.
+		if taken, err := d.takeOver(ctx, p, nil); err != nil || taken {
+			return err
 		}
-		got, err := d.accountsData(ctx, markers)
+		// Approve overwrites the allowance: the epoch holding it must be paid first.
+		al, err := d.chain().Allowance(ctx, d.accounts)
 		if err != nil {
 			return err
 		}
-		for i, a := range got {
-			if a != nil {
-				return fmt.Errorf("marker of oracle %s exists: %w", sol.PublicKey(d.cfg.Oracles[i]), ErrAuthorizedElsewhere)
-			}
+		if al.Amount > 0 && al.Known && al.Epoch == p.Epoch {
+			// This epoch holds the allowance, yet no marker of it exists: its markers were
+			// closed while it was unfinished. Authorising it again would pay it twice.
+			return fmt.Errorf("%w: epoch %d holds the allowance (%d left) but has no phase-1 marker", ErrAuthorizedElsewhere, p.Epoch, al.Amount)
+		}
+		if al.Amount > 0 {
+			return &UnfinishedError{Epoch: p.Epoch, Holder: al.Epoch, Known: al.Known, Allowance: al.Amount}
 		}
 		s, err := d.proposeAndCollect(ctx, p)
 		if err != nil {
@@ -550,15 +585,81 @@ func (d *Distributor) phase1(ctx context.Context, p EpochPayout) error {
 	}
 	err = d.settle(ctx, []*entry{e}, func(ctx context.Context, _ string) (signedTx, error) {
 		return d.proposeAndCollect(ctx, p)
-	})
+	}, nil)
+	if err == nil && e.Raw != nil {
+		e.Raw = nil // landed: keep the record small and skip the status poll on resume
+		return d.journal.put(e)
+	}
 	var te *TxError
 	if errors.As(err, &te) {
 		if _, code, ok := te.CustomCode(); ok && code == 0 {
+			// A marker exists: another coordinator's phase 1 landed meanwhile.
+			if taken, terr := d.takeOver(ctx, p, e); terr != nil || taken {
+				return terr
+			}
 			return fmt.Errorf("%w: %w", ErrAuthorizedElsewhere, err)
 		}
 	}
 	return err
 }
+
+// takeOver checks the epoch's markers. None exists: false. One exists and the phase 1
+// that created it carries exactly p's memo: the journal records that phase 1 as done
+// elsewhere (ours, if given, keeps its signatures as failed) and takeOver returns true.
+// Otherwise ErrAuthorizedElsewhere.
+func (d *Distributor) takeOver(ctx context.Context, p EpochPayout, ours *entry) (bool, error) {
+	markers := make([]sol.PublicKey, 0, len(d.cfg.Oracles))
+	for _, o := range d.cfg.Oracles {
+		m, err := MarkerAddress(o, p.Epoch)
+		if err != nil {
+			return false, err
+		}
+		markers = append(markers, m)
+	}
+	got, err := d.accountsData(ctx, markers)
+	if err != nil {
+		return false, err
+	}
+	existing := -1
+	for i, a := range got {
+		if a != nil {
+			existing = i
+			break
+		}
+	}
+	if existing < 0 {
+		return false, nil
+	}
+	seen, err := phase1Landed(ctx, d.rpc, d.cfg.Oracles, p.Epoch)
+	if err != nil {
+		return false, err
+	}
+	memo := Phase1Memo(p.Summary())
+	for _, s := range seen {
+		if s.Memo != memo {
+			continue
+		}
+		e := &entry{Name: epochDir(p.Epoch) + "/phase1", Signature: s.Signature, Done: true, Slot: s.Slot, Elsewhere: true}
+		if ours != nil {
+			e.Previous = ours.Previous
+			e.Failed = append(slices.Clone(ours.Failed), ours.Signature)
+		}
+		if err := d.journal.put(e); err != nil {
+			return false, err
+		}
+		d.log.Info("taking over epoch authorised by another coordinator", "epoch", p.Epoch, "signature", s.Signature)
+		d.m.takeovers.Inc()
+		return true, nil
+	}
+	other := "no phase-1 memo found"
+	if len(seen) > 0 {
+		other = fmt.Sprintf("memo %q", seen[0].Memo)
+	}
+	return false, fmt.Errorf("marker of oracle %s exists with %s, want %q: %w", sol.PublicKey(d.cfg.Oracles[existing]), other, memo, ErrAuthorizedElsewhere)
+}
+
+// chain is a read-only view through the distributor's client.
+func (d *Distributor) chain() *Chain { return &Chain{rpc: d.rpc} }
 
 // proposeAndCollect builds the phase-1 message with a fresh blockhash and collects M
 // co-signatures (cosigners in order; the first M that agree form the quorum).

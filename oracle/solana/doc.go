@@ -3,13 +3,24 @@
 // as described in shared/spec/solana-rewards.md.
 //
 // Setup creates, idempotently, a reward mint whose mint authority is an SPL Token multisig
-// of the oracle keys (M of N, no freeze authority), the escrow (the multisig's associated
-// token account) and, per payout, address lookup tables holding the owners' token accounts.
-// Phase 1 of an epoch is one transaction co-signed by M oracles: seeded marker accounts (so a
-// second authorisation of the same epoch fails as a whole), MintToChecked of the epoch total
-// to the escrow, ApproveChecked of exactly that total to the distributor key, and a memo with
-// the manifest's Merkle root. Phase 2 pays the owners with TransferChecked, 48 per v0
-// transaction through a lookup table, signed by the distributor alone.
+// of the oracle keys (M of N, no freeze authority) and the escrow (the multisig's associated
+// token account); per payout, the distributor creates address lookup tables holding the
+// owners' token accounts. Phase 1 of an epoch is one transaction co-signed by M oracles:
+// seeded marker accounts (so a second authorisation of the same epoch fails as a whole),
+// MintToChecked of the epoch total to the escrow, ApproveChecked of exactly that total to
+// the distributor key, and a memo with the manifest's Merkle root. Phase 2 pays the owners
+// with TransferChecked, BatchSize per v0 transaction through a lookup table, signed by the
+// distributor alone; each batch also creates its own marker createWithSeed(distributor,
+// "rwd:e<epoch>:b<k>"), so it lands at most once whoever sends it. The network never pays
+// owners' rent: an owner without a token account is not paid until it opens one.
+//
+// Any coordinator holding the deployment's payer and distributor keys can settle an epoch,
+// each with its own journal. One whose journal never sent an epoch's phase 1 takes the epoch
+// over when the chain shows that phase 1 landed with exactly its manifest's memo, and pays
+// the batches whose markers do not exist yet; two coordinators paying the same epoch, one
+// after the other or at once, pay every owner once. Epochs may be paid in any order; the
+// one rule is that no epoch is authorised while another's allowance is unused, since
+// ApproveChecked overwrites it (Distribute then returns an *UnfinishedError naming it).
 //
 // Every transaction is sent exactly once: its signed bytes, blockhash and
 // lastValidBlockHeight are persisted (fsync) in a journal directory before the first send, a

@@ -16,7 +16,7 @@ type Payout struct {
 }
 
 // EpochPayout is what the oracle hands to Distribute: the epoch's payouts sorted by owner
-// bytes (index = position; batch k = Payouts[48k:48k+48]), their total and the manifest's
+// bytes (index = position; batch k = Payouts[BatchSize·k : BatchSize·(k+1)]), their total and the manifest's
 // Merkle root, which the verifier computed over these payouts and the phase-1 memo carries.
 type EpochPayout struct {
 	Epoch   uint64
@@ -33,15 +33,27 @@ type Summary struct {
 	Root  [32]byte
 }
 
-// BatchSize is the number of payouts per phase-2 transaction.
-const BatchSize = 48
+// BatchSize is the number of payouts per phase-2 transaction. The one constant for the
+// batch partition, the lookup-table sizing and every tool that names a payout's batch.
+//
+// A batch is a v0 transaction through one lookup table: SetComputeUnitLimit, the batch's
+// marker (CreateAccountWithSeed, ≈ 190 bytes with its two static keys), BatchSize
+// TransferChecked (18 bytes each) and the memo. 36 fit 1 232 bytes for every epoch and
+// batch number a marker seed can hold (1 225 bytes at the 32-byte seed limit; ≈ 1 205 for
+// 10-digit epochs), and dropping SetComputeUnitLimit, as sign does for an oversize
+// transaction, leaves 40 bytes more. TestBatchSize checks it.
+//
+// The partition is fixed by the manifest: changing BatchSize while an epoch is half paid
+// would map its batch markers to other payouts, so it must only change between epochs that
+// every coordinator has settled.
+const BatchSize = 36
 
 // Summary returns the payout's summary.
 func (p EpochPayout) Summary() Summary {
 	return Summary{Epoch: p.Epoch, Count: uint64(len(p.Payouts)), Total: p.Total, Root: p.Root}
 }
 
-// Batches is the number of phase-2 transactions: ⌈len(Payouts)/48⌉.
+// Batches is the number of phase-2 transactions: ⌈len(Payouts)/BatchSize⌉.
 func (p EpochPayout) Batches() int { return (len(p.Payouts) + BatchSize - 1) / BatchSize }
 
 // Batch returns the payouts of batch k.
@@ -68,6 +80,14 @@ func (p EpochPayout) Validate() error {
 	}
 	if sum != p.Total {
 		return fmt.Errorf("payouts: sum %d != total %d", sum, p.Total)
+	}
+	return checkMarkerSeeds(p.Epoch, p.Batches())
+}
+
+// checkMarkerSeeds checks that the marker seed of every batch fits the 32 bytes of a seed.
+func checkMarkerSeeds(epoch uint64, batches int) error {
+	if batches > 0 && len(batchMarkerSeed(epoch, batches-1)) > sol.MaxSeedLength {
+		return fmt.Errorf("payouts: epoch %d with %d batches: marker seed %q exceeds %d bytes", epoch, batches, batchMarkerSeed(epoch, batches-1), sol.MaxSeedLength)
 	}
 	return nil
 }

@@ -25,6 +25,13 @@ type entry struct {
 	Previous  []string `json:"previous,omitempty"` // signatures whose blockhash provably expired
 	Done      bool     `json:"done,omitempty"`     // seen landed without error
 	Slot      uint64   `json:"slot,omitempty"`     // where it landed
+	// Elsewhere: done because the chain shows the entry's work already done, by another
+	// coordinator or by an earlier attempt (a batch marker that exists, a phase 1 that
+	// landed with this epoch's memo).
+	Elsewhere bool `json:"elsewhere,omitempty"`
+	// Failed are signatures that failed (landed with an error or refused by preflight)
+	// and did nothing; they are not polled again.
+	Failed []string `json:"failed,omitempty"`
 }
 
 // journal is an append-only log of entries (one JSON line each, the last line of a name

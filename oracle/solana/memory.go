@@ -11,12 +11,11 @@ import (
 
 // Memory is an in-memory rewarder for tests of its callers: it validates each payout and
 // credits every owner exactly once per epoch, with the Distributor's epoch rules (a settled
-// epoch is a no-op, an older one is ErrSettled).
+// epoch is a no-op; epochs are paid in any order).
 type Memory struct {
 	mu       sync.Mutex
 	balances map[[32]byte]uint64
 	settled  map[uint64]bool
-	last     uint64
 	supply   uint64
 }
 
@@ -35,14 +34,11 @@ func (m *Memory) Distribute(_ context.Context, p EpochPayout) error {
 	if m.settled[p.Epoch] {
 		return nil
 	}
-	if len(m.settled) > 0 && p.Epoch <= m.last {
-		return fmt.Errorf("distribute epoch %d (last settled %d): %w", p.Epoch, m.last, ErrSettled)
-	}
 	for _, q := range p.Payouts {
 		m.balances[q.Owner] += q.Amount
 	}
 	m.supply += p.Total
-	m.settled[p.Epoch], m.last = true, p.Epoch
+	m.settled[p.Epoch] = true
 	return nil
 }
 
@@ -64,7 +60,7 @@ func (m *Memory) Supply() uint64 {
 type Plan struct {
 	Epoch   uint64
 	Payouts int
-	// Batches is ⌈payouts/48⌉: the phase-2 transactions; Transactions adds phase 1.
+	// Batches is ⌈payouts/BatchSize⌉: the phase-2 transactions; Transactions adds phase 1.
 	Batches, Transactions int
 	// MaxBatchBytes is the largest batch transaction (≤ 1232).
 	MaxBatchBytes int
@@ -99,19 +95,21 @@ func PlanPayout(a Accounts, p EpochPayout) (Plan, error) {
 		plan.Transactions++
 	}
 	mint := sol.PublicKey(a.Mint)
-	for k := range p.Batches() {
-		var ixs []sol.Instruction
-		var entries sol.PublicKeySlice
-		ixs = append(ixs, setComputeUnitLimit(1_400_000))
-		for _, q := range p.Batch(k) {
-			dst, err := ata(sol.PublicKey(q.Owner), mint)
-			if err != nil {
-				return Plan{}, err
-			}
-			entries = append(entries, dst)
-			ixs = append(ixs, transferChecked(a.Escrow, a.Mint, dst, a.Distributor, q.Amount, a.Decimals))
+	atas := make([]sol.PublicKey, len(p.Payouts))
+	for i, q := range p.Payouts {
+		dst, err := ata(sol.PublicKey(q.Owner), mint)
+		if err != nil {
+			return Plan{}, err
 		}
-		ixs = append(ixs, memoInstruction(fmt.Sprintf("hexfield rwd e=%d b=%d", p.Epoch, k)))
+		atas[i] = dst
+	}
+	for k := range p.Batches() {
+		body, err := batchBody(a, p, atas, k, batchMarkerSeed(p.Epoch, k))
+		if err != nil {
+			return Plan{}, fmt.Errorf("plan batch %d: %w", k, err)
+		}
+		ixs := append([]sol.Instruction{setComputeUnitLimit(1_400_000)}, body...)
+		entries := sol.PublicKeySlice(atas[k*BatchSize : min((k+1)*BatchSize, len(atas))])
 		n, err := offlineSize(ixs, a.Distributor, entries)
 		if err != nil {
 			return Plan{}, fmt.Errorf("plan batch %d: %w", k, err)

@@ -12,6 +12,7 @@ type metrics struct {
 	signed, sent, resigned prometheus.Counter
 	payouts, settled       prometheus.Counter
 	refusals               prometheus.Counter
+	takeovers, elsewhere   prometheus.Counter
 	lastSettled            prometheus.Gauge
 }
 
@@ -29,13 +30,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Epochs whose phase 1 and every phase-2 batch landed."}),
 		refusals: prometheus.NewCounter(prometheus.CounterOpts{Name: "hexfield_solana_cosign_refusals_total",
 			Help: "Phase-1 proposals refused by a co-signing oracle."}),
+		takeovers: prometheus.NewCounter(prometheus.CounterOpts{Name: "hexfield_solana_takeovers_total",
+			Help: "Epochs whose phase 1 another coordinator landed with the same manifest, taken over here."}),
+		elsewhere: prometheus.NewCounter(prometheus.CounterOpts{Name: "hexfield_solana_batches_paid_elsewhere_total",
+			Help: "Phase-2 batches found paid on chain (their marker exists) instead of paid by this coordinator."}),
 		lastSettled: prometheus.NewGauge(prometheus.GaugeOpts{Name: "hexfield_solana_last_settled_epoch",
-			Help: "The last epoch settled on chain."}),
+			Help: "The epoch this coordinator settled last (epochs settle in any order)."}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.signed, m.sent, m.resigned, m.payouts, m.settled, m.refusals, m.lastSettled} {
+	for _, c := range []prometheus.Collector{m.signed, m.sent, m.resigned, m.payouts, m.settled, m.refusals, m.takeovers, m.elsewhere, m.lastSettled} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

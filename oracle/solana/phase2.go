@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -15,16 +16,86 @@ import (
 )
 
 const (
-	atasPerTx       = 12  // CreateIdempotent per transaction (≈ 74 bytes each, no lookup table)
 	extendPerTx     = 28  // addresses per ExtendLookupTable transaction
 	tableCapacity   = 256 // addresses per lookup table
 	batchesPerTable = tableCapacity / BatchSize
+	// tableAttempts bounds re-planning the lookup tables when an extend failed (a table
+	// shared with a coordinator that created it at the same slot filled up).
+	tableAttempts = 4
 )
 
-// phase2 pays every batch: token accounts first (idempotent), then lookup tables, then the
-// journaled TransferChecked batches.
+// batchMarkerSeed is the seed of batch k's marker (spec §4, strict per-batch guard).
+func batchMarkerSeed(epoch uint64, k int) string { return fmt.Sprintf("rwd:e%d:b%d", epoch, k) }
+
+// BatchMarkerAddress is the marker of phase-2 batch k of epoch:
+// createWithSeed(distributor, "rwd:e<epoch>:b<k>", System), 0 bytes, funded by the
+// distributor with 890 880 lamports. It is created by the batch's own transaction, so a
+// batch lands at most once whoever sends it. Seeds are at most 32 bytes: epoch and batch
+// numbers together have at most 25 digits.
+func BatchMarkerAddress(distributor [32]byte, epoch uint64, k int) ([32]byte, error) {
+	a, err := sol.CreateWithSeed(sol.PublicKey(distributor), batchMarkerSeed(epoch, k), systemProgram)
+	if err != nil {
+		return [32]byte{}, fmt.Errorf("batch marker address: %w", err)
+	}
+	return a, nil
+}
+
+// ErrAllowanceGone: batches of an authorised epoch have no marker, yet the escrow's
+// allowance is used up or belongs to another epoch. Either their markers were closed (rent
+// reclaimed) after they were paid, or another epoch was authorised before this one was
+// paid in full (ApproveChecked overwrote its allowance). Nothing is sent: paying would
+// spend another epoch's allowance. Stop and alert.
+var ErrAllowanceGone = errors.New("epoch's allowance is gone but batches have no marker")
+
+// ErrMissingTokenAccount: an owner of the payout has no token account on chain. The
+// network never creates one (spec §4, it would pay the owner's rent), so the batch holding
+// that owner is not sent.
+var ErrMissingTokenAccount = errors.New("owner's token account missing")
+
+// MissingAccountsError lists the owners whose token accounts are missing and the batches
+// that hold them. Every other batch of the epoch is paid; these batches stay unpaid, and
+// the epoch keeps what is left of its allowance, until a later Distribute finds the
+// accounts (each batch still lands once, by its marker).
+type MissingAccountsError struct {
+	Epoch   uint64
+	Owners  [][32]byte
+	Batches []int
+}
+
+func (e *MissingAccountsError) Error() string {
+	names := make([]string, 0, min(len(e.Owners), 5))
+	for _, o := range e.Owners[:min(len(e.Owners), 5)] {
+		names = append(names, sol.PublicKey(o).String())
+	}
+	more := ""
+	if len(e.Owners) > 5 {
+		more = fmt.Sprintf(" and %d more", len(e.Owners)-5)
+	}
+	return fmt.Sprintf("%v: epoch %d, owners %s%s; batches %v not paid until they open their accounts", ErrMissingTokenAccount, e.Epoch, strings.Join(names, ", "), more, e.Batches)
+}
+
+// Unwrap makes errors.Is(err, ErrMissingTokenAccount) hold.
+func (e *MissingAccountsError) Unwrap() error { return ErrMissingTokenAccount }
+
+func batchName(epoch uint64, k int) string { return fmt.Sprintf("%s/batch-%05d", epochDir(epoch), k) }
+
+func batchOf(name string) int {
+	k, _ := strconv.Atoi(name[strings.LastIndexByte(name, '-')+1:])
+	return k
+}
+
+// phase2 pays every batch not yet paid: batches whose marker exists are done (paid by this
+// coordinator before a crash, or by another), batches with a missing token account are
+// left out, the rest get lookup tables and are sent as journaled TransferChecked batches.
+//
+// The network never creates token accounts. The manifest only holds owners whose account
+// existed when it was computed, but an owner may close it before phase 2. A transfer to a
+// missing account fails its whole batch, so such a batch is not sent (it would only burn
+// its fee, and it holds other owners): Distribute pays all other batches and returns a
+// *MissingAccountsError naming the owners. The batch partition is the manifest's and never
+// changes, so the epoch stays open (its allowance is not used up and no later epoch can be
+// authorised) until the owners reopen their accounts and Distribute is called again.
 func (d *Distributor) phase2(ctx context.Context, p EpochPayout) error {
-	dir := epochDir(p.Epoch)
 	mint := sol.PublicKey(d.accounts.Mint)
 	atas := make([]sol.PublicKey, len(p.Payouts))
 	for i, q := range p.Payouts {
@@ -34,32 +105,38 @@ func (d *Distributor) phase2(ctx context.Context, p EpochPayout) error {
 		}
 		atas[i] = a
 	}
-	// Batches already journaled are resumed as they are; only the rest need accounts.
-	var todo []int
-	for k := range p.Batches() {
-		e, err := d.journal.get(fmt.Sprintf("%s/batch-%05d", dir, k))
-		if err != nil {
-			return err
-		}
-		if e == nil {
-			todo = append(todo, k)
-		}
+	// The allowance first, then the markers: markers only appear, so a batch without a
+	// marker after the allowance was seen used up (or held by another epoch) was never paid.
+	al, err := d.chain().Allowance(ctx, d.accounts)
+	if err != nil {
+		return err
 	}
-	if err := d.createTokenAccounts(ctx, p, atas, todo); err != nil {
+	open, err := d.openBatches(ctx, p)
+	if err != nil {
+		return err
+	}
+	if len(open) > 0 && (al.Amount == 0 || (al.Known && al.Epoch != p.Epoch)) {
+		holder := "no epoch"
+		if al.Known {
+			holder = fmt.Sprintf("epoch %d", al.Epoch)
+		}
+		return fmt.Errorf("%w: %d batches of epoch %d have no marker, but the allowance (%d) is held by %s", ErrAllowanceGone, len(open), p.Epoch, al.Amount, holder)
+	}
+	if len(open) > 0 && !al.Known {
+		d.log.Warn("allowance holder unknown: paying the batches without markers", "epoch", p.Epoch, "allowance", al.Amount)
+	}
+	ready, missing, err := d.checkTokenAccounts(ctx, p, atas, open)
+	if err != nil {
 		return fmt.Errorf("token accounts: %w", err)
 	}
-	tables, err := d.prepareTables(ctx, p, atas, todo)
+	tables, err := d.prepareTables(ctx, p, atas, ready)
 	if err != nil {
 		return fmt.Errorf("lookup tables: %w", err)
 	}
-	d.log.Info("token accounts and lookup tables ready", "epoch", p.Epoch, "batches_to_build", len(todo))
-	names := make([]string, p.Batches())
-	for k := range names {
-		names[k] = fmt.Sprintf("%s/batch-%05d", dir, k)
-	}
-	batchOf := func(name string) int {
-		k, _ := strconv.Atoi(name[strings.LastIndexByte(name, '-')+1:])
-		return k
+	d.log.Info("lookup tables ready", "epoch", p.Epoch, "batches_open", len(open), "batches_blocked", len(open)-len(ready))
+	names := make([]string, len(ready))
+	for i, k := range ready {
+		names[i] = batchName(p.Epoch, k)
 	}
 	ixs := func(name string) ([]sol.Instruction, error) {
 		return d.batchInstructions(ctx, p, atas, batchOf(name), tables[batchOf(name)])
@@ -69,30 +146,239 @@ func (d *Distributor) phase2(ctx context.Context, p EpochPayout) error {
 		return map[sol.PublicKey]sol.PublicKeySlice{t.addr: t.entries}
 	}
 	// Journal and send in groups so a crash loses little and memory stays bounded.
-	const group = 256
+	group := d.group
+	if group == 0 {
+		group = 256
+	}
+	var retry error
 	for i := 0; i < len(names); i += group {
-		if err := d.run(ctx, names[i:min(i+group, len(names))], ixs, d.dist.PublicKey(), tablesOf, d.dist); err != nil {
+		err := d.run(ctx, names[i:min(i+group, len(names))], ixs, d.dist.PublicKey(), tablesOf, d.classifyBatch, d.dist)
+		if errors.Is(err, errRetry) {
+			retry = err
+			continue
+		}
+		if err != nil {
 			return err
 		}
+	}
+	if retry != nil {
+		// A batch failed at a transfer: its token account was closed after the check.
+		var failed []int
+		for _, k := range ready {
+			if e, err := d.journal.get(batchName(p.Epoch, k)); err != nil {
+				return err
+			} else if e == nil || !e.Done {
+				failed = append(failed, k)
+			}
+		}
+		_, more, err := d.checkTokenAccounts(ctx, p, atas, failed)
+		if err != nil {
+			return fmt.Errorf("token accounts: %w", err)
+		}
+		if more == nil {
+			return retry
+		}
+		if missing == nil {
+			missing = &MissingAccountsError{Epoch: p.Epoch}
+		}
+		missing.Owners = append(missing.Owners, more.Owners...)
+		missing.Batches = append(missing.Batches, more.Batches...)
+	}
+	if missing != nil {
+		return missing
 	}
 	return nil
 }
 
-// batchInstructions: compute-unit limit (simulated × 1.2), the transfers, and the batch memo.
-func (d *Distributor) batchInstructions(ctx context.Context, p EpochPayout, atas []sol.PublicKey, k int, t table) ([]sol.Instruction, error) {
-	a := d.accounts
-	body := []sol.Instruction{}
-	for i, q := range p.Batch(k) {
-		body = append(body, transferChecked(a.Escrow, a.Mint, atas[k*BatchSize+i], a.Distributor, q.Amount, a.Decimals))
+// openBatches returns the batches not yet paid: not done in this journal and without a
+// marker on chain. A batch whose marker exists is recorded as done.
+func (d *Distributor) openBatches(ctx context.Context, p EpochPayout) ([]int, error) {
+	var open []int
+	var entries []*entry
+	for k := range p.Batches() {
+		e, err := d.journal.get(batchName(p.Epoch, k))
+		if err != nil {
+			return nil, err
+		}
+		if e == nil || !e.Done {
+			open = append(open, k)
+			entries = append(entries, e)
+		}
 	}
-	body = append(body, memoInstruction(fmt.Sprintf("hexfield rwd e=%d b=%d", p.Epoch, k)))
-	// Batches of the same length cost the same: simulate one of each length per run.
+	markers := make([]sol.PublicKey, len(open))
+	for i, k := range open {
+		m, err := BatchMarkerAddress(d.accounts.Distributor, p.Epoch, k)
+		if err != nil {
+			return nil, err
+		}
+		markers[i] = m
+	}
+	got, err := d.accountsData(ctx, markers)
+	if err != nil {
+		return nil, fmt.Errorf("batch markers: %w", err)
+	}
+	var paid []*entry
+	rest := open[:0:0]
+	for i, a := range got {
+		if a == nil {
+			rest = append(rest, open[i])
+			continue
+		}
+		e := entries[i]
+		if e == nil {
+			e = &entry{Name: batchName(p.Epoch, open[i])}
+		}
+		e.Done, e.Elsewhere, e.Raw = true, true, nil
+		paid = append(paid, e)
+	}
+	if len(paid) > 0 {
+		if err := d.journal.put(paid...); err != nil {
+			return nil, err
+		}
+		d.log.Info("batches already paid on chain", "epoch", p.Epoch, "batches", len(paid))
+		d.m.elsewhere.Add(float64(len(paid)))
+	}
+	return rest, nil
+}
+
+// checkTokenAccounts splits batches into those whose owners all have a token account and
+// the rest (nil when none is missing).
+func (d *Distributor) checkTokenAccounts(ctx context.Context, p EpochPayout, atas []sol.PublicKey, batches []int) ([]int, *MissingAccountsError, error) {
+	var idx []int
+	for _, k := range batches {
+		for i := k * BatchSize; i < min((k+1)*BatchSize, len(atas)); i++ {
+			idx = append(idx, i)
+		}
+	}
+	ks := make([]sol.PublicKey, len(idx))
+	for j, i := range idx {
+		ks[j] = atas[i]
+	}
+	got, err := d.accountsData(ctx, ks)
+	if err != nil {
+		return nil, nil, err
+	}
+	blocked := map[int]bool{}
+	var missing *MissingAccountsError
+	for j, a := range got {
+		// A token account of the mint is owned by the Token program and holds 165 bytes.
+		if a != nil && a.Owner == tokenProgram && len(a.Data.GetBinary()) == 165 {
+			continue
+		}
+		if missing == nil {
+			missing = &MissingAccountsError{Epoch: p.Epoch}
+		}
+		missing.Owners = append(missing.Owners, p.Payouts[idx[j]].Owner)
+		k := idx[j] / BatchSize
+		if !blocked[k] {
+			blocked[k] = true
+			missing.Batches = append(missing.Batches, k)
+		}
+	}
+	ready := make([]int, 0, len(batches))
+	for _, k := range batches {
+		if !blocked[k] {
+			ready = append(ready, k)
+		}
+	}
+	if missing != nil {
+		d.log.Warn("owners without a token account: their batches are not sent", "epoch", p.Epoch, "owners", len(missing.Owners), "batches", len(missing.Batches))
+	}
+	return ready, missing, nil
+}
+
+// classifyBatch: a batch that fails at its marker (System Custom(0), AccountAlreadyInUse)
+// was paid already, by another coordinator or by an earlier signature of ours; one that
+// fails at a transfer with InvalidAccountData lost its token account meanwhile and is
+// signed again on a later run (nothing landed; the marker keeps it exactly once).
+// Anything else is fatal (for example Custom(1), InsufficientFunds: the allowance is gone).
+func (d *Distributor) classifyBatch(e *entry, te *TxError) failure {
+	i, code, custom := te.CustomCode()
+	if !custom {
+		var name string
+		var ok bool
+		if i, name, ok = te.InstructionError(); !ok || name != "InvalidAccountData" {
+			return failFatal
+		}
+	}
+	prog, err := instructionProgram(e.Raw, i)
+	if err != nil {
+		d.log.Warn("classify batch failure", "tx", e.Name, "err", err)
+		return failFatal
+	}
+	switch {
+	case custom && code == 0 && prog == systemProgram:
+		return failPaid
+	case !custom && prog == tokenProgram:
+		return failRetry
+	}
+	return failFatal
+}
+
+// instructionProgram returns the program of instruction i of a signed transaction.
+func instructionProgram(raw []byte, i int) (sol.PublicKey, error) {
+	tx, err := sol.TransactionFromBytes(raw)
+	if err != nil {
+		return sol.PublicKey{}, fmt.Errorf("decode transaction: %w", err)
+	}
+	if i < 0 || i >= len(tx.Message.Instructions) {
+		return sol.PublicKey{}, fmt.Errorf("no instruction %d", i)
+	}
+	idx := int(tx.Message.Instructions[i].ProgramIDIndex)
+	if idx >= len(tx.Message.AccountKeys) {
+		return sol.PublicKey{}, fmt.Errorf("instruction %d: program index %d out of range", i, idx)
+	}
+	return tx.Message.AccountKeys[idx], nil
+}
+
+// batchBody is batch k's marker creation (with seed), transfers and memo; atas are the
+// token accounts of every payout of p.
+func batchBody(a Accounts, p EpochPayout, atas []sol.PublicKey, k int, seed string) ([]sol.Instruction, error) {
+	return batchInstructionsOf(a, p.Epoch, k, p.Batch(k), atas[k*BatchSize:min((k+1)*BatchSize, len(atas))], seed)
+}
+
+// batchInstructionsOf builds the body of batch k of epoch paying payouts to atas.
+func batchInstructionsOf(a Accounts, epoch uint64, k int, payouts []Payout, atas []sol.PublicKey, seed string) ([]sol.Instruction, error) {
+	dist := sol.PublicKey(a.Distributor)
+	marker, err := sol.CreateWithSeed(dist, seed, systemProgram)
+	if err != nil {
+		return nil, fmt.Errorf("batch %d marker: %w", k, err)
+	}
+	body := []sol.Instruction{createAccountWithSeed(dist, marker, dist, seed, markerRent, 0, systemProgram)}
+	for i, q := range payouts {
+		body = append(body, transferChecked(a.Escrow, a.Mint, atas[i], a.Distributor, q.Amount, a.Decimals))
+	}
+	return append(body, memoInstruction(fmt.Sprintf("hexfield rwd e=%d b=%d", epoch, k))), nil
+}
+
+// batchInstructions: compute-unit limit (simulated × 1.2), the batch marker, the transfers
+// and the batch memo.
+func (d *Distributor) batchInstructions(ctx context.Context, p EpochPayout, atas []sol.PublicKey, k int, t table) ([]sol.Instruction, error) {
+	body, err := batchBody(d.accounts, p, atas, k, batchMarkerSeed(p.Epoch, k))
+	if err != nil {
+		return nil, err
+	}
+	// Batches of the same length cost the same: simulate one of each length per run. The
+	// simulation creates a marker no batch uses (System costs the same whatever the seed),
+	// so it succeeds even when this batch was paid meanwhile.
 	n := len(p.Batch(k))
 	units, ok := d.units[n]
 	if !ok {
-		var err error
-		units, err = d.simulateUnits(ctx, append([]sol.Instruction{setComputeUnitLimit(1_400_000)}, body...), map[sol.PublicKey]sol.PublicKeySlice{t.addr: t.entries})
+		sim, err := batchBody(d.accounts, p, atas, k, fmt.Sprintf("rwd:e%d:sim", p.Epoch))
 		if err != nil {
+			return nil, err
+		}
+		units, err = d.simulateUnits(ctx, append([]sol.Instruction{setComputeUnitLimit(1_400_000)}, sim...), map[sol.PublicKey]sol.PublicKeySlice{t.addr: t.entries})
+		if err != nil {
+			// A batch paid by another coordinator meanwhile no longer fits the allowance
+			// left (InsufficientFunds): its marker tells.
+			m, merr := BatchMarkerAddress(d.accounts.Distributor, p.Epoch, k)
+			if merr != nil {
+				return nil, merr
+			}
+			if got, gerr := d.accountsData(ctx, []sol.PublicKey{m}); gerr == nil && got[0] != nil {
+				return nil, fmt.Errorf("batch %d: %w", k, errAlreadyDone)
+			}
 			return nil, fmt.Errorf("batch %d: %w", k, err)
 		}
 		if d.units == nil {
@@ -107,13 +393,22 @@ func (d *Distributor) batchInstructions(ctx context.Context, p EpochPayout, atas
 }
 
 func (d *Distributor) simulateUnits(ctx context.Context, ixs []sol.Instruction, tables map[sol.PublicKey]sol.PublicKeySlice) (uint64, error) {
-	s, err := d.sign(ctx, ixs, d.dist.PublicKey(), tables, d.dist)
-	if err != nil {
-		return 0, err
-	}
-	r, err := d.rpc.SimulateRawTransactionWithOpts(ctx, s.raw, &rpc.SimulateTransactionOpts{SigVerify: true, Commitment: rpc.CommitmentFinalized})
-	if err != nil {
-		return 0, fmt.Errorf("simulate: %w", err)
+	var r *rpc.SimulateTransactionResponse
+	for attempt := 0; ; attempt++ {
+		s, err := d.sign(ctx, ixs, d.dist.PublicKey(), tables, d.dist)
+		if err != nil {
+			return 0, err
+		}
+		r, err = d.rpc.SimulateRawTransactionWithOpts(ctx, s.raw, &rpc.SimulateTransactionOpts{SigVerify: true, Commitment: rpc.CommitmentFinalized})
+		if err != nil {
+			return 0, fmt.Errorf("simulate: %w", err)
+		}
+		// The cached blockhash expired meanwhile: simulate again with a fresh one.
+		if r.Value != nil && r.Value.Err == "BlockhashNotFound" && attempt < 3 {
+			d.forgetBlockhash()
+			continue
+		}
+		break
 	}
 	if r.Value == nil || r.Value.Err != nil {
 		var e any
@@ -127,55 +422,6 @@ func (d *Distributor) simulateUnits(ctx context.Context, ixs []sol.Instruction, 
 		return 200_000, nil
 	}
 	return *r.Value.UnitsConsumed, nil
-}
-
-// createTokenAccounts creates the missing owners' token accounts of the given batches with
-// CreateIdempotent, paid by the distributor (harmless if repeated).
-func (d *Distributor) createTokenAccounts(ctx context.Context, p EpochPayout, atas []sol.PublicKey, batches []int) error {
-	var idx []int
-	for _, k := range batches {
-		for i := k * BatchSize; i < min((k+1)*BatchSize, len(atas)); i++ {
-			idx = append(idx, i)
-		}
-	}
-	ks := make([]sol.PublicKey, len(idx))
-	for j, i := range idx {
-		ks[j] = atas[i]
-	}
-	got, err := d.accountsData(ctx, ks)
-	if err != nil {
-		return err
-	}
-	var missing []int
-	for j, a := range got {
-		if a == nil {
-			missing = append(missing, idx[j])
-		}
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	mint, payer := sol.PublicKey(d.accounts.Mint), d.dist.PublicKey()
-	groups := map[string][]int{}
-	var names []string
-	for i := 0; i < len(missing); i += atasPerTx {
-		g := missing[i:min(i+atasPerTx, len(missing))]
-		ks := make([]sol.PublicKey, len(g))
-		for j, x := range g {
-			ks[j] = atas[x]
-		}
-		// Named by its content so a resumed run reuses the journal entry of the same group.
-		n := epochDir(p.Epoch) + "/ata-" + groupName(ks)
-		groups[n] = g
-		names = append(names, n)
-	}
-	return d.run(ctx, names, func(n string) ([]sol.Instruction, error) {
-		var ixs []sol.Instruction
-		for _, i := range groups[n] {
-			ixs = append(ixs, createATAIdempotent(payer, atas[i], sol.PublicKey(p.Payouts[i].Owner), mint))
-		}
-		return ixs, nil
-	}, payer, nil, d.dist)
 }
 
 // table is a lookup table and its addresses.
@@ -195,9 +441,45 @@ type regTable struct {
 	Slot uint64 `json:"recent_slot"`
 }
 
-// prepareTables returns, for every batch to build, a lookup table holding all its token
+// prepareTables returns, for every batch given, a lookup table holding all its token
 // accounts: an existing table that already has them, or a table extended for them.
+//
+// Tables are listed in this coordinator's journal (tables.json) and reused across epochs.
+// Two coordinators that create a table at the same slot get the same address (the PDA of
+// the shared distributor key and the slot) and share it, since creating an existing table
+// succeeds without effect; both may extend it. That is safe because indexes are read back
+// from the chain, and a plan that a concurrent extend broke (the table filled up, an
+// address is not in it) is made again from the chain's state.
 func (d *Distributor) prepareTables(ctx context.Context, p EpochPayout, atas []sol.PublicKey, batches []int) (map[int]table, error) {
+	var err error
+	for attempt := range tableAttempts {
+		var out map[int]table
+		if out, err = d.planTables(ctx, atas, batches); !errors.Is(err, errRetry) {
+			return out, err
+		}
+		d.log.Warn("lookup tables: planning again", "epoch", p.Epoch, "attempt", attempt+1, "err", err)
+	}
+	return nil, err
+}
+
+// classifyTable: a lookup-table transaction that failed in the ALT program (an extend of a
+// table that another coordinator filled meanwhile) did nothing; the tables are planned
+// again.
+func classifyTable(e *entry, te *TxError) failure {
+	i, _, custom := te.CustomCode()
+	if !custom {
+		var ok bool
+		if i, _, ok = te.InstructionError(); !ok {
+			return failFatal
+		}
+	}
+	if prog, err := instructionProgram(e.Raw, i); err == nil && prog == altProgram {
+		return failRetry
+	}
+	return failFatal
+}
+
+func (d *Distributor) planTables(ctx context.Context, atas []sol.PublicKey, batches []int) (map[int]table, error) {
 	out := map[int]table{}
 	if len(batches) == 0 {
 		return out, nil
@@ -283,18 +565,11 @@ func (d *Distributor) prepareTables(ctx context.Context, p EpochPayout, atas []s
 	var prevSlot uint64
 	for i, t := range created {
 		if i >= newTables {
-			// A new table is the PDA of (authority, recent slot): one slot per table.
-			slot, err := d.rpc.GetSlot(ctx, rpc.CommitmentFinalized)
+			// A new table is the PDA of (authority, recent slot): one slot per table, and
+			// not a slot whose table exists already (another coordinator's).
+			slot, err := d.freeTableSlot(ctx, auth, prevSlot)
 			if err != nil {
-				return nil, fmt.Errorf("get slot: %w", err)
-			}
-			if slot <= prevSlot {
-				if err := d.waitSlotAfter(ctx, prevSlot); err != nil {
-					return nil, err
-				}
-				if slot, err = d.rpc.GetSlot(ctx, rpc.CommitmentFinalized); err != nil {
-					return nil, fmt.Errorf("get slot: %w", err)
-				}
+				return nil, err
 			}
 			prevSlot, t.slot = slot, slot
 		}
@@ -314,7 +589,7 @@ func (d *Distributor) prepareTables(ctx context.Context, p EpochPayout, atas []s
 			}
 		}
 		n := "table/" + addr.String() + "/create"
-		if err := d.run(ctx, []string{n}, func(string) ([]sol.Instruction, error) { return []sol.Instruction{ix}, nil }, auth, nil, d.dist); err != nil {
+		if err := d.run(ctx, []string{n}, func(string) ([]sol.Instruction, error) { return []sol.Instruction{ix}, nil }, auth, nil, nil, d.dist); err != nil {
 			return nil, err
 		}
 		if err := d.step("table created"); err != nil {
@@ -337,7 +612,7 @@ func (d *Distributor) prepareTables(ctx context.Context, p EpochPayout, atas []s
 	if len(names) > 0 {
 		if err := d.run(ctx, names, func(n string) ([]sol.Instruction, error) {
 			return []sol.Instruction{extendLookupTable(tableOf[n], auth, auth, ext[n])}, nil
-		}, auth, nil, d.dist); err != nil {
+		}, auth, nil, classifyTable, d.dist); err != nil {
 			return nil, err
 		}
 		if err := d.step("tables extended"); err != nil {
@@ -379,9 +654,46 @@ func (d *Distributor) prepareTables(ctx context.Context, p EpochPayout, atas []s
 		used[ks[i]].entries = es
 	}
 	for k, t := range assign {
+		in := map[sol.PublicKey]bool{}
+		for _, a := range t.entries {
+			in[a] = true
+		}
+		for _, a := range atas[k*BatchSize : min((k+1)*BatchSize, len(atas))] {
+			if !in[a] {
+				return nil, fmt.Errorf("%w: lookup table %s lacks %s of batch %d", errRetry, t.addr, a, k)
+			}
+		}
 		out[k] = *t
 	}
 	return out, nil
+}
+
+// freeTableSlot returns a slot after prev whose lookup-table address (for authority) has no
+// account yet.
+func (d *Distributor) freeTableSlot(ctx context.Context, authority sol.PublicKey, prev uint64) (uint64, error) {
+	for {
+		slot, err := d.rpc.GetSlot(ctx, rpc.CommitmentFinalized)
+		if err != nil {
+			return 0, fmt.Errorf("get slot: %w", err)
+		}
+		if slot > prev {
+			_, addr, err := createLookupTable(authority, authority, slot)
+			if err != nil {
+				return 0, err
+			}
+			got, err := d.accountsData(ctx, []sol.PublicKey{addr})
+			if err != nil {
+				return 0, err
+			}
+			if got[0] == nil {
+				return slot, nil
+			}
+			prev = slot
+		}
+		if err := d.waitSlotAfter(ctx, prev); err != nil {
+			return 0, err
+		}
+	}
 }
 
 // waitSlotAfter waits until the slot is past s0 (lookup-table entries become usable one

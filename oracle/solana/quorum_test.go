@@ -54,6 +54,7 @@ func TestRetryByAnotherMajorityRejected(t *testing.T) {
 	f := newFixture(t, 5, 3)
 	p := makePayout(42, 60)
 	a := f.distributor(t, f.config([]int{0, 1, 4}, summaries(p)))
+	f.openAccounts(t, p)
 	if err := a.Distribute(context.Background(), p); err != nil {
 		t.Fatal(err)
 	}
@@ -75,12 +76,23 @@ func TestRetryByAnotherMajorityRejected(t *testing.T) {
 	if _, err := lc4.Cosign(context.Background(), Proposal{Summary: p.Summary()}); !errors.Is(err, ErrNotAuthorizable) {
 		t.Fatalf("oracle 4 co-signs epoch 42 again: %v", err)
 	}
-	// A second coordinator (own journal) refuses before sending.
+	// A second coordinator (own journal) with the same manifest takes the epoch over and
+	// finds every batch paid; with another manifest for the epoch it refuses before sending.
 	cfg := f.config([]int{2, 3, 4}, summaries(p))
 	cfg.JournalDir = t.TempDir()
 	b := f.distributor(t, cfg)
-	if err := b.Distribute(context.Background(), p); !errors.Is(err, ErrAuthorizedElsewhere) {
-		t.Fatalf("second coordinator: %v, want ErrAuthorizedElsewhere", err)
+	if err := b.Distribute(context.Background(), p); err != nil {
+		t.Fatalf("second coordinator, same manifest: %v", err)
+	}
+	if st := b.Stats(); st.Transactions != 0 {
+		t.Fatalf("second coordinator signed %d transactions for a paid epoch", st.Transactions)
+	}
+	other := makePayoutOwners(42, 60, "other")
+	cfg = f.config([]int{2, 3, 4}, summaries(other))
+	cfg.JournalDir = t.TempDir()
+	c := f.distributor(t, cfg)
+	if err := c.Distribute(context.Background(), other); !errors.Is(err, ErrAuthorizedElsewhere) {
+		t.Fatalf("third coordinator, other manifest: %v, want ErrAuthorizedElsewhere", err)
 	}
 	checkPaid(t, f, a, 0, p)
 }
@@ -108,6 +120,7 @@ func TestFewerThanMSignaturesRejected(t *testing.T) {
 func TestTamperedManifestRefusedByPeer(t *testing.T) {
 	f := newFixture(t, 3, 2)
 	p := makePayout(9, 30)
+	f.openAccounts(t, p)
 	tampered := p
 	tampered.Payouts = append([]Payout(nil), p.Payouts...)
 	tampered.Payouts[17].Amount += 1_000_000 // the leader's store was altered
@@ -174,6 +187,7 @@ func TestBlockhashExpiryMidPhase2(t *testing.T) {
 	f := newFixture(t, 3, 2)
 	p := makePayout(5, 200)
 	d := f.distributor(t, f.config([]int{0, 1, 2}, summaries(p)))
+	f.openAccounts(t, p)
 	ctx := context.Background()
 	expired := 0
 	d.crash = func(step string) error {
@@ -203,6 +217,8 @@ func TestNextEpochWaitsForPayouts(t *testing.T) {
 	f := newFixture(t, 3, 2)
 	p := makePayout(10, 60)
 	d := f.distributor(t, f.config([]int{0, 1, 2}, summaries(p)))
+	p11 := makePayout(11, 5)
+	f.openAccounts(t, p, p11)
 	d.crash = func(step string) error {
 		if step == "sent e10/phase1" {
 			return errCrash
@@ -216,11 +232,11 @@ func TestNextEpochWaitsForPayouts(t *testing.T) {
 	if err := c.CheckAuthorizable(context.Background(), d.Accounts(), pub(f.oracles[0]), 11); !errors.Is(err, ErrNotAuthorizable) {
 		t.Fatalf("epoch 11 authorisable while epoch 10 is unpaid: %v", err)
 	}
-	// The distributor refuses epoch 11 until epoch 10 is paid.
-	p11 := makePayout(11, 5)
+	// The distributor refuses epoch 11 until epoch 10 is paid, and names epoch 10.
 	d = f.distributor(t, f.config([]int{0, 1, 2}, summaries(p, p11)))
-	if err := d.Distribute(context.Background(), p11); !errors.Is(err, ErrUnfinished) {
-		t.Fatalf("epoch 11 before 10 finished: %v", err)
+	err := d.Distribute(context.Background(), p11)
+	if e, ok := UnfinishedEpoch(err); !errors.Is(err, ErrUnfinished) || !ok || e != 10 {
+		t.Fatalf("epoch 11 before 10 finished: %v (unfinished epoch %d %v)", err, e, ok)
 	}
 	if err := d.Distribute(context.Background(), p); err != nil {
 		t.Fatal(err)

@@ -41,14 +41,66 @@ func (e *TxError) CustomCode() (instruction int, code int, ok bool) {
 	if !isArr || len(ie) != 2 {
 		return 0, 0, false
 	}
-	idx, _ := ie[0].(float64)
+	idx, _ := jsonInt(ie[0])
 	c, isMap := ie[1].(map[string]any)
 	if !isMap {
 		return 0, 0, false
 	}
-	v, isNum := c["Custom"].(float64)
-	return int(idx), int(v), isNum
+	v, isNum := jsonInt(c["Custom"])
+	return idx, v, isNum
 }
+
+// jsonInt reads a JSON number decoded as float64 (statuses) or json.Number (preflight
+// error data).
+func jsonInt(v any) (int, bool) {
+	switch n := v.(type) {
+	case float64:
+		return int(n), true
+	case json.Number:
+		i, err := n.Int64()
+		return int(i), err == nil
+	}
+	return 0, false
+}
+
+// InstructionError returns the failing instruction's index and the error's name for a
+// fieldless InstructionError such as "InvalidAccountData" (ok is false for Custom codes and
+// for errors that are not instruction errors).
+func (e *TxError) InstructionError() (instruction int, name string, ok bool) {
+	m, isMap := e.Err.(map[string]any)
+	if !isMap {
+		return 0, "", false
+	}
+	ie, isArr := m["InstructionError"].([]any)
+	if !isArr || len(ie) != 2 {
+		return 0, "", false
+	}
+	idx, _ := jsonInt(ie[0])
+	name, ok = ie[1].(string)
+	return idx, name, ok
+}
+
+// failure says what a failed transaction of an entry means.
+type failure int
+
+const (
+	// failFatal: stop and alert (the default).
+	failFatal failure = iota
+	// failPaid: the entry's work is on chain already (a phase-2 batch whose marker exists,
+	// created by this or another coordinator): the entry is done.
+	failPaid
+	// failRetry: nothing of the transaction took effect and the entry may be signed again
+	// on a later run (for example a payout whose token account was closed meanwhile). Only
+	// for transactions made idempotent on chain by other means (batch markers).
+	failRetry
+)
+
+// classifyFunc classifies the failure of an entry's transaction; nil classifies every
+// failure as failFatal.
+type classifyFunc func(e *entry, te *TxError) failure
+
+// errRetry wraps the failures classified failRetry that a settle run left pending.
+var errRetry = errors.New("transaction failed; to be signed again on a later run")
 
 // signedTx is a freshly signed transaction for an entry.
 type signedTx struct {
@@ -120,26 +172,30 @@ func (d *Distributor) send(ctx context.Context, e *entry, preflight bool) error 
 
 // settle drives entries until each landed: resend the same bytes while the blockhash can
 // still land, re-sign only after block height > lastValidBlockHeight with no status for
-// any earlier signature. A landed error stops with *TxError.
-func (d *Distributor) settle(ctx context.Context, entries []*entry, rebuild rebuildFunc) error {
+// any earlier signature. A failure (landed with an error, or rejected by preflight) is
+// classified by classify: failFatal stops with *TxError, failPaid marks the entry done,
+// failRetry drops it from this run and makes settle return an error wrapping errRetry once
+// the other entries settled.
+func (d *Distributor) settle(ctx context.Context, entries []*entry, rebuild rebuildFunc, classify classifyFunc) error {
 	pending := make([]*entry, 0, len(entries))
 	for _, e := range entries {
 		if !e.Done {
 			pending = append(pending, e)
 		}
 	}
+	var retry []error
 	// Reconcile first: after a restart most entries have landed already.
 	var err error
-	if pending, err = d.reconcile(ctx, pending, rebuild); err != nil {
+	if pending, err = d.reconcile(ctx, pending, rebuild, classify, &retry); err != nil {
 		return err
 	}
 	preflight := true
 	for round := 0; len(pending) > 0; round++ {
-		if err := d.sendAll(ctx, pending, preflight); err != nil {
+		if pending, err = d.sendAll(ctx, pending, preflight, classify, &retry); err != nil {
 			return err
 		}
 		preflight = false
-		if pending, err = d.reconcile(ctx, pending, rebuild); err != nil {
+		if pending, err = d.reconcile(ctx, pending, rebuild, classify, &retry); err != nil {
 			return err
 		}
 		if len(pending) == 0 {
@@ -151,56 +207,88 @@ func (d *Distributor) settle(ctx context.Context, entries []*entry, rebuild rebu
 		case <-time.After(d.cfg.PollInterval):
 		}
 	}
+	if len(retry) > 0 {
+		return fmt.Errorf("%w: %w", errRetry, errors.Join(retry...))
+	}
 	return nil
 }
 
-func (d *Distributor) sendAll(ctx context.Context, es []*entry, preflight bool) error {
+// failed applies the classification of te to e: it returns nil when e is finished for
+// this run (done, or left for a later run with its failure appended to retry), or te.
+func (d *Distributor) failed(e *entry, te *TxError, classify classifyFunc, retry *[]error) error {
+	what := failFatal
+	if classify != nil {
+		what = classify(e, te)
+	}
+	switch what {
+	case failPaid:
+		e.Done, e.Elsewhere, e.Raw = true, true, nil
+		e.Failed = append(e.Failed, e.Signature)
+		d.log.Info("already on chain", "tx", e.Name, "err", te)
+		d.m.elsewhere.Inc()
+		return d.journal.put(e)
+	case failRetry:
+		// The failed signature can no longer do anything: it landed with an error or was
+		// refused by preflight, in which case it may still land (and fail, or succeed once:
+		// the batch marker keeps it exactly once). A later run signs the entry again.
+		e.Failed = append(e.Failed, e.Signature)
+		e.Raw = nil
+		*retry = append(*retry, te)
+		d.log.Warn("transaction failed, left for a later run", "tx", e.Name, "err", te)
+		return d.journal.put(e)
+	}
+	return te
+}
+
+// sendAll sends every entry once and returns those still pending (a preflight rejection
+// is classified at once).
+func (d *Distributor) sendAll(ctx context.Context, es []*entry, preflight bool, classify classifyFunc, retry *[]error) ([]*entry, error) {
+	errs := make([]error, len(es))
 	if len(es) == 1 {
-		if err := d.send(ctx, es[0], preflight); err != nil {
-			return err
-		}
-		return d.step("sent " + es[0].Name)
-	}
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first error
-		next  = make(chan *entry)
-	)
-	for range d.cfg.Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for e := range next {
-				if err := d.send(ctx, e, preflight); err != nil {
-					mu.Lock()
-					if first == nil {
-						first = err
-					}
-					mu.Unlock()
+		errs[0] = d.send(ctx, es[0], preflight)
+	} else {
+		var wg sync.WaitGroup
+		next := make(chan int)
+		for range d.cfg.Workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range next {
+					errs[i] = d.send(ctx, es[i], preflight)
 				}
+			}()
+		}
+		for i := range es {
+			next <- i
+		}
+		close(next)
+		wg.Wait()
+	}
+	pending := es[:0:0]
+	for i, e := range es {
+		if errs[i] != nil {
+			var te *TxError
+			if !errors.As(errs[i], &te) {
+				return nil, errs[i]
 			}
-		}()
+			if err := d.failed(e, te, classify, retry); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		pending = append(pending, e)
 	}
-	for _, e := range es {
-		next <- e
-	}
-	close(next)
-	wg.Wait()
-	if first != nil {
-		return first
-	}
-	for _, e := range es {
+	for _, e := range pending {
 		if err := d.step("sent " + e.Name); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return pending, nil
 }
 
 // reconcile reads statuses of every signature an entry ever had and returns the entries
 // still pending; expired ones are re-signed (and persisted) here.
-func (d *Distributor) reconcile(ctx context.Context, es []*entry, rebuild rebuildFunc) ([]*entry, error) {
+func (d *Distributor) reconcile(ctx context.Context, es []*entry, rebuild rebuildFunc, classify classifyFunc, retry *[]error) ([]*entry, error) {
 	if len(es) == 0 {
 		return nil, nil
 	}
@@ -225,6 +313,7 @@ func (d *Distributor) reconcile(ctx context.Context, es []*entry, rebuild rebuil
 	}
 	landed := map[*entry]uint64{}
 	seen := map[*entry]bool{}
+	finished := map[*entry]bool{}
 	for i := 0; i < len(sigs); i += 256 {
 		chunk := sigs[i:min(i+256, len(sigs))]
 		res, err := d.rpc.GetSignatureStatuses(ctx, true, chunk...)
@@ -237,8 +326,16 @@ func (d *Distributor) reconcile(ctx context.Context, es []*entry, rebuild rebuil
 				continue
 			}
 			e := owner[chunk[j]]
+			if finished[e] {
+				continue
+			}
 			if st.Err != nil {
-				return nil, &TxError{Name: e.Name, Signature: chunk[j].String(), Landed: true, Err: st.Err}
+				// Only the current signature can have landed (earlier ones expired unseen).
+				if err := d.failed(e, &TxError{Name: e.Name, Signature: chunk[j].String(), Landed: true, Err: st.Err}, classify, retry); err != nil {
+					return nil, err
+				}
+				finished[e] = true
+				continue
 			}
 			if st.ConfirmationStatus != rpc.ConfirmationStatusFinalized {
 				seen[e] = true // in a block, not final yet: neither done nor expired
@@ -249,6 +346,9 @@ func (d *Distributor) reconcile(ctx context.Context, es []*entry, rebuild rebuil
 	}
 	var pending []*entry
 	for _, e := range es {
+		if finished[e] {
+			continue
+		}
 		if slot, ok := landed[e]; ok {
 			e.Done, e.Slot = true, slot
 			continue

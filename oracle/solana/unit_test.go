@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 
@@ -54,14 +57,14 @@ func TestValidateRejects(t *testing.T) {
 
 func TestBatchPartition(t *testing.T) {
 	p := makePayout(1, 100)
-	if p.Batches() != 3 || len(p.Batch(0)) != 48 || len(p.Batch(1)) != 48 || len(p.Batch(2)) != 4 {
+	if BatchSize != 36 || p.Batches() != 3 || len(p.Batch(0)) != 36 || len(p.Batch(1)) != 36 || len(p.Batch(2)) != 28 {
 		t.Fatalf("batches %d: %d %d %d", p.Batches(), len(p.Batch(0)), len(p.Batch(1)), len(p.Batch(2)))
 	}
-	if p.Batch(1)[0] != p.Payouts[48] || p.Batch(2)[3] != p.Payouts[99] {
-		t.Fatal("batch k is not payouts[48k:48k+48]")
+	if p.Batch(1)[0] != p.Payouts[36] || p.Batch(2)[27] != p.Payouts[99] {
+		t.Fatal("batch k is not payouts[36k:36k+36]")
 	}
-	if (EpochPayout{}).Batches() != 0 || makePayout(1, 96).Batches() != 2 {
-		t.Fatal("partition of 0 or 96 payouts")
+	if (EpochPayout{}).Batches() != 0 || makePayout(1, 72).Batches() != 2 {
+		t.Fatal("partition of 0 or 72 payouts")
 	}
 }
 
@@ -170,25 +173,57 @@ func TestPhase1Size(t *testing.T) {
 	}
 }
 
-// TestBatchSize: a full batch of 48 transfers as v0 with one lookup table fits 1 232 bytes
-// even with the longest memo.
+// TestBatchSize: a full batch (marker, BatchSize transfers, memo) as v0 with one lookup
+// table fits 1 232 bytes with SetComputeUnitLimit, even at the longest marker seed (32
+// bytes) and so the longest memo; one payout more does not, so BatchSize is the largest.
 func TestBatchSize(t *testing.T) {
 	acc, _ := DeriveAccounts(pub(testKey(t, "payer")), "hexfield", pub(testKey(t, "distributor")), 6)
-	p := makePayout(^uint64(0), 48)
-	var ixs []sol.Instruction
-	var entries sol.PublicKeySlice
-	ixs = append(ixs, setComputeUnitLimit(1_400_000))
-	for _, q := range p.Payouts {
-		a, err := ata(sol.PublicKey(q.Owner), acc.Mint)
+	size := func(epoch uint64, k, n int) int {
+		t.Helper()
+		p := makePayout(epoch, n)
+		for i := range p.Payouts {
+			p.Payouts[i].Amount = ^uint64(0) // amounts do not change the size; the widest anyway
+		}
+		atas := make([]sol.PublicKey, len(p.Payouts))
+		for i, q := range p.Payouts {
+			a, err := ata(sol.PublicKey(q.Owner), acc.Mint)
+			if err != nil {
+				t.Fatal(err)
+			}
+			atas[i] = a
+		}
+		body, err := batchInstructionsOf(acc, epoch, k, p.Payouts, atas, batchMarkerSeed(epoch, k))
 		if err != nil {
 			t.Fatal(err)
 		}
-		entries = append(entries, a)
-		ixs = append(ixs, transferChecked(acc.Escrow, acc.Mint, a, acc.Distributor, ^uint64(0), 6))
+		ixs := append([]sol.Instruction{setComputeUnitLimit(1_400_000)}, body...)
+		got, err := offlineSize(ixs, acc.Distributor, atas)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
 	}
-	ixs = append(ixs, memoInstruction(fmt.Sprintf("hexfield rwd e=%d b=%d", ^uint64(0), 999_999)))
-	tx, err := sol.NewTransaction(ixs, sol.Hash{1}, sol.TransactionPayer(acc.Distributor),
-		sol.TransactionAddressTables(map[sol.PublicKey]sol.PublicKeySlice{{9}: entries}))
+	// 18 + 7 digits: the 32-byte seed limit.
+	worst, k := uint64(999_999_999_999_999_999), 9_999_999
+	if n := len(batchMarkerSeed(worst, k)); n != sol.MaxSeedLength {
+		t.Fatalf("seed of %d bytes", n)
+	}
+	if got := size(worst, k, BatchSize); got > maxTxSize {
+		t.Fatalf("worst batch of %d: %d bytes", BatchSize, got)
+	} else {
+		t.Logf("batch of %d, 32-byte seed: %d bytes; 10-digit epoch: %d bytes", BatchSize, got, size(1_000_000_000, 99_999, BatchSize))
+	}
+	if got := size(worst, k, BatchSize+1); got <= maxTxSize {
+		t.Fatalf("a batch of %d fits (%d bytes): BatchSize could be larger", BatchSize+1, got)
+	}
+	// The batch is v0.
+	p := makePayout(1, 2)
+	body, err := batchBody(acc, p, []sol.PublicKey{{1}, {2}}, 0, batchMarkerSeed(1, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := sol.NewTransaction(body, sol.Hash{1}, sol.TransactionPayer(acc.Distributor),
+		sol.TransactionAddressTables(map[sol.PublicKey]sol.PublicKeySlice{{9}: {{1}, {2}}}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,21 +235,13 @@ func TestBatchSize(t *testing.T) {
 	if raw[65]&0x80 == 0 {
 		t.Fatal("batch is not v0")
 	}
-	// With the compute-unit instruction it is too large; without it (as sign falls back) it fits.
-	tx, err = sol.NewTransaction(ixs[1:], sol.Hash{1}, sol.TransactionPayer(acc.Distributor),
-		sol.TransactionAddressTables(map[sol.PublicKey]sol.PublicKeySlice{{9}: entries}))
-	if err != nil {
-		t.Fatal(err)
+	// An epoch whose last batch's seed would exceed 32 bytes is refused.
+	if err := checkMarkerSeeds(^uint64(0), 100_000); err != nil {
+		t.Fatalf("seeds of 32 bytes refused: %v", err)
 	}
-	tx.Signatures = make([]sol.Signature, 1)
-	small, err := tx.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
+	if err := checkMarkerSeeds(^uint64(0), 100_001); err == nil {
+		t.Fatal("marker seed of 33 bytes accepted")
 	}
-	if len(small) > maxTxSize {
-		t.Fatalf("batch of 48 without compute budget: %d bytes", len(small))
-	}
-	t.Logf("batch of 48, longest memo: %d bytes, %d without SetComputeUnitLimit", len(raw), len(small))
 }
 
 func TestCheckProposal(t *testing.T) {
@@ -311,4 +338,124 @@ func FuzzCheckProposal(f *testing.F) {
 		}
 		_, _ = lookupTableAddresses(b)
 	})
+}
+
+func TestMemoTexts(t *testing.T) {
+	s := func(v string) *string { return &v }
+	cases := map[string]struct {
+		in   *string
+		want []string
+	}{
+		"none":      {nil, nil},
+		"one":       {s("[23] hexfield rwd e=5 b=12 x"), []string{"hexfield rwd e=5 b=12 x"}},
+		"two":       {s("[3] abc; [20] hexfield rwd e=7 b=0"), []string{"abc", "hexfield rwd e=7 b=0"}},
+		"separator": {s("[4] a; b; [1] c"), []string{"a; b", "c"}},
+		"no prefix": {s("plain text"), []string{"plain text"}},
+		"bad len":   {s("[99] short"), []string{"short"}},
+	}
+	for name, c := range cases {
+		if got := memoTexts(c.in); !slices.Equal(got, c.want) {
+			t.Errorf("%s: %q, want %q", name, got, c.want)
+		}
+	}
+}
+
+func TestRewardMemoEpoch(t *testing.T) {
+	phase1 := Phase1Memo(makePayout(42, 3).Summary())
+	cases := map[string]struct {
+		in    string
+		epoch uint64
+		ok    bool
+	}{
+		"phase 1":   {phase1, 42, true},
+		"batch":     {"hexfield rwd e=18446744073709551615 b=3", ^uint64(0), true},
+		"dc":        {"hexfield-dc:abc", 0, false},
+		"no tail":   {"hexfield rwd e=5", 0, false},
+		"other":     {"hexfield rwd e=5 x=1", 0, false},
+		"not a u64": {"hexfield rwd e=18446744073709551616 b=1", 0, false},
+	}
+	for name, c := range cases {
+		if e, ok := rewardMemoEpoch(c.in); e != c.epoch || ok != c.ok {
+			t.Errorf("%s: %d %v, want %d %v", name, e, ok, c.epoch, c.ok)
+		}
+	}
+}
+
+// FuzzMemoTexts: the memo field comes from an RPC node; any text splits without a panic,
+// and a memo built from texts splits back into them.
+func FuzzMemoTexts(f *testing.F) {
+	f.Add("hexfield rwd e=5 b=1", "hexfield rwd e=5 n=3 total=9 root=x")
+	f.Add("", "é")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		for _, m := range []string{a, b, a + "; " + b} {
+			for _, text := range memoTexts(&m) {
+				_, _ = rewardMemoEpoch(text)
+			}
+		}
+		m := fmt.Sprintf("[%d] %s; [%d] %s", len(a), a, len(b), b)
+		if got := memoTexts(&m); !slices.Equal(got, []string{a, b}) {
+			t.Fatalf("%q split into %q", m, got)
+		}
+	})
+}
+
+func TestUnfinishedError(t *testing.T) {
+	err := fmt.Errorf("distribute epoch 6: phase 1: %w", &UnfinishedError{Epoch: 6, Holder: 5, Known: true, Allowance: 10})
+	if e, ok := UnfinishedEpoch(err); !errors.Is(err, ErrUnfinished) || !ok || e != 5 || !strings.Contains(err.Error(), "distribute epoch 5 first") {
+		t.Fatalf("%v: %d %v", err, e, ok)
+	}
+	unknown := &UnfinishedError{Epoch: 6, Allowance: 10}
+	if _, ok := UnfinishedEpoch(unknown); ok || !errors.Is(unknown, ErrUnfinished) {
+		t.Fatalf("unknown holder: %v", unknown)
+	}
+}
+
+// TestClassifyBatch: only a System Custom(0) at the marker counts a batch as paid, and only
+// InvalidAccountData at a transfer (a closed token account) leaves it for a later run;
+// error codes decode from status JSON (float64) and preflight data (json.Number).
+func TestClassifyBatch(t *testing.T) {
+	acc, _ := DeriveAccounts(pub(testKey(t, "payer")), "hexfield", pub(testKey(t, "distributor")), 6)
+	d := &Distributor{accounts: acc, log: slog.New(slog.DiscardHandler)}
+	p := makePayout(3, 4)
+	atas := make([]sol.PublicKey, len(p.Payouts))
+	for i := range atas {
+		atas[i] = sol.PublicKey{byte(i + 1)}
+	}
+	body, err := batchBody(acc, p, atas, 0, batchMarkerSeed(3, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ixs := append([]sol.Instruction{setComputeUnitLimit(1000)}, body...)
+	tx, err := sol.NewTransaction(ixs, sol.Hash{1}, sol.TransactionPayer(acc.Distributor),
+		sol.TransactionAddressTables(map[sol.PublicKey]sol.PublicKeySlice{{9}: atas}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx.Signatures = make([]sol.Signature, 1)
+	raw, err := tx.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &entry{Name: "e3/batch-00000", Raw: raw}
+	ie := func(i, v any) *TxError { return &TxError{Err: map[string]any{"InstructionError": []any{i, v}}} }
+	custom := func(n any) map[string]any { return map[string]any{"Custom": n} }
+	cases := map[string]struct {
+		te   *TxError
+		want failure
+	}{
+		"marker exists":             {ie(float64(1), custom(float64(0))), failPaid},
+		"marker exists (preflight)": {ie(json.Number("1"), custom(json.Number("0"))), failPaid},
+		"insufficient funds":        {ie(float64(2), custom(float64(1))), failFatal},
+		"custom 0 at a transfer":    {ie(float64(2), custom(float64(0))), failFatal},
+		"closed token account":      {ie(json.Number("3"), "InvalidAccountData"), failRetry},
+		"invalid data at marker":    {ie(float64(1), "InvalidAccountData"), failFatal},
+		"missing signature":         {ie(float64(2), "MissingRequiredSignature"), failFatal},
+		"out of range":              {ie(float64(40), custom(float64(0))), failFatal},
+		"not an instruction error":  {&TxError{Err: "AccountNotFound"}, failFatal},
+	}
+	for name, c := range cases {
+		if got := d.classifyBatch(e, c.te); got != c.want {
+			t.Errorf("%s: %d, want %d", name, got, c.want)
+		}
+	}
 }
