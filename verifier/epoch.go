@@ -477,7 +477,7 @@ func (m *Manifest) pay(in EpochInput) error {
 	m.Unallocated = m.Emission - m.Earned
 	m.Ledger, m.Payouts, m.Total, err = settle(earned, in.Ledger, in.Funded, in.MinPayout)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", ErrInput, err) // the parent ledger cannot take this epoch
 	}
 	if m.Payouts == nil {
 		m.Payouts = []Payout{}
