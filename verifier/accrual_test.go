@@ -544,3 +544,32 @@ func FuzzUnmarshalManifestV3(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkSettle1M is the payment rule over a ledger of 1,000,000 owners,
+// 100,000 of them earning in the epoch and half of all funded.
+func BenchmarkSettle1M(b *testing.B) {
+	const owners, earning = 1_000_000, 100_000
+	key := func(i int) (k wire.PublicKey) {
+		k[0], k[1], k[2], k[3] = byte(i>>24), byte(i>>16), byte(i>>8), byte(i)
+		return k
+	}
+	ledger := make([]OwnerLedger, owners)
+	var funded [][32]byte
+	for i := range ledger {
+		ledger[i] = OwnerLedger{Owner: key(i), Owed: 1000 + uint64(i%7), Paid: 1000}
+		if i%2 == 0 {
+			funded = append(funded, key(i))
+		}
+	}
+	earned := make([]Payout, earning)
+	for i := range earned {
+		earned[i] = Payout{Owner: key(i * (owners / earning)), Amount: 500}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, _, err := settle(earned, ledger, funded, 100); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(owners*48)/1e6, "ledger_MB")
+}
