@@ -47,6 +47,10 @@
 //     epoch's Ledger. Pay a manifest only while its parent is still the
 //     last one paid (recompute it otherwise): that is what makes each
 //     amount paid exactly once, and VerifyLedger checks it link by link.
+//     The Merkle root covers only the epoch's payouts; the ledger of
+//     owners who accrue is not in it. Oracles that compare InputDigest as
+//     well (it covers the parent ledger, Funded and MinPayout) know their
+//     ledgers are identical too, not only their payouts.
 //
 // For per-beacon status between epochs, NewHistory over the reports around
 // a beacon plus VerifyPoC give the same beacon and witness outcomes as the
