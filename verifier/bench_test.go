@@ -81,6 +81,7 @@ func bigNetwork(tb testing.TB, side, perBeacon int) EpochInput {
 		return sha256.Sum256(b[:])
 	}
 	in := EpochInput{Epoch: testEpoch, Params: p, Registry: reg, Emission: 1e12, TokensPerDC: Ratio{1, 1}}
+	fundAll(&in)
 	in.Beacons = make([]Beacon, 0, n*4)
 	in.Witnesses = make([]Witness, 0, n*4*perBeacon)
 	wreports := make([]wire.WitnessReport, 0, n*4*perBeacon)

@@ -1,7 +1,6 @@
 package verifier
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -36,6 +35,36 @@ type EpochInput struct {
 	// TokensPerDC is the price of one data credit in token base units
 	// (the $0.00001 peg converted at the epoch's token price).
 	TokensPerDC Ratio
+
+	// Accrual (accrual.go; poc-rules §9, "Payment and accrual"). Unlike
+	// the report slices, these lists must be sorted, and a duplicate is
+	// an error.
+	//
+	// Parent is the epoch of the manifest this one builds on: the last
+	// manifest paid on chain, in the order manifests were paid (not
+	// necessarily Epoch − 1: a disputed epoch can be paid after later
+	// ones). 0 means none: the network's first version-3 manifest. Ledger
+	// is that manifest's Ledger exactly as it was paid (empty when Parent
+	// is 0; owners sorted by key bytes, each owed > 0, paid ≤ owed).
+	// Exactly once across epochs holds only if each manifest paid builds
+	// on the one paid just before it: a manifest computed on a parent
+	// that is no longer the last paid must be recomputed before it is
+	// paid.
+	Parent uint64
+	Ledger []OwnerLedger
+	// Funded are the owners whose associated token account for the reward
+	// mint exists and is an initialized token account (oracle/solana
+	// Chain.Funded), sorted by key bytes, without duplicates. Ask the
+	// chain about every owner that can be paid: the owners of Registry
+	// and of Ledger, and Params.OpsOwner; others listed are ignored.
+	// Every oracle must pass the same set (it is hashed into the input
+	// digest), so read it once per epoch at finalized commitment and
+	// settle it with the other inputs. An owner not listed accrues.
+	Funded [][32]byte
+	// MinPayout is the smallest payout in token base units: an owner is
+	// paid when it is funded and its due (owed − paid) reaches
+	// max(MinPayout, 1). 0 means no minimum.
+	MinPayout uint64
 }
 
 // Flag is a fraud detector's verdict on a hotspot for an epoch.
@@ -99,6 +128,9 @@ func evaluateEpoch(in EpochInput, detail bool) (*EpochResult, error) {
 	}
 	routes, err := sortedRoutes(in.Routes)
 	if err != nil {
+		return nil, fmt.Errorf("compute epoch %d: %w: %w", in.Epoch, ErrInput, err)
+	}
+	if err := checkAccrualInput(in); err != nil {
 		return nil, fmt.Errorf("compute epoch %d: %w: %w", in.Epoch, ErrInput, err)
 	}
 	from, to := p.InputWindow(in.Epoch)
@@ -269,10 +301,16 @@ func evaluateEpoch(in EpochInput, detail bool) (*EpochResult, error) {
 		ParamsHash:  p.Hash(),
 		Emission:    in.Emission,
 		TokensPerDC: in.TokensPerDC,
+		Parent:      in.Parent,
+		MinPayout:   in.MinPayout,
+		OpsOwner:    p.OpsOwner,
 		Charges:     ch.routes,
 	}
 	m.InputDigest = inputDigest(in, m.ParamsHash, reg, e, ch.copies, routes)
 	if err := e.reward(m, acc, scale, flags, flagged); err != nil {
+		return nil, fmt.Errorf("compute epoch %d: %w", in.Epoch, err)
+	}
+	if err := m.pay(in); err != nil {
 		return nil, fmt.Errorf("compute epoch %d: %w", in.Epoch, err)
 	}
 	res.Manifest = m
@@ -347,7 +385,7 @@ func mulDiv(a, b, c uint64) uint64 {
 	return q
 }
 
-// reward fills the pools, amounts, payouts and root (poc-rules §9–11).
+// reward fills the pools and the hotspot lines (poc-rules §9–11).
 func (e *engine) reward(m *Manifest, acc []siteAcc, scale []uint32, flags []Flag, flagged []Reason) error {
 	p := e.p
 	E := m.Emission
@@ -380,7 +418,6 @@ func (e *engine) reward(m *Manifest, acc []siteAcc, scale []uint32, flags []Flag
 		i := e.reg.index[f.Hotspot]
 		flagsOf[i] = append(flagsOf[i], f.Reason)
 	}
-	byOwner := map[wire.PublicKey]uint64{}
 	for i := range acc {
 		a := &acc[i]
 		if !a.active && a.dc == 0 && flagged[i] == ReasonNone {
@@ -420,27 +457,47 @@ func (e *engine) reward(m *Manifest, acc []siteAcc, scale []uint32, flags []Flag
 			}
 		}
 		m.Hotspots = append(m.Hotspots, line)
-		if line.Amount > 0 {
-			byOwner[s.Owner] += line.Amount
+	}
+	return nil
+}
+
+// pay credits the epoch's earnings to the parent ledger and fills the
+// ledger, the payouts, the totals and the root (accrual.go).
+func (m *Manifest) pay(in EpochInput) error {
+	earned, err := earnings(m.Hotspots, m.OpsOwner, m.Ops)
+	if err != nil {
+		return err
+	}
+	for _, e := range earned {
+		m.Earned += e.Amount
+		if m.Earned > m.Emission {
+			return fmt.Errorf("earnings exceed the emission %d", m.Emission)
 		}
 	}
-	if !p.OpsOwner.IsZero() && m.Ops > 0 {
-		byOwner[p.OpsOwner] += m.Ops
+	m.Unallocated = m.Emission - m.Earned
+	m.Ledger, m.Payouts, m.Total, err = settle(earned, in.Ledger, in.Funded, in.MinPayout)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInput, err) // the parent ledger cannot take this epoch
 	}
-	m.Payouts = make([]Payout, 0, len(byOwner))
-	for o, amt := range byOwner {
-		m.Payouts = append(m.Payouts, Payout{o, amt})
+	if m.Payouts == nil {
+		m.Payouts = []Payout{}
 	}
-	slices.SortFunc(m.Payouts, func(a, b Payout) int { return bytes.Compare(a.Owner[:], b.Owner[:]) })
-	for _, po := range m.Payouts {
-		m.Total += po.Amount
-	}
-	if m.Total > E {
-		return fmt.Errorf("payouts %d exceed the emission %d", m.Total, E)
-	}
-	m.Unallocated = E - m.Total
 	m.Root = MerkleRoot(m.Epoch, m.Payouts)
 	return nil
+}
+
+// checkAccrualInput checks the accrual inputs before any work is done.
+func checkAccrualInput(in EpochInput) error {
+	switch {
+	case in.Parent == 0 && len(in.Ledger) > 0:
+		return fmt.Errorf("a ledger of %d owners without a parent epoch", len(in.Ledger))
+	case in.Parent != 0 && in.Parent == in.Epoch:
+		return fmt.Errorf("epoch %d cannot be its own parent", in.Epoch)
+	}
+	if err := checkLedger(in.Ledger); err != nil {
+		return fmt.Errorf("parent %w", err)
+	}
+	return checkFunded(in.Funded)
 }
 
 // inputDigest is SHA-256 over the epoch, the parameter hash, the sorted ids
@@ -453,7 +510,7 @@ func inputDigest(in EpochInput, paramsHash [32]byte, reg *Registry, e *engine, p
 		binary.LittleEndian.PutUint64(buf[:], v)
 		h.Write(buf[:])
 	}
-	h.Write([]byte("hexfield-input-v1"))
+	h.Write([]byte("hexfield-input-v2"))
 	u64(in.Epoch)
 	h.Write(paramsHash[:])
 	ids := make([][32]byte, len(e.beacons))
@@ -500,6 +557,18 @@ func inputDigest(in EpochInput, paramsHash [32]byte, reg *Registry, e *engine, p
 	u64(in.TokensPerDC.Num)
 	u64(in.TokensPerDC.Den)
 	h.Write(appendChargingDigest(nil, routes, in.Balances))
+	u64(in.Parent)
+	u64(in.MinPayout)
+	u64(uint64(len(in.Ledger)))
+	for _, l := range in.Ledger {
+		h.Write(l.Owner[:])
+		u64(l.Owed)
+		u64(l.Paid)
+	}
+	u64(uint64(len(in.Funded)))
+	for _, f := range in.Funded {
+		h.Write(f[:])
+	}
 	var d [32]byte
 	h.Sum(d[:0])
 	return d

@@ -12,9 +12,12 @@ import (
 
 // ManifestVersion is the version of the canonical manifest encoding.
 // History: 1, the first; 2 (2026-12) adds the route charges after the
-// hotspot lines. Version 1 manifests still decode and re-encode as they
-// were, so stored epochs keep their bytes.
-const ManifestVersion = 2
+// hotspot lines; 3 (2026-12) adds accrual (accrual.go): the parent epoch,
+// the minimum payout, the operations owner and the amount earned after
+// the share totals, and the owners' ledger before the payouts, and pays
+// only the owners the ledger says are due. Older manifests still decode
+// and re-encode as they were, so stored epochs keep their bytes.
+const ManifestVersion = 3
 
 // ReasonCount is how many of a hotspot's beacons or witnesses in the
 // epoch were invalid for one reason.
@@ -83,9 +86,11 @@ type Manifest struct {
 	DataTransfer     uint64 `json:"data_transfer"`
 	BeaconPool       uint64 `json:"beacon_pool"`
 	WitnessPool      uint64 `json:"witness_pool"`
-	// Total is the sum of the payouts; Unallocated = Emission − Total,
-	// which is not minted (pool remainders, the unminted share, an ops
-	// share without an ops owner).
+	// Total is the sum of the payouts: what phase 1 mints and phase 2
+	// pays. From version 3 it includes amounts earned in earlier epochs
+	// and can exceed Emission. Unallocated = Emission − Earned (Emission −
+	// Total before version 3) is never minted (pool remainders, the
+	// unminted share, an ops share without an ops owner).
 	Total       uint64 `json:"total"`
 	Unallocated uint64 `json:"unallocated"`
 
@@ -94,10 +99,25 @@ type Manifest struct {
 	WitnessShares uint64 `json:"witness_shares"`
 	DC            uint64 `json:"dc"`
 
+	// From version 3 (accrual.go). Parent is the epoch of the manifest
+	// whose ledger this one builds on (0: none). MinPayout is the
+	// minimum payout in base units (0: none; at least 1 unit is paid).
+	// OpsOwner is the wallet credited with Ops (zero: none). Earned is
+	// what the epoch credited to owners: the hotspot lines' amounts plus
+	// Ops when OpsOwner is set; Earned + Unallocated = Emission.
+	Parent    uint64         `json:"parent,omitempty"`
+	MinPayout uint64         `json:"min_payout,omitempty"`
+	OpsOwner  wire.PublicKey `json:"ops_owner,omitzero"`
+	Earned    uint64         `json:"earned,omitempty"`
+
 	Hotspots []HotspotReward `json:"hotspots"` // sorted by hotspot key
 	// Charges are the data credits each route's payer is debited for the
 	// epoch (charging.go), sorted by route id; they sum to DC.
 	Charges []RouteCharge `json:"charges,omitempty"`
+	// Ledger is every owner's cumulative owed and paid amounts after
+	// this epoch (owners owed more than zero), sorted by owner; from
+	// version 3.
+	Ledger  []OwnerLedger `json:"ledger,omitempty"`
 	Payouts []Payout      `json:"payouts"` // sorted by owner; index = position
 	Root    [32]byte      `json:"root"`    // Merkle root over Payouts
 }
@@ -131,7 +151,7 @@ const manifestMagic = "hexfield-manifest"
 // lists prefixed with a u32 count. The same inputs in any order give the
 // same bytes.
 func (m *Manifest) Marshal() []byte {
-	b := make([]byte, 0, 256+len(m.Hotspots)*200+len(m.Payouts)*40)
+	b := make([]byte, 0, 256+len(m.Hotspots)*200+len(m.Ledger)*48+len(m.Payouts)*40)
 	b = append(b, manifestMagic...)
 	u32 := func(v uint32) { b = binary.LittleEndian.AppendUint32(b, v) }
 	u64 := func(v uint64) { b = binary.LittleEndian.AppendUint64(b, v) }
@@ -147,6 +167,12 @@ func (m *Manifest) Marshal() []byte {
 	for _, v := range []uint64{m.Ops, m.DataTransferOwed, m.DataTransfer, m.BeaconPool, m.WitnessPool,
 		m.Total, m.Unallocated, m.BeaconShares, m.WitnessShares, m.DC} {
 		u64(v)
+	}
+	if m.Version >= 3 {
+		u64(m.Parent)
+		u64(m.MinPayout)
+		b = append(b, m.OpsOwner[:]...)
+		u64(m.Earned)
 	}
 	u32(uint32(len(m.Hotspots)))
 	for i := range m.Hotspots {
@@ -182,6 +208,14 @@ func (m *Manifest) Marshal() []byte {
 		b = append(b, c.Payer[:]...)
 		u32(c.Copies)
 		u64(c.DC)
+	}
+	if m.Version >= 3 {
+		u32(uint32(len(m.Ledger)))
+	}
+	for _, l := range m.Ledger {
+		b = append(b, l.Owner[:]...)
+		u64(l.Owed)
+		u64(l.Paid)
 	}
 	u32(uint32(len(m.Payouts)))
 	for _, p := range m.Payouts {
@@ -284,6 +318,12 @@ func UnmarshalManifest(data []byte) (*Manifest, error) {
 		&m.Total, &m.Unallocated, &m.BeaconShares, &m.WitnessShares, &m.DC} {
 		*v = r.u64()
 	}
+	if m.Version >= 3 {
+		m.Parent = r.u64()
+		m.MinPayout = r.u64()
+		m.OpsOwner = r.key()
+		m.Earned = r.u64()
+	}
 	n := r.count(64 + 4 + 80 + 4*6)
 	if n > 0 {
 		m.Hotspots = make([]HotspotReward, n)
@@ -328,6 +368,16 @@ func UnmarshalManifest(data []byte) (*Manifest, error) {
 		c.Payer = r.key()
 		c.Copies = r.u32()
 		c.DC = r.u64()
+	}
+	nl := 0
+	if m.Version >= 3 {
+		nl = r.count(48)
+	}
+	if nl > 0 {
+		m.Ledger = make([]OwnerLedger, nl)
+	}
+	for i := 0; i < nl && r.err == nil; i++ {
+		m.Ledger[i] = OwnerLedger{Owner: r.key(), Owed: r.u64(), Paid: r.u64()}
 	}
 	np := r.count(40)
 	if np > 0 {
@@ -385,8 +435,12 @@ func (m *Manifest) check() error {
 	if total != m.Total {
 		return fmt.Errorf("%w: payouts sum to %d, total says %d", ErrMalformedManifest, total, m.Total)
 	}
-	if m.Total > m.Emission || m.Emission-m.Total != m.Unallocated {
-		return fmt.Errorf("%w: total %d + unallocated %d ≠ emission %d", ErrMalformedManifest, m.Total, m.Unallocated, m.Emission)
+	if m.Version < 3 {
+		if m.Total > m.Emission || m.Emission-m.Total != m.Unallocated {
+			return fmt.Errorf("%w: total %d + unallocated %d ≠ emission %d", ErrMalformedManifest, m.Total, m.Unallocated, m.Emission)
+		}
+	} else if err := m.checkAccrual(); err != nil {
+		return fmt.Errorf("%w: %w", ErrMalformedManifest, err)
 	}
 	if MerkleRoot(m.Epoch, m.Payouts) != m.Root {
 		return fmt.Errorf("%w: root does not match the payouts", ErrMalformedManifest)

@@ -145,6 +145,7 @@ func TestOpsOwnerIsPaid(t *testing.T) {
 	tw := honestTown(t, 13)
 	in := tw.input(testEpoch)
 	in.Params.OpsOwner = fill(0xee)
+	fundAll(&in)
 	m, err := ComputeEpoch(in)
 	if err != nil {
 		t.Fatal(err)
@@ -237,7 +238,7 @@ func TestManifestRoundTrip(t *testing.T) {
 
 func FuzzUnmarshalManifest(f *testing.F) {
 	m := &Manifest{
-		Version: ManifestVersion, Epoch: 42, StartMs: 1, EndMs: 2, Emission: 10_000, TokensPerDC: Ratio{1, 3},
+		Version: 2, Epoch: 42, StartMs: 1, EndMs: 2, Emission: 10_000, TokensPerDC: Ratio{1, 3},
 		Ops: 1000, BeaconPool: 600, WitnessPool: 2400,
 		Hotspots: []HotspotReward{
 			{Hotspot: fill(1), Owner: fill(7), Scale: 5000, BeaconUnits: 10000, Beacon: 600, Amount: 600,
@@ -281,6 +282,7 @@ func TestTotalNeverExceedsEmission(t *testing.T) {
 		}
 		in.TokensPerDC = Ratio{rng.Uint64N(1 << 40), 1 + rng.Uint64N(1000)}
 		in.Params.OpsOwner = fill(byte(i))
+		fundAll(&in)
 		m, err := ComputeEpoch(in)
 		if err != nil {
 			t.Fatal(err)

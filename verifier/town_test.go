@@ -1,12 +1,14 @@
 package verifier
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -368,13 +370,35 @@ func (t *town) rounds(fromMs, toMs int64) {
 var townPayer = fill(0xdc)
 
 func (t *town) input(epoch uint64) EpochInput {
-	return EpochInput{
+	in := EpochInput{
 		Epoch: epoch, Params: t.p, Registry: t.registry(),
 		Beacons: t.beacons, Witnesses: t.witnesses, Packets: t.packets,
 		Routes:   []Route{{ID: "r1", Payer: townPayer, DevAddrs: []DevAddrRange{{0, 0xffffffff}}, MaxCopies: 1, Active: true}},
 		Balances: []Balance{{Wallet: townPayer, DC: 1 << 40}},
 		Emission: 1_000_000_000, TokensPerDC: Ratio{Num: 1, Den: 1},
 	}
+	fundAll(&in)
+	return in
+}
+
+// fundAll lists every owner of the registry, and the operations owner, as
+// funded: with no parent and no minimum, every owner is then paid what it
+// earned, as before accrual.
+func fundAll(in *EpochInput) {
+	in.Funded = in.Funded[:0:0]
+	for _, h := range in.Registry {
+		in.Funded = append(in.Funded, h.Owner)
+	}
+	if !in.Params.OpsOwner.IsZero() {
+		in.Funded = append(in.Funded, in.Params.OpsOwner)
+	}
+	in.Funded = sortedFunded(in.Funded)
+}
+
+// sortedFunded sorts keys and drops duplicates, as EpochInput.Funded wants.
+func sortedFunded(keys [][32]byte) [][32]byte {
+	slices.SortFunc(keys, func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) })
+	return slices.Compact(keys)
 }
 
 // lineOf returns the manifest line of a hotspot.

@@ -38,7 +38,7 @@ func commands() map[string]command {
 			"hexfield routes list [--org ID] [--oracle URL]...\nhexfield routes show --id ID [--oracle URL]...\nhexfield routes put --org ORG --key FILE --id ID --lns [REGION=]HOST:PORT... [--devaddr START-END]...\n                    [--eui JOINEUI[:DEVEUI]]... [--max-copies N] [--filter DEVADDR:NWKSKEY]... [--oracle URL]...\nhexfield routes delete --org ORG --key FILE --id ID [--oracle URL]...\n(hexfield routes SUBCOMMAND -h for every flag)"},
 		"dc": {"data-credit balances, purchases on chain and operator grants", runDC,
 			"hexfield dc balance|buy|grant [flags]\n(hexfield dc SUBCOMMAND -h for its flags)"},
-		"rewards": {"inspect reward manifests, proofs and balances", runRewards, rewardsUsage},
+		"rewards": {"inspect reward manifests, proofs and balances; open an owner's reward account", runRewards, rewardsUsage},
 	}
 }
 

@@ -23,16 +23,27 @@ const defaultSolanaRPC = "http://127.0.0.1:8899"
 
 const rewardsUsage = `hexfield rewards manifest N [--all] [--oracle URL]
 hexfield rewards proof N ADDRESS [--oracle URL]     (ADDRESS: a hotspot or an owner)
-hexfield rewards balance OWNER (--mint MINT | --authority KEY [--seed S]) [--rpc URL]`
+hexfield rewards balance OWNER (--mint MINT | --authority KEY [--seed S]) [--rpc URL]
+hexfield rewards open-account --owner-key FILE (--mint MINT | --authority KEY [--seed S]) [--rpc URL]
+    (opens the owner's reward token account, paid by the owner: rewards accrue until it exists)`
 
-// runRewards inspects reward manifests, Merkle proofs and on-chain balances.
+// runRewards inspects reward manifests, Merkle proofs and on-chain
+// balances, and opens an owner's reward token account.
 //
 //	hexfield rewards manifest N [--oracle URL]
 //	hexfield rewards proof N ADDRESS [--oracle URL]     (ADDRESS: a hotspot or an owner)
 //	hexfield rewards balance OWNER (--mint MINT | --authority KEY [--seed S]) [--rpc URL]
+//	hexfield rewards open-account --owner-key FILE (--mint MINT | --authority KEY [--seed S]) [--rpc URL]
+//
+// open-account sends the owner-paid CreateIdempotent of the owner's
+// associated token account for the reward mint (solana-rewards.md §4: the
+// network never pays recipients' rent) and prints the account and the
+// rent and fee the owner's wallet paid. Until the account exists the
+// owner's rewards accrue in the manifests' ledger; the first epoch after
+// it appears pays them.
 func runRewards(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("rewards: want manifest, proof or balance")
+		return errors.New("rewards: want manifest, proof, balance or open-account")
 	}
 	fs := flag.NewFlagSet("rewards "+args[0], flag.ContinueOnError)
 	url := fs.String("oracle", defaultOracleURL, "oracle HTTP API base URL")
@@ -41,6 +52,7 @@ func runRewards(ctx context.Context, args []string, out io.Writer) error {
 	authority := fs.String("authority", "", "setup payer key (base of the mint's seed address), instead of --mint")
 	seed := fs.String("seed", "hexfield", "seed prefix of the deployment's addresses")
 	all := fs.Bool("all", false, "manifest: list every hotspot line and payout")
+	ownerKey := fs.String("owner-key", "", "open-account: the owner's Solana CLI keypair file (pays the rent)")
 	pos, err := parseInterleaved(fs, args[1:])
 	if err != nil {
 		return err
@@ -81,24 +93,10 @@ func runRewards(ctx context.Context, args []string, out io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("rewards balance: owner: %w", err)
 		}
-		var mint wire.PublicKey
-		switch {
-		case *mintFlag != "":
-			if mint, err = wire.ParsePublicKey(*mintFlag); err != nil {
-				return fmt.Errorf("rewards balance: mint: %w", err)
-			}
-		case *authority != "":
-			base, err := wire.ParsePublicKey(*authority)
-			if err != nil {
-				return fmt.Errorf("rewards balance: authority: %w", err)
-			}
-			acc, err := solana.DeriveAccounts(base, *seed, [32]byte{}, 6)
-			if err != nil {
-				return fmt.Errorf("rewards balance: %w", err)
-			}
-			mint = acc.Mint
-		default:
-			return errors.New("rewards balance: --mint or --authority is required")
+		ms := mintSource{flag: *mintFlag, authority: *authority, seed: *seed, rpc: *rpcURL}
+		mint, err := ms.mint()
+		if err != nil {
+			return fmt.Errorf("rewards balance: %w", err)
 		}
 		ata, err := solana.AssociatedTokenAddress(owner, mint)
 		if err != nil {
@@ -110,11 +108,7 @@ func runRewards(ctx context.Context, args []string, out io.Writer) error {
 			return fmt.Errorf("rewards balance: %w", err)
 		}
 		if !exists[0] {
-			if *mintFlag != "" {
-				return fmt.Errorf("rewards balance: no mint %s on %s: check --mint and --rpc", mint, *rpcURL)
-			}
-			return fmt.Errorf("rewards balance: no reward mint derived from --authority %s with --seed %q on %s (mint would be %s): "+
-				"--authority is the deployment's setup payer (the oracles' solana_payer_address), or give --mint", *authority, *seed, *rpcURL, mint)
+			return fmt.Errorf("rewards balance: %w", ms.missing(mint))
 		}
 		bal, err := chain.TokenBalances(ctx, mint, [][32]byte{owner})
 		if err != nil {
@@ -122,14 +116,81 @@ func runRewards(ctx context.Context, args []string, out io.Writer) error {
 		}
 		account := wire.PublicKey(ata).String()
 		if !exists[1] {
-			account += " (not opened yet: no payout can reach this owner until it is)"
+			account += " (not opened yet: rewards accrue until the owner runs hexfield rewards open-account)"
 		}
 		fmt.Fprintf(out, "owner          %s\nmint           %s\ntoken account  %s\nbalance        %s (%d base units)\n",
 			owner, mint, account, formatAmount(bal[0], 6), bal[0])
 		return nil
+	case "open-account":
+		if len(pos) != 0 || *ownerKey == "" {
+			return errors.New("usage: hexfield rewards open-account --owner-key FILE (--mint MINT | --authority KEY)")
+		}
+		key, err := wire.ReadKeyFile(*ownerKey)
+		if err != nil {
+			return fmt.Errorf("rewards open-account: %w", err)
+		}
+		ms := mintSource{flag: *mintFlag, authority: *authority, seed: *seed, rpc: *rpcURL}
+		mint, err := ms.mint()
+		if err != nil {
+			return fmt.Errorf("rewards open-account: %w", err)
+		}
+		opened, err := solana.NewChain(*rpcURL).OpenAccount(ctx, key, mint)
+		if errors.Is(err, solana.ErrNotMint) {
+			return fmt.Errorf("rewards open-account: %w", ms.missing(mint))
+		}
+		if err != nil {
+			return fmt.Errorf("rewards open-account: %w", err)
+		}
+		fmt.Fprintf(out, "owner          %s\nmint           %s\ntoken account  %s\n", wire.PublicKeyOf(key), mint, wire.PublicKey(opened.Account))
+		if opened.AlreadyOpen {
+			fmt.Fprintln(out, "opened         already open: nothing sent, no rent paid")
+			return nil
+		}
+		fmt.Fprintf(out, "opened         transaction %s (finalized)\nrent paid      %s SOL (%d lamports), by the owner\nfee            %s SOL (%d lamports)\n",
+			opened.Signature, formatAmount(opened.Rent, 9), opened.Rent, formatAmount(opened.Fee, 9), opened.Fee)
+		fmt.Fprintln(out, "rewards accrued so far are paid in the next epoch that reaches the minimum payout")
+		return nil
 	default:
-		return fmt.Errorf("rewards: unknown subcommand %q (want manifest, proof or balance)", args[0])
+		return fmt.Errorf("rewards: unknown subcommand %q (want manifest, proof, balance or open-account)", args[0])
 	}
+}
+
+// mintSource is how a rewards command names the reward mint: --mint, or
+// --authority (the deployment's setup payer) and --seed, from which the
+// mint's address derives.
+type mintSource struct {
+	flag, authority, seed, rpc string
+}
+
+func (s mintSource) mint() (wire.PublicKey, error) {
+	switch {
+	case s.flag != "":
+		m, err := wire.ParsePublicKey(s.flag)
+		if err != nil {
+			return m, fmt.Errorf("mint: %w", err)
+		}
+		return m, nil
+	case s.authority != "":
+		base, err := wire.ParsePublicKey(s.authority)
+		if err != nil {
+			return wire.PublicKey{}, fmt.Errorf("authority: %w", err)
+		}
+		acc, err := solana.DeriveAccounts(base, s.seed, [32]byte{}, 6)
+		if err != nil {
+			return wire.PublicKey{}, err
+		}
+		return acc.Mint, nil
+	}
+	return wire.PublicKey{}, errors.New("--mint or --authority is required")
+}
+
+// missing says why there is no mint at the address mint() gave.
+func (s mintSource) missing(mint wire.PublicKey) error {
+	if s.flag != "" {
+		return fmt.Errorf("no mint %s on %s: check --mint and --rpc", mint, s.rpc)
+	}
+	return fmt.Errorf("no reward mint derived from --authority %s with --seed %q on %s (mint would be %s): "+
+		"--authority is the deployment's setup payer (the oracles' solana_payer_address), or give --mint", s.authority, s.seed, s.rpc, mint)
 }
 
 // parseInterleaved parses flags that may come before or after positional arguments.
@@ -223,6 +284,22 @@ func printManifest(out io.Writer, m *verifier.Manifest, resp oracle.EpochRespons
 	fmt.Fprintf(tw, "emission\t%s\n", formatAmount(m.Emission, 6))
 	fmt.Fprintf(tw, "total\t%s\n", formatAmount(m.Total, 6))
 	fmt.Fprintf(tw, "unallocated\t%s\n", formatAmount(m.Unallocated, 6))
+	if m.Version >= 3 {
+		parent := "none"
+		if m.Parent != 0 {
+			parent = fmt.Sprintf("epoch %d (its ledger is this one's starting point)", m.Parent)
+		}
+		fmt.Fprintf(tw, "earned\t%s (total paid includes what earlier epochs owed)\n", formatAmount(m.Earned, 6))
+		due := 0
+		for _, l := range m.Ledger {
+			if l.Due() > 0 {
+				due++
+			}
+		}
+		fmt.Fprintf(tw, "accruing\t%s owed to %d of %d owners (no token account yet, or below the minimum payout %s)\n",
+			formatAmount(m.Outstanding(), 6), due, len(m.Ledger), formatAmount(m.MinPayout, 6))
+		fmt.Fprintf(tw, "parent\t%s\n", parent)
+	}
 	fmt.Fprintf(tw, "pools\tbeacon %s, witness %s, data %s, ops %s\n", formatAmount(m.BeaconPool, 6), formatAmount(m.WitnessPool, 6), formatAmount(m.DataTransfer, 6), formatAmount(m.Ops, 6))
 	fmt.Fprintf(tw, "hotspots\t%d\n", len(m.Hotspots))
 	fmt.Fprintf(tw, "payouts\t%d (%d transactions of %d)\n", len(m.Payouts), (len(m.Payouts)+solana.BatchSize-1)/solana.BatchSize, solana.BatchSize)
@@ -274,6 +351,13 @@ func printProof(ctx context.Context, out io.Writer, c *oracle.Client, n uint64, 
 			fmt.Fprintf(out, "hotspot   %s (amount %s, withheld %s)\n", h.Hotspot, formatAmount(h.Amount, 6), formatAmount(h.Withheld, 6))
 			break
 		}
+	}
+	if m.Amount(owner) == 0 && m.Version >= 3 {
+		l := m.LedgerOf(owner)
+		fmt.Fprintf(out, "owner     %s\nepoch     %d\nowed      %s in all, paid %s: %s accruing\n", owner, n,
+			formatAmount(l.Owed, 6), formatAmount(l.Paid, 6), formatAmount(l.Due(), 6))
+		return fmt.Errorf("proof: %s has no payout in epoch %d (no token account yet, or below the minimum payout %s: hexfield rewards open-account)",
+			owner, n, formatAmount(m.MinPayout, 6))
 	}
 	resp, err := c.Epoch(ctx, n, owner)
 	if err != nil {

@@ -38,6 +38,12 @@ func manifestServer(t *testing.T, tamper bool) (*httptest.Server, *verifier.Mani
 	}
 	slices.SortFunc(m.Hotspots, func(a, b verifier.HotspotReward) int { return bytes.Compare(a.Hotspot[:], b.Hotspot[:]) })
 	m.Root = verifier.MerkleRoot(42, m.Payouts)
+	return serveManifest(t, m, tamper), m
+}
+
+// serveManifest serves m as epoch 42 of an oracle's API.
+func serveManifest(t *testing.T, m *verifier.Manifest, tamper bool) *httptest.Server {
+	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/v1/epochs/42" {
 			w.WriteHeader(404)
@@ -65,7 +71,47 @@ func manifestServer(t *testing.T, tamper bool) (*httptest.Server, *verifier.Mani
 		json.NewEncoder(w).Encode(resp)
 	}))
 	t.Cleanup(srv.Close)
-	return srv, m
+	return srv
+}
+
+// A version-3 manifest shows what accrues, and an owner that accrues gets
+// its ledger instead of a proof.
+func TestRewardsManifestAccrual(t *testing.T) {
+	paid, waiting := wire.PublicKey{1}, wire.PublicKey{2}
+	m := &verifier.Manifest{Version: 3, Epoch: 42, Parent: 41, MinPayout: 1_000_000, Emission: 5_000_000,
+		Earned: 3_000_000, Unallocated: 2_000_000, Total: 2_500_000,
+		Hotspots: []verifier.HotspotReward{
+			{Hotspot: wire.PublicKeyOf(rewardsKey("h1")), Owner: paid, Amount: 2_000_000},
+			{Hotspot: wire.PublicKeyOf(rewardsKey("h2")), Owner: waiting, Amount: 1_000_000},
+		},
+		Ledger:  []verifier.OwnerLedger{{Owner: paid, Owed: 2_500_000, Paid: 2_500_000}, {Owner: waiting, Owed: 1_700_000}},
+		Payouts: []verifier.Payout{{Owner: paid, Amount: 2_500_000}},
+	}
+	slices.SortFunc(m.Hotspots, func(a, b verifier.HotspotReward) int { return bytes.Compare(a.Hotspot[:], b.Hotspot[:]) })
+	m.Root = verifier.MerkleRoot(42, m.Payouts)
+	if _, err := verifier.UnmarshalManifest(m.Marshal()); err != nil {
+		t.Fatal(err)
+	}
+	srv := serveManifest(t, m, false)
+	ctx := context.Background()
+	var out bytes.Buffer
+	if err := runRewards(ctx, []string{"manifest", "42", "--oracle", srv.URL}, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"earned          3.000000", "accruing        1.700000 owed to 1 of 2 owners", "minimum payout 1.000000", "parent          epoch 41"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("manifest output lacks %q:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	err := runRewards(ctx, []string{"proof", "42", waiting.String(), "--oracle", srv.URL}, &out)
+	if err == nil || !strings.Contains(err.Error(), "open-account") || !strings.Contains(out.String(), "1.700000 accruing") {
+		t.Fatalf("proof of an accruing owner: %v\n%s", err, out.String())
+	}
+	out.Reset()
+	if err := runRewards(ctx, []string{"proof", "42", paid.String(), "--oracle", srv.URL}, &out); err != nil || !strings.Contains(out.String(), "verified  yes") {
+		t.Fatalf("proof of a paid owner: %v\n%s", err, out.String())
+	}
 }
 
 func TestRewardsManifestAndProof(t *testing.T) {
@@ -169,5 +215,68 @@ func TestRewardsBalance(t *testing.T) {
 	}
 	if err := runRewards(ctx, []string{"balance", owner.String(), "--rpc", net.URL(), "--mint", wire.PublicKeyOf(rewardsKey("no-such-mint")).String()}, &out); err == nil || !strings.Contains(err.Error(), "no mint") {
 		t.Fatalf("wrong mint: %v", err)
+	}
+}
+
+// An owner opens its reward token account with its own key file: the
+// account appears, the owner's wallet pays the rent, and a second run
+// sends nothing.
+func TestRewardsOpenAccount(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	net := localnet.StartForTest(t)
+	payer, owner := rewardsKey("setup-payer"), rewardsKey("open-owner")
+	acc, err := solana.DeriveAccounts(wire.PublicKeyOf(payer), "hexfield", wire.PublicKeyOf(rewardsKey("dist")), 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The deployment's mint, where setup would have made it.
+	if err := net.SetMint(ctx, wire.PublicKey(acc.Mint).String(), acc.Multisig, 6, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := net.Call(ctx, "requestAirdrop", []any{wire.PublicKeyOf(owner).String(), 1_000_000_000}, nil); err != nil {
+		t.Fatal(err)
+	}
+	keyFile := t.TempDir() + "/owner.json"
+	if err := wire.WriteKeyFile(keyFile, owner); err != nil {
+		t.Fatal(err)
+	}
+	ata, _ := solana.AssociatedTokenAddress(wire.PublicKeyOf(owner), acc.Mint)
+	var out bytes.Buffer
+	args := []string{"open-account", "--owner-key", keyFile, "--rpc", net.URL(), "--authority", wire.PublicKeyOf(payer).String()}
+	if err := runRewards(ctx, args, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	for _, want := range []string{"token account  " + wire.PublicKey(ata).String(), "rent paid      0.002039280 SOL (2039280 lamports), by the owner", "fee            0.000005000 SOL (5000 lamports)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	funded, err := solana.NewChain(net.URL()).Funded(ctx, acc.Mint, [][32]byte{wire.PublicKeyOf(owner)})
+	if err != nil || !funded[0] {
+		t.Fatalf("funded %v, %v", funded, err)
+	}
+	out.Reset()
+	if err := runRewards(ctx, []string{"open-account", "--owner-key", keyFile, "--rpc", net.URL(), "--mint", wire.PublicKey(acc.Mint).String()}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "already open: nothing sent, no rent paid") {
+		t.Fatalf("second run:\n%s", out.String())
+	}
+	// balance no longer says the account is missing.
+	out.Reset()
+	if err := runRewards(ctx, []string{"balance", wire.PublicKeyOf(owner).String(), "--rpc", net.URL(), "--mint", wire.PublicKey(acc.Mint).String()}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "not opened yet") {
+		t.Fatalf("balance after opening:\n%s", out.String())
+	}
+	// A wrong authority names the mint it derived; a missing key file is refused.
+	err = runRewards(ctx, []string{"open-account", "--owner-key", keyFile, "--rpc", net.URL(), "--authority", wire.PublicKeyOf(owner).String()}, &out)
+	if err == nil || !strings.Contains(err.Error(), "no reward mint derived from --authority") {
+		t.Fatalf("wrong authority: %v", err)
+	}
+	if err := runRewards(ctx, []string{"open-account", "--rpc", net.URL(), "--mint", wire.PublicKey(acc.Mint).String()}, &out); err == nil {
+		t.Fatal("no --owner-key: no error")
 	}
 }
