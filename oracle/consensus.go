@@ -142,9 +142,9 @@ type consensus struct {
 	poll    time.Duration
 	log     *slog.Logger
 	mu      sync.Mutex
-	offered map[uint64]*offer            // this oracle's current proposal, by epoch
-	taken   map[acceptKey]*acceptance     // inputs accepted, by leader and epoch
-	zero    map[uint64]*acceptance        // agreed epochs that pay nothing (no chain record)
+	offered map[uint64]*offer         // this oracle's current proposal, by epoch
+	taken   map[acceptKey]*acceptance // inputs accepted, by leader and epoch
+	zero    map[uint64]*acceptance    // agreed epochs that pay nothing (no chain record)
 }
 
 // offer is a leader's current proposal for an epoch.
@@ -424,7 +424,7 @@ func (c *consensus) distribute(ctx context.Context, n uint64, raw []byte) error 
 	}
 	for range 3 {
 		err = c.pay.Distribute(ctx, payoutOf(man))
-		m, ok := unfinishedEpoch(err)
+		m, ok := solana.UnfinishedEpoch(err)
 		if !ok || m == n {
 			return err
 		}
@@ -442,16 +442,6 @@ func (c *consensus) distribute(ctx context.Context, n uint64, raw []byte) error 
 		}
 	}
 	return err
-}
-
-// unfinishedEpoch tells whether err says another authorised epoch still
-// holds the escrow's allowance, and which.
-func unfinishedEpoch(err error) (uint64, bool) {
-	var u interface{ UnfinishedEpoch() uint64 }
-	if errors.As(err, &u) {
-		return u.UnfinishedEpoch(), true
-	}
-	return 0, false
 }
 
 type peerAnswer struct {

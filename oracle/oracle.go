@@ -123,7 +123,7 @@ func New(cfg Config, d Deps) (*Oracle, error) {
 		cfg: cfg, key: d.Key, pub: wire.PublicKeyOf(d.Key), log: log,
 		rewarder: d.Rewarder, blockhash: d.Blockhash, now: d.Now,
 		pc: d.PacketConn, ln: d.HTTPListener, metricsLn: d.MetricsListener, gatherer: d.Gatherer, registerer: d.Registerer, verifyMax: maxVerifyBatch,
-		retry: make(chan struct{}, 1),
+		retry:   make(chan struct{}, 1),
 		dcChain: d.DCChain,
 	}
 	if o.now == nil {

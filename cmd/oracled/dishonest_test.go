@@ -55,11 +55,13 @@ func readFramed(r io.Reader, m proto.Message) error {
 func (l *liar) serve(ctx context.Context, t *testing.T) {
 	tlsConf, err := wire.ServerTLSConfig(l.key, func(wire.PublicKey) error { return nil })
 	if err != nil {
-		t.Fatal(err)
+		t.Error(err)
+		return
 	}
 	ln, err := quic.Listen(l.pc, tlsConf, wire.QUICConfig())
 	if err != nil {
-		t.Fatal(err)
+		t.Error(err)
+		return
 	}
 	go func() {
 		<-ctx.Done()
