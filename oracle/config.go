@@ -100,6 +100,12 @@ type Config struct {
 	// network must agree (it is in the parameter hash). Default false.
 	ChargeWithoutPoC bool `toml:"charge_without_poc"`
 
+	// MinPayout is the smallest reward payout in token base units: an
+	// owner's rewards accrue until they reach it (and until the owner has
+	// opened its reward token account). Every oracle of a network must
+	// agree (it is in the manifest). Default 0: no minimum.
+	MinPayout uint64 `toml:"min_payout"`
+
 	// SolanaRPC is the Solana JSON-RPC endpoint for entropy blockhashes and
 	// reward distribution. Empty (the default) means no chain: entropy uses
 	// an all-zero blockhash and epochs end with their manifest.

@@ -45,6 +45,7 @@ var configHelp = map[string]string{
 	"cosign_listen":              "UDP `address` answering peers' co-signing requests (with peers and solana_rpc)",
 	"threshold":                  "co-signatures (`M`) phase 1 needs, more than half of peers+1 (default (peers+1)/2+1)",
 	"leader":                     "with peers: this oracle holds the deployment's payer and distributor keys and takes its turn leading epochs",
+	"min_payout":                 "the smallest reward payout in token base units; smaller amounts accrue (the same on every oracle)",
 	"leader_timeout":             "how long an epoch's leader has before the next oracle takes over (`duration`, the same on every oracle)",
 	"net_id":                     "the network's LoRaWAN NetID, 6 hex digits; organizations' DevAddr blocks come from its prefix (`netid`)",
 	"max_devaddr_blocks":         "most blocks of 8 DevAddrs one organization may hold (`count`)",

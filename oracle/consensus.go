@@ -151,6 +151,7 @@ type consensus struct {
 type offer struct {
 	ref     *wire.InputRef
 	entries []inputEntry
+	acc     accrualInput
 }
 
 type acceptKey struct {
@@ -162,6 +163,7 @@ type acceptKey struct {
 type acceptance struct {
 	ref      *wire.InputRef
 	entries  []inputEntry
+	acc      accrualInput
 	manifest []byte
 	summary  solana.Summary
 	leader   wire.PublicKey
@@ -348,6 +350,11 @@ func (c *consensus) lead(ctx context.Context, n uint64) (agreement, error) {
 	if err != nil {
 		return agreement{}, err
 	}
+	acc, err := c.o.accrualFor(ctx, n)
+	if err != nil {
+		return agreement{}, err
+	}
+	froot := fundedRoot(acc.funded)
 	var pushed, fetched int
 	down := map[wire.PublicKey]bool{}
 	for round := range maxRounds {
@@ -356,9 +363,10 @@ func (c *consensus) lead(ctx context.Context, n uint64) (agreement, error) {
 			return agreement{}, err
 		}
 		root := inputRoot(entries)
-		ref := &wire.InputRef{Epoch: n, Round: uint32(round), FromMs: from, ToMs: to, Count: uint64(len(entries)), Root: root[:]}
+		ref := &wire.InputRef{Epoch: n, Round: uint32(round), FromMs: from, ToMs: to, Count: uint64(len(entries)), Root: root[:],
+			Parent: acc.parent, FundedCount: uint64(len(acc.funded)), FundedRoot: froot[:]}
 		c.mu.Lock()
-		c.offered[n] = &offer{ref: ref, entries: entries}
+		c.offered[n] = &offer{ref: ref, entries: entries, acc: acc}
 		c.mu.Unlock()
 		resps := c.reconcileAll(ctx, ref, down)
 		roundPushed := 0
@@ -371,7 +379,7 @@ func (c *consensus) lead(ctx context.Context, n uint64) (agreement, error) {
 			c.log.Info("consensus: peers sent missing reports", "epoch", n, "round", round, "reports", roundPushed)
 			continue
 		}
-		raw, sum, err := c.o.manifestFrom(n, from, entries)
+		raw, sum, err := c.o.manifestFrom(n, from, entries, acc)
 		if err != nil {
 			return agreement{}, err
 		}
@@ -395,7 +403,7 @@ func (c *consensus) lead(ctx context.Context, n uint64) (agreement, error) {
 		if agreeing < c.m {
 			return agreement{}, fmt.Errorf("round %d: %d of %d oracles agree on the input (%d reports): %v", round, agreeing, c.m, len(entries), refusals)
 		}
-		a := acceptance{ref: ref, entries: entries, manifest: raw, summary: sum, leader: c.self, fetched: fetched, pushed: pushed}
+		a := acceptance{ref: ref, entries: entries, acc: acc, manifest: raw, summary: sum, leader: c.self, fetched: fetched, pushed: pushed}
 		c.mu.Lock()
 		c.taken[acceptKey{c.self, n}] = &a
 		c.mu.Unlock()
@@ -547,7 +555,11 @@ func (c *consensus) take(ctx context.Context, p *CosignClient, ref *wire.InputRe
 	if own, _, err := c.rangeOf(n); err == nil && ref.GetFromMs() > own {
 		return acceptance{}, counts, fmt.Errorf("input range starts at %d, after %d where this oracle's unsettled reports start", ref.GetFromMs(), own)
 	}
-	theirs, err := c.fetchEntries(ctx, p, ref)
+	acc, err := c.takeAccrual(ctx, p, ref, push)
+	if err != nil {
+		return acceptance{}, counts, err
+	}
+	theirs, err := c.fetchEntries(ctx, p, ref, false)
 	if err != nil {
 		return acceptance{}, counts, err
 	}
@@ -602,12 +614,12 @@ func (c *consensus) take(ctx context.Context, p *CosignClient, ref *wire.InputRe
 		}
 		return acceptance{}, counts, errPushed
 	}
-	raw, sum, err := c.o.manifestFrom(n, ref.GetFromMs(), theirs)
+	raw, sum, err := c.o.manifestFrom(n, ref.GetFromMs(), theirs, acc)
 	if err != nil {
 		return acceptance{}, counts, err
 	}
 	leader := wire.PublicKey(p.Key())
-	return acceptance{ref: ref, entries: theirs, manifest: raw, summary: sum, leader: leader, fetched: counts.fetched, pushed: counts.pushed}, counts, nil
+	return acceptance{ref: ref, entries: theirs, acc: acc, manifest: raw, summary: sum, leader: leader, fetched: counts.fetched, pushed: counts.pushed}, counts, nil
 }
 
 // checkStamp accepts the proposed settled stamp of a report this oracle
@@ -638,12 +650,17 @@ func (c *consensus) checkStamp(proposed, own inputEntry) error {
 }
 
 // fetchEntries reads the entries of ref from p and checks them against it.
-func (c *consensus) fetchEntries(ctx context.Context, p *CosignClient, ref *wire.InputRef) ([]inputEntry, error) {
-	out := make([]inputEntry, 0, min(ref.GetCount(), 1<<20))
+// With funded, it reads the funded owners' list instead (keys as ids).
+func (c *consensus) fetchEntries(ctx context.Context, p *CosignClient, ref *wire.InputRef, funded bool) ([]inputEntry, error) {
+	count := ref.GetCount()
+	if funded {
+		count = ref.GetFundedCount()
+	}
+	out := make([]inputEntry, 0, min(count, 1<<20))
 	var after []byte
 	for {
 		var page wire.InputPage
-		req := &wire.InputPageRequest{Ref: ref, After: after, Limit: pageLimit}
+		req := &wire.InputPageRequest{Ref: ref, After: after, Limit: pageLimit, Funded: funded}
 		if err := p.roundTrip(ctx, &wire.CosignStream{Msg: &wire.CosignStream_Input{Input: req}}, &page); err != nil {
 			return nil, fmt.Errorf("input page: %w", err)
 		}
@@ -654,7 +671,7 @@ func (c *consensus) fetchEntries(ctx context.Context, p *CosignClient, ref *wire
 			return nil, fmt.Errorf("input page of %d entries", len(page.GetEntries()))
 		}
 		for _, e := range page.GetEntries() {
-			if len(e.GetId()) != 32 || !slices.Contains(reportKinds, e.GetKind()) || e.GetMs() < ref.GetFromMs() || e.GetMs() >= ref.GetToMs() {
+			if len(e.GetId()) != 32 || (!funded && (!slices.Contains(reportKinds, e.GetKind()) || e.GetMs() < ref.GetFromMs() || e.GetMs() >= ref.GetToMs())) {
 				return nil, fmt.Errorf("input entry %x: malformed or outside the range", e.GetId())
 			}
 			en := inputEntry{ID: [32]byte(e.GetId()), Kind: e.GetKind(), Ms: e.GetMs()}
@@ -662,8 +679,8 @@ func (c *consensus) fetchEntries(ctx context.Context, p *CosignClient, ref *wire
 				return nil, errors.New("input entries not in strict id order")
 			}
 			out = append(out, en)
-			if uint64(len(out)) > ref.GetCount() {
-				return nil, fmt.Errorf("input has more than its %d entries", ref.GetCount())
+			if uint64(len(out)) > count {
+				return nil, fmt.Errorf("input has more than its %d entries", count)
 			}
 		}
 		if !page.GetMore() || len(page.GetEntries()) == 0 {
@@ -671,10 +688,68 @@ func (c *consensus) fetchEntries(ctx context.Context, p *CosignClient, ref *wire
 		}
 		after = out[len(out)-1].ID[:]
 	}
-	if root := inputRoot(out); uint64(len(out)) != ref.GetCount() || !bytes.Equal(root[:], ref.GetRoot()) {
-		return nil, fmt.Errorf("input list (%d entries) does not match its root and count %d", len(out), ref.GetCount())
+	root, want := inputRoot(out), ref.GetRoot()
+	if funded {
+		keys := make([][32]byte, len(out))
+		for i, e := range out {
+			keys[i] = e.ID
+		}
+		root, want = fundedRoot(keys), ref.GetFundedRoot()
+	}
+	if uint64(len(out)) != count || !bytes.Equal(root[:], want) {
+		return nil, fmt.Errorf("input list (%d entries) does not match its root and count %d", len(out), count)
 	}
 	return out, nil
+}
+
+// fundedRoot commits to the funded owners' keys, sorted.
+func fundedRoot(keys [][32]byte) [32]byte {
+	h := sha256.New()
+	for _, k := range keys {
+		h.Write(k[:])
+	}
+	return [32]byte(h.Sum(nil))
+}
+
+// takeAccrual checks a proposal's accrual inputs: when reconciling, the
+// parent must be this oracle's last settled manifest and every owner listed
+// as funded must have its token account on chain now; when catching up,
+// the parent's manifest must be here.
+func (c *consensus) takeAccrual(ctx context.Context, p *CosignClient, ref *wire.InputRef, live bool) (accrualInput, error) {
+	acc := accrualInput{parent: ref.GetParent()}
+	if live {
+		own, err := c.o.lastSettled()
+		if err != nil {
+			return acc, err
+		}
+		if own != acc.parent {
+			return acc, fmt.Errorf("accrual parent %d, but this oracle's last settled manifest is %d", acc.parent, own)
+		}
+	} else if _, err := c.o.parentLedger(acc.parent); err != nil {
+		return acc, err
+	}
+	if ref.GetFundedCount() > maxInput {
+		return acc, fmt.Errorf("%d funded owners exceed %d", ref.GetFundedCount(), maxInput)
+	}
+	list, err := c.fetchEntries(ctx, p, ref, true)
+	if err != nil {
+		return acc, fmt.Errorf("funded owners: %w", err)
+	}
+	for _, e := range list {
+		acc.funded = append(acc.funded, e.ID)
+	}
+	if live && c.o.funded != nil && len(acc.funded) > 0 {
+		ok, err := c.o.funded(ctx, acc.funded)
+		if err != nil {
+			return acc, fmt.Errorf("funded owners: %w", err)
+		}
+		for i, k := range acc.funded {
+			if !ok[i] {
+				return acc, fmt.Errorf("owner %s listed as funded has no reward token account", wire.PublicKey(k))
+			}
+		}
+	}
+	return acc, nil
 }
 
 // fetchReports fetches the reports ids from p, checks each against its
@@ -879,9 +954,15 @@ func plausibleStamp(raw []byte, ms int64) error {
 // serveInput answers a page of an input this oracle proposed, accepted or
 // settled.
 func (c *consensus) serveInput(req *wire.InputPageRequest) *wire.InputPage {
-	entries, ok := c.entriesOf(req.GetRef())
+	entries, acc, ok := c.entriesOf(req.GetRef())
 	if !ok {
 		return &wire.InputPage{Error: "no such input here"}
+	}
+	if req.GetFunded() {
+		entries = make([]inputEntry, len(acc.funded))
+		for i, k := range acc.funded {
+			entries[i] = inputEntry{ID: k}
+		}
 	}
 	start := 0
 	if len(req.GetAfter()) > 0 {
@@ -899,18 +980,21 @@ func (c *consensus) serveInput(req *wire.InputPageRequest) *wire.InputPage {
 	return page
 }
 
-func (c *consensus) entriesOf(ref *wire.InputRef) ([]inputEntry, bool) {
+func (c *consensus) entriesOf(ref *wire.InputRef) ([]inputEntry, accrualInput, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if o := c.offered[ref.GetEpoch()]; o != nil && bytes.Equal(o.ref.GetRoot(), ref.GetRoot()) {
-		return o.entries, true
+	same := func(r *wire.InputRef) bool {
+		return bytes.Equal(r.GetRoot(), ref.GetRoot()) && bytes.Equal(r.GetFundedRoot(), ref.GetFundedRoot()) && r.GetParent() == ref.GetParent()
+	}
+	if o := c.offered[ref.GetEpoch()]; o != nil && same(o.ref) {
+		return o.entries, o.acc, true
 	}
 	for k, a := range c.taken {
-		if k.epoch == ref.GetEpoch() && bytes.Equal(a.ref.GetRoot(), ref.GetRoot()) {
-			return a.entries, true
+		if k.epoch == ref.GetEpoch() && same(a.ref) {
+			return a.entries, a.acc, true
 		}
 	}
-	return nil, false
+	return nil, accrualInput{}, false
 }
 
 // serveReports answers stored reports by id.
@@ -974,7 +1058,7 @@ func (c *consensus) loadSettled(n uint64) (*acceptance, bool) {
 	if err != nil || !found || rec.Step < StepComputed || rec.InputFromMs == 0 {
 		return nil, false
 	}
-	entries, err := c.o.store.agreedInput(n)
+	entries, funded, err := c.o.store.agreedInput(n)
 	if err != nil {
 		return nil, false
 	}
@@ -987,9 +1071,10 @@ func (c *consensus) loadSettled(n uint64) (*acceptance, bool) {
 		return nil, false
 	}
 	_, to := c.o.params.InputWindow(n)
-	root := inputRoot(entries)
-	a := &acceptance{ref: &wire.InputRef{Epoch: n, FromMs: rec.InputFromMs, ToMs: to, Count: uint64(len(entries)), Root: root[:]},
-		entries: entries, manifest: raw, summary: payoutOf(man).Summary()}
+	root, froot := inputRoot(entries), fundedRoot(funded)
+	a := &acceptance{ref: &wire.InputRef{Epoch: n, FromMs: rec.InputFromMs, ToMs: to, Count: uint64(len(entries)), Root: root[:],
+		Parent: man.Parent, FundedCount: uint64(len(funded)), FundedRoot: froot[:]},
+		entries: entries, acc: accrualInput{parent: man.Parent, funded: funded}, manifest: raw, summary: payoutOf(man).Summary()}
 	c.mu.Lock()
 	c.taken[acceptKey{c.self, n}] = a
 	c.mu.Unlock()

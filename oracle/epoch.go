@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -241,7 +242,12 @@ func (o *Oracle) advanceEpoch(ctx context.Context, n uint64) error {
 				}
 				break
 			}
-			in, err := o.epochInput(n)
+			acc, err := o.accrualFor(ctx, n)
+			if err != nil {
+				return err
+			}
+			_, to := o.params.InputWindow(n)
+			in, err := o.epochInputWith(n, to, nil, acc)
 			if err != nil {
 				return err
 			}
@@ -377,15 +383,103 @@ func payoutOf(m *verifier.Manifest) solana.EpochPayout {
 // the parameters' input window.
 func (o *Oracle) epochInput(n uint64) (verifier.EpochInput, error) {
 	_, to := o.params.InputWindow(n)
-	return o.epochInputWith(n, to, nil)
+	return o.epochInputWith(n, to, nil, accrualInput{})
+}
+
+// accrualInput is what an epoch's payments build on (verifier accrual):
+// the parent manifest's epoch and the owners with a reward token account,
+// sorted.
+type accrualInput struct {
+	parent uint64
+	funded [][32]byte
+}
+
+// lastSettled is the epoch whose manifest this oracle wrote last: the
+// accrual parent of the next manifest.
+func (o *Oracle) lastSettled() (uint64, error) {
+	n, _, err := o.store.getMetaU64(metaLastSettled)
+	return n, err
+}
+
+// parentLedger returns manifest parent's ledger (nil for parent 0).
+func (o *Oracle) parentLedger(parent uint64) ([]verifier.OwnerLedger, error) {
+	if parent == 0 {
+		return nil, nil
+	}
+	raw, found, err := o.store.Manifest(parent)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, fmt.Errorf("accrual parent %d: no manifest here", parent)
+	}
+	m, err := verifier.UnmarshalManifest(raw)
+	if err != nil {
+		return nil, fmt.Errorf("accrual parent %d: %w", parent, err)
+	}
+	return m.Ledger, nil
+}
+
+// accrualFor reads epoch n's accrual inputs: the last settled manifest as
+// parent, and which owners that can be paid (the registry's at the epoch's
+// start, the parent ledger's, the operations wallet) have a reward token
+// account now.
+func (o *Oracle) accrualFor(ctx context.Context, n uint64) (accrualInput, error) {
+	parent, err := o.lastSettled()
+	if err != nil {
+		return accrualInput{}, err
+	}
+	ledger, err := o.parentLedger(parent)
+	if err != nil {
+		return accrualInput{}, err
+	}
+	regs, err := o.store.registryAt(o.params.EpochStart(n))
+	if err != nil {
+		return accrualInput{}, err
+	}
+	set := map[[32]byte]struct{}{}
+	for _, r := range regs {
+		set[[32]byte(r.Owner)] = struct{}{}
+	}
+	for _, l := range ledger {
+		set[l.Owner] = struct{}{}
+	}
+	if !o.params.OpsOwner.IsZero() {
+		set[o.params.OpsOwner] = struct{}{}
+	}
+	owners := make([][32]byte, 0, len(set))
+	for k := range set {
+		owners = append(owners, k)
+	}
+	slices.SortFunc(owners, func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) })
+	if o.funded == nil {
+		return accrualInput{parent: parent, funded: owners}, nil
+	}
+	ok, err := o.funded(ctx, owners)
+	if err != nil {
+		return accrualInput{}, fmt.Errorf("reward token accounts: %w", err)
+	}
+	var funded [][32]byte
+	for i, k := range owners {
+		if ok[i] {
+			funded = append(funded, k)
+		}
+	}
+	return accrualInput{parent: parent, funded: funded}, nil
 }
 
 // epochInputWith gathers epoch n's input from the store up to histTo and,
 // from there on, exactly the reports listed in entries with their settled
-// stamps (consensus.go).
-func (o *Oracle) epochInputWith(n uint64, histTo int64, entries []inputEntry) (verifier.EpochInput, error) {
+// stamps (consensus.go), with the accrual inputs acc.
+func (o *Oracle) epochInputWith(n uint64, histTo int64, entries []inputEntry, acc accrualInput) (verifier.EpochInput, error) {
 	p := o.params
-	in := verifier.EpochInput{Epoch: n, Params: p, Emission: o.cfg.Emission, TokensPerDC: verifier.Ratio{Num: o.cfg.TokensPerDC, Den: 1}}
+	in := verifier.EpochInput{Epoch: n, Params: p, Emission: o.cfg.Emission, TokensPerDC: verifier.Ratio{Num: o.cfg.TokensPerDC, Den: 1},
+		Parent: acc.parent, Funded: acc.funded, MinPayout: o.cfg.MinPayout}
+	ledger, err := o.parentLedger(acc.parent)
+	if err != nil {
+		return in, err
+	}
+	in.Ledger = ledger
 	regs, err := o.store.registryAt(p.EpochStart(n))
 	if err != nil {
 		return in, err
@@ -438,8 +532,8 @@ func (o *Oracle) epochInputWith(n uint64, histTo int64, entries []inputEntry) (v
 // manifestFrom computes epoch n's manifest from the store's settled history
 // before from and the reconciled entries after it, and returns its bytes
 // and summary.
-func (o *Oracle) manifestFrom(n uint64, from int64, entries []inputEntry) ([]byte, solana.Summary, error) {
-	in, err := o.epochInputWith(n, from, entries)
+func (o *Oracle) manifestFrom(n uint64, from int64, entries []inputEntry, acc accrualInput) ([]byte, solana.Summary, error) {
+	in, err := o.epochInputWith(n, from, entries, acc)
 	if err != nil {
 		return nil, solana.Summary{}, err
 	}
@@ -466,7 +560,7 @@ func (o *Oracle) agreeEpoch(ctx context.Context, rec *epochRecord) error {
 		}
 		return err
 	}
-	if err := o.store.settleInput(n, a.ref.GetFromMs(), a.ref.GetToMs(), a.entries); err != nil {
+	if err := o.store.settleInput(n, a.ref.GetFromMs(), a.ref.GetToMs(), a.entries, a.acc.funded); err != nil {
 		return err
 	}
 	man, err := verifier.UnmarshalManifest(a.manifest)

@@ -138,6 +138,10 @@ func NewNode(ctx context.Context, cfg Config, deps Deps, cosignPC net.PacketConn
 			}
 		}
 	}
+	if n.chain && deps.Funded == nil {
+		chain, mint := solana.NewChain(cfg.SolanaRPC), n.accounts.Mint
+		deps.Funded = func(ctx context.Context, owners [][32]byte) ([]bool, error) { return chain.Funded(ctx, mint, owners) }
+	}
 	if o, err = New(cfg, deps); err != nil {
 		return nil, err
 	}

@@ -50,6 +50,10 @@ type Deps struct {
 	// DCChain reads DC purchases from the chain (with Config.DCTreasury);
 	// nil = DC are not bought on chain.
 	DCChain DCChain
+	// Funded reports which owners have a reward token account (the
+	// chain's oracle/solana Chain.Funded); only those are paid, the others
+	// accrue. nil = every owner counts as funded (no chain).
+	Funded func(ctx context.Context, owners [][32]byte) ([]bool, error)
 	// Now is the clock; nil = time.Now.
 	Now func() time.Time
 	// Params, if non-nil, is the verifier parameter set; the oracle
@@ -98,6 +102,8 @@ type Oracle struct {
 	// epochHook, when set by tests, is called after each persisted epoch
 	// step; an error stops the scheduler there, as a crash would.
 	epochHook func(epoch uint64, step EpochStep) error
+	// funded is Deps.Funded.
+	funded func(ctx context.Context, owners [][32]byte) ([]bool, error)
 	// cons is the M-of-N agreement with peer oracles (consensus.go); nil
 	// for a single oracle.
 	cons *consensus

@@ -29,7 +29,7 @@ package oracle
 //	0x51    hotspot[32] ‖ received_ms u64 ‖ beacon id[32] role u8 (1 beaconer, 2 witness)
 //	0x60    epoch u64                                     JSON epochRecord (state machine)
 //	0x61    epoch u64                                     canonical manifest bytes
-//	0x62    epoch u64 ‖ id[32]                            kind u8 ‖ stamp u64        (the input settled for an epoch, consensus.go)
+//	0x62    epoch u64 ‖ id[32]                            kind u8 ‖ stamp u64        (the input settled for an epoch, consensus.go; kind 0: id is an owner counted as funded)
 //	0x63    id[32]                                        epoch u64                  (reports a settled input left out)
 //	0x70    wallet[32]                                    JSON dcAccount  (a wallet's data credits)
 //	0x71    wallet[32] ‖ seq u64                          JSON dcEntry    (every credit and debit of a wallet)
@@ -114,6 +114,7 @@ const (
 	metaVerifyCursor = "verify_cursor" // u64: beacons with received_ms < cursor are verified
 	metaEpochNext    = "epoch_next"    // u64: the next epoch the scheduler will close
 	metaDCCursor     = "dc_cursor"     // base58 signature: treasury transactions up to it are read
+	metaLastSettled  = "last_settled"  // u64: the epoch whose manifest was written last (the next one's accrual parent)
 )
 
 // migrations()[v] upgrades a store at version v to v+1. A step may write

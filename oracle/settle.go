@@ -66,34 +66,40 @@ func (s *Store) candidates(from, to int64) ([]inputEntry, error) {
 	return out, nil
 }
 
-// agreedInput returns the input settled for epoch n, sorted by id (nil
-// when none was).
-func (s *Store) agreedInput(n uint64) ([]inputEntry, error) {
+// agreedInput returns the input settled for epoch n: its reports sorted
+// by id and the owners it counted as funded, sorted (nil when none was).
+// Funded owners are stored under the same prefix with kind 0.
+func (s *Store) agreedInput(n uint64) ([]inputEntry, [][32]byte, error) {
 	var out []inputEntry
+	var funded [][32]byte
 	err := s.db.View(func(txn *badger.Txn) error {
 		return s.scanIndex(txn, agreedPrefix(n), nil, nil, false, func(k, v []byte) error {
 			if len(v) != 9 {
 				return fmt.Errorf("agreed entry: %w", errCorrupt)
+			}
+			if v[0] == 0 {
+				funded = append(funded, [32]byte(k[9:]))
+				return nil
 			}
 			out = append(out, inputEntry{ID: [32]byte(k[9:]), Kind: wire.Kind(v[0]), Ms: int64(binary.BigEndian.Uint64(v[1:]))})
 			return nil
 		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("agreed input %d: %w", n, err)
+		return nil, nil, fmt.Errorf("agreed input %d: %w", n, err)
 	}
-	return out, nil
+	return out, funded, nil
 }
 
-// settleInput records entries as the settled input of epoch n over [from,
-// to): every listed report's stored stamp becomes its settled stamp (its
+// settleInput records entries (and the funded owners) as the settled
+// input of epoch n over [from, to): every listed report's stored stamp becomes its settled stamp (its
 // indexes move with it), and every report stored with a stamp in [from,
 // to) that the input leaves out is excluded (its time index is removed, so
 // no later input or scan sees it; the report itself stays, so a resend is
 // still a duplicate). Every listed report must be stored. It is
 // idempotent, and written in as many transactions as it needs: a crash
 // part-way is repaired by running it again.
-func (s *Store) settleInput(n uint64, from, to int64, entries []inputEntry) error {
+func (s *Store) settleInput(n uint64, from, to int64, entries []inputEntry, funded [][32]byte) error {
 	held, err := s.candidates(from, to)
 	if err != nil {
 		return err
@@ -112,6 +118,11 @@ func (s *Store) settleInput(n uint64, from, to int64, entries []inputEntry) erro
 			return fmt.Errorf("settle input %d: %w", n, err)
 		}
 		if err := s.restamp(w, e); err != nil {
+			return fmt.Errorf("settle input %d: %w", n, err)
+		}
+	}
+	for _, k := range funded {
+		if err := w.set(s.entry(agreedKey(n, k), make([]byte, 9))); err != nil {
 			return fmt.Errorf("settle input %d: %w", n, err)
 		}
 	}

@@ -805,6 +805,9 @@ func (s *Store) putEpochCharged(rec epochRecord, manifest []byte, chargeMs int64
 		if err := txn.Set(manifestKey(rec.Epoch), manifest); err != nil {
 			return err
 		}
+		if err := txn.Set(metaKey(metaLastSettled), u64(nil, rec.Epoch)); err != nil {
+			return err
+		}
 		return txn.Set(epochKey(rec.Epoch), encodeJSON(rec))
 	})
 }

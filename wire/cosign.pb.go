@@ -354,13 +354,20 @@ func (*CosignStream_Agreed) isCosignStream_Msg() {}
 // (id, kind, stamp), committed to by root = SHA-256 over the entries' encodings
 // (id[32] ‖ kind u8 ‖ stamp i64 big-endian).
 type InputRef struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Epoch         uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
-	Round         uint32                 `protobuf:"varint,2,opt,name=round,proto3" json:"round,omitempty"`
-	FromMs        int64                  `protobuf:"varint,3,opt,name=from_ms,json=fromMs,proto3" json:"from_ms,omitempty"`
-	ToMs          int64                  `protobuf:"varint,4,opt,name=to_ms,json=toMs,proto3" json:"to_ms,omitempty"`
-	Count         uint64                 `protobuf:"varint,5,opt,name=count,proto3" json:"count,omitempty"`
-	Root          []byte                 `protobuf:"bytes,6,opt,name=root,proto3" json:"root,omitempty"` // 32 bytes
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Epoch  uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Round  uint32                 `protobuf:"varint,2,opt,name=round,proto3" json:"round,omitempty"`
+	FromMs int64                  `protobuf:"varint,3,opt,name=from_ms,json=fromMs,proto3" json:"from_ms,omitempty"`
+	ToMs   int64                  `protobuf:"varint,4,opt,name=to_ms,json=toMs,proto3" json:"to_ms,omitempty"`
+	Count  uint64                 `protobuf:"varint,5,opt,name=count,proto3" json:"count,omitempty"`
+	Root   []byte                 `protobuf:"bytes,6,opt,name=root,proto3" json:"root,omitempty"` // 32 bytes
+	// The accrual inputs (verifier, poc-rules §9): the manifest this one
+	// builds on, and the owners the proposer read as having a reward token
+	// account (listed in key order, fetched as pages with funded set,
+	// committed to by funded_root = SHA-256 over the keys).
+	Parent        uint64 `protobuf:"varint,7,opt,name=parent,proto3" json:"parent,omitempty"`
+	FundedCount   uint64 `protobuf:"varint,8,opt,name=funded_count,json=fundedCount,proto3" json:"funded_count,omitempty"`
+	FundedRoot    []byte `protobuf:"bytes,9,opt,name=funded_root,json=fundedRoot,proto3" json:"funded_root,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -433,6 +440,27 @@ func (x *InputRef) GetCount() uint64 {
 func (x *InputRef) GetRoot() []byte {
 	if x != nil {
 		return x.Root
+	}
+	return nil
+}
+
+func (x *InputRef) GetParent() uint64 {
+	if x != nil {
+		return x.Parent
+	}
+	return 0
+}
+
+func (x *InputRef) GetFundedCount() uint64 {
+	if x != nil {
+		return x.FundedCount
+	}
+	return 0
+}
+
+func (x *InputRef) GetFundedRoot() []byte {
+	if x != nil {
+		return x.FundedRoot
 	}
 	return nil
 }
@@ -628,6 +656,7 @@ type InputPageRequest struct {
 	Ref           *InputRef              `protobuf:"bytes,1,opt,name=ref,proto3" json:"ref,omitempty"`
 	After         []byte                 `protobuf:"bytes,2,opt,name=after,proto3" json:"after,omitempty"`
 	Limit         uint32                 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	Funded        bool                   `protobuf:"varint,4,opt,name=funded,proto3" json:"funded,omitempty"` // the funded owners' list (entries carry only the key as id)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -681,6 +710,13 @@ func (x *InputPageRequest) GetLimit() uint32 {
 		return x.Limit
 	}
 	return 0
+}
+
+func (x *InputPageRequest) GetFunded() bool {
+	if x != nil {
+		return x.Funded
+	}
+	return false
 }
 
 type InputPage struct {
@@ -1296,14 +1332,18 @@ const file_cosign_proto_rawDesc = "" +
 	"\areports\x18\x05 \x01(\v2 .hexfield.wire.v1.ReportsRequestH\x00R\areports\x123\n" +
 	"\x04push\x18\x06 \x01(\v2\x1d.hexfield.wire.v1.PushRequestH\x00R\x04push\x129\n" +
 	"\x06agreed\x18\a \x01(\v2\x1f.hexfield.wire.v1.AgreedRequestH\x00R\x06agreedB\x05\n" +
-	"\x03msg\"\x8e\x01\n" +
+	"\x03msg\"\xea\x01\n" +
 	"\bInputRef\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x14\n" +
 	"\x05round\x18\x02 \x01(\rR\x05round\x12\x17\n" +
 	"\afrom_ms\x18\x03 \x01(\x03R\x06fromMs\x12\x13\n" +
 	"\x05to_ms\x18\x04 \x01(\x03R\x04toMs\x12\x14\n" +
 	"\x05count\x18\x05 \x01(\x04R\x05count\x12\x12\n" +
-	"\x04root\x18\x06 \x01(\fR\x04root\"X\n" +
+	"\x04root\x18\x06 \x01(\fR\x04root\x12\x16\n" +
+	"\x06parent\x18\a \x01(\x04R\x06parent\x12!\n" +
+	"\ffunded_count\x18\b \x01(\x04R\vfundedCount\x12\x1f\n" +
+	"\vfunded_root\x18\t \x01(\fR\n" +
+	"fundedRoot\"X\n" +
 	"\n" +
 	"InputEntry\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12*\n" +
@@ -1316,11 +1356,12 @@ const file_cosign_proto_rawDesc = "" +
 	"\x06pushed\x18\x02 \x01(\x04R\x06pushed\x12\x18\n" +
 	"\afetched\x18\x03 \x01(\x04R\afetched\x12\x18\n" +
 	"\arefused\x18\x04 \x01(\tR\arefused\x12#\n" +
-	"\rmanifest_hash\x18\x05 \x01(\fR\fmanifestHash\"l\n" +
+	"\rmanifest_hash\x18\x05 \x01(\fR\fmanifestHash\"\x84\x01\n" +
 	"\x10InputPageRequest\x12,\n" +
 	"\x03ref\x18\x01 \x01(\v2\x1a.hexfield.wire.v1.InputRefR\x03ref\x12\x14\n" +
 	"\x05after\x18\x02 \x01(\fR\x05after\x12\x14\n" +
-	"\x05limit\x18\x03 \x01(\rR\x05limit\"m\n" +
+	"\x05limit\x18\x03 \x01(\rR\x05limit\x12\x16\n" +
+	"\x06funded\x18\x04 \x01(\bR\x06funded\"m\n" +
 	"\tInputPage\x126\n" +
 	"\aentries\x18\x01 \x03(\v2\x1c.hexfield.wire.v1.InputEntryR\aentries\x12\x12\n" +
 	"\x04more\x18\x02 \x01(\bR\x04more\x12\x14\n" +

@@ -201,9 +201,27 @@ func (c *cluster) onboard(hotspots int) (hs []ed25519.PrivateKey, owners [][32]b
 				c.t.Fatal(err)
 			}
 		}
+		openRewardAccount(c.t, c.ctx, c.url, c.cfgs[0], owner)
 		hs, owners = append(hs, h), append(owners, wire.PublicKeyOf(owner))
 	}
 	return hs, owners
+}
+
+// openRewardAccount funds owner with SOL and opens its reward token
+// account, paying the rent itself, as `hexfield rewards open-account` does.
+func openRewardAccount(t *testing.T, ctx context.Context, url string, cfg oracle.Config, owner ed25519.PrivateKey) {
+	t.Helper()
+	var sig string
+	if err := localnet.Call(ctx, url, "requestAirdrop", []any{wire.PublicKeyOf(owner).String(), uint64(1e9)}, &sig); err != nil {
+		t.Fatal(err)
+	}
+	acc, err := oracle.ConfiguredAccounts(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := solana.NewChain(url).OpenAccount(ctx, owner, acc.Mint); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func (c *cluster) epochStart(e uint64) time.Time {

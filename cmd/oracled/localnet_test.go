@@ -62,6 +62,7 @@ func TestRewardsOnLocalnet(t *testing.T) {
 	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
 	// start runs an oracle: without chain parts (but with blockhash
 	// entropy), or with oracled's whole wiring (oracle.NewNode).
+	var ownerKeys []ed25519.PrivateKey
 	start := func(chain bool) (*oracle.Oracle, string, string, func()) {
 		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 		if err != nil {
@@ -80,6 +81,12 @@ func TestRewardsOnLocalnet(t *testing.T) {
 				t.Fatal(err)
 			}
 			o, run = n.Oracle(), n.Run
+			// The mint exists now: the owners open their reward token
+			// accounts (paying their own rent) before any epoch is paid.
+			for _, k := range ownerKeys {
+				openRewardAccount(t, ctx, net0.URL(), oracle.Config{SolanaPayerAddress: wire.PublicKeyOf(payer).String(),
+					SolanaDistributorAddress: wire.PublicKeyOf(dist).String(), SolanaSeed: cfg.SolanaSeed, SolanaDecimals: cfg.SolanaDecimals}, k)
+			}
 		} else {
 			deps.Blockhash = oracle.RPCBlockhash(net0.URL())
 			if o, err = oracle.New(cfg, deps); err != nil {
@@ -113,6 +120,7 @@ func TestRewardsOnLocalnet(t *testing.T) {
 			t.Fatal(err)
 		}
 		owners = append(owners, wire.PublicKeyOf(owner))
+		ownerKeys = append(ownerKeys, owner)
 		hotspots = append(hotspots, hs)
 	}
 	first := uint64(now().UnixMilli() / time.Minute.Milliseconds())
