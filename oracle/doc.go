@@ -5,7 +5,10 @@
 // only by signed requests; data-credit ledgers per wallet), the
 // verification loop that runs the verifier once a beacon's
 // witness window has closed, the crash-safe epoch scheduler that writes
-// reward manifests and hands payouts to the rewarder, and the HTTP API.
+// reward manifests and hands payouts to the rewarder, the M-of-N agreement
+// with peer oracles (consensus.go: input reconciliation, rotating leaders
+// with failover, disputed epochs; its safety argument is there), and the
+// HTTP API.
 //
 // Starting an oracle in-process (tests, the devnet): bind the sockets,
 // then
