@@ -144,7 +144,6 @@ type consensus struct {
 	mu      sync.Mutex
 	offered map[uint64]*offer         // this oracle's current proposal, by epoch
 	taken   map[acceptKey]*acceptance // inputs accepted, by leader and epoch
-	zero    map[uint64]*acceptance    // agreed epochs that pay nothing (no chain record)
 }
 
 // offer is a leader's current proposal for an epoch.
@@ -182,7 +181,7 @@ type agreement struct {
 func newConsensus(o *Oracle, members []wire.PublicKey, m int, peers []*CosignClient, pay Rewarder, chain AuthChain, slot time.Duration, log *slog.Logger) *consensus {
 	c := &consensus{o: o, self: o.pub, members: members, m: m, peers: map[wire.PublicKey]*CosignClient{},
 		pay: pay, chain: chain, slot: slot, poll: 500 * time.Millisecond, log: log,
-		offered: map[uint64]*offer{}, taken: map[acceptKey]*acceptance{}, zero: map[uint64]*acceptance{}}
+		offered: map[uint64]*offer{}, taken: map[acceptKey]*acceptance{}}
 	for _, p := range peers {
 		c.peers[p.Key()] = p
 	}
@@ -200,8 +199,7 @@ func (c *consensus) leaderAt(n uint64, t time.Time) (wire.PublicKey, int64, time
 }
 
 // agree settles epoch n: it leads in its slots and otherwise waits for
-// the chain (or, for an epoch that pays nothing, for a zero agreement),
-// for one pass of N slots from now. It returns errDisputed after the
+// the chain, for one pass of N slots from now. It returns errDisputed after the
 // pass.
 func (c *consensus) agree(ctx context.Context, n uint64) (agreement, error) {
 	_, first, _ := c.leaderAt(n, c.o.now())
@@ -259,16 +257,10 @@ func (c *consensus) wait(ctx context.Context, until time.Time) {
 	}
 }
 
-// settled reports whether epoch n is settled: authorised on chain with a
-// summary this oracle can reproduce (from an input it accepted, or one it
-// fetches from a peer), or agreed without payouts.
+// settled reports whether epoch n is settled: authorised on chain (every
+// agreed epoch is, also one that pays nothing) with a summary this oracle
+// can reproduce, from an input it accepted or one it fetches from a peer.
 func (c *consensus) settled(ctx context.Context, n uint64) (agreement, bool, error) {
-	c.mu.Lock()
-	z := c.zero[n]
-	c.mu.Unlock()
-	if z != nil {
-		return agreement{acceptance: *z}, true, nil
-	}
 	s, ok, err := c.chain.Authorization(ctx, n)
 	if err != nil || !ok {
 		return agreement{}, false, err
@@ -409,12 +401,6 @@ func (c *consensus) lead(ctx context.Context, n uint64) (agreement, error) {
 		c.mu.Unlock()
 		c.log.Info("consensus: input agreed", "epoch", n, "round", round, "reports", len(entries), "oracles", agreeing,
 			"reconciled", pushed+fetched)
-		if sum.Total == 0 {
-			c.mu.Lock()
-			c.zero[n] = &a
-			c.mu.Unlock()
-			return agreement{acceptance: a, led: true}, nil
-		}
 		if err := c.distribute(ctx, n, raw); err != nil {
 			return agreement{}, err
 		}
@@ -515,9 +501,6 @@ func (c *consensus) reconcile(ctx context.Context, leader wire.PublicKey, ref *w
 	resp.Agree, resp.ManifestHash = true, h[:]
 	c.mu.Lock()
 	c.taken[acceptKey{leader, ref.GetEpoch()}] = &a
-	if a.summary.Total == 0 && c.zero[ref.GetEpoch()] == nil {
-		c.zero[ref.GetEpoch()] = &a
-	}
 	c.mu.Unlock()
 	return resp
 }
@@ -552,7 +535,7 @@ func (c *consensus) take(ctx context.Context, p *CosignClient, ref *wire.InputRe
 	case len(ref.GetRoot()) != 32:
 		return acceptance{}, counts, fmt.Errorf("input root of %d bytes", len(ref.GetRoot()))
 	}
-	if own, _, err := c.rangeOf(n); err == nil && ref.GetFromMs() > own {
+	if own, _, err := c.rangeOf(n); push && err == nil && ref.GetFromMs() > own {
 		return acceptance{}, counts, fmt.Errorf("input range starts at %d, after %d where this oracle's unsettled reports start", ref.GetFromMs(), own)
 	}
 	acc, err := c.takeAccrual(ctx, p, ref, push)
@@ -1042,12 +1025,6 @@ func (c *consensus) serveAgreed(ctx context.Context, req *wire.AgreedRequest) *w
 			return &wire.AgreedResponse{Ref: a.ref}
 		}
 	}
-	c.mu.Lock()
-	z := c.zero[n]
-	c.mu.Unlock()
-	if z != nil {
-		return &wire.AgreedResponse{Ref: z.ref}
-	}
 	return &wire.AgreedResponse{Error: fmt.Sprintf("epoch %d is not authorised with an input held here", n)}
 }
 
@@ -1106,11 +1083,6 @@ func (c *consensus) forget(n uint64) {
 	for k := range c.taken {
 		if k.epoch < n {
 			delete(c.taken, k)
-		}
-	}
-	for e := range c.zero {
-		if e < n {
-			delete(c.zero, e)
 		}
 	}
 }

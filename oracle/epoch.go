@@ -577,7 +577,7 @@ func (o *Oracle) agreeEpoch(ctx context.Context, rec *epochRecord) error {
 	rec.Leader = a.leader.String()
 	rec.Reconciled = a.fetched + a.pushed
 	rec.Disputed, rec.Error = false, ""
-	rec.Distributed = a.led || pay.Total == 0
+	rec.Distributed = a.led
 	if err := o.store.putEpochCharged(*rec, a.manifest, o.params.EpochEnd(n)); err != nil {
 		return err
 	}

@@ -329,7 +329,8 @@ func newDistributor(ctx context.Context, cfg Config, key ed25519.PrivateKey, log
 		RPCURL: cfg.SolanaRPC, JournalDir: filepath.Join(cfg.DataDir, "solana-journal"),
 		Payer: payer, Distributor: dist, Oracles: cfg.Members(wire.PublicKeyOf(key)), Threshold: cfg.Threshold,
 		Cosigners: append([]solana.Cosigner{cos}, peers...), Seed: cfg.SolanaSeed, Decimals: uint8(cfg.SolanaDecimals),
-		Logger: log, Registerer: reg,
+		AuthorizeEmpty: len(cfg.Peers) > 0,
+		Logger:         log, Registerer: reg,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("solana distributor: %w", err)

@@ -90,6 +90,12 @@ type Config struct {
 	PollInterval time.Duration
 	// Workers sending in parallel. Default 4.
 	Workers int
+	// AuthorizeEmpty authorises epochs that pay nothing too (phase 1 mints
+	// and approves 0), so that every agreed epoch of an M-of-N deployment
+	// has its record on chain: its markers and its memo, which an oracle
+	// that missed the agreement reads to catch up. Default false: an empty
+	// epoch is settled without a transaction.
+	AuthorizeEmpty bool
 	// Logger; nil discards.
 	Logger *slog.Logger
 	// Registerer receives the hexfield_solana_* metrics; nil registers nowhere.
@@ -525,7 +531,7 @@ func (d *Distributor) Distribute(ctx context.Context, p EpochPayout) error {
 	if _, ok, err := d.journal.marked(dir + ".settled"); err != nil || ok {
 		return err
 	}
-	if p.Total == 0 {
+	if p.Total == 0 && !d.cfg.AuthorizeEmpty {
 		return d.settled(p.Epoch)
 	}
 	if err := d.phase1(ctx, p); err != nil {
