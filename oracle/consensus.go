@@ -303,6 +303,9 @@ func (c *consensus) catchUp(ctx context.Context, n uint64, s solana.Summary) (ac
 			errs = append(errs, err)
 			continue
 		}
+		if l, err := wire.PublicKeyFromBytes(resp.GetLeader()); err == nil && slices.Contains(c.members, l) {
+			a.leader = l
+		}
 		if a.summary != s {
 			errs = append(errs, fmt.Errorf("oracle %s's input gives %+v, the chain has %+v", k, a.summary, s))
 			continue
@@ -825,10 +828,29 @@ func (c *consensus) received(req *wire.PushRequest) *wire.PushResponse {
 		}
 		items = append(items, it)
 	}
-	if err := c.o.commit.writeBatch(items, make([]commitResult, len(items))); err != nil {
+	results := make([]commitResult, len(items))
+	if err := c.o.commit.writeBatch(items, results); err != nil {
 		return &wire.PushResponse{Error: err.Error()}
 	}
-	return &wire.PushResponse{Stored: uint64(len(items))}
+	// A report this oracle holds with a later stamp, past the range it
+	// has not settled yet (it arrived here on the other side of the
+	// input's edge), takes the earlier stamp: the settled stamp is the
+	// earliest an oracle saw.
+	unsettled, _, err := c.rangeOf(req.GetEpoch())
+	if err != nil {
+		return &wire.PushResponse{Error: err.Error()}
+	}
+	stored := 0
+	for i, it := range items {
+		if results[i].code == wire.Code_CODE_OK {
+			stored++
+			continue
+		}
+		if err := c.o.store.adoptEarlier(inputEntry{ID: it.id, Kind: it.kind, Ms: it.receivedMs}, unsettled); err != nil {
+			return &wire.PushResponse{Error: err.Error()}
+		}
+	}
+	return &wire.PushResponse{Stored: uint64(stored)}
 }
 
 // checkedReport checks a report envelope from another oracle (hotspot
@@ -1015,14 +1037,14 @@ func (c *consensus) serveAgreed(ctx context.Context, req *wire.AgreedRequest) *w
 	c.mu.Unlock()
 	if len(cands) == 0 {
 		if a, ok := c.loadSettled(n); ok {
-			return &wire.AgreedResponse{Ref: a.ref}
+			return &wire.AgreedResponse{Ref: a.ref, Leader: a.leader[:]}
 		}
 		return &wire.AgreedResponse{Error: fmt.Sprintf("no input for epoch %d here", n)}
 	}
 	s, ok, err := c.chain.Authorization(ctx, n)
 	for _, a := range cands {
 		if err == nil && ok && a.summary == s {
-			return &wire.AgreedResponse{Ref: a.ref}
+			return &wire.AgreedResponse{Ref: a.ref, Leader: a.leader[:]}
 		}
 	}
 	return &wire.AgreedResponse{Error: fmt.Sprintf("epoch %d is not authorised with an input held here", n)}
@@ -1052,6 +1074,9 @@ func (c *consensus) loadSettled(n uint64) (*acceptance, bool) {
 	a := &acceptance{ref: &wire.InputRef{Epoch: n, FromMs: rec.InputFromMs, ToMs: to, Count: uint64(len(entries)), Root: root[:],
 		Parent: man.Parent, FundedCount: uint64(len(funded)), FundedRoot: froot[:]},
 		entries: entries, acc: accrualInput{parent: man.Parent, funded: funded}, manifest: raw, summary: payoutOf(man).Summary()}
+	if l, err := wire.ParsePublicKey(rec.Leader); err == nil {
+		a.leader = l
+	}
 	c.mu.Lock()
 	c.taken[acceptKey{c.self, n}] = a
 	c.mu.Unlock()

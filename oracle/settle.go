@@ -155,6 +155,30 @@ func (w *splitTxn) del(k []byte) error {
 	return err
 }
 
+// adoptEarlier gives a stored report the earlier stamp e.Ms when its own
+// stamp is later and not before unsettledFrom (so never a settled one).
+func (s *Store) adoptEarlier(e inputEntry, unsettledFrom int64) error {
+	s.reportTxn.Lock()
+	defer s.reportTxn.Unlock()
+	w := &splitTxn{db: s.db, txn: s.db.NewTransaction(true)}
+	defer func() { w.txn.Discard() }()
+	b, err := getValue(w.txn, reportKey(e.ID))
+	if err != nil || b == nil {
+		return err
+	}
+	v, err := decodeReport(b)
+	if err != nil {
+		return err
+	}
+	if v.ReceivedMs <= e.Ms || v.ReceivedMs < unsettledFrom || e.Ms < unsettledFrom {
+		return nil
+	}
+	if err := s.restamp(w, e); err != nil {
+		return err
+	}
+	return w.txn.Commit()
+}
+
 // restamp moves a stored report to stamp e.Ms, with its indexes.
 func (s *Store) restamp(w *splitTxn, e inputEntry) error {
 	b, err := getValue(w.txn, reportKey(e.ID))

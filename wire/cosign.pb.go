@@ -1083,6 +1083,7 @@ type AgreedResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Ref           *InputRef              `protobuf:"bytes,1,opt,name=ref,proto3" json:"ref,omitempty"`
 	Error         string                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	Leader        []byte                 `protobuf:"bytes,3,opt,name=leader,proto3" json:"leader,omitempty"` // the oracle that proposed the input
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1129,6 +1130,13 @@ func (x *AgreedResponse) GetError() string {
 		return x.Error
 	}
 	return ""
+}
+
+func (x *AgreedResponse) GetLeader() []byte {
+	if x != nil {
+		return x.Leader
+	}
+	return nil
 }
 
 // PayoutsRequest asks a peer for a page of its own payout lines of an epoch, so the leader
@@ -1381,10 +1389,11 @@ const file_cosign_proto_rawDesc = "" +
 	"\x06stored\x18\x01 \x01(\x04R\x06stored\x12\x14\n" +
 	"\x05error\x18\x02 \x01(\tR\x05error\"%\n" +
 	"\rAgreedRequest\x12\x14\n" +
-	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\"T\n" +
+	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\"l\n" +
 	"\x0eAgreedResponse\x12,\n" +
 	"\x03ref\x18\x01 \x01(\v2\x1a.hexfield.wire.v1.InputRefR\x03ref\x12\x14\n" +
-	"\x05error\x18\x02 \x01(\tR\x05error\"T\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\x12\x16\n" +
+	"\x06leader\x18\x03 \x01(\fR\x06leader\"T\n" +
 	"\x0ePayoutsRequest\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x04R\x06offset\x12\x14\n" +
