@@ -141,15 +141,14 @@ func (c *cluster) start(i int) {
 		}
 		c.cosign[i] = pc
 	}
-	quicAddr, httpAddr := "127.0.0.1:0", "127.0.0.1:0"
-	if c.quic[i] != "" {
-		quicAddr, httpAddr = c.quic[i], c.clients[i].BaseURL[len("http://"):]
-	}
-	pc, err := net.ListenPacket("udp", quicAddr)
+	// A restarted oracle gets new ingest and API ports (its old ones may
+	// have been taken by then); its co-signing address is in its peers'
+	// configs and stays.
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", httpAddr)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
