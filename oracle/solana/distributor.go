@@ -41,8 +41,11 @@ type LocalCosigner struct {
 	Priv     ed25519.PrivateKey
 	Accounts Accounts
 	Own      SummaryFunc
-	// Chain, when set, is checked first with CheckAuthorizable.
-	Chain *Chain
+	// Chain, when set, is checked first with CheckAuthorizable, and a durable-nonce
+	// proposal's nonce is read from it. Unset, a Distributor that has this cosigner in its
+	// Config reads the nonce through its own RPC endpoint.
+	Chain  *Chain
+	nonces Phase1Reader
 }
 
 // Key is the oracle's public key.
@@ -59,7 +62,11 @@ func (c *LocalCosigner) Cosign(ctx context.Context, p Proposal) ([64]byte, error
 			return [64]byte{}, fmt.Errorf("cosign: %w", err)
 		}
 	}
-	return Cosign(c.Priv, c.Accounts, own, p)
+	r := c.nonces
+	if c.Chain != nil {
+		r = c.Chain
+	}
+	return Cosign(ctx, r, c.Priv, c.Accounts, own, p)
 }
 
 // Config configures a Distributor.
@@ -177,6 +184,7 @@ func New(cfg Config) (*Distributor, error) {
 	}
 	d := &Distributor{cfg: cfg, rpc: rpc.New(cfg.RPCURL), journal: j, log: cfg.Logger,
 		payer: sol.PrivateKey(cfg.Payer), dist: sol.PrivateKey(cfg.Distributor)}
+	d.cfg.Cosigners = withNonceReader(cfg.Cosigners, &Chain{rpc: d.rpc})
 	d.accounts, err = DeriveAccounts(d.payer.PublicKey(), cfg.Seed, [32]byte(d.dist.PublicKey()), cfg.Decimals)
 	if err != nil {
 		return nil, err
@@ -193,7 +201,8 @@ func New(cfg Config) (*Distributor, error) {
 }
 
 // DeriveAccounts returns the deployment's addresses: mint and multisig created with seeds
-// "<seed>:mint" and "<seed>:multisig" from base, escrow = ATA(multisig, mint).
+// "<seed>:mint" and "<seed>:multisig" from base, escrow = ATA(multisig, mint), and the
+// durable nonce account NonceAddress(base, seed).
 func DeriveAccounts(base [32]byte, seed string, distributor [32]byte, decimals uint8) (Accounts, error) {
 	b := sol.PublicKey(base)
 	mint, err := sol.CreateWithSeed(b, seed+":mint", tokenProgram)
@@ -208,7 +217,11 @@ func DeriveAccounts(base [32]byte, seed string, distributor [32]byte, decimals u
 	if err != nil {
 		return Accounts{}, err
 	}
-	return Accounts{Mint: mint, Multisig: ms, Escrow: escrow, Distributor: distributor, Decimals: decimals}, nil
+	nonce, err := NonceAddress(base, seed)
+	if err != nil {
+		return Accounts{}, err
+	}
+	return Accounts{Mint: mint, Multisig: ms, Escrow: escrow, Distributor: distributor, Decimals: decimals, Nonce: nonce}, nil
 }
 
 // Close releases the journal.
@@ -348,8 +361,8 @@ func (d *Distributor) accountsData(ctx context.Context, ks []sol.PublicKey) ([]*
 	return out, nil
 }
 
-// Setup creates the multisig, the mint and the escrow if missing, and checks them if they
-// exist. It is idempotent.
+// Setup creates the multisig, the mint, the escrow and the durable nonce account if missing,
+// and checks them if they exist, then this journal's phase-1 lookup table. It is idempotent.
 func (d *Distributor) Setup(ctx context.Context) error {
 	a := d.accounts
 	ms, mint, escrow := sol.PublicKey(a.Multisig), sol.PublicKey(a.Mint), sol.PublicKey(a.Escrow)
@@ -399,6 +412,9 @@ func (d *Distributor) Setup(ctx context.Context) error {
 		if err := d.run(ctx, []string{n}, func(n string) ([]sol.Instruction, error) { return ixs[n], nil }, payer, nil, d.payer); err != nil {
 			return fmt.Errorf("setup: %w", err)
 		}
+	}
+	if err := d.setupNonce(ctx); err != nil {
+		return fmt.Errorf("setup: %w", err)
 	}
 	return nil
 }
@@ -548,9 +564,13 @@ func (d *Distributor) phase1(ctx context.Context, p EpochPayout) error {
 			return err
 		}
 	}
-	err = d.settle(ctx, []*entry{e}, func(ctx context.Context, _ string) (signedTx, error) {
+	err = d.settleNonce(ctx, e, func(ctx context.Context, _ string) (signedTx, error) {
 		return d.proposeAndCollect(ctx, p)
 	})
+	if err == nil {
+		// A nonce advance moves the localnet's blockhash on (localnet README).
+		d.forgetBlockhash()
+	}
 	var te *TxError
 	if errors.As(err, &te) {
 		if _, code, ok := te.CustomCode(); ok && code == 0 {
@@ -560,30 +580,33 @@ func (d *Distributor) phase1(ctx context.Context, p EpochPayout) error {
 	return err
 }
 
-// proposeAndCollect builds the phase-1 message with a fresh blockhash and collects M
-// co-signatures (cosigners in order; the first M that agree form the quorum).
+// proposeAndCollect builds the phase-1 message on the deployment's durable nonce (or a fresh
+// blockhash) and collects M co-signatures (cosigners in order; the first M that agree form
+// the quorum). When it gives up with signatures collected on a nonce, it advances the
+// nonce (Abandon) so that they can never complete a transaction later.
 func (d *Distributor) proposeAndCollect(ctx context.Context, ep EpochPayout) (signedTx, error) {
 	s := ep.Summary()
 	if len(d.cfg.Cosigners) < d.cfg.Threshold {
 		return signedTx{}, fmt.Errorf("%d cosigners for a threshold of %d", len(d.cfg.Cosigners), d.cfg.Threshold)
 	}
 	var lastErr error
+	var abandon *sol.Hash // the nonce value proposals were built on
+	collected := false    // some cosigner signed a proposal
 	// Try quorums made of the first M cosigners that answer; a refusal drops that cosigner.
 	avail := slices.Clone(d.cfg.Cosigners)
 	for len(avail) >= d.cfg.Threshold {
 		quorum := d.orderQuorum(avail[:d.cfg.Threshold])
-		bh, lv, err := d.blockhash(ctx)
-		if err != nil {
-			return signedTx{}, err
-		}
 		qk := make([][32]byte, len(quorum))
 		for i, c := range quorum {
 			qk[i] = c.Key()
 		}
 		payer := d.payer.PublicKey()
-		msg, err := BuildPhase1(d.accounts, payer, s, qk, bh)
+		msg, bh, lv, err := d.phase1Message(ctx, s, qk)
 		if err != nil {
 			return signedTx{}, err
+		}
+		if lv == nonceLife {
+			abandon = &bh
 		}
 		prop := Proposal{Summary: s, Quorum: qk, Message: msg}
 		sigs := map[[32]byte][64]byte{payer: [64]byte(ed25519.Sign(ed25519.PrivateKey(d.payer), msg))}
@@ -599,6 +622,7 @@ func (d *Distributor) proposeAndCollect(ctx context.Context, ep EpochPayout) (si
 				break
 			}
 			sigs[c.Key()] = sig
+			collected = true
 		}
 		if refused >= 0 {
 			k := quorum[refused].Key()
@@ -612,6 +636,11 @@ func (d *Distributor) proposeAndCollect(ctx context.Context, ep EpochPayout) (si
 		var sig sol.Signature
 		copy(sig[:], raw[1:65])
 		return signedTx{raw: raw, signature: sig, blockhash: bh, lastValid: lv}, nil
+	}
+	if abandon != nil && collected {
+		if err := d.Abandon(ctx, *abandon); err != nil {
+			d.log.Warn("abandon phase-1 proposal", "epoch", s.Epoch, "err", err)
+		}
 	}
 	return signedTx{}, fmt.Errorf("fewer than %d oracles agree: %w", d.cfg.Threshold, lastErr)
 }
