@@ -590,8 +590,9 @@ func (d *Distributor) proposeAndCollect(ctx context.Context, ep EpochPayout) (si
 		return signedTx{}, fmt.Errorf("%d cosigners for a threshold of %d", len(d.cfg.Cosigners), d.cfg.Threshold)
 	}
 	var lastErr error
-	var abandon *sol.Hash // the nonce value proposals were built on
-	collected := false    // some cosigner signed a proposal
+	var abandon *sol.Hash  // the nonce value proposals were built on
+	collected := false     // some cosigner signed a proposal
+	blockhashOnly := false // a cosigner cannot check durable-nonce proposals
 	// Try quorums made of the first M cosigners that answer; a refusal drops that cosigner.
 	avail := slices.Clone(d.cfg.Cosigners)
 	for len(avail) >= d.cfg.Threshold {
@@ -601,7 +602,7 @@ func (d *Distributor) proposeAndCollect(ctx context.Context, ep EpochPayout) (si
 			qk[i] = c.Key()
 		}
 		payer := d.payer.PublicKey()
-		msg, bh, lv, err := d.phase1Message(ctx, s, qk)
+		msg, bh, lv, err := d.phase1Message(ctx, s, qk, blockhashOnly)
 		if err != nil {
 			return signedTx{}, err
 		}
@@ -623,6 +624,13 @@ func (d *Distributor) proposeAndCollect(ctx context.Context, ep EpochPayout) (si
 			}
 			sigs[c.Key()] = sig
 			collected = true
+		}
+		if refused >= 0 && lv == nonceLife && nonceFormRefused(lastErr) {
+			// A peer without a chain to read the nonce from, or of an older version:
+			// propose again with a blockhash rather than lose its signature.
+			d.log.Warn("cosigner refused the durable-nonce form; proposing with a blockhash", "epoch", s.Epoch, "oracle", sol.PublicKey(quorum[refused].Key()).String())
+			blockhashOnly = true
+			continue
 		}
 		if refused >= 0 {
 			k := quorum[refused].Key()
