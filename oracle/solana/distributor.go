@@ -91,6 +91,10 @@ type Config struct {
 	Seed string
 	// Decimals of the reward mint. Default 6.
 	Decimals uint8
+	// Horizon: Reclaim closes markers of epochs more than Horizon epochs behind the newest
+	// authorised one. It must not be below the horizon co-signers refuse at
+	// (Chain.WithHorizon). Default DefaultHorizon.
+	Horizon uint64
 	// PollInterval between status polls. Default 400 ms.
 	PollInterval time.Duration
 	// Workers sending in parallel. Default 4.
