@@ -8,7 +8,14 @@
 // Phase 1 of an epoch is one transaction co-signed by M oracles: seeded marker accounts (so a
 // second authorisation of the same epoch fails as a whole), MintToChecked of the epoch total
 // to the escrow, ApproveChecked of exactly that total to the distributor key, and a memo with
-// the manifest's Merkle root. Phase 2 pays the owners with TransferChecked, 48 per v0
+// the manifest's Merkle root. It is built on the deployment's durable nonce account
+// (AdvanceNonceAccount first, the nonce value as blockhash; a v0 message loading the
+// non-signer accounts from a per-coordinator lookup table, so 3-of-5 fits), so collecting
+// signatures may outlast a blockhash; co-signers check the nonce on chain (CheckProposal),
+// and a coordinator that gives a proposal up advances the nonce (Abandon) so it can never
+// land. Markers and unused phase-2 lookup tables more than a horizon of epochs behind the
+// newest authorised epoch are closed for their rent (Reclaim, ReclaimTables); co-signers
+// refuse such epochs (CheckAuthorizable), so exactly-once holds. Phase 2 pays the owners with TransferChecked, 48 per v0
 // transaction through a lookup table, signed by the distributor alone.
 //
 // Every transaction is sent exactly once: its signed bytes, blockhash and

@@ -52,6 +52,9 @@ func (d *Distributor) phase2(ctx context.Context, p EpochPayout) error {
 	if err != nil {
 		return fmt.Errorf("lookup tables: %w", err)
 	}
+	if err := d.noteTablesUsed(p.Epoch, tables); err != nil {
+		return fmt.Errorf("lookup tables: %w", err)
+	}
 	d.log.Info("token accounts and lookup tables ready", "epoch", p.Epoch, "batches_to_build", len(todo))
 	names := make([]string, p.Batches())
 	for k := range names {

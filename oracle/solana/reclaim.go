@@ -3,8 +3,11 @@ package solana
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -272,4 +275,167 @@ func (d *Distributor) Reclaim(ctx context.Context, oracle ed25519.PrivateKey, fr
 		d.log.Info("markers reclaimed", "oracle", basePub.String(), "markers", out.Markers, "lamports", out.Lamports, "newest_authorised", newest)
 	}
 	return out, nil
+}
+
+// Journal marks of the lookup-table lifecycle.
+const (
+	tablesUsedMark    = "tables-used.json"    // table address → newest epoch a batch used it
+	tablesRetiredMark = "tables-retired.json" // tables taken out of use, to deactivate and close
+)
+
+// noteTablesUsed records that epoch's batches use tables (read by ReclaimTables).
+func (d *Distributor) noteTablesUsed(epoch uint64, tables map[int]table) error {
+	used := map[string]uint64{}
+	if b, ok, err := d.journal.marked(tablesUsedMark); err != nil {
+		return err
+	} else if ok {
+		if err := json.Unmarshal(b, &used); err != nil {
+			return fmt.Errorf("journal %s: %w", tablesUsedMark, err)
+		}
+	}
+	changed := false
+	for _, t := range tables {
+		if k := t.addr.String(); used[k] < epoch {
+			used[k], changed = epoch, true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	b, err := json.Marshal(used)
+	if err != nil {
+		return err
+	}
+	return d.journal.mark(tablesUsedMark, b)
+}
+
+// tableDeactivationSlot reads the deactivation slot of a lookup table account
+// (math.MaxUint64 while it is active).
+func tableDeactivationSlot(data []byte) (uint64, error) {
+	if len(data) < 56 || binary.LittleEndian.Uint32(data[0:4]) != 1 {
+		return 0, errors.New("not a lookup table")
+	}
+	return binary.LittleEndian.Uint64(data[4:12]), nil
+}
+
+// ReclaimTables retires the distributor's phase-2 lookup tables that no batch of the last
+// Horizon authorised epochs used: it takes them out of use (phase 2 no longer picks them),
+// deactivates them, and closes those whose deactivation the runtime has cooled down
+// (≈ 513 slots; a close is simulated first and only sent when it would succeed), returning
+// their rent to the distributor. Run it again later to close what is still cooling down.
+// Tables without a usage record (from before it was kept) are left alone. Call it between
+// epochs, not while Distribute runs.
+func (d *Distributor) ReclaimTables(ctx context.Context) (Reclaimed, error) {
+	var out Reclaimed
+	newest, ok, err := (&Chain{rpc: d.rpc}).NewestAuthorized(ctx, d.accounts)
+	if err != nil {
+		return out, fmt.Errorf("reclaim tables: %w", err)
+	}
+	used := map[string]uint64{}
+	if b, found, err := d.journal.marked(tablesUsedMark); err != nil {
+		return out, err
+	} else if found {
+		if err := json.Unmarshal(b, &used); err != nil {
+			return out, fmt.Errorf("journal %s: %w", tablesUsedMark, err)
+		}
+	}
+	var reg, retired tableRegistry
+	for _, m := range []struct {
+		name string
+		into *tableRegistry
+	}{{"tables.json", &reg}, {tablesRetiredMark, &retired}} {
+		if b, found, err := d.journal.marked(m.name); err != nil {
+			return out, err
+		} else if found {
+			if err := json.Unmarshal(b, m.into); err != nil {
+				return out, fmt.Errorf("journal %s: %w", m.name, err)
+			}
+		}
+	}
+	// Retire: out of tables.json first, so no later batch is built on a table that goes.
+	if ok && newest > d.horizon() {
+		var keep []regTable
+		for _, t := range reg.Tables {
+			if e, isUsed := used[t.Addr]; isUsed && e < newest-d.horizon() {
+				retired.Tables = append(retired.Tables, t)
+			} else {
+				keep = append(keep, t)
+			}
+		}
+		if len(keep) != len(reg.Tables) {
+			if err := d.putRegistry(tablesRetiredMark, retired); err != nil {
+				return out, err
+			}
+			reg.Tables = keep
+			if err := d.putRegistry("tables.json", reg); err != nil {
+				return out, err
+			}
+		}
+	}
+	if len(retired.Tables) == 0 {
+		return out, nil
+	}
+	ks := make([]sol.PublicKey, len(retired.Tables))
+	for i, t := range retired.Tables {
+		k, err := sol.PublicKeyFromBase58(t.Addr)
+		if err != nil {
+			return out, fmt.Errorf("journal %s: %w", tablesRetiredMark, err)
+		}
+		ks[i] = k
+	}
+	got, err := d.accountsData(ctx, ks)
+	if err != nil {
+		return out, fmt.Errorf("reclaim tables: %w", err)
+	}
+	auth := d.dist.PublicKey()
+	var left []regTable
+	for i, a := range got {
+		if a == nil {
+			continue // closed
+		}
+		ds, err := tableDeactivationSlot(a.Data.GetBinary())
+		if err != nil {
+			return out, fmt.Errorf("lookup table %s: %w", ks[i], err)
+		}
+		left = append(left, retired.Tables[i])
+		if ds == math.MaxUint64 {
+			name := "table/" + ks[i].String() + "/deactivate"
+			if err := d.run(ctx, []string{name}, func(string) ([]sol.Instruction, error) {
+				return []sol.Instruction{deactivateLookupTable(ks[i], auth)}, nil
+			}, auth, nil, d.dist); err != nil {
+				return out, fmt.Errorf("deactivate lookup table %s: %w", ks[i], err)
+			}
+			out.Deactivated++
+			continue
+		}
+		closeIx := []sol.Instruction{closeLookupTable(ks[i], auth, auth)}
+		if _, err := d.simulateUnits(ctx, closeIx, nil); err != nil {
+			continue // still cooling down
+		}
+		name := "table/" + ks[i].String() + "/close"
+		if err := d.run(ctx, []string{name}, func(string) ([]sol.Instruction, error) { return closeIx, nil }, auth, nil, d.dist); err != nil {
+			return out, fmt.Errorf("close lookup table %s: %w", ks[i], err)
+		}
+		out.Closed++
+		out.Lamports += a.Lamports
+		left = left[:len(left)-1]
+	}
+	if len(left) != len(retired.Tables) {
+		retired.Tables = left
+		if err := d.putRegistry(tablesRetiredMark, retired); err != nil {
+			return out, err
+		}
+	}
+	if out.Deactivated+out.Closed > 0 {
+		d.log.Info("lookup tables reclaimed", "deactivated", out.Deactivated, "closed", out.Closed, "lamports", out.Lamports, "newest_authorised", newest)
+	}
+	return out, nil
+}
+
+func (d *Distributor) putRegistry(name string, r tableRegistry) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return d.journal.mark(name, b)
 }

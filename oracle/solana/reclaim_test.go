@@ -2,6 +2,7 @@ package solana
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"testing"
 
@@ -132,4 +133,103 @@ func TestReclaimMarkers(t *testing.T) {
 	if err := chain.CheckAuthorizable(ctx, d.Accounts(), pub(f.oracles[2]), 7); err != nil {
 		t.Fatalf("epoch 7: %v", err)
 	}
+}
+
+// TestReclaimTables: a phase-2 lookup table no batch used within the horizon is taken out
+// of use, deactivated, and closed once the runtime's cooldown has passed (the localnet
+// warps 600 slots), its rent returned to the distributor; a table still in use stays, and
+// the old owners are paid again later through a new table.
+func TestReclaimTables(t *testing.T) {
+	f := newFixture(t, 3, 2)
+	ctx := context.Background()
+	const horizon = 2
+	ps := []EpochPayout{makePayoutOwners(1, tableCapacity, "old")} // fills a table
+	for e := uint64(2); e <= 5; e++ {
+		ps = append(ps, makePayoutOwners(e, 5, "recent"))
+	}
+	later := makePayoutOwners(6, 5, "old")
+	later.Payouts = later.Payouts[:0]
+	for _, q := range ps[0].Payouts[:5] {
+		later.Payouts = append(later.Payouts, q)
+	}
+	later.Total = 0
+	for _, q := range later.Payouts {
+		later.Total += q.Amount
+	}
+	later.Root = testRoot(later)
+	cfg := f.config([]int{0, 1}, summaries(append(ps, later)...))
+	cfg.Horizon = horizon
+	d := f.distributor(t, cfg)
+	for _, p := range ps {
+		if err := d.Distribute(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	registry := func() []string {
+		t.Helper()
+		var reg tableRegistry
+		b, _, err := d.journal.marked("tables.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &reg); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range reg.Tables {
+			out = append(out, r.Addr)
+		}
+		return out
+	}
+	tables := registry()
+	if len(tables) != 2 {
+		t.Fatalf("%d tables, want 2 (one per owner set)", len(tables))
+	}
+	// The localnet keeps SlotHashes lazily: observing the slot now puts the deactivation
+	// slot into it, so the cooldown applies as on a cluster.
+	if _, err := rpc.New(f.net.URL()).GetSlot(ctx, rpc.CommitmentFinalized); err != nil {
+		t.Fatal(err)
+	}
+	r, err := d.ReclaimTables(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Deactivated != 1 || r.Closed != 0 {
+		t.Fatalf("first reclaim: %+v, want 1 deactivated", r)
+	}
+	if got := registry(); len(got) != 1 || got[0] != tables[1] {
+		t.Fatalf("tables in use %v, want only %s", got, tables[1])
+	}
+	// Still cooling down: nothing is closed.
+	if r, err := d.ReclaimTables(ctx); err != nil || r.Closed != 0 {
+		t.Fatalf("reclaim during the cooldown: %+v %v", r, err)
+	}
+	slot, err := rpc.New(f.net.URL()).GetSlot(ctx, rpc.CommitmentFinalized)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.net.WarpToSlot(ctx, slot+600); err != nil {
+		t.Fatal(err)
+	}
+	before := balanceOf(t, f, pub(f.dist))
+	r, err = d.ReclaimTables(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Closed != 1 || r.Lamports == 0 {
+		t.Fatalf("reclaim after the cooldown: %+v, want 1 closed", r)
+	}
+	if after := balanceOf(t, f, pub(f.dist)); after != before+r.Lamports-5_000 {
+		t.Fatalf("distributor balance %d → %d, want +%d − 5000 fee", before, after, r.Lamports)
+	}
+	t.Logf("lookup table of %d addresses closed: %d lamports returned", tableCapacity, r.Lamports)
+	old, _ := sol.PublicKeyFromBase58(tables[0])
+	if ex, err := NewChain(f.net.URL()).Exists(ctx, [][32]byte{old}); err != nil || ex[0] {
+		t.Fatalf("closed table exists=%v %v", ex, err)
+	}
+	// The old owners are paid again through a new table.
+	if err := d.Distribute(ctx, later); err != nil {
+		t.Fatal(err)
+	}
+	checkPaid(t, f, d, 0, append(ps, later)...)
 }

@@ -476,6 +476,11 @@ function methods(chain) {
       const slot = BigInt(s);
       if (slot < chain.slot()) throw rpcError(-32602, 'Invalid param: cannot warp backwards');
       svm.warpToSlot(slot);
+      // On a cluster, slots more than 512 behind have left SlotHashes; lookup-table
+      // deactivation cooldowns are measured by that.
+      const hs = svm.getSlotHashes();
+      const kept = hs.filter((h) => h.slot + 512n > slot);
+      if (kept.length !== hs.length) svm.setSlotHashes(kept.map((h) => ({ slot: h.slot, hash: h.hash })));
       return chain.slot();
     },
     litesvm_setAccount: ([a, acc]) => {
