@@ -243,3 +243,52 @@ func (c chainless) Cosign(ctx context.Context, p Proposal) ([64]byte, error) {
 	}
 	return Cosign(ctx, nil, c.c.Priv, c.c.Accounts, own, p)
 }
+
+// TestPhase1NonceMovedIsProposedAgain: the coordinator journals a co-signed phase 1 and
+// crashes before sending it; meanwhile the nonce is advanced (another coordinator gave up
+// a proposal on it). After the restart the journaled bytes can never land: the
+// coordinator sees the nonce moved with no status for its signature, proposes again on
+// the new value (journaled before sending), and the epoch is paid exactly once.
+func TestPhase1NonceMovedIsProposedAgain(t *testing.T) {
+	f := newFixture(t, 3, 2)
+	ctx := context.Background()
+	p := makePayout(61, 30)
+	cfg := f.config([]int{0, 1, 2}, summaries(p))
+	d := f.distributor(t, cfg)
+	d.crash = func(step string) error {
+		if step == "persisted e61/phase1" {
+			return errCrash
+		}
+		return nil
+	}
+	if err := d.Distribute(ctx, p); !errors.Is(err, errCrash) {
+		t.Fatalf("want the injected crash, got %v", err)
+	}
+	e, err := d.journal.get("e61/phase1")
+	if err != nil || e == nil || e.LastValid != nonceLife {
+		t.Fatalf("journaled phase 1: %+v %v, want a durable-nonce entry", e, err)
+	}
+	first := e.Signature
+	bh, err := sol.HashFromBase58(e.Blockhash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Abandon(ctx, bh); err != nil {
+		t.Fatal(err)
+	}
+	restarted := f.distributor(t, cfg)
+	if err := restarted.Distribute(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	checkPaid(t, f, restarted, 0, p)
+	e, err = restarted.journal.get("e61/phase1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Signature == first || len(e.Previous) != 1 || e.Previous[0] != first {
+		t.Fatalf("phase 1 entry %+v: want a new signature with the first one kept", e)
+	}
+	if st := restarted.Stats(); st.Resigned != 1 {
+		t.Fatalf("stats %+v, want one re-proposal", st)
+	}
+}

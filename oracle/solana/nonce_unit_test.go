@@ -1,6 +1,7 @@
 package solana
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -31,7 +32,7 @@ func (f *fakeChain) LookupTable(_ context.Context, addr [32]byte) ([][32]byte, e
 	return f.table.Entries, nil
 }
 
-func nonceFixture(t *testing.T) (Accounts, [32]byte, *fakeChain) {
+func nonceFixture(t testing.TB) (Accounts, [32]byte, *fakeChain) {
 	t.Helper()
 	payer := pub(testKey(t, "payer"))
 	acc, err := DeriveAccounts(payer, "hexfield", pub(testKey(t, "distributor")), 6)
@@ -43,7 +44,7 @@ func nonceFixture(t *testing.T) (Accounts, [32]byte, *fakeChain) {
 	return acc, payer, ch
 }
 
-func quorumOf(t *testing.T, n int) [][32]byte {
+func quorumOf(t testing.TB, n int) [][32]byte {
 	t.Helper()
 	var q [][32]byte
 	for i := range n {
@@ -197,4 +198,72 @@ func TestCheckProposalNonce(t *testing.T) {
 	if err := CheckProposal(ctx, &swapped, acc, own, prop); err == nil {
 		t.Fatal("proposal checked against a table with other addresses")
 	}
+}
+
+// FuzzParseNonce: any account data decodes to a nonce state or an error, never a panic,
+// and a decoded state is the bytes at its offsets.
+func FuzzParseNonce(f *testing.F) {
+	valid := make([]byte, nonceSize)
+	valid[0], valid[4] = 1, 1
+	copy(valid[8:40], bytes.Repeat([]byte{3}, 32))
+	copy(valid[40:72], bytes.Repeat([]byte{4}, 32))
+	f.Add(valid)
+	f.Add(valid[:79])
+	f.Add(make([]byte, nonceSize))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		st, err := parseNonce(b)
+		if err != nil {
+			return
+		}
+		if !bytes.Equal(st.authority[:], b[8:40]) || !bytes.Equal(st.value[:], b[40:72]) {
+			t.Fatal("decoded nonce differs from its bytes")
+		}
+		_, _ = tableDeactivationSlot(b)
+	})
+}
+
+// FuzzPhase1MemoEpoch: any memo text parses to an epoch or nothing; the memo of a summary
+// parses back to its epoch.
+func FuzzPhase1MemoEpoch(f *testing.F) {
+	f.Add("[80] "+Phase1Memo(Summary{Epoch: 42, Count: 3, Total: 3_750_042}), uint64(42))
+	f.Add("hexfield rwd e=7 b=1", uint64(7))
+	f.Fuzz(func(t *testing.T, memo string, e uint64) {
+		_, _ = phase1MemoEpoch(&memo)
+		m := "[1] " + Phase1Memo(Summary{Epoch: e, Count: 1, Total: 1})
+		if got, ok := phase1MemoEpoch(&m); !ok || got != e {
+			t.Fatalf("memo of epoch %d parsed as %d %v", e, got, ok)
+		}
+	})
+}
+
+// FuzzCheckProposalNonce: proposal bytes come from another oracle; with a chain to read,
+// any bytes give an error or exactly the expected durable-nonce message.
+func FuzzCheckProposalNonce(f *testing.F) {
+	acc, payer, ch := nonceFixture(f)
+	own := Summary{Epoch: 12, Count: 3, Total: 3_750_042, Root: [32]byte{4}}
+	q := quorumOf(f, 2)
+	for _, table := range []LookupTable{ch.table, {}} {
+		msg, err := BuildPhase1Nonce(acc, payer, own, q, ch.nonce.Value, table)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(msg)
+	}
+	want, err := BuildPhase1Nonce(acc, payer, own, q, ch.nonce.Value, ch.table)
+	if err != nil {
+		f.Fatal(err)
+	}
+	wantLegacy, err := BuildPhase1Nonce(acc, payer, own, q, ch.nonce.Value, LookupTable{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		err := CheckProposal(context.Background(), ch, acc, own, Proposal{Summary: own, Quorum: q, Message: b})
+		if err == nil && !bytes.Equal(b, want) && !bytes.Equal(b, wantLegacy) {
+			// A blockhash proposal whose blockhash happens to be anything is also accepted.
+			if m, derr := decodeMessage(b); derr != nil || isAdvanceNonce(m, m.Instructions[0]) {
+				t.Fatalf("accepted unexpected nonce bytes %x", b)
+			}
+		}
+	})
 }
