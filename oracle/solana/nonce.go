@@ -411,16 +411,13 @@ func (d *Distributor) Abandon(ctx context.Context, value [32]byte) error {
 	}
 }
 
-// withNonceReader returns cosigners with every *LocalCosigner that has no Chain replaced by
-// a copy reading durable nonces through r (the caller's values are not modified).
+// withNonceReader gives every *LocalCosigner that has no Chain the reader r for durable
+// nonces (in place, so that fields the caller sets later, such as Accounts, still apply).
 func withNonceReader(cs []Cosigner, r Phase1Reader) []Cosigner {
-	out := slices.Clone(cs)
-	for i, c := range out {
+	for _, c := range cs {
 		if lc, ok := c.(*LocalCosigner); ok && lc.Chain == nil && lc.nonces == nil {
-			cp := *lc
-			cp.nonces = r
-			out[i] = &cp
+			lc.nonces = r
 		}
 	}
-	return out
+	return cs
 }
