@@ -3,11 +3,14 @@ package solana
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"testing"
 
 	sol "github.com/gagliardetto/solana-go"
+	"github.com/gagliardetto/solana-go/programs/system"
 )
 
 // fakeChain stands in for the chain in unit tests (no node here): one nonce account and
@@ -266,4 +269,70 @@ func FuzzCheckProposalNonce(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestNonceInstructionBytes checks the System and ALT instructions built here against
+// golden bytes and, for the System ones, against solana-go's own builders (an independent
+// encoding of the same instruction; its account metas match the runtime's).
+func TestNonceInstructionBytes(t *testing.T) {
+	k := func(b byte) sol.PublicKey { return sol.PublicKey{b} }
+	same := func(name string, ours, theirs sol.Instruction, wantHex string) {
+		t.Helper()
+		od, err := ours.Data()
+		if err != nil {
+			t.Fatal(err)
+		}
+		td, err := theirs.Data()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hex.EncodeToString(od) != wantHex || !bytes.Equal(od, td) {
+			t.Fatalf("%s data %x, solana-go %x, want %s", name, od, td, wantHex)
+		}
+		metas := func(ms []*sol.AccountMeta) string {
+			var out string
+			for _, m := range ms {
+				out += fmt.Sprintf("%s w=%v s=%v; ", m.PublicKey, m.IsWritable, m.IsSigner)
+			}
+			return out
+		}
+		if ours.ProgramID() != systemProgram || metas(ours.Accounts()) != metas(theirs.Accounts()) {
+			t.Fatalf("%s accounts %s, solana-go %s", name, metas(ours.Accounts()), metas(theirs.Accounts()))
+		}
+	}
+	same("AdvanceNonceAccount", advanceNonce(k(1), k(2)),
+		system.NewAdvanceNonceAccountInstruction(k(1), recentBlockhashes, k(2)).Build(), "04000000")
+	same("InitializeNonceAccount", initializeNonce(k(1), k(2)),
+		system.NewInitializeNonceAccountInstruction(k(2), k(1), recentBlockhashes, rentSysvar).Build(),
+		"06000000"+hex.EncodeToString(k(2).Bytes()))
+	same("TransferWithSeed", transferWithSeed(k(1), k(2), k(3), markerRent, "rwd:e42", systemProgram),
+		system.NewTransferWithSeedInstruction(markerRent, "rwd:e42", systemProgram, k(1), k(2), k(3)).Build(),
+		"0b00000000980d0000000000"+"0700000000000000"+hex.EncodeToString([]byte("rwd:e42"))+hex.EncodeToString(systemProgram.Bytes()))
+	a := advanceNonce(k(1), k(2)).Accounts()
+	if !a[0].IsWritable || a[0].IsSigner || a[1].PublicKey != recentBlockhashes || a[1].IsWritable || !a[2].IsSigner {
+		t.Fatalf("AdvanceNonceAccount metas %v", a)
+	}
+	for name, c := range map[string]struct {
+		ix   sol.Instruction
+		data string
+		n    int
+	}{
+		"DeactivateLookupTable": {deactivateLookupTable(k(1), k(2)), "03000000", 2},
+		"CloseLookupTable":      {closeLookupTable(k(1), k(2), k(3)), "04000000", 3},
+	} {
+		d, _ := c.ix.Data()
+		ac := c.ix.Accounts()
+		if hex.EncodeToString(d) != c.data || c.ix.ProgramID() != altProgram || len(ac) != c.n || !ac[0].IsWritable || !ac[1].IsSigner {
+			t.Fatalf("%s: data %x accounts %v", name, d, ac)
+		}
+	}
+	meta := make([]byte, 56)
+	meta[0] = 1
+	binary.LittleEndian.PutUint64(meta[4:12], 12345)
+	if s, err := tableDeactivationSlot(meta); err != nil || s != 12345 {
+		t.Fatalf("deactivation slot %d %v", s, err)
+	}
+	if _, err := tableDeactivationSlot(meta[:40]); err == nil {
+		t.Fatal("short table meta accepted")
+	}
 }
