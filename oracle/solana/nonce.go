@@ -151,34 +151,48 @@ func (d *Distributor) setupPhase1Table(ctx context.Context) error {
 		if err := json.Unmarshal(b, &reg); err != nil {
 			return fmt.Errorf("journal %s: %w", phase1TableMark, err)
 		}
-	} else {
-		slot, err := d.rpc.GetSlot(ctx, rpc.CommitmentFinalized)
-		if err != nil {
-			return fmt.Errorf("get slot: %w", err)
-		}
-		_, addr, err := createLookupTable(payer, payer, slot)
-		if err != nil {
-			return err
-		}
-		reg = regTable{Addr: addr.String(), Slot: slot}
-		b, err := json.Marshal(reg)
-		if err != nil {
-			return err
-		}
-		if err := d.journal.mark(phase1TableMark, b); err != nil {
-			return err
-		}
-	}
-	create, addr, err := createLookupTable(payer, payer, reg.Slot)
-	if err != nil {
-		return err
 	}
 	want := d.phase1TableAddresses()
-	name := "setup/phase1-table/" + addr.String()
-	if err := d.run(ctx, []string{name}, func(string) ([]sol.Instruction, error) {
-		return []sol.Instruction{create, extendLookupTable(addr, payer, payer, want)}, nil
-	}, payer, nil, d.payer); err != nil {
-		return fmt.Errorf("phase-1 lookup table: %w", err)
+	var name string
+	for attempt := 0; ; attempt++ {
+		if !ok || attempt > 0 {
+			// A new table: the PDA of (payer, a recent slot), journaled before it is sent.
+			slot, err := d.rpc.GetSlot(ctx, rpc.CommitmentFinalized)
+			if err != nil {
+				return fmt.Errorf("get slot: %w", err)
+			}
+			_, addr, err := createLookupTable(payer, payer, slot)
+			if err != nil {
+				return err
+			}
+			reg = regTable{Addr: addr.String(), Slot: slot}
+			b, err := json.Marshal(reg)
+			if err != nil {
+				return err
+			}
+			if err := d.journal.mark(phase1TableMark, b); err != nil {
+				return err
+			}
+		}
+		create, addr, err := createLookupTable(payer, payer, reg.Slot)
+		if err != nil {
+			return err
+		}
+		name = "setup/phase1-table/" + addr.String()
+		err = d.run(ctx, []string{name}, func(string) ([]sol.Instruction, error) {
+			return []sol.Instruction{create, extendLookupTable(addr, payer, payer, want)}, nil
+		}, payer, nil, d.payer)
+		var te *TxError
+		if errors.As(err, &te) && !te.Landed && attempt == 0 {
+			// Refused by preflight (e.g. its recent slot is no longer in SlotHashes after a
+			// long pause): it can never land; create another table.
+			d.log.Warn("phase-1 lookup table refused; creating another", "table", addr.String(), "err", err)
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("phase-1 lookup table: %w", err)
+		}
+		break
 	}
 	t, err := d.phase1Table(ctx)
 	if err != nil {
@@ -186,7 +200,7 @@ func (d *Distributor) setupPhase1Table(ctx context.Context) error {
 	}
 	for _, w := range want {
 		if !slices.Contains(t.Entries, [32]byte(w)) {
-			return fmt.Errorf("phase-1 lookup table %s lacks %s", addr, w)
+			return fmt.Errorf("phase-1 lookup table %s lacks %s", sol.PublicKey(t.Address), w)
 		}
 	}
 	// Entries become usable in the slot after the extend.

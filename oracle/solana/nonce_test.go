@@ -292,3 +292,37 @@ func TestPhase1NonceMovedIsProposedAgain(t *testing.T) {
 		t.Fatalf("stats %+v, want one re-proposal", st)
 	}
 }
+
+// TestSetupReplacesUnusableTable: a journaled phase-1 lookup table whose recent slot is no
+// longer in SlotHashes (Setup interrupted long ago) is refused by preflight; Setup then
+// creates another one, and phase 1 uses it.
+func TestSetupReplacesUnusableTable(t *testing.T) {
+	f := newFixture(t, 3, 2)
+	ctx := context.Background()
+	p := makePayout(71, 10)
+	d, err := New(f.config([]int{0, 1}, summaries(p)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, stale, err := createLookupTable(sol.PublicKey(pub(f.payer)), sol.PublicKey(pub(f.payer)), 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.journal.mark(phase1TableMark, []byte(`{"addr":"`+stale.String()+`","recent_slot":5}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tb, err := d.phase1Table(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tb.Address == [32]byte(stale) || len(tb.Entries) != 5 {
+		t.Fatalf("phase-1 table %s with %d entries, want a new one with 5", sol.PublicKey(tb.Address), len(tb.Entries))
+	}
+	if err := d.Distribute(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	checkPaid(t, f, d, 0, p)
+}
