@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"testing"
 
 	sol "github.com/gagliardetto/solana-go"
@@ -232,4 +233,41 @@ func TestReclaimTables(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkPaid(t, f, d, 0, append(ps, later)...)
+}
+
+// TestReclaimThreeCosigners measures what three co-signing oracles (3-of-3) get back per
+// epoch: epochs 1..4 paid, horizon 1, so epochs 1 and 2 are reclaimed.
+func TestReclaimThreeCosigners(t *testing.T) {
+	f := newFixture(t, 3, 3)
+	ctx := context.Background()
+	var ps []EpochPayout
+	for e := uint64(1); e <= 4; e++ {
+		ps = append(ps, makePayoutOwners(e, 3, "three"))
+	}
+	cfg := f.config([]int{0, 1, 2}, summaries(ps...))
+	cfg.Horizon = 1
+	d := f.distributor(t, cfg)
+	for _, p := range ps {
+		if err := d.Distribute(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := balanceOf(t, f, pub(f.payer))
+	var got Reclaimed
+	for i := range 3 {
+		r, err := d.Reclaim(ctx, f.oracles[i], 1, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(r.Epochs, []uint64{1, 2}) {
+			t.Fatalf("oracle %d reclaimed epochs %v, want [1 2]", i, r.Epochs)
+		}
+		got.Markers += r.Markers
+		got.Lamports += r.Lamports
+	}
+	gain := balanceOf(t, f, pub(f.payer)) - before
+	if got.Lamports != 6*markerRent || gain != got.Lamports-3*10_000 {
+		t.Fatalf("reclaimed %d lamports, payer gained %d", got.Lamports, gain)
+	}
+	t.Logf("3 co-signers: %d lamports per epoch returned (%d markers), %d net of fees over 2 epochs", got.Lamports/2, got.Markers/2, gain)
 }
