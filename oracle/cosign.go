@@ -212,7 +212,7 @@ func (s *CosignServer) answer(ctx context.Context, peer wire.PublicKey, req *wir
 			return &wire.CosignResponse{Refused: err.Error()}
 		}
 	}
-	sig, err := solana.Cosign(s.cfg.Key, s.cfg.Accounts, own, p)
+	sig, err := solana.Cosign(ctx, s.cfg.Chain, s.cfg.Key, s.cfg.Accounts, own, p)
 	if err != nil {
 		var mm *solana.MismatchError
 		resp := &wire.CosignResponse{Refused: err.Error()}

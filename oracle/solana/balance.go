@@ -15,11 +15,22 @@ import (
 
 // Chain is a read-only view of a deployment for tools (balances, supply, allowance).
 type Chain struct {
-	rpc *rpc.Client
+	rpc     *rpc.Client
+	horizon uint64 // 0: DefaultHorizon
 }
 
-// NewChain returns a read-only client for rpcURL.
+// NewChain returns a read-only client for rpcURL; CheckAuthorizable refuses epochs more
+// than DefaultHorizon behind the newest authorised one.
 func NewChain(rpcURL string) *Chain { return &Chain{rpc: rpc.New(rpcURL)} }
+
+// WithHorizon returns a copy of c whose CheckAuthorizable refuses epochs more than h
+// epochs behind the newest authorised one (h ≥ 1). It must not exceed the horizon of any
+// Reclaim in the deployment (Config.Horizon).
+func (c *Chain) WithHorizon(h uint64) *Chain {
+	cp := *c
+	cp.horizon = max(h, 1)
+	return &cp
+}
 
 // TokenBalances returns the token balance of each owner's associated token account for mint
 // (0 when the account does not exist).
@@ -95,6 +106,14 @@ var ErrNotAuthorizable = errors.New("epoch cannot be authorised")
 // epoch (spec §3): its own marker for the epoch must not exist (never co-sign an epoch
 // twice), and the distributor's allowance must be used up (every batch of the epoch
 // authorised last paid, whichever epoch that was; Approve would overwrite it).
+//
+// Markers of old epochs are closed to reclaim their rent (Reclaim), so a missing marker
+// alone does not prove an epoch unpaid. The epoch must therefore also be within the
+// horizon (WithHorizon, default DefaultHorizon) of the newest epoch the chain shows
+// authorised (NewestAuthorized): that reference is the same for every oracle and for
+// Reclaim, whatever their clocks, and it only grows, so an epoch whose markers may be gone
+// is refused by every co-signer. Where the newest authorised epoch cannot be established
+// (ErrHistoryUnclear) the oracle refuses too.
 func (c *Chain) CheckAuthorizable(ctx context.Context, a Accounts, oracle [32]byte, epoch uint64) error {
 	m, err := MarkerAddress(oracle, epoch)
 	if err != nil {
@@ -106,6 +125,17 @@ func (c *Chain) CheckAuthorizable(ctx context.Context, a Accounts, oracle [32]by
 	}
 	if r.Value[0] != nil {
 		return fmt.Errorf("%w: epoch %d already authorised (marker %s exists)", ErrNotAuthorizable, epoch, m)
+	}
+	newest, ok, err := c.NewestAuthorized(ctx, a)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrNotAuthorizable, err)
+	}
+	h := c.horizon
+	if h == 0 {
+		h = DefaultHorizon
+	}
+	if ok && newest > h && epoch < newest-h {
+		return fmt.Errorf("%w: epoch %d is more than %d epochs behind the newest authorised epoch %d (its markers may be reclaimed)", ErrNotAuthorizable, epoch, h, newest)
 	}
 	if r.Value[1] != nil {
 		if d := r.Value[1].Data.GetBinary(); len(d) == 165 && binary.LittleEndian.Uint64(d[121:129]) > 0 {

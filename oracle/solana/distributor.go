@@ -40,8 +40,11 @@ type LocalCosigner struct {
 	Priv     ed25519.PrivateKey
 	Accounts Accounts
 	Own      SummaryFunc
-	// Chain, when set, is checked first with CheckAuthorizable.
-	Chain *Chain
+	// Chain, when set, is checked first with CheckAuthorizable, and a durable-nonce
+	// proposal's nonce is read from it. Unset, a Distributor that has this cosigner in its
+	// Config reads the nonce through its own RPC endpoint.
+	Chain  *Chain
+	nonces Phase1Reader
 }
 
 // Key is the oracle's public key.
@@ -58,7 +61,11 @@ func (c *LocalCosigner) Cosign(ctx context.Context, p Proposal) ([64]byte, error
 			return [64]byte{}, fmt.Errorf("cosign: %w", err)
 		}
 	}
-	return Cosign(c.Priv, c.Accounts, own, p)
+	r := c.nonces
+	if c.Chain != nil {
+		r = c.Chain
+	}
+	return Cosign(ctx, r, c.Priv, c.Accounts, own, p)
 }
 
 // Config configures a Distributor.
@@ -86,6 +93,10 @@ type Config struct {
 	Seed string
 	// Decimals of the reward mint. Default 6.
 	Decimals uint8
+	// Horizon: Reclaim closes markers of epochs more than Horizon epochs behind the newest
+	// authorised one. It must not be below the horizon co-signers refuse at
+	// (Chain.WithHorizon). Default DefaultHorizon.
+	Horizon uint64
 	// PollInterval between status polls. Default 400 ms.
 	PollInterval time.Duration
 	// Workers sending in parallel. Default 4.
@@ -188,6 +199,7 @@ func New(cfg Config) (*Distributor, error) {
 	}
 	d := &Distributor{cfg: cfg, rpc: rpc.New(cfg.RPCURL), journal: j, log: cfg.Logger,
 		payer: sol.PrivateKey(cfg.Payer), dist: sol.PrivateKey(cfg.Distributor)}
+	d.cfg.Cosigners = withNonceReader(cfg.Cosigners, &Chain{rpc: d.rpc})
 	d.accounts, err = DeriveAccounts(d.payer.PublicKey(), cfg.Seed, [32]byte(d.dist.PublicKey()), cfg.Decimals)
 	if err != nil {
 		return nil, err
@@ -199,7 +211,8 @@ func New(cfg Config) (*Distributor, error) {
 }
 
 // DeriveAccounts returns the deployment's addresses: mint and multisig created with seeds
-// "<seed>:mint" and "<seed>:multisig" from base, escrow = ATA(multisig, mint).
+// "<seed>:mint" and "<seed>:multisig" from base, escrow = ATA(multisig, mint), and the
+// durable nonce account NonceAddress(base, seed).
 func DeriveAccounts(base [32]byte, seed string, distributor [32]byte, decimals uint8) (Accounts, error) {
 	b := sol.PublicKey(base)
 	mint, err := sol.CreateWithSeed(b, seed+":mint", tokenProgram)
@@ -214,7 +227,11 @@ func DeriveAccounts(base [32]byte, seed string, distributor [32]byte, decimals u
 	if err != nil {
 		return Accounts{}, err
 	}
-	return Accounts{Mint: mint, Multisig: ms, Escrow: escrow, Distributor: distributor, Decimals: decimals}, nil
+	nonce, err := NonceAddress(base, seed)
+	if err != nil {
+		return Accounts{}, err
+	}
+	return Accounts{Mint: mint, Multisig: ms, Escrow: escrow, Distributor: distributor, Decimals: decimals, Nonce: nonce}, nil
 }
 
 // Close releases the journal.
@@ -378,8 +395,8 @@ func (d *Distributor) accountsData(ctx context.Context, ks []sol.PublicKey) ([]*
 	return out, nil
 }
 
-// Setup creates the multisig, the mint and the escrow if missing, and checks them if they
-// exist. It is idempotent.
+// Setup creates the multisig, the mint, the escrow and the durable nonce account if missing,
+// and checks them if they exist, then this journal's phase-1 lookup table. It is idempotent.
 func (d *Distributor) Setup(ctx context.Context) error {
 	a := d.accounts
 	ms, mint, escrow := sol.PublicKey(a.Multisig), sol.PublicKey(a.Mint), sol.PublicKey(a.Escrow)
@@ -429,6 +446,9 @@ func (d *Distributor) Setup(ctx context.Context) error {
 		if err := d.run(ctx, []string{n}, func(n string) ([]sol.Instruction, error) { return ixs[n], nil }, payer, nil, nil, d.payer); err != nil {
 			return fmt.Errorf("setup: %w", err)
 		}
+	}
+	if err := d.setupNonce(ctx); err != nil {
+		return fmt.Errorf("setup: %w", err)
 	}
 	return nil
 }
@@ -589,12 +609,16 @@ func (d *Distributor) phase1(ctx context.Context, p EpochPayout) error {
 			return err
 		}
 	}
-	err = d.settle(ctx, []*entry{e}, func(ctx context.Context, _ string) (signedTx, error) {
+	err = d.settleNonce(ctx, e, func(ctx context.Context, _ string) (signedTx, error) {
 		return d.proposeAndCollect(ctx, p)
-	}, nil)
-	if err == nil && e.Raw != nil {
-		e.Raw = nil // landed: keep the record small and skip the status poll on resume
-		return d.journal.put(e)
+	})
+	if err == nil {
+		// A nonce advance moves the localnet's blockhash on (localnet README).
+		d.forgetBlockhash()
+		if e.Raw != nil {
+			e.Raw = nil // landed: keep the record small and skip the status poll on resume
+			return d.journal.put(e)
+		}
 	}
 	var te *TxError
 	if errors.As(err, &te) {
@@ -667,30 +691,34 @@ func (d *Distributor) takeOver(ctx context.Context, p EpochPayout, ours *entry) 
 // chain is a read-only view through the distributor's client.
 func (d *Distributor) chain() *Chain { return &Chain{rpc: d.rpc} }
 
-// proposeAndCollect builds the phase-1 message with a fresh blockhash and collects M
-// co-signatures (cosigners in order; the first M that agree form the quorum).
+// proposeAndCollect builds the phase-1 message on the deployment's durable nonce (or a fresh
+// blockhash) and collects M co-signatures (cosigners in order; the first M that agree form
+// the quorum). When it gives up with signatures collected on a nonce, it advances the
+// nonce (Abandon) so that they can never complete a transaction later.
 func (d *Distributor) proposeAndCollect(ctx context.Context, ep EpochPayout) (signedTx, error) {
 	s := ep.Summary()
 	if len(d.cfg.Cosigners) < d.cfg.Threshold {
 		return signedTx{}, fmt.Errorf("%d cosigners for a threshold of %d", len(d.cfg.Cosigners), d.cfg.Threshold)
 	}
 	var lastErr error
+	var abandon *sol.Hash  // the nonce value proposals were built on
+	collected := false     // some cosigner signed a proposal
+	blockhashOnly := false // a cosigner cannot check durable-nonce proposals
 	// Try quorums made of the first M cosigners that answer; a refusal drops that cosigner.
 	avail := slices.Clone(d.cfg.Cosigners)
 	for len(avail) >= d.cfg.Threshold {
 		quorum := d.orderQuorum(avail[:d.cfg.Threshold])
-		bh, lv, err := d.blockhash(ctx)
-		if err != nil {
-			return signedTx{}, err
-		}
 		qk := make([][32]byte, len(quorum))
 		for i, c := range quorum {
 			qk[i] = c.Key()
 		}
 		payer := d.payer.PublicKey()
-		msg, err := BuildPhase1(d.accounts, payer, s, qk, bh)
+		msg, bh, lv, err := d.phase1Message(ctx, s, qk, blockhashOnly)
 		if err != nil {
 			return signedTx{}, err
+		}
+		if lv == nonceLife {
+			abandon = &bh
 		}
 		prop := Proposal{Summary: s, Quorum: qk, Message: msg}
 		sigs := map[[32]byte][64]byte{payer: [64]byte(ed25519.Sign(ed25519.PrivateKey(d.payer), msg))}
@@ -706,6 +734,14 @@ func (d *Distributor) proposeAndCollect(ctx context.Context, ep EpochPayout) (si
 				break
 			}
 			sigs[c.Key()] = sig
+			collected = true
+		}
+		if refused >= 0 && lv == nonceLife && nonceFormRefused(lastErr) {
+			// A peer without a chain to read the nonce from, or of an older version:
+			// propose again with a blockhash rather than lose its signature.
+			d.log.Warn("cosigner refused the durable-nonce form; proposing with a blockhash", "epoch", s.Epoch, "oracle", sol.PublicKey(quorum[refused].Key()).String())
+			blockhashOnly = true
+			continue
 		}
 		if refused >= 0 {
 			k := quorum[refused].Key()
@@ -719,6 +755,11 @@ func (d *Distributor) proposeAndCollect(ctx context.Context, ep EpochPayout) (si
 		var sig sol.Signature
 		copy(sig[:], raw[1:65])
 		return signedTx{raw: raw, signature: sig, blockhash: bh, lastValid: lv}, nil
+	}
+	if abandon != nil && collected {
+		if err := d.Abandon(ctx, *abandon); err != nil {
+			d.log.Warn("abandon phase-1 proposal", "epoch", s.Epoch, "err", err)
+		}
 	}
 	return signedTx{}, fmt.Errorf("fewer than %d oracles agree: %w", d.cfg.Threshold, lastErr)
 }

@@ -22,6 +22,15 @@
 // one rule is that no epoch is authorised while another's allowance is unused, since
 // ApproveChecked overwrites it (Distribute then returns an *UnfinishedError naming it).
 //
+// Phase 1 is built on the deployment's durable nonce account (AdvanceNonceAccount first, the
+// nonce value as blockhash; a v0 message loading the non-signer accounts from a
+// per-coordinator lookup table, so 3-of-5 fits), so collecting signatures may outlast a
+// blockhash; co-signers check the nonce on chain (CheckProposal), and a coordinator that
+// gives a proposal up advances the nonce (Abandon) so it can never land. Markers and unused
+// phase-2 lookup tables more than a horizon of epochs behind the newest authorised epoch are
+// closed for their rent (Reclaim, ReclaimTables); co-signers refuse such epochs
+// (CheckAuthorizable), so exactly-once holds.
+//
 // Every transaction is sent exactly once: its signed bytes, blockhash and
 // lastValidBlockHeight are persisted (fsync) in a journal directory before the first send, a
 // resend uses the same bytes, a new signature is made only after the old blockhash provably

@@ -2,6 +2,7 @@ package solana
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	sol "github.com/gagliardetto/solana-go"
@@ -15,6 +16,8 @@ var (
 	memoProgram          = sol.MustPublicKeyFromBase58("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
 	altProgram           = sol.MustPublicKeyFromBase58("AddressLookupTab1e1111111111111111111111111")
 	computeBudgetProgram = sol.MustPublicKeyFromBase58("ComputeBudget111111111111111111111111111111")
+	recentBlockhashes    = sol.SysVarRecentBlockHashesPubkey
+	rentSysvar           = sol.SysVarRentPubkey
 )
 
 // Account sizes and rent-exempt minimums (spec §1).
@@ -22,6 +25,7 @@ const (
 	mintSize     = 82
 	multisigSize = 355
 	markerRent   = 890_880
+	nonceSize    = 80
 	maxTxSize    = 1232
 	maxSigners   = 11
 )
@@ -181,4 +185,80 @@ func ata(wallet, mint sol.PublicKey) (sol.PublicKey, error) {
 // AssociatedTokenAddress is the owner's associated token account for mint.
 func AssociatedTokenAddress(owner, mint [32]byte) ([32]byte, error) {
 	return ata(sol.PublicKeyFromBytes(owner[:]), sol.PublicKeyFromBytes(mint[:]))
+}
+
+// System instructions on durable nonce accounts. The runtime reads the RecentBlockhashes
+// sysvar from the account list (it must be present, read-only) and requires the nonce
+// authority's signature for an advance.
+const (
+	systemAdvanceNonce    = 4
+	systemInitializeNonce = 6
+	systemTransferSeed    = 11
+)
+
+// advanceNonce is System instruction 4: accounts [nonce (w), RecentBlockhashes, authority (s)].
+// As the first instruction of a transaction it makes the transaction a durable-nonce one.
+func advanceNonce(nonce, authority sol.PublicKey) sol.Instruction {
+	return sol.NewInstruction(systemProgram, []*sol.AccountMeta{
+		meta(nonce, true, false), meta(recentBlockhashes, false, false), meta(authority, false, true),
+	}, u32(nil, systemAdvanceNonce))
+}
+
+// initializeNonce is System instruction 6 (authority): accounts [nonce (w),
+// RecentBlockhashes, Rent].
+func initializeNonce(nonce, authority sol.PublicKey) sol.Instruction {
+	return sol.NewInstruction(systemProgram, []*sol.AccountMeta{
+		meta(nonce, true, false), meta(recentBlockhashes, false, false), meta(rentSysvar, false, false),
+	}, append(u32(nil, systemInitializeNonce), authority[:]...))
+}
+
+// isAdvanceNonce reports whether a compiled instruction of msg is System AdvanceNonceAccount.
+func isAdvanceNonce(msg *sol.Message, ix sol.CompiledInstruction) bool {
+	return int(ix.ProgramIDIndex) < len(msg.AccountKeys) && msg.AccountKeys[ix.ProgramIDIndex] == systemProgram &&
+		len(ix.Data) == 4 && binary.LittleEndian.Uint32(ix.Data) == systemAdvanceNonce
+}
+
+// transferWithSeed is System instruction 11: lamports from an account created with seed
+// (from = createWithSeed(base, seed, owner)) to to, signed by base. Emptying a 0-byte
+// System account closes it.
+func transferWithSeed(from, base, to sol.PublicKey, lamports uint64, seed string, owner sol.PublicKey) sol.Instruction {
+	data := u64(u32(nil, systemTransferSeed), lamports)
+	data = u64(data, uint64(len(seed)))
+	data = append(data, seed...)
+	data = append(data, owner[:]...)
+	return sol.NewInstruction(systemProgram, []*sol.AccountMeta{
+		meta(from, true, false), meta(base, false, true), meta(to, true, false),
+	}, data)
+}
+
+// nonceState is the decoded content of a System nonce account (80 bytes: version u32,
+// state u32, authority, durable nonce, lamports per signature u64).
+type nonceState struct {
+	authority, value sol.PublicKey
+}
+
+func parseNonce(data []byte) (nonceState, error) {
+	if len(data) != nonceSize {
+		return nonceState{}, fmt.Errorf("nonce account: %d bytes, want %d", len(data), nonceSize)
+	}
+	if v := binary.LittleEndian.Uint32(data[0:4]); v != 1 {
+		return nonceState{}, fmt.Errorf("nonce account: version %d, want 1 (current)", v)
+	}
+	if st := binary.LittleEndian.Uint32(data[4:8]); st != 1 {
+		return nonceState{}, errors.New("nonce account is not initialized")
+	}
+	return nonceState{authority: sol.PublicKeyFromBytes(data[8:40]), value: sol.PublicKeyFromBytes(data[40:72])}, nil
+}
+
+// deactivateLookupTable is ALT instruction 3: accounts [table (w), authority (s)].
+func deactivateLookupTable(table, authority sol.PublicKey) sol.Instruction {
+	return sol.NewInstruction(altProgram, []*sol.AccountMeta{meta(table, true, false), meta(authority, false, true)}, u32(nil, 3))
+}
+
+// closeLookupTable is ALT instruction 4: accounts [table (w), authority (s), recipient (w)].
+// The runtime allows it once the deactivation slot has left SlotHashes (≈ 513 slots).
+func closeLookupTable(table, authority, recipient sol.PublicKey) sol.Instruction {
+	return sol.NewInstruction(altProgram, []*sol.AccountMeta{
+		meta(table, true, false), meta(authority, false, true), meta(recipient, true, false),
+	}, u32(nil, 4))
 }

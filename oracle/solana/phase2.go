@@ -133,6 +133,9 @@ func (d *Distributor) phase2(ctx context.Context, p EpochPayout) error {
 	if err != nil {
 		return fmt.Errorf("lookup tables: %w", err)
 	}
+	if err := d.noteTablesUsed(p.Epoch, tables); err != nil {
+		return fmt.Errorf("lookup tables: %w", err)
+	}
 	d.log.Info("lookup tables ready", "epoch", p.Epoch, "batches_open", len(open), "batches_blocked", len(open)-len(ready))
 	names := make([]string, len(ready))
 	for i, k := range ready {

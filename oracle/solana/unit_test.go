@@ -2,6 +2,7 @@ package solana
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
@@ -254,13 +255,13 @@ func TestCheckProposal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := CheckProposal(acc, own, Proposal{Summary: own, Quorum: q, Message: msg}); err != nil {
+	if err := CheckProposal(context.Background(), nil, acc, own, Proposal{Summary: own, Quorum: q, Message: msg}); err != nil {
 		t.Fatal(err)
 	}
 	mismatch := func(prop Proposal, field string) {
 		t.Helper()
 		var mm *MismatchError
-		if err := CheckProposal(acc, own, prop); !errors.As(err, &mm) || !strings.HasPrefix(mm.Field, field) {
+		if err := CheckProposal(context.Background(), nil, acc, own, prop); !errors.As(err, &mm) || !strings.HasPrefix(mm.Field, field) {
 			t.Fatalf("want mismatch at %s, got %v", field, err)
 		}
 	}
@@ -289,14 +290,14 @@ func TestCheckProposal(t *testing.T) {
 	evil, _ = BuildPhase1(acc, payer, more, q, sol.Hash{3})
 	mismatch(Proposal{Summary: own, Quorum: q, Message: evil}, "instruction")
 	// Garbage bytes.
-	if err := CheckProposal(acc, own, Proposal{Summary: own, Quorum: q, Message: []byte{1, 2, 3}}); err == nil {
+	if err := CheckProposal(context.Background(), nil, acc, own, Proposal{Summary: own, Quorum: q, Message: []byte{1, 2, 3}}); err == nil {
 		t.Fatal("garbage message accepted")
 	}
 	// Cosign refuses a key outside the quorum and signs the message bytes otherwise.
-	if _, err := Cosign(testKey(t, "oracle-4"), acc, own, Proposal{Summary: own, Quorum: q, Message: msg}); err == nil {
+	if _, err := Cosign(context.Background(), nil, testKey(t, "oracle-4"), acc, own, Proposal{Summary: own, Quorum: q, Message: msg}); err == nil {
 		t.Fatal("cosigned outside the quorum")
 	}
-	sig, err := Cosign(testKey(t, "oracle-1"), acc, own, Proposal{Summary: own, Quorum: q, Message: msg})
+	sig, err := Cosign(context.Background(), nil, testKey(t, "oracle-1"), acc, own, Proposal{Summary: own, Quorum: q, Message: msg})
 	if err != nil || !ed25519.Verify(testKey(t, "oracle-1").Public().(ed25519.PublicKey), msg, sig[:]) {
 		t.Fatalf("cosign: %v", err)
 	}
@@ -332,7 +333,7 @@ func FuzzCheckProposal(f *testing.F) {
 	f.Add(msg[:100])
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		err := CheckProposal(acc, own, Proposal{Summary: own, Quorum: q, Message: b})
+		err := CheckProposal(context.Background(), nil, acc, own, Proposal{Summary: own, Quorum: q, Message: b})
 		if err == nil && !bytes.Equal(b[:min(len(b), len(msg))], msg[:min(len(b), len(msg))]) {
 			t.Fatalf("accepted different bytes")
 		}

@@ -12,6 +12,7 @@
 
 const http = require('node:http');
 const fs = require('node:fs');
+const crypto = require('node:crypto');
 const { LiteSvm, Account } = require('litesvm/dist/internal');
 const { WebSocketServer } = require('ws');
 
@@ -52,6 +53,7 @@ const NOT_LANDED = new Set(['BlockhashNotFound', 'AlreadyProcessed', 'SignatureF
   'InvalidAddressLookupTableOwner', 'InvalidAddressLookupTableData', 'InvalidAddressLookupTableIndex',
   'UnsupportedVersion', 'AccountInUse', 'ProgramAccountNotFound', 'InvalidProgramForExecution']);
 
+const SYSTEM_PROGRAM = '11111111111111111111111111111111';
 const MEMO_PROGRAMS = new Set(['MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr',
   'Memo1UhkJRfHyvLMcVucJwxXeuD728EqVDDwQDxFMNo']);
 
@@ -261,7 +263,22 @@ class Chain {
     return parts.length ? parts.join('; ') : null;
   }
 
+  // nonceNeedsNewSlot reports whether tx is a durable-nonce transaction (first instruction
+  // System AdvanceNonceAccount) whose nonce was stored from the current blockhash. The
+  // runtime accepts a nonce only once the blockhash has moved on; a cluster moves it every
+  // slot, while litesvm keeps one blockhash until it is expired. So the server expires it
+  // first, as the next slot would (in-flight transactions signed with it are re-signed by
+  // their senders after the jump in block height).
+  nonceNeedsNewSlot(tx) {
+    const ix = tx.instructions[0];
+    if (!ix || tx.keys[ix.programIndex] !== SYSTEM_PROGRAM) return false;
+    if (ix.data.length !== 4 || Buffer.from(ix.data).readUInt32LE(0) !== 4) return false;
+    const current = crypto.createHash('sha256').update(Buffer.from('DURABLE_NONCE')).update(b58decode(this.svm.latestBlockhash(), 32)).digest();
+    return b58encode(current) === tx.blockhash;
+  }
+
   run(raw, tx, simulate) {
+    if (this.nonceNeedsNewSlot(tx)) this.expireBlockhash();
     const r = tx.version === 'legacy'
       ? (simulate ? this.svm.simulateLegacyTransaction(raw) : this.svm.sendLegacyTransaction(raw))
       : (simulate ? this.svm.simulateVersionedTransaction(raw) : this.svm.sendVersionedTransaction(raw));
@@ -459,6 +476,11 @@ function methods(chain) {
       const slot = BigInt(s);
       if (slot < chain.slot()) throw rpcError(-32602, 'Invalid param: cannot warp backwards');
       svm.warpToSlot(slot);
+      // On a cluster, slots more than 512 behind have left SlotHashes; lookup-table
+      // deactivation cooldowns are measured by that.
+      const hs = svm.getSlotHashes();
+      const kept = hs.filter((h) => h.slot + 512n > slot);
+      if (kept.length !== hs.length) svm.setSlotHashes(kept.map((h) => ({ slot: h.slot, hash: h.hash })));
       return chain.slot();
     },
     litesvm_setAccount: ([a, acc]) => {
