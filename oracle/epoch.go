@@ -269,7 +269,7 @@ func (o *Oracle) advanceEpoch(ctx context.Context, n uint64) error {
 			rec.Total = pay.Total
 			rec.Payouts = len(pay.Payouts)
 			rec.RouteDC = routeCharges(man)
-			if err := o.store.putEpochCharged(rec, raw, o.params.EpochEnd(n)); err != nil {
+			if err := o.store.putEpochCharged(rec, raw, o.params.EpochEnd(n), man.Parent); err != nil {
 				return err
 			}
 			o.log.Info("epoch manifest written", "epoch", n, "root", rec.Root, "total", rec.Total, "payouts", rec.Payouts)
@@ -578,7 +578,7 @@ func (o *Oracle) agreeEpoch(ctx context.Context, rec *epochRecord) error {
 	rec.Reconciled = a.fetched + a.pushed
 	rec.Disputed, rec.Error = false, ""
 	rec.Distributed = a.led
-	if err := o.store.putEpochCharged(*rec, a.manifest, o.params.EpochEnd(n)); err != nil {
+	if err := o.store.putEpochCharged(*rec, a.manifest, o.params.EpochEnd(n), man.Parent); err != nil {
 		return err
 	}
 	o.log.Info("epoch agreed", "epoch", n, "leader", rec.Leader, "root", rec.Root, "total", rec.Total,

@@ -209,7 +209,7 @@ func TestOrganizations(t *testing.T) {
 	if org, _, _ := o.store.Org("acme"); org.Locked || org.PayerDC != 1 || !routeActive() {
 		t.Errorf("funded organization %+v (route active %v)", org, routeActive())
 	}
-	err = o.store.putEpochCharged(epochRecord{Epoch: 1, RouteDC: map[string]uint64{"r1": 5}}, []byte("m"), 0)
+	err = o.store.putEpochCharged(epochRecord{Epoch: 1, RouteDC: map[string]uint64{"r1": 5}}, []byte("m"), 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -787,8 +787,9 @@ func (s *Store) markEpochDistributed(n uint64) error {
 // beyond the balance; rec.RouteDC becomes what was debited), dated
 // chargeMs (the epoch's end, so that later epochs' balance snapshots are
 // the same on every oracle), in one transaction, so the charge happens
-// exactly once with the manifest.
-func (s *Store) putEpochCharged(rec epochRecord, manifest []byte, chargeMs int64) error {
+// exactly once with the manifest. A manifest built on parent, the head of
+// the settled chain, becomes its new head (the next one's accrual parent).
+func (s *Store) putEpochCharged(rec epochRecord, manifest []byte, chargeMs int64, parent uint64) error {
 	n := uint64(2 * len(manifest))
 	if err := s.space.reserve(n); err != nil {
 		return fmt.Errorf("write epoch %d: %w", rec.Epoch, err)
@@ -805,8 +806,16 @@ func (s *Store) putEpochCharged(rec epochRecord, manifest []byte, chargeMs int64
 		if err := txn.Set(manifestKey(rec.Epoch), manifest); err != nil {
 			return err
 		}
-		if err := txn.Set(metaKey(metaLastSettled), u64(nil, rec.Epoch)); err != nil {
+		// The manifest extends the chain of settled manifests when it builds
+		// on its head; one caught up later (an older link) does not move it.
+		head, err := getValue(txn, metaKey(metaLastSettled))
+		if err != nil {
 			return err
+		}
+		if (head == nil && parent == 0) || (len(head) == 8 && decodeU64(head) == parent) {
+			if err := txn.Set(metaKey(metaLastSettled), u64(nil, rec.Epoch)); err != nil {
+				return err
+			}
 		}
 		return txn.Set(epochKey(rec.Epoch), encodeJSON(rec))
 	})
