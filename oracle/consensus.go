@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/hexfield/hexfield/oracle/solana"
 	"github.com/hexfield/hexfield/verifier"
 	"github.com/hexfield/hexfield/wire"
@@ -112,10 +114,13 @@ const (
 	maxRounds = 4
 	// maxInput bounds the entries of an input a peer accepts.
 	maxInput = 50_000_000
-	// pageLimit is the entries per InputPage; reportsLimit the reports
-	// per ReportsRequest or PushRequest.
-	pageLimit    = 4096
+	// pageLimit is the entries per InputPage (≈ 45 bytes each, within
+	// one frame); reportsLimit the ids per ReportsRequest and the reports
+	// per PushRequest; a ReportsResponse or PushRequest also stops at
+	// frameBudget bytes.
+	pageLimit    = 1024
 	reportsLimit = 256
+	frameBudget  = wire.MaxFrameSize - 8<<10
 )
 
 // errDisputed: an epoch was not agreed within a pass of leader slots.
@@ -754,7 +759,6 @@ func (c *consensus) fetchReports(ctx context.Context, p *CosignClient, ids [][32
 	stored := 0
 	for len(ids) > 0 {
 		batch := ids[:min(len(ids), reportsLimit)]
-		ids = ids[len(batch):]
 		req := &wire.ReportsRequest{}
 		for _, id := range batch {
 			req.Ids = append(req.Ids, id[:])
@@ -766,9 +770,13 @@ func (c *consensus) fetchReports(ctx context.Context, p *CosignClient, ids [][32
 		if resp.GetError() != "" {
 			return stored, fmt.Errorf("fetch reports: %s", resp.GetError())
 		}
-		if len(resp.GetReports()) != len(batch) {
+		// The peer serves the reports of a prefix of the ids, as many as fit
+		// one frame.
+		if len(resp.GetReports()) == 0 || len(resp.GetReports()) > len(batch) {
 			return stored, fmt.Errorf("fetch reports: %d of %d listed reports served", len(resp.GetReports()), len(batch))
 		}
+		batch = batch[:len(resp.GetReports())]
+		ids = ids[len(batch):]
 		items := make([]*ingestItem, 0, len(batch))
 		for k, sr := range resp.GetReports() {
 			want := stamp[batch[k]]
@@ -793,17 +801,21 @@ func (c *consensus) fetchReports(ctx context.Context, p *CosignClient, ids [][32
 func (c *consensus) push(ctx context.Context, p *CosignClient, n uint64, extra []inputEntry) (int, error) {
 	sent := 0
 	for len(extra) > 0 {
-		batch := extra[:min(len(extra), reportsLimit)]
-		extra = extra[len(batch):]
 		req := &wire.PushRequest{Epoch: n}
-		for _, e := range batch {
-			r, found, err := c.o.store.Report(e.ID)
+		size := 0
+		for len(extra) > 0 && len(req.Reports) < reportsLimit {
+			r, found, err := c.o.store.Report(extra[0].ID)
 			if err != nil {
 				return sent, err
 			}
 			if found {
-				req.Reports = append(req.Reports, &wire.StampedReport{Envelope: r.Envelope, Ms: r.ReceivedMs})
+				sr := &wire.StampedReport{Envelope: r.Envelope, Ms: r.ReceivedMs}
+				if size += proto.Size(sr) + 4; size > frameBudget && len(req.Reports) > 0 {
+					break
+				}
+				req.Reports = append(req.Reports, sr)
 			}
+			extra = extra[1:]
 		}
 		var resp wire.PushResponse
 		if err := p.roundTrip(ctx, &wire.CosignStream{Msg: &wire.CosignStream_Push{Push: req}}, &resp); err != nil {
@@ -1014,6 +1026,7 @@ func (c *consensus) serveReports(req *wire.ReportsRequest) *wire.ReportsResponse
 		return &wire.ReportsResponse{Error: fmt.Sprintf("%d ids exceed %d", len(req.GetIds()), reportsLimit)}
 	}
 	resp := &wire.ReportsResponse{}
+	size := 0
 	for _, id := range req.GetIds() {
 		if len(id) != 32 {
 			return &wire.ReportsResponse{Error: "id of the wrong length"}
@@ -1022,9 +1035,14 @@ func (c *consensus) serveReports(req *wire.ReportsRequest) *wire.ReportsResponse
 		if err != nil {
 			return &wire.ReportsResponse{Error: err.Error()}
 		}
-		if found {
-			resp.Reports = append(resp.Reports, &wire.StampedReport{Envelope: r.Envelope, Ms: r.ReceivedMs})
+		if !found {
+			return &wire.ReportsResponse{Error: fmt.Sprintf("report %x is not stored here", id[:8])}
 		}
+		sr := &wire.StampedReport{Envelope: r.Envelope, Ms: r.ReceivedMs}
+		if size += proto.Size(sr) + 4; size > frameBudget && len(resp.Reports) > 0 {
+			break
+		}
+		resp.Reports = append(resp.Reports, sr)
 	}
 	return resp
 }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/quic-go/quic-go"
@@ -245,13 +246,15 @@ func proposalOf(req *wire.CosignRequest) (solana.Proposal, error) {
 
 // CosignClient asks one peer oracle for its signature; it implements solana.Cosigner.
 type CosignClient struct {
-	key    ed25519.PrivateKey
-	peer   wire.PublicKey
-	addr   string
-	mu     sync.Mutex
-	tr     *quic.Transport
-	conn   *quic.Conn
-	closed bool
+	// sent and received count the bytes of requests and responses.
+	sent, received atomic.Int64
+	key            ed25519.PrivateKey
+	peer           wire.PublicKey
+	addr           string
+	mu             sync.Mutex
+	tr             *quic.Transport
+	conn           *quic.Conn
+	closed         bool
 }
 
 // NewCosignClient returns a client with identity key for the peer at "ADDRESS@host:port",
@@ -353,8 +356,13 @@ func (c *CosignClient) roundTrip(ctx context.Context, req *wire.CosignStream, re
 		c.drop(conn)
 		return fmt.Errorf("response from %s: %w", c.peer, err)
 	}
+	c.sent.Add(int64(proto.Size(req)) + 4)
+	c.received.Add(int64(proto.Size(resp)) + 4)
 	return nil
 }
+
+// Transferred returns the bytes of requests sent and responses received.
+func (c *CosignClient) Transferred() (sent, received int64) { return c.sent.Load(), c.received.Load() }
 
 // drop closes a connection that failed (the peer may have restarted), so
 // that the next request dials again.

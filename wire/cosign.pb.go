@@ -879,7 +879,7 @@ func (x *StampedReport) GetMs() int64 {
 
 type ReportsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Reports       []*StampedReport       `protobuf:"bytes,1,rep,name=reports,proto3" json:"reports,omitempty"` // in request order; ids the peer lacks are left out
+	Reports       []*StampedReport       `protobuf:"bytes,1,rep,name=reports,proto3" json:"reports,omitempty"` // for a prefix of the ids, in order: as many as fit one frame
 	Error         string                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -31,6 +31,7 @@ type liar struct {
 	pc      net.PacketConn
 	mu      sync.Mutex
 	entries []*wire.InputEntry // sorted by id
+	funded  [][32]byte         // sorted
 	reports map[[32]byte][]byte
 }
 
@@ -93,6 +94,14 @@ func (l *liar) answer(str *quic.Stream) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch {
+	case req.GetInput() != nil && req.GetInput().GetFunded():
+		page := &wire.InputPage{}
+		for _, k := range l.funded {
+			if bytes.Compare(k[:], req.GetInput().GetAfter()) > 0 {
+				page.Entries = append(page.Entries, &wire.InputEntry{Id: k[:]})
+			}
+		}
+		writeFramed(str, page)
 	case req.GetInput() != nil:
 		after := req.GetInput().GetAfter()
 		page := &wire.InputPage{}
@@ -128,10 +137,16 @@ func (l *liar) propose(epoch uint64, from, to int64, entries []*wire.InputEntry)
 		binary.BigEndian.PutUint64(b[33:], uint64(e.GetMs()))
 		h.Write(b[:])
 	}
+	f := sha256.New()
 	l.mu.Lock()
+	for _, k := range l.funded {
+		f.Write(k[:])
+	}
 	l.entries = entries
 	l.mu.Unlock()
-	return &wire.InputRef{Epoch: epoch, FromMs: from, ToMs: to, Count: uint64(len(entries)), Root: h.Sum(nil)}
+	// The accrual parent is the epoch before: the honest oracles settled it.
+	return &wire.InputRef{Epoch: epoch, FromMs: from, ToMs: to, Count: uint64(len(entries)), Root: h.Sum(nil),
+		Parent: epoch - 1, FundedCount: uint64(len(l.funded)), FundedRoot: f.Sum(nil)}
 }
 
 // ask sends one request to an honest oracle's co-signing endpoint.
@@ -200,6 +215,8 @@ func TestDishonestLeaderOnLocalnet(t *testing.T) {
 	go d.serve(ctx, t)
 	c := startClusterWithKeys(t, ctx, honest, 3, epochLen, fmt.Sprintf("%s@%s", wire.PublicKeyOf(dKey), dpc.LocalAddr()))
 	hs, owners := c.onboard(2)
+	d.funded = slices.Clone(owners)
+	slices.SortFunc(d.funded, func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) })
 	time.Sleep(time.Until(c.epochStart(e).Add(2 * time.Second)))
 	var real []*wire.InputEntry
 	for h, k := range hs {
