@@ -174,6 +174,7 @@ type acceptance struct {
 	// fetched and pushed count the reports this oracle fetched from or
 	// sent to peers to settle the input.
 	fetched, pushed int
+	at              time.Time // when it was accepted
 }
 
 // agreement is how an epoch was settled.
@@ -270,14 +271,20 @@ func (c *consensus) settled(ctx context.Context, n uint64) (agreement, bool, err
 	if err != nil || !ok {
 		return agreement{}, false, err
 	}
+	// The input accepted last with the authorised summary: an earlier
+	// leader's identical proposal that got no signatures is not the one
+	// that was paid.
 	c.mu.Lock()
+	var found *acceptance
 	for k, a := range c.taken {
-		if k.epoch == n && a.summary == s {
-			c.mu.Unlock()
-			return agreement{acceptance: *a}, true, nil
+		if k.epoch == n && a.summary == s && (found == nil || a.at.After(found.at)) {
+			found = a
 		}
 	}
 	c.mu.Unlock()
+	if found != nil {
+		return agreement{acceptance: *found}, true, nil
+	}
 	a, err := c.catchUp(ctx, n, s)
 	if err != nil {
 		return agreement{}, false, fmt.Errorf("epoch %d authorised on chain but not reproduced here: %w", n, err)
@@ -403,7 +410,7 @@ func (c *consensus) lead(ctx context.Context, n uint64) (agreement, error) {
 		if agreeing < c.m {
 			return agreement{}, fmt.Errorf("round %d: %d of %d oracles agree on the input (%d reports): %v", round, agreeing, c.m, len(entries), refusals)
 		}
-		a := acceptance{ref: ref, entries: entries, acc: acc, manifest: raw, summary: sum, leader: c.self, fetched: fetched, pushed: pushed}
+		a := acceptance{ref: ref, entries: entries, acc: acc, manifest: raw, summary: sum, leader: c.self, fetched: fetched, pushed: pushed, at: time.Now()}
 		c.mu.Lock()
 		c.taken[acceptKey{c.self, n}] = &a
 		c.mu.Unlock()
@@ -507,6 +514,7 @@ func (c *consensus) reconcile(ctx context.Context, leader wire.PublicKey, ref *w
 	}
 	h := sha256.Sum256(a.manifest)
 	resp.Agree, resp.ManifestHash = true, h[:]
+	a.at = time.Now()
 	c.mu.Lock()
 	c.taken[acceptKey{leader, ref.GetEpoch()}] = &a
 	c.mu.Unlock()
