@@ -352,10 +352,14 @@ func (c *CosignClient) roundTrip(ctx context.Context, req *wire.CosignStream, re
 		c.drop(conn)
 		return fmt.Errorf("request to %s: %w", c.peer, err)
 	}
+	_ = str.Close() // the request is complete
 	if err := readMessage(str, resp); err != nil {
 		c.drop(conn)
 		return fmt.Errorf("response from %s: %w", c.peer, err)
 	}
+	// Nothing follows the response: finish the stream's receive side too,
+	// so that it no longer counts against the peer's stream limit.
+	str.CancelRead(0)
 	c.sent.Add(int64(proto.Size(req)) + 4)
 	c.received.Add(int64(proto.Size(resp)) + 4)
 	return nil
