@@ -382,7 +382,7 @@ func (n *network) epochFromOracles(ctx context.Context, es *EpochSummary, states
 	}
 	es.Agree, es.Disputed, es.Error = 0, false, ""
 	leaderKey := ""
-	for i, st := range states {
+	for _, st := range states {
 		e, ok := st[es.Epoch]
 		if !ok {
 			continue
@@ -393,9 +393,9 @@ func (n *network) epochFromOracles(ctx context.Context, es *EpochSummary, states
 			if e.Leader != "" {
 				leaderKey = e.Leader
 			}
-			if e.Leader == wire.PublicKeyOf(n.oracles[i].key).String() || es.Reconciled == 0 {
-				es.Reconciled = max(es.Reconciled, e.Reconciled)
-			}
+			// The leader counts what every peer fetched from it and sent
+			// it; a peer only its own part.
+			es.Reconciled = max(es.Reconciled, e.Reconciled)
 		}
 		if root == "" && e.Disputed {
 			es.Disputed = true
