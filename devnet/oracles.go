@@ -121,8 +121,8 @@ func (n *network) startOracles(ctx context.Context, g *errgroup.Group) (err erro
 			VerifyInterval:  2 * time.Second,
 		}
 		if count > 1 {
-			// Each leader has a third of an epoch: a whole pass of three
-			// slots fits in the epoch after the close.
+			// A leader's slot is a third of an epoch: with three oracles
+			// a whole pass of slots fits in the epoch after the close.
 			c.Leader, c.LeaderTimeout = true, n.cfg.EpochLength/3
 		}
 		for j, p := range n.oracles {
