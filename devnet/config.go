@@ -3,6 +3,7 @@ package devnet
 import (
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/hexfield/hexfield/oracle"
@@ -60,6 +61,9 @@ type Config struct {
 	SummaryEvery time.Duration
 	// Verbose sends every node's logs to the output.
 	Verbose bool
+	// Logs, when set, receives every node's logs instead (text, level
+	// info), whether or not Verbose is set.
+	Logs io.Writer
 }
 
 func (c Config) withDefaults() Config {

@@ -45,11 +45,12 @@ func TestDevnetEndToEnd(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	var out syncBuffer
+	var out, logs syncBuffer
 	var last *Summary
 	cfg := Config{
 		Dir:             t.TempDir(),
 		Out:             t.TempDir(),
+		Logs:            &logs,
 		Hotspots:        6,
 		Spoofers:        3,
 		Sensors:         2,
@@ -66,6 +67,9 @@ func TestDevnetEndToEnd(t *testing.T) {
 		return settled(s, paidEpochs) == nil
 	})
 	t.Log(out.String())
+	// The oracles' account of each epoch: warnings, and how it was agreed
+	// and paid.
+	t.Log(oracleLines(logs.String(), "level=WARN", "level=ERROR", "epoch agreed", "phase 1 landed", "taking over", "caught up"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,4 +168,21 @@ func settled(s *Summary, paid int) error {
 		return fmt.Errorf("owners hold %d on chain, the paid manifests pay %d", s.OnChain, sum)
 	}
 	return nil
+}
+
+// oracleLines picks the oracles' log lines that contain any of want.
+func oracleLines(logs string, want ...string) string {
+	var b strings.Builder
+	for line := range strings.Lines(logs) {
+		if !strings.Contains(line, "node=oracle-") {
+			continue
+		}
+		for _, w := range want {
+			if strings.Contains(line, w) {
+				b.WriteString(line)
+				break
+			}
+		}
+	}
+	return b.String()
 }

@@ -81,7 +81,10 @@ func run(ctx context.Context, cfg Config, out io.Writer, until func(*Summary) bo
 	}
 	cfg = cfg.withDefaults()
 	n := &network{cfg: cfg, out: out, logs: io.Discard, start: time.Now(), seen: map[string]bool{}}
-	if cfg.Verbose {
+	switch {
+	case cfg.Logs != nil:
+		n.logs = cfg.Logs
+	case cfg.Verbose:
 		n.logs = out
 	}
 	if cfg.Out != "" {
