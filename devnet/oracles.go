@@ -167,13 +167,12 @@ func (n *network) startOracles(ctx context.Context, g *errgroup.Group) (err erro
 	}
 	if count > 1 {
 		threshold := n.oracles[0].cfg.Threshold
-		role := "leads in turn and co-signs"
+		role := fmt.Sprintf("leads in turn and co-signs (%d-of-%d)", threshold, count)
 		if n.chain == nil {
-			role = "computes its own manifests (no chain: no co-signing)"
+			role = "computes its own manifests (no chain: no agreement, no co-signing)"
 		}
 		for _, o := range n.oracles {
-			fmt.Fprintf(n.out, "devnet: %s %s (%d-of-%d): API %s, QUIC %s, co-signing %s\n",
-				o.name, role, threshold, count, o.api.BaseURL, o.quic, o.cosign)
+			fmt.Fprintf(n.out, "devnet: %s %s: API %s, QUIC %s, co-signing %s\n", o.name, role, o.api.BaseURL, o.quic, o.cosign)
 		}
 	}
 	return nil
