@@ -566,7 +566,13 @@ func (s *Summary) epochLine(e EpochSummary) string {
 		}
 	}
 	var parts []string
-	if multi && e.Leader != "" {
+	switch {
+	case multi && e.Leader != "" && len(e.Cosigners) > 0 && !slices.Contains(e.Cosigners, e.Leader):
+		// A leader always signs its own phase 1: this one's did not land,
+		// and a later leader's did (the oracles record whose input they
+		// accepted first).
+		parts = append(parts, fmt.Sprintf("led by %s, then taken over", e.Leader))
+	case multi && e.Leader != "":
 		parts = append(parts, "led by "+e.Leader)
 	}
 	switch {

@@ -10,7 +10,7 @@ import (
 // reconciled, paid, not co-signed yet (and why), disputed, waiting, or run
 // without a chain; amounts in tokens.
 func TestSummaryEpochStates(t *testing.T) {
-	s := &Summary{Chain: true, Oracles: 3, Threshold: 2, Decimals: 6, OnChain: 100, Epochs: []EpochSummary{
+	s := &Summary{Chain: true, Oracles: 3, Threshold: 2, Decimals: 6, OnChain: 170, Epochs: []EpochSummary{
 		{Epoch: 7, Root: "r7", Total: 0, Distributed: true, Agree: 3, Leader: "oracle-1"},
 		{Epoch: 8, Root: "r8", Total: 100, Honest: 100, Distributed: true, Agree: 3, Leader: "oracle-2", Reconciled: 12,
 			Cosigners: []string{"oracle-0", "oracle-2"}, AuthorizedAfter: 4e9},
@@ -19,6 +19,7 @@ func TestSummaryEpochStates(t *testing.T) {
 		{Epoch: 10, Root: "r10", Total: 60, Honest: 60, Agree: 2, Leader: "oracle-1"},
 		{Epoch: 11, Disputed: true, Error: "epoch disputed: epoch 11 not authorised after 3 leader slots"},
 		{Epoch: 12},
+		{Epoch: 13, Root: "r13", Total: 70, Distributed: true, Agree: 3, Leader: "oracle-2", Cosigners: []string{"oracle-0", "oracle-1"}},
 	}}
 	var b strings.Builder
 	s.WriteText(&b)
@@ -30,7 +31,8 @@ func TestSummaryEpochStates(t *testing.T) {
 		"epoch 10: 0.000060 tokens to owners (led by oracle-1; awaiting co-signatures; 0 reports reconciled; 2 of 3 oracles hold this manifest)",
 		"epoch 11: DISPUTED, not agreed within a pass of leader slots (epoch disputed: epoch 11 not authorised after 3 leader slots); later epochs go on",
 		"epoch 12: closed, being agreed",
-		"owners hold 0.000100 tokens (matches the paid manifests)",
+		"epoch 13: 0.000070 tokens to owners (led by oracle-2, then taken over; co-signed by oracle-0 and oracle-1 (2-of-3), paid on chain;",
+		"owners hold 0.000170 tokens (matches the paid manifests)",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
