@@ -3,9 +3,12 @@ package devnet
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
+	"time"
 
 	"github.com/hexfield/hexfield/oracle/solana"
 	"github.com/hexfield/hexfield/oracle/solana/localnet"
@@ -48,6 +51,26 @@ func (c *chain) fund(ctx context.Context, key ed25519.PrivateKey) error {
 	return nil
 }
 
+// ownerFunds is the SOL airdropped to each simulated owner's wallet: the
+// rent of its reward token account (2,039,280 lamports) and fees, with room.
+const ownerFunds = 10_000_000
+
+// openAccount opens the owner's reward token account, as its owner would
+// with `hexfield rewards open-account`: the network never pays recipients'
+// rent, so the owner's wallet (airdropped SOL here) pays it. Until its
+// account is open, an owner's rewards accrue and nothing is paid to it.
+func (c *chain) openAccount(ctx context.Context, owner ed25519.PrivateKey) (solana.OpenedAccount, error) {
+	var sig string
+	if err := c.srv.Call(ctx, "requestAirdrop", []any{wire.PublicKeyOf(owner).String(), ownerFunds}, &sig); err != nil {
+		return solana.OpenedAccount{}, fmt.Errorf("devnet: airdrop to owner: %w", err)
+	}
+	opened, err := c.view.OpenAccount(ctx, owner, c.accounts.Mint)
+	if err != nil {
+		return opened, fmt.Errorf("devnet: owner %s: %w", wire.PublicKeyOf(owner), err)
+	}
+	return opened, nil
+}
+
 // balances returns the owners' reward token balances, in base units.
 func (c *chain) balances(ctx context.Context, owners []wire.PublicKey) ([]uint64, error) {
 	keys := make([][32]byte, len(owners))
@@ -55,4 +78,34 @@ func (c *chain) balances(ctx context.Context, owners []wire.PublicKey) ([]uint64
 		keys[i] = o
 	}
 	return c.view.TokenBalances(ctx, c.accounts.Mint, keys)
+}
+
+// memoTransaction finds the successful transaction on account whose memo
+// field contains memo (a reward marker's history holds only its own
+// phase's transactions, so a prefix such as "hexfield rwd e=7 n=" names
+// one), and its block time.
+func (c *chain) memoTransaction(ctx context.Context, account [32]byte, memo string) (string, time.Time, bool) {
+	var sigs []struct {
+		Signature string          `json:"signature"`
+		Err       json.RawMessage `json:"err"`
+		Memo      *string         `json:"memo"`
+		BlockTime *int64          `json:"blockTime"`
+	}
+	cfg := map[string]any{"limit": 16, "commitment": "finalized"}
+	if err := c.srv.Call(ctx, "getSignaturesForAddress", []any{wire.PublicKey(account).String(), cfg}, &sigs); err != nil {
+		return "", time.Time{}, false
+	}
+	for _, s := range sigs {
+		if s.Memo == nil || (len(s.Err) > 0 && string(s.Err) != "null") {
+			continue
+		}
+		if strings.Contains(*s.Memo, memo) {
+			var at time.Time
+			if s.BlockTime != nil {
+				at = time.Unix(*s.BlockTime, 0)
+			}
+			return s.Signature, at, true
+		}
+	}
+	return "", time.Time{}, false
 }

@@ -3,6 +3,7 @@ package devnet
 import (
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/hexfield/hexfield/oracle"
@@ -37,22 +38,32 @@ type Config struct {
 	// EntropyPeriod and EntropyLifetime shorten the entropy service.
 	// Defaults 5 s and 30 s.
 	EntropyPeriod, EntropyLifetime time.Duration
-	// Oracles is the number of oracles. Default 1, an oracle paying alone.
-	// With more, the first leads and pays each epoch once a majority
-	// co-signed it. Oracles stamp reports independently and do not yet
-	// replicate them, so a report at a window's edge can make their
-	// manifests differ; such an epoch is not paid, and the leader retries
-	// it (and holds later epochs) until a majority agrees.
+	// Oracles is the number of oracles, each with its own store. Default
+	// 3, co-signing 2-of-3; 1 is an oracle paying alone. With more than
+	// one (and a chain), every oracle holds the deployment's shared payer
+	// and distributor keys and leads in turn: the leader of an epoch
+	// settles the input with its peers (they fetch and send each other the
+	// reports the other lacks), and once a majority computed the same
+	// manifest it has phase 1 co-signed and pays. A leader that has not
+	// had phase 1 land by the end of its slot (a third of the epoch) hands
+	// over to the next; an epoch not agreed within a pass of slots is
+	// disputed and tried again after later epochs.
 	Oracles int
-	// HTTPListen is the leading oracle's HTTP API (the others take free
+	// HTTPListen is the first oracle's HTTP API (the others take free
 	// loopback ports). Default "127.0.0.1:8080".
 	HTTPListen string
+	// Out, when set, is a directory where summary.json (the Summary) is
+	// written at every summary and at the end.
+	Out string
 	// NoChain runs without the local Solana chain: manifests only.
 	NoChain bool
 	// SummaryEvery is how often the summary is printed. Default 15 s.
 	SummaryEvery time.Duration
 	// Verbose sends every node's logs to the output.
 	Verbose bool
+	// Logs, when set, receives every node's logs instead (text, level
+	// info), whether or not Verbose is set.
+	Logs io.Writer
 }
 
 func (c Config) withDefaults() Config {
@@ -69,7 +80,7 @@ func (c Config) withDefaults() Config {
 	set(&c.Hotspots, 12)
 	set(&c.Spoofers, 3)
 	set(&c.Sensors, 4)
-	set(&c.Oracles, 1)
+	set(&c.Oracles, 3)
 	c.Spoofers, c.Sensors = max(c.Spoofers, 0), max(c.Sensors, 0)
 	if c.Seed == 0 {
 		c.Seed = 1

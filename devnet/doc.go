@@ -1,12 +1,18 @@
 // Package devnet runs the whole hexfield network on one machine: a local
-// Solana chain (the real SVM through oracle/solana/localnet), an oracle with
-// its Badger store, hotspots placed over a city on a simulated RF medium
-// (each a real hotspot instance talking Semtech UDP over loopback to a
-// radio/sim virtual concentrator), sensors sending LoRaWAN uplinks, and
-// adversarial hotspots whose withheld rewards the summary shows.
+// Solana chain (the real SVM through oracle/solana/localnet), three oracles
+// co-signing 2-of-3 (each with its own Badger store, every one leading in
+// turn with the deployment's shared payer and distributor keys), hotspots
+// placed over a city on a simulated RF medium (each a real hotspot instance
+// talking Semtech UDP over loopback to a radio/sim virtual concentrator),
+// owners who open their own reward token accounts, sensors sending LoRaWAN
+// uplinks, and adversarial hotspots whose withheld rewards the summary
+// shows.
 //
 // Intervals are shortened (beacons every few seconds, an epoch every couple
 // of minutes) so that beacons, witnesses, verified proofs, reward manifests
-// and on-chain payouts appear within minutes. `hexfield devnet` is its
-// command line; the tests start a smaller network through the same code.
+// and on-chain payouts appear within minutes. The summary says per epoch
+// who led it, who co-signed phase 1 (the quorum whose markers the phase-1
+// transaction created), how many reports the oracles reconciled, and
+// whether it was paid or is disputed. `hexfield devnet` is its command
+// line; the tests start a smaller network through the same code.
 package devnet

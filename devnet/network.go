@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -80,8 +81,16 @@ func run(ctx context.Context, cfg Config, out io.Writer, until func(*Summary) bo
 	}
 	cfg = cfg.withDefaults()
 	n := &network{cfg: cfg, out: out, logs: io.Discard, start: time.Now(), seen: map[string]bool{}}
-	if cfg.Verbose {
+	switch {
+	case cfg.Logs != nil:
+		n.logs = cfg.Logs
+	case cfg.Verbose:
 		n.logs = out
+	}
+	if cfg.Out != "" {
+		if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
+			return fmt.Errorf("devnet: %w", err)
+		}
 	}
 	dir, cleanup, err := dataDir(cfg.Dir)
 	if err != nil {
@@ -131,6 +140,9 @@ func run(ctx context.Context, cfg Config, out io.Writer, until func(*Summary) bo
 	if err := n.startSensors(ctx, g); err != nil {
 		return err
 	}
+	if err := n.openAccounts(ctx); err != nil {
+		return err
+	}
 	fmt.Fprintf(out, "devnet: %d hotspots (%d spoofing their location) and %d sensors over %.4f,%.4f; oracle API at %s\n",
 		len(n.nodes), cfg.Spoofers, len(n.sensors), cfg.Lat, cfg.Lng, n.api.BaseURL)
 	fmt.Fprintf(out, "devnet: beacons every %v, entropy valid %v, epochs of %v; Ctrl-C stops\n",
@@ -139,9 +151,9 @@ func run(ctx context.Context, cfg Config, out io.Writer, until func(*Summary) bo
 	next := time.UnixMilli((time.Now().UnixMilli()/epochMs + 1) * epochMs)
 	fmt.Fprintf(out, "devnet: proofs count from the first epoch that starts after onboarding (%s): the registry is "+
 		"snapshotted at each epoch's start, so until then they are gateway_not_found\n", next.Format("15:04:05"))
-	if cfg.Oracles > 1 {
-		fmt.Fprintf(out, "devnet: the %d oracles stamp reports independently and do not replicate them yet: "+
-			"an epoch whose manifests differ is not paid until a majority agrees\n", cfg.Oracles)
+	if cfg.Oracles > 1 && n.chain != nil {
+		fmt.Fprintf(out, "devnet: the %d oracles stamp reports independently; each epoch's leader settles the input "+
+			"with its peers (reconciled reports), then a majority co-signs the manifest they all computed\n", cfg.Oracles)
 	}
 
 	g.Go(func() error { return n.report(ctx, until, cancel) })
@@ -298,6 +310,39 @@ func (n *network) onboard(ctx context.Context, nd *node) error {
 			return fmt.Errorf("devnet: assert %s on %s: %w", nd.name, o.name, err)
 		}
 	}
+	return nil
+}
+
+// openAccounts has every owner open its reward token account, paying the
+// rent itself, right after onboarding (a few at a time).
+func (n *network) openAccounts(ctx context.Context) error {
+	if n.chain == nil {
+		return nil
+	}
+	var g errgroup.Group
+	g.SetLimit(4)
+	var mu sync.Mutex
+	var rent, opened uint64
+	for _, nd := range n.nodes {
+		g.Go(func() error {
+			a, err := n.chain.openAccount(ctx, nd.owner)
+			if err != nil {
+				return fmt.Errorf("%s: %w", nd.name, err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if !a.AlreadyOpen {
+				opened++
+				rent += a.Rent
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	fmt.Fprintf(n.out, "devnet: %d owners opened their reward token accounts, paying %d lamports of rent from their own wallets "+
+		"(the network pays no recipient's rent; an owner without an account accrues its rewards)\n", opened, rent)
 	return nil
 }
 

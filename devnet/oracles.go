@@ -31,12 +31,16 @@ type oracleNode struct {
 	cosign string // ADDRESS@host:port for its peers
 }
 
-// startOracles starts cfg.Oracles oracles. The first leads: it holds the
-// fee payer and distributor keys and pays each epoch once a threshold of
-// oracles (itself included, more than half) co-signed phase 1, each
-// checking the proposal against the manifest it computed from its own
-// store. Every oracle has its own store, QUIC ingest, HTTP API and
-// co-signing socket; keys are derived from the seed.
+// startOracles starts cfg.Oracles oracles. With more than one, every
+// oracle holds the deployment's fee payer and distributor keys (the same
+// two key files, as every coordinator of a real deployment does) and leads
+// in turn: the leader of an epoch settles its input with the peers and has
+// phase 1 co-signed by a threshold of oracles (itself included, more than
+// half), each signing only the manifest it computed itself from that
+// input; a leader that has not had phase 1 land within its slot (a third
+// of the epoch) hands over to the next. Every oracle has its own store,
+// QUIC ingest, HTTP API and co-signing socket; keys are derived from the
+// seed.
 func (n *network) startOracles(ctx context.Context, g *errgroup.Group) (err error) {
 	count := n.cfg.Oracles
 	// Sockets not yet handed to a node, and nodes not yet running, are
@@ -90,11 +94,20 @@ func (n *network) startOracles(ctx context.Context, g *errgroup.Group) (err erro
 	n.api = n.oracles[0].api
 
 	payer, dist := n.key("payer"), n.key("distributor")
+	// The deployment's keys, shared by every oracle that leads.
+	payerFile := filepath.Join(n.dir, "shared", "solana-payer.json")
+	distFile := filepath.Join(n.dir, "shared", "solana-distributor.json")
 	if n.chain != nil {
 		for _, k := range []ed25519.PrivateKey{payer, dist} {
 			if err := n.chain.fund(ctx, k); err != nil {
 				return err
 			}
+		}
+		if err := writeKey(payerFile, payer); err != nil {
+			return err
+		}
+		if err := writeKey(distFile, dist); err != nil {
+			return err
 		}
 	}
 	for i, o := range n.oracles {
@@ -106,7 +119,11 @@ func (n *network) startOracles(ctx context.Context, g *errgroup.Group) (err erro
 			EntropyPeriod:   n.cfg.EntropyPeriod,
 			EntropyLifetime: n.cfg.EntropyLifetime,
 			VerifyInterval:  2 * time.Second,
-			Leader:          count > 1 && i == 0,
+		}
+		if count > 1 {
+			// A leader's slot is a third of an epoch: with three oracles
+			// a whole pass of slots fits in the epoch after the close.
+			c.Leader, c.LeaderTimeout = true, n.cfg.EpochLength/3
 		}
 		for j, p := range n.oracles {
 			if j != i {
@@ -117,23 +134,15 @@ func (n *network) startOracles(ctx context.Context, g *errgroup.Group) (err erro
 			c.SolanaRPC = n.chain.url()
 			c.SolanaPayerAddress = wire.PublicKeyOf(payer).String()
 			c.SolanaDistributorAddress = wire.PublicKeyOf(dist).String()
-			if i == 0 {
-				c.SolanaPayerKey = filepath.Join(c.DataDir, "solana-payer.json")
-				c.SolanaDistributorKey = filepath.Join(c.DataDir, "solana-distributor.json")
-				if err := writeKey(c.SolanaPayerKey, payer); err != nil {
-					return err
-				}
-				if err := writeKey(c.SolanaDistributorKey, dist); err != nil {
-					return err
-				}
-			}
+			c.SolanaPayerKey, c.SolanaDistributorKey = payerFile, distFile
 		}
 		o.cfg = c.Defaults()
 		if err := o.cfg.Validate(); err != nil {
 			return fmt.Errorf("devnet: %s config: %w", o.name, err)
 		}
 	}
-	// The leader first: it sets up the reward deployment on chain.
+	// One after the other: the first sets up the reward deployment on
+	// chain, the others find it there.
 	for i, o := range n.oracles {
 		s := socks[i]
 		reg := prometheus.NewRegistry()
@@ -158,13 +167,12 @@ func (n *network) startOracles(ctx context.Context, g *errgroup.Group) (err erro
 	}
 	if count > 1 {
 		threshold := n.oracles[0].cfg.Threshold
-		for i, o := range n.oracles {
-			role := "co-signs"
-			if i == 0 {
-				role = "leads, pays"
-			}
-			fmt.Fprintf(n.out, "devnet: %s %s (%d-of-%d): API %s, QUIC %s, co-signing %s\n",
-				o.name, role, threshold, count, o.api.BaseURL, o.quic, o.cosign)
+		role := fmt.Sprintf("leads in turn and co-signs (%d-of-%d)", threshold, count)
+		if n.chain == nil {
+			role = "computes its own manifests (no chain: no agreement, no co-signing)"
+		}
+		for _, o := range n.oracles {
+			fmt.Fprintf(n.out, "devnet: %s %s: API %s, QUIC %s, co-signing %s\n", o.name, role, o.api.BaseURL, o.quic, o.cosign)
 		}
 	}
 	return nil

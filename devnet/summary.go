@@ -6,62 +6,100 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/hexfield/hexfield/oracle"
+	"github.com/hexfield/hexfield/oracle/solana"
 	"github.com/hexfield/hexfield/wire"
 )
 
-// Summary is what the devnet has done since it started, as the oracle's
-// API, the hotspots' metrics and the chain report it.
+// Summary is what the devnet has done since it started, as the oracles'
+// APIs, the hotspots' metrics and the chain report it. Amounts are in base
+// units of the reward token (Decimals of them make one token); the text
+// shows tokens.
 type Summary struct {
-	Elapsed  time.Duration
-	Hotspots int
-	Spoofers int
+	Elapsed  time.Duration `json:"elapsed_ns"`
+	Hotspots int           `json:"hotspots"`
+	Spoofers int           `json:"spoofers"`
 
-	BeaconsSent       uint64 // beacons transmitted (TX_ACK OK) by all hotspots
-	WitnessesReported uint64 // witness reports written by all hotspots
-	UplinksSent       uint64 // LoRaWAN uplinks sent by the sensors
-	UplinksHeard      uint64 // copies of those uplinks the hotspots received
+	BeaconsSent       uint64 `json:"beacons_sent"`       // beacons transmitted (TX_ACK OK) by all hotspots
+	WitnessesReported uint64 `json:"witnesses_reported"` // witness reports written by all hotspots
+	UplinksSent       uint64 `json:"uplinks_sent"`       // LoRaWAN uplinks sent by the sensors
+	UplinksHeard      uint64 `json:"uplinks_heard"`      // copies of those uplinks the hotspots received
 
-	PoCs             int            // beacons verified by the oracle
-	ValidPoCs        int            // of which valid
-	InvalidBeacons   map[string]int // invalid beacons by reason
-	ValidWitnesses   int
-	InvalidWitnesses map[string]int // invalid witnesses by reason
+	PoCs             int            `json:"pocs"`       // beacons verified by the first oracle
+	ValidPoCs        int            `json:"valid_pocs"` // of which valid
+	InvalidBeacons   map[string]int `json:"invalid_beacons"`
+	ValidWitnesses   int            `json:"valid_witnesses"`
+	InvalidWitnesses map[string]int `json:"invalid_witnesses"`
 
-	Epochs    []EpochSummary // closed epochs with a manifest (the leader's), oldest first
-	OnChain   uint64         // the owners' reward token balances added up
-	Chain     bool           // a chain is running
-	Oracles   int            // oracles running
-	Threshold int            // co-signatures an epoch needs (with a chain)
+	Epochs    []EpochSummary `json:"epochs"`   // closed epochs, oldest first
+	Owners    []OwnerSummary `json:"owners"`   // one per hotspot, in placement order
+	OnChain   uint64         `json:"on_chain"` // the owners' reward token balances added up
+	Chain     bool           `json:"chain"`    // a chain is running
+	Oracles   int            `json:"oracles"`  // oracles running
+	Threshold int            `json:"threshold"`
+	Decimals  int            `json:"decimals"` // of the reward token
 	// StampSkew is the largest difference between two oracles' received_ms
-	// of the same beacon report (each oracle stamps what it receives). A
-	// report that close to an epoch's window edge can land inside the
-	// window on one oracle and outside on another: their manifests differ.
-	StampSkew time.Duration
+	// of the same beacon report (each oracle stamps what it receives). The
+	// agreement settles one stamp per report before anyone signs.
+	StampSkew time.Duration `json:"stamp_skew_ns"`
 }
 
 // EpochSummary is one epoch's manifest, split between honest hotspots and
-// spoofers.
+// spoofers, and how the oracles settled and paid it.
 type EpochSummary struct {
-	Epoch           uint64
-	Total           uint64 // paid to owners
-	Honest          uint64 // of which to honest hotspots
-	Spoofers        uint64 // of which to spoofers
-	SpooferWithheld uint64 // what the fraud detectors withheld from spoofers
-	HonestWithheld  uint64 // what they withheld from honest hotspots
-	Distributed     bool   // paid on chain (co-signed by Threshold oracles)
-	// Agree is how many oracles (the leader included) computed a manifest
-	// with the leader's root from their own stores.
-	Agree int
-	// Error is why the leader could not pay the epoch yet (for example
-	// fewer than Threshold oracles agreed to co-sign); it retries.
-	Error string
+	Epoch           uint64 `json:"epoch"`
+	Root            string `json:"root,omitempty"` // the manifest's Merkle root, base58 as on chain
+	Total           uint64 `json:"total"`          // paid to owners (with what earlier epochs owed them)
+	Honest          uint64 `json:"honest"`         // earned by honest hotspots
+	Spoofers        uint64 `json:"spoofers"`       // earned by spoofers
+	SpooferWithheld uint64 `json:"spoofer_withheld"`
+	HonestWithheld  uint64 `json:"honest_withheld"`
+	Distributed     bool   `json:"distributed"` // paid on chain (co-signed by Threshold oracles)
+	// Agree is how many oracles hold a manifest with this root (the
+	// input they settled, computed each from its own store).
+	Agree int `json:"agree"`
+	// Leader is the oracle that led the agreement (its name), and
+	// Reconciled the reports it and its peers fetched from or sent to
+	// each other to settle the input.
+	Leader     string `json:"leader,omitempty"`
+	Reconciled int    `json:"reconciled"`
+	// Cosigners are the oracles whose signatures authorised phase 1 (the
+	// quorum whose markers the transaction created); Phase1 that
+	// transaction, Phase2 the payout batches' transactions.
+	Cosigners []string `json:"cosigners,omitempty"`
+	Phase1    string   `json:"phase1,omitempty"`
+	Phase2    []string `json:"phase2,omitempty"`
+	// AuthorizedAfter is the time from the epoch's close (its end plus
+	// the grace period) to the block time of phase 1 (whole seconds).
+	AuthorizedAfter time.Duration `json:"authorized_after_ns,omitempty"`
+	// Disputed: the oracles did not agree on the epoch within a pass of
+	// leader slots; later epochs go on, and it is tried again after each.
+	Disputed bool `json:"disputed,omitempty"`
+	// Error is why the epoch is not paid yet; it is retried.
+	Error string `json:"error,omitempty"`
+
+	payouts map[wire.PublicKey]uint64 // the manifest's payouts by owner
+	payoutN int                       // lines in the manifest's payouts
+}
+
+// OwnerSummary is one hotspot's owner: what the manifests paid it and its
+// balance read back from the chain.
+type OwnerSummary struct {
+	Hotspot string         `json:"hotspot"`
+	Owner   wire.PublicKey `json:"owner"`
+	Spoofer bool           `json:"spoofer,omitempty"`
+	Paid    uint64         `json:"paid"`     // the payouts of the paid manifests added up
+	OnChain uint64         `json:"on_chain"` // its reward token balance
 }
 
 // tally accumulates what the oracle verified, across summaries.
@@ -90,6 +128,11 @@ func (n *network) report(ctx context.Context, until func(*Summary) bool, stop co
 			continue
 		}
 		s.WriteText(n.out)
+		if n.cfg.Out != "" {
+			if err := s.writeJSON(filepath.Join(n.cfg.Out, "summary.json")); err != nil {
+				fmt.Fprintf(n.out, "devnet: %v\n", err)
+			}
+		}
 		if until != nil && until(s) {
 			stop()
 			return nil
@@ -99,17 +142,14 @@ func (n *network) report(ctx context.Context, until func(*Summary) bool, stop co
 
 func (n *network) summary(ctx context.Context) (*Summary, error) {
 	s := &Summary{Elapsed: time.Since(n.start).Round(time.Second), Chain: n.chain != nil,
-		Oracles: len(n.oracles), Threshold: n.oracles[0].cfg.Threshold}
-	var honestOwners, spooferOwners []wire.PublicKey
+		Oracles: len(n.oracles), Threshold: n.oracles[0].cfg.Threshold, Decimals: n.oracles[0].cfg.SolanaDecimals}
 	spoofers := map[wire.PublicKey]bool{}
 	for _, nd := range n.nodes {
 		if nd.spoofer {
 			s.Spoofers++
 			spoofers[nd.pub()] = true
-			spooferOwners = append(spooferOwners, nd.ownerPub())
 		} else {
 			s.Hotspots++
-			honestOwners = append(honestOwners, nd.ownerPub())
 		}
 		s.BeaconsSent += counter(nd, "hexfield_hotspot_beacons_total", "result", "sent")
 		s.WitnessesReported += counter(nd, "hexfield_hotspot_witnesses_total", "result", "reported")
@@ -133,16 +173,45 @@ func (n *network) summary(ctx context.Context) (*Summary, error) {
 		s.Epochs = append(s.Epochs, e)
 	}
 	sort.Slice(s.Epochs, func(i, j int) bool { return s.Epochs[i].Epoch < s.Epochs[j].Epoch })
+	owners := make([]wire.PublicKey, len(n.nodes))
+	for i, nd := range n.nodes {
+		owners[i] = nd.ownerPub()
+		os := OwnerSummary{Hotspot: nd.name, Owner: owners[i], Spoofer: nd.spoofer}
+		for _, e := range s.Epochs {
+			if e.Distributed {
+				os.Paid += e.payouts[owners[i]]
+			}
+		}
+		s.Owners = append(s.Owners, os)
+	}
 	if n.chain != nil {
-		bal, err := n.chain.balances(ctx, append(honestOwners, spooferOwners...))
+		bal, err := n.chain.balances(ctx, owners)
 		if err != nil {
 			return nil, fmt.Errorf("balances: %w", err)
 		}
-		for _, b := range bal {
+		for i, b := range bal {
+			s.Owners[i].OnChain = b
 			s.OnChain += b
 		}
 	}
 	return s, nil
+}
+
+// writeJSON writes the summary to path (through a temporary file, so a
+// reader never sees half of it).
+func (s *Summary) writeJSON(path string) error {
+	raw, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return fmt.Errorf("summary: %w", err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(raw, '\n'), 0o644); err != nil {
+		return fmt.Errorf("summary: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("summary: %w", err)
+	}
+	return nil
 }
 
 // counter reads one labelled counter from a hotspot's metrics.
@@ -246,59 +315,197 @@ type epochState struct {
 	Root        string `json:"root"`
 	Distributed bool   `json:"distributed"`
 	Error       string `json:"error"`
+	Leader      string `json:"leader"`
+	Reconciled  int    `json:"reconciled"`
+	Disputed    bool   `json:"disputed"`
 }
 
-// tallyEpochs reads the manifests of newly closed epochs from the leader,
-// whether each was paid, and which oracles computed the same manifest.
+// tallyEpochs reads every oracle's epochs: the agreed manifests (from an
+// oracle that holds one), who led, how many reports were reconciled,
+// whether each was paid and, from the chain, who co-signed phase 1.
 func (n *network) tallyEpochs(ctx context.Context, spoofers map[wire.PublicKey]bool) error {
 	t := &n.tally
 	if t.epochs == nil {
 		t.epochs = map[uint64]EpochSummary{}
 	}
-	var epochs []epochState
-	if err := getJSON(ctx, n.api.BaseURL+"/v1/epochs?limit=50", &epochs); err != nil {
-		return fmt.Errorf("epochs: %w", err)
-	}
-	// The other oracles' roots; one that does not answer agrees with
-	// nothing this time.
-	roots := map[string]int{}
-	for _, o := range n.oracles[1:] {
-		var theirs []epochState
-		if err := getJSON(ctx, o.api.BaseURL+"/v1/epochs?limit=50", &theirs); err != nil {
+	// Each oracle's records by epoch; one that does not answer says
+	// nothing this time (the first must answer).
+	states := make([]map[uint64]epochState, len(n.oracles))
+	var order []uint64
+	for i, o := range n.oracles {
+		var list []epochState
+		if err := getJSON(ctx, o.api.BaseURL+"/v1/epochs?limit=50", &list); err != nil {
+			if i == 0 {
+				return fmt.Errorf("epochs: %w", err)
+			}
 			continue
 		}
-		for _, e := range theirs {
-			if e.Root != "" {
-				roots[fmt.Sprintf("%d/%s", e.Epoch, e.Root)]++
+		states[i] = map[uint64]epochState{}
+		for _, e := range list {
+			if _, seen := t.epochs[e.Epoch]; !seen && !slices.Contains(order, e.Epoch) {
+				order = append(order, e.Epoch)
 			}
+			states[i][e.Epoch] = e
 		}
 	}
-	for _, e := range epochs {
-		if e.Root == "" {
-			continue // no manifest yet
+	for ep := range t.epochs {
+		if !slices.Contains(order, ep) {
+			order = append(order, ep)
 		}
-		es, ok := t.epochs[e.Epoch]
-		if !ok {
-			resp, err := n.api.Epoch(ctx, e.Epoch, wire.PublicKey{})
-			if err != nil || resp.Manifest == nil {
-				continue // the manifest may be a moment behind the epoch record
-			}
-			es = EpochSummary{Epoch: e.Epoch, Total: resp.Manifest.Total}
-			for _, line := range resp.Manifest.Hotspots {
-				if spoofers[line.Hotspot] {
-					es.Spoofers += line.Amount
-					es.SpooferWithheld += line.Withheld
-				} else {
-					es.Honest += line.Amount
-					es.HonestWithheld += line.Withheld
+	}
+	for _, ep := range order {
+		es := t.epochs[ep]
+		es.Epoch = ep
+		n.epochFromOracles(ctx, &es, states, spoofers)
+		if n.chain != nil && es.Total > 0 && (len(es.Cosigners) == 0 || (es.Distributed && len(es.Phase2) == 0)) {
+			n.epochFromChain(ctx, &es)
+		}
+		t.epochs[ep] = es
+	}
+	return nil
+}
+
+// epochFromOracles fills in what the oracles' records say about es.
+func (n *network) epochFromOracles(ctx context.Context, es *EpochSummary, states []map[uint64]epochState, spoofers map[wire.PublicKey]bool) {
+	root := es.Root
+	if root == "" {
+		// The manifest the most oracles hold (ties: the first oracle's).
+		count := map[string]int{}
+		for _, st := range states {
+			if e, ok := st[es.Epoch]; ok && e.Root != "" {
+				count[e.Root]++
+				if count[e.Root] > count[root] {
+					root = e.Root
 				}
 			}
 		}
-		es.Distributed, es.Error = e.Distributed, e.Error
-		es.Agree = 1 + roots[fmt.Sprintf("%d/%s", e.Epoch, e.Root)]
-		t.epochs[e.Epoch] = es
 	}
-	return nil
+	es.Agree, es.Disputed, es.Error = 0, false, ""
+	leaderKey := ""
+	for _, st := range states {
+		e, ok := st[es.Epoch]
+		if !ok {
+			continue
+		}
+		if root != "" && e.Root == root {
+			es.Agree++
+			es.Distributed = es.Distributed || e.Distributed
+			if e.Leader != "" {
+				leaderKey = e.Leader
+			}
+			// The leader counts what every peer fetched from it and sent
+			// it; a peer only its own part.
+			es.Reconciled = max(es.Reconciled, e.Reconciled)
+		}
+		if root == "" && e.Disputed {
+			es.Disputed = true
+		}
+		if es.Error == "" && e.Error != "" && !e.Distributed {
+			es.Error = e.Error
+		}
+	}
+	if leaderKey != "" {
+		es.Leader = n.oracleName(leaderKey)
+	}
+	if root == "" || es.Root == root && es.payouts != nil {
+		return
+	}
+	// A new manifest: read it from an oracle that holds it.
+	for i, st := range states {
+		if e, ok := st[es.Epoch]; !ok || e.Root != root {
+			continue
+		}
+		resp, err := n.oracles[i].api.Epoch(ctx, es.Epoch, wire.PublicKey{})
+		if err != nil || resp.Manifest == nil {
+			continue // the manifest may be a moment behind the epoch record
+		}
+		m := resp.Manifest
+		es.Root, es.Total, es.payoutN = root, m.Total, len(m.Payouts)
+		es.Honest, es.Spoofers, es.HonestWithheld, es.SpooferWithheld = 0, 0, 0, 0
+		for _, line := range m.Hotspots {
+			if spoofers[line.Hotspot] {
+				es.Spoofers += line.Amount
+				es.SpooferWithheld += line.Withheld
+			} else {
+				es.Honest += line.Amount
+				es.HonestWithheld += line.Withheld
+			}
+		}
+		es.payouts = make(map[wire.PublicKey]uint64, len(m.Payouts))
+		for _, p := range m.Payouts {
+			es.payouts[p.Owner] += p.Amount
+		}
+		return
+	}
+}
+
+// closeAt is when epoch's inputs close: its end plus the grace period.
+func (n *network) closeAt(epoch uint64) time.Time {
+	return time.UnixMilli(int64(epoch+1)*n.cfg.EpochLength.Milliseconds() + n.oracles[0].cfg.EpochGrace.Milliseconds())
+}
+
+// oracleName names the oracle with the base58 key k.
+func (n *network) oracleName(k string) string {
+	for _, o := range n.oracles {
+		if wire.PublicKeyOf(o.key).String() == k {
+			return o.name
+		}
+	}
+	return k
+}
+
+// epochFromChain reads who co-signed es's phase 1 (the oracles whose
+// markers it created), its transaction and block time, and the payout
+// batches' transactions. A lookup that fails is tried at the next summary.
+func (n *network) epochFromChain(ctx context.Context, es *EpochSummary) {
+	markers := make([][32]byte, len(n.oracles))
+	for i, o := range n.oracles {
+		m, err := solana.MarkerAddress(wire.PublicKeyOf(o.key), es.Epoch)
+		if err != nil {
+			return
+		}
+		markers[i] = m
+	}
+	exists, err := n.chain.view.Exists(ctx, markers)
+	if err != nil {
+		return
+	}
+	var cosigners []string
+	var first [32]byte
+	for i, ok := range exists {
+		if ok {
+			if len(cosigners) == 0 {
+				first = markers[i]
+			}
+			cosigners = append(cosigners, n.oracles[i].name)
+		}
+	}
+	if len(cosigners) == 0 {
+		return
+	}
+	sig, at, ok := n.chain.memoTransaction(ctx, first, fmt.Sprintf("hexfield rwd e=%d n=", es.Epoch))
+	if !ok {
+		return
+	}
+	es.Cosigners, es.Phase1 = cosigners, sig
+	es.AuthorizedAfter = max(at.Sub(n.closeAt(es.Epoch)), 0)
+	if !es.Distributed {
+		return
+	}
+	batches := (es.payoutN + solana.BatchSize - 1) / solana.BatchSize
+	var phase2 []string
+	for k := range batches {
+		m, err := solana.BatchMarkerAddress(n.chain.accounts.Distributor, es.Epoch, k)
+		if err != nil {
+			return
+		}
+		sig, _, ok := n.chain.memoTransaction(ctx, m, fmt.Sprintf("hexfield rwd e=%d b=", es.Epoch))
+		if !ok {
+			return
+		}
+		phase2 = append(phase2, sig)
+	}
+	es.Phase2 = phase2
 }
 
 func getJSON(ctx context.Context, url string, v any) error {
@@ -326,43 +533,95 @@ func (s *Summary) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "  witnesses: %d valid; invalid: %s\n", s.ValidWitnesses, reasons(s.InvalidWitnesses))
 	var paid uint64
 	for _, e := range s.Epochs {
-		var state string
-		switch {
-		case !s.Chain:
-			state = "manifest written, no chain"
-		case e.Total == 0 && e.Distributed:
-			state = "nothing to pay"
-		case e.Distributed && s.Oracles > 1:
-			state = fmt.Sprintf("co-signed %d-of-%d, paid on chain", s.Threshold, s.Oracles)
+		if e.Distributed {
 			paid += e.Total
-		case e.Distributed:
-			state = "paid on chain"
-			paid += e.Total
-		case e.Error != "" && s.Oracles > 1:
-			state = fmt.Sprintf("NOT PAID: could not be co-signed %d-of-%d (%s); the leader retries", s.Threshold, s.Oracles, e.Error)
-		case e.Error != "":
-			state = fmt.Sprintf("NOT PAID: %s; retrying", e.Error)
-		case s.Oracles > 1:
-			state = "awaiting co-signatures"
-		default:
-			state = "being paid"
 		}
-		if s.Oracles > 1 {
-			state += fmt.Sprintf("; %d of %d oracles computed this manifest", e.Agree, s.Oracles)
-		}
-		fmt.Fprintf(w, "  epoch %d: %d to owners (%s): honest %d, spoofers %d; withheld by fraud detection: spoofers %d, honest %d\n",
-			e.Epoch, e.Total, state, e.Honest, e.Spoofers, e.SpooferWithheld, e.HonestWithheld)
+		fmt.Fprintf(w, "  %s\n", s.epochLine(e))
 	}
 	if s.Oracles > 1 {
-		fmt.Fprintf(w, "  %d oracles stamped the same beacon up to %v apart\n", s.Oracles, s.StampSkew)
+		fmt.Fprintf(w, "  %d oracles stamped the same beacon up to %v apart (each epoch's input settles one stamp per report)\n", s.Oracles, s.StampSkew)
 	}
 	if s.Chain {
 		check := "matches the paid manifests"
 		if s.OnChain != paid {
-			check = fmt.Sprintf("paid manifests say %d", paid)
+			check = fmt.Sprintf("the paid manifests say %s", tokens(paid, s.Decimals))
 		}
-		fmt.Fprintf(w, "  on chain: owners hold %d reward base units (%s)\n", s.OnChain, check)
+		fmt.Fprintf(w, "  on chain: owners hold %s tokens (%s)\n", tokens(s.OnChain, s.Decimals), check)
 	}
+}
+
+// epochLine says what became of an epoch: its amounts, who led and
+// co-signed it, how many reports were reconciled, and whether it was paid.
+func (s *Summary) epochLine(e EpochSummary) string {
+	multi := s.Oracles > 1 && s.Chain
+	if e.Root == "" {
+		switch {
+		case e.Disputed:
+			return fmt.Sprintf("epoch %d: DISPUTED, not agreed within a pass of leader slots (%s); later epochs go on, and it is tried again after each",
+				e.Epoch, e.Error)
+		case e.Error != "":
+			return fmt.Sprintf("epoch %d: closed, not agreed yet (%s)", e.Epoch, e.Error)
+		default:
+			return fmt.Sprintf("epoch %d: closed, being agreed", e.Epoch)
+		}
+	}
+	var parts []string
+	switch {
+	case multi && e.Leader != "" && len(e.Cosigners) > 0 && !slices.Contains(e.Cosigners, e.Leader):
+		// A leader always signs its own phase 1: this one's did not land,
+		// and a later leader's did (the oracles record whose input they
+		// accepted first).
+		parts = append(parts, fmt.Sprintf("led by %s, then taken over", e.Leader))
+	case multi && e.Leader != "":
+		parts = append(parts, "led by "+e.Leader)
+	}
+	switch {
+	case !s.Chain:
+		parts = append(parts, "manifest written, no chain")
+	case e.Total == 0 && e.Distributed:
+		parts = append(parts, "nothing to pay")
+	case e.Distributed && multi && len(e.Cosigners) > 0:
+		parts = append(parts, fmt.Sprintf("co-signed by %s (%d-of-%d), paid on chain", strings.Join(e.Cosigners, " and "), s.Threshold, s.Oracles))
+	case e.Distributed && multi:
+		parts = append(parts, fmt.Sprintf("co-signed %d-of-%d, paid on chain", s.Threshold, s.Oracles))
+	case e.Distributed:
+		parts = append(parts, "paid on chain")
+	case len(e.Cosigners) > 0:
+		parts = append(parts, fmt.Sprintf("co-signed by %s (%d-of-%d), being paid", strings.Join(e.Cosigners, " and "), s.Threshold, s.Oracles))
+	case e.Error != "" && multi:
+		parts = append(parts, fmt.Sprintf("NOT PAID yet: %s; the next leader takes over", e.Error))
+	case e.Error != "":
+		parts = append(parts, fmt.Sprintf("NOT PAID: %s; retrying", e.Error))
+	case multi:
+		parts = append(parts, "awaiting co-signatures")
+	default:
+		parts = append(parts, "being paid")
+	}
+	if e.AuthorizedAfter > 0 {
+		parts = append(parts, fmt.Sprintf("authorised %v after the close", e.AuthorizedAfter))
+	}
+	if multi {
+		parts = append(parts, fmt.Sprintf("%d reports reconciled", e.Reconciled))
+	}
+	if s.Oracles > 1 {
+		parts = append(parts, fmt.Sprintf("%d of %d oracles hold this manifest", e.Agree, s.Oracles))
+	}
+	return fmt.Sprintf("epoch %d: %s tokens to owners (%s): earned by honest %s, spoofers %s; withheld by fraud detection: spoofers %s, honest %s",
+		e.Epoch, tokens(e.Total, s.Decimals), strings.Join(parts, "; "), tokens(e.Honest, s.Decimals), tokens(e.Spoofers, s.Decimals),
+		tokens(e.SpooferWithheld, s.Decimals), tokens(e.HonestWithheld, s.Decimals))
+}
+
+// tokens formats base units as tokens of the given decimals, as the CLI
+// shows them.
+func tokens(v uint64, decimals int) string {
+	t := strconv.FormatUint(v, 10)
+	if decimals <= 0 {
+		return t
+	}
+	if len(t) <= decimals {
+		t = strings.Repeat("0", decimals-len(t)+1) + t
+	}
+	return t[:len(t)-decimals] + "." + t[len(t)-decimals:]
 }
 
 func reasons(m map[string]int) string {
