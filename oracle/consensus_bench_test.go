@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/hexfield/hexfield/oracle/solana"
 	"github.com/hexfield/hexfield/wire"
 )
@@ -132,4 +134,79 @@ func BenchmarkReconcile100k(b *testing.B) {
 		b.ReportMetric(time.Since(start).Seconds(), "s/epoch")
 		b.ReportMetric(float64(counts.fetched+counts.pushed), "reports_reconciled")
 	}
+}
+
+// FuzzConsensusRequests: any bytes a peer sends as a reconciliation
+// request (input pages, reports, pushes, agreed inputs, proposals) get an
+// answer that fits one frame, and never a panic; pushed reports are
+// stored only with valid hotspot signatures.
+func FuzzConsensusRequests(f *testing.F) {
+	o, err := New(Config{DataDir: f.TempDir(), EpochLength: time.Minute, BeaconInterval: time.Minute, EpochGrace: time.Second}, Deps{Key: testKey(f)})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer o.store.Close()
+	hs := testKey(f)
+	good := packetReport(f, hs, 1)
+	id := wire.ReportID(good)
+	pub := wire.PublicKeyOf(hs)
+	if err := o.commit.writeBatch([]*ingestItem{{id: id, kind: wire.Kind_KIND_PACKET_REPORT, receivedMs: o.params.CloseAt(999) + 5, signer: pub[:], envelope: good,
+		done: func(wire.Code, int64) {}}}, make([]commitResult, 1)); err != nil {
+		f.Fatal(err)
+	}
+	o.cons = newConsensus(o, []wire.PublicKey{o.pub}, 1, nil, nil, noChain{}, time.Minute, o.log)
+	ref := &wire.InputRef{Epoch: 1000, FromMs: o.params.CloseAt(999), ToMs: o.params.CloseAt(1000), Count: 1, Root: make([]byte, 32)}
+	entries, _ := o.store.candidates(ref.FromMs, ref.ToMs)
+	o.cons.offered[1000] = &offer{ref: ref, entries: entries}
+	for _, m := range []*wire.CosignStream{
+		{Msg: &wire.CosignStream_Input{Input: &wire.InputPageRequest{Ref: ref, Limit: 10}}},
+		{Msg: &wire.CosignStream_Input{Input: &wire.InputPageRequest{Ref: ref, Funded: true}}},
+		{Msg: &wire.CosignStream_Reports{Reports: &wire.ReportsRequest{Ids: [][]byte{id[:]}}}},
+		{Msg: &wire.CosignStream_Push{Push: &wire.PushRequest{Epoch: 1000, Reports: []*wire.StampedReport{{Envelope: good, Ms: ref.FromMs + 1}}}}},
+		{Msg: &wire.CosignStream_Agreed{Agreed: &wire.AgreedRequest{Epoch: 1000}}},
+		{Msg: &wire.CosignStream_Reconcile{Reconcile: &wire.ReconcileRequest{Ref: ref}}},
+	} {
+		b, err := proto.Marshal(m)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var req wire.CosignStream
+		if proto.Unmarshal(b, &req) != nil {
+			return
+		}
+		ctx := context.Background()
+		var resp proto.Message
+		switch {
+		case req.GetInput() != nil:
+			page := o.cons.serveInput(req.GetInput())
+			if len(page.GetEntries()) > pageLimit {
+				t.Fatalf("page of %d entries", len(page.GetEntries()))
+			}
+			resp = page
+		case req.GetReports() != nil:
+			resp = o.cons.serveReports(req.GetReports())
+		case req.GetPush() != nil:
+			r := o.cons.received(req.GetPush())
+			if r.GetStored() > 0 {
+				for _, sr := range req.GetPush().GetReports() {
+					if _, err := checkedReport(sr.GetEnvelope(), sr.GetMs()); err != nil {
+						t.Fatalf("stored a pushed report that does not check: %v", err)
+					}
+				}
+			}
+			resp = r
+		case req.GetAgreed() != nil:
+			resp = o.cons.serveAgreed(ctx, req.GetAgreed())
+		case req.GetReconcile() != nil:
+			resp = o.cons.reconcile(ctx, wire.PublicKeyOf(hs), req.GetReconcile().GetRef())
+		default:
+			return
+		}
+		if n := proto.Size(resp); n > wire.MaxFrameSize {
+			t.Fatalf("answer of %d bytes exceeds a frame", n)
+		}
+	})
 }
