@@ -288,12 +288,7 @@ func (o *Oracle) advanceEpoch(ctx context.Context, n uint64) error {
 			if o.rewarder != nil && o.cons == nil {
 				pay := payoutOf(man)
 				if len(pay.Payouts) > 0 {
-					err := o.rewarder.Distribute(ctx, pay)
-					if errors.Is(err, solana.ErrSettled) {
-						o.log.Warn("epoch already settled on chain", "epoch", n)
-						err = nil
-					}
-					if err != nil {
+					if err := o.rewarder.Distribute(ctx, pay); err != nil {
 						rec.Error = err.Error()
 						o.store.putEpoch(rec, nil)
 						return fmt.Errorf("distribute epoch %d: %w", n, err)

@@ -291,6 +291,7 @@ func (c *cluster) checkPaidOnce(owners [][32]byte, epochs ...oracle.EpochRespons
 // stamp them on different sides of it. Every epoch is agreed with
 // byte-identical manifests on every oracle and paid on chain exactly once.
 func TestOraclesReconcileOnLocalnet(t *testing.T) {
+	t.Parallel() // wall-clock epochs, little CPU: the clusters run side by side
 	for _, tc := range []struct{ n, m int }{{3, 2}, {5, 3}} {
 		t.Run(fmt.Sprintf("%d-of-%d", tc.m, tc.n), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -373,6 +374,7 @@ func (c *cluster) epochState(i int, e uint64) (oracle.EpochResponse, bool) {
 // lost, and later epochs still close. When the other two come back, the
 // disputed epoch is paid, once, with the manifest of all three.
 func TestOraclesBelowQuorumOnLocalnet(t *testing.T) {
+	t.Parallel() // wall-clock epochs, little CPU: the clusters run side by side
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	c := startCluster(t, ctx, 3, 2, 20*time.Second, []time.Duration{0, 0, 0})
@@ -440,6 +442,7 @@ func TestOraclesBelowQuorumOnLocalnet(t *testing.T) {
 // from its peers (their manifests are the ones the chain authorised), and
 // co-signs the next epoch with the same manifest.
 func TestOraclePartitionOnLocalnet(t *testing.T) {
+	t.Parallel() // wall-clock epochs, little CPU: the clusters run side by side
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	c := startCluster(t, ctx, 3, 2, 20*time.Second, []time.Duration{0, 0, 0})

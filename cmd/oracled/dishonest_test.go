@@ -185,6 +185,7 @@ func (l *liar) ask(ctx context.Context, peer wire.PublicKey, addr string, req *w
 // signatures on a tampered manifest. The honest oracles refuse all three;
 // the next leader pays the honest manifest, once.
 func TestDishonestLeaderOnLocalnet(t *testing.T) {
+	t.Parallel() // wall-clock epochs, little CPU: the clusters run side by side
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	const epochLen = 30 * time.Second

@@ -59,14 +59,6 @@ func (p *proc) start(t *testing.T) {
 	go func() { p.exit <- cmd.Wait() }()
 }
 
-func (p *proc) kill9(t *testing.T) {
-	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	<-p.exit
-}
-
 // freeAddr returns a loopback address free now, for a config file.
 func freeAddr(t *testing.T, network string) string {
 	t.Helper()
@@ -93,6 +85,7 @@ func freeAddr(t *testing.T, network string) string {
 // epoch; the killed oracle, restarted, catches up; every owner is paid
 // exactly once.
 func TestLeaderKilledOnLocalnet(t *testing.T) {
+	t.Parallel() // wall-clock epochs, little CPU: the clusters run side by side
 	if testing.Short() {
 		t.Skip("builds oracled and runs three processes")
 	}

@@ -527,12 +527,6 @@ func UnfinishedEpoch(err error) (epoch uint64, ok bool) {
 	return ue.Holder, true
 }
 
-// ErrSettled is no longer returned: epochs are paid in any order, each exactly once by
-// its markers on chain, and Distribute of an epoch this journal settled returns nil.
-//
-// Deprecated: kept so that callers which tolerated it still compile.
-var ErrSettled = errors.New("epoch at or below the last settled epoch")
-
 func epochDir(e uint64) string { return "e" + strconv.FormatUint(e, 10) }
 
 // Distribute settles one epoch exactly once, whoever else tries: phase 1 (co-signed mint

@@ -149,10 +149,7 @@ func TestReclaimTables(t *testing.T) {
 		ps = append(ps, makePayoutOwners(e, 5, "recent"))
 	}
 	later := makePayoutOwners(6, 5, "old")
-	later.Payouts = later.Payouts[:0]
-	for _, q := range ps[0].Payouts[:5] {
-		later.Payouts = append(later.Payouts, q)
-	}
+	later.Payouts = append(later.Payouts[:0], ps[0].Payouts[:5]...)
 	later.Total = 0
 	for _, q := range later.Payouts {
 		later.Total += q.Amount

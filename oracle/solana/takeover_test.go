@@ -346,7 +346,7 @@ func lamports(t *testing.T, f *fixture, k [32]byte) uint64 {
 // registry (their whole balance is rent).
 type spending struct {
 	fees, markers, tables uint64
-	txs, tablesN          int
+	txs                   int
 }
 
 func (s spending) total() uint64 { return s.fees + s.markers + s.tables }
