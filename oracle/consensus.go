@@ -214,6 +214,14 @@ func (c *consensus) agree(ctx context.Context, n uint64) (agreement, error) {
 	for {
 		if a, ok, err := c.settled(ctx, n); err != nil {
 			c.log.Warn("consensus: epoch state", "epoch", n, "err", err)
+			if errors.Is(err, errNoParent) {
+				// The parent is an epoch not settled here yet: catch it up
+				// now rather than after this epoch.
+				select {
+				case c.o.retry <- struct{}{}:
+				default:
+				}
+			}
 		} else if ok {
 			a.attempts = attempts
 			return a, nil

@@ -255,6 +255,7 @@ type CosignClient struct {
 	tr             *quic.Transport
 	conn           *quic.Conn
 	closed         bool
+	failedAt       time.Time // the last failed dial
 }
 
 // NewCosignClient returns a client with identity key for the peer at "ADDRESS@host:port",
@@ -270,6 +271,9 @@ func NewCosignClient(key ed25519.PrivateKey, peerAddr string, pc net.PacketConn)
 // dialTimeout bounds a connection attempt to a peer: an oracle that is
 // down must not eat a leader's slot.
 const dialTimeout = 3 * time.Second
+
+// redialAfter is how long a peer that could not be dialled is skipped.
+const redialAfter = 5 * time.Second
 
 // dialError: the peer could not be reached at all.
 type dialError struct{ err error }
@@ -289,6 +293,11 @@ func (c *CosignClient) connect(ctx context.Context) (*quic.Conn, error) {
 	if c.conn != nil && c.conn.Context().Err() == nil {
 		return c.conn, nil
 	}
+	// A peer that could not be reached a moment ago is not dialled again
+	// at once: a dead oracle must not take every request's time.
+	if time.Since(c.failedAt) < redialAfter {
+		return nil, &dialError{fmt.Errorf("oracle %s unreachable %s ago", c.peer, time.Since(c.failedAt).Round(time.Millisecond))}
+	}
 	udp, err := net.ResolveUDPAddr("udp", c.addr)
 	if err != nil {
 		return nil, fmt.Errorf("resolve %s: %w", c.addr, err)
@@ -301,6 +310,9 @@ func (c *CosignClient) connect(ctx context.Context) (*quic.Conn, error) {
 	defer cancel()
 	conn, err := c.tr.Dial(dctx, udp, tlsConf, wire.QUICConfig())
 	if err != nil {
+		if ctx.Err() == nil {
+			c.failedAt = time.Now()
+		}
 		return nil, &dialError{fmt.Errorf("dial oracle %s: %w", c.peer, err)}
 	}
 	c.conn = conn

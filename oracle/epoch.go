@@ -194,6 +194,7 @@ func (o *Oracle) retryDisputed(ctx context.Context) error {
 			o.log.Warn("disputed epochs", "err", err)
 			continue
 		}
+		slices.Reverse(recs) // oldest first: a later one may build on it
 		for _, rec := range recs {
 			if !rec.Disputed || rec.Step != StepClosed {
 				continue
@@ -389,6 +390,9 @@ type accrualInput struct {
 	funded [][32]byte
 }
 
+// errNoParent: an epoch's accrual parent manifest is not here (yet).
+var errNoParent = errors.New("no manifest here")
+
 // lastSettled is the epoch whose manifest this oracle wrote last: the
 // accrual parent of the next manifest.
 func (o *Oracle) lastSettled() (uint64, error) {
@@ -406,7 +410,7 @@ func (o *Oracle) parentLedger(parent uint64) ([]verifier.OwnerLedger, error) {
 		return nil, err
 	}
 	if !found {
-		return nil, fmt.Errorf("accrual parent %d: no manifest here", parent)
+		return nil, fmt.Errorf("accrual parent %d: %w", parent, errNoParent)
 	}
 	m, err := verifier.UnmarshalManifest(raw)
 	if err != nil {

@@ -281,9 +281,14 @@ func nonceFormRefused(err error) bool {
 		case "epoch", "count", "total", "root":
 			return false
 		}
-		return true
+		// A peer that read a different nonce checks nonces: the proposal
+		// is stale, not of a form it cannot check.
+		return !strings.HasPrefix(mm.Field, "nonce")
 	}
 	// Remote refusals arrive as text.
+	if strings.Contains(err.Error(), "mismatch at nonce") {
+		return false
+	}
 	return errors.Is(err, ErrNonceUnchecked) || strings.Contains(err.Error(), ErrNonceUnchecked.Error())
 }
 
