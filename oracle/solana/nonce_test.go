@@ -53,7 +53,8 @@ func TestPhase1NonceLands(t *testing.T) {
 		t.Run(fmt.Sprintf("%d-of-%d", c.m, c.n), func(t *testing.T) {
 			f := newFixture(t, c.n, c.m)
 			ctx := context.Background()
-			p := makePayout(11, 30)
+			p, p2 := makePayout(11, 30), makePayout(12, 30)
+			f.openAccounts(t, p, p2) // owners open their reward accounts (the network never does)
 			var all []int
 			for i := range c.n {
 				all = append(all, i)
@@ -90,13 +91,22 @@ func TestPhase1NonceLands(t *testing.T) {
 				cu = *tx.Meta.ComputeUnitsConsumed
 			}
 			t.Logf("%d-of-%d phase 1 on a durable nonce (v0 + table): %d bytes, %d CU", c.m, c.n, len(raw), cu)
-			// The distributor pays the epoch on the advanced nonce (its own proposal).
-			p2 := makePayout(12, 30)
+			// The phase 1 sent by hand holds the allowance: a coordinator takes epoch 11 over
+			// and pays its batches (nothing minted again) before the next epoch is authorised.
+			if err := d.Distribute(ctx, p); err != nil {
+				t.Fatalf("take over epoch 11: %v", err)
+			}
+			if got := supply(t, f, d); got != p.Total {
+				t.Fatalf("supply %d after the takeover, want %d", got, p.Total)
+			}
+			// The distributor pays the next epoch on the advanced nonce (its own proposal).
 			cfg := f.config(all, summaries(p2))
 			cfg.JournalDir = t.TempDir()
-			if err := f.distributor(t, cfg).Distribute(ctx, p2); err != nil {
+			d2 := f.distributor(t, cfg)
+			if err := d2.Distribute(ctx, p2); err != nil {
 				t.Fatal(err)
 			}
+			checkPaid(t, f, d2, 0, p, p2)
 		})
 	}
 }
@@ -154,6 +164,7 @@ func TestAbandonedProposalCannotLand(t *testing.T) {
 	f := newFixture(t, 3, 2)
 	ctx := context.Background()
 	p := makePayout(31, 20)
+	f.openAccounts(t, p)
 	d := f.distributor(t, f.config([]int{0, 1, 2}, summaries(p)))
 	raw, nonce := signedPhase1(t, f, d, p.Summary(), []int{0, 1})
 	if err := d.Abandon(ctx, nonce); err != nil {
@@ -195,6 +206,7 @@ func TestNonceRetryByAnotherQuorumRejected(t *testing.T) {
 	f := newFixture(t, 5, 3)
 	ctx := context.Background()
 	p := makePayout(42, 20)
+	f.openAccounts(t, p)
 	d := f.distributor(t, f.config([]int{0, 1, 4}, summaries(p)))
 	if err := d.Distribute(ctx, p); err != nil {
 		t.Fatal(err)
@@ -217,6 +229,7 @@ func TestPhase1FallsBackForPeersWithoutChain(t *testing.T) {
 	f := newFixture(t, 3, 2)
 	ctx := context.Background()
 	p := makePayout(51, 20)
+	f.openAccounts(t, p)
 	acc, _ := DeriveAccounts(pub(f.payer), "hexfield", pub(f.dist), 6)
 	cfg := f.config(nil, nil)
 	cfg.Cosigners = []Cosigner{
@@ -253,6 +266,7 @@ func TestPhase1NonceMovedIsProposedAgain(t *testing.T) {
 	f := newFixture(t, 3, 2)
 	ctx := context.Background()
 	p := makePayout(61, 30)
+	f.openAccounts(t, p)
 	cfg := f.config([]int{0, 1, 2}, summaries(p))
 	d := f.distributor(t, cfg)
 	d.crash = func(step string) error {
@@ -300,6 +314,7 @@ func TestSetupReplacesUnusableTable(t *testing.T) {
 	f := newFixture(t, 3, 2)
 	ctx := context.Background()
 	p := makePayout(71, 10)
+	f.openAccounts(t, p)
 	d, err := New(f.config([]int{0, 1}, summaries(p)))
 	if err != nil {
 		t.Fatal(err)

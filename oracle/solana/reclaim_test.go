@@ -56,6 +56,7 @@ func TestReclaimMarkers(t *testing.T) {
 	for e := uint64(1); e <= 6; e++ {
 		ps = append(ps, makePayoutOwners(e, 5, "same"))
 	}
+	f.openAccounts(t, ps...)
 	chain := NewChain(f.net.URL()).WithHorizon(horizon)
 	cfg := f.config([]int{0, 1}, summaries(ps...))
 	for _, c := range cfg.Cosigners {
@@ -155,6 +156,7 @@ func TestReclaimTables(t *testing.T) {
 		later.Total += q.Amount
 	}
 	later.Root = testRoot(later)
+	f.openAccounts(t, ps...) // later's owners are ps[0]'s
 	cfg := f.config([]int{0, 1}, summaries(append(ps, later)...))
 	cfg.Horizon = horizon
 	d := f.distributor(t, cfg)
@@ -241,6 +243,7 @@ func TestReclaimThreeCosigners(t *testing.T) {
 	for e := uint64(1); e <= 4; e++ {
 		ps = append(ps, makePayoutOwners(e, 3, "three"))
 	}
+	f.openAccounts(t, ps...)
 	cfg := f.config([]int{0, 1, 2}, summaries(ps...))
 	cfg.Horizon = 1
 	d := f.distributor(t, cfg)
