@@ -174,6 +174,17 @@ func TestCosignDistributeOnChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Owners open their own reward accounts (the network creates none); these owners have no
+	// keys, so the accounts are written straight into the localnet's state.
+	for _, q := range p.Payouts {
+		a, err := solana.AssociatedTokenAddress(q.Owner, acc.Mint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ln.SetTokenAccount(ctx, wire.PublicKey(a).String(), acc.Mint, q.Owner, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
 	leaders := []wire.PublicKey{wire.PublicKeyOf(leader)}
 	addr1 := startCosignServer(t, peer1, leaders, acc, wrong.Summary(), theirs...) // its store disagrees
 	addr2 := startCosignServer(t, peer2, leaders, acc, p.Summary())
