@@ -486,8 +486,10 @@ func (c *consensus) reconcileAll(ctx context.Context, ref *wire.InputRef, down m
 		wg.Go(func() {
 			var resp wire.ReconcileResponse
 			err := p.roundTrip(ctx, &wire.CosignStream{Msg: &wire.CosignStream_Reconcile{Reconcile: &wire.ReconcileRequest{Ref: ref}}}, &resp)
-			var de *dialError
-			if errors.As(err, &de) {
+			if err != nil {
+				// Down, or too slow for this slot: not asked again in it,
+				// and phase 1 does not wait for it either.
+				p.markDown()
 				mu.Lock()
 				down[k] = true
 				mu.Unlock()

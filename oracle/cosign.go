@@ -380,6 +380,18 @@ func (c *CosignClient) roundTrip(ctx context.Context, req *wire.CosignStream, re
 // Transferred returns the bytes of requests sent and responses received.
 func (c *CosignClient) Transferred() (sent, received int64) { return c.sent.Load(), c.received.Load() }
 
+// markDown records that the peer did not answer: its connection is
+// dropped and it is not dialled again for redialAfter.
+func (c *CosignClient) markDown() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conn != nil {
+		c.conn.CloseWithError(0, "peer did not answer")
+		c.conn = nil
+	}
+	c.failedAt = time.Now()
+}
+
 // drop closes a connection that failed (the peer may have restarted), so
 // that the next request dials again.
 func (c *CosignClient) drop(conn *quic.Conn) {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -283,7 +284,9 @@ log_level = "info"
 		r, err := clients[leader].Epoch(ctx, e, wire.PublicKey{})
 		if err == nil && r.ManifestBytes != nil {
 			if !bytes.Equal(r.ManifestBytes, paid.ManifestBytes) {
-				t.Fatalf("the restarted leader's manifest of epoch %d differs", e)
+				mine, _ := json.Marshal(r.Manifest)
+				theirs, _ := json.Marshal(paid.Manifest)
+				t.Fatalf("the restarted leader's manifest of epoch %d differs:\n%s\n%s", e, mine, theirs)
 			}
 			break
 		}
