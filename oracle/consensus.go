@@ -651,17 +651,17 @@ func (c *consensus) checkStamp(proposed, own inputEntry) error {
 	if err != nil || !found {
 		return fmt.Errorf("report %x: %w", own.ID[:8], errors.Join(err, errNotStored))
 	}
-	signed, err := signedClock(r.Envelope)
+	sr, err := openReport(r.Envelope)
 	if err != nil {
 		return err
 	}
 	// Without a signed clock this oracle cannot tell that it received the
 	// report late, so its own stamp stands.
-	if signed == 0 || own.Ms-signed <= stampSpread.Milliseconds() {
+	if sr.clockMs == 0 || own.Ms-sr.clockMs <= stampSpread.Milliseconds() {
 		return fmt.Errorf("report %x: stamp %d is %d ms from this oracle's live stamp %d", own.ID[:8], proposed.Ms, d, own.Ms)
 	}
 	// Received late here: only plausibility.
-	return plausibleStamp(r.Envelope, proposed.Ms)
+	return sr.plausible(proposed.Ms)
 }
 
 // fetchEntries reads the entries of ref from p and checks them against it.
@@ -896,98 +896,77 @@ func checkedReport(raw []byte, ms int64) (*ingestItem, error) {
 	if len(raw) > wire.MaxFrameSize {
 		return nil, fmt.Errorf("report of %d bytes", len(raw))
 	}
-	env, err := wire.Open(raw, wire.Kind_KIND_UNSPECIFIED)
+	r, err := openReport(raw)
 	if err != nil {
 		return nil, err
 	}
-	it := &ingestItem{id: wire.ReportID(raw), kind: env.Kind, receivedMs: ms, envelope: raw}
-	var msg interface{ GetPubKey() []byte }
-	switch env.Kind {
-	case wire.Kind_KIND_BEACON_REPORT:
-		var b wire.BeaconReport
-		_, err = wire.Unseal(raw, env.Kind, &b)
-		msg = &b
-	case wire.Kind_KIND_WITNESS_REPORT:
-		var w wire.WitnessReport
-		_, err = wire.Unseal(raw, env.Kind, &w)
-		msg = &w
-		if len(w.GetPayload()) == payloadLen {
-			it.payload = w.GetPayload()
-		}
-	case wire.Kind_KIND_PACKET_REPORT:
-		var pk wire.PacketReport
-		_, err = wire.Unseal(raw, env.Kind, &pk)
-		msg = &pk
-	default:
-		return nil, fmt.Errorf("%v is not a report", env.Kind)
-	}
-	if err != nil {
+	if err := r.plausible(ms); err != nil {
 		return nil, err
 	}
-	it.signer = msg.GetPubKey()
-	if err := plausibleStamp(raw, ms); err != nil {
-		return nil, err
-	}
-	return it, nil
+	return &ingestItem{id: wire.ReportID(raw), kind: r.kind, receivedMs: ms, envelope: raw, signer: r.signer, payload: r.payload}, nil
 }
 
-// signedClock returns a report's signed hotspot clock (timestamp_ms; 0
-// when unset).
-func signedClock(raw []byte) (int64, error) {
+// signedReport is what the stamp rules read from a report's signed
+// content, opened (and its signature checked) once.
+type signedReport struct {
+	kind    wire.Kind
+	signer  []byte
+	payload []byte // witnesses: the beacon payload heard
+	// clockMs is the hotspot's signed clock (timestamp_ms; 0 when unset);
+	// entropyMs, for a beacon, when its oracle-signed entropy was issued.
+	clockMs, entropyMs int64
+}
+
+// openReport opens a report envelope of any report kind.
+func openReport(raw []byte) (signedReport, error) {
 	env, err := wire.Open(raw, wire.Kind_KIND_UNSPECIFIED)
 	if err != nil {
-		return 0, err
+		return signedReport{}, err
 	}
+	r := signedReport{kind: env.Kind}
 	switch env.Kind {
 	case wire.Kind_KIND_BEACON_REPORT:
 		var b wire.BeaconReport
 		if _, err := wire.Unseal(raw, env.Kind, &b); err != nil {
-			return 0, err
+			return r, err
 		}
-		return int64(b.GetTimestampMs()), nil
+		var e wire.Entropy
+		if _, err := wire.Unseal(b.GetEntropy(), wire.Kind_KIND_ENTROPY, &e); err != nil {
+			return r, fmt.Errorf("beacon entropy: %w", err)
+		}
+		r.signer, r.clockMs, r.entropyMs = b.GetPubKey(), int64(b.GetTimestampMs()), e.GetTs()*1000
 	case wire.Kind_KIND_WITNESS_REPORT:
 		var w wire.WitnessReport
 		if _, err := wire.Unseal(raw, env.Kind, &w); err != nil {
-			return 0, err
+			return r, err
 		}
-		return int64(w.GetTimestampMs()), nil
+		r.signer, r.clockMs = w.GetPubKey(), int64(w.GetTimestampMs())
+		if len(w.GetPayload()) == payloadLen {
+			r.payload = w.GetPayload()
+		}
 	case wire.Kind_KIND_PACKET_REPORT:
 		var pk wire.PacketReport
 		if _, err := wire.Unseal(raw, env.Kind, &pk); err != nil {
-			return 0, err
+			return r, err
 		}
-		return int64(pk.GetTimestampMs()), nil
+		r.signer, r.clockMs = pk.GetPubKey(), int64(pk.GetTimestampMs())
+	default:
+		return r, fmt.Errorf("%v is not a report", env.Kind)
 	}
-	return 0, fmt.Errorf("%v is not a report", env.Kind)
+	return r, nil
 }
 
-// plausibleStamp checks a stamp against a report's signed content: not
+// plausible checks a stamp against the report's signed content: not
 // before its signed clock minus clockSkew nor more than maxHold after it,
 // and for a beacon not before its entropy was issued nor more than the
 // entropy's life plus maxHold after.
-func plausibleStamp(raw []byte, ms int64) error {
-	signed, err := signedClock(raw)
-	if err != nil {
-		return err
+func (r signedReport) plausible(ms int64) error {
+	if r.clockMs != 0 && (ms < r.clockMs-clockSkew.Milliseconds() || ms > r.clockMs+maxHold.Milliseconds()) {
+		return fmt.Errorf("stamp %d implausible for a report signed at %d", ms, r.clockMs)
 	}
-	if signed != 0 && (ms < signed-clockSkew.Milliseconds() || ms > signed+maxHold.Milliseconds()) {
-		return fmt.Errorf("stamp %d implausible for a report signed at %d", ms, signed)
-	}
-	env, _ := wire.Open(raw, wire.Kind_KIND_UNSPECIFIED)
-	if env.Kind != wire.Kind_KIND_BEACON_REPORT {
-		return nil
-	}
-	var b wire.BeaconReport
-	if _, err := wire.Unseal(raw, env.Kind, &b); err != nil {
-		return err
-	}
-	var e wire.Entropy
-	if _, err := wire.Unseal(b.GetEntropy(), wire.Kind_KIND_ENTROPY, &e); err != nil {
-		return fmt.Errorf("beacon entropy: %w", err)
-	}
-	issued := e.GetTs() * 1000
-	if ms < issued-clockSkew.Milliseconds() || ms > issued+(verifier.DefaultParams().EntropyLifetime+maxHold).Milliseconds() {
-		return fmt.Errorf("beacon stamp %d implausible for entropy issued at %d", ms, issued)
+	if r.kind == wire.Kind_KIND_BEACON_REPORT &&
+		(ms < r.entropyMs-clockSkew.Milliseconds() || ms > r.entropyMs+(verifier.DefaultParams().EntropyLifetime+maxHold).Milliseconds()) {
+		return fmt.Errorf("beacon stamp %d implausible for entropy issued at %d", ms, r.entropyMs)
 	}
 	return nil
 }

@@ -233,17 +233,7 @@ func (c *cluster) waitAgreed(e uint64, which ...int) []oracle.EpochResponse {
 	deadline := time.Now().Add(3 * time.Minute)
 	out := make([]oracle.EpochResponse, len(which))
 	for k, i := range which {
-		for {
-			r, err := c.clients[i].Epoch(c.ctx, e, wire.PublicKey{})
-			if err == nil && r.ManifestBytes != nil {
-				out[k] = r
-				break
-			}
-			if time.Now().After(deadline) {
-				c.t.Fatalf("oracle %c has no manifest for epoch %d: %+v err %v", 'A'+i, e, r.State, err)
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
+		out[k] = waitManifest(c.t, c.ctx, c.clients[i], e, deadline)
 	}
 	return out
 }
@@ -252,37 +242,11 @@ func (c *cluster) waitAgreed(e uint64, which ...int) []oracle.EpochResponse {
 // sums of the given manifests' payouts (each epoch paid once).
 func (c *cluster) checkPaidOnce(owners [][32]byte, epochs ...oracle.EpochResponse) {
 	c.t.Helper()
-	want := map[[32]byte]uint64{}
-	for _, r := range epochs {
-		for _, ow := range owners {
-			want[ow] += r.Manifest.Amount(ow)
-		}
-	}
 	acc, err := oracle.ConfiguredAccounts(c.cfgs[0])
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		bal, err := solana.NewChain(c.url).TokenBalances(c.ctx, acc.Mint, owners)
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		ok := true
-		for i, ow := range owners {
-			if bal[i] > want[ow] {
-				c.t.Fatalf("owner %d paid %d, more than the manifests' %d", i, bal[i], want[ow])
-			}
-			ok = ok && bal[i] == want[ow]
-		}
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("balances %v, manifests say %v", bal, want)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+	waitBalances(c.t, c.ctx, c.url, acc.Mint, owners, epochs...)
 }
 
 // TestOraclesReconcileOnLocalnet: 3 oracles (2-of-3) and 5 (3-of-5), each

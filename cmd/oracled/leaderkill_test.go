@@ -297,24 +297,23 @@ log_level = "info"
 	}
 	// Its journal resumes whatever it had sent: still paid once, after the
 	// next epoch too.
-	next := c2Wait(t, ctx, clients[others[0]], e+1)
+	next := waitManifest(t, ctx, clients[others[0]], e+1, time.Now().Add(2*time.Minute))
 	waitBalances(t, ctx, url, acc.Mint, owners, paid, next)
 	t.Logf("epoch %d: leader %c killed at %s; paid %d once, led by %s", e, 'A'+leader, trigger, paid.Manifest.Total, paid.State.Leader)
 }
 
-// c2Wait waits for epoch e's manifest on one oracle.
-func c2Wait(t *testing.T, ctx context.Context, c *oracle.Client, e uint64) oracle.EpochResponse {
+// waitManifest waits until deadline for epoch e's manifest on one oracle.
+func waitManifest(t *testing.T, ctx context.Context, c *oracle.Client, e uint64, deadline time.Time) oracle.EpochResponse {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		r, err := c.Epoch(ctx, e, wire.PublicKey{})
 		if err == nil && r.ManifestBytes != nil {
 			return r
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("epoch %d not agreed: %+v %v", e, r.State, err)
+			t.Fatalf("oracle at %s has no manifest for epoch %d: %+v err %v", c.BaseURL, e, r.State, err)
 		}
-		time.Sleep(250 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 
