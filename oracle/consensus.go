@@ -217,9 +217,8 @@ func (c *consensus) agree(ctx context.Context, n uint64) (agreement, error) {
 			if errors.Is(err, errNoParent) {
 				// The parent is an epoch not settled here yet: catch it up
 				// now rather than after this epoch.
-				select {
-				case c.o.retry <- struct{}{}:
-				default:
+				if err := c.o.catchUpAuthorised(ctx, n); err != nil && ctx.Err() == nil {
+					c.log.Warn("consensus: catching up", "epoch", n, "err", err)
 				}
 			}
 		} else if ok {
@@ -231,6 +230,20 @@ func (c *consensus) agree(ctx context.Context, n uint64) (agreement, error) {
 			return agreement{}, fmt.Errorf("%w: epoch %d not authorised after %d leader slots: %v", errDisputed, n, len(c.members), refusals)
 		}
 		if leader == c.self && c.pay != nil {
+			// Never lead on a stale accrual parent: settle first what
+			// the others authorised while this oracle was behind, and
+			// until that works, leave the slot to the others' answers.
+			if err := c.o.catchUpAuthorised(ctx, n); err != nil {
+				if ctx.Err() != nil {
+					return agreement{}, ctx.Err()
+				}
+				c.log.Warn("consensus: catching up before leading", "epoch", n, "err", err)
+				if r := "catching up: " + err.Error(); len(refusals) == 0 || refusals[len(refusals)-1] != r {
+					refusals = append(refusals, r)
+				}
+				c.waitPoll(ctx, end)
+				continue
+			}
 			attempts++
 			sctx, cancel := context.WithDeadline(ctx, end)
 			a, err := c.lead(sctx, n)
@@ -247,15 +260,20 @@ func (c *consensus) agree(ctx context.Context, n uint64) (agreement, error) {
 			c.wait(ctx, end)
 			continue
 		}
-		next := c.o.now().Add(c.poll)
-		if end.Before(next) {
-			next = end
-		}
-		c.wait(ctx, next)
+		c.waitPoll(ctx, end)
 		if ctx.Err() != nil {
 			return agreement{}, ctx.Err()
 		}
 	}
+}
+
+// waitPoll waits one poll interval, or until end if that is sooner.
+func (c *consensus) waitPoll(ctx context.Context, end time.Time) {
+	next := c.o.now().Add(c.poll)
+	if end.Before(next) {
+		next = end
+	}
+	c.wait(ctx, next)
 }
 
 func (c *consensus) wait(ctx context.Context, until time.Time) {
@@ -736,6 +754,16 @@ func (c *consensus) takeAccrual(ctx context.Context, p *CosignClient, ref *wire.
 		own, err := c.o.lastSettled()
 		if err != nil {
 			return acc, err
+		}
+		if own < acc.parent {
+			// The leader builds on an epoch authorised while this
+			// oracle was behind: settle it here first.
+			if err := c.o.catchUpAuthorised(ctx, ref.GetEpoch()); err != nil {
+				return acc, fmt.Errorf("catching up to accrual parent %d: %w", acc.parent, err)
+			}
+			if own, err = c.o.lastSettled(); err != nil {
+				return acc, err
+			}
 		}
 		if own != acc.parent {
 			return acc, fmt.Errorf("accrual parent %d, but this oracle's last settled manifest is %d", acc.parent, own)

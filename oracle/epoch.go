@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"sort"
@@ -188,6 +189,10 @@ func (o *Oracle) retryDisputed(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-o.retry:
+		}
+		// Those authorised meanwhile first, without leading.
+		if err := o.catchUpAuthorised(ctx, math.MaxUint64); err != nil && ctx.Err() == nil {
+			o.log.Warn("disputed epochs: catching up", "err", err)
 		}
 		recs, err := o.store.epochs(keepEpochs)
 		if err != nil {
@@ -547,17 +552,46 @@ func (o *Oracle) manifestFrom(n uint64, from int64, entries []inputEntry, acc ac
 // writes the agreed manifest and input: the step to StepComputed. A
 // disputed epoch is recorded as such and returns errDisputed.
 func (o *Oracle) agreeEpoch(ctx context.Context, rec *epochRecord) error {
-	n := rec.Epoch
-	a, err := o.cons.agree(ctx, n)
+	a, err := o.cons.agree(ctx, rec.Epoch)
 	if err != nil {
 		if errors.Is(err, errDisputed) {
+			o.settleMu.Lock()
+			defer o.settleMu.Unlock()
+			cur, _, perr := o.store.epochRecord(rec.Epoch)
+			if perr != nil {
+				return perr
+			}
+			if cur.Step >= StepComputed { // caught up meanwhile
+				*rec = cur
+				return nil
+			}
 			rec.Disputed, rec.Error = true, err.Error()
 			if perr := o.store.putEpoch(*rec, nil); perr != nil {
 				return perr
 			}
-			o.log.Warn("epoch disputed; later epochs go on", "epoch", n, "err", err)
+			o.log.Warn("epoch disputed; later epochs go on", "epoch", rec.Epoch, "err", err)
 		}
 		return err
+	}
+	return o.applyAgreement(rec, a)
+}
+
+// applyAgreement writes agreement a of a closed epoch: its settled input,
+// manifest and charges, the step to StepComputed. Epochs are settled by
+// the scheduler, by retryDisputed and by catchUpAuthorised; the first to
+// write wins and the others take its record.
+func (o *Oracle) applyAgreement(rec *epochRecord, a agreement) error {
+	n := rec.Epoch
+	o.settleMu.Lock()
+	defer o.settleMu.Unlock()
+	cur, _, err := o.store.epochRecord(n)
+	if err != nil {
+		return err
+	}
+	if cur.Step >= StepComputed {
+		*rec = cur
+		rec.Epoch = n
+		return nil
 	}
 	if err := o.store.settleInput(n, a.ref.GetFromMs(), a.ref.GetToMs(), a.entries, a.acc.funded); err != nil {
 		return err
@@ -582,6 +616,46 @@ func (o *Oracle) agreeEpoch(ctx context.Context, rec *epochRecord) error {
 	}
 	o.log.Info("epoch agreed", "epoch", n, "leader", rec.Leader, "root", rec.Root, "total", rec.Total,
 		"payouts", rec.Payouts, "reports", len(a.entries), "reconciled", rec.Reconciled)
+	return nil
+}
+
+// catchUpAuthorised settles, oldest first, every recent epoch before n that
+// this oracle closed without settling (it was disputed here, or this
+// oracle was down) and that the chain shows authorised, from a peer's
+// input. It runs before this oracle leads or answers a leader whose
+// accrual parent it lacks, so that it never builds on a stale parent. It
+// stops at the first authorised epoch it cannot reproduce: a later one may
+// build on it.
+func (o *Oracle) catchUpAuthorised(ctx context.Context, n uint64) error {
+	select {
+	case o.catchUp <- struct{}{}:
+		defer func() { <-o.catchUp }()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	recs, err := o.store.epochs(keepEpochs)
+	if err != nil {
+		return err
+	}
+	slices.Reverse(recs)
+	for _, rec := range recs {
+		if rec.Epoch >= n || rec.Step != StepClosed {
+			continue
+		}
+		a, ok, err := o.cons.settled(ctx, rec.Epoch)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		if err := o.applyAgreement(&rec, a); err != nil {
+			return err
+		}
+		if err := o.advanceEpoch(ctx, rec.Epoch); err != nil { // distributed, done
+			return err
+		}
+	}
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -109,6 +110,10 @@ type Oracle struct {
 	cons *consensus
 	// retry wakes retryDisputed after an epoch closes.
 	retry chan struct{}
+	// catchUp serialises catchUpAuthorised (a one-slot semaphore that
+	// respects contexts); settleMu serialises writing an agreed epoch.
+	catchUp  chan struct{}
+	settleMu sync.Mutex
 }
 
 // New validates cfg, opens the store in cfg.DataDir and returns an oracle
@@ -130,6 +135,7 @@ func New(cfg Config, d Deps) (*Oracle, error) {
 		rewarder: d.Rewarder, blockhash: d.Blockhash, now: d.Now,
 		pc: d.PacketConn, ln: d.HTTPListener, metricsLn: d.MetricsListener, gatherer: d.Gatherer, registerer: d.Registerer, verifyMax: maxVerifyBatch,
 		retry:   make(chan struct{}, 1),
+		catchUp: make(chan struct{}, 1),
 		dcChain: d.DCChain,
 	}
 	if o.now == nil {

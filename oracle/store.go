@@ -883,6 +883,15 @@ func (s *Store) putEpochDone(rec epochRecord, next uint64) error {
 		if err := txn.Set(epochKey(rec.Epoch), encodeJSON(rec)); err != nil {
 			return err
 		}
+		// An epoch finished out of order (disputed, caught up later) does
+		// not move the scheduler back.
+		b, err := getValue(txn, metaKey(metaEpochNext))
+		if err != nil {
+			return err
+		}
+		if len(b) == 8 && binary.BigEndian.Uint64(b) >= next {
+			return nil
+		}
 		return txn.Set(metaKey(metaEpochNext), u64(nil, next))
 	})
 }
