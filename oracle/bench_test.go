@@ -61,6 +61,7 @@ type loadConn struct {
 func setupLoad(b *testing.B, conns, perConn int) (*testOracle, []*loadConn) {
 	b.Helper()
 	to := startOracle(b, b.TempDir(), Config{CommitQueue: 1 << 16, StreamWindow: 4096}, Deps{})
+	packetRoute(b, to.o)
 	now := time.Now()
 	lcs := make([]*loadConn, conns)
 	var wg sync.WaitGroup

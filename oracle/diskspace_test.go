@@ -82,7 +82,6 @@ type ingestLoad struct {
 // run pipelines reports of hs on hc until ctx ends, then reads the
 // answers still due and returns.
 func (l *ingestLoad) run(ctx context.Context, hc *hotspotConn, hs ed25519.PrivateKey, seq0 uint64) error {
-	pub := wire.PublicKeyOf(hs)
 	window := make(chan [32]byte, 256)
 	readErr := make(chan error, 1)
 	go func() {
@@ -125,11 +124,7 @@ func (l *ingestLoad) run(ctx context.Context, hc *hotspotConn, hs ed25519.Privat
 	var err error
 	for seq := seq0; ctx.Err() == nil; seq++ {
 		var raw []byte
-		raw, err = wire.Seal(hs, wire.Kind_KIND_PACKET_REPORT, &wire.PacketReport{
-			PubKey: pub[:], PayloadHash: make([]byte, 32), PayloadSize: 23, DevAddr: 0x26011234,
-			RouteId: "route-1", FrequencyHz: 868_100_000, Datarate: "SF7BW125", RssiDdbm: -1000, SnrDdb: 55, TimestampMs: seq,
-		})
-		if err != nil {
+		if raw, err = sealPacketReport(hs, seq); err != nil {
 			break
 		}
 		select {
@@ -233,6 +228,7 @@ func TestDiskFullRefusesReports(t *testing.T) {
 	data := filepath.Join(mnt, "data")
 	cfg := Config{RateLimit: 1 << 20, CommitQueue: 4096, CommitMaxBatch: 512}
 	to := startOracle(t, data, cfg, Deps{})
+	packetRoute(t, to.o)
 	var hotspots []ed25519.PrivateKey
 	for range 4 {
 		hs, _ := onboardHotspot(t, to.o, time.Now(), 0)
@@ -329,6 +325,7 @@ func TestStartOnFullDisk(t *testing.T) {
 	mnt := mountTmpfs(t, "32m")
 	data := filepath.Join(mnt, "data")
 	to := startOracle(t, data, Config{}, Deps{})
+	packetRoute(t, to.o)
 	hs, _ := onboardHotspot(t, to.o, time.Now(), 0)
 	hc := dialOracle(t, to.quic, hs, to.o.PublicKey())
 	var ids [][32]byte

@@ -43,6 +43,7 @@ func keyFlood(b *testing.B, conns int, d, tail time.Duration) (total, late float
 	b.StopTimer()
 	floodRate := *floodRateFlag
 	to := startOracle(b, b.TempDir(), Config{CommitQueue: 1 << 16, StreamWindow: 4096, RateLimit: floodRate, MaxConnsPerKey: 8}, Deps{})
+	packetRoute(b, to.o)
 	hs, _ := onboardHotspot(b, to.o, time.Now(), 0)
 	// Pre-signed reports per connection: more than one key's budget over
 	// d (a burst of 10·floodRate plus floodRate/s).

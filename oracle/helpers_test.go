@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"net"
 	"net/http"
@@ -130,16 +131,38 @@ func onboardHotspot(t testing.TB, o *Oracle, now time.Time, cell uint64) (hs, ow
 // packetReport seals a packet report by hs; seq makes it unique.
 func packetReport(t testing.TB, hs ed25519.PrivateKey, seq uint64) []byte {
 	t.Helper()
-	pub := wire.PublicKeyOf(hs)
-	raw, err := wire.Seal(hs, wire.Kind_KIND_PACKET_REPORT, &wire.PacketReport{
-		PubKey: pub[:], PayloadHash: make([]byte, 32), PayloadSize: 23, DevAddr: 0x26011234,
-		RouteId: "route-1", FrequencyHz: 868_100_000, Datarate: "SF7BW125", RssiDdbm: -1000, SnrDdb: 55,
-		TimestampMs: seq,
-	})
+	raw, err := sealPacketReport(hs, seq)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return raw
+}
+
+// sealPacketReport is packetReport for goroutines other than the test's.
+func sealPacketReport(hs ed25519.PrivateKey, seq uint64) ([]byte, error) {
+	pub := wire.PublicKeyOf(hs)
+	phy := testUplink(testPacketDevAddr, uint16(seq), 23)
+	sum := sha256.Sum256(phy)
+	return wire.Seal(hs, wire.Kind_KIND_PACKET_REPORT, &wire.PacketReport{
+		PubKey: pub[:], PayloadHash: sum[:], PayloadSize: uint32(len(phy)), Payload: phy, DevAddr: testPacketDevAddr,
+		RouteId: "route-1", FrequencyHz: 868_100_000, Datarate: "SF7BW125", RssiDdbm: -1000, SnrDdb: 55,
+		TimestampMs: seq,
+	})
+}
+
+// testPacketDevAddr is the DevAddr of packetReport's frames: the first of
+// the first block an organization gets from the default NetID's prefix.
+const testPacketDevAddr = 0x02000000
+
+// packetRoute registers, on o, organization "packets" with route
+// "route-1", which holds packetReport's frames: ingest stores only packet
+// reports of an existing route.
+func packetRoute(t testing.TB, o *Oracle) {
+	t.Helper()
+	org := putTestRoute(t, o, "packets", "route-1", testKey(t), 1_000_000)
+	if b := org.DevAddrBlocks[0]; uint32(b.Start) != testPacketDevAddr {
+		t.Fatalf("route-1 holds DevAddrs from %08x, not %08x", uint32(b.Start), testPacketDevAddr)
+	}
 }
 
 // hotspotConn is a hotspot's QUIC connection to an oracle, with one stream.

@@ -346,6 +346,14 @@ func (in *ingest) submit(ctx context.Context, s *wire.Submit, peer wire.PublicKe
 	if string(msg.GetPubKey()) != string(signer[:]) {
 		return reject(wire.Code_CODE_WRONG_KEY, "report pub_key is not its signer")
 	}
+	if pr, ok := msg.(*wire.PacketReport); ok {
+		if err := o.checkPacketReport(pr); err != nil {
+			if _, bad := err.(errPacketRejected); bad {
+				return reject(wire.Code_CODE_MALFORMED, "packet report: %v", err)
+			}
+			return reject(wire.Code_CODE_INTERNAL, "packet report: %v", err)
+		}
+	}
 	if s.GetHoldMs() > 0 {
 		o.m.holdSeconds.Observe(float64(s.GetHoldMs()) / 1000)
 	}

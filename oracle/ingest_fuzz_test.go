@@ -2,6 +2,7 @@ package oracle
 
 import (
 	"context"
+	"google.golang.org/protobuf/proto"
 	"testing"
 	"time"
 
@@ -24,6 +25,7 @@ func FuzzSubmit(f *testing.F) {
 		<-done
 		o.store.Close()
 	})
+	packetRoute(f, o)
 	hs := seedKey("fuzz-hotspot")
 	peer := wire.PublicKeyOf(hs)
 	in := &ingest{o: o}
@@ -51,6 +53,15 @@ func FuzzSubmit(f *testing.F) {
 			opened, err := wire.Open(env, wire.Kind_KIND_UNSPECIFIED)
 			if err != nil || opened.SignerKey() != peer || !stored {
 				t.Fatalf("accepted %x: open err %v, stored %v", env, err, stored)
+			}
+			if opened.Kind == wire.Kind_KIND_PACKET_REPORT {
+				var r wire.PacketReport
+				if err := proto.Unmarshal(opened.Body, &r); err != nil {
+					t.Fatalf("accepted a packet report whose body does not decode: %v", err)
+				}
+				if err := o.checkPacketReport(&r); err != nil {
+					t.Fatalf("accepted a packet report that fails the ingest checks: %v", err)
+				}
 			}
 		default:
 			if stored && ack.GetCode() != wire.Code_CODE_INTERNAL {

@@ -24,6 +24,7 @@ func countReports(t *testing.T, s *Store, kind wire.Kind) int {
 
 func TestIngestEndToEnd(t *testing.T) {
 	to := startOracle(t, t.TempDir(), Config{}, Deps{})
+	packetRoute(t, to.o)
 	o := to.o
 	now := time.Now()
 	const hotspots, perHotspot = 4, 50
@@ -238,6 +239,7 @@ func TestIngestEndToEnd(t *testing.T) {
 // CODE_OVERLOADED for the excess, which is not stored.
 func TestIngestRateLimit(t *testing.T) {
 	to := startOracle(t, t.TempDir(), Config{RateLimit: 2}, Deps{}) // burst 20
+	packetRoute(t, to.o)
 	hs, _ := onboardHotspot(t, to.o, time.Now(), 0)
 	hc := dialOracle(t, to.quic, hs, to.o.PublicKey())
 	envs := make([][]byte, 30)

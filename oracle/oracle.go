@@ -114,6 +114,8 @@ type Oracle struct {
 	// respects contexts); settleMu serialises writing an agreed epoch.
 	catchUp  chan struct{}
 	settleMu sync.Mutex
+	// packetRoutes are the routes ingest checks packet reports against.
+	packetRoutes packetRoutes
 }
 
 // New validates cfg, opens the store in cfg.DataDir and returns an oracle

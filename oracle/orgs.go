@@ -204,6 +204,7 @@ func (o *Oracle) applyOrgChangeAs(signer wire.PublicKey, ch *wire.OrgChange, raw
 	if err != nil {
 		return OrgChangeResult{}, err
 	}
+	o.packetRoutes.changed()
 	return res, nil
 }
 

@@ -179,6 +179,14 @@ func (r Route) coversDevAddr(a uint32) bool {
 	return slices.ContainsFunc(r.DevAddrRanges, func(d DevAddrRange) bool { return uint32(d.Start) <= a && a <= uint32(d.End) })
 }
 
+// coversJoin reports whether one of r's EUI pairs matches a join-request
+// (DevEUI 0 in a pair is the wildcard for every device of its JoinEUI).
+func (r Route) coversJoin(joinEUI, devEUI uint64) bool {
+	return slices.ContainsFunc(r.EUIPairs, func(p EUIPair) bool {
+		return uint64(p.JoinEUI) == joinEUI && (p.DevEUI == 0 || uint64(p.DevEUI) == devEUI)
+	})
+}
+
 // Spec converts r to the signed form a change carries (the CLI builds
 // routes this way). Session key filters with a malformed key are dropped.
 func (r Route) Spec() *wire.RouteSpec {

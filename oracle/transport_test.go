@@ -81,6 +81,7 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 func TestKeyBudgetSharedAcrossConnections(t *testing.T) {
 	const rate, burst, conns, per = 50, 500, 4, 300 // per connection < burst < conns·per
 	to := startOracle(t, t.TempDir(), Config{RateLimit: rate}, Deps{})
+	packetRoute(t, to.o)
 	hs, _ := onboardHotspot(t, to.o, time.Now(), 0)
 	hcs := make([]*hotspotConn, conns)
 	envs := make([][][]byte, conns)
@@ -143,6 +144,7 @@ func TestKeyBudgetSharedAcrossConnections(t *testing.T) {
 // handshake with CODE_OVERLOADED. Closing one makes room for another.
 func TestConnsPerKeyCapped(t *testing.T) {
 	to := startOracle(t, t.TempDir(), Config{}, Deps{}) // max_conns_per_key 4
+	packetRoute(t, to.o)
 	o := to.o
 	hs, _ := onboardHotspot(t, o, time.Now(), 0)
 	tr := clientTransport(t)

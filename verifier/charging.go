@@ -194,6 +194,22 @@ type charging struct {
 	stats  ChargeStats
 }
 
+// PacketUplink applies the checks of rule 1 that need nothing but the
+// report: the payload is carried, 1–255 bytes, hashes to the reported
+// hash, and parses as a LoRaWAN 1.0.x uplink, which it returns. The oracle
+// applies them at ingest too, so that such reports are never stored. The
+// report's other claims (size, DevAddr, join) are ignored: the frame says.
+func PacketUplink(r *wire.PacketReport) (radio.Uplink, error) {
+	phy := r.GetPayload()
+	if len(phy) == 0 || len(phy) > 255 {
+		return radio.Uplink{}, fmt.Errorf("payload of %d bytes, want 1 to 255", len(phy))
+	}
+	if sum := sha256.Sum256(phy); !bytes.Equal(sum[:], r.GetPayloadHash()) {
+		return radio.Uplink{}, errors.New("payload_hash is not the payload's SHA-256")
+	}
+	return radio.ParseUplink(phy)
+}
+
 // sortedRoutes checks and sorts the route snapshot by id.
 func sortedRoutes(rs []Route) ([]Route, error) {
 	out := slices.Clone(rs)
@@ -261,16 +277,12 @@ func (e *engine) charge(packets []Packet, routes []Route, balances []Balance, st
 		pk := &packets[i]
 		r := pk.Report
 		phy := r.GetPayload()
-		sum := sha256.Sum256(phy)
-		if len(phy) == 0 || len(phy) > 255 || !bytes.Equal(sum[:], r.GetPayloadHash()) {
-			free(pk.ReceivedMs, FreeInvalid)
-			continue
-		}
-		u, err := radio.ParseUplink(phy)
+		u, err := PacketUplink(r)
 		if err != nil {
 			free(pk.ReceivedMs, FreeInvalid)
 			continue
 		}
+		sum := [32]byte(r.GetPayloadHash())
 		if u.Type == radio.FrameJoin {
 			free(pk.ReceivedMs, FreeJoin)
 			continue

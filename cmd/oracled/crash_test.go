@@ -144,7 +144,6 @@ func (l *loader) run(ctx context.Context, addr string, oraclePub wire.PublicKey,
 	if err != nil {
 		return err
 	}
-	pub := wire.PublicKeyOf(hs)
 	fw, fr := wire.NewFrameWriter(str), wire.NewFrameReader(str)
 	inflight := make(chan [32]byte, 256)
 	errc := make(chan error, 1)
@@ -178,7 +177,7 @@ func (l *loader) run(ctx context.Context, addr string, oraclePub wire.PublicKey,
 		l.seq++
 		seq := l.seq
 		l.mu.Unlock()
-		raw, err := wire.Seal(hs, wire.Kind_KIND_PACKET_REPORT, &wire.PacketReport{PubKey: pub[:], PayloadSize: 20, TimestampMs: seq, RouteId: "crash"})
+		raw, err := sealPacket(hs, int(seq), seq)
 		if err != nil {
 			return err
 		}
@@ -223,6 +222,7 @@ func TestCrashKill9(t *testing.T) {
 		if round == 0 {
 			owner, _ := wire.GenerateKey()
 			c := &oracle.Client{BaseURL: p.http}
+			putTestRoute(t, context.Background(), nil, c)
 			for range 6 {
 				hs, _ := wire.GenerateKey()
 				req, err := oracle.NewOnboardRequest(hs, owner, false, time.Now())

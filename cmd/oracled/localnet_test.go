@@ -187,15 +187,21 @@ func submitPackets(t *testing.T, ctx context.Context, addr string, oraclePub wir
 // device dev: the same bytes (and report id) every time.
 func packetEnvelope(t *testing.T, hs []byte, dev int) []byte {
 	t.Helper()
-	pub := wire.PublicKeyOf(hs)
-	phy := testUplink(dev, 40)
-	ph := sha256.Sum256(phy)
-	raw, err := wire.Seal(hs, wire.Kind_KIND_PACKET_REPORT, &wire.PacketReport{PubKey: pub[:], PayloadHash: ph[:],
-		PayloadSize: uint32(len(phy)), Payload: phy, RouteId: "r", Datarate: "SF7BW125"})
+	raw, err := sealPacket(hs, dev, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return raw
+}
+
+// sealPacket is hotspot hs's signed report of one uplink from test device
+// dev (on route "r") at hotspot clock ms.
+func sealPacket(hs []byte, dev int, ms uint64) ([]byte, error) {
+	pub := wire.PublicKeyOf(hs)
+	phy := testUplink(dev, 40)
+	ph := sha256.Sum256(phy)
+	return wire.Seal(hs, wire.Kind_KIND_PACKET_REPORT, &wire.PacketReport{PubKey: pub[:], PayloadHash: ph[:],
+		PayloadSize: uint32(len(phy)), Payload: phy, RouteId: "r", Datarate: "SF7BW125", TimestampMs: ms})
 }
 
 // submitEnvelopes submits reports of hotspot hs over QUIC and waits for
@@ -263,7 +269,7 @@ func testUplink(dev, size int) []byte {
 // putTestRoute registers, on every oracle behind clients, the customer the
 // tests' packets are for: organization "acme" with the test DevAddrs, its
 // route "r", and its payer's data credits, granted by operator (one of the
-// oracles' operator_keys). Each signed change goes to every oracle, as the
+// oracles' operator_keys; nil: no credits). Each signed change goes to every oracle, as the
 // CLI sends it.
 func putTestRoute(t *testing.T, ctx context.Context, operator ed25519.PrivateKey, clients ...*oracle.Client) {
 	t.Helper()
@@ -284,16 +290,21 @@ func putTestRoute(t *testing.T, ctx context.Context, operator ed25519.PrivateKey
 	if err != nil {
 		t.Fatal(err)
 	}
-	grant, err := oracle.NewGrantRequest(operator, pub, 1_000_000, []byte("the tests' customer"), now)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, c := range clients {
 		for _, req := range []oracle.OrgChangeRequest{create, route} {
 			if _, err := c.OrgChange(ctx, req); err != nil {
 				t.Fatal(err)
 			}
 		}
+	}
+	if operator == nil {
+		return
+	}
+	grant, err := oracle.NewGrantRequest(operator, pub, 1_000_000, []byte("the tests' customer"), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range clients {
 		if _, err := c.Grant(ctx, grant); err != nil {
 			t.Fatal(err)
 		}
