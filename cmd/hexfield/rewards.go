@@ -313,13 +313,13 @@ func printManifest(out io.Writer, m *verifier.Manifest, resp oracle.EpochRespons
 	}
 	fmt.Fprintln(out)
 	tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "HOTSPOT\tOWNER\tSCALE\tBEACONS\tWITNESSES\tAMOUNT\tWITHHELD\tFLAGS")
+	fmt.Fprintln(tw, "HOTSPOT\tNAME\tOWNER\tSCALE\tBEACONS\tWITNESSES\tAMOUNT\tWITHHELD\tFLAGS")
 	for i, h := range m.Hotspots {
 		if i == limit {
 			fmt.Fprintf(tw, "… %d more (--all)\n", len(m.Hotspots)-limit)
 			break
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.4f\t%d\t%d\t%s\t%s\t%v\n", h.Hotspot, h.Owner, float64(h.Scale)/1e4, h.Beacons, h.Witnesses, formatAmount(h.Amount, 6), formatAmount(h.Withheld, 6), h.Flags)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.4f\t%d\t%d\t%s\t%s\t%v\n", h.Hotspot, h.Hotspot.Name(), h.Owner, float64(h.Scale)/1e4, h.Beacons, h.Witnesses, formatAmount(h.Amount, 6), formatAmount(h.Withheld, 6), h.Flags)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -348,7 +348,7 @@ func printProof(ctx context.Context, out io.Writer, c *oracle.Client, n uint64, 
 	for _, h := range m.Hotspots {
 		if h.Hotspot == addr {
 			owner = h.Owner
-			fmt.Fprintf(out, "hotspot   %s (amount %s, withheld %s)\n", h.Hotspot, formatAmount(h.Amount, 6), formatAmount(h.Withheld, 6))
+			fmt.Fprintf(out, "hotspot   %s %s (amount %s, withheld %s)\n", h.Hotspot, h.Hotspot.Name(), formatAmount(h.Amount, 6), formatAmount(h.Withheld, 6))
 			break
 		}
 	}
