@@ -95,15 +95,22 @@ type oracleNode struct {
 	o      *oracle.Oracle
 	cancel context.CancelFunc
 	done   chan error
+	edit   func(*oracle.Config)
 }
 
 func startOracle(t testing.TB, name string) *oracleNode {
+	t.Helper()
+	return startOracleWith(t, name, nil)
+}
+
+// startOracleWith starts an oracle whose configuration edit changes.
+func startOracleWith(t testing.TB, name string, edit func(*oracle.Config)) *oracleNode {
 	t.Helper()
 	key, err := wire.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &oracleNode{t: t, name: name, key: key, dir: t.TempDir(), quic: "127.0.0.1:0", http: "127.0.0.1:0"}
+	n := &oracleNode{t: t, name: name, key: key, dir: t.TempDir(), quic: "127.0.0.1:0", http: "127.0.0.1:0", edit: edit}
 	n.start()
 	t.Cleanup(n.stop)
 	return n
@@ -135,7 +142,7 @@ func (n *oracleNode) start() {
 	}
 	n.quic, n.http = pc.LocalAddr().String(), ln.Addr().String()
 	n.reg = prometheus.NewRegistry()
-	o, err := oracle.New(oracle.Config{
+	cfg := oracle.Config{
 		DataDir:        n.dir,
 		BeaconInterval: beaconInterval,
 		EpochLength:    10 * time.Minute,
@@ -143,7 +150,11 @@ func (n *oracleNode) start() {
 		Retention:      30 * 24 * time.Hour,
 		EntropyPeriod:  2 * time.Second,
 		VerifyInterval: time.Second,
-	}, oracle.Deps{Key: n.key, PacketConn: pc, HTTPListener: ln, Logger: logger(t, n.name),
+	}
+	if n.edit != nil {
+		n.edit(&cfg)
+	}
+	o, err := oracle.New(cfg, oracle.Deps{Key: n.key, PacketConn: pc, HTTPListener: ln, Logger: logger(t, n.name),
 		Registerer: n.reg, Gatherer: n.reg})
 	if err != nil {
 		t.Fatal(err)
