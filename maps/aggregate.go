@@ -112,6 +112,8 @@ func (h *heard) windowStat(from uint32, all bool, out *stat) {
 // cell9 is a base cell.
 type cell9 struct {
 	heard []heard
+	// seq is the last journal batch folded into the cell (FoldBatch).
+	seq uint64
 }
 
 // agg is a rolled-up cell of resolution 3–8 in one window.
@@ -231,6 +233,36 @@ func (a *Aggregator) Fold(obs []Observation) (skipped int) {
 		if !a.foldOne(o, nowMs) {
 			skipped++
 		}
+	}
+	return skipped
+}
+
+// FoldBatch is Fold for batch seq of a durable journal: the oracle
+// journals each batch of PoC observations in the transaction that stores
+// the PoCs, folds it and then drops it; after a crash it folds the batches
+// still journalled again. A cell that already holds batch seq or a later
+// one (it was flushed before the crash) skips the batch, so every
+// observation counts once. seq must grow from batch to batch.
+func (a *Aggregator) FoldBatch(obs []Observation, seq uint64) (skipped int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	nowMs := a.now().UnixMilli()
+	a.advanceLocked(uint32(nowMs / hourMs))
+	held := map[uint64]bool{}
+	for _, o := range obs {
+		if validCell(o.Cell, BaseRes) {
+			c := parentOf(o.Cell, BaseRes)
+			if cl := a.cells[c]; cl != nil && cl.seq >= seq {
+				held[c] = true
+			}
+		}
+	}
+	for _, o := range obs {
+		if !validCell(o.Cell, BaseRes) || held[parentOf(o.Cell, BaseRes)] || !a.foldOne(o, nowMs) {
+			skipped++
+			continue
+		}
+		a.cells[parentOf(o.Cell, BaseRes)].seq = seq
 	}
 	return skipped
 }

@@ -2,6 +2,7 @@ package maps
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -355,6 +356,65 @@ func TestFastViewMatches(t *testing.T) {
 			if ok != !s.empty() || ok && !reflect.DeepEqual(got, want) {
 				t.Fatalf("%s %s: fast %+v, want %+v", CellString(c), w, got, want)
 			}
+		}
+	}
+}
+
+// TestFoldBatchReplayCountsOnce: batches of a journal are folded, some
+// flushed and some not when the oracle "crashes"; a new aggregator loads
+// the store and folds every batch still journalled again (also ones whose
+// cells were flushed). The result equals folding each batch once.
+func TestFoldBatchReplayCountsOnce(t *testing.T) {
+	clk := &clock{t: t0.Add(24 * time.Hour)}
+	cells := testCells(t, 40, 3)
+	var batches [][]Observation
+	for k := range 6 {
+		batches = append(batches, randomObs(cells, 200, uint64(10+k), t0, 24*time.Hour))
+	}
+	once := NewAggregator(nil, clk.now)
+	for k, b := range batches {
+		if skipped := once.FoldBatch(b, uint64(k+1)); skipped != 0 {
+			t.Fatalf("batch %d: %d skipped", k+1, skipped)
+		}
+	}
+
+	st := newMemStore()
+	a := NewAggregator(st, clk.now)
+	for k, b := range batches[:4] {
+		a.FoldBatch(b, uint64(k+1))
+		if k < 2 { // batches 3 and 4 are folded in memory only
+			if err := a.Flush(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// The crash: batches 2 to 6 are still journalled (2 was flushed, but
+	// the journal entry not yet dropped).
+	b := NewAggregator(st, clk.now)
+	if err := b.Load(); err != nil {
+		t.Fatal(err)
+	}
+	for k := 1; k < len(batches); k++ {
+		b.FoldBatch(batches[k], uint64(k+1))
+	}
+	diffSnap(t, "replayed", snapshot(b), snapshot(once))
+
+	// A cell stored before journals existed (version 1) takes every batch.
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range st.m {
+		if k[0] == keyCell {
+			cl, err := b.decodeCell(v)
+			if err != nil || cl.seq == 0 {
+				t.Fatalf("stored cell: seq %d, %v", cl.seq, err)
+			}
+			v1 := append([]byte{1}, v[1+len(binary.AppendUvarint(nil, cl.seq)):]...)
+			old, err := b.decodeCell(v1)
+			if err != nil || old.seq != 0 || len(old.heard) != len(cl.heard) {
+				t.Fatalf("version-1 cell: %+v, %v", old, err)
+			}
+			break
 		}
 	}
 }

@@ -11,7 +11,8 @@ import (
 //	'c' ‖ cell u64 (big-endian)   a res-9 cell, encoded by encodeCell
 //	'a' ‖ hotspot (UTF-8)         the hotspot's last activity, Unix ms as a uvarint
 //
-// A cell is: version (1), then per hearing hotspot its name
+// A cell is: version (2), the last journal batch folded into it (uvarint;
+// version 1 has none: 0), then per hearing hotspot its name
 // (uvarint length ‖ bytes; empty = "other hotspots"), its old stat and its
 // hourly buckets (uvarint count, then hour ‖ stat each). A stat is source
 // flags (a byte), then n,
@@ -20,7 +21,7 @@ import (
 const (
 	keyCell      byte = 'c'
 	keyActive    byte = 'a'
-	cellVersion  byte = 1
+	cellVersion  byte = 2
 	maxBuckets        = 31 * 24
 	maxStoredHit      = maxHeardBy + 1
 )
@@ -58,6 +59,7 @@ func appendStat(b []byte, s *stat) []byte {
 
 func (a *Aggregator) encodeCell(cl *cell9) []byte {
 	b := []byte{cellVersion}
+	b = binary.AppendUvarint(b, cl.seq)
 	b = binary.AppendUvarint(b, uint64(len(cl.heard)))
 	for i := range cl.heard {
 		h := &cl.heard[i]
@@ -154,11 +156,14 @@ func (r *reader) stat(s *stat) {
 }
 
 func (a *Aggregator) decodeCell(b []byte) (*cell9, error) {
-	if len(b) < 1 || b[0] != cellVersion {
+	if len(b) < 1 || b[0] < 1 || b[0] > cellVersion {
 		return nil, errCorrupt
 	}
 	cl := &cell9{}
 	r := &reader{b: b[1:]}
+	if b[0] >= 2 {
+		cl.seq = r.uvarint(1<<63 - 1)
+	}
 	nh := r.uvarint(maxStoredHit)
 	for range nh {
 		name := r.bytes(r.uvarint(maxName))

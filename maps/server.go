@@ -86,11 +86,20 @@ func NewServer(cfg Config, agg *Aggregator, reg Registry, log *slog.Logger, regi
 	return s, nil
 }
 
-// Fold adds verified observations (the oracle calls it as PoCs are
-// verified) and writes them to the store.
+// Fold adds observations (mappers' uplinks) and writes them to the store.
 func (s *Server) Fold(obs []Observation) error {
 	s.agg.Fold(obs)
 	s.m.folded.Add(float64(len(obs)))
+	return s.agg.Flush()
+}
+
+// FoldBatch adds journal batch seq of verified observations (the oracle
+// calls it as PoCs are verified, and again after a crash for the batches
+// still journalled: see Aggregator.FoldBatch) and writes them to the
+// store. Once it returns nil, the batch may be dropped from the journal.
+func (s *Server) FoldBatch(obs []Observation, seq uint64) error {
+	skipped := s.agg.FoldBatch(obs, seq)
+	s.m.folded.Add(float64(len(obs) - skipped))
 	return s.agg.Flush()
 }
 

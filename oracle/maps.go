@@ -1,6 +1,8 @@
 package oracle
 
 import (
+	"fmt"
+
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/hexfield/hexfield/maps"
@@ -18,6 +20,26 @@ func (o *Oracle) newMaps() (*maps.Server, error) {
 	agg := maps.NewAggregator(mapsStore{o.store}, o.now)
 	if err := agg.Load(); err != nil {
 		return nil, err
+	}
+	// Verified coverage journalled but not folded (or not flushed)
+	// before a crash: FoldBatch counts each observation once.
+	var last uint64
+	err := o.store.mapsJournal(func(seq uint64, cov []maps.Observation) error {
+		agg.FoldBatch(cov, seq)
+		last = seq
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("map journal: %w", err)
+	}
+	if last > 0 {
+		if err := agg.Flush(); err != nil {
+			return nil, err
+		}
+		if err := o.store.dropMapsJournal(last); err != nil {
+			return nil, fmt.Errorf("map journal: %w", err)
+		}
+		o.log.Info("coverage map: journalled batches folded after a restart", "through", last)
 	}
 	return maps.NewServer(maps.Config{Now: o.now}, agg, mapsRegistry{o}, o.log.With("part", "maps"), o.registerer)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/uber/h3-go/v4"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/hexfield/hexfield/maps"
 	"github.com/hexfield/hexfield/radio"
 	"github.com/hexfield/hexfield/wire"
 )
@@ -131,4 +132,74 @@ func TestMapFedByVerification(t *testing.T) {
 	}
 	defer o2.store.Close()
 	check(o2, "after a restart")
+}
+
+// TestMapJournalSurvivesCrash: verified coverage is journalled with the
+// PoCs. A crash after the PoCs are stored and before the map has folded
+// them loses nothing from the map; a crash after the fold and flush but
+// before the journal entry is dropped counts nothing twice.
+func TestMapJournalSurvivesCrash(t *testing.T) {
+	now := func() time.Time { return time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC) }
+	cfg := Config{DataDir: t.TempDir(), EpochLength: time.Hour, BeaconInterval: time.Hour}
+	open := func() *Oracle {
+		o, err := New(cfg, Deps{Key: seedKey("maps-oracle"), Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	heard := wire.PublicKeyOf(seedKey("witness")).String()
+	obs := func(i int) []maps.Observation {
+		return []maps.Observation{{Cell: testCell(t, i), Hotspot: heard, RSSI: -900, SNR: 50, Ms: now().UnixMilli() - 60_000, Source: maps.SourcePoC}}
+	}
+	count := func(o *Oracle, i int) int {
+		t.Helper()
+		c, err := h3.Cell(testCell(t, i)).Parent(9)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := httptest.NewRecorder()
+		o.Handler().ServeHTTP(w, httptest.NewRequest("GET", "/api/v1/hex/"+c.String(), nil))
+		if w.Code == 404 {
+			return 0
+		}
+		var hx struct {
+			N int `json:"n"`
+		}
+		if w.Code != 200 || json.Unmarshal(w.Body.Bytes(), &hx) != nil {
+			t.Fatalf("hex %d: %d %s", i, w.Code, w.Body)
+		}
+		return hx.N
+	}
+	o := open()
+	// Crash 1: the PoCs' transaction committed, the map never saw it.
+	if _, err := o.store.putPoCs(nil, 0, obs(0)); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(o, 0); n != 0 {
+		t.Fatalf("folded before the crash: %d", n)
+	}
+	o.store.Close()
+	o = open()
+	if n := count(o, 0); n != 1 {
+		t.Fatalf("after a crash before the fold: hex heard %d times, want 1", n)
+	}
+	// Crash 2: folded and flushed, the journal entry not yet dropped.
+	seq, err := o.store.putPoCs(nil, 0, obs(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := o.maps.FoldBatch(obs(1), seq); err != nil {
+		t.Fatal(err)
+	}
+	o.store.Close()
+	o = open()
+	defer o.store.Close()
+	if n0, n1 := count(o, 0), count(o, 1); n0 != 1 || n1 != 1 {
+		t.Fatalf("after a crash before the journal was dropped: heard %d and %d times, want 1 and 1", n0, n1)
+	}
+	left := 0
+	if err := o.store.mapsJournal(func(uint64, []maps.Observation) error { left++; return nil }); err != nil || left != 0 {
+		t.Fatalf("journal after the restart: %d batches (%v)", left, err)
+	}
 }

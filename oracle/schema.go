@@ -36,6 +36,7 @@ package oracle
 //	0x72    grant request id (16–32 bytes)                JSON dcEntry    (operator grants applied, once each)
 //	0x73    transaction signature (base58)                JSON DCPurchase (treasury transactions read, once each)
 //	0x80    maps key (package maps' layout, maps/codec.go) the coverage map's cells and hotspot activity
+//	0x81    batch seq u64                                 JSON []maps.Observation (map journal: verified coverage not yet folded into 0x80)
 //
 // Reports and their indexes (0x10–0x13), settled inputs (0x62–0x63) and PoC outcomes (0x50–0x51) carry a
 // Badger TTL equal to the retention setting; Badger's compaction drops them
@@ -106,6 +107,7 @@ const (
 	prefixDCGrant     byte = 0x72
 	prefixDCPurchase  byte = 0x73
 	prefixMaps        byte = 0x80
+	prefixMapsJournal byte = 0x81
 )
 
 // Meta names (prefixMeta).
@@ -115,6 +117,7 @@ const (
 	metaEpochNext    = "epoch_next"    // u64: the next epoch the scheduler will close
 	metaDCCursor     = "dc_cursor"     // base58 signature: treasury transactions up to it are read
 	metaLastSettled  = "last_settled"  // u64: the epoch whose manifest was written last (the next one's accrual parent)
+	metaMapsSeq      = "maps_seq"      // u64: the last map journal batch written (prefixMapsJournal)
 )
 
 // migrations()[v] upgrades a store at version v to v+1. A step may write
@@ -455,6 +458,9 @@ func agreedPrefix(n uint64) []byte           { return u64([]byte{prefixAgreed}, 
 func excludedKey(id [32]byte) []byte         { return append([]byte{prefixExcluded}, id[:]...) }
 
 func decodeU64(b []byte) uint64 { return binary.BigEndian.Uint64(b) }
+
+// mapsJournalKey is map journal batch seq.
+func mapsJournalKey(seq uint64) []byte { return u64([]byte{prefixMapsJournal}, seq) }
 
 // mapsKey is a key of package maps' own key space, under prefixMaps.
 func mapsKey(k []byte) []byte { return append([]byte{prefixMaps}, k...) }

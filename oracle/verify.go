@@ -2,6 +2,7 @@ package oracle
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"net/http"
@@ -151,11 +152,18 @@ func (o *Oracle) verifyRun(ctx context.Context) (more bool, err error) {
 		coverage = append(coverage, cov...)
 		beacons = beacons[n:]
 	}
-	if err := o.store.putPoCs(records, uint64(upto)); err != nil {
+	seq, err := o.store.putPoCs(records, uint64(upto), coverage)
+	if err != nil {
 		return false, fmt.Errorf("store pocs: %w", err)
 	}
-	if err := o.maps.Fold(coverage); err != nil {
-		o.log.Error("coverage map", "err", err) // the map is not consensus: verification goes on
+	if seq > 0 {
+		// The map is not consensus: verification goes on if this fails,
+		// and the batch stays journalled for the next start.
+		if err := o.maps.FoldBatch(coverage, seq); err != nil {
+			o.log.Error("coverage map", "err", err)
+		} else if err := o.store.dropMapsJournal(seq); err != nil {
+			o.log.Error("coverage map journal", "err", err)
+		}
 	}
 	for _, r := range records {
 		o.m.pocs.WithLabelValues(r.Reason.String()).Inc()
@@ -232,8 +240,12 @@ func (o *Oracle) verifyBatch(epoch uint64, beacons []verifier.Beacon) ([]PoCReco
 }
 
 // putPoCs stores PoC outcomes with their per-hotspot index and moves the
-// verification cursor, in one transaction.
-func (s *Store) putPoCs(recs []PoCRecord, cursor uint64) error {
+// verification cursor, in one transaction; with them, the batch's map
+// observations cov go to the map journal, whose batch number it returns
+// (0 when cov is empty). The transaction is split only where Badger
+// refuses one so big, and the cursor and journal go in the last part: a
+// crash replays the whole batch.
+func (s *Store) putPoCs(recs []PoCRecord, cursor uint64, cov []maps.Observation) (uint64, error) {
 	txn := s.db.NewTransaction(true)
 	defer func() { txn.Discard() }()
 	set := func(e *badger.Entry) error {
@@ -250,24 +262,80 @@ func (s *Store) putPoCs(recs []PoCRecord, cursor uint64) error {
 	for _, r := range recs {
 		var id [32]byte
 		if _, err := hex.Decode(id[:], []byte(r.Beacon)); err != nil {
-			return err
+			return 0, err
 		}
 		if err := set(s.entry(pocKey(r.ReceivedMs, id), encodeJSON(r))); err != nil {
-			return err
+			return 0, err
 		}
 		if err := set(s.entry(pocByHotspotKey(r.Beaconer[:], r.ReceivedMs, id), []byte{roleBeaconer})); err != nil {
-			return err
+			return 0, err
 		}
 		for _, w := range r.Witnesses {
 			if err := set(s.entry(pocByHotspotKey(w.Hotspot[:], r.ReceivedMs, id), []byte{roleWitness})); err != nil {
-				return err
+				return 0, err
 			}
 		}
 	}
-	if err := set(badger.NewEntry(metaKey(metaVerifyCursor), u64(nil, cursor))); err != nil {
-		return err
+	var seq uint64
+	if len(cov) > 0 {
+		b, err := getValue(txn, metaKey(metaMapsSeq))
+		if err != nil {
+			return 0, err
+		}
+		if len(b) == 8 {
+			seq = binary.BigEndian.Uint64(b)
+		}
+		seq++
+		if err := set(badger.NewEntry(mapsJournalKey(seq), encodeJSON(cov))); err != nil {
+			return 0, err
+		}
+		if err := set(badger.NewEntry(metaKey(metaMapsSeq), u64(nil, seq))); err != nil {
+			return 0, err
+		}
 	}
-	return txn.Commit()
+	if err := set(badger.NewEntry(metaKey(metaVerifyCursor), u64(nil, cursor))); err != nil {
+		return 0, err
+	}
+	return seq, txn.Commit()
+}
+
+// mapsJournal calls fn for every journalled map batch, oldest first.
+func (s *Store) mapsJournal(fn func(seq uint64, cov []maps.Observation) error) error {
+	return s.db.View(func(txn *badger.Txn) error {
+		return s.scanIndex(txn, []byte{prefixMapsJournal}, nil, nil, false, func(k, v []byte) error {
+			if len(k) != 9 {
+				return errCorrupt
+			}
+			var cov []maps.Observation
+			if err := decodeJSON(v, &cov); err != nil {
+				return err
+			}
+			return fn(binary.BigEndian.Uint64(k[1:]), cov)
+		})
+	})
+}
+
+// dropMapsJournal deletes the journalled map batches up to seq (folded
+// into the map and flushed).
+func (s *Store) dropMapsJournal(seq uint64) error {
+	return s.db.Update(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixMapsJournal}})
+		defer it.Close()
+		var keys [][]byte
+		for it.Rewind(); it.Valid(); it.Next() {
+			k := it.Item().KeyCopy(nil)
+			if len(k) != 9 || binary.BigEndian.Uint64(k[1:]) > seq {
+				break
+			}
+			keys = append(keys, k)
+		}
+		for _, k := range keys {
+			if err := txn.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // pocFilter selects PoCs for /v1/pocs.
