@@ -5,7 +5,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/hexfield/hexfield/radio"
 	"github.com/hexfield/hexfield/verifier"
 	"github.com/hexfield/hexfield/wire"
 )
@@ -86,7 +85,7 @@ func (o *Oracle) checkPacketReport(r *wire.PacketReport) error {
 		return errPacketRejected{fmt.Sprintf("no route %q", r.GetRouteId())}
 	}
 	switch u.Type {
-	case radio.FrameJoin:
+	case verifier.FrameJoin:
 		if !rt.coversJoin(u.JoinEUI, u.DevEUI) {
 			return errPacketRejected{fmt.Sprintf("route %s has no EUI pair for JoinEUI %016x, DevEUI %016x", rt.ID, u.JoinEUI, u.DevEUI)}
 		}

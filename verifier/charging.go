@@ -194,6 +194,13 @@ type charging struct {
 	stats  ChargeStats
 }
 
+// Uplink is a packet report's frame as PacketUplink reads it (radio's, so
+// that the oracle needs no radio import of its own).
+type Uplink = radio.Uplink
+
+// FrameJoin is the frame type of a join-request.
+const FrameJoin = radio.FrameJoin
+
 // PacketUplink applies the checks of rule 1 that need nothing but the
 // report: the payload is carried, 1–255 bytes, hashes to the reported
 // hash, and parses as a LoRaWAN 1.0.x uplink, which it returns. The oracle

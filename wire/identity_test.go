@@ -276,7 +276,9 @@ func TestKeyFileErrorsNeverEchoKeyMaterial(t *testing.T) {
 			}
 			// No number of the file (two digits or more, so that
 			// element indexes stay allowed) appears in the message
-			// as a value.
+			// as a value. The key's public address may be named (it is
+			// public), and base58 can hold e.g. "7z" by chance.
+			msg = strings.ReplaceAll(msg, PublicKeyOf(priv).String(), "ADDRESS")
 			for _, n := range nums {
 				for _, quoted := range []string{" is " + n, n + ".0", n + "e0", n + "z", "'" + n, `"` + n} {
 					if strings.Contains(msg, quoted) {
