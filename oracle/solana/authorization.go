@@ -28,8 +28,8 @@ func (c *Chain) Authorization(ctx context.Context, members [][32]byte, epoch uin
 	}
 	prefix := fmt.Sprintf("hexfield rwd e=%d ", epoch)
 	for i, a := range r.Value {
-		if a == nil {
-			continue
+		if !isMarker(a, members[i]) {
+			continue // no marker, or an address someone merely sent lamports to
 		}
 		limit := 8
 		sigs, err := c.rpc.GetSignaturesForAddressWithOpts(ctx, markers[i], &rpc.GetSignaturesForAddressOpts{Limit: &limit, Commitment: rpc.CommitmentFinalized})

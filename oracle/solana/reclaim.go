@@ -186,8 +186,9 @@ func (d *Distributor) horizon() uint64 {
 // Reclaim closes oracle's epoch markers of epochs from..to (inclusive) that are more than
 // the horizon (Config.Horizon) behind the newest authorised epoch, returning their rent to
 // the payer, which funded them and pays the fees. Each oracle reclaims its own markers:
-// System TransferWithSeed empties a marker (from = marker, base = oracle, which signs), and
-// an emptied 0-byte account is gone. Epochs within the horizon, and every epoch when the
+// a marker is a loader-v3 Buffer whose authority is the oracle, which signs its Close; a
+// marker address that was only funded (System, no data) is emptied with System
+// TransferWithSeed (base = oracle, which signs). Epochs within the horizon, and every epoch when the
 // newest authorised one cannot be established, are left alone: co-signers refuse exactly
 // the epochs whose markers may be missing (CheckAuthorizable), so a closed marker never
 // allows a second authorisation. Markers already closed are skipped; it is harmless to
@@ -218,6 +219,7 @@ func (d *Distributor) Reclaim(ctx context.Context, oracle ed25519.PrivateKey, fr
 		epoch    uint64
 		addr     sol.PublicKey
 		lamports uint64
+		made     bool // a marker (else a funded address without one)
 	}
 	var found []marker
 	for e0 := from; e0 <= to; e0 += 100 {
@@ -234,9 +236,13 @@ func (d *Distributor) Reclaim(ctx context.Context, oracle ed25519.PrivateKey, fr
 			return out, fmt.Errorf("reclaim: %w", err)
 		}
 		for i, a := range got {
-			// Only what this oracle could have created: a System account without data.
-			if a != nil && a.Owner == systemProgram && len(a.Data.GetBinary()) == 0 {
-				found = append(found, marker{e0 + uint64(i), ks[i], a.Lamports})
+			switch {
+			case isMarker(a, basePub):
+				found = append(found, marker{e0 + uint64(i), ks[i], a.Lamports, true})
+			case a != nil && a.Owner == systemProgram && len(a.Data.GetBinary()) == 0 && a.Lamports > 0:
+				// Funded for a phase 1 that did not put this oracle in its quorum (or
+				// by anyone): only the base's signature gets it back.
+				found = append(found, marker{e0 + uint64(i), ks[i], a.Lamports, false})
 			}
 		}
 		if e0 > to-100 {
@@ -259,7 +265,11 @@ func (d *Distributor) Reclaim(ctx context.Context, oracle ed25519.PrivateKey, fr
 		if err := d.run(ctx, names, func(n string) ([]sol.Instruction, error) {
 			var ixs []sol.Instruction
 			for _, m := range groups[n] {
-				ixs = append(ixs, transferWithSeed(m.addr, basePub, payer, m.lamports, markerSeed(m.epoch), systemProgram))
+				if m.made {
+					ixs = append(ixs, closeBuffer(m.addr, payer, basePub))
+				} else {
+					ixs = append(ixs, transferWithSeed(m.addr, basePub, payer, m.lamports, markerSeed(m.epoch), loaderV3))
+				}
 			}
 			return ixs, nil
 		}, payer, nil, nil, d.payer, base); err != nil {
