@@ -235,8 +235,9 @@ func (d *Distributor) phase1Table(ctx context.Context) (LookupTable, error) {
 // phase1Message builds the phase-1 message for quorum: the durable-nonce form (v0 with the
 // phase-1 lookup table) when the deployment's nonce account exists, else the blockhash
 // form (which co-signers configured with a nonce account refuse, CheckProposal: a peer
-// that cannot check the nonce form is a refusing peer, not a reason to fall back). It returns the message, its recent blockhash and its lastValidBlockHeight
-// (nonceLife for the nonce form).
+// that cannot check the nonce form is a refusing peer, not a reason to fall back). It
+// returns the message, its recent blockhash and its lastValidBlockHeight (nonceLife for the
+// nonce form).
 func (d *Distributor) phase1Message(ctx context.Context, s Summary, quorum [][32]byte) ([]byte, sol.Hash, uint64, error) {
 	payer := d.payer.PublicKey()
 	n, err := nonceValue(ctx, d.rpc, d.accounts.Nonce)
