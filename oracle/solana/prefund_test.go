@@ -74,6 +74,9 @@ func TestPrefundedMarkersDoNotBlock(t *testing.T) {
 	if _, ok, err := ch.Authorization(ctx, members, p.Epoch); err != nil || ok {
 		t.Fatalf("authorisation of a funded, unpaid epoch: %v %v", ok, err)
 	}
+	if cs, err := ch.Cosigned(ctx, members, p.Epoch); err != nil || cs[0] || cs[1] || cs[2] {
+		t.Fatalf("co-signers of an unpaid epoch: %v %v", cs, err)
+	}
 	if err := d.Distribute(ctx, p); err != nil {
 		t.Fatalf("distribute with pre-funded markers: %v", err)
 	}
@@ -100,6 +103,9 @@ func TestPrefundedMarkersDoNotBlock(t *testing.T) {
 	}
 	if err := ch.CheckAuthorizable(ctx, d.Accounts(), members[0], p.Epoch); !errors.Is(err, ErrNotAuthorizable) {
 		t.Fatalf("after payment: %v, want ErrNotAuthorizable", err)
+	}
+	if cs, err := ch.Cosigned(ctx, members, p.Epoch); err != nil || !cs[0] || !cs[1] || cs[2] {
+		t.Fatalf("co-signers %v (%v), want oracles 0 and 1", cs, err)
 	}
 	if s, ok, err := ch.Authorization(ctx, members, p.Epoch); err != nil || !ok || s != p.Summary() {
 		t.Fatalf("authorisation: %+v %v %v", s, ok, err)
