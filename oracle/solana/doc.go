@@ -26,7 +26,8 @@
 // from a balance anyone can change would make leader and co-signers build different
 // messages): the coordinator tops the quorum's marker addresses up to the rent in a
 // transaction of its own first (fundMarkers). A batch funds its marker itself. Only base can
-// close a marker (loader Close), which Reclaim does for its rent.
+// close a marker (loader Close), which Reclaim (phase 1, each oracle its own) and
+// ReclaimBatchMarkers (the distributor) do for their rent.
 //
 // An owner that closes its token account after the manifest was agreed does not hold up its
 // batch or later epochs: the batch is sent without its transfer, its amount is burned from
@@ -51,7 +52,7 @@
 // has a nonce account, refuse blockhash proposals; a coordinator that gives a proposal up
 // advances the nonce (Abandon) so it can never land. Markers and unused
 // phase-2 lookup tables more than a horizon of epochs behind the newest authorised epoch are
-// closed for their rent (Reclaim, ReclaimTables); co-signers refuse such epochs
+// closed for their rent (Reclaim, ReclaimBatchMarkers, ReclaimTables); co-signers refuse such epochs
 // (CheckAuthorizable), so exactly-once holds.
 //
 // Every transaction is sent exactly once: its signed bytes, blockhash and

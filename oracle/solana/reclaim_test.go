@@ -117,6 +117,24 @@ func TestReclaimMarkers(t *testing.T) {
 	if r, err := d.Reclaim(ctx, f.oracles[0], 0, 100); err != nil || r.Markers != 0 {
 		t.Fatalf("second reclaim: %+v %v", r, err)
 	}
+	// The batch markers of the same epochs (one batch each) go back to the distributor.
+	distBefore := balanceOf(t, f, pub(f.dist))
+	rb, err := d.ReclaimBatchMarkers(ctx, 0, 100)
+	if err != nil || rb.Markers != 3 || rb.Lamports != 3*markerRent || len(rb.Epochs) != 3 {
+		t.Fatalf("batch markers reclaimed %+v (%v), want 3", rb, err)
+	}
+	if got := balanceOf(t, f, pub(f.dist)); got != distBefore+rb.Lamports-5_000 {
+		t.Fatalf("distributor balance %d → %d, want +%d − 5 000", distBefore, got, rb.Lamports)
+	}
+	for e := uint64(1); e <= 6; e++ {
+		m, _ := BatchMarkerAddress(pub(f.dist), e, 0)
+		if ex, err := chain.Exists(ctx, [][32]byte{m}); err != nil || ex[0] != (e > 3) {
+			t.Fatalf("epoch %d batch marker exists=%v (%v)", e, ex[0], err)
+		}
+	}
+	if rb, err := d.ReclaimBatchMarkers(ctx, 0, 100); err != nil || rb.Markers != 0 {
+		t.Fatalf("second batch reclaim: %+v %v", rb, err)
+	}
 	// A reclaimed epoch cannot be authorised again: every co-signer refuses it.
 	for e := uint64(1); e <= 3; e++ {
 		for _, i := range []int{0, 1, 2} {

@@ -478,3 +478,43 @@ func TestClassifyBatch(t *testing.T) {
 		}
 	}
 }
+
+// TestReclaimTransactionSizes: a reclaim transaction of markersPerReclaim phase-1 markers
+// (payer and oracle signing; funded addresses emptied with TransferWithSeed at the longest
+// seed, the larger instruction) and one of batchMarkersPerReclaim batch markers (loader
+// Close, the distributor signing) fit 1 232 bytes.
+func TestReclaimTransactionSizes(t *testing.T) {
+	payer, oracle, dist := sol.PublicKey(pub(testKey(t, "payer"))), sol.PublicKey(pub(testKey(t, "oracle-0"))), sol.PublicKey(pub(testKey(t, "distributor")))
+	size := func(ixs []sol.Instruction, fee sol.PublicKey) int {
+		t.Helper()
+		tx, err := sol.NewTransaction(ixs, sol.Hash{1}, sol.TransactionPayer(fee))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tx.Signatures = make([]sol.Signature, tx.Message.Header.NumRequiredSignatures)
+		raw, err := tx.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(raw)
+	}
+	var ixs []sol.Instruction
+	for i := range markersPerReclaim {
+		e := ^uint64(0) - uint64(i)
+		m, _ := MarkerAddress(oracle, e)
+		ixs = append(ixs, transferWithSeed(m, oracle, payer, markerRent, markerSeed(e), loaderV3))
+	}
+	if n := size(ixs, payer); n > maxTxSize {
+		t.Fatalf("reclaim of %d funded marker addresses: %d bytes", markersPerReclaim, n)
+	}
+	ixs = nil
+	for k := range batchMarkersPerReclaim {
+		m, _ := BatchMarkerAddress(dist, 1, k)
+		ixs = append(ixs, closeBuffer(m, dist, dist))
+	}
+	if n := size(ixs, dist); n > maxTxSize {
+		t.Fatalf("reclaim of %d batch markers: %d bytes", batchMarkersPerReclaim, n)
+	} else {
+		t.Logf("reclaim of %d batch markers: %d bytes", batchMarkersPerReclaim, n)
+	}
+}
