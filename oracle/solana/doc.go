@@ -50,9 +50,9 @@
 // per-coordinator lookup table, so 3-of-5 fits), so collecting signatures may outlast a
 // blockhash; co-signers check the nonce on chain (CheckProposal) and, when their deployment
 // has a nonce account, refuse blockhash proposals; a coordinator that gives a proposal up
-// advances the nonce (Abandon) so it can never land. Markers and unused
-// phase-2 lookup tables more than a horizon of epochs behind the newest authorised epoch are
-// closed for their rent (Reclaim, ReclaimBatchMarkers, ReclaimTables); co-signers refuse such epochs
+// advances the nonce (Abandon) so it can never land. Markers and unused phase-2 lookup
+// tables more than a horizon of epochs behind the newest authorised epoch are closed for
+// their rent (Reclaim, ReclaimBatchMarkers, ReclaimTables); co-signers refuse such epochs
 // (CheckAuthorizable), so exactly-once holds.
 //
 // Every transaction is sent exactly once: its signed bytes, blockhash and
