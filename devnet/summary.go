@@ -459,14 +459,18 @@ func (n *network) oracleName(k string) string {
 // batches' transactions. A lookup that fails is tried at the next summary.
 func (n *network) epochFromChain(ctx context.Context, es *EpochSummary) {
 	markers := make([][32]byte, len(n.oracles))
+	members := make([][32]byte, len(n.oracles))
 	for i, o := range n.oracles {
-		m, err := solana.MarkerAddress(wire.PublicKeyOf(o.key), es.Epoch)
+		members[i] = wire.PublicKeyOf(o.key)
+		m, err := solana.MarkerAddress(members[i], es.Epoch)
 		if err != nil {
 			return
 		}
 		markers[i] = m
 	}
-	exists, err := n.chain.view.Exists(ctx, markers)
+	// Markers, not addresses that hold lamports: the leader funds its quorum's marker
+	// addresses before proposing, and anyone may fund any.
+	exists, err := n.chain.view.Cosigned(ctx, members, es.Epoch)
 	if err != nil {
 		return
 	}

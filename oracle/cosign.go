@@ -213,7 +213,13 @@ func (s *CosignServer) answer(ctx context.Context, peer wire.PublicKey, req *wir
 			return &wire.CosignResponse{Refused: err.Error()}
 		}
 	}
-	sig, err := solana.Cosign(ctx, s.cfg.Chain, s.cfg.Key, s.cfg.Accounts, own, p)
+	// A nil *solana.Chain must reach Cosign as a nil Phase1Reader, not as a typed nil
+	// inside the interface (which Cosign would call and crash on).
+	var r solana.Phase1Reader
+	if s.cfg.Chain != nil {
+		r = s.cfg.Chain
+	}
+	sig, err := solana.Cosign(ctx, r, s.cfg.Key, s.cfg.Accounts, own, p)
 	if err != nil {
 		var mm *solana.MismatchError
 		resp := &wire.CosignResponse{Refused: err.Error()}

@@ -29,11 +29,18 @@ func cosignKey(name string) ed25519.PrivateKey {
 // returns its "ADDRESS@host:port".
 func startCosignServer(t *testing.T, key ed25519.PrivateKey, leaders []wire.PublicKey, acc solana.Accounts, own solana.Summary, payouts ...solana.Payout) string {
 	t.Helper()
+	return startCosignServerOn(t, nil, key, leaders, acc, own, payouts...)
+}
+
+// startCosignServerOn starts a cosign server that checks proposals against chain (nil:
+// none, so it refuses durable-nonce proposals).
+func startCosignServerOn(t *testing.T, chain *solana.Chain, key ed25519.PrivateKey, leaders []wire.PublicKey, acc solana.Accounts, own solana.Summary, payouts ...solana.Payout) string {
+	t.Helper()
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewCosignServer(CosignServerConfig{Key: key, Leaders: leaders, Accounts: acc,
+	s, err := NewCosignServer(CosignServerConfig{Key: key, Leaders: leaders, Accounts: acc, Chain: chain,
 		Own: func(_ context.Context, _ wire.PublicKey, epoch uint64) (solana.Summary, error) {
 			if epoch != own.Epoch {
 				return solana.Summary{}, fmt.Errorf("epoch %d not closed", epoch)
@@ -140,6 +147,38 @@ func TestCosignOverQUIC(t *testing.T) {
 	}
 }
 
+// TestCosignServerNonceDeployment: a peer whose deployment has a durable nonce account
+// refuses a blockhash proposal (the form mismatch travels back over QUIC), and one without
+// a chain configured (Chain nil, not a typed nil reader) refuses a durable-nonce proposal
+// as unchecked.
+func TestCosignServerNonceDeployment(t *testing.T) {
+	leader, peer := cosignKey("leader"), cosignKey("peer")
+	acc := solana.Accounts{Mint: [32]byte{1}, Multisig: [32]byte{2}, Escrow: [32]byte{3}, Distributor: [32]byte{4}, Decimals: 6, Nonce: [32]byte{5}}
+	payouts := []solana.Payout{{Owner: [32]byte{1}, Amount: 1_500_000}, {Owner: [32]byte{2}, Amount: 42}}
+	own := solana.Summary{Epoch: 43, Count: 2, Total: 1_500_042, Root: merkleRoot(43, payouts)}
+	addr := startCosignServer(t, peer, []wire.PublicKey{wire.PublicKeyOf(leader)}, acc, own)
+	quorum := [][32]byte{wire.PublicKeyOf(leader), wire.PublicKeyOf(peer)}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c := cosignClient(t, leader, addr)
+
+	legacy, err := solana.BuildPhase1(acc, wire.PublicKeyOf(leader), own, quorum, [32]byte{9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mm *solana.MismatchError
+	if _, err := c.Cosign(ctx, solana.Proposal{Summary: own, Quorum: quorum, Message: legacy}); !errors.As(err, &mm) || mm.Field != "form" {
+		t.Fatalf("blockhash proposal: %v, want a form mismatch", err)
+	}
+	onNonce, err := solana.BuildPhase1Nonce(acc, wire.PublicKeyOf(leader), own, quorum, [32]byte{7}, solana.LookupTable{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Cosign(ctx, solana.Proposal{Summary: own, Quorum: quorum, Message: onNonce}); err == nil || !strings.Contains(err.Error(), solana.ErrNonceUnchecked.Error()) {
+		t.Fatalf("durable-nonce proposal without a chain: %v, want %v", err, solana.ErrNonceUnchecked)
+	}
+}
+
 // TestCosignDistributeOnChain: a leader collects phase-1 signatures from peer oracles over
 // QUIC and pays an epoch on the localnet; a peer whose store disagrees refuses, and the
 // leader completes with the other majority.
@@ -186,8 +225,10 @@ func TestCosignDistributeOnChain(t *testing.T) {
 		}
 	}
 	leaders := []wire.PublicKey{wire.PublicKeyOf(leader)}
-	addr1 := startCosignServer(t, peer1, leaders, acc, wrong.Summary(), theirs...) // its store disagrees
-	addr2 := startCosignServer(t, peer2, leaders, acc, p.Summary())
+	// The peers read the chain: the deployment has a nonce account, so proposals are on it.
+	chain := solana.NewChain(ln.URL())
+	addr1 := startCosignServerOn(t, chain, peer1, leaders, acc, wrong.Summary(), theirs...) // its store disagrees
+	addr2 := startCosignServerOn(t, chain, peer2, leaders, acc, p.Summary())
 	own := func(context.Context, uint64) (solana.Summary, error) { return p.Summary(), nil }
 	var logs bytes.Buffer
 	d, err := solana.New(solana.Config{RPCURL: ln.URL(), JournalDir: t.TempDir(), Payer: payer, Distributor: dist,

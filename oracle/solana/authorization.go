@@ -28,8 +28,8 @@ func (c *Chain) Authorization(ctx context.Context, members [][32]byte, epoch uin
 	}
 	prefix := fmt.Sprintf("hexfield rwd e=%d ", epoch)
 	for i, a := range r.Value {
-		if a == nil {
-			continue
+		if !isMarker(a, members[i]) {
+			continue // no marker, or an address someone merely sent lamports to
 		}
 		limit := 8
 		sigs, err := c.rpc.GetSignaturesForAddressWithOpts(ctx, markers[i], &rpc.GetSignaturesForAddressOpts{Limit: &limit, Commitment: rpc.CommitmentFinalized})
@@ -70,4 +70,27 @@ func ParsePhase1Memo(memo string) (Summary, error) {
 		return Summary{}, fmt.Errorf("phase-1 memo %q is not canonical", memo)
 	}
 	return s, nil
+}
+
+// Cosigned reports, for each member, whether its phase-1 marker for epoch exists (so it
+// co-signed the epoch's phase 1). An address that was only funded (by the coordinator for
+// a quorum that did not form, or by anyone) does not count.
+func (c *Chain) Cosigned(ctx context.Context, members [][32]byte, epoch uint64) ([]bool, error) {
+	markers := make([]sol.PublicKey, len(members))
+	for i, m := range members {
+		k, err := MarkerAddress(m, epoch)
+		if err != nil {
+			return nil, err
+		}
+		markers[i] = k
+	}
+	r, err := c.rpc.GetMultipleAccountsWithOpts(ctx, markers, &rpc.GetMultipleAccountsOpts{Encoding: sol.EncodingBase64, Commitment: rpc.CommitmentFinalized})
+	if err != nil {
+		return nil, fmt.Errorf("epoch %d markers: %w", epoch, err)
+	}
+	out := make([]bool, len(members))
+	for i, a := range r.Value {
+		out[i] = isMarker(a, members[i])
+	}
+	return out, nil
 }

@@ -123,8 +123,8 @@ func (c *Chain) CheckAuthorizable(ctx context.Context, a Accounts, oracle [32]by
 	if err != nil {
 		return fmt.Errorf("check authorizable: %w", err)
 	}
-	if r.Value[0] != nil {
-		return fmt.Errorf("%w: epoch %d already authorised (marker %s exists)", ErrNotAuthorizable, epoch, m)
+	if isMarker(r.Value[0], oracle) {
+		return fmt.Errorf("%w: epoch %d already authorised (marker %s exists)", ErrNotAuthorizable, epoch, sol.PublicKey(m))
 	}
 	newest, ok, err := c.NewestAuthorized(ctx, a)
 	if err != nil {

@@ -222,7 +222,7 @@ func TestDistributeEpoch200(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkPaid(t, f, d, 0, p)
-	// 1 phase 1 + 1 table + 8 extend + 6 batch transactions (setup's 5 counted too:
+	// 1 marker funding + 1 phase 1 + 1 table + 8 extend + 7 batch transactions (setup's 5 counted too:
 	// multisig, mint, escrow, nonce account, phase-1 lookup table); no token accounts.
 	want := `
 # HELP hexfield_solana_epochs_settled_total Epochs whose phase 1 and every phase-2 batch landed.
@@ -239,7 +239,7 @@ hexfield_solana_payouts_total 200
 hexfield_solana_transactions_resigned_total 0
 # HELP hexfield_solana_transactions_signed_total Transactions signed and journaled (phase 1 counts once per assembled quorum).
 # TYPE hexfield_solana_transactions_signed_total counter
-hexfield_solana_transactions_signed_total 21
+hexfield_solana_transactions_signed_total 23
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
 		"hexfield_solana_epochs_settled_total", "hexfield_solana_last_settled_epoch", "hexfield_solana_payouts_total",

@@ -70,7 +70,7 @@ func TestDryRunPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if plan.Batches != 28 || plan.Transactions != 29 || plan.MaxBatchBytes > maxTxSize || plan.MaxBatchBytes < 1000 {
+	if plan.Batches != 31 || plan.Transactions != 32 || plan.MaxBatchBytes > maxTxSize || plan.MaxBatchBytes < 1000 {
 		t.Fatalf("plan %+v", plan)
 	}
 	if err := (DryRun{Accounts: acc}).Distribute(context.Background(), makePayout(3, 10)); err != nil {

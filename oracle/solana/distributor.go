@@ -179,7 +179,7 @@ type Distributor struct {
 		lastValid uint64
 		at        time.Time
 	}
-	units map[int]uint64 // simulated compute units by transfers per batch
+	units map[[2]int]uint64 // simulated compute units by payouts and skipped payouts per batch
 	// group is how many batches are journaled and sent together (default 256; tests
 	// lower it to crash between groups).
 	group int
@@ -646,7 +646,7 @@ func (d *Distributor) takeOver(ctx context.Context, p EpochPayout, ours *entry) 
 	}
 	existing := -1
 	for i, a := range got {
-		if a != nil {
+		if isMarker(a, d.cfg.Oracles[i]) {
 			existing = i
 			break
 		}
@@ -695,9 +695,8 @@ func (d *Distributor) proposeAndCollect(ctx context.Context, ep EpochPayout) (si
 		return signedTx{}, fmt.Errorf("%d cosigners for a threshold of %d", len(d.cfg.Cosigners), d.cfg.Threshold)
 	}
 	var lastErr error
-	var abandon *sol.Hash  // the nonce value proposals were built on
-	collected := false     // some cosigner signed a proposal
-	blockhashOnly := false // a cosigner cannot check durable-nonce proposals
+	var abandon *sol.Hash // the nonce value proposals were built on
+	collected := false    // some cosigner signed a proposal
 	// Try quorums made of the first M cosigners that answer; a refusal drops that cosigner.
 	avail := slices.Clone(d.cfg.Cosigners)
 	for len(avail) >= d.cfg.Threshold {
@@ -707,7 +706,10 @@ func (d *Distributor) proposeAndCollect(ctx context.Context, ep EpochPayout) (si
 			qk[i] = c.Key()
 		}
 		payer := d.payer.PublicKey()
-		msg, bh, lv, err := d.phase1Message(ctx, s, qk, blockhashOnly)
+		if err := d.fundMarkers(ctx, s.Epoch, qk); err != nil {
+			return signedTx{}, err
+		}
+		msg, bh, lv, err := d.phase1Message(ctx, s, qk)
 		if err != nil {
 			return signedTx{}, err
 		}
@@ -729,13 +731,6 @@ func (d *Distributor) proposeAndCollect(ctx context.Context, ep EpochPayout) (si
 			}
 			sigs[c.Key()] = sig
 			collected = true
-		}
-		if refused >= 0 && lv == nonceLife && nonceFormRefused(lastErr) {
-			// A peer without a chain to read the nonce from, or of an older version:
-			// propose again with a blockhash rather than lose its signature.
-			d.log.Warn("cosigner refused the durable-nonce form; proposing with a blockhash", "epoch", s.Epoch, "oracle", sol.PublicKey(quorum[refused].Key()).String())
-			blockhashOnly = true
-			continue
 		}
 		if refused >= 0 {
 			k := quorum[refused].Key()
@@ -793,4 +788,52 @@ func (d *Distributor) orderQuorum(cs []Cosigner) []Cosigner {
 	out := slices.Clone(cs)
 	slices.SortFunc(out, func(a, b Cosigner) int { return pos(a) - pos(b) })
 	return out
+}
+
+// fundMarkers tops the phase-1 marker addresses of quorum for epoch up to markerRent, from
+// the payer, in a journaled transaction of its own before the proposal is built. Phase 1
+// itself only allocates and initialises its markers (createMarker): a transfer per marker
+// would not fit 3-of-5 in 1 232 bytes, and amounts read from balances that anyone can
+// change would make the message differ between leader and co-signers. Funding is safe to
+// repeat and cannot be undone by others: a System account without data at a marker
+// address gives its lamports only to its base's signature (Reclaim returns them). An
+// address that already is a marker is left alone; phase 1 then fails at it, as a second
+// authorisation must.
+func (d *Distributor) fundMarkers(ctx context.Context, epoch uint64, quorum [][32]byte) error {
+	payer := d.payer.PublicKey()
+	ms := make([]sol.PublicKey, len(quorum))
+	for i, o := range quorum {
+		m, err := MarkerAddress(o, epoch)
+		if err != nil {
+			return err
+		}
+		ms[i] = m
+	}
+	for attempt := range 3 {
+		got, err := d.accountsData(ctx, ms)
+		if err != nil {
+			return fmt.Errorf("fund markers: %w", err)
+		}
+		var ixs []sol.Instruction
+		for i, a := range got {
+			var have uint64
+			if a != nil {
+				if a.Owner != systemProgram {
+					continue // a marker already
+				}
+				have = a.Lamports
+			}
+			if have < markerRent {
+				ixs = append(ixs, transferLamports(payer, ms[i], markerRent-have))
+			}
+		}
+		if len(ixs) == 0 {
+			return nil
+		}
+		name := fmt.Sprintf("%s/fund-markers-%s-%d", epochDir(epoch), groupName(ms), attempt)
+		if err := d.run(ctx, []string{name}, func(string) ([]sol.Instruction, error) { return ixs, nil }, payer, nil, nil, d.payer); err != nil {
+			return fmt.Errorf("fund markers: %w", err)
+		}
+	}
+	return fmt.Errorf("fund markers of epoch %d: still below %d lamports after 3 transfers", epoch, markerRent)
 }

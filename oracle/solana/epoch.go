@@ -37,16 +37,18 @@ type Summary struct {
 // batch partition, the lookup-table sizing and every tool that names a payout's batch.
 //
 // A batch is a v0 transaction through one lookup table: SetComputeUnitLimit, the batch's
-// marker (CreateAccountWithSeed, ≈ 190 bytes with its two static keys), BatchSize
-// TransferChecked (18 bytes each) and the memo. 36 fit 1 232 bytes for every epoch and
-// batch number a marker seed can hold (1 225 bytes at the 32-byte seed limit; ≈ 1 205 for
-// 10-digit epochs), and dropping SetComputeUnitLimit, as sign does for an oversize
-// transaction, leaves 40 bytes more. TestBatchSize checks it.
+// marker (a transfer of its rent, AllocateWithSeed and loader-v3 InitializeBuffer, ≈ 240
+// bytes with the marker's and the loader's static keys), BatchSize TransferChecked (18
+// bytes each) and the memo. 33 fit 1 232 bytes for every epoch and batch number a marker
+// seed can hold (1 221 bytes at the 32-byte seed limit; ≈ 1 201 for 10-digit epochs), and
+// dropping SetComputeUnitLimit, as sign does for an oversize transaction, leaves 40 bytes
+// more (a batch that burns a skipped payout instead is at most 6 bytes larger and fits
+// too). TestBatchSize checks it.
 //
 // The partition is fixed by the manifest: changing BatchSize while an epoch is half paid
 // would map its batch markers to other payouts, so it must only change between epochs that
 // every coordinator has settled.
-const BatchSize = 36
+const BatchSize = 33
 
 // Summary returns the payout's summary.
 func (p EpochPayout) Summary() Summary {

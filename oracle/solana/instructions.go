@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	sol "github.com/gagliardetto/solana-go"
+	"github.com/gagliardetto/solana-go/rpc"
 )
 
 // Program ids (spec §1).
@@ -18,16 +19,21 @@ var (
 	computeBudgetProgram = sol.MustPublicKeyFromBase58("ComputeBudget111111111111111111111111111111")
 	recentBlockhashes    = sol.SysVarRecentBlockHashesPubkey
 	rentSysvar           = sol.SysVarRentPubkey
+	loaderV3             = sol.BPFLoaderUpgradeableProgramID
 )
 
 // Account sizes and rent-exempt minimums (spec §1).
 const (
 	mintSize     = 82
 	multisigSize = 355
-	markerRent   = 890_880
-	nonceSize    = 80
-	maxTxSize    = 1232
-	maxSigners   = 11
+	// markerSize is a marker's data: a loader-v3 Buffer header (state tag u32 = 1, then
+	// Option<Pubkey> authority: 1 + 32 bytes) and nothing else.
+	markerSize = 37
+	// markerRent is the rent-exempt minimum of markerSize bytes: (128 + 37) × 6 960.
+	markerRent = 1_148_400
+	nonceSize  = 80
+	maxTxSize  = 1232
+	maxSigners = 11
 )
 
 func meta(k sol.PublicKey, writable, signer bool) *sol.AccountMeta {
@@ -165,13 +171,88 @@ func lookupTableAddresses(data []byte) ([]sol.PublicKey, error) {
 func markerSeed(epoch uint64) string { return fmt.Sprintf("rwd:e%d", epoch) }
 
 // MarkerAddress is the phase-1 marker of oracle for epoch: createWithSeed(oracle,
-// "rwd:e<epoch>", System).
+// "rwd:e<epoch>", BPFLoaderUpgradeable). See createMarker for what a marker is.
 func MarkerAddress(oracle [32]byte, epoch uint64) ([32]byte, error) {
-	k, err := sol.CreateWithSeed(sol.PublicKeyFromBytes(oracle[:]), markerSeed(epoch), systemProgram)
+	k, err := sol.CreateWithSeed(sol.PublicKeyFromBytes(oracle[:]), markerSeed(epoch), loaderV3)
 	if err != nil {
 		return [32]byte{}, fmt.Errorf("marker address: %w", err)
 	}
 	return k, nil
+}
+
+// createMarker makes the account marker = createWithSeed(base, seed, loader v3) a marker:
+// System AllocateWithSeed (markerSize bytes, owner the loader; base signs) and loader-v3
+// InitializeBuffer with authority base. It does not fund the marker: the caller transfers
+// markerRent to it first, in the same transaction or before (phase 1 funds its markers in
+// a transaction of its own, fundMarkers, to stay within 1 232 bytes).
+//
+// Why not CreateAccountWithSeed: anyone may send lamports to a future marker's address (it
+// is derivable), and CreateAccountWithSeed fails on an account that holds lamports, so the
+// epoch or batch could never be authorised or paid. AllocateWithSeed succeeds on a
+// System-owned account without data, funded or not, and fails with AccountAlreadyInUse
+// (System Custom(0), as CreateAccountWithSeed did) once the marker exists, so a marker is
+// still created at most once. A marker is told from a merely funded address by its owner
+// and data (isMarker), never by its existence. It is a loader-v3 Buffer so that its rent
+// can be reclaimed: only its authority (base) can close it (closeBuffer); a System account
+// with data could never give its lamports back.
+func createMarker(marker, base sol.PublicKey, seed string) []sol.Instruction {
+	return []sol.Instruction{
+		allocateWithSeed(marker, base, seed, markerSize, loaderV3),
+		initializeBuffer(marker, base),
+	}
+}
+
+// isMarker reports whether a (as read from the chain, nil when missing) is a marker made by
+// createMarker with authority base: owned by loader v3, a Buffer whose authority is base.
+// A System account holding lamports at a marker's address is not one.
+func isMarker(a *rpc.Account, base sol.PublicKey) bool {
+	if a == nil || a.Owner != loaderV3 {
+		return false
+	}
+	d := a.Data.GetBinary()
+	return len(d) == markerSize && binary.LittleEndian.Uint32(d[0:4]) == 1 && d[4] == 1 && sol.PublicKeyFromBytes(d[5:37]) == base
+}
+
+// transferLamports is System instruction 2: lamports from from (signs) to to.
+func transferLamports(from, to sol.PublicKey, lamports uint64) sol.Instruction {
+	return sol.NewInstruction(systemProgram, []*sol.AccountMeta{meta(from, true, true), meta(to, true, false)},
+		u64(u32(nil, systemTransfer), lamports))
+}
+
+// allocateWithSeed is System instruction 9: gives account = createWithSeed(base, seed,
+// owner) space bytes and assigns it to owner; base signs. It fails with AccountAlreadyInUse
+// unless the account is System-owned without data.
+func allocateWithSeed(account, base sol.PublicKey, seed string, space uint64, owner sol.PublicKey) sol.Instruction {
+	data := u32(nil, systemAllocateSeed)
+	data = append(data, base[:]...)
+	data = u64(data, uint64(len(seed)))
+	data = append(data, seed...)
+	data = u64(data, space)
+	data = append(data, owner[:]...)
+	return sol.NewInstruction(systemProgram, []*sol.AccountMeta{meta(account, true, false), meta(base, false, true)}, data)
+}
+
+// initializeBuffer is loader-v3 instruction 0 (InitializeBuffer): accounts [buffer (w),
+// authority]. The buffer must be owned by the loader and uninitialized.
+func initializeBuffer(buffer, authority sol.PublicKey) sol.Instruction {
+	return sol.NewInstruction(loaderV3, []*sol.AccountMeta{meta(buffer, true, false), meta(authority, false, false)}, u32(nil, 0))
+}
+
+// closeBuffer is loader-v3 instruction 5 (Close) on a Buffer: accounts [buffer (w),
+// recipient (w), authority (s)]; the buffer's lamports go to recipient and it is gone.
+func closeBuffer(buffer, recipient, authority sol.PublicKey) sol.Instruction {
+	return sol.NewInstruction(loaderV3, []*sol.AccountMeta{
+		meta(buffer, true, false), meta(recipient, true, false), meta(authority, false, true),
+	}, u32(nil, 5))
+}
+
+// burnChecked is Token [15, amount, decimals]: burns amount from account, signed by its
+// owner or delegate (a delegate's allowance shrinks by amount).
+func burnChecked(account, mint, authority sol.PublicKey, amount uint64, decimals uint8) sol.Instruction {
+	data := append(u64([]byte{15}, amount), decimals)
+	return sol.NewInstruction(tokenProgram, []*sol.AccountMeta{
+		meta(account, true, false), meta(mint, true, false), meta(authority, false, true),
+	}, data)
 }
 
 func ata(wallet, mint sol.PublicKey) (sol.PublicKey, error) {
@@ -191,8 +272,10 @@ func AssociatedTokenAddress(owner, mint [32]byte) ([32]byte, error) {
 // sysvar from the account list (it must be present, read-only) and requires the nonce
 // authority's signature for an advance.
 const (
+	systemTransfer        = 2
 	systemAdvanceNonce    = 4
 	systemInitializeNonce = 6
+	systemAllocateSeed    = 9
 	systemTransferSeed    = 11
 )
 

@@ -104,7 +104,7 @@ func PlanPayout(a Accounts, p EpochPayout) (Plan, error) {
 		atas[i] = dst
 	}
 	for k := range p.Batches() {
-		body, err := batchBody(a, p, atas, k, batchMarkerSeed(p.Epoch, k))
+		body, err := batchBody(a, p, atas, k, batchMarkerSeed(p.Epoch, k), nil)
 		if err != nil {
 			return Plan{}, fmt.Errorf("plan batch %d: %w", k, err)
 		}

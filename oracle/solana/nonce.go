@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strings"
 	"time"
 
 	sol "github.com/gagliardetto/solana-go"
@@ -234,18 +233,16 @@ func (d *Distributor) phase1Table(ctx context.Context) (LookupTable, error) {
 }
 
 // phase1Message builds the phase-1 message for quorum: the durable-nonce form (v0 with the
-// phase-1 lookup table) when the deployment's nonce account exists and not blockhashOnly,
-// else the blockhash form. It returns the message, its recent blockhash and its lastValidBlockHeight
-// (nonceLife for the nonce form).
-func (d *Distributor) phase1Message(ctx context.Context, s Summary, quorum [][32]byte, blockhashOnly bool) ([]byte, sol.Hash, uint64, error) {
+// phase-1 lookup table) when the deployment's nonce account exists, else the blockhash
+// form (which co-signers configured with a nonce account refuse, CheckProposal: a peer
+// that cannot check the nonce form is a refusing peer, not a reason to fall back). It
+// returns the message, its recent blockhash and its lastValidBlockHeight (nonceLife for the
+// nonce form).
+func (d *Distributor) phase1Message(ctx context.Context, s Summary, quorum [][32]byte) ([]byte, sol.Hash, uint64, error) {
 	payer := d.payer.PublicKey()
 	n, err := nonceValue(ctx, d.rpc, d.accounts.Nonce)
-	if blockhashOnly {
-		err = errNoNonce
-	}
 	if errors.Is(err, errNoNonce) {
-		// No nonce account (Setup not run, or an older deployment), or a cosigner that
-		// cannot check the nonce form: a blockhash proposal.
+		// No nonce account (Setup not run): a blockhash proposal.
 		bh, lv, err := d.blockhash(ctx)
 		if err != nil {
 			return nil, sol.Hash{}, 0, err
@@ -265,31 +262,6 @@ func (d *Distributor) phase1Message(ctx context.Context, s Summary, quorum [][32
 	}
 	msg, err := BuildPhase1Nonce(d.accounts, payer, s, quorum, n.Value, t)
 	return msg, n.Value, nonceLife, err
-}
-
-// nonceFormRefused reports whether a cosigner's refusal of a durable-nonce proposal was
-// about its form rather than its content: it could not read the nonce (no chain), or it
-// rebuilt another message (an older version that knows only the blockhash form, or a nonce
-// value it reads differently). A summary mismatch or an epoch it must not authorise is not.
-func nonceFormRefused(err error) bool {
-	if errors.Is(err, ErrNotAuthorizable) {
-		return false
-	}
-	var mm *MismatchError
-	if errors.As(err, &mm) {
-		switch mm.Field {
-		case "epoch", "count", "total", "root":
-			return false
-		}
-		// A peer that read a different nonce checks nonces: the proposal
-		// is stale, not of a form it cannot check.
-		return !strings.HasPrefix(mm.Field, "nonce")
-	}
-	// Remote refusals arrive as text.
-	if strings.Contains(err.Error(), "mismatch at nonce") {
-		return false
-	}
-	return errors.Is(err, ErrNonceUnchecked) || strings.Contains(err.Error(), ErrNonceUnchecked.Error())
 }
 
 // errNonceMoved: the nonce a pending transaction was built on has moved on and the

@@ -21,7 +21,10 @@ func signedPhase1(t *testing.T, f *fixture, d *Distributor, s Summary, quorum []
 	for _, i := range quorum {
 		qk = append(qk, pub(f.oracles[i]))
 	}
-	msg, bh, lv, err := d.phase1Message(context.Background(), s, qk, false)
+	if err := d.fundMarkers(context.Background(), s.Epoch, qk); err != nil {
+		t.Fatal(err)
+	}
+	msg, bh, lv, err := d.phase1Message(context.Background(), s, qk)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +125,7 @@ func TestCosignRefusesStaleOrForeignNonce(t *testing.T) {
 	acc := d.Accounts()
 	peer := &LocalCosigner{Priv: f.oracles[1], Accounts: acc, Own: summaries(p), Chain: NewChain(f.net.URL())}
 	qk := [][32]byte{pub(f.oracles[0]), pub(f.oracles[1])}
-	stale, _, _, err := d.phase1Message(ctx, p.Summary(), qk, false)
+	stale, _, _, err := d.phase1Message(ctx, p.Summary(), qk)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,19 +144,37 @@ func TestCosignRefusesStaleOrForeignNonce(t *testing.T) {
 	fcfg := f.config([]int{0, 1, 2}, summaries(p))
 	fcfg.Seed, fcfg.JournalDir = "other", t.TempDir()
 	fd := f.distributor(t, fcfg)
-	foreign, _, _, err := fd.phase1Message(ctx, p.Summary(), qk, false)
+	foreign, _, _, err := fd.phase1Message(ctx, p.Summary(), qk)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := peer.Cosign(ctx, Proposal{Summary: p.Summary(), Quorum: qk, Message: foreign}); !errors.As(err, &mm) || mm.Field != "nonce account" {
 		t.Fatalf("foreign nonce: %v, want a nonce account mismatch", err)
 	}
-	current, _, _, err := d.phase1Message(ctx, p.Summary(), qk, false)
+	current, _, _, err := d.phase1Message(ctx, p.Summary(), qk)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := peer.Cosign(ctx, Proposal{Summary: p.Summary(), Quorum: qk, Message: current}); err != nil {
 		t.Fatalf("current nonce refused: %v", err)
+	}
+	// The same summary and quorum with a recent blockhash instead of the nonce: the
+	// deployment has a nonce account, so the blockhash form is refused.
+	bh, err := rpc.New(f.net.URL()).GetLatestBlockhash(ctx, rpc.CommitmentFinalized)
+	if err != nil {
+		t.Fatal(err)
+	}
+	legacy, err := BuildPhase1(acc, pub(f.payer), p.Summary(), qk, bh.Value.Blockhash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := peer.Cosign(ctx, Proposal{Summary: p.Summary(), Quorum: qk, Message: legacy}); !errors.As(err, &mm) || mm.Field != "form" {
+		t.Fatalf("blockhash proposal on a nonce deployment: %v, want a form mismatch", err)
+	}
+	noNonce := acc
+	noNonce.Nonce = [32]byte{}
+	if err := CheckProposal(ctx, NewChain(f.net.URL()), noNonce, p.Summary(), Proposal{Summary: p.Summary(), Quorum: qk, Message: legacy}); err != nil {
+		t.Fatalf("blockhash proposal without a nonce account configured: %v", err)
 	}
 }
 
@@ -222,10 +243,11 @@ func TestNonceRetryByAnotherQuorumRejected(t *testing.T) {
 	}
 }
 
-// TestPhase1FallsBackForPeersWithoutChain: a peer that cannot read the nonce refuses the
-// durable-nonce form; the coordinator proposes with a blockhash instead and the epoch is
-// paid.
-func TestPhase1FallsBackForPeersWithoutChain(t *testing.T) {
+// TestChainlessPeerRefusesBothForms: a peer that cannot read the nonce refuses the
+// durable-nonce form, and the coordinator does not fall back to a blockhash proposal
+// (which peers of a nonce deployment refuse): with one other peer of a 2-of-3 nothing is
+// authorised and nothing minted.
+func TestChainlessPeerRefusesBothForms(t *testing.T) {
 	f := newFixture(t, 3, 2)
 	ctx := context.Background()
 	p := makePayout(51, 20)
@@ -237,10 +259,12 @@ func TestPhase1FallsBackForPeersWithoutChain(t *testing.T) {
 		chainless{&LocalCosigner{Priv: f.oracles[1], Accounts: acc, Own: summaries(p)}},
 	}
 	d := f.distributor(t, cfg)
-	if err := d.Distribute(ctx, p); err != nil {
-		t.Fatal(err)
+	if err := d.Distribute(ctx, p); !errors.Is(err, ErrNonceUnchecked) {
+		t.Fatalf("distribute with a chainless peer: %v, want ErrNonceUnchecked", err)
 	}
-	checkPaid(t, f, d, 0, p)
+	if es, err := NewChain(f.net.URL()).Escrow(ctx, acc); err != nil || es.Supply != 0 {
+		t.Fatalf("supply %d (%v), want nothing minted", es.Supply, err)
+	}
 }
 
 // chainless is a peer that checks proposals without any chain (as a remote oracle

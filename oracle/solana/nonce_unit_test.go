@@ -113,7 +113,7 @@ func TestBuildPhase1Nonce(t *testing.T) {
 				ls = fmt.Sprint(1 + 64*int(dm.Header.NumRequiredSignatures) + len(legacy))
 			}
 			cu := "with"
-			if len(dm.Instructions) == m+4 {
+			if len(dm.Instructions) == 1+2*m+3 { // advance, markers, mint, approve, memo
 				cu = "without"
 			}
 			t.Logf("%s: quorum %d: v0 + table %d bytes (%s compute-unit limit); legacy nonce form %s", c.name, m, size, cu, ls)
@@ -305,9 +305,38 @@ func TestNonceInstructionBytes(t *testing.T) {
 	same("InitializeNonceAccount", initializeNonce(k(1), k(2)),
 		system.NewInitializeNonceAccountInstruction(k(2), k(1), recentBlockhashes, rentSysvar).Build(),
 		"06000000"+hex.EncodeToString(k(2).Bytes()))
-	same("TransferWithSeed", transferWithSeed(k(1), k(2), k(3), markerRent, "rwd:e42", systemProgram),
-		system.NewTransferWithSeedInstruction(markerRent, "rwd:e42", systemProgram, k(1), k(2), k(3)).Build(),
+	same("TransferWithSeed", transferWithSeed(k(1), k(2), k(3), 890_880, "rwd:e42", systemProgram),
+		system.NewTransferWithSeedInstruction(890_880, "rwd:e42", systemProgram, k(1), k(2), k(3)).Build(),
 		"0b00000000980d0000000000"+"0700000000000000"+hex.EncodeToString([]byte("rwd:e42"))+hex.EncodeToString(systemProgram.Bytes()))
+	same("Transfer", transferLamports(k(1), k(2), markerRent),
+		system.NewTransferInstruction(markerRent, k(1), k(2)).Build(), "02000000"+"f085110000000000")
+	same("AllocateWithSeed", allocateWithSeed(k(1), k(2), "rwd:e42", markerSize, loaderV3),
+		system.NewAllocateWithSeedInstruction(k(2), "rwd:e42", markerSize, loaderV3, k(1), k(2)).Build(),
+		"09000000"+hex.EncodeToString(k(2).Bytes())+"0700000000000000"+hex.EncodeToString([]byte("rwd:e42"))+"2500000000000000"+hex.EncodeToString(loaderV3.Bytes()))
+	// Loader-v3 InitializeBuffer [0] and Close [5] (u32 tags, bincode), Token BurnChecked.
+	for _, c := range []struct {
+		name string
+		ix   sol.Instruction
+		hex  string
+		w, s string // writable and signing accounts, by position
+	}{
+		{"InitializeBuffer", initializeBuffer(k(1), k(2)), "00000000", "10", "00"},
+		{"Close", closeBuffer(k(1), k(2), k(3)), "05000000", "110", "001"},
+		{"BurnChecked", burnChecked(k(1), k(2), k(3), 258, 6), "0f020100000000000006", "110", "001"},
+	} {
+		d, err := c.ix.Data()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var w, sg string
+		for _, m := range c.ix.Accounts() {
+			w += map[bool]string{true: "1", false: "0"}[m.IsWritable]
+			sg += map[bool]string{true: "1", false: "0"}[m.IsSigner]
+		}
+		if hex.EncodeToString(d) != c.hex || w != c.w || sg != c.s {
+			t.Fatalf("%s: data %x writable %s signers %s, want %s %s %s", c.name, d, w, sg, c.hex, c.w, c.s)
+		}
+	}
 	a := advanceNonce(k(1), k(2)).Accounts()
 	if !a[0].IsWritable || a[0].IsSigner || a[1].PublicKey != recentBlockhashes || a[1].IsWritable || !a[2].IsSigner {
 		t.Fatalf("AdvanceNonceAccount metas %v", a)

@@ -56,8 +56,10 @@ func keys(ks [][32]byte) []sol.PublicKey {
 }
 
 // phase1Body is the part of phase 1 after its prefix (nonce advance, compute-unit limit):
-// the markers of summary s co-signed by quorum, MintToChecked, ApproveChecked and the memo.
-func phase1Body(acc Accounts, payer sol.PublicKey, s Summary, quorum [][32]byte) ([]sol.Instruction, error) {
+// the markers of summary s co-signed by quorum (createMarker; the coordinator funded them
+// beforehand, fundMarkers), MintToChecked, ApproveChecked and the memo. The message does
+// not depend on the markers' balances, which anyone can change.
+func phase1Body(acc Accounts, s Summary, quorum [][32]byte) ([]sol.Instruction, error) {
 	if len(quorum) == 0 || len(quorum) > maxSigners {
 		return nil, fmt.Errorf("phase 1: quorum of %d (want 1..%d)", len(quorum), maxSigners)
 	}
@@ -67,7 +69,7 @@ func phase1Body(acc Accounts, payer sol.PublicKey, s Summary, quorum [][32]byte)
 		if err != nil {
 			return nil, err
 		}
-		ixs = append(ixs, createAccountWithSeed(payer, m, o, markerSeed(s.Epoch), markerRent, 0, systemProgram))
+		ixs = append(ixs, createMarker(sol.PublicKey(m), sol.PublicKey(o), markerSeed(s.Epoch))...)
 	}
 	signers := keys(quorum)
 	mint, ms, escrow := sol.PublicKey(acc.Mint), sol.PublicKey(acc.Multisig), sol.PublicKey(acc.Escrow)
@@ -100,7 +102,7 @@ func buildPhase1(prefix, body []sol.Instruction, payer, blockhash sol.PublicKey,
 // BuildPhase1 returns the phase-1 message bytes (legacy, with a recent blockhash) that the
 // quorum signs. It lives about a minute; BuildPhase1Nonce makes one that does not expire.
 func BuildPhase1(acc Accounts, payer [32]byte, s Summary, quorum [][32]byte, blockhash [32]byte) ([]byte, error) {
-	body, err := phase1Body(acc, payer, s, quorum)
+	body, err := phase1Body(acc, s, quorum)
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +129,7 @@ func BuildPhase1Nonce(acc Accounts, payer [32]byte, s Summary, quorum [][32]byte
 	if slices.Contains(table.Entries, acc.Nonce) {
 		return nil, fmt.Errorf("phase 1: lookup table %s holds the nonce account, which must be a static key", sol.PublicKey(table.Address))
 	}
-	body, err := phase1Body(acc, payer, s, quorum)
+	body, err := phase1Body(acc, s, quorum)
 	if err != nil {
 		return nil, err
 	}
@@ -180,8 +182,11 @@ var ErrNonceUnchecked = errors.New("durable-nonce proposal needs the chain to ch
 // multisig, escrow, distributor, nonce account) are the oracle's own configuration. It
 // returns a *MismatchError naming the first differing field.
 //
-// Two forms are accepted. A blockhash proposal (legacy message) is rebuilt with the
-// proposed blockhash: the runtime bounds its life to about a minute. A durable-nonce
+// Two forms exist. A blockhash proposal (legacy message) is accepted only when acc has no
+// nonce account (acc.Nonce zero); it is rebuilt with the proposed blockhash, and the
+// runtime bounds its life to about a minute. A deployment with a nonce account accepts
+// durable-nonce proposals only (a blockhash one is refused with a *MismatchError at field
+// "form"). A durable-nonce
 // proposal (first instruction AdvanceNonceAccount) never expires by itself, so it is
 // checked against the chain through r: its nonce account must be acc.Nonce, whose
 // authority is the fee payer, its recent blockhash must be the nonce's current value (a
@@ -211,9 +216,15 @@ func CheckProposal(ctx context.Context, r Phase1Reader, acc Accounts, own Summar
 	}
 	payer := msg.AccountKeys[0]
 	var want []byte
-	if isAdvanceNonce(msg, msg.Instructions[0]) {
+	switch {
+	case isAdvanceNonce(msg, msg.Instructions[0]):
 		want, err = expectNonceForm(ctx, r, acc, own, p.Quorum, msg)
-	} else {
+	case acc.Nonce != [32]byte{}:
+		// The deployment has a durable nonce: only proposals on it are signed, so that
+		// every signature given can be cancelled (Abandon) and none outlives a superseded
+		// proposal by a blockhash's life.
+		return &MismatchError{Field: "form", Proposed: "recent blockhash", Own: "durable nonce " + sol.PublicKey(acc.Nonce).String()}
+	default:
 		want, err = BuildPhase1(acc, payer, own, p.Quorum, msg.RecentBlockhash)
 	}
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,12 +29,13 @@ const (
 func batchMarkerSeed(epoch uint64, k int) string { return fmt.Sprintf("rwd:e%d:b%d", epoch, k) }
 
 // BatchMarkerAddress is the marker of phase-2 batch k of epoch:
-// createWithSeed(distributor, "rwd:e<epoch>:b<k>", System), 0 bytes, funded by the
-// distributor with 890 880 lamports. It is created by the batch's own transaction, so a
-// batch lands at most once whoever sends it. Seeds are at most 32 bytes: epoch and batch
-// numbers together have at most 25 digits.
+// createWithSeed(distributor, "rwd:e<epoch>:b<k>", BPFLoaderUpgradeable), made by the
+// batch's own transaction (a transfer of markerRent from the distributor, then
+// createMarker), so a batch lands at most once whoever sends it, and a batch whose marker
+// address was funded by someone else still lands. Seeds are at most 32 bytes: epoch and
+// batch numbers together have at most 25 digits.
 func BatchMarkerAddress(distributor [32]byte, epoch uint64, k int) ([32]byte, error) {
-	a, err := sol.CreateWithSeed(sol.PublicKey(distributor), batchMarkerSeed(epoch, k), systemProgram)
+	a, err := sol.CreateWithSeed(sol.PublicKey(distributor), batchMarkerSeed(epoch, k), loaderV3)
 	if err != nil {
 		return [32]byte{}, fmt.Errorf("batch marker address: %w", err)
 	}
@@ -47,35 +49,9 @@ func BatchMarkerAddress(distributor [32]byte, epoch uint64, k int) ([32]byte, er
 // spend another epoch's allowance. Stop and alert.
 var ErrAllowanceGone = errors.New("epoch's allowance is gone but batches have no marker")
 
-// ErrMissingTokenAccount: an owner of the payout has no token account on chain. The
-// network never creates one (spec §4, it would pay the owner's rent), so the batch holding
-// that owner is not sent.
-var ErrMissingTokenAccount = errors.New("owner's token account missing")
-
-// MissingAccountsError lists the owners whose token accounts are missing and the batches
-// that hold them. Every other batch of the epoch is paid; these batches stay unpaid, and
-// the epoch keeps what is left of its allowance, until a later Distribute finds the
-// accounts (each batch still lands once, by its marker).
-type MissingAccountsError struct {
-	Epoch   uint64
-	Owners  [][32]byte
-	Batches []int
-}
-
-func (e *MissingAccountsError) Error() string {
-	names := make([]string, 0, min(len(e.Owners), 5))
-	for _, o := range e.Owners[:min(len(e.Owners), 5)] {
-		names = append(names, sol.PublicKey(o).String())
-	}
-	more := ""
-	if len(e.Owners) > 5 {
-		more = fmt.Sprintf(" and %d more", len(e.Owners)-5)
-	}
-	return fmt.Sprintf("%v: epoch %d, owners %s%s; batches %v not paid until they open their accounts", ErrMissingTokenAccount, e.Epoch, strings.Join(names, ", "), more, e.Batches)
-}
-
-// Unwrap makes errors.Is(err, ErrMissingTokenAccount) hold.
-func (e *MissingAccountsError) Unwrap() error { return ErrMissingTokenAccount }
+// phase2Rounds bounds how often phase 2 checks the token accounts again after a batch
+// failed because one was closed between the check and the send.
+const phase2Rounds = 3
 
 func batchName(epoch uint64, k int) string { return fmt.Sprintf("%s/batch-%05d", epochDir(epoch), k) }
 
@@ -85,16 +61,24 @@ func batchOf(name string) int {
 }
 
 // phase2 pays every batch not yet paid: batches whose marker exists are done (paid by this
-// coordinator before a crash, or by another), batches with a missing token account are
-// left out, the rest get lookup tables and are sent as journaled TransferChecked batches.
+// coordinator before a crash, or by another), the rest get lookup tables and are sent as
+// journaled TransferChecked batches.
 //
-// The network never creates token accounts. The manifest only holds owners whose account
-// existed when it was computed, but an owner may close it before phase 2. A transfer to a
-// missing account fails its whole batch, so such a batch is not sent (it would only burn
-// its fee, and it holds other owners): Distribute pays all other batches and returns a
-// *MissingAccountsError naming the owners. The batch partition is the manifest's and never
-// changes, so the epoch stays open (its allowance is not used up and no later epoch can be
-// authorised) until the owners reopen their accounts and Distribute is called again.
+// The network never creates token accounts (spec §4). The manifest only pays owners whose
+// account existed when it was agreed, but an owner may close its account before phase 2,
+// and a transfer to a missing account would fail its whole batch, which holds other
+// owners; holding the batch back would keep the epoch's allowance unused and so stall
+// every later epoch. The rule: a batch is sent whatever happened to its owners' accounts.
+// A payout whose token account is missing when the batch is built is not transferred; its
+// amount is burned from the escrow with the distributor's allowance (BurnChecked) in the
+// same transaction, and the batch memo names it ("hexfield rwd e=<e> b=<k> skip=<i>,<j>",
+// positions in the batch). The batch marker keeps the batch exactly once, so exactly one
+// version of it lands whoever builds it, the allowance is used up exactly as if every
+// payout was transferred, and the manifest the co-signers agreed on is unchanged. The
+// owner forfeits that payout (its ledger counts it paid); the memo is the on-chain record
+// from which a later manifest could owe it again. A batch that fails at a transfer (an
+// account closed after the check) is built again, with the check repeated, up to
+// phase2Rounds times.
 func (d *Distributor) phase2(ctx context.Context, p EpochPayout) error {
 	mint := sol.PublicKey(d.accounts.Mint)
 	atas := make([]sol.PublicKey, len(p.Payouts))
@@ -105,6 +89,17 @@ func (d *Distributor) phase2(ctx context.Context, p EpochPayout) error {
 		}
 		atas[i] = a
 	}
+	for round := 1; ; round++ {
+		err := d.phase2Round(ctx, p, atas)
+		if !errors.Is(err, errRetry) || round == phase2Rounds {
+			return err
+		}
+		d.log.Warn("a batch failed at a transfer (token account closed meanwhile): checking the accounts again", "epoch", p.Epoch, "round", round)
+	}
+}
+
+// phase2Round sends every open batch once; errRetry when one failed at a transfer.
+func (d *Distributor) phase2Round(ctx context.Context, p EpochPayout, atas []sol.PublicKey) error {
 	// The allowance first, then the markers: markers only appear, so a batch without a
 	// marker after the allowance was seen used up (or held by another epoch) was never paid.
 	al, err := d.chain().Allowance(ctx, d.accounts)
@@ -115,34 +110,38 @@ func (d *Distributor) phase2(ctx context.Context, p EpochPayout) error {
 	if err != nil {
 		return err
 	}
-	if len(open) > 0 && (al.Amount == 0 || (al.Known && al.Epoch != p.Epoch)) {
+	if len(open) == 0 {
+		return nil
+	}
+	if al.Amount == 0 || (al.Known && al.Epoch != p.Epoch) {
 		holder := "no epoch"
 		if al.Known {
 			holder = fmt.Sprintf("epoch %d", al.Epoch)
 		}
 		return fmt.Errorf("%w: %d batches of epoch %d have no marker, but the allowance (%d) is held by %s", ErrAllowanceGone, len(open), p.Epoch, al.Amount, holder)
 	}
-	if len(open) > 0 && !al.Known {
+	if !al.Known {
 		d.log.Warn("allowance holder unknown: paying the batches without markers", "epoch", p.Epoch, "allowance", al.Amount)
 	}
-	ready, missing, err := d.checkTokenAccounts(ctx, p, atas, open)
+	skips, err := d.missingTokenAccounts(ctx, p, atas, open)
 	if err != nil {
 		return fmt.Errorf("token accounts: %w", err)
 	}
-	tables, err := d.prepareTables(ctx, p, atas, ready)
+	tables, err := d.prepareTables(ctx, p, atas, open)
 	if err != nil {
 		return fmt.Errorf("lookup tables: %w", err)
 	}
 	if err := d.noteTablesUsed(p.Epoch, tables); err != nil {
 		return fmt.Errorf("lookup tables: %w", err)
 	}
-	d.log.Info("lookup tables ready", "epoch", p.Epoch, "batches_open", len(open), "batches_blocked", len(open)-len(ready))
-	names := make([]string, len(ready))
-	for i, k := range ready {
+	d.log.Info("lookup tables ready", "epoch", p.Epoch, "batches_open", len(open), "batches_skipping", len(skips))
+	names := make([]string, len(open))
+	for i, k := range open {
 		names[i] = batchName(p.Epoch, k)
 	}
 	ixs := func(name string) ([]sol.Instruction, error) {
-		return d.batchInstructions(ctx, p, atas, batchOf(name), tables[batchOf(name)])
+		k := batchOf(name)
+		return d.batchInstructions(ctx, p, atas, k, skips[k], tables[k])
 	}
 	tablesOf := func(name string) map[sol.PublicKey]sol.PublicKeySlice {
 		t := tables[batchOf(name)]
@@ -164,33 +163,7 @@ func (d *Distributor) phase2(ctx context.Context, p EpochPayout) error {
 			return err
 		}
 	}
-	if retry != nil {
-		// A batch failed at a transfer: its token account was closed after the check.
-		var failed []int
-		for _, k := range ready {
-			if e, err := d.journal.get(batchName(p.Epoch, k)); err != nil {
-				return err
-			} else if e == nil || !e.Done {
-				failed = append(failed, k)
-			}
-		}
-		_, more, err := d.checkTokenAccounts(ctx, p, atas, failed)
-		if err != nil {
-			return fmt.Errorf("token accounts: %w", err)
-		}
-		if more == nil {
-			return retry
-		}
-		if missing == nil {
-			missing = &MissingAccountsError{Epoch: p.Epoch}
-		}
-		missing.Owners = append(missing.Owners, more.Owners...)
-		missing.Batches = append(missing.Batches, more.Batches...)
-	}
-	if missing != nil {
-		return missing
-	}
-	return nil
+	return retry
 }
 
 // openBatches returns the batches not yet paid: not done in this journal and without a
@@ -223,7 +196,7 @@ func (d *Distributor) openBatches(ctx context.Context, p EpochPayout) ([]int, er
 	var paid []*entry
 	rest := open[:0:0]
 	for i, a := range got {
-		if a == nil {
+		if !isMarker(a, sol.PublicKey(d.accounts.Distributor)) {
 			rest = append(rest, open[i])
 			continue
 		}
@@ -244,9 +217,9 @@ func (d *Distributor) openBatches(ctx context.Context, p EpochPayout) ([]int, er
 	return rest, nil
 }
 
-// checkTokenAccounts splits batches into those whose owners all have a token account and
-// the rest (nil when none is missing).
-func (d *Distributor) checkTokenAccounts(ctx context.Context, p EpochPayout, atas []sol.PublicKey, batches []int) ([]int, *MissingAccountsError, error) {
+// missingTokenAccounts returns, for each of batches that holds payouts whose token account
+// is missing, their positions in the batch (ascending).
+func (d *Distributor) missingTokenAccounts(ctx context.Context, p EpochPayout, atas []sol.PublicKey, batches []int) (map[int][]int, error) {
 	var idx []int
 	for _, k := range batches {
 		for i := k * BatchSize; i < min((k+1)*BatchSize, len(atas)); i++ {
@@ -259,35 +232,23 @@ func (d *Distributor) checkTokenAccounts(ctx context.Context, p EpochPayout, ata
 	}
 	got, err := d.accountsData(ctx, ks)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	blocked := map[int]bool{}
-	var missing *MissingAccountsError
+	skips := map[int][]int{}
+	var owners []string
 	for j, a := range got {
 		// A token account of the mint is owned by the Token program and holds 165 bytes.
 		if a != nil && a.Owner == tokenProgram && len(a.Data.GetBinary()) == 165 {
 			continue
 		}
-		if missing == nil {
-			missing = &MissingAccountsError{Epoch: p.Epoch}
-		}
-		missing.Owners = append(missing.Owners, p.Payouts[idx[j]].Owner)
 		k := idx[j] / BatchSize
-		if !blocked[k] {
-			blocked[k] = true
-			missing.Batches = append(missing.Batches, k)
-		}
+		skips[k] = append(skips[k], idx[j]-k*BatchSize)
+		owners = append(owners, sol.PublicKey(p.Payouts[idx[j]].Owner).String())
 	}
-	ready := make([]int, 0, len(batches))
-	for _, k := range batches {
-		if !blocked[k] {
-			ready = append(ready, k)
-		}
+	if len(owners) > 0 {
+		d.log.Warn("owners without a token account: their payouts are burned, not transferred (batch memo skip=)", "epoch", p.Epoch, "owners", len(owners), "first", owners[0], "batches", len(skips))
 	}
-	if missing != nil {
-		d.log.Warn("owners without a token account: their batches are not sent", "epoch", p.Epoch, "owners", len(missing.Owners), "batches", len(missing.Batches))
-	}
-	return ready, missing, nil
+	return skips, nil
 }
 
 // classifyBatch: a batch that fails at its marker (System Custom(0), AccountAlreadyInUse)
@@ -335,39 +296,64 @@ func instructionProgram(raw []byte, i int) (sol.PublicKey, error) {
 }
 
 // batchBody is batch k's marker creation (with seed), transfers and memo; atas are the
-// token accounts of every payout of p.
-func batchBody(a Accounts, p EpochPayout, atas []sol.PublicKey, k int, seed string) ([]sol.Instruction, error) {
-	return batchInstructionsOf(a, p.Epoch, k, p.Batch(k), atas[k*BatchSize:min((k+1)*BatchSize, len(atas))], seed)
+// token accounts of every payout of p; skip lists the positions in the batch not
+// transferred but burned (missing token accounts).
+func batchBody(a Accounts, p EpochPayout, atas []sol.PublicKey, k int, seed string, skip []int) ([]sol.Instruction, error) {
+	return batchInstructionsOf(a, p.Epoch, k, p.Batch(k), atas[k*BatchSize:min((k+1)*BatchSize, len(atas))], seed, skip)
 }
 
-// batchInstructionsOf builds the body of batch k of epoch paying payouts to atas.
-func batchInstructionsOf(a Accounts, epoch uint64, k int, payouts []Payout, atas []sol.PublicKey, seed string) ([]sol.Instruction, error) {
+// batchMemo is the memo of batch k: "hexfield rwd e=<epoch> b=<k>", and " skip=<i>,<j>"
+// naming the positions burned instead of transferred.
+func batchMemo(epoch uint64, k int, skip []int) string {
+	m := fmt.Sprintf("hexfield rwd e=%d b=%d", epoch, k)
+	if len(skip) == 0 {
+		return m
+	}
+	ps := make([]string, len(skip))
+	for i, j := range skip {
+		ps[i] = strconv.Itoa(j)
+	}
+	return m + " skip=" + strings.Join(ps, ",")
+}
+
+// batchInstructionsOf builds the body of batch k of epoch paying payouts to atas: the
+// marker (funded by the distributor, then createMarker), a TransferChecked per payout
+// except those at the positions skip, one BurnChecked of the skipped amounts, and the memo.
+func batchInstructionsOf(a Accounts, epoch uint64, k int, payouts []Payout, atas []sol.PublicKey, seed string, skip []int) ([]sol.Instruction, error) {
 	dist := sol.PublicKey(a.Distributor)
-	marker, err := sol.CreateWithSeed(dist, seed, systemProgram)
+	marker, err := sol.CreateWithSeed(dist, seed, loaderV3)
 	if err != nil {
 		return nil, fmt.Errorf("batch %d marker: %w", k, err)
 	}
-	body := []sol.Instruction{createAccountWithSeed(dist, marker, dist, seed, markerRent, 0, systemProgram)}
+	body := append([]sol.Instruction{transferLamports(dist, marker, markerRent)}, createMarker(marker, dist, seed)...)
+	var burned uint64
 	for i, q := range payouts {
+		if slices.Contains(skip, i) {
+			burned += q.Amount
+			continue
+		}
 		body = append(body, transferChecked(a.Escrow, a.Mint, atas[i], a.Distributor, q.Amount, a.Decimals))
 	}
-	return append(body, memoInstruction(fmt.Sprintf("hexfield rwd e=%d b=%d", epoch, k))), nil
+	if burned > 0 {
+		body = append(body, burnChecked(a.Escrow, a.Mint, a.Distributor, burned, a.Decimals))
+	}
+	return append(body, memoInstruction(batchMemo(epoch, k, skip))), nil
 }
 
 // batchInstructions: compute-unit limit (simulated × 1.2), the batch marker, the transfers
-// and the batch memo.
-func (d *Distributor) batchInstructions(ctx context.Context, p EpochPayout, atas []sol.PublicKey, k int, t table) ([]sol.Instruction, error) {
-	body, err := batchBody(d.accounts, p, atas, k, batchMarkerSeed(p.Epoch, k))
+// (and the burn of skipped payouts) and the batch memo.
+func (d *Distributor) batchInstructions(ctx context.Context, p EpochPayout, atas []sol.PublicKey, k int, skip []int, t table) ([]sol.Instruction, error) {
+	body, err := batchBody(d.accounts, p, atas, k, batchMarkerSeed(p.Epoch, k), skip)
 	if err != nil {
 		return nil, err
 	}
 	// Batches of the same length cost the same: simulate one of each length per run. The
 	// simulation creates a marker no batch uses (System costs the same whatever the seed),
 	// so it succeeds even when this batch was paid meanwhile.
-	n := len(p.Batch(k))
+	n := [2]int{len(p.Batch(k)), len(skip)}
 	units, ok := d.units[n]
 	if !ok {
-		sim, err := batchBody(d.accounts, p, atas, k, fmt.Sprintf("rwd:e%d:sim", p.Epoch))
+		sim, err := batchBody(d.accounts, p, atas, k, fmt.Sprintf("rwd:e%d:sim", p.Epoch), skip)
 		if err != nil {
 			return nil, err
 		}
@@ -379,13 +365,13 @@ func (d *Distributor) batchInstructions(ctx context.Context, p EpochPayout, atas
 			if merr != nil {
 				return nil, merr
 			}
-			if got, gerr := d.accountsData(ctx, []sol.PublicKey{m}); gerr == nil && got[0] != nil {
+			if got, gerr := d.accountsData(ctx, []sol.PublicKey{m}); gerr == nil && isMarker(got[0], sol.PublicKey(d.accounts.Distributor)) {
 				return nil, fmt.Errorf("batch %d: %w", k, errAlreadyDone)
 			}
 			return nil, fmt.Errorf("batch %d: %w", k, err)
 		}
 		if d.units == nil {
-			d.units = map[int]uint64{}
+			d.units = map[[2]int]uint64{}
 		}
 		d.units[n] = units
 	}

@@ -131,7 +131,9 @@ func TestTamperedManifestRefusedByPeer(t *testing.T) {
 	tampered.Root = testRoot(tampered)
 
 	acc, _ := DeriveAccounts(pub(f.payer), "hexfield", pub(f.dist), 6)
-	peer := &LocalCosigner{Priv: f.oracles[1], Accounts: acc, Own: summaries(p)}
+	blockhashAcc := acc
+	blockhashAcc.Nonce = [32]byte{} // the blockhash form is checked only without a nonce account
+	peer := &LocalCosigner{Priv: f.oracles[1], Accounts: blockhashAcc, Own: summaries(p)}
 	var quorum [][32]byte
 	for _, o := range f.oracles[:2] {
 		quorum = append(quorum, pub(o))

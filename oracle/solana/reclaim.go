@@ -186,8 +186,9 @@ func (d *Distributor) horizon() uint64 {
 // Reclaim closes oracle's epoch markers of epochs from..to (inclusive) that are more than
 // the horizon (Config.Horizon) behind the newest authorised epoch, returning their rent to
 // the payer, which funded them and pays the fees. Each oracle reclaims its own markers:
-// System TransferWithSeed empties a marker (from = marker, base = oracle, which signs), and
-// an emptied 0-byte account is gone. Epochs within the horizon, and every epoch when the
+// a marker is a loader-v3 Buffer whose authority is the oracle, which signs its Close; a
+// marker address that was only funded (System, no data) is emptied with System
+// TransferWithSeed (base = oracle, which signs). Epochs within the horizon, and every epoch when the
 // newest authorised one cannot be established, are left alone: co-signers refuse exactly
 // the epochs whose markers may be missing (CheckAuthorizable), so a closed marker never
 // allows a second authorisation. Markers already closed are skipped; it is harmless to
@@ -218,6 +219,7 @@ func (d *Distributor) Reclaim(ctx context.Context, oracle ed25519.PrivateKey, fr
 		epoch    uint64
 		addr     sol.PublicKey
 		lamports uint64
+		made     bool // a marker (else a funded address without one)
 	}
 	var found []marker
 	for e0 := from; e0 <= to; e0 += 100 {
@@ -234,9 +236,13 @@ func (d *Distributor) Reclaim(ctx context.Context, oracle ed25519.PrivateKey, fr
 			return out, fmt.Errorf("reclaim: %w", err)
 		}
 		for i, a := range got {
-			// Only what this oracle could have created: a System account without data.
-			if a != nil && a.Owner == systemProgram && len(a.Data.GetBinary()) == 0 {
-				found = append(found, marker{e0 + uint64(i), ks[i], a.Lamports})
+			switch {
+			case isMarker(a, basePub):
+				found = append(found, marker{e0 + uint64(i), ks[i], a.Lamports, true})
+			case a != nil && a.Owner == systemProgram && len(a.Data.GetBinary()) == 0 && a.Lamports > 0:
+				// Funded for a phase 1 that did not put this oracle in its quorum (or
+				// by anyone): only the base's signature gets it back.
+				found = append(found, marker{e0 + uint64(i), ks[i], a.Lamports, false})
 			}
 		}
 		if e0 > to-100 {
@@ -259,7 +265,11 @@ func (d *Distributor) Reclaim(ctx context.Context, oracle ed25519.PrivateKey, fr
 		if err := d.run(ctx, names, func(n string) ([]sol.Instruction, error) {
 			var ixs []sol.Instruction
 			for _, m := range groups[n] {
-				ixs = append(ixs, transferWithSeed(m.addr, basePub, payer, m.lamports, markerSeed(m.epoch), systemProgram))
+				if m.made {
+					ixs = append(ixs, closeBuffer(m.addr, payer, basePub))
+				} else {
+					ixs = append(ixs, transferWithSeed(m.addr, basePub, payer, m.lamports, markerSeed(m.epoch), loaderV3))
+				}
 			}
 			return ixs, nil
 		}, payer, nil, nil, d.payer, base); err != nil {
@@ -273,6 +283,106 @@ func (d *Distributor) Reclaim(ctx context.Context, oracle ed25519.PrivateKey, fr
 	}
 	if out.Markers > 0 {
 		d.log.Info("markers reclaimed", "oracle", basePub.String(), "markers", out.Markers, "lamports", out.Lamports, "newest_authorised", newest)
+	}
+	return out, nil
+}
+
+// batchMarkersPerReclaim is how many loader Close instructions (≈ 10 bytes and a 32-byte
+// marker key each) fit one transaction signed by the distributor.
+const batchMarkersPerReclaim = 24
+
+// maxReclaimPayouts bounds the payout count read from a phase-1 memo when reclaiming batch
+// markers (anyone can put a memo in a marker address's history; only real markers are
+// closed, but the addresses looked at stay bounded).
+const maxReclaimPayouts = 10_000_000
+
+// ReclaimBatchMarkers closes the phase-2 batch markers of epochs from..to (inclusive) that
+// are more than the horizon behind the newest authorised epoch, returning their rent to the
+// distributor, their authority, which signs and pays the fees. An epoch's batch count comes
+// from its phase-1 memo in the history of its phase-1 markers; epochs without one are
+// skipped. Closing
+// a batch marker never lets the batch be paid again: phase 2 pays a batch without a marker
+// only out of its own epoch's unused allowance (else ErrAllowanceGone), and an epoch
+// authorised before a newer one has no allowance left (co-signers authorise an epoch only
+// once the allowance is used up, CheckAuthorizable), nor is it authorised again. Markers
+// already closed are skipped. Call it between epochs, not while Distribute runs.
+func (d *Distributor) ReclaimBatchMarkers(ctx context.Context, from, to uint64) (Reclaimed, error) {
+	var out Reclaimed
+	newest, ok, err := d.chain().NewestAuthorized(ctx, d.accounts)
+	if err != nil {
+		return out, fmt.Errorf("reclaim batch markers: %w", err)
+	}
+	if !ok || newest <= d.horizon() {
+		return out, nil
+	}
+	to = min(to, newest-d.horizon()-1)
+	if from > to {
+		return out, nil
+	}
+	if to-from > 10_000 {
+		return out, fmt.Errorf("reclaim batch markers: range of %d epochs (at most 10 000 at once)", to-from+1)
+	}
+	dist := d.dist.PublicKey()
+	var found []sol.PublicKey
+	var lamports uint64
+	for e := from; e <= to; e++ {
+		// The phase-1 markers may be closed already; their history stays.
+		seen, err := phase1Landed(ctx, d.rpc, d.cfg.Oracles, e)
+		if err != nil {
+			return out, fmt.Errorf("reclaim batch markers: %w", err)
+		}
+		var count uint64
+		for _, p := range seen {
+			if s, err := ParsePhase1Memo(p.Memo); err == nil && s.Epoch == e {
+				count = max(count, min(s.Count, maxReclaimPayouts))
+			}
+		}
+		var ks []sol.PublicKey
+		for k := range int((count + BatchSize - 1) / BatchSize) {
+			m, err := BatchMarkerAddress(d.accounts.Distributor, e, k)
+			if err != nil {
+				return out, err
+			}
+			ks = append(ks, m)
+		}
+		got, err := d.accountsData(ctx, ks)
+		if err != nil {
+			return out, fmt.Errorf("reclaim batch markers: %w", err)
+		}
+		n := 0
+		for i, a := range got {
+			if isMarker(a, dist) {
+				found = append(found, ks[i])
+				lamports += a.Lamports
+				n++
+			}
+		}
+		if n > 0 {
+			out.Epochs = append(out.Epochs, e)
+		}
+	}
+	groups := map[string][]sol.PublicKey{}
+	var names []string
+	for i := 0; i < len(found); i += batchMarkersPerReclaim {
+		g := found[i:min(i+batchMarkersPerReclaim, len(found))]
+		n := "reclaim/batch-markers-" + groupName(g)
+		groups[n] = g
+		names = append(names, n)
+	}
+	if len(names) > 0 {
+		if err := d.run(ctx, names, func(n string) ([]sol.Instruction, error) {
+			var ixs []sol.Instruction
+			for _, m := range groups[n] {
+				ixs = append(ixs, closeBuffer(m, dist, dist))
+			}
+			return ixs, nil
+		}, dist, nil, nil, d.dist); err != nil {
+			return out, fmt.Errorf("reclaim batch markers: %w", err)
+		}
+	}
+	out.Markers, out.Lamports = len(found), lamports
+	if out.Markers > 0 {
+		d.log.Info("batch markers reclaimed", "markers", out.Markers, "lamports", out.Lamports, "newest_authorised", newest)
 	}
 	return out, nil
 }

@@ -64,6 +64,10 @@ func TestReclaimMarkers(t *testing.T) {
 	}
 	cfg.Horizon = horizon
 	d := f.distributor(t, cfg)
+	// A stranger funded oracle 2's marker address of epoch 2 (it never co-signs): oracle 2
+	// gets those lamports back too.
+	funded, _ := MarkerAddress(pub(f.oracles[2]), 2)
+	prefund(t, f, d, 890_880, funded)
 	for _, p := range ps {
 		if err := d.Distribute(ctx, p); err != nil {
 			t.Fatal(err)
@@ -82,18 +86,18 @@ func TestReclaimMarkers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := 3 // epochs 1, 2, 3
+		want, lamports := 3, 3*uint64(markerRent) // epochs 1, 2, 3
 		if i == 2 {
-			want = 0 // oracle 2 never co-signed
+			want, lamports = 1, 890_880 // oracle 2 never co-signed: its funded address only
 		}
-		if r.Markers != want || r.Lamports != uint64(want)*markerRent {
-			t.Fatalf("oracle %d reclaimed %+v, want %d markers", i, r, want)
+		if r.Markers != want || r.Lamports != lamports {
+			t.Fatalf("oracle %d reclaimed %+v, want %d markers, %d lamports", i, r, want, lamports)
 		}
 		total.Markers += r.Markers
 		total.Lamports += r.Lamports
 	}
 	after := balanceOf(t, f, pub(f.payer))
-	fees := uint64(2 * 2 * 5_000) // one transaction per oracle, payer and oracle signing
+	fees := uint64(3 * 2 * 5_000) // one transaction per oracle, payer and oracle signing
 	if after != before+total.Lamports-fees {
 		t.Fatalf("payer balance %d → %d, want +%d − %d fees", before, after, total.Lamports, fees)
 	}
@@ -112,6 +116,24 @@ func TestReclaimMarkers(t *testing.T) {
 	// Repeating is harmless.
 	if r, err := d.Reclaim(ctx, f.oracles[0], 0, 100); err != nil || r.Markers != 0 {
 		t.Fatalf("second reclaim: %+v %v", r, err)
+	}
+	// The batch markers of the same epochs (one batch each) go back to the distributor.
+	distBefore := balanceOf(t, f, pub(f.dist))
+	rb, err := d.ReclaimBatchMarkers(ctx, 0, 100)
+	if err != nil || rb.Markers != 3 || rb.Lamports != 3*markerRent || len(rb.Epochs) != 3 {
+		t.Fatalf("batch markers reclaimed %+v (%v), want 3", rb, err)
+	}
+	if got := balanceOf(t, f, pub(f.dist)); got != distBefore+rb.Lamports-5_000 {
+		t.Fatalf("distributor balance %d → %d, want +%d − 5 000", distBefore, got, rb.Lamports)
+	}
+	for e := uint64(1); e <= 6; e++ {
+		m, _ := BatchMarkerAddress(pub(f.dist), e, 0)
+		if ex, err := chain.Exists(ctx, [][32]byte{m}); err != nil || ex[0] != (e > 3) {
+			t.Fatalf("epoch %d batch marker exists=%v (%v)", e, ex[0], err)
+		}
+	}
+	if rb, err := d.ReclaimBatchMarkers(ctx, 0, 100); err != nil || rb.Markers != 0 {
+		t.Fatalf("second batch reclaim: %+v %v", rb, err)
 	}
 	// A reclaimed epoch cannot be authorised again: every co-signer refuses it.
 	for e := uint64(1); e <= 3; e++ {

@@ -58,14 +58,14 @@ func TestValidateRejects(t *testing.T) {
 
 func TestBatchPartition(t *testing.T) {
 	p := makePayout(1, 100)
-	if BatchSize != 36 || p.Batches() != 3 || len(p.Batch(0)) != 36 || len(p.Batch(1)) != 36 || len(p.Batch(2)) != 28 {
-		t.Fatalf("batches %d: %d %d %d", p.Batches(), len(p.Batch(0)), len(p.Batch(1)), len(p.Batch(2)))
+	if BatchSize != 33 || p.Batches() != 4 || len(p.Batch(0)) != 33 || len(p.Batch(2)) != 33 || len(p.Batch(3)) != 1 {
+		t.Fatalf("batches %d: %d %d %d", p.Batches(), len(p.Batch(0)), len(p.Batch(2)), len(p.Batch(3)))
 	}
-	if p.Batch(1)[0] != p.Payouts[36] || p.Batch(2)[27] != p.Payouts[99] {
-		t.Fatal("batch k is not payouts[36k:36k+36]")
+	if p.Batch(1)[0] != p.Payouts[33] || p.Batch(3)[0] != p.Payouts[99] {
+		t.Fatal("batch k is not payouts[33k:33k+33]")
 	}
-	if (EpochPayout{}).Batches() != 0 || makePayout(1, 72).Batches() != 2 {
-		t.Fatal("partition of 0 or 72 payouts")
+	if (EpochPayout{}).Batches() != 0 || makePayout(1, 66).Batches() != 2 {
+		t.Fatal("partition of 0 or 66 payouts")
 	}
 }
 
@@ -127,9 +127,9 @@ func TestMarkerAddress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, _ := sol.CreateWithSeed(sol.PublicKey(o), "rwd:e42", sol.SystemProgramID)
+	want, _ := sol.CreateWithSeed(sol.PublicKey(o), "rwd:e42", sol.BPFLoaderUpgradeableProgramID)
 	if m != want {
-		t.Fatal("marker is not createWithSeed(oracle, \"rwd:e42\", System)")
+		t.Fatal("marker is not createWithSeed(oracle, \"rwd:e42\", BPFLoaderUpgradeable)")
 	}
 	m2, _ := MarkerAddress(o, 43)
 	if m == m2 {
@@ -145,29 +145,31 @@ func quorumKeys(t *testing.T, n int) [][32]byte {
 	return q
 }
 
-// TestPhase1Size: a 3-of-5 quorum fits a legacy transaction (spec §3: 1 216 bytes); 11
-// signers do not and are refused before signing.
+// TestPhase1Size: a 2-of-3 quorum fits a legacy (blockhash) transaction, 3-of-5 does not
+// (it is built on the durable nonce with a lookup table, TestBuildPhase1Nonce); 11 signers
+// are refused before signing.
 func TestPhase1Size(t *testing.T) {
 	acc, _ := DeriveAccounts(pub(testKey(t, "payer")), "hexfield", pub(testKey(t, "distributor")), 6)
 	s := makePayout(1_000_000, 3).Summary()
-	msg, err := BuildPhase1(acc, pub(testKey(t, "payer")), s, quorumKeys(t, 3), sol.Hash{7})
+	msg, err := BuildPhase1(acc, pub(testKey(t, "payer")), s, quorumKeys(t, 2), sol.Hash{7})
 	if err != nil {
 		t.Fatal(err)
 	}
-	size := 1 + 64*4 + len(msg)
+	size := 1 + 64*3 + len(msg)
 	if size > maxTxSize {
-		t.Fatalf("3-of-5 phase 1 is %d bytes", size)
+		t.Fatalf("2-of-3 phase 1 is %d bytes", size)
 	}
-	t.Logf("3 co-signers + payer, epoch 1 000 000: %d bytes", size)
-	small, err := BuildPhase1(acc, pub(testKey(t, "payer")), makePayout(7, 3).Summary(), quorumKeys(t, 3), sol.Hash{7})
+	t.Logf("2 co-signers + payer, epoch 1 000 000: %d bytes", size)
+	// 3-of-5 needs the durable-nonce form with its lookup table (TestBuildPhase1Nonce).
+	if _, err := BuildPhase1(acc, pub(testKey(t, "payer")), s, quorumKeys(t, 3), sol.Hash{7}); !errors.Is(err, errTooLarge) {
+		t.Fatalf("3-of-5 legacy phase 1: %v, want too large", err)
+	}
+	small, err := BuildPhase1(acc, pub(testKey(t, "payer")), makePayout(7, 3).Summary(), quorumKeys(t, 2), sol.Hash{7})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if m, _ := decodeMessage(small); m.Instructions[0].Data[0] != 2 {
 		t.Fatal("small phase 1 lacks SetComputeUnitLimit")
-	}
-	if m, _ := decodeMessage(msg); m.Instructions[0].Data[0] == 2 && len(m.Instructions[0].Data) == 5 {
-		t.Fatal("oversize phase 1 kept SetComputeUnitLimit")
 	}
 	if _, err := BuildPhase1(acc, pub(testKey(t, "payer")), s, quorumKeys(t, 11), sol.Hash{7}); err == nil {
 		t.Fatal("11 co-signers accepted in a legacy transaction")
@@ -179,7 +181,7 @@ func TestPhase1Size(t *testing.T) {
 // bytes) and so the longest memo; one payout more does not, so BatchSize is the largest.
 func TestBatchSize(t *testing.T) {
 	acc, _ := DeriveAccounts(pub(testKey(t, "payer")), "hexfield", pub(testKey(t, "distributor")), 6)
-	size := func(epoch uint64, k, n int) int {
+	size := func(epoch uint64, k, n int, skip ...int) int {
 		t.Helper()
 		p := makePayout(epoch, n)
 		for i := range p.Payouts {
@@ -193,7 +195,7 @@ func TestBatchSize(t *testing.T) {
 			}
 			atas[i] = a
 		}
-		body, err := batchInstructionsOf(acc, epoch, k, p.Payouts, atas, batchMarkerSeed(epoch, k))
+		body, err := batchInstructionsOf(acc, epoch, k, p.Payouts, atas, batchMarkerSeed(epoch, k), skip)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -214,12 +216,19 @@ func TestBatchSize(t *testing.T) {
 	} else {
 		t.Logf("batch of %d, 32-byte seed: %d bytes; 10-digit epoch: %d bytes", BatchSize, got, size(1_000_000_000, 99_999, BatchSize))
 	}
+	// A batch burning one payout (the longest memo for one skip) fits too.
+	if got := size(worst, k, BatchSize, BatchSize-1); got > maxTxSize {
+		t.Fatalf("worst batch of %d skipping one: %d bytes", BatchSize, got)
+	}
+	if got := size(worst, k, BatchSize, 3, 17); got > maxTxSize {
+		t.Fatalf("worst batch of %d skipping two: %d bytes", BatchSize, got)
+	}
 	if got := size(worst, k, BatchSize+1); got <= maxTxSize {
 		t.Fatalf("a batch of %d fits (%d bytes): BatchSize could be larger", BatchSize+1, got)
 	}
 	// The batch is v0.
 	p := makePayout(1, 2)
-	body, err := batchBody(acc, p, []sol.PublicKey{{1}, {2}}, 0, batchMarkerSeed(1, 0))
+	body, err := batchBody(acc, p, []sol.PublicKey{{1}, {2}}, 0, batchMarkerSeed(1, 0), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,6 +264,13 @@ func TestCheckProposal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A deployment with a nonce account signs durable-nonce proposals only.
+	var mm *MismatchError
+	if err := CheckProposal(context.Background(), nil, acc, own, Proposal{Summary: own, Quorum: q, Message: msg}); !errors.As(err, &mm) || mm.Field != "form" {
+		t.Fatalf("blockhash proposal on a nonce deployment: %v, want a form mismatch", err)
+	}
+	// The rest checks the blockhash form, as a deployment without a nonce account does.
+	acc.Nonce = [32]byte{}
 	if err := CheckProposal(context.Background(), nil, acc, own, Proposal{Summary: own, Quorum: q, Message: msg}); err != nil {
 		t.Fatal(err)
 	}
@@ -422,7 +438,7 @@ func TestClassifyBatch(t *testing.T) {
 	for i := range atas {
 		atas[i] = sol.PublicKey{byte(i + 1)}
 	}
-	body, err := batchBody(acc, p, atas, 0, batchMarkerSeed(3, 0))
+	body, err := batchBody(acc, p, atas, 0, batchMarkerSeed(3, 0), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -444,19 +460,61 @@ func TestClassifyBatch(t *testing.T) {
 		te   *TxError
 		want failure
 	}{
-		"marker exists":             {ie(float64(1), custom(float64(0))), failPaid},
-		"marker exists (preflight)": {ie(json.Number("1"), custom(json.Number("0"))), failPaid},
-		"insufficient funds":        {ie(float64(2), custom(float64(1))), failFatal},
-		"custom 0 at a transfer":    {ie(float64(2), custom(float64(0))), failFatal},
-		"closed token account":      {ie(json.Number("3"), "InvalidAccountData"), failRetry},
-		"invalid data at marker":    {ie(float64(1), "InvalidAccountData"), failFatal},
-		"missing signature":         {ie(float64(2), "MissingRequiredSignature"), failFatal},
-		"out of range":              {ie(float64(40), custom(float64(0))), failFatal},
-		"not an instruction error":  {&TxError{Err: "AccountNotFound"}, failFatal},
+		"marker exists":              {ie(float64(2), custom(float64(0))), failPaid},
+		"marker exists (preflight)":  {ie(json.Number("2"), custom(json.Number("0"))), failPaid},
+		"no lamports for the marker": {ie(float64(1), custom(float64(1))), failFatal},
+		"marker not initialised":     {ie(float64(3), custom(float64(0))), failFatal},
+		"insufficient funds":         {ie(float64(4), custom(float64(1))), failFatal},
+		"custom 0 at a transfer":     {ie(float64(4), custom(float64(0))), failFatal},
+		"closed token account":       {ie(json.Number("5"), "InvalidAccountData"), failRetry},
+		"invalid data at marker":     {ie(float64(2), "InvalidAccountData"), failFatal},
+		"missing signature":          {ie(float64(4), "MissingRequiredSignature"), failFatal},
+		"out of range":               {ie(float64(40), custom(float64(0))), failFatal},
+		"not an instruction error":   {&TxError{Err: "AccountNotFound"}, failFatal},
 	}
 	for name, c := range cases {
 		if got := d.classifyBatch(e, c.te); got != c.want {
 			t.Errorf("%s: %d, want %d", name, got, c.want)
 		}
+	}
+}
+
+// TestReclaimTransactionSizes: a reclaim transaction of markersPerReclaim phase-1 markers
+// (payer and oracle signing; funded addresses emptied with TransferWithSeed at the longest
+// seed, the larger instruction) and one of batchMarkersPerReclaim batch markers (loader
+// Close, the distributor signing) fit 1 232 bytes.
+func TestReclaimTransactionSizes(t *testing.T) {
+	payer, oracle, dist := sol.PublicKey(pub(testKey(t, "payer"))), sol.PublicKey(pub(testKey(t, "oracle-0"))), sol.PublicKey(pub(testKey(t, "distributor")))
+	size := func(ixs []sol.Instruction, fee sol.PublicKey) int {
+		t.Helper()
+		tx, err := sol.NewTransaction(ixs, sol.Hash{1}, sol.TransactionPayer(fee))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tx.Signatures = make([]sol.Signature, tx.Message.Header.NumRequiredSignatures)
+		raw, err := tx.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(raw)
+	}
+	var ixs []sol.Instruction
+	for i := range markersPerReclaim {
+		e := ^uint64(0) - uint64(i)
+		m, _ := MarkerAddress(oracle, e)
+		ixs = append(ixs, transferWithSeed(m, oracle, payer, markerRent, markerSeed(e), loaderV3))
+	}
+	if n := size(ixs, payer); n > maxTxSize {
+		t.Fatalf("reclaim of %d funded marker addresses: %d bytes", markersPerReclaim, n)
+	}
+	ixs = nil
+	for k := range batchMarkersPerReclaim {
+		m, _ := BatchMarkerAddress(dist, 1, k)
+		ixs = append(ixs, closeBuffer(m, dist, dist))
+	}
+	if n := size(ixs, dist); n > maxTxSize {
+		t.Fatalf("reclaim of %d batch markers: %d bytes", batchMarkersPerReclaim, n)
+	} else {
+		t.Logf("reclaim of %d batch markers: %d bytes", batchMarkersPerReclaim, n)
 	}
 }
