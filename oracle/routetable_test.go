@@ -107,7 +107,7 @@ func TestRouteTableFullThenIncremental(t *testing.T) {
 	j1, j2 := uint64(0x70b3d57ed0000001), uint64(0x70b3d57ed0000002)
 	if _, err := change(t, o, payer, &wire.OrgChange{Org: "acme", Op: &wire.OrgChange_PutRoute{PutRoute: &wire.RouteSpec{
 		Id: "r2", Active: true, MaxCopies: 2,
-		Lns: []*wire.LNSEndpoint{{Region: "default", Addr: "127.0.0.1:1700"}, {Region: "EU868", Addr: "10.0.0.1:1700"}},
+		Lns:           []*wire.LNSEndpoint{{Region: "default", Addr: "127.0.0.1:1700"}, {Region: "EU868", Addr: "10.0.0.1:1700"}},
 		DevaddrRanges: []*wire.DevAddrRange{{Start: uint32(b.Start), End: uint32(b.Start) + 3}},
 		EuiPairs: []*wire.EUIPair{{JoinEui: j1, DevEui: 0}, {JoinEui: j1, DevEui: 9}, {JoinEui: j2, DevEui: 6},
 			{JoinEui: j2, DevEui: 5}, {JoinEui: j2, DevEui: 8}},
