@@ -25,6 +25,10 @@ import (
 // the transaction that locks it, so its traffic stops within RoutePoll (25
 // s by default) plus one request.
 
+// errTableRequestRefused: the oracle answered a route table request with
+// an error code.
+var errTableRequestRefused = errors.New("oracle refused the route table request")
+
 // runRoutes polls the oracles for the route table until ctx ends.
 func (h *Hotspot) runRoutes(ctx context.Context) error {
 	if len(h.oracles) == 0 {
@@ -90,6 +94,12 @@ func (h *Hotspot) pollRoutes(ctx context.Context) bool {
 			errors.Is(err, wire.ErrWrongKind), errors.Is(err, wire.ErrMalformedEnvelope), errors.Is(err, wire.ErrSignerMismatch):
 			res = tableRefused
 			h.log.Warn("oracle route table refused", "oracle", c.key.String(), "err", err)
+		case errors.Is(err, errTableRequestRefused):
+			// An oracle that cannot serve tables now (or an older one
+			// without them): asked again at the next poll.
+			res = tableError
+			answered = true
+			h.log.Debug("route table fetch", "oracle", c.key.String(), "err", err)
 		case err != nil:
 			res = tableError
 			h.log.Debug("route table fetch", "oracle", c.key.String(), "err", err)
@@ -147,7 +157,7 @@ func (c *oracleClient) fetchRouteTable(ctx context.Context, req *wire.RouteTable
 		case *wire.Frame_RouteTableUnchanged:
 			return nil, nil
 		case *wire.Frame_Ack:
-			return nil, fmt.Errorf("route table from %s: oracle answered %s: %s", c.key, m.Ack.Code, m.Ack.Message)
+			return nil, fmt.Errorf("route table from %s: %w: %s: %s", c.key, errTableRequestRefused, m.Ack.Code, m.Ack.Message)
 		case *wire.Frame_RouteTableChunk:
 			done, err := a.Add(m.RouteTableChunk)
 			if err != nil {

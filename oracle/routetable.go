@@ -143,8 +143,8 @@ func (c *lockCache) isLocked(org string) (bool, error) {
 
 // buildRouteTable builds, in one transaction, region's full table (full)
 // or its update from version base. ok is false for an update the history
-// does not cover or that would be no smaller than the full table: the
-// caller sends the full one. truncated says a full table was cut to wire's
+// does not cover or that breaks wire's bounds: the caller sends the full
+// one. truncated says a full table was cut to wire's
 // bounds (its last routes by id left out).
 func (s *Store) buildRouteTable(region string, base uint64, full bool) (t *wire.RouteTable, ok, truncated bool, err error) {
 	err = s.db.View(func(txn *badger.Txn) error {

@@ -267,3 +267,49 @@ func TestEUIPairRanges(t *testing.T) {
 func pairText(p *wire.EUIPairRange) string {
 	return fmt.Sprintf("%x-%x/%x-%x", p.JoinEui.Start, p.JoinEui.End, p.DevEui.Start, p.DevEui.End)
 }
+
+// FuzzRouteTableRequest: any request a hotspot can send is answered with
+// unchanged or a table that opens and passes wire's checks, never an
+// error, and an update only for this store's table id.
+func FuzzRouteTableRequest(f *testing.F) {
+	now := time.Now()
+	o := newRegistryOracle(f, Config{}, &now)
+	hs, _ := onboardHotspot(f, o, now, testCell(f, 2))
+	payer := testKey(f)
+	putTestRoute(f, o, "acme", "r1", payer, 100)
+	putTestRoute(f, o, "other", "r2", testKey(f), 0)
+	id, v, _ := o.store.routeTableVersion()
+	f.Add([]byte{}, uint64(0), "")
+	f.Add(id, v, "EU868")
+	f.Add(id, v-1, "EU868")
+	f.Add(id, v+5, "US915")
+	f.Add(bytes.Repeat([]byte{1}, 16), uint64(1<<63), "EU868")
+	f.Fuzz(func(t *testing.T, tableID []byte, version uint64, region string) {
+		frames, label, err := o.routeTableAnswer(wire.PublicKeyOf(hs), &wire.RouteTableRequest{TableId: tableID, Version: version, Region: region})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if un := frames[0].GetRouteTableUnchanged(); un != nil {
+			if label != "unchanged" || len(frames) != 1 {
+				t.Fatalf("%s with %d frames", label, len(frames))
+			}
+			return
+		}
+		var a wire.RouteTableAssembler
+		for _, fr := range frames {
+			if _, err := a.Add(fr.GetRouteTableChunk()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tab, signer, err := wire.OpenRouteTable(a.Envelope())
+		if err != nil || signer != o.pub {
+			t.Fatalf("answer does not open: %v", err)
+		}
+		if !tab.Full && (!bytes.Equal(tableID, id) || tab.BaseVersion != version || label != "incremental") {
+			t.Fatalf("an update for request %x v%d: %v", tableID, version, tab)
+		}
+		if tab.Full && len(tab.Routes) != 2 {
+			t.Fatalf("full table %v", tab)
+		}
+	})
+}
