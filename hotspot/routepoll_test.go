@@ -147,6 +147,7 @@ func TestRoutePollLockStopsWithinAMinute(t *testing.T) {
 		}
 		locked.Store(true)
 		took := waitVirtual(t, "the lock", time.Minute, func() bool { return tableVersion(h) == 2 })
+		t.Logf("lock in force at the hotspot %s after the oracle locked (virtual time)", took)
 		if took > DefaultRoutePoll+time.Second {
 			t.Errorf("the lock took %s, want at most the poll interval %s", took, DefaultRoutePoll)
 		}
