@@ -65,9 +65,13 @@ type Config struct {
 	// BeaconInterval is the beacon bucket length. Default 0: take the
 	// oracle's (6 h when it says nothing).
 	BeaconInterval time.Duration `toml:"beacon_interval" help:"beacon interval (0 = oracle's, else 6h)"`
-	// ConfigRefresh is how often the oracle's config (region, gain,
-	// cadence, routes) is fetched again once known. Default 5 min.
+	// ConfigRefresh is how often the oracle's config (region, location,
+	// gain, beacon cadence) is fetched again once known. Default 5 min.
 	ConfigRefresh time.Duration `toml:"config_refresh" help:"how often to refetch the oracle's config"`
+	// RoutePoll is how often the oracles are asked whether the route table
+	// changed (a little less, at random). A locked organization's traffic
+	// stops within it, so it is 1 s to 1 min. Default 25 s.
+	RoutePoll time.Duration `toml:"route_poll" help:"how often to ask the oracles for route table changes (1s to 1m)"`
 	// OutboxMaxBytes bounds the outbox on disk; past it the oldest reports
 	// are dropped and counted. Default 64 MiB.
 	OutboxMaxBytes int64 `toml:"outbox_max_bytes" help:"outbox size bound in bytes"`
@@ -88,6 +92,7 @@ const (
 	DefaultAntennaGain        = radio.Gain(12) // 1.2 dBi
 	DefaultBeaconInterval     = 6 * time.Hour
 	DefaultConfigRefresh      = 5 * time.Minute
+	DefaultRoutePoll          = 25 * time.Second
 	DefaultOutboxMaxBytes     = 64 << 20
 	DefaultOutboxSyncInterval = 200 * time.Millisecond
 	DefaultShutdownTimeout    = 10 * time.Second
@@ -122,6 +127,9 @@ func (c *Config) SetDefaults() {
 	}
 	if c.ConfigRefresh == 0 {
 		c.ConfigRefresh = DefaultConfigRefresh
+	}
+	if c.RoutePoll == 0 {
+		c.RoutePoll = DefaultRoutePoll
 	}
 	if c.OutboxMaxBytes == 0 {
 		c.OutboxMaxBytes = DefaultOutboxMaxBytes
@@ -176,6 +184,9 @@ func (c *Config) Validate() error {
 	}
 	if c.BeaconInterval < 0 || c.OutboxSyncInterval < 0 || c.ShutdownTimeout < 0 || c.ConfigRefresh < 0 {
 		return errors.New("durations must not be negative")
+	}
+	if c.RoutePoll < time.Second || c.RoutePoll > time.Minute {
+		return fmt.Errorf("route_poll %v: 1s to 1m (a locked organization's traffic must stop within a minute)", c.RoutePoll)
 	}
 	if c.BeaconInterval != 0 && c.BeaconInterval < time.Second {
 		return fmt.Errorf("beacon_interval %v: at least 1s", c.BeaconInterval)

@@ -21,7 +21,7 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	want := Config{
 		DataDir: DefaultDataDir, KeyFile: "/var/lib/hotspotd/hotspot.key", SemtechListen: "127.0.0.1:1680",
-		StatusListen: DefaultStatusListen, AntennaGain: ptr(radio.Gain(12)), ConfigRefresh: 5 * time.Minute, OutboxMaxBytes: 64 << 20,
+		StatusListen: DefaultStatusListen, AntennaGain: ptr(radio.Gain(12)), ConfigRefresh: 5 * time.Minute, RoutePoll: 25 * time.Second, OutboxMaxBytes: 64 << 20,
 		OutboxSyncInterval: 200 * time.Millisecond, ShutdownTimeout: 10 * time.Second, LogLevel: "info",
 		MaxWitnessesPerInterval: DefaultMaxWitnessesPerInterval,
 	}

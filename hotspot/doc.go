@@ -1,6 +1,7 @@
 // Package hotspot is the hotspot daemon's machinery: the packet bridge on
 // the Semtech UDP server (classifying every received frame), the beaconer,
-// the witness reporter, the route table and the forwarder that sends
+// the witness reporter, the route table (polled from the oracles, signed
+// and versioned, persisted: routepoll.go, routes.go) and the forwarder that sends
 // customers' uplinks to their LNS as a gateway of theirs and relays their
 // downlinks with the concentrator's real TX_ACK, the durable outbox that holds every signed report
 // until every configured oracle has acknowledged it, the QUIC oracle client

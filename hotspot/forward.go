@@ -78,6 +78,7 @@ type forwardMetrics struct {
 	sessions  prometheus.Gauge
 	unacked   prometheus.Counter
 	tables    *prometheus.CounterVec
+	tableAge  prometheus.Gauge
 }
 
 func newForwardMetrics(reg prometheus.Registerer) *forwardMetrics {
@@ -92,7 +93,9 @@ func newForwardMetrics(reg prometheus.Registerer) *forwardMetrics {
 		unacked: f.counter("hexfield_hotspot_lns_push_unacked_total",
 			"PUSH_DATA to customers' LNS with no PUSH_ACK in time."),
 		tables: f.counterVec("hexfield_hotspot_route_tables_total",
-			"Route tables received, by result.", "result"),
+			"Route table answers of oracles, by result: full, incremental, unchanged, older, stale_update, refused (forged, wrongly signed, malformed), error.", "result"),
+		tableAge: f.gauge("hexfield_hotspot_route_table_checked_timestamp_seconds",
+			"When an oracle last confirmed or updated the route table in force (Unix seconds)."),
 	}
 }
 
@@ -122,7 +125,11 @@ type forwarder struct {
 	sessions map[sessionKey]*lnsSession
 	saved    []byte // the table bytes last persisted
 	loc      location
-	dedup    map[dedupKey]dedupEntry
+	// checkedBy and checkedAt: the oracle that last answered a route
+	// table request (with a table or unchanged), and when.
+	checkedBy wire.PublicKey
+	checkedAt time.Time
+	dedup     map[dedupKey]dedupEntry
 }
 
 type sessionKey struct{ route, lns string }
@@ -155,11 +162,14 @@ func newForwarder(h *Hotspot, listen func() (net.PacketConn, error), reg prometh
 	case err != nil:
 		fw.log.Warn("persisted route table unusable; waiting for an oracle's", "err", err)
 	case saved != nil:
-		fw.table.Store(saved.Table)
+		if saved.Table != nil {
+			fw.table.Store(saved.Table)
+			fw.log.Info("route table loaded", "version", saved.Table.Version, "routes", len(saved.Table.Routes),
+				"oracle", saved.Table.Signer.String(), "region", saved.Region)
+		}
 		fw.loc = saved.Loc
 		fw.saved, _ = saved.MarshalBinary()
 		fw.restoreRegion(saved.Region)
-		fw.log.Info("route table loaded", "version", saved.Table.Version, "routes", len(saved.Table.Routes), "region", saved.Region)
 	}
 	fw.updateMeta()
 	return fw
@@ -211,43 +221,65 @@ func (fw *forwarder) run(ctx context.Context) error {
 	return nil
 }
 
-// applyConfig takes an oracle config's routes and location into use. A
-// table older than the one in force is ignored.
+// applyConfig takes an oracle config's location into use (and persists
+// it with the region, so that a restart without an oracle has them).
 func (fw *forwarder) applyConfig(c *wire.Config) {
 	fw.mu.Lock()
 	fw.loc = location{asserted: c.Asserted, cell: c.H3Cell, lat: c.Lat, lng: c.Lng}
 	fw.mu.Unlock()
 	fw.updateMeta()
-	t, skipped := NewRouteTable(c.IssuedMs, c.Routes)
-	if skipped > 0 {
-		fw.log.Warn("oracle config has invalid routes", "skipped", skipped)
-	}
-	fw.setTable(t)
-}
-
-// setTable puts t in force unless it is older than the current table,
-// persists it when it changed, and closes the sessions of routes that are
-// gone, inactive or moved to another LNS.
-func (fw *forwarder) setTable(t *RouteTable) {
 	fw.tableMu.Lock()
 	defer fw.tableMu.Unlock()
-	if cur := fw.table.Load(); cur != nil && t.Version < cur.Version {
-		fw.m.tables.WithLabelValues("older").Inc()
-		return
+	fw.persist(fw.table.Load())
+}
+
+// Results of offering an oracle's route table (the tables metric's labels).
+const (
+	tableFull        = "full"         // a full table taken into use
+	tableIncremental = "incremental"  // an update applied
+	tableUnchanged   = "unchanged"    // the oracle has nothing newer
+	tableOlder       = "older"        // a full table not newer than the one in force
+	tableStale       = "stale_update" // an update of another version than the one in force
+	tableRefused     = "refused"      // forged, wrongly signed, malformed or over the bounds
+	tableError       = "error"        // the request failed (timeout, connection lost, oracle error)
+)
+
+// offer takes an oracle's route table, signed by from and checked by
+// wire.OpenRouteTable, into use when it is newer than the one in force: a
+// full table of a higher version (or of the same table and version for
+// another region), or an update of exactly the version in force. A table
+// is never replaced by a lower version. It returns the result label.
+func (fw *forwarder) offer(from wire.PublicKey, w *wire.RouteTable) string {
+	fw.tableMu.Lock()
+	defer fw.tableMu.Unlock()
+	cur := fw.table.Load()
+	var next *RouteTable
+	res := tableFull
+	switch {
+	case w.GetFull():
+		if cur != nil && len(cur.TableID) > 0 && w.GetVersion() <= cur.Version &&
+			!(bytes.Equal(w.GetTableId(), cur.TableID) && w.GetVersion() == cur.Version && w.GetRegion() != cur.Region) {
+			return tableOlder
+		}
+		next = newRouteTable(w, from)
+	case cur == nil || !bytes.Equal(w.GetTableId(), cur.TableID) || w.GetBaseVersion() != cur.Version || w.GetRegion() != cur.Region:
+		return tableStale
+	default:
+		var err error
+		if next, err = cur.update(w, from); err != nil {
+			fw.log.Warn("route table update refused", "oracle", from.String(), "err", err)
+			return tableRefused
+		}
+		res = tableIncremental
 	}
-	fw.mu.Lock()
-	st := savedState{Table: t, Loc: fw.loc}
-	fw.mu.Unlock()
-	if r := fw.h.Region(); r != nil {
-		st.Region = r.Name
-	}
-	b, err := st.MarshalBinary()
-	if err != nil {
-		fw.m.tables.WithLabelValues("error").Inc()
-		return
-	}
+	fw.install(next)
+	return res
+}
+
+// install puts t in force, with tableMu held: sessions of routes that are
+// gone, inactive or moved to another LNS end, and t is persisted.
+func (fw *forwarder) install(t *RouteTable) {
 	fw.table.Store(t)
-	fw.m.tables.WithLabelValues("ok").Inc()
 	live := map[sessionKey]bool{}
 	for _, r := range t.Routes {
 		if r.Active {
@@ -262,6 +294,25 @@ func (fw *forwarder) setTable(t *RouteTable) {
 		}
 	}
 	fw.m.sessions.Set(float64(len(fw.sessions)))
+	fw.mu.Unlock()
+	fw.persist(t)
+}
+
+// persist writes the table, region and location when they changed, with
+// tableMu held.
+func (fw *forwarder) persist(t *RouteTable) {
+	fw.mu.Lock()
+	st := savedState{Table: t, Loc: fw.loc}
+	fw.mu.Unlock()
+	if r := fw.h.Region(); r != nil {
+		st.Region = r.Name
+	}
+	b, err := st.MarshalBinary()
+	if err != nil {
+		fw.log.Error("encode route table", "err", err)
+		return
+	}
+	fw.mu.Lock()
 	changed := !bytes.Equal(b, fw.saved)
 	if changed {
 		fw.saved = b
@@ -272,6 +323,15 @@ func (fw *forwarder) setTable(t *RouteTable) {
 			fw.log.Error("persist route table", "err", err)
 		}
 	}
+}
+
+// checked records that oracle answered a route table request now.
+func (fw *forwarder) checked(oracle wire.PublicKey) {
+	now := fw.h.now()
+	fw.mu.Lock()
+	fw.checkedBy, fw.checkedAt = oracle, now
+	fw.mu.Unlock()
+	fw.m.tableAge.Set(float64(now.Unix()))
 }
 
 // updateMeta rebuilds the rxpk "meta" object every copy carries.
@@ -616,8 +676,12 @@ func downlinkLabel(st semtech.TxStatus) string {
 
 // RoutingStatus is the forwarding part of the status API.
 type RoutingStatus struct {
-	GatewayEUI   string             `json:"gateway_eui"`
-	TableVersion uint64             `json:"table_version"`
+	GatewayEUI   string `json:"gateway_eui"`
+	TableVersion uint64 `json:"table_version"`
+	// TableFrom is the oracle that signed the table in force.
+	TableFrom string `json:"table_from,omitempty"`
+	// TableChecked is when an oracle last answered a route table request.
+	TableChecked *time.Time         `json:"table_checked,omitempty"`
 	Routes       int                `json:"routes"`
 	Active       int                `json:"active"`
 	Sessions     []LNSSessionStatus `json:"sessions"`
@@ -641,6 +705,9 @@ func (fw *forwarder) status() RoutingStatus {
 	st := RoutingStatus{GatewayEUI: fw.eui.String(), Sessions: []LNSSessionStatus{}}
 	if t := fw.table.Load(); t != nil {
 		st.TableVersion, st.Routes = t.Version, len(t.Routes)
+		if t.Signer != (wire.PublicKey{}) {
+			st.TableFrom = t.Signer.String()
+		}
 		for _, r := range t.Routes {
 			if r.Active {
 				st.Active++
@@ -648,6 +715,10 @@ func (fw *forwarder) status() RoutingStatus {
 		}
 	}
 	fw.mu.Lock()
+	if !fw.checkedAt.IsZero() {
+		at := fw.checkedAt.UTC()
+		st.TableChecked = &at
+	}
 	sessions := make([]*lnsSession, 0, len(fw.sessions))
 	for _, s := range fw.sessions {
 		sessions = append(sessions, s)

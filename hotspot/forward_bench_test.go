@@ -11,7 +11,6 @@ import (
 
 	"github.com/hexfield/hexfield/radio"
 	"github.com/hexfield/hexfield/radio/semtech"
-	"github.com/hexfield/hexfield/wire"
 )
 
 // latencies collects durations and reports their p50 and p99.
@@ -92,7 +91,7 @@ func startForwardBench(b *testing.B) *forwardBench {
 	}
 	runOwned(b, "lns", lns.Run)
 	h, _ := fwHotspot(b, udp, Config{Region: "EU868", OutboxSyncInterval: DefaultOutboxSyncInterval})
-	h.applyConfig(wire.PublicKey{}, fwConfig(fwRoute("acme", lns.Addr())))
+	fwSetup(b, h, fwRoute("acme", lns.Addr()))
 	rad := &benchRadio{got: make(chan time.Time, 1)}
 	up, _ := udp("127.0.0.1:0")
 	down, _ := udp("127.0.0.1:0")

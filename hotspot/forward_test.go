@@ -36,11 +36,40 @@ func fwDevEUI(n byte) lorawan.EUI64 { return lorawan.EUI64{0x00, 0x80, 0xe1, 0x1
 // the test LNS hands out.
 var netID1Range = &wire.DevAddrRange{Start: 0x02000000, End: 0x03ffffff}
 
-// fwRoute is a route to lns for NetID 000001's DevAddrs and fwJoinEUI.
-func fwRoute(id string, lns net.Addr) *wire.Route {
-	return &wire.Route{Id: id, LnsAddr: lns.String(), MaxCopies: 1, Active: true,
-		DevAddrs: []*wire.DevAddrRange{netID1Range},
-		JoinEuis: []*wire.EUIRange{{Start: 0x70b3d57ed0000001, End: 0x70b3d57ed0000001}}}
+// fwRoute is a route to lns for NetID 000001's DevAddrs and every device
+// of fwJoinEUI (the DevEUI wildcard).
+func fwRoute(id string, lns net.Addr) *wire.TableRoute {
+	return &wire.TableRoute{Id: id, Lns: lns.String(), MaxCopies: 1, Active: true,
+		DevaddrRanges: []*wire.DevAddrRange{netID1Range},
+		EuiPairs: []*wire.EUIPairRange{{JoinEui: &wire.EUIRange{Start: 0x70b3d57ed0000001, End: 0x70b3d57ed0000001},
+			DevEui: &wire.EUIRange{Start: 0, End: ^uint64(0)}}}}
+}
+
+// fwTableID is the table id of the test tables.
+var fwTableID = []byte("test-route-table")
+
+// fwTable is a full table of version v for EU868.
+func fwTable(v uint64, routes ...*wire.TableRoute) *wire.RouteTable {
+	return &wire.RouteTable{TableId: fwTableID, Version: v, Full: true, Region: "EU868", Routes: routes}
+}
+
+// fwSetup gives a hotspot without oracles its config (region, location)
+// and a full route table of version 1, as an oracle would.
+func fwSetup(t testing.TB, h *Hotspot, routes ...*wire.TableRoute) {
+	t.Helper()
+	h.applyConfig(wire.PublicKey{}, fwConfig())
+	fwOffer(t, h, fwTable(1, routes...), tableFull)
+}
+
+// fwOffer offers a table as if an oracle had signed it, expecting want.
+func fwOffer(t testing.TB, h *Hotspot, tab *wire.RouteTable, want string) {
+	t.Helper()
+	if err := wire.CheckRouteTable(tab); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.fwd.offer(wire.PublicKey{1}, tab); got != want {
+		t.Fatalf("offer of v%d: %s, want %s", tab.Version, got, want)
+	}
 }
 
 type listenFunc func(address string) (net.PacketConn, error)
@@ -88,9 +117,8 @@ func fwHotspot(t testing.TB, listen listenFunc, cfg Config) (*Hotspot, *promethe
 	return h, reg
 }
 
-func fwConfig(routes ...*wire.Route) *wire.Config {
-	return &wire.Config{Region: "EU868", Asserted: true, DataOnly: true, H3Cell: fwCell, Lat: fwLat, Lng: fwLng,
-		IssuedMs: 1, Routes: routes}
+func fwConfig() *wire.Config {
+	return &wire.Config{Region: "EU868", Asserted: true, DataOnly: true, H3Cell: fwCell, Lat: fwLat, Lng: fwLng, IssuedMs: 1}
 }
 
 func fwLNS(t *testing.T, listen listenFunc, cfg sim.LNSConfig) *sim.LNS {
@@ -203,7 +231,7 @@ func TestForwardOTAAJoinConfirmedClassC(t *testing.T) {
 		m := fwMedium(t)
 		l := fwLNS(t, pn.ListenPacket, sim.LNSConfig{})
 		h, reg := fwHotspot(t, pn.ListenPacket, Config{})
-		h.applyConfig(wire.PublicKey{}, fwConfig(fwRoute("acme", l.Addr())))
+		fwSetup(t, h, fwRoute("acme", l.Addr()))
 		fwConcentrator(t, pn.ListenPacket, m, h, "gw", sim.ConcentratorConfig{})
 		s := otaaSensor(t, m, l, 1, sim.ClassC)
 
@@ -328,7 +356,7 @@ func TestForwardRelaysConcentratorRefusals(t *testing.T) {
 				m := fwMedium(t)
 				l := fwLNS(t, pn.ListenPacket, sim.LNSConfig{})
 				h, _ := fwHotspot(t, pn.ListenPacket, Config{})
-				h.applyConfig(wire.PublicKey{}, fwConfig(fwRoute("acme", l.Addr())))
+				fwSetup(t, h, fwRoute("acme", l.Addr()))
 				gw := fwConcentrator(t, pn.ListenPacket, m, h, "gw", c.cfg)
 				s := abpSensor(t, m, l, 2, lorawan.DevAddr{0x02, 0, 0, 7})
 				if _, err := s.Uplink(context.Background(), 1, []byte("hi"), true); err != nil {
@@ -415,7 +443,7 @@ func TestForwardHostileLNS(t *testing.T) {
 		x := &hostileLNS{conn: bad}
 		runOwned(t, "hostile lns", x.run)
 		h, reg := fwHotspot(t, pn.ListenPacket, Config{})
-		h.applyConfig(wire.PublicKey{}, fwConfig(fwRoute("hostile", bad.LocalAddr()), fwRoute("good", l.Addr())))
+		fwSetup(t, h, fwRoute("hostile", bad.LocalAddr()), fwRoute("good", l.Addr()))
 		gw := fwConcentrator(t, pn.ListenPacket, m, h, "gw", sim.ConcentratorConfig{})
 		s := abpSensor(t, m, l, 3, lorawan.DevAddr{0x02, 0, 0, 9})
 		for i := range 5 {
@@ -484,7 +512,7 @@ func TestForwardOracleUnreachable(t *testing.T) {
 	o := startTestOracle(t)
 	o.stop()
 	dir := t.TempDir()
-	tab, _ := NewRouteTable(5, []*wire.Route{fwRoute("acme", l.Addr())})
+	tab := newRouteTable(fwTable(5, fwRoute("acme", l.Addr())), wire.PublicKey{1})
 	b, _ := savedState{Table: tab, Region: "EU868", Loc: location{asserted: true, cell: fwCell, lat: fwLat, lng: fwLng}}.MarshalBinary()
 	if err := saveRouteTable(dir+"/"+routeTableFile, b); err != nil {
 		t.Fatal(err)
@@ -558,9 +586,8 @@ func TestForwardRouteDeactivated(t *testing.T) {
 		dir := t.TempDir()
 		h, reg := fwHotspot(t, pn.ListenPacket, Config{DataDir: dir})
 		r := fwRoute("acme", l.Addr())
-		c := fwConfig(r)
-		c.IssuedMs = 10
-		h.applyConfig(wire.PublicKey{}, c)
+		h.applyConfig(wire.PublicKey{}, fwConfig())
+		fwOffer(t, h, fwTable(10, r), tableFull)
 		fwConcentrator(t, pn.ListenPacket, m, h, "gw", sim.ConcentratorConfig{})
 		s := abpSensor(t, m, l, 5, lorawan.DevAddr{0x02, 0, 0, 0x21})
 		if _, err := s.Uplink(context.Background(), 1, []byte("a"), false); err != nil {
@@ -571,15 +598,12 @@ func TestForwardRouteDeactivated(t *testing.T) {
 			t.Fatalf("before: %d uplinks, sessions %v", len(l.Uplinks()), counter(t, reg, "hexfield_hotspot_lns_sessions"))
 		}
 		// An older table (another oracle lagging) changes nothing.
-		old := fwConfig()
-		old.IssuedMs = 9
-		h.applyConfig(wire.PublicKey{}, old)
+		fwOffer(t, h, fwTable(9), tableOlder)
 		if got := h.fwd.table.Load(); got.Version != 10 || len(got.Routes) != 1 {
 			t.Fatalf("older table taken: %+v", got)
 		}
-		off := fwConfig(&wire.Route{Id: r.Id, LnsAddr: r.LnsAddr, DevAddrs: r.DevAddrs, Active: false})
-		off.IssuedMs = 11
-		h.applyConfig(wire.PublicKey{}, off)
+		fwOffer(t, h, &wire.RouteTable{TableId: fwTableID, Version: 11, BaseVersion: 10, Region: "EU868",
+			Routes: []*wire.TableRoute{{Id: r.Id}}}, tableIncremental)
 		synctest.Wait()
 		if got := counter(t, reg, "hexfield_hotspot_lns_sessions"); got != 0 {
 			t.Fatalf("sessions %v after the route turned inactive", got)
@@ -611,7 +635,7 @@ func TestForwardNoConcentratorAnswer(t *testing.T) {
 		m := fwMedium(t)
 		l := fwLNS(t, pn.ListenPacket, sim.LNSConfig{})
 		h, reg := fwHotspot(t, pn.ListenPacket, Config{})
-		h.applyConfig(wire.PublicKey{}, fwConfig(fwRoute("acme", l.Addr())))
+		fwSetup(t, h, fwRoute("acme", l.Addr()))
 		fwConcentrator(t, pn.ListenPacket, m, h, "gw", sim.ConcentratorConfig{Version: 1})
 		s := abpSensor(t, m, l, 6, lorawan.DevAddr{0x02, 0, 0, 0x31})
 		res, err := s.Uplink(context.Background(), 1, []byte("c"), true)
@@ -646,11 +670,11 @@ func TestForwardSessionBound(t *testing.T) {
 		m := fwMedium(t)
 		l := fwLNS(t, pn.ListenPacket, sim.LNSConfig{})
 		h, reg := fwHotspot(t, pn.ListenPacket, Config{})
-		var routes []*wire.Route
+		var routes []*wire.TableRoute
 		for i := range maxLNSSessions + 8 {
 			routes = append(routes, fwRoute(fmt.Sprintf("r%02d", i), l.Addr()))
 		}
-		h.applyConfig(wire.PublicKey{}, fwConfig(routes...))
+		fwSetup(t, h, routes...)
 		fwConcentrator(t, pn.ListenPacket, m, h, "gw", sim.ConcentratorConfig{})
 		s := abpSensor(t, m, l, 7, lorawan.DevAddr{0x02, 0, 0, 0x41})
 		if _, err := s.Uplink(context.Background(), 1, []byte("z"), false); err != nil {

@@ -64,6 +64,7 @@ type Hotspot struct {
 	witnessBudget witnessBudget
 	logs          hotspotLogs
 	wake          chan struct{} // nudges the beaconer when the config changes
+	routesWake    chan struct{} // nudges the route poll when the region changes
 	started       time.Time
 
 	mu            sync.Mutex
@@ -104,16 +105,17 @@ func New(cfg Config, deps Deps) (*Hotspot, error) {
 	pub := wire.PublicKeyOf(deps.Key)
 	log = log.With("hotspot_key", pub.String())
 	h := &Hotspot{
-		cfg:     cfg,
-		key:     deps.Key,
-		pub:     pub,
-		log:     log,
-		m:       newMetrics(deps.Registerer),
-		now:     now,
-		wake:    make(chan struct{}, 1),
-		gain:    int32(*cfg.AntennaGain),
-		started: now(),
-		logs:    newHotspotLogs(now),
+		cfg:        cfg,
+		key:        deps.Key,
+		pub:        pub,
+		log:        log,
+		m:          newMetrics(deps.Registerer),
+		now:        now,
+		wake:       make(chan struct{}, 1),
+		routesWake: make(chan struct{}, 1),
+		gain:       int32(*cfg.AntennaGain),
+		started:    now(),
+		logs:       newHotspotLogs(now),
 	}
 	if cfg.Region != "" {
 		r, err := radio.LookupRegion(cfg.Region)
@@ -269,6 +271,10 @@ func (h *Hotspot) applyConfig(from wire.PublicKey, c *wire.Config) {
 		case h.wake <- struct{}{}:
 		default:
 		}
+		select { // the table's LNS endpoints are per region
+		case h.routesWake <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -303,8 +309,9 @@ func (h *Hotspot) warnRegion(prev *radio.Region, c *wire.Config) {
 	}
 }
 
-// runConfig fetches the Config from the oracles: every second until one
-// answers, then every ConfigRefresh.
+// runConfig fetches the Config (region, location, gain, beacon cadence)
+// from the oracles: every second until one answers, then every
+// ConfigRefresh. Routes come by the route table poll (routepoll.go).
 func (h *Hotspot) runConfig(ctx context.Context) error {
 	if len(h.oracles) == 0 {
 		return nil
@@ -367,6 +374,7 @@ func (h *Hotspot) Run(ctx context.Context) error {
 	g.Go(func() error { return h.fwd.run(gctx) })
 	g.Go(func() error { return h.runBeaconer(gctx) })
 	g.Go(func() error { return h.runConfig(gctx) })
+	g.Go(func() error { return h.runRoutes(gctx) })
 	h.log.Info("hotspot running", "semtech", h.bridge.addr(), "oracles", len(h.oracles))
 	err := g.Wait()
 

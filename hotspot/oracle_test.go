@@ -27,14 +27,20 @@ type testOracle struct {
 	pub  wire.PublicKey
 	addr string
 
-	mu       sync.Mutex
-	reports  map[[32]byte][]byte
-	submits  int // every Submit seen, duplicates included
-	dups     int
-	holds    []uint64
-	reject   wire.Code // answer every submit with this code when not OK
-	config   *wire.Config
-	entropy  int
+	mu      sync.Mutex
+	reports map[[32]byte][]byte
+	submits int // every Submit seen, duplicates included
+	dups    int
+	holds   []uint64
+	reject  wire.Code // answer every submit with this code when not OK
+	config  *wire.Config
+	entropy int
+	// tables, when set, answers route table requests: a sealed envelope,
+	// or nil for unchanged. tableReqs records the requests.
+	tables    func(req *wire.RouteTableRequest) []byte
+	tableReqs []*wire.RouteTableRequest
+	// listen opens the oracle's socket; nil is real UDP.
+	listen   func(address string) (net.PacketConn, error)
 	stopOnce sync.Once
 	cancel   context.CancelFunc
 	done     chan struct{}
@@ -52,9 +58,22 @@ func startTestOracle(t testing.TB) *testOracle {
 	return o
 }
 
+// startTestOracleOn is a test oracle on listen's network with key.
+func startTestOracleOn(t testing.TB, listen func(string) (net.PacketConn, error), key ed25519.PrivateKey) *testOracle {
+	t.Helper()
+	o := &testOracle{t: t, key: key, pub: wire.PublicKeyOf(key), reports: map[[32]byte][]byte{}, listen: listen}
+	o.start(t, "127.0.0.1:0")
+	t.Cleanup(o.stop)
+	return o
+}
+
 func (o *testOracle) start(t testing.TB, addr string) {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", addr)
+	listen := o.listen
+	if listen == nil {
+		listen = func(a string) (net.PacketConn, error) { return net.ListenPacket("udp", a) }
+	}
+	pc, err := listen(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,6 +168,27 @@ func (o *testOracle) serveStream(str *quic.Stream, peer wire.PublicKey) {
 			raw, _ := wire.Seal(o.key, wire.Kind_KIND_ENTROPY, &wire.Entropy{Version: 1, Ts: time.Now().Unix(), Data: data})
 			env, _ := wire.Open(raw, wire.Kind_KIND_ENTROPY)
 			out = &wire.Frame{Msg: &wire.Frame_Entropy{Entropy: env}}
+		case *wire.Frame_RouteTableRequest:
+			o.mu.Lock()
+			o.tableReqs = append(o.tableReqs, m.RouteTableRequest)
+			tables := o.tables
+			o.mu.Unlock()
+			if tables == nil {
+				out = ack(nil, wire.Code_CODE_UNSUPPORTED)
+				break
+			}
+			raw := tables(m.RouteTableRequest)
+			if raw == nil {
+				out = &wire.Frame{Msg: &wire.Frame_RouteTableUnchanged{RouteTableUnchanged: &wire.RouteTableUnchanged{}}}
+				break
+			}
+			frames := wire.RouteTableFrames(raw)
+			for _, f := range frames[:len(frames)-1] {
+				if fw.Write(f) != nil {
+					return
+				}
+			}
+			out = frames[len(frames)-1]
 		case *wire.Frame_ConfigRequest:
 			o.mu.Lock()
 			c := o.config

@@ -229,7 +229,14 @@ func (st *Status) WriteText(w io.Writer) {
 		}
 	}
 	r := st.Routing
-	p("routing      gateway EUI %s, route table v%d, %d routes (%d active)\n", strings.ToUpper(r.GatewayEUI), r.TableVersion, r.Routes, r.Active)
+	p("routing      gateway EUI %s, route table v%d, %d routes (%d active)", strings.ToUpper(r.GatewayEUI), r.TableVersion, r.Routes, r.Active)
+	if r.TableFrom != "" {
+		p(", signed by %s", r.TableFrom)
+	}
+	if r.TableChecked != nil {
+		p(", checked %s", r.TableChecked.Format(time.RFC3339))
+	}
+	p("\n")
 	for _, l := range r.Sessions {
 		p("lns          %s → %s from %s: push %d/%d acked, pull %d/%d acked", l.Route, l.LNS, l.Local, l.PushAcked, l.PushSent, l.PullAcked, l.PullSent)
 		if l.LastPullAck != nil {

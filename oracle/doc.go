@@ -2,7 +2,8 @@
 // with durable group-committed acknowledgements, the Badger store (every
 // key prefix in schema.go), the entropy service, the registry (hotspots
 // with their fees and rate limits, organizations and their routes, changed
-// only by signed requests; data-credit ledgers per wallet), the
+// only by signed requests; data-credit ledgers per wallet; the signed,
+// versioned route table hotspots poll, routetable.go), the
 // verification loop that runs the verifier once a beacon's
 // witness window has closed, the crash-safe epoch scheduler that writes
 // reward manifests and hands payouts to the rewarder, the M-of-N agreement

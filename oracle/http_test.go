@@ -124,19 +124,14 @@ func TestRegistryOverHTTP(t *testing.T) {
 		t.Fatalf("status %+v", st)
 	}
 
-	t.Run("routes reach hotspots in their signed config", func(t *testing.T) {
-		payer := testKey(t)
-		putTestRoute(t, to.o, "acme", "acme-r1", payer, 100)
+	t.Run("the asserted location reaches the hotspot in its signed config", func(t *testing.T) {
 		env, err := to.o.hotspotConfig(hsPub)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var cfg wire.Config
-		if err := proto.Unmarshal(env.GetBody(), &cfg); err != nil || len(cfg.Routes) != 1 {
-			t.Fatalf("config routes %v, %v", cfg.Routes, err)
-		}
-		if r := cfg.Routes[0]; r.LnsAddr != "127.0.0.1:1700" || !r.Active || r.NetId != 1 || r.DevAddrs[0].Start != 0x02000000 {
-			t.Fatalf("route in the hotspot config %v", r)
+		if err := proto.Unmarshal(env.GetBody(), &cfg); err != nil {
+			t.Fatalf("config: %v", err)
 		}
 		// So does the asserted location, which the hotspot (no H3 library)
 		// passes to customers' LNS in the rxpk meta.

@@ -25,6 +25,8 @@ import (
 //	                 else BAD_SIGNATURE, WRONG_KEY, MALFORMED, OVERSIZE, UNSUPPORTED, OVERLOADED or INTERNAL
 //	EntropyRequest → Entropy (the current signed Entropy envelope)
 //	ConfigRequest  → Config (a signed Config for the peer)
+//	RouteTableRequest → RouteTableUnchanged, or RouteTableChunk frames of a signed RouteTable, full or
+//	                 incremental (routetable.go), or an Ack with an error code
 //
 // Answers come in request order on each stream, so a hotspot may pipeline
 // many Submits and match Acks by order or by id. A frame over
@@ -172,9 +174,11 @@ func (in *ingest) handleConn(ctx context.Context, conn *quic.Conn) {
 }
 
 // answer is one response on a stream, in request order. frame is set when
-// ready is closed.
+// ready is closed; more are frames that follow it (a route table's
+// chunks).
 type answer struct {
 	frame *wire.Frame
+	more  []*wire.Frame
 	ready chan struct{}
 }
 
@@ -245,6 +249,10 @@ func (in *ingest) handleStream(ctx context.Context, conn *quic.Conn, str *quic.S
 			a = readyAnswer(in.entropyFrame())
 		case *wire.Frame_ConfigRequest:
 			a = readyAnswer(in.configFrame(peer))
+		case *wire.Frame_RouteTableRequest:
+			frames := in.routeTableFrames(peer, m.RouteTableRequest)
+			a = readyAnswer(frames[0])
+			a.more = frames[1:]
 		default:
 			a = readyAnswer(ackFrame(nil, wire.Code_CODE_UNSUPPORTED, 0, "unsupported frame"))
 		}
@@ -289,6 +297,12 @@ func (in *ingest) writeAnswers(ctx context.Context, str *quic.Stream, answers <-
 		if fw.Write(a.frame) != nil {
 			failed = true
 			continue
+		}
+		for _, f := range a.more {
+			if fw.Write(f) != nil {
+				failed = true
+				break
+			}
 		}
 		if len(answers) == 0 && fw.Flush() != nil {
 			failed = true
@@ -401,6 +415,17 @@ func (in *ingest) configFrame(peer wire.PublicKey) *wire.Frame {
 		return ackFrame(nil, wire.Code_CODE_INTERNAL, 0, "config unavailable")
 	}
 	return &wire.Frame{Msg: &wire.Frame_Config{Config: env}}
+}
+
+func (in *ingest) routeTableFrames(peer wire.PublicKey, req *wire.RouteTableRequest) []*wire.Frame {
+	frames, label, err := in.o.routeTableAnswer(peer, req)
+	if err != nil {
+		in.o.m.routeTables.WithLabelValues("error").Inc()
+		in.o.logs.Log(slog.LevelError, "route_table_error", "build route table", "err", err, "hotspot_key", peer.String())
+		return []*wire.Frame{ackFrame(nil, wire.Code_CODE_INTERNAL, 0, "route table unavailable")}
+	}
+	in.o.m.routeTables.WithLabelValues(label).Inc()
+	return frames
 }
 
 // keyLimits holds one report budget and a connection count per hotspot

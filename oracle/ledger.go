@@ -81,7 +81,12 @@ func loadDCAccount(txn *badger.Txn, wallet []byte) (dcAccount, error) {
 }
 
 // postDC appends e to wallet's ledger and stores the account a it leads to.
+// A balance that crosses what one copy costs locks or unlocks the
+// organizations the wallet pays, which bumps the route table.
 func postDC(txn *badger.Txn, wallet []byte, a dcAccount, e DCEntry) (DCEntry, error) {
+	if err := lockFlipped(txn, wallet, a.Balance-e.Credit+e.Debit, a.Balance); err != nil {
+		return DCEntry{}, err
+	}
 	e.Seq, e.Balance = a.Entries, a.Balance
 	a.Entries++
 	if err := txn.Set(dcEntryKey(wallet, e.Seq), encodeJSON(e)); err != nil {

@@ -33,6 +33,7 @@ type metrics struct {
 	epochsClosed    prometheus.Counter
 	httpRequests    *prometheus.CounterVec
 	registryChanges *prometheus.CounterVec
+	routeTables     *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -85,13 +86,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "http_requests_total", Help: "HTTP API requests, by route and status code."}, []string{"route", "code"}),
 		registryChanges: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "registry_changes_total", Help: "Registry requests, by operation and result."}, []string{"op", "result"}),
+		routeTables: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "route_tables_total", Help: "Route table requests of hotspots, by answer (full, incremental, unchanged, error); truncated counts full tables cut to wire's bounds."}, []string{"answer"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.stored, m.rejected, m.commitBatch, m.commitSeconds, m.commitErrors,
 		m.commitQueueFull, m.holdSeconds, m.connections, m.connsTotal, m.handshakes, m.keyConns, m.writeErrors, m.logSuppressed, m.entropyIssued, m.blockhashErrors, m.pocs,
-		m.witnesses, m.epochState, m.epochsClosed, m.httpRequests, m.registryChanges} {
+		m.witnesses, m.epochState, m.epochsClosed, m.httpRequests, m.registryChanges, m.routeTables} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}

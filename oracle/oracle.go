@@ -116,6 +116,8 @@ type Oracle struct {
 	settleMu sync.Mutex
 	// packetRoutes are the routes ingest checks packet reports against.
 	packetRoutes packetRoutes
+	// tables caches the signed route tables of the current version.
+	tables routeTableCache
 }
 
 // New validates cfg, opens the store in cfg.DataDir and returns an oracle
@@ -297,10 +299,6 @@ func (o *Oracle) hotspotConfig(hs wire.PublicKey) (*wire.Envelope, error) {
 	if !found {
 		return nil, fmt.Errorf("hotspot %s not onboarded", hs)
 	}
-	routes, err := o.store.routes()
-	if err != nil {
-		return nil, err
-	}
 	c := &wire.Config{
 		Hotspot:         hs[:],
 		Region:          rec.Region,
@@ -314,9 +312,6 @@ func (o *Oracle) hotspotConfig(hs wire.PublicKey) (*wire.Envelope, error) {
 		if lat, lng, err := verifier.CellLatLng(rec.Cell); err == nil {
 			c.H3Cell, c.Lat, c.Lng = rec.Cell, lat, lng
 		}
-	}
-	for _, r := range routes {
-		c.Routes = append(c.Routes, r.wire(rec.Region, o.reg.netID))
 	}
 	raw, err := wire.Seal(o.key, wire.Kind_KIND_CONFIG, c)
 	if err != nil {

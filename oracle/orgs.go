@@ -301,6 +301,17 @@ func (o *Oracle) changeOrg(txn *badger.Txn, org *orgRecord, signer wire.PublicKe
 		if err != nil {
 			return err
 		}
+		if k != org.Payer {
+			ids, err := orgRouteIDs(txn, org.ID)
+			if err != nil {
+				return err
+			}
+			if len(ids) > 0 { // the lock follows the new payer's balance
+				if err := bumpRouteTable(txn, routeChange{Routes: ids}); err != nil {
+					return err
+				}
+			}
+		}
 		org.Payer = k
 	case *wire.OrgChange_AddDevaddrBlocks:
 		if err := ownerOnly("add DevAddr blocks"); err != nil {
@@ -345,6 +356,9 @@ func putOrgRoute(txn *badger.Txn, org *orgRecord, r Route, res *OrgChangeResult)
 	if err := txn.Set(routeKey(r.ID), encodeJSON(r)); err != nil {
 		return err
 	}
+	if err := bumpRouteTable(txn, routeChange{Routes: []string{r.ID}}); err != nil {
+		return err
+	}
 	pub := r.public()
 	res.Route = &pub
 	return nil
@@ -359,6 +373,9 @@ func deleteOrgRoute(txn *badger.Txn, org *orgRecord, id string, res *OrgChangeRe
 		return apiErr(404, "not_found", "%s has no route %q", org.ID, id)
 	}
 	res.Deleted = id
+	if err := bumpRouteTable(txn, routeChange{Routes: []string{id}}); err != nil {
+		return err
+	}
 	return txn.Delete(routeKey(id))
 }
 

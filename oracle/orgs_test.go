@@ -196,11 +196,11 @@ func TestOrganizations(t *testing.T) {
 
 	// Locked follows the payer's balance; hotspots get the route only while unlocked.
 	routeActive := func() bool {
-		rs, err := o.store.routes()
-		if err != nil || len(rs) != 1 {
-			t.Fatalf("routes %v %v", rs, err)
+		tab, ok, _, err := o.store.buildRouteTable("EU868", 0, true)
+		if err != nil || !ok || len(tab.Routes) != 1 {
+			t.Fatalf("route table %v %v", tab, err)
 		}
-		return rs[0].wire("EU868", o.reg.netID).Active
+		return tab.Routes[0].Active
 	}
 	if routeActive() {
 		t.Error("a locked organization's route is active for hotspots")

@@ -15,7 +15,7 @@ import (
 // in its ranges, and join requests matching its EUI pairs, go to its LNS
 // (Semtech UDP) for the hotspot's region, while it is active and its
 // organization is not locked. It is the HTTP and storage form of
-// wire.RouteSpec; hotspots get wire.Route.
+// wire.RouteSpec; hotspots get wire.TableRoute in the route table.
 type Route struct {
 	ID  string `json:"id"`
 	Org string `json:"org"`
@@ -223,26 +223,79 @@ func (r Route) public() Route {
 	return out
 }
 
-// wire converts r to what a hotspot in region gets: the LNS for its
-// region (or the default), the DevAddr ranges and the JoinEUIs of its EUI
-// pairs, active only while the route is active, its organization is not
-// locked and it has an LNS for the region. Session key filters are never
-// sent.
-func (r Route) wire(region string, netID uint32) *wire.Route {
+// tableRoute converts r to what a hotspot in region gets (routing.md §5):
+// the LNS for its region (or the default one), the DevAddr ranges and the
+// EUI pairs as ranges, active only while the route is active, its
+// organization is not locked and it has an LNS for the region. An
+// inactive route carries only its id: nothing is forwarded on it. Session
+// key filters are never sent.
+func (r Route) tableRoute(region string, locked bool) *wire.TableRoute {
 	lns, ok := r.LNS[region]
 	if !ok {
 		lns, ok = r.LNS[defaultRegion]
 	}
-	w := &wire.Route{Id: r.ID, NetId: netID, LnsAddr: lns, MaxCopies: r.MaxCopies, Active: r.Active && !r.Locked && ok}
-	for _, d := range r.DevAddrRanges {
-		w.DevAddrs = append(w.DevAddrs, &wire.DevAddrRange{Start: uint32(d.Start), End: uint32(d.End)})
+	tr := &wire.TableRoute{Id: r.ID}
+	if !r.Active || locked || !ok {
+		return tr
 	}
-	seen := map[HexU64]bool{}
-	for _, p := range r.EUIPairs {
-		if !seen[p.JoinEUI] {
-			seen[p.JoinEUI] = true
-			w.JoinEuis = append(w.JoinEuis, &wire.EUIRange{Start: uint64(p.JoinEUI), End: uint64(p.JoinEUI)})
+	tr.Lns, tr.MaxCopies, tr.Active = lns, r.MaxCopies, true
+	for _, d := range r.DevAddrRanges {
+		tr.DevaddrRanges = append(tr.DevaddrRanges, &wire.DevAddrRange{Start: uint32(d.Start), End: uint32(d.End)})
+	}
+	tr.EuiPairs = euiPairRanges(r.EUIPairs)
+	return tr
+}
+
+// euiPairRanges turns EUI pairs into the fewest pair ranges, sorted: a
+// JoinEUI with the wildcard DevEUI 0 matches every DevEUI (and swallows
+// its other pairs), consecutive wildcard JoinEUIs share one range, and
+// consecutive DevEUIs of one JoinEUI share one range.
+func euiPairRanges(pairs []EUIPair) []*wire.EUIPairRange {
+	devs := map[uint64][]uint64{}
+	wild := map[uint64]bool{}
+	for _, p := range pairs {
+		j := uint64(p.JoinEUI)
+		if p.DevEUI == 0 {
+			wild[j] = true
+		} else {
+			devs[j] = append(devs[j], uint64(p.DevEUI))
 		}
 	}
-	return w
+	joins := make([]uint64, 0, len(devs)+len(wild))
+	for j := range wild {
+		joins = append(joins, j)
+	}
+	for j := range devs {
+		if !wild[j] {
+			joins = append(joins, j)
+		}
+	}
+	slices.Sort(joins)
+	const all = ^uint64(0)
+	var out []*wire.EUIPairRange
+	for _, j := range joins {
+		if wild[j] {
+			if n := len(out); n > 0 {
+				last := out[n-1]
+				if last.DevEui.Start == 0 && last.DevEui.End == all && last.JoinEui.End != all && last.JoinEui.End+1 == j {
+					last.JoinEui.End = j
+					continue
+				}
+			}
+			out = append(out, &wire.EUIPairRange{JoinEui: &wire.EUIRange{Start: j, End: j}, DevEui: &wire.EUIRange{Start: 0, End: all}})
+			continue
+		}
+		ds := devs[j]
+		slices.Sort(ds)
+		ds = slices.Compact(ds)
+		for i := 0; i < len(ds); {
+			k := i
+			for k+1 < len(ds) && ds[k+1] == ds[k]+1 {
+				k++
+			}
+			out = append(out, &wire.EUIPairRange{JoinEui: &wire.EUIRange{Start: j, End: j}, DevEui: &wire.EUIRange{Start: ds[i], End: ds[k]}})
+			i = k + 1
+		}
+	}
+	return out
 }

@@ -25,6 +25,7 @@ package oracle
 //	0x41    org id (UTF-8)                                JSON orgRecord
 //	0x42    DevAddr block start u32                       org id          (allocated blocks of 8 DevAddrs)
 //	0x43    org id ‖ 0x00 ‖ nonce u64                     signed OrgChange envelope (organization audit log)
+//	0x44    route table version u64                       JSON routeChange (what the version changed: route ids, payer wallets; the last routeHistoryLen kept)
 //	0x50    beacon received_ms u64 ‖ beacon id[32]        JSON pocRecord (verification outcome)
 //	0x51    hotspot[32] ‖ received_ms u64 ‖ beacon id[32] role u8 (1 beaconer, 2 witness)
 //	0x60    epoch u64                                     JSON epochRecord (state machine)
@@ -37,6 +38,11 @@ package oracle
 //	0x73    transaction signature (base58)                JSON DCPurchase (treasury transactions read, once each)
 //	0x80    maps key (package maps' layout, maps/codec.go) the coverage map's cells and hotspot activity
 //	0x81    batch seq u64                                 JSON []maps.Observation (map journal: verified coverage not yet folded into 0x80)
+//
+// The meta value route_table is table_id[16] ‖ version u64: the route table
+// hotspots get (routetable.go) is bumped in the transaction of every route
+// change, payer change and lock change (a payer's balance crossing what one
+// copy costs), and 0x44 holds what each recent version changed.
 //
 // Reports and their indexes (0x10–0x13), settled inputs (0x62–0x63) and PoC outcomes (0x50–0x51) carry a
 // Badger TTL equal to the retention setting; Badger's compaction drops them
@@ -78,6 +84,9 @@ import (
 //     ledgers per wallet (0x70–0x73): routes belong to an organization and
 //     no longer hold a balance, so version-1 routes (admin-made, owned by
 //     nobody) are dropped.
+//     Added since without a bump (older binaries ignore them, a store
+//     without them starts at version 0): the route table's meta
+//     route_table and its history 0x44 (2026-12-02).
 const SchemaVersion = 2
 
 const (
@@ -96,6 +105,7 @@ const (
 	prefixOrg         byte = 0x41
 	prefixDevAddr     byte = 0x42
 	prefixOrgLog      byte = 0x43
+	prefixRouteHist   byte = 0x44
 	prefixPoC         byte = 0x50
 	prefixPoCByHs     byte = 0x51
 	prefixEpoch       byte = 0x60
@@ -118,6 +128,7 @@ const (
 	metaDCCursor     = "dc_cursor"     // base58 signature: treasury transactions up to it are read
 	metaLastSettled  = "last_settled"  // u64: the epoch whose manifest was written last (the next one's accrual parent)
 	metaMapsSeq      = "maps_seq"      // u64: the last map journal batch written (prefixMapsJournal)
+	metaRouteTable   = "route_table"   // table_id[16] ‖ version u64: the hotspots' route table (routetable.go)
 )
 
 // migrations()[v] upgrades a store at version v to v+1. A step may write
@@ -414,6 +425,8 @@ func decodeJSON(b []byte, v any) error {
 func routeKey(id string) []byte { return append([]byte{prefixRoute}, id...) }
 
 func orgKey(id string) []byte { return append([]byte{prefixOrg}, id...) }
+
+func routeHistKey(version uint64) []byte { return u64([]byte{prefixRouteHist}, version) }
 
 func devAddrBlockKey(start uint32) []byte {
 	return binary.BigEndian.AppendUint32([]byte{prefixDevAddr}, start)

@@ -131,6 +131,12 @@ func OpenStore(dir string, retention time.Duration, log *slog.Logger) (*Store, e
 		db.Close()
 		return nil, err
 	}
+	if !opts.ReadOnly {
+		if err := db.Update(func(txn *badger.Txn) error { _, _, err := ensureRouteTableMeta(txn); return err }); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open store %s: %w", dir, err)
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopWatch, s.watchDone = cancel, make(chan struct{})
 	go func() {

@@ -23,7 +23,8 @@ const (
 
 // Config is what an oracle tells a hotspot about itself and the network:
 // its region (derived from the asserted location, never self-reported),
-// beacon cadence and the customers' routes. Sent signed by the oracle.
+// and beacon cadence. Sent signed by the oracle. Customers' routes travel
+// in the signed, versioned RouteTable (route_table.proto) instead.
 type Config struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	Hotspot         []byte                 `protobuf:"bytes,1,opt,name=hotspot,proto3" json:"hotspot,omitempty"`                                           // the hotspot this config is for
@@ -32,7 +33,6 @@ type Config struct {
 	GainDdbi        int32                  `protobuf:"varint,4,opt,name=gain_ddbi,json=gainDdbi,proto3" json:"gain_ddbi,omitempty"`                        // asserted antenna gain, dBi×10
 	BeaconIntervalS uint64                 `protobuf:"varint,5,opt,name=beacon_interval_s,json=beaconIntervalS,proto3" json:"beacon_interval_s,omitempty"` // beacon bucket length
 	DataOnly        bool                   `protobuf:"varint,6,opt,name=data_only,json=dataOnly,proto3" json:"data_only,omitempty"`                        // data-only hotspots do not beacon
-	Routes          []*Route               `protobuf:"bytes,7,rep,name=routes,proto3" json:"routes,omitempty"`
 	IssuedMs        uint64                 `protobuf:"varint,8,opt,name=issued_ms,json=issuedMs,proto3" json:"issued_ms,omitempty"`
 	// The asserted location, when asserted: the H3 res-12 cell and its
 	// centre in degrees. The hotspot has no H3 library; it passes these on
@@ -116,13 +116,6 @@ func (x *Config) GetDataOnly() bool {
 	return false
 }
 
-func (x *Config) GetRoutes() []*Route {
-	if x != nil {
-		return x.Routes
-	}
-	return nil
-}
-
 func (x *Config) GetIssuedMs() uint64 {
 	if x != nil {
 		return x.IssuedMs
@@ -151,99 +144,6 @@ func (x *Config) GetLng() float64 {
 	return 0
 }
 
-// Route sends matching uplinks to a customer's LoRaWAN network server.
-type Route struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	NetId         uint32                 `protobuf:"varint,2,opt,name=net_id,json=netId,proto3" json:"net_id,omitempty"`
-	DevAddrs      []*DevAddrRange        `protobuf:"bytes,3,rep,name=dev_addrs,json=devAddrs,proto3" json:"dev_addrs,omitempty"`
-	JoinEuis      []*EUIRange            `protobuf:"bytes,4,rep,name=join_euis,json=joinEuis,proto3" json:"join_euis,omitempty"`
-	LnsAddr       string                 `protobuf:"bytes,5,opt,name=lns_addr,json=lnsAddr,proto3" json:"lns_addr,omitempty"`        // host:port of the LNS's Semtech UDP endpoint
-	MaxCopies     uint32                 `protobuf:"varint,6,opt,name=max_copies,json=maxCopies,proto3" json:"max_copies,omitempty"` // copies of one uplink the customer buys
-	Active        bool                   `protobuf:"varint,7,opt,name=active,proto3" json:"active,omitempty"`                        // false when the route has no data credits left
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *Route) Reset() {
-	*x = Route{}
-	mi := &file_config_proto_msgTypes[1]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *Route) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*Route) ProtoMessage() {}
-
-func (x *Route) ProtoReflect() protoreflect.Message {
-	mi := &file_config_proto_msgTypes[1]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use Route.ProtoReflect.Descriptor instead.
-func (*Route) Descriptor() ([]byte, []int) {
-	return file_config_proto_rawDescGZIP(), []int{1}
-}
-
-func (x *Route) GetId() string {
-	if x != nil {
-		return x.Id
-	}
-	return ""
-}
-
-func (x *Route) GetNetId() uint32 {
-	if x != nil {
-		return x.NetId
-	}
-	return 0
-}
-
-func (x *Route) GetDevAddrs() []*DevAddrRange {
-	if x != nil {
-		return x.DevAddrs
-	}
-	return nil
-}
-
-func (x *Route) GetJoinEuis() []*EUIRange {
-	if x != nil {
-		return x.JoinEuis
-	}
-	return nil
-}
-
-func (x *Route) GetLnsAddr() string {
-	if x != nil {
-		return x.LnsAddr
-	}
-	return ""
-}
-
-func (x *Route) GetMaxCopies() uint32 {
-	if x != nil {
-		return x.MaxCopies
-	}
-	return 0
-}
-
-func (x *Route) GetActive() bool {
-	if x != nil {
-		return x.Active
-	}
-	return false
-}
-
 // DevAddrRange is an inclusive range of DevAddrs.
 type DevAddrRange struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -255,7 +155,7 @@ type DevAddrRange struct {
 
 func (x *DevAddrRange) Reset() {
 	*x = DevAddrRange{}
-	mi := &file_config_proto_msgTypes[2]
+	mi := &file_config_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -267,7 +167,7 @@ func (x *DevAddrRange) String() string {
 func (*DevAddrRange) ProtoMessage() {}
 
 func (x *DevAddrRange) ProtoReflect() protoreflect.Message {
-	mi := &file_config_proto_msgTypes[2]
+	mi := &file_config_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -280,7 +180,7 @@ func (x *DevAddrRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DevAddrRange.ProtoReflect.Descriptor instead.
 func (*DevAddrRange) Descriptor() ([]byte, []int) {
-	return file_config_proto_rawDescGZIP(), []int{2}
+	return file_config_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *DevAddrRange) GetStart() uint32 {
@@ -308,7 +208,7 @@ type EUIRange struct {
 
 func (x *EUIRange) Reset() {
 	*x = EUIRange{}
-	mi := &file_config_proto_msgTypes[3]
+	mi := &file_config_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -320,7 +220,7 @@ func (x *EUIRange) String() string {
 func (*EUIRange) ProtoMessage() {}
 
 func (x *EUIRange) ProtoReflect() protoreflect.Message {
-	mi := &file_config_proto_msgTypes[3]
+	mi := &file_config_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -333,7 +233,7 @@ func (x *EUIRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EUIRange.ProtoReflect.Descriptor instead.
 func (*EUIRange) Descriptor() ([]byte, []int) {
-	return file_config_proto_rawDescGZIP(), []int{3}
+	return file_config_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *EUIRange) GetStart() uint64 {
@@ -354,29 +254,19 @@ var File_config_proto protoreflect.FileDescriptor
 
 const file_config_proto_rawDesc = "" +
 	"\n" +
-	"\fconfig.proto\x12\x10hexfield.wire.v1\"\xc7\x02\n" +
+	"\fconfig.proto\x12\x10hexfield.wire.v1\"\x9c\x02\n" +
 	"\x06Config\x12\x18\n" +
 	"\ahotspot\x18\x01 \x01(\fR\ahotspot\x12\x16\n" +
 	"\x06region\x18\x02 \x01(\tR\x06region\x12\x1a\n" +
 	"\basserted\x18\x03 \x01(\bR\basserted\x12\x1b\n" +
 	"\tgain_ddbi\x18\x04 \x01(\x05R\bgainDdbi\x12*\n" +
 	"\x11beacon_interval_s\x18\x05 \x01(\x04R\x0fbeaconIntervalS\x12\x1b\n" +
-	"\tdata_only\x18\x06 \x01(\bR\bdataOnly\x12/\n" +
-	"\x06routes\x18\a \x03(\v2\x17.hexfield.wire.v1.RouteR\x06routes\x12\x1b\n" +
+	"\tdata_only\x18\x06 \x01(\bR\bdataOnly\x12\x1b\n" +
 	"\tissued_ms\x18\b \x01(\x04R\bissuedMs\x12\x17\n" +
 	"\ah3_cell\x18\t \x01(\x04R\x06h3Cell\x12\x10\n" +
 	"\x03lat\x18\n" +
 	" \x01(\x01R\x03lat\x12\x10\n" +
-	"\x03lng\x18\v \x01(\x01R\x03lng\"\xf6\x01\n" +
-	"\x05Route\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12\x15\n" +
-	"\x06net_id\x18\x02 \x01(\rR\x05netId\x12;\n" +
-	"\tdev_addrs\x18\x03 \x03(\v2\x1e.hexfield.wire.v1.DevAddrRangeR\bdevAddrs\x127\n" +
-	"\tjoin_euis\x18\x04 \x03(\v2\x1a.hexfield.wire.v1.EUIRangeR\bjoinEuis\x12\x19\n" +
-	"\blns_addr\x18\x05 \x01(\tR\alnsAddr\x12\x1d\n" +
-	"\n" +
-	"max_copies\x18\x06 \x01(\rR\tmaxCopies\x12\x16\n" +
-	"\x06active\x18\a \x01(\bR\x06active\"6\n" +
+	"\x03lng\x18\v \x01(\x01R\x03lngJ\x04\b\a\x10\b\"6\n" +
 	"\fDevAddrRange\x12\x14\n" +
 	"\x05start\x18\x01 \x01(\rR\x05start\x12\x10\n" +
 	"\x03end\x18\x02 \x01(\rR\x03end\"2\n" +
@@ -396,22 +286,18 @@ func file_config_proto_rawDescGZIP() []byte {
 	return file_config_proto_rawDescData
 }
 
-var file_config_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_config_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_config_proto_goTypes = []any{
 	(*Config)(nil),       // 0: hexfield.wire.v1.Config
-	(*Route)(nil),        // 1: hexfield.wire.v1.Route
-	(*DevAddrRange)(nil), // 2: hexfield.wire.v1.DevAddrRange
-	(*EUIRange)(nil),     // 3: hexfield.wire.v1.EUIRange
+	(*DevAddrRange)(nil), // 1: hexfield.wire.v1.DevAddrRange
+	(*EUIRange)(nil),     // 2: hexfield.wire.v1.EUIRange
 }
 var file_config_proto_depIdxs = []int32{
-	1, // 0: hexfield.wire.v1.Config.routes:type_name -> hexfield.wire.v1.Route
-	2, // 1: hexfield.wire.v1.Route.dev_addrs:type_name -> hexfield.wire.v1.DevAddrRange
-	3, // 2: hexfield.wire.v1.Route.join_euis:type_name -> hexfield.wire.v1.EUIRange
-	3, // [3:3] is the sub-list for method output_type
-	3, // [3:3] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	0, // [0:0] is the sub-list for method output_type
+	0, // [0:0] is the sub-list for method input_type
+	0, // [0:0] is the sub-list for extension type_name
+	0, // [0:0] is the sub-list for extension extendee
+	0, // [0:0] is the sub-list for field type_name
 }
 
 func init() { file_config_proto_init() }
@@ -425,7 +311,7 @@ func file_config_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_config_proto_rawDesc), len(file_config_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   3,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

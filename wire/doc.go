@@ -36,7 +36,10 @@
 //
 // A hotspot opens with a Hello, then sends Submit frames (an envelope plus
 // its outbox hold time) and requests; the oracle answers each with an Ack,
-// or with a signed Entropy or Config (frame.go, frame.proto).
+// or with a signed Entropy or Config (frame.go, frame.proto). A
+// RouteTableRequest is answered with RouteTableUnchanged or with a signed
+// RouteTable, full or incremental, in RouteTableChunk frames
+// (route_table.go).
 package wire
 
 //go:generate make -C .. proto
@@ -49,5 +52,9 @@ package wire
 //     entropy, config, hello, ack, onboarding and location assertion.
 //     Added since without a bump (new kinds, nothing existing changed):
 //     organization changes, data-credit grants and maker approvals
-//     (2026-12-01), carried over the oracle's HTTP API.
+//     (2026-12-01), carried over the oracle's HTTP API; the signed,
+//     versioned route table (RouteTableRequest and its answers,
+//     KIND_ROUTE_TABLE, 2026-12-02), which replaces Config's routes
+//     (field 7, now reserved: an older hotspot gets a Config without
+//     routes and forwards with the table it has).
 const ProtocolVersion = 1

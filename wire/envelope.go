@@ -34,6 +34,7 @@ import (
 //	KIND_ORG_CHANGE       "hexfield-v1/org_change\x00"
 //	KIND_DC_GRANT         "hexfield-v1/dc_grant\x00"
 //	KIND_MAKER_APPROVAL   "hexfield-v1/maker_approval\x00"
+//	KIND_ROUTE_TABLE      "hexfield-v1/route_table\x00"
 //
 // They are fixed text, not derived from the enum names, so renaming an enum
 // value never changes what was signed. KIND_UNSPECIFIED and unknown kinds
@@ -71,6 +72,8 @@ func domainTag(k Kind) (string, bool) {
 		return "hexfield-v1/dc_grant\x00", true
 	case Kind_KIND_MAKER_APPROVAL:
 		return "hexfield-v1/maker_approval\x00", true
+	case Kind_KIND_ROUTE_TABLE:
+		return "hexfield-v1/route_table\x00", true
 	}
 	return "", false
 }

@@ -39,6 +39,7 @@ const (
 	Kind_KIND_ORG_CHANGE      Kind = 9
 	Kind_KIND_DC_GRANT        Kind = 10
 	Kind_KIND_MAKER_APPROVAL  Kind = 11
+	Kind_KIND_ROUTE_TABLE     Kind = 12
 )
 
 // Enum value maps for Kind.
@@ -56,6 +57,7 @@ var (
 		9:  "KIND_ORG_CHANGE",
 		10: "KIND_DC_GRANT",
 		11: "KIND_MAKER_APPROVAL",
+		12: "KIND_ROUTE_TABLE",
 	}
 	Kind_value = map[string]int32{
 		"KIND_UNSPECIFIED":     0,
@@ -70,6 +72,7 @@ var (
 		"KIND_ORG_CHANGE":      9,
 		"KIND_DC_GRANT":        10,
 		"KIND_MAKER_APPROVAL":  11,
+		"KIND_ROUTE_TABLE":     12,
 	}
 )
 
@@ -180,7 +183,7 @@ const file_envelope_proto_rawDesc = "" +
 	"\x04kind\x18\x01 \x01(\x0e2\x16.hexfield.wire.v1.KindR\x04kind\x12\x16\n" +
 	"\x06signer\x18\x02 \x01(\fR\x06signer\x12\x12\n" +
 	"\x04body\x18\x03 \x01(\fR\x04body\x12\x1c\n" +
-	"\tsignature\x18\x04 \x01(\fR\tsignature*\x85\x02\n" +
+	"\tsignature\x18\x04 \x01(\fR\tsignature*\x9b\x02\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12KIND_BEACON_REPORT\x10\x01\x12\x17\n" +
@@ -195,7 +198,8 @@ const file_envelope_proto_rawDesc = "" +
 	"\x0fKIND_ORG_CHANGE\x10\t\x12\x11\n" +
 	"\rKIND_DC_GRANT\x10\n" +
 	"\x12\x17\n" +
-	"\x13KIND_MAKER_APPROVAL\x10\vB#Z!github.com/hexfield/hexfield/wireb\x06proto3"
+	"\x13KIND_MAKER_APPROVAL\x10\v\x12\x14\n" +
+	"\x10KIND_ROUTE_TABLE\x10\fB#Z!github.com/hexfield/hexfield/wireb\x06proto3"
 
 var (
 	file_envelope_proto_rawDescOnce sync.Once

@@ -84,6 +84,7 @@ func TestDomainTags(t *testing.T) {
 		Kind_KIND_ORG_CHANGE:      "hexfield-v1/org_change\x00",
 		Kind_KIND_DC_GRANT:        "hexfield-v1/dc_grant\x00",
 		Kind_KIND_MAKER_APPROVAL:  "hexfield-v1/maker_approval\x00",
+		Kind_KIND_ROUTE_TABLE:     "hexfield-v1/route_table\x00",
 	}
 	// Every kind in the enum but UNSPECIFIED has a tag.
 	for v := range Kind_name {

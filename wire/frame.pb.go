@@ -34,6 +34,9 @@ type Frame struct {
 	//	*Frame_Entropy
 	//	*Frame_ConfigRequest
 	//	*Frame_Config
+	//	*Frame_RouteTableRequest
+	//	*Frame_RouteTableChunk
+	//	*Frame_RouteTableUnchanged
 	Msg           isFrame_Msg `protobuf_oneof:"msg"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -139,6 +142,33 @@ func (x *Frame) GetConfig() *Envelope {
 	return nil
 }
 
+func (x *Frame) GetRouteTableRequest() *RouteTableRequest {
+	if x != nil {
+		if x, ok := x.Msg.(*Frame_RouteTableRequest); ok {
+			return x.RouteTableRequest
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetRouteTableChunk() *RouteTableChunk {
+	if x != nil {
+		if x, ok := x.Msg.(*Frame_RouteTableChunk); ok {
+			return x.RouteTableChunk
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetRouteTableUnchanged() *RouteTableUnchanged {
+	if x != nil {
+		if x, ok := x.Msg.(*Frame_RouteTableUnchanged); ok {
+			return x.RouteTableUnchanged
+		}
+	}
+	return nil
+}
+
 type isFrame_Msg interface {
 	isFrame_Msg()
 }
@@ -171,6 +201,18 @@ type Frame_Config struct {
 	Config *Envelope `protobuf:"bytes,7,opt,name=config,proto3,oneof"` // a signed Config
 }
 
+type Frame_RouteTableRequest struct {
+	RouteTableRequest *RouteTableRequest `protobuf:"bytes,8,opt,name=route_table_request,json=routeTableRequest,proto3,oneof"`
+}
+
+type Frame_RouteTableChunk struct {
+	RouteTableChunk *RouteTableChunk `protobuf:"bytes,9,opt,name=route_table_chunk,json=routeTableChunk,proto3,oneof"` // part of a signed RouteTable
+}
+
+type Frame_RouteTableUnchanged struct {
+	RouteTableUnchanged *RouteTableUnchanged `protobuf:"bytes,10,opt,name=route_table_unchanged,json=routeTableUnchanged,proto3,oneof"`
+}
+
 func (*Frame_Hello) isFrame_Msg() {}
 
 func (*Frame_Submit) isFrame_Msg() {}
@@ -184,6 +226,12 @@ func (*Frame_Entropy) isFrame_Msg() {}
 func (*Frame_ConfigRequest) isFrame_Msg() {}
 
 func (*Frame_Config) isFrame_Msg() {}
+
+func (*Frame_RouteTableRequest) isFrame_Msg() {}
+
+func (*Frame_RouteTableChunk) isFrame_Msg() {}
+
+func (*Frame_RouteTableUnchanged) isFrame_Msg() {}
 
 // Submit carries one signed report and how long it waited in the hotspot's
 // outbox. The hold time is outside the signature, for the oracle's metrics.
@@ -317,7 +365,7 @@ var File_frame_proto protoreflect.FileDescriptor
 
 const file_frame_proto_rawDesc = "" +
 	"\n" +
-	"\vframe.proto\x12\x10hexfield.wire.v1\x1a\x0eenvelope.proto\x1a\tack.proto\x1a\vhello.proto\"\xa3\x03\n" +
+	"\vframe.proto\x12\x10hexfield.wire.v1\x1a\x0eenvelope.proto\x1a\tack.proto\x1a\vhello.proto\x1a\x11route_table.proto\"\xa8\x05\n" +
 	"\x05Frame\x12/\n" +
 	"\x05hello\x18\x01 \x01(\v2\x17.hexfield.wire.v1.HelloH\x00R\x05hello\x122\n" +
 	"\x06submit\x18\x02 \x01(\v2\x18.hexfield.wire.v1.SubmitH\x00R\x06submit\x12)\n" +
@@ -325,7 +373,11 @@ const file_frame_proto_rawDesc = "" +
 	"\x0fentropy_request\x18\x04 \x01(\v2 .hexfield.wire.v1.EntropyRequestH\x00R\x0eentropyRequest\x126\n" +
 	"\aentropy\x18\x05 \x01(\v2\x1a.hexfield.wire.v1.EnvelopeH\x00R\aentropy\x12H\n" +
 	"\x0econfig_request\x18\x06 \x01(\v2\x1f.hexfield.wire.v1.ConfigRequestH\x00R\rconfigRequest\x124\n" +
-	"\x06config\x18\a \x01(\v2\x1a.hexfield.wire.v1.EnvelopeH\x00R\x06configB\x05\n" +
+	"\x06config\x18\a \x01(\v2\x1a.hexfield.wire.v1.EnvelopeH\x00R\x06config\x12U\n" +
+	"\x13route_table_request\x18\b \x01(\v2#.hexfield.wire.v1.RouteTableRequestH\x00R\x11routeTableRequest\x12O\n" +
+	"\x11route_table_chunk\x18\t \x01(\v2!.hexfield.wire.v1.RouteTableChunkH\x00R\x0frouteTableChunk\x12[\n" +
+	"\x15route_table_unchanged\x18\n" +
+	" \x01(\v2%.hexfield.wire.v1.RouteTableUnchangedH\x00R\x13routeTableUnchangedB\x05\n" +
 	"\x03msg\"=\n" +
 	"\x06Submit\x12\x1a\n" +
 	"\benvelope\x18\x01 \x01(\fR\benvelope\x12\x17\n" +
@@ -347,27 +399,33 @@ func file_frame_proto_rawDescGZIP() []byte {
 
 var file_frame_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_frame_proto_goTypes = []any{
-	(*Frame)(nil),          // 0: hexfield.wire.v1.Frame
-	(*Submit)(nil),         // 1: hexfield.wire.v1.Submit
-	(*EntropyRequest)(nil), // 2: hexfield.wire.v1.EntropyRequest
-	(*ConfigRequest)(nil),  // 3: hexfield.wire.v1.ConfigRequest
-	(*Hello)(nil),          // 4: hexfield.wire.v1.Hello
-	(*Ack)(nil),            // 5: hexfield.wire.v1.Ack
-	(*Envelope)(nil),       // 6: hexfield.wire.v1.Envelope
+	(*Frame)(nil),               // 0: hexfield.wire.v1.Frame
+	(*Submit)(nil),              // 1: hexfield.wire.v1.Submit
+	(*EntropyRequest)(nil),      // 2: hexfield.wire.v1.EntropyRequest
+	(*ConfigRequest)(nil),       // 3: hexfield.wire.v1.ConfigRequest
+	(*Hello)(nil),               // 4: hexfield.wire.v1.Hello
+	(*Ack)(nil),                 // 5: hexfield.wire.v1.Ack
+	(*Envelope)(nil),            // 6: hexfield.wire.v1.Envelope
+	(*RouteTableRequest)(nil),   // 7: hexfield.wire.v1.RouteTableRequest
+	(*RouteTableChunk)(nil),     // 8: hexfield.wire.v1.RouteTableChunk
+	(*RouteTableUnchanged)(nil), // 9: hexfield.wire.v1.RouteTableUnchanged
 }
 var file_frame_proto_depIdxs = []int32{
-	4, // 0: hexfield.wire.v1.Frame.hello:type_name -> hexfield.wire.v1.Hello
-	1, // 1: hexfield.wire.v1.Frame.submit:type_name -> hexfield.wire.v1.Submit
-	5, // 2: hexfield.wire.v1.Frame.ack:type_name -> hexfield.wire.v1.Ack
-	2, // 3: hexfield.wire.v1.Frame.entropy_request:type_name -> hexfield.wire.v1.EntropyRequest
-	6, // 4: hexfield.wire.v1.Frame.entropy:type_name -> hexfield.wire.v1.Envelope
-	3, // 5: hexfield.wire.v1.Frame.config_request:type_name -> hexfield.wire.v1.ConfigRequest
-	6, // 6: hexfield.wire.v1.Frame.config:type_name -> hexfield.wire.v1.Envelope
-	7, // [7:7] is the sub-list for method output_type
-	7, // [7:7] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	4,  // 0: hexfield.wire.v1.Frame.hello:type_name -> hexfield.wire.v1.Hello
+	1,  // 1: hexfield.wire.v1.Frame.submit:type_name -> hexfield.wire.v1.Submit
+	5,  // 2: hexfield.wire.v1.Frame.ack:type_name -> hexfield.wire.v1.Ack
+	2,  // 3: hexfield.wire.v1.Frame.entropy_request:type_name -> hexfield.wire.v1.EntropyRequest
+	6,  // 4: hexfield.wire.v1.Frame.entropy:type_name -> hexfield.wire.v1.Envelope
+	3,  // 5: hexfield.wire.v1.Frame.config_request:type_name -> hexfield.wire.v1.ConfigRequest
+	6,  // 6: hexfield.wire.v1.Frame.config:type_name -> hexfield.wire.v1.Envelope
+	7,  // 7: hexfield.wire.v1.Frame.route_table_request:type_name -> hexfield.wire.v1.RouteTableRequest
+	8,  // 8: hexfield.wire.v1.Frame.route_table_chunk:type_name -> hexfield.wire.v1.RouteTableChunk
+	9,  // 9: hexfield.wire.v1.Frame.route_table_unchanged:type_name -> hexfield.wire.v1.RouteTableUnchanged
+	10, // [10:10] is the sub-list for method output_type
+	10, // [10:10] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_frame_proto_init() }
@@ -378,6 +436,7 @@ func file_frame_proto_init() {
 	file_envelope_proto_init()
 	file_ack_proto_init()
 	file_hello_proto_init()
+	file_route_table_proto_init()
 	file_frame_proto_msgTypes[0].OneofWrappers = []any{
 		(*Frame_Hello)(nil),
 		(*Frame_Submit)(nil),
@@ -386,6 +445,9 @@ func file_frame_proto_init() {
 		(*Frame_Entropy)(nil),
 		(*Frame_ConfigRequest)(nil),
 		(*Frame_Config)(nil),
+		(*Frame_RouteTableRequest)(nil),
+		(*Frame_RouteTableChunk)(nil),
+		(*Frame_RouteTableUnchanged)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

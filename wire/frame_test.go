@@ -53,6 +53,21 @@ var frameVectors = []struct {
 		&Frame{Msg: &Frame_Config{Config: &Envelope{Kind: Kind_KIND_CONFIG}}},
 		"00000004" + "3a02" + "0805",
 	},
+	{
+		"route table request",
+		&Frame{Msg: &Frame_RouteTableRequest{RouteTableRequest: &RouteTableRequest{Version: 7}}},
+		"00000004" + "4202" + "1007",
+	},
+	{
+		"route table chunk",
+		&Frame{Msg: &Frame_RouteTableChunk{RouteTableChunk: &RouteTableChunk{Size: 1, Data: []byte{5}}}},
+		"00000007" + "4a05" + "0801" + "120105",
+	},
+	{
+		"route table unchanged",
+		&Frame{Msg: &Frame_RouteTableUnchanged{RouteTableUnchanged: &RouteTableUnchanged{Version: 1}}},
+		"00000004" + "5202" + "1001",
+	},
 }
 
 func TestFrameGolden(t *testing.T) {

@@ -58,7 +58,7 @@ func allGolden() []golden {
 	var all []golden
 	for _, vs := range [][]golden{ackVectors, beaconReportVectors, witnessReportVectors, packetReportVectors,
 		entropyVectors, configVectors, helloVectors, registryVectors, envelopeVectors, frameMessageVectors, cosignVectors,
-		orgChangeVectors, dcGrantVectors, makerApprovalVectors} {
+		orgChangeVectors, dcGrantVectors, makerApprovalVectors, routeTableVectors} {
 		all = append(all, vs...)
 	}
 	for _, fv := range frameVectors {
@@ -70,11 +70,12 @@ func allGolden() []golden {
 // fuzzTypes is every message type on the wire.
 func fuzzTypes() []proto.Message {
 	return []proto.Message{
-		&Ack{}, &BeaconReport{}, &WitnessReport{}, &PacketReport{}, &Entropy{}, &Config{}, &Route{},
+		&Ack{}, &BeaconReport{}, &WitnessReport{}, &PacketReport{}, &Entropy{}, &Config{},
 		&DevAddrRange{}, &EUIRange{}, &Hello{}, &Onboard{}, &AssertLocation{}, &Envelope{}, &Frame{},
 		&Submit{}, &EntropyRequest{}, &ConfigRequest{}, &CosignRequest{}, &CosignResponse{},
 		&OrgChange{}, &OrgCreate{}, &DevAddrBlocks{}, &RouteSpec{}, &LNSEndpoint{}, &EUIPair{}, &SessionKeyFilter{},
-		&DCGrant{}, &MakerApproval{},
+		&DCGrant{}, &MakerApproval{}, &RouteTableRequest{}, &RouteTable{}, &TableRoute{}, &EUIPairRange{},
+		&RouteTableChunk{}, &RouteTableUnchanged{},
 	}
 }
 
