@@ -49,6 +49,8 @@ var gamingOnly = flag.String("gaming.only", "", "run only the scenarios whose na
 
 var gamingFull = flag.Bool("gaming.full", false, "run the whole adversarial suite with every seed and print its table (make gaming)")
 
+var gamingSeeds = flag.Int("gaming.seeds", 0, "with -gaming.only: run this many seeds (1, 2, …) instead of one")
+
 type gameMode int
 
 const (
@@ -329,6 +331,12 @@ func TestGaming(t *testing.T) {
 		seeds = []uint64{1, 2, 3}
 	} else if testing.Short() {
 		t.Skip("slow")
+	}
+	if *gamingSeeds > 0 && *gamingOnly != "" {
+		seeds = nil
+		for i := range *gamingSeeds {
+			seeds = append(seeds, uint64(i+1))
+		}
 	}
 	var table strings.Builder
 	fmt.Fprintf(&table, "%-28s %-10s %-5s %-44s %9s %9s\n", "scenario", "class", "seeds", "caught by", "withheld", "honest")

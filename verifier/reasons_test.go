@@ -383,6 +383,7 @@ func TestReasonNames(t *testing.T) {
 		{ReasonAntennaSplit, 30, "antenna_split", "H"},
 		{ReasonExcessTxPower, 31, "excess_tx_power", "H"},
 		{ReasonUnheard, 32, "unheard", "H"},
+		{ReasonUntrusted, 33, "untrusted", "H"},
 	}
 	if len(cases) != NumReasons {
 		t.Fatalf("%d cases for %d reasons", len(cases), NumReasons)

@@ -1,0 +1,336 @@
+package verifier
+
+import "slices"
+
+// The [hx] trust propagation (reason untrusted, 33, scope H).
+//
+// The weakness it closes: a ring of identities whose reports of each other
+// are forged to be physically consistent (log-distance loss at the
+// asserted distance, stable per-pair shadowing, fading, full reciprocity)
+// produces no radio evidence where no honest hotspot could hear it: in
+// empty land, around a village smaller than the ring, or joined to a town
+// by a single real radio (an insider) that files reports for it, possibly
+// relaying honest beacons to it over the internet (a wormhole). The
+// statistical detectors see a healthy network there. What the attacker
+// cannot forge cheaply is a tie to the rest of the network: a link heard
+// both ways with a real hotspot needs a real radio in radio range of it.
+//
+// The rule, over the detector window's valid events:
+//
+//  1. Ties. Two hotspots are tied when each heard the other's valid
+//     beacons (at least one valid event each way) and their link has at
+//     least EdgeEvents valid events. Path loss is reciprocal, so a real
+//     link is heard both ways; what a wormhole relays into a ring is
+//     heard one way only (nobody hears the ring's beacons), and so are
+//     the reports of one-way forgers.
+//  2. Seeds. Trust starts in the largest connected component of the ties
+//     (ties: the one with the lowest-keyed member), and in every component
+//     holding one of the public TrustAnchors (oracle-known hotspots, e.g.
+//     checked on site). Inside a seeded component the root is its largest
+//     biconnected block: the part of the network that stays connected when
+//     any single hotspot is removed.
+//  3. Propagation with a cap per cut. Trust flows from the root block
+//     through the ties; a hotspot whose removal cuts a part of the
+//     component off from the root (an articulation point) carries trust
+//     for at most TrustCutMax hotspots behind it. A part of more than
+//     TrustCutMax hotspots behind one hotspot is not trusted, however
+//     many ties it has inside: it is exactly what an insider with a ring
+//     behind it looks like, and what the insider's vouching is worth does
+//     not grow with the ring.
+//  4. What is not trusted is grouped by all its valid events (one-way ones
+//     included) among untrusted hotspots; a group of more than TrustCutMax
+//     hotspots is flagged untrusted, all of it. A smaller group keeps its
+//     rewards: an honest hamlet behind a ridge, or a hotspot only heard one
+//     way at the edge of the network, cannot be told from a small ring.
+//
+// The limits, published with the rule: a ring of at most TrustCutMax
+// identities (per insider) is not caught; a ring joined by two or more
+// insiders whose links it shares is in the root block; and an honest town
+// of more than TrustCutMax hotspots that is not joined to the largest
+// component (an island, a valley behind a ridge), or hangs from it by a
+// single hotspot, is flagged unless one of its hotspots is a trust
+// anchor. Operators list one anchor per such town.
+//
+// Everything is computed on site indices (registry key order) with sorted
+// adjacency lists, so the result depends on the inputs only.
+func (e *engine) untrusted(evs []event) []int32 {
+	d := e.p.Detectors
+	n := len(e.reg.sites)
+	// valid events per directed link, as (beaconer, witness) keys
+	type dirKey struct{ b, w int32 }
+	keys := make([]dirKey, 0, len(evs))
+	for i := range evs {
+		if ev := &evs[i]; ev.valid && ev.b != ev.w {
+			keys = append(keys, dirKey{ev.b, ev.w})
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	slices.SortFunc(keys, func(x, y dirKey) int {
+		if x.b != y.b {
+			return int(x.b - y.b)
+		}
+		return int(x.w - y.w)
+	})
+	type link struct {
+		b, w int32
+		n    int32
+	}
+	var links []link // unique directed links, sorted
+	for i := 0; i < len(keys); {
+		j := i + 1
+		for j < len(keys) && keys[j] == keys[i] {
+			j++
+		}
+		links = append(links, link{keys[i].b, keys[i].w, int32(j - i)})
+		i = j
+	}
+	count := func(b, w int32) int32 {
+		k, ok := slices.BinarySearchFunc(links, dirKey{b, w}, func(l link, t dirKey) int {
+			if l.b != t.b {
+				return int(l.b - t.b)
+			}
+			return int(l.w - t.w)
+		})
+		if !ok {
+			return 0
+		}
+		return links[k].n
+	}
+	// ties (two-way) and links (any way), both as sorted adjacency lists
+	var tieDeg, anyDeg = make([]int32, n+1), make([]int32, n+1)
+	var ties, anys []tieEdge
+	for _, l := range links {
+		back := count(l.w, l.b)
+		if back > 0 && l.b < l.w && int(l.n+back) >= d.EdgeEvents {
+			ties = append(ties, tieEdge{l.b, l.w})
+		}
+		if back == 0 || l.b < l.w {
+			anys = append(anys, tieEdge{l.b, l.w})
+		}
+	}
+	tieAdj := csr(n, ties, tieDeg)
+	anyAdj := csr(n, anys, anyDeg)
+	nbrs := func(start []int32, adj []int32, u int32) []int32 { return adj[start[u]:start[u+1]] }
+
+	// components of the ties
+	comp := make([]int32, n)
+	for i := range comp {
+		comp[i] = -1
+	}
+	var compSize []int32
+	var queue []int32
+	for s := range int32(n) {
+		if comp[s] >= 0 || tieDeg[s+1] == tieDeg[s] {
+			continue
+		}
+		c := int32(len(compSize))
+		comp[s] = c
+		queue = append(queue[:0], s)
+		size := int32(0)
+		for len(queue) > 0 {
+			u := queue[len(queue)-1]
+			queue = queue[:len(queue)-1]
+			size++
+			for _, v := range nbrs(tieDeg, tieAdj, u) {
+				if comp[v] < 0 {
+					comp[v] = c
+					queue = append(queue, v)
+				}
+			}
+		}
+		compSize = append(compSize, size)
+	}
+	seeded := make([]bool, len(compSize))
+	largest := int32(-1)
+	for c, sz := range compSize {
+		if largest < 0 || sz > compSize[largest] {
+			largest = int32(c) // components are numbered by their lowest member
+		}
+	}
+	if largest >= 0 {
+		seeded[largest] = true
+	}
+	for _, k := range d.TrustAnchors {
+		if i, ok := e.reg.index[k]; ok && comp[i] >= 0 {
+			seeded[comp[i]] = true
+		}
+	}
+	trusted := make([]bool, n)
+	bd := &blockDFS{start: tieDeg, adj: tieAdj, disc: make([]int32, n), low: make([]int32, n)}
+	for i := range bd.disc {
+		bd.disc[i], bd.low[i] = -1, -1
+	}
+	done := make([]bool, len(compSize))
+	for s := range int32(n) {
+		if c := comp[s]; c >= 0 && seeded[c] && !done[c] {
+			done[c] = true
+			e.trustFrom(bd, s, trusted)
+		}
+	}
+
+	// group the untrusted by any valid event among them; flag big groups
+	group := make([]int32, n)
+	for i := range group {
+		group[i] = -1
+	}
+	var out []int32
+	var members []int32
+	g := int32(0)
+	for s := range int32(n) {
+		if trusted[s] || group[s] >= 0 || anyDeg[s+1] == anyDeg[s] {
+			continue
+		}
+		group[s] = g
+		queue = append(queue[:0], s)
+		members = members[:0]
+		for len(queue) > 0 {
+			u := queue[len(queue)-1]
+			queue = queue[:len(queue)-1]
+			members = append(members, u)
+			for _, v := range nbrs(anyDeg, anyAdj, u) {
+				if !trusted[v] && group[v] < 0 {
+					group[v] = g
+					queue = append(queue, v)
+				}
+			}
+		}
+		g++
+		if len(members) > d.TrustCutMax {
+			out = append(out, members...)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// csr builds undirected adjacency lists from edges: start has n+1 entries
+// (start[u]..start[u+1] index the returned list), neighbours sorted.
+func csr(n int, edges []tieEdge, start []int32) []int32 {
+	for _, t := range edges {
+		start[t.u+1]++
+		start[t.v+1]++
+	}
+	for s := range n {
+		start[s+1] += start[s]
+	}
+	adj := make([]int32, start[n])
+	next := slices.Clone(start[:n])
+	for _, t := range edges {
+		adj[next[t.u]] = t.v
+		next[t.u]++
+		adj[next[t.v]] = t.u
+		next[t.v]++
+	}
+	for s := range n {
+		slices.Sort(adj[start[s]:start[s+1]])
+	}
+	return adj
+}
+
+type tieEdge struct{ u, v int32 }
+
+// blockDFS is an iterative depth-first search over the ties that finds
+// where subtrees hang from a single vertex (Tarjan's biconnected blocks).
+type blockDFS struct {
+	start, adj []int32
+	disc, low  []int32 // -1: not discovered
+	order      []int32 // vertices by discovery time
+	stack      []int32
+}
+
+type dfsFrame struct{ u, parent, next int32 }
+
+// run searches the component of root. For every tree edge (p, u) where
+// u's subtree hangs from p (no back edge from it above p), visit gets p,
+// u, the block's vertices other than p (those discovered since u and not
+// yet given to an earlier visit) and the discovery-time interval
+// [lo, hi) of u's whole subtree (order[lo:hi]).
+func (b *blockDFS) run(root int32, visit func(p, u int32, block []int32, lo, hi int32)) {
+	for _, v := range b.order {
+		b.disc[v], b.low[v] = -1, -1
+	}
+	b.order = append(b.order[:0], root)
+	b.disc[root], b.low[root] = 0, 0
+	b.stack = append(b.stack[:0], root)
+	frames := []dfsFrame{{root, -1, b.start[root]}}
+	for len(frames) > 0 {
+		f := &frames[len(frames)-1]
+		if f.next < b.start[f.u+1] {
+			v := b.adj[f.next]
+			f.next++
+			if v == f.parent {
+				continue
+			}
+			if dv := b.disc[v]; dv >= 0 {
+				b.low[f.u] = min(b.low[f.u], dv)
+				continue
+			}
+			t := int32(len(b.order))
+			b.disc[v], b.low[v] = t, t
+			b.order = append(b.order, v)
+			b.stack = append(b.stack, v)
+			frames = append(frames, dfsFrame{v, f.u, b.start[v]})
+			continue
+		}
+		u, p := f.u, f.parent
+		frames = frames[:len(frames)-1]
+		if p < 0 {
+			break
+		}
+		b.low[p] = min(b.low[p], b.low[u])
+		if b.low[u] >= b.disc[p] {
+			k := len(b.stack) - 1
+			for b.stack[k] != u {
+				k--
+			}
+			visit(p, u, b.stack[k:], b.disc[u], int32(len(b.order)))
+			b.stack = b.stack[:k]
+		}
+	}
+}
+
+// trustFrom marks the trusted hotspots of the component of s in the ties:
+// the root block (its largest biconnected block; ties: the first found)
+// and everything reachable from it except the parts of more than
+// TrustCutMax hotspots that hang from it by a single hotspot.
+func (e *engine) trustFrom(b *blockDFS, s int32, trusted []bool) {
+	cutMax := int32(e.p.Detectors.TrustCutMax)
+	// Pass 1: the blocks, to find the largest one.
+	var rootBlock []int32
+	b.run(s, func(p, _ int32, block []int32, _, _ int32) {
+		if len(block)+1 > len(rootBlock) {
+			rootBlock = append(append(rootBlock[:0], p), block...)
+		}
+	})
+	if len(rootBlock) == 0 {
+		return
+	}
+	// Pass 2: from the root block's lowest vertex. A subtree that hangs
+	// from any vertex is cut off from the root block by that vertex, except
+	// at the root the one subtree whose first vertex is in the root block
+	// (it holds the rest of the block).
+	root := slices.Min(rootBlock)
+	inRoot := make(map[int32]bool, len(rootBlock))
+	for _, v := range rootBlock {
+		inRoot[v] = true
+	}
+	var cut [][2]int32
+	b.run(root, func(p, u int32, _ []int32, lo, hi int32) {
+		if p == root && inRoot[u] {
+			return
+		}
+		if hi-lo > cutMax {
+			cut = append(cut, [2]int32{lo, hi})
+		}
+	})
+	for _, v := range b.order {
+		trusted[v] = true
+	}
+	for _, c := range cut {
+		for _, v := range b.order[c[0]:c[1]] {
+			trusted[v] = false
+		}
+	}
+}
