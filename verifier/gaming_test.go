@@ -81,6 +81,17 @@ type gameScenario struct {
 	// goal: the suite asserts the goals for it (≥ 95 % withheld,
 	// ≤ 1 % honest loss); the others are measured and reported.
 	goal bool
+	// anchor: the first honest hotspot is a public trust anchor
+	// (Detectors.TrustAnchors), as an oracle-known hotspot of the town.
+	anchor bool
+}
+
+// buildIn places the scenario's hotspots and applies its parameters.
+func (sc *gameScenario) buildIn(g *game) {
+	sc.build(g)
+	if sc.anchor && len(g.honest) > 0 {
+		g.p.Detectors.TrustAnchors = []wire.PublicKey{g.honest[0].key}
+	}
 }
 
 const gLat, gLng = 47.3769, 8.5417
@@ -253,11 +264,11 @@ func playScenario(tb testing.TB, sc *gameScenario, seed uint64) gameFigures {
 	f := gameFigures{caught: map[string]int{}}
 	if sc.honest {
 		off := newGame(tb, sc, seed, modeBase)
-		sc.build(off)
+		sc.buildIn(off)
 		off.p.Detectors.Disabled = true
 		base := off.run(tb)
 		on := newGame(tb, sc, seed, modeBase)
-		sc.build(on)
+		sc.buildIn(on)
 		att := on.run(tb)
 		for _, h := range on.honest {
 			b, a := base.shares[h.key], att.shares[h.key]
@@ -273,10 +284,10 @@ func playScenario(tb testing.TB, sc *gameScenario, seed uint64) gameFigures {
 		return f
 	}
 	ag := newGame(tb, sc, seed, modeAttack)
-	sc.build(ag)
+	sc.buildIn(ag)
 	att := ag.run(tb)
 	fg := newGame(tb, sc, seed, modeFair)
-	sc.build(fg)
+	sc.buildIn(fg)
 	fg.fairHardware()
 	fair := fg.run(tb)
 
@@ -436,29 +447,72 @@ var gameScenarios = []gameScenario{
 		}},
 
 	// 1. spoof rings
-	{name: "ring empty land", class: "ring", fast: true,
+	{name: "ring empty land", class: "ring", fast: true, goal: true,
 		build: func(g *game) { g.suburb("h", gLat, gLng, 7, 1700); g.ring(8, 25_000, 1500, ringOpts{}) }},
+	{name: "ring empty land 12, 60 km", class: "ring", goal: true,
+		build: func(g *game) { g.suburb("h", gLat, gLng, 7, 1700); g.ring(12, 60_000, 2500, ringOpts{}) }},
+	{name: "ring empty land 5 (cap+1)", class: "ring", goal: true,
+		build: func(g *game) { g.suburb("h", gLat, gLng, 7, 1700); g.ring(5, 30_000, 1200, ringOpts{}) }},
 	{name: "ring in town", class: "ring", goal: true,
 		build: func(g *game) { g.suburb("h", gLat, gLng, 7, 1700); g.ring(6, 0, 1800, ringOpts{}) }},
 	{name: "ring beside town", class: "ring", goal: true,
 		build: func(g *game) { g.suburb("h", gLat, gLng, 7, 1700); g.ring(6, 6500, 1200, ringOpts{}) }},
-	{name: "ring around village", class: "ring", fast: true,
+	{name: "ring around village", class: "ring", fast: true, goal: true,
 		build: func(g *game) {
 			g.suburb("h", gLat, gLng, 7, 1700)
 			vLat, vLng := offset(gLat, gLng, 20_000, 90)
 			g.suburb("v", vLat, vLng, 2, 1200)
 			g.ringAt(8, vLat, vLng, 1800, ringOpts{})
 		}},
-	{name: "ring sparse", class: "ring",
+	{name: "ring 6 around hamlet of 3", class: "ring", goal: true,
+		build: func(g *game) {
+			g.suburb("h", gLat, gLng, 7, 1700)
+			vLat, vLng := offset(gLat, gLng, 18_000, 200)
+			g.honestAdd("ham0", vLat, vLng)
+			for i, deg := range []float64{60, 150} {
+				la, ln := offset(vLat, vLng, 1100, deg)
+				g.honestAdd(fmt.Sprintf("ham%d", i+1), la, ln)
+			}
+			g.ringAt(6, vLat, vLng, 1600, ringOpts{})
+		}},
+	{name: "ring sparse", class: "ring", goal: true,
 		build: func(g *game) { g.suburb("h", gLat, gLng, 7, 1700); g.ring(10, 25_000, 1500, ringOpts{sparse: 3}) }},
-	{name: "ring large (40)", class: "ring",
+	{name: "ring sparse 2 (a cycle)", class: "ring", goal: true,
+		build: func(g *game) { g.suburb("h", gLat, gLng, 7, 1700); g.ring(12, 30_000, 2500, ringOpts{sparse: 2}) }},
+	{name: "ring sparse one-way", class: "ring", goal: true,
+		build: func(g *game) {
+			g.suburb("h", gLat, gLng, 7, 1700)
+			g.ring(10, 25_000, 1500, ringOpts{sparse: 2, oneWay: true})
+		}},
+	{name: "ring large (40)", class: "ring", goal: true,
 		build: func(g *game) { g.suburb("h", gLat, gLng, 7, 1700); g.ring(40, 25_000, 3000, ringOpts{}) }},
-	{name: "ring + insider bridge", class: "ring", fast: true,
+	{name: "ring large (60), sparse", class: "ring",
+		build: func(g *game) { g.suburb("h", gLat, gLng, 7, 1700); g.ring(60, 40_000, 5000, ringOpts{sparse: 4}) }},
+	{name: "ring large (60), anchored", class: "ring", goal: true, anchor: true,
+		build: func(g *game) { g.suburb("h", gLat, gLng, 7, 1700); g.ring(60, 40_000, 5000, ringOpts{sparse: 4}) }},
+	{name: "ring + insider bridge", class: "ring", fast: true, goal: true,
 		build: func(g *game) { g.suburb("h", gLat, gLng, 7, 1700); g.ring(8, 9000, 1500, ringOpts{insider: true}) }},
-	{name: "ring + wormhole insider", class: "ring",
+	{name: "ring 5 + insider bridge", class: "ring", goal: true,
+		build: func(g *game) { g.suburb("h", gLat, gLng, 7, 1700); g.ring(5, 7000, 1200, ringOpts{insider: true}) }},
+	{name: "ring 16 sparse + insider", class: "ring", goal: true,
+		build: func(g *game) {
+			g.suburb("h", gLat, gLng, 7, 1700)
+			g.ring(16, 12_000, 2500, ringOpts{insider: true, sparse: 2})
+		}},
+	{name: "ring + wormhole insider", class: "ring", goal: true,
 		build: func(g *game) {
 			g.suburb("h", gLat, gLng, 7, 1700)
 			g.ring(8, 9000, 1500, ringOpts{insider: true, wormhole: 1400})
+		}},
+	{name: "ring + wormhole at lag edge", class: "ring", goal: true,
+		build: func(g *game) {
+			g.suburb("h", gLat, gLng, 7, 1700)
+			g.ring(8, 9000, 1500, ringOpts{insider: true, wormhole: 3400})
+		}},
+	{name: "ring one-way + wormhole", class: "ring", goal: true,
+		build: func(g *game) {
+			g.suburb("h", gLat, gLng, 7, 1700)
+			g.ring(10, 6000, 1500, ringOpts{insider: true, wormhole: 1200, sparse: 3, oneWay: true})
 		}},
 
 	// 2. witness stuffing
@@ -504,6 +558,7 @@ var gameScenarios = []gameScenario{
 
 type ringOpts struct {
 	sparse   int   // each member reports only this many others (0: all)
+	oneWay   bool  // with sparse: member j reports only the sparse members before it (no link heard both ways)
 	insider  bool  // one real hotspot in town joins the ring's reports
 	wormhole int64 // the insider relays honest beacons to the ring, reported this late (ms)
 }
@@ -549,7 +604,10 @@ func (g *game) ringAt(n int, lat, lng, radius float64, o ringOpts) {
 		case inRing(i, from) && inRing(j, h):
 			if o.sparse > 0 && i >= 0 && j >= 0 {
 				dd := (j - i + n) % n
-				if dd > o.sparse/2+o.sparse%2 && n-dd > o.sparse/2 {
+				if o.oneWay && (dd < 1 || dd > o.sparse) {
+					return 0, false
+				}
+				if !o.oneWay && dd > o.sparse/2+o.sparse%2 && n-dd > o.sparse/2 {
 					return 0, false
 				}
 			}

@@ -410,10 +410,10 @@ func TestReasonNames(t *testing.T) {
 			t.Errorf("%s: Valid %v", c.name, c.r.Valid())
 		}
 	}
-	if Reason(NumReasons).String() != "reason_33" {
+	if Reason(NumReasons).String() != "reason_34" {
 		t.Errorf("unknown reason prints %q", Reason(NumReasons).String())
 	}
-	if _, err := ParseReason("reason_32"); err == nil {
+	if _, err := ParseReason("reason_33"); err == nil {
 		t.Error("an unknown name parses")
 	}
 }

@@ -23,20 +23,23 @@ import "slices"
 //     link is heard both ways; what a wormhole relays into a ring is
 //     heard one way only (nobody hears the ring's beacons), and so are
 //     the reports of one-way forgers.
-//  2. Seeds. Trust starts in the largest connected component of the ties
-//     (ties: the one with the lowest-keyed member), and in every component
-//     holding one of the public TrustAnchors (oracle-known hotspots, e.g.
-//     checked on site). Inside a seeded component the root is its largest
-//     biconnected block: the part of the network that stays connected when
-//     any single hotspot is removed.
+//  2. Seeds. Trust starts in every connected component of the ties that
+//     holds one of the public TrustAnchors (oracle-known hotspots, e.g.
+//     checked on site, listed in the parameter set); when no anchor is in
+//     the window's ties, in the largest component (ties: the one with the
+//     lowest-keyed member). Inside a seeded component the root is its
+//     largest biconnected block (ties: the first found from its
+//     lowest-keyed member): the part of the network that stays connected
+//     when any single hotspot is removed.
 //  3. Propagation with a cap per cut. Trust flows from the root block
 //     through the ties; a hotspot whose removal cuts a part of the
 //     component off from the root (an articulation point) carries trust
-//     for at most TrustCutMax hotspots behind it. A part of more than
-//     TrustCutMax hotspots behind one hotspot is not trusted, however
-//     many ties it has inside: it is exactly what an insider with a ring
-//     behind it looks like, and what the insider's vouching is worth does
-//     not grow with the ring.
+//     for at most TrustCutMax hotspots behind it (all the parts it cuts off
+//     together). When more than TrustCutMax hotspots hang from one hotspot,
+//     none of them is trusted, however many ties they have among
+//     themselves: it is exactly what an insider with a ring behind it
+//     looks like, and what the insider's vouching is worth does not grow
+//     with the ring.
 //  4. What is not trusted is grouped by all its valid events (one-way ones
 //     included) among untrusted hotspots; a group of more than TrustCutMax
 //     hotspots is flagged untrusted, all of it. A smaller group keeps its
@@ -44,12 +47,14 @@ import "slices"
 //     way at the edge of the network, cannot be told from a small ring.
 //
 // The limits, published with the rule: a ring of at most TrustCutMax
-// identities (per insider) is not caught; a ring joined by two or more
-// insiders whose links it shares is in the root block; and an honest town
-// of more than TrustCutMax hotspots that is not joined to the largest
-// component (an island, a valley behind a ridge), or hangs from it by a
-// single hotspot, is flagged unless one of its hotspots is a trust
-// anchor. Operators list one anchor per such town.
+// identities (per insider) is not caught; a ring tied to the root block
+// by two or more insiders is part of it; without anchors, a ring larger
+// than the largest honest component becomes the seed and the honest
+// network is flagged; and an honest town of more than TrustCutMax
+// hotspots that is not tied to a seed (an island, a valley behind a
+// ridge), or hangs from it by a single hotspot, is flagged unless one of
+// its hotspots is an anchor. Operators list at least one anchor per such
+// town, and in the main network.
 //
 // Everything is computed on site indices (registry key order) with sorted
 // adjacency lists, so the result depends on the inputs only.
@@ -143,18 +148,22 @@ func (e *engine) untrusted(evs []event) []int32 {
 		compSize = append(compSize, size)
 	}
 	seeded := make([]bool, len(compSize))
-	largest := int32(-1)
-	for c, sz := range compSize {
-		if largest < 0 || sz > compSize[largest] {
-			largest = int32(c) // components are numbered by their lowest member
-		}
-	}
-	if largest >= 0 {
-		seeded[largest] = true
-	}
+	anchored := false
 	for _, k := range d.TrustAnchors {
 		if i, ok := e.reg.index[k]; ok && comp[i] >= 0 {
 			seeded[comp[i]] = true
+			anchored = true
+		}
+	}
+	if !anchored {
+		largest := int32(-1)
+		for c, sz := range compSize {
+			if largest < 0 || sz > compSize[largest] {
+				largest = int32(c) // components are numbered by their lowest member
+			}
+		}
+		if largest >= 0 {
+			seeded[largest] = true
 		}
 	}
 	trusted := make([]bool, n)
@@ -293,8 +302,10 @@ func (b *blockDFS) run(root int32, visit func(p, u int32, block []int32, lo, hi 
 
 // trustFrom marks the trusted hotspots of the component of s in the ties:
 // the root block (its largest biconnected block; ties: the first found)
-// and everything reachable from it except the parts of more than
-// TrustCutMax hotspots that hang from it by a single hotspot.
+// and everything reachable from it except what hangs from a single
+// hotspot when that is more than TrustCutMax hotspots (all the parts
+// hanging from it together: ten leaves tied only to an insider are ten
+// hotspots behind it).
 func (e *engine) trustFrom(b *blockDFS, s int32, trusted []bool) {
 	cutMax := int32(e.p.Detectors.TrustCutMax)
 	// Pass 1: the blocks, to find the largest one.
@@ -316,15 +327,26 @@ func (e *engine) trustFrom(b *blockDFS, s int32, trusted []bool) {
 	for _, v := range rootBlock {
 		inRoot[v] = true
 	}
-	var cut [][2]int32
+	// per cut vertex, the parts hanging from it and their total size
+	behind := map[int32][][2]int32{}
+	total := map[int32]int32{}
+	var cuts []int32
 	b.run(root, func(p, u int32, _ []int32, lo, hi int32) {
 		if p == root && inRoot[u] {
 			return
 		}
-		if hi-lo > cutMax {
-			cut = append(cut, [2]int32{lo, hi})
+		if _, ok := behind[p]; !ok {
+			cuts = append(cuts, p)
 		}
+		behind[p] = append(behind[p], [2]int32{lo, hi})
+		total[p] += hi - lo
 	})
+	var cut [][2]int32
+	for _, p := range cuts {
+		if total[p] > cutMax {
+			cut = append(cut, behind[p]...)
+		}
+	}
 	for _, v := range b.order {
 		trusted[v] = true
 	}
