@@ -499,6 +499,10 @@ var gameScenarios = []gameScenario{
 			g.suburb("h", gLat, gLng, 7, 1700)
 			g.ring(16, 12_000, 2500, ringOpts{insider: true, sparse: 2})
 		}},
+	{name: "ring 60 + insider (grief)", class: "ring",
+		build: func(g *game) { g.suburb("h", gLat, gLng, 7, 1700); g.ring(60, 12_000, 4000, ringOpts{insider: true}) }},
+	{name: "ring 60 + insider, anchored", class: "ring", goal: true, anchor: true,
+		build: func(g *game) { g.suburb("h", gLat, gLng, 7, 1700); g.ring(60, 12_000, 4000, ringOpts{insider: true}) }},
 	{name: "ring + wormhole insider", class: "ring", goal: true,
 		build: func(g *game) {
 			g.suburb("h", gLat, gLng, 7, 1700)

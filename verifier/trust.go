@@ -28,8 +28,9 @@ import "slices"
 //     checked on site, listed in the parameter set); when no anchor is in
 //     the window's ties, in the largest component (ties: the one with the
 //     lowest-keyed member). Inside a seeded component the root is its
+//     largest biconnected block holding an anchor, or without one its
 //     largest biconnected block (ties: the first found from its
-//     lowest-keyed member): the part of the network that stays connected
+//     lowest-keyed member): a part of the network that stays connected
 //     when any single hotspot is removed.
 //  3. Propagation with a cap per cut. Trust flows from the root block
 //     through the ties; a hotspot whose removal cuts a part of the
@@ -49,8 +50,9 @@ import "slices"
 // The limits, published with the rule: a ring of at most TrustCutMax
 // identities (per insider) is not caught; a ring tied to the root block
 // by two or more insiders is part of it; without anchors, a ring larger
-// than the largest honest component becomes the seed and the honest
-// network is flagged; and an honest town of more than TrustCutMax
+// than the largest honest component (or, behind one insider, a ring with
+// a larger block than the town's) becomes the root and the honest network
+// is flagged; and an honest town of more than TrustCutMax
 // hotspots that is not tied to a seed (an island, a valley behind a
 // ridge), or hangs from it by a single hotspot, is flagged unless one of
 // its hotspots is an anchor. Operators list at least one anchor per such
@@ -148,10 +150,12 @@ func (e *engine) untrusted(evs []event) []int32 {
 		compSize = append(compSize, size)
 	}
 	seeded := make([]bool, len(compSize))
+	anchor := make([]bool, n)
 	anchored := false
 	for _, k := range d.TrustAnchors {
 		if i, ok := e.reg.index[k]; ok && comp[i] >= 0 {
 			seeded[comp[i]] = true
+			anchor[i] = true
 			anchored = true
 		}
 	}
@@ -175,7 +179,7 @@ func (e *engine) untrusted(evs []event) []int32 {
 	for s := range int32(n) {
 		if c := comp[s]; c >= 0 && seeded[c] && !done[c] {
 			done[c] = true
-			e.trustFrom(bd, s, trusted)
+			e.trustFrom(bd, s, anchor, trusted)
 		}
 	}
 
@@ -306,13 +310,19 @@ func (b *blockDFS) run(root int32, visit func(p, u int32, block []int32, lo, hi 
 // hotspot when that is more than TrustCutMax hotspots (all the parts
 // hanging from it together: ten leaves tied only to an insider are ten
 // hotspots behind it).
-func (e *engine) trustFrom(b *blockDFS, s int32, trusted []bool) {
+func (e *engine) trustFrom(b *blockDFS, s int32, anchor, trusted []bool) {
 	cutMax := int32(e.p.Detectors.TrustCutMax)
 	// Pass 1: the blocks, to find the largest one.
 	var rootBlock []int32
+	rootAnchored := false
 	b.run(s, func(p, _ int32, block []int32, _, _ int32) {
-		if len(block)+1 > len(rootBlock) {
+		anchored := anchor[p]
+		for _, v := range block {
+			anchored = anchored || anchor[v]
+		}
+		if (anchored && !rootAnchored) || (anchored == rootAnchored && len(block)+1 > len(rootBlock)) {
 			rootBlock = append(append(rootBlock[:0], p), block...)
+			rootAnchored = anchored
 		}
 	})
 	if len(rootBlock) == 0 {
