@@ -67,7 +67,7 @@ func (e *engine) detect(h *History, start, end int64) []Flag {
 	wg.Go(func() { un = e.unheard(hm) })
 	wg.Go(func() { ic = e.isolatedCliques(evs, h, from, end, hm.sureM) })
 	wg.Go(func() { xp = e.excessTxPower(evs, cur) })
-	wg.Go(func() { ut = e.untrusted(evs) })
+	wg.Go(func() { ut = e.untrusted(hm) })
 	as = e.antennaSplit(evs, ranges)
 	wg.Wait()
 	for _, s := range di {

@@ -419,6 +419,15 @@ var gameScenarios = []gameScenario{
 			g.suburb("h", gLat, gLng, 5, 1300)
 			g.suburb("v", gLat, gLng+0.1, 2, 900)
 		}},
+	{name: "honest town + outlying farms", class: "honest", goal: true, honest: true,
+		world: sim.WorldConfig{CorrelationDistance: 2000},
+		build: func(g *game) {
+			g.suburb("h", gLat, gLng, 5, 1300)
+			for i := range 8 {
+				lat, lng := offset(gLat, gLng, 6000+float64(i%3)*1500, float64(i)*45+10)
+				g.honestAdd(fmt.Sprintf("farm%d", i), lat, lng)
+			}
+		}},
 	{name: "honest dense urban n3.5", class: "honest", goal: true, honest: true,
 		world: sim.WorldConfig{PathLossExponent: 3.5, CorrelationDistance: 50},
 		build: func(g *game) { g.suburb("u", gLat, gLng, 7, 500) }},
@@ -503,6 +512,11 @@ var gameScenarios = []gameScenario{
 		build: func(g *game) { g.suburb("h", gLat, gLng, 7, 1700); g.ring(60, 12_000, 4000, ringOpts{insider: true}) }},
 	{name: "ring 60 + insider, anchored", class: "ring", goal: true, anchor: true,
 		build: func(g *game) { g.suburb("h", gLat, gLng, 7, 1700); g.ring(60, 12_000, 4000, ringOpts{insider: true}) }},
+	{name: "insider + star of 6 fakes", class: "ring", goal: true,
+		build: func(g *game) {
+			g.suburb("h", gLat, gLng, 7, 1700)
+			g.ring(6, 8000, 2000, ringOpts{insider: true, star: true})
+		}},
 	{name: "ring + wormhole insider", class: "ring", goal: true,
 		build: func(g *game) {
 			g.suburb("h", gLat, gLng, 7, 1700)
@@ -563,6 +577,7 @@ var gameScenarios = []gameScenario{
 type ringOpts struct {
 	sparse   int   // each member reports only this many others (0: all)
 	oneWay   bool  // with sparse: member j reports only the sparse members before it (no link heard both ways)
+	star     bool  // with insider: members report only the insider, not each other
 	insider  bool  // one real hotspot in town joins the ring's reports
 	wormhole int64 // the insider relays honest beacons to the ring, reported this late (ms)
 }
@@ -606,6 +621,9 @@ func (g *game) ringAt(n int, lat, lng, radius float64, o ringOpts) {
 		inRing := func(k int, x *tHotspot) bool { return k >= 0 || (insider != nil && x == insider) }
 		switch {
 		case inRing(i, from) && inRing(j, h):
+			if o.star && i >= 0 && j >= 0 {
+				return 0, false
+			}
 			if o.sparse > 0 && i >= 0 && j >= 0 {
 				dd := (j - i + n) % n
 				if o.oneWay && (dd < 1 || dd > o.sparse) {

@@ -42,8 +42,9 @@ import "slices"
 //     looks like, and what the insider's vouching is worth does not grow
 //     with the ring.
 //  4. What is not trusted is grouped by all its valid events (one-way ones
-//     included) among untrusted hotspots; a group of more than TrustCutMax
-//     hotspots is flagged untrusted, all of it. A smaller group keeps its
+//     included) among untrusted hotspots, and by the hotspot it hangs from
+//     (what one hotspot cannot carry is one group); a group of more than
+//     TrustCutMax hotspots is flagged untrusted, all of it. A smaller group keeps its
 //     rewards: an honest hamlet behind a ridge, or a hotspot only heard one
 //     way at the edge of the network, cannot be told from a small ring.
 //
@@ -60,65 +61,44 @@ import "slices"
 //
 // Everything is computed on site indices (registry key order) with sorted
 // adjacency lists, so the result depends on the inputs only.
-func (e *engine) untrusted(evs []event) []int32 {
+func (e *engine) untrusted(hm *hearing) []int32 {
 	d := e.p.Detectors
 	n := len(e.reg.sites)
-	// valid events per directed link, as (beaconer, witness) keys
-	type dirKey struct{ b, w int32 }
-	keys := make([]dirKey, 0, len(evs))
-	for i := range evs {
-		if ev := &evs[i]; ev.valid && ev.b != ev.w {
-			keys = append(keys, dirKey{ev.b, ev.w})
-		}
-	}
-	if len(keys) == 0 {
-		return nil
-	}
-	slices.SortFunc(keys, func(x, y dirKey) int {
-		if x.b != y.b {
-			return int(x.b - y.b)
-		}
-		return int(x.w - y.w)
-	})
-	type link struct {
-		b, w int32
-		n    int32
-	}
-	var links []link // unique directed links, sorted
-	for i := 0; i < len(keys); {
-		j := i + 1
-		for j < len(keys) && keys[j] == keys[i] {
-			j++
-		}
-		links = append(links, link{keys[i].b, keys[i].w, int32(j - i)})
-		i = j
-	}
+	// hm.links: the valid events per directed link, by beaconer, sorted
+	// by witness
 	count := func(b, w int32) int32 {
-		k, ok := slices.BinarySearchFunc(links, dirKey{b, w}, func(l link, t dirKey) int {
-			if l.b != t.b {
-				return int(l.b - t.b)
-			}
-			return int(l.w - t.w)
-		})
+		ls := hm.links[b]
+		k, ok := slices.BinarySearchFunc(ls, w, func(l linkCount, w int32) int { return int(l.w - w) })
 		if !ok {
 			return 0
 		}
-		return links[k].n
+		return ls[k].n
 	}
-	// ties (two-way) and links (any way), both as sorted adjacency lists
-	var tieDeg, anyDeg = make([]int32, n+1), make([]int32, n+1)
+	// ties (two-way) as sorted adjacency lists, and links (any way)
+	tieDeg := make([]int32, n+1)
 	var ties, anys []tieEdge
-	for _, l := range links {
-		back := count(l.w, l.b)
-		if back > 0 && l.b < l.w && int(l.n+back) >= d.EdgeEvents {
-			ties = append(ties, tieEdge{l.b, l.w})
+	for b := range int32(n) {
+		for _, l := range hm.links[b] {
+			if l.w == b {
+				continue
+			}
+			back := count(l.w, b)
+			if back > 0 && b < l.w && int(l.n+back) >= d.EdgeEvents {
+				ties = append(ties, tieEdge{b, l.w})
+			}
+			if back == 0 || b < l.w {
+				anys = append(anys, tieEdge{b, l.w})
+			}
 		}
-		if back == 0 || l.b < l.w {
-			anys = append(anys, tieEdge{l.b, l.w})
-		}
+	}
+	if len(anys) == 0 {
+		return nil
 	}
 	tieAdj := csr(n, ties, tieDeg)
-	anyAdj := csr(n, anys, anyDeg)
+	linked := make([]bool, n) // has a valid event, either way
+	for _, t := range anys {
+		linked[t.u], linked[t.v] = true, true
+	}
 	nbrs := func(start []int32, adj []int32, u int32) []int32 { return adj[start[u]:start[u+1]] }
 
 	// components of the ties
@@ -176,45 +156,54 @@ func (e *engine) untrusted(evs []event) []int32 {
 		bd.disc[i], bd.low[i] = -1, -1
 	}
 	done := make([]bool, len(compSize))
+	var cutOff [][]int32
 	for s := range int32(n) {
 		if c := comp[s]; c >= 0 && seeded[c] && !done[c] {
 			done[c] = true
-			e.trustFrom(bd, s, anchor, trusted)
+			cutOff = e.trustFrom(bd, s, anchor, trusted, cutOff)
 		}
 	}
 
-	// group the untrusted by any valid event among them; flag big groups
-	group := make([]int32, n)
-	for i := range group {
-		group[i] = -1
+	// group the untrusted by any valid event among them and by the cut
+	// vertex they hang from; flag the groups of more than TrustCutMax
+	parent := make([]int32, n)
+	for i := range parent {
+		parent[i] = int32(i)
+	}
+	find := func(x int32) int32 {
+		for parent[x] != x {
+			parent[x] = parent[parent[x]]
+			x = parent[x]
+		}
+		return x
+	}
+	union := func(a, b int32) {
+		if a, b = find(a), find(b); a != b {
+			parent[max(a, b)] = min(a, b)
+		}
+	}
+	for _, t := range anys {
+		if !trusted[t.u] && !trusted[t.v] {
+			union(t.u, t.v)
+		}
+	}
+	for _, grp := range cutOff {
+		for _, v := range grp[1:] {
+			union(grp[0], v)
+		}
+	}
+	size := make([]int32, n)
+	for s := range int32(n) {
+		if !trusted[s] && linked[s] {
+			size[find(s)]++
+		}
 	}
 	var out []int32
-	var members []int32
-	g := int32(0)
 	for s := range int32(n) {
-		if trusted[s] || group[s] >= 0 || anyDeg[s+1] == anyDeg[s] {
-			continue
-		}
-		group[s] = g
-		queue = append(queue[:0], s)
-		members = members[:0]
-		for len(queue) > 0 {
-			u := queue[len(queue)-1]
-			queue = queue[:len(queue)-1]
-			members = append(members, u)
-			for _, v := range nbrs(anyDeg, anyAdj, u) {
-				if !trusted[v] && group[v] < 0 {
-					group[v] = g
-					queue = append(queue, v)
-				}
-			}
-		}
-		g++
-		if len(members) > d.TrustCutMax {
-			out = append(out, members...)
+		if !trusted[s] && linked[s] && int(size[find(s)]) > d.TrustCutMax {
+			out = append(out, s)
 		}
 	}
-	slices.Sort(out)
 	return out
 }
 
@@ -310,7 +299,7 @@ func (b *blockDFS) run(root int32, visit func(p, u int32, block []int32, lo, hi 
 // hotspot when that is more than TrustCutMax hotspots (all the parts
 // hanging from it together: ten leaves tied only to an insider are ten
 // hotspots behind it).
-func (e *engine) trustFrom(b *blockDFS, s int32, anchor, trusted []bool) {
+func (e *engine) trustFrom(b *blockDFS, s int32, anchor, trusted []bool, cutOff [][]int32) [][]int32 {
 	cutMax := int32(e.p.Detectors.TrustCutMax)
 	// Pass 1: the blocks, to find the largest one.
 	var rootBlock []int32
@@ -326,7 +315,7 @@ func (e *engine) trustFrom(b *blockDFS, s int32, anchor, trusted []bool) {
 		}
 	})
 	if len(rootBlock) == 0 {
-		return
+		return cutOff
 	}
 	// Pass 2: from the root block's lowest vertex. A subtree that hangs
 	// from any vertex is cut off from the root block by that vertex, except
@@ -351,18 +340,21 @@ func (e *engine) trustFrom(b *blockDFS, s int32, anchor, trusted []bool) {
 		behind[p] = append(behind[p], [2]int32{lo, hi})
 		total[p] += hi - lo
 	})
-	var cut [][2]int32
-	for _, p := range cuts {
-		if total[p] > cutMax {
-			cut = append(cut, behind[p]...)
-		}
-	}
 	for _, v := range b.order {
 		trusted[v] = true
 	}
-	for _, c := range cut {
-		for _, v := range b.order[c[0]:c[1]] {
-			trusted[v] = false
+	for _, p := range cuts {
+		if total[p] <= cutMax {
+			continue
 		}
+		var grp []int32
+		for _, c := range behind[p] {
+			for _, v := range b.order[c[0]:c[1]] {
+				trusted[v] = false
+				grp = append(grp, v)
+			}
+		}
+		cutOff = append(cutOff, grp)
 	}
+	return cutOff
 }
