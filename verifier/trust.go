@@ -76,29 +76,26 @@ func (e *engine) untrusted(hm *hearing) []int32 {
 	}
 	// ties (two-way) as sorted adjacency lists, and links (any way)
 	tieDeg := make([]int32, n+1)
-	var ties, anys []tieEdge
+	var ties []tieEdge
+	linked := make([]bool, n) // has a valid event, either way
+	anyLink := false
 	for b := range int32(n) {
 		for _, l := range hm.links[b] {
 			if l.w == b {
 				continue
 			}
-			back := count(l.w, b)
-			if back > 0 && b < l.w && int(l.n+back) >= d.EdgeEvents {
-				ties = append(ties, tieEdge{b, l.w})
-			}
-			if back == 0 || b < l.w {
-				anys = append(anys, tieEdge{b, l.w})
+			linked[b], linked[l.w], anyLink = true, true, true
+			if b < l.w {
+				if back := count(l.w, b); back > 0 && int(l.n+back) >= d.EdgeEvents {
+					ties = append(ties, tieEdge{b, l.w})
+				}
 			}
 		}
 	}
-	if len(anys) == 0 {
+	if !anyLink {
 		return nil
 	}
 	tieAdj := csr(n, ties, tieDeg)
-	linked := make([]bool, n) // has a valid event, either way
-	for _, t := range anys {
-		linked[t.u], linked[t.v] = true, true
-	}
 	nbrs := func(start []int32, adj []int32, u int32) []int32 { return adj[start[u]:start[u+1]] }
 
 	// components of the ties
@@ -182,9 +179,11 @@ func (e *engine) untrusted(hm *hearing) []int32 {
 			parent[max(a, b)] = min(a, b)
 		}
 	}
-	for _, t := range anys {
-		if !trusted[t.u] && !trusted[t.v] {
-			union(t.u, t.v)
+	for b := range int32(n) {
+		for _, l := range hm.links[b] {
+			if !trusted[b] && !trusted[l.w] {
+				union(b, l.w)
+			}
 		}
 	}
 	for _, grp := range cutOff {
@@ -322,16 +321,12 @@ func (e *engine) trustFrom(b *blockDFS, s int32, anchor, trusted []bool, cutOff 
 	// at the root the one subtree whose first vertex is in the root block
 	// (it holds the rest of the block).
 	root := slices.Min(rootBlock)
-	inRoot := make(map[int32]bool, len(rootBlock))
-	for _, v := range rootBlock {
-		inRoot[v] = true
-	}
 	// per cut vertex, the parts hanging from it and their total size
 	behind := map[int32][][2]int32{}
 	total := map[int32]int32{}
 	var cuts []int32
 	b.run(root, func(p, u int32, _ []int32, lo, hi int32) {
-		if p == root && inRoot[u] {
+		if p == root && slices.Contains(rootBlock, u) {
 			return
 		}
 		if _, ok := behind[p]; !ok {
