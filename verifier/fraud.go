@@ -61,12 +61,13 @@ func (e *engine) detect(h *History, start, end int64) []Flag {
 		active[i] = anyIn(h.recipBeacon[i], from, end)
 	}
 	hm := e.hearingModel(evs, active, from, end)
-	var di, ic, as, xp, un []int32
+	var di, ic, as, xp, un, ut []int32
 	var wg sync.WaitGroup
 	wg.Go(func() { di = e.distanceInsensitive(evs, hm.fitCapM) })
 	wg.Go(func() { un = e.unheard(hm) })
 	wg.Go(func() { ic = e.isolatedCliques(evs, h, from, end, hm.sureM) })
 	wg.Go(func() { xp = e.excessTxPower(evs, cur) })
+	wg.Go(func() { ut = e.untrusted(hm) })
 	as = e.antennaSplit(evs, ranges)
 	wg.Wait()
 	for _, s := range di {
@@ -83,6 +84,9 @@ func (e *engine) detect(h *History, start, end int64) []Flag {
 	}
 	for _, s := range un {
 		add(s, ReasonUnheard)
+	}
+	for _, s := range ut {
+		add(s, ReasonUntrusted)
 	}
 	var out []Flag
 	for s, rs := range flagged {

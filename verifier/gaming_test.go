@@ -49,6 +49,8 @@ var gamingOnly = flag.String("gaming.only", "", "run only the scenarios whose na
 
 var gamingFull = flag.Bool("gaming.full", false, "run the whole adversarial suite with every seed and print its table (make gaming)")
 
+var gamingSeeds = flag.Int("gaming.seeds", 0, "with -gaming.only: run this many seeds (1, 2, …) instead of one")
+
 type gameMode int
 
 const (
@@ -79,6 +81,17 @@ type gameScenario struct {
 	// goal: the suite asserts the issue's goals for it (≥ 95 % withheld,
 	// ≤ 1 % honest loss); the others are measured and reported.
 	goal bool
+	// anchor: the first honest hotspot is a public trust anchor
+	// (Detectors.TrustAnchors), as an oracle-known hotspot of the town.
+	anchor bool
+}
+
+// buildIn places the scenario's hotspots and applies its parameters.
+func (sc *gameScenario) buildIn(g *game) {
+	sc.build(g)
+	if sc.anchor && len(g.honest) > 0 {
+		g.p.Detectors.TrustAnchors = []wire.PublicKey{g.honest[0].key}
+	}
 }
 
 const gLat, gLng = 47.3769, 8.5417
@@ -251,11 +264,11 @@ func playScenario(tb testing.TB, sc *gameScenario, seed uint64) gameFigures {
 	f := gameFigures{caught: map[string]int{}}
 	if sc.honest {
 		off := newGame(tb, sc, seed, modeBase)
-		sc.build(off)
+		sc.buildIn(off)
 		off.p.Detectors.Disabled = true
 		base := off.run(tb)
 		on := newGame(tb, sc, seed, modeBase)
-		sc.build(on)
+		sc.buildIn(on)
 		att := on.run(tb)
 		for _, h := range on.honest {
 			b, a := base.shares[h.key], att.shares[h.key]
@@ -271,10 +284,10 @@ func playScenario(tb testing.TB, sc *gameScenario, seed uint64) gameFigures {
 		return f
 	}
 	ag := newGame(tb, sc, seed, modeAttack)
-	sc.build(ag)
+	sc.buildIn(ag)
 	att := ag.run(tb)
 	fg := newGame(tb, sc, seed, modeFair)
-	sc.build(fg)
+	sc.buildIn(fg)
 	fg.fairHardware()
 	fair := fg.run(tb)
 
@@ -329,6 +342,12 @@ func TestGaming(t *testing.T) {
 		seeds = []uint64{1, 2, 3}
 	} else if testing.Short() {
 		t.Skip("slow")
+	}
+	if *gamingSeeds > 0 && *gamingOnly != "" {
+		seeds = nil
+		for i := range *gamingSeeds {
+			seeds = append(seeds, uint64(i+1))
+		}
 	}
 	var table strings.Builder
 	fmt.Fprintf(&table, "%-28s %-10s %-5s %-44s %9s %9s\n", "scenario", "class", "seeds", "caught by", "withheld", "honest")
@@ -400,6 +419,15 @@ var gameScenarios = []gameScenario{
 			g.suburb("h", gLat, gLng, 5, 1300)
 			g.suburb("v", gLat, gLng+0.1, 2, 900)
 		}},
+	{name: "honest town + outlying farms", class: "honest", goal: true, honest: true,
+		world: sim.WorldConfig{CorrelationDistance: 2000},
+		build: func(g *game) {
+			g.suburb("h", gLat, gLng, 5, 1300)
+			for i := range 8 {
+				lat, lng := offset(gLat, gLng, 6000+float64(i%3)*1500, float64(i)*45+10)
+				g.honestAdd(fmt.Sprintf("farm%d", i), lat, lng)
+			}
+		}},
 	{name: "honest dense urban n3.5", class: "honest", goal: true, honest: true,
 		world: sim.WorldConfig{PathLossExponent: 3.5, CorrelationDistance: 50},
 		build: func(g *game) { g.suburb("u", gLat, gLng, 7, 500) }},
@@ -428,29 +456,81 @@ var gameScenarios = []gameScenario{
 		}},
 
 	// 1. spoof rings
-	{name: "ring empty land", class: "ring", fast: true,
+	{name: "ring empty land", class: "ring", fast: true, goal: true,
 		build: func(g *game) { g.suburb("h", gLat, gLng, 7, 1700); g.ring(8, 25_000, 1500, ringOpts{}) }},
+	{name: "ring empty land 12, 60 km", class: "ring", goal: true,
+		build: func(g *game) { g.suburb("h", gLat, gLng, 7, 1700); g.ring(12, 60_000, 2500, ringOpts{}) }},
+	{name: "ring empty land 5 (cap+1)", class: "ring", goal: true,
+		build: func(g *game) { g.suburb("h", gLat, gLng, 7, 1700); g.ring(5, 30_000, 1200, ringOpts{}) }},
 	{name: "ring in town", class: "ring", goal: true,
 		build: func(g *game) { g.suburb("h", gLat, gLng, 7, 1700); g.ring(6, 0, 1800, ringOpts{}) }},
 	{name: "ring beside town", class: "ring", goal: true,
 		build: func(g *game) { g.suburb("h", gLat, gLng, 7, 1700); g.ring(6, 6500, 1200, ringOpts{}) }},
-	{name: "ring around village", class: "ring", fast: true,
+	{name: "ring around village", class: "ring", fast: true, goal: true,
 		build: func(g *game) {
 			g.suburb("h", gLat, gLng, 7, 1700)
 			vLat, vLng := offset(gLat, gLng, 20_000, 90)
 			g.suburb("v", vLat, vLng, 2, 1200)
 			g.ringAt(8, vLat, vLng, 1800, ringOpts{})
 		}},
-	{name: "ring sparse", class: "ring",
+	{name: "ring 6 around hamlet of 3", class: "ring", goal: true,
+		build: func(g *game) {
+			g.suburb("h", gLat, gLng, 7, 1700)
+			vLat, vLng := offset(gLat, gLng, 18_000, 200)
+			g.honestAdd("ham0", vLat, vLng)
+			for i, deg := range []float64{60, 150} {
+				la, ln := offset(vLat, vLng, 1100, deg)
+				g.honestAdd(fmt.Sprintf("ham%d", i+1), la, ln)
+			}
+			g.ringAt(6, vLat, vLng, 1600, ringOpts{})
+		}},
+	{name: "ring sparse", class: "ring", goal: true,
 		build: func(g *game) { g.suburb("h", gLat, gLng, 7, 1700); g.ring(10, 25_000, 1500, ringOpts{sparse: 3}) }},
-	{name: "ring large (40)", class: "ring",
+	{name: "ring sparse 2 (a cycle)", class: "ring", goal: true,
+		build: func(g *game) { g.suburb("h", gLat, gLng, 7, 1700); g.ring(12, 30_000, 2500, ringOpts{sparse: 2}) }},
+	{name: "ring sparse one-way", class: "ring", goal: true,
+		build: func(g *game) {
+			g.suburb("h", gLat, gLng, 7, 1700)
+			g.ring(10, 25_000, 1500, ringOpts{sparse: 2, oneWay: true})
+		}},
+	{name: "ring large (40)", class: "ring", goal: true,
 		build: func(g *game) { g.suburb("h", gLat, gLng, 7, 1700); g.ring(40, 25_000, 3000, ringOpts{}) }},
-	{name: "ring + insider bridge", class: "ring", fast: true,
+	{name: "ring large (60), sparse", class: "ring",
+		build: func(g *game) { g.suburb("h", gLat, gLng, 7, 1700); g.ring(60, 40_000, 5000, ringOpts{sparse: 4}) }},
+	{name: "ring large (60), anchored", class: "ring", goal: true, anchor: true,
+		build: func(g *game) { g.suburb("h", gLat, gLng, 7, 1700); g.ring(60, 40_000, 5000, ringOpts{sparse: 4}) }},
+	{name: "ring + insider bridge", class: "ring", fast: true, goal: true,
 		build: func(g *game) { g.suburb("h", gLat, gLng, 7, 1700); g.ring(8, 9000, 1500, ringOpts{insider: true}) }},
-	{name: "ring + wormhole insider", class: "ring",
+	{name: "ring 5 + insider bridge", class: "ring", goal: true,
+		build: func(g *game) { g.suburb("h", gLat, gLng, 7, 1700); g.ring(5, 7000, 1200, ringOpts{insider: true}) }},
+	{name: "ring 16 sparse + insider", class: "ring", goal: true,
+		build: func(g *game) {
+			g.suburb("h", gLat, gLng, 7, 1700)
+			g.ring(16, 12_000, 2500, ringOpts{insider: true, sparse: 2})
+		}},
+	{name: "ring 60 + insider (grief)", class: "ring",
+		build: func(g *game) { g.suburb("h", gLat, gLng, 7, 1700); g.ring(60, 12_000, 4000, ringOpts{insider: true}) }},
+	{name: "ring 60 + insider, anchored", class: "ring", goal: true, anchor: true,
+		build: func(g *game) { g.suburb("h", gLat, gLng, 7, 1700); g.ring(60, 12_000, 4000, ringOpts{insider: true}) }},
+	{name: "insider + star of 6 fakes", class: "ring", goal: true,
+		build: func(g *game) {
+			g.suburb("h", gLat, gLng, 7, 1700)
+			g.ring(6, 8000, 2000, ringOpts{insider: true, star: true})
+		}},
+	{name: "ring + wormhole insider", class: "ring", goal: true,
 		build: func(g *game) {
 			g.suburb("h", gLat, gLng, 7, 1700)
 			g.ring(8, 9000, 1500, ringOpts{insider: true, wormhole: 1400})
+		}},
+	{name: "ring + wormhole at lag edge", class: "ring", goal: true,
+		build: func(g *game) {
+			g.suburb("h", gLat, gLng, 7, 1700)
+			g.ring(8, 9000, 1500, ringOpts{insider: true, wormhole: 3400})
+		}},
+	{name: "ring one-way + wormhole", class: "ring", goal: true,
+		build: func(g *game) {
+			g.suburb("h", gLat, gLng, 7, 1700)
+			g.ring(10, 6000, 1500, ringOpts{insider: true, wormhole: 1200, sparse: 3, oneWay: true})
 		}},
 
 	// 2. witness stuffing
@@ -496,6 +576,8 @@ var gameScenarios = []gameScenario{
 
 type ringOpts struct {
 	sparse   int   // each member reports only this many others (0: all)
+	oneWay   bool  // with sparse: member j reports only the sparse members before it (no link heard both ways)
+	star     bool  // with insider: members report only the insider, not each other
 	insider  bool  // one real hotspot in town joins the ring's reports
 	wormhole int64 // the insider relays honest beacons to the ring, reported this late (ms)
 }
@@ -539,9 +621,15 @@ func (g *game) ringAt(n int, lat, lng, radius float64, o ringOpts) {
 		inRing := func(k int, x *tHotspot) bool { return k >= 0 || (insider != nil && x == insider) }
 		switch {
 		case inRing(i, from) && inRing(j, h):
+			if o.star && i >= 0 && j >= 0 {
+				return 0, false
+			}
 			if o.sparse > 0 && i >= 0 && j >= 0 {
 				dd := (j - i + n) % n
-				if dd > o.sparse/2+o.sparse%2 && n-dd > o.sparse/2 {
+				if o.oneWay && (dd < 1 || dd > o.sparse) {
+					return 0, false
+				}
+				if !o.oneWay && dd > o.sparse/2+o.sparse%2 && n-dd > o.sparse/2 {
 					return 0, false
 				}
 			}

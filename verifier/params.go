@@ -119,6 +119,15 @@ type DetectorParams struct {
 	HearTrustRatio     float64
 	UnheardMaxRatio    float64
 	UnheardMinExpected float64
+
+	// The [hx] trust propagation (trust.go, reason untrusted): a hotspot
+	// carries trust for at most TrustCutMax hotspots that hang from the
+	// trusted network by it alone, and untrusted groups of more than
+	// TrustCutMax hotspots are flagged (4). TrustAnchors are public,
+	// oracle-known hotspots whose components are trusted besides the
+	// largest one (none).
+	TrustCutMax  int
+	TrustAnchors []wire.PublicKey
 }
 
 // Params is an epoch's parameter set: every number of poc-rules §14. Its
@@ -252,6 +261,8 @@ func DefaultParams() Params {
 			HearTrustRatio:     0.3,
 			UnheardMaxRatio:    0.1,
 			UnheardMinExpected: 10,
+
+			TrustCutMax: 4,
 		},
 		OpsBP:      1000,
 		PoCMaxBP:   3000,
@@ -310,6 +321,8 @@ func (p Params) Validate() error {
 		!(p.Detectors.UnheardMinExpected >= 0) || math.IsInf(p.Detectors.UnheardMinExpected, 0)):
 		return bad("hearing model parameters %d, %v, %v, %v, %v", p.Detectors.HearMinTrials, p.Detectors.HearFitRate,
 			p.Detectors.HearSureRate, p.Detectors.UnheardMaxRatio, p.Detectors.UnheardMinExpected)
+	case !p.Detectors.Disabled && p.Detectors.TrustCutMax < 0:
+		return bad("trust cut %d", p.Detectors.TrustCutMax)
 	case !p.Detectors.Disabled && (!(p.Detectors.TxMaxAsymmetryDB >= 0) || math.IsInf(p.Detectors.TxMaxAsymmetryDB, 0)):
 		return bad("excess_tx_power threshold %v dB", p.Detectors.TxMaxAsymmetryDB)
 	}
@@ -428,7 +441,7 @@ func (p Params) appendCanonical(b []byte) []byte {
 	}
 	for _, v := range []int{d.Window, d.MinEvents, d.MinPartners, d.EdgeEvents, d.CliqueMin, d.CliqueMax,
 		d.MinOutsiders, d.SplitMinEvents, d.CoMinBeacons, d.CoMinBeaconers, d.TxMinEvents, d.TxMinEpochEvents, d.TxMinPartners,
-		d.HearMinTrials} {
+		d.HearMinTrials, d.TrustCutMax} {
 		i64(int64(v))
 	}
 	for _, f := range []float64{d.MinDistRatio, d.MaxExponent, d.ExponentSigma, d.CliqueDensity, d.OutsiderRadiusM,
@@ -456,6 +469,11 @@ func (p Params) appendCanonical(b []byte) []byte {
 	for _, e := range edges {
 		b = append(b, e.Beaconer[:]...)
 		b = append(b, e.Witness[:]...)
+	}
+	anchors := sortedKeys(d.TrustAnchors)
+	i64(int64(len(anchors)))
+	for _, k := range anchors {
+		b = append(b, k[:]...)
 	}
 	return p.Charging.appendCanonical(b)
 }

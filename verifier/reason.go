@@ -43,10 +43,11 @@ const (
 	ReasonAntennaSplit            Reason = 30 // detector §12e (H)
 	ReasonExcessTxPower           Reason = 31 // [hx] detector: transmits above the prescribed power (H)
 	ReasonUnheard                 Reason = 32 // [hx] detector: its beacons are not heard by the active hotspots around it (H)
+	ReasonUntrusted               Reason = 33 // [hx] detector: no trust reaches it from the rest of the network (H)
 )
 
 // NumReasons is one more than the largest Reason.
-const NumReasons = 33
+const NumReasons = 34
 
 var reasonNames = [NumReasons]string{
 	"reason_none", "bad_signature", "not_asserted", "entropy_expired", "bad_entropy",
@@ -56,7 +57,7 @@ var reasonNames = [NumReasons]string{
 	"unknown_error", "below_min_distance", "duplicate", "denied_edge", "too_late",
 	"gateway_no_valid_beacons", "gateway_no_valid_witnesses", "invalid_tx_power",
 	"implausible_signal", "invalid_datarate", "distance_insensitive", "isolated_clique",
-	"antenna_split", "excess_tx_power", "unheard",
+	"antenna_split", "excess_tx_power", "unheard", "untrusted",
 }
 
 // String returns the snake_case name of r as in poc-rules §13.
@@ -97,7 +98,7 @@ func (r Reason) Valid() bool { return r == ReasonNone }
 // which apply to a hotspot for a whole epoch.
 func (r Reason) IsHotspotFlag() bool {
 	switch r {
-	case ReasonDistanceInsensitive, ReasonIsolatedClique, ReasonAntennaSplit, ReasonExcessTxPower, ReasonUnheard:
+	case ReasonDistanceInsensitive, ReasonIsolatedClique, ReasonAntennaSplit, ReasonExcessTxPower, ReasonUnheard, ReasonUntrusted:
 		return true
 	}
 	return false

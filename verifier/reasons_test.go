@@ -383,6 +383,7 @@ func TestReasonNames(t *testing.T) {
 		{ReasonAntennaSplit, 30, "antenna_split", "H"},
 		{ReasonExcessTxPower, 31, "excess_tx_power", "H"},
 		{ReasonUnheard, 32, "unheard", "H"},
+		{ReasonUntrusted, 33, "untrusted", "H"},
 	}
 	if len(cases) != NumReasons {
 		t.Fatalf("%d cases for %d reasons", len(cases), NumReasons)
@@ -409,10 +410,10 @@ func TestReasonNames(t *testing.T) {
 			t.Errorf("%s: Valid %v", c.name, c.r.Valid())
 		}
 	}
-	if Reason(NumReasons).String() != "reason_33" {
+	if Reason(NumReasons).String() != "reason_34" {
 		t.Errorf("unknown reason prints %q", Reason(NumReasons).String())
 	}
-	if _, err := ParseReason("reason_32"); err == nil {
+	if _, err := ParseReason("reason_33"); err == nil {
 		t.Error("an unknown name parses")
 	}
 }
