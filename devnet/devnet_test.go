@@ -53,7 +53,7 @@ func TestDevnetEndToEnd(t *testing.T) {
 		Logs:            &logs,
 		Hotspots:        6,
 		Spoofers:        3,
-		Sensors:         2,
+		Sensors:         4,
 		BeaconInterval:  5 * time.Second,
 		EpochLength:     30 * time.Second,
 		EntropyPeriod:   2 * time.Second,
@@ -64,7 +64,7 @@ func TestDevnetEndToEnd(t *testing.T) {
 	const paidEpochs = 2
 	err := run(ctx, cfg, &out, func(s *Summary) bool {
 		last = s
-		return settled(s, paidEpochs) == nil
+		return settled(s, paidEpochs) == nil && customerServed(s) == nil
 	})
 	t.Log(out.String())
 	// The oracles' account of each epoch: warnings, and how it was agreed
@@ -81,6 +81,9 @@ func TestDevnetEndToEnd(t *testing.T) {
 	}
 	if last.UplinksSent == 0 || last.UplinksHeard == 0 {
 		t.Errorf("sensor uplinks were not heard: sent %d, heard %d", last.UplinksSent, last.UplinksHeard)
+	}
+	if err := customerServed(last); err != nil {
+		t.Error(err)
 	}
 	if last.Oracles != 3 || (last.Chain && last.Threshold != 2) {
 		t.Errorf("%d oracles, threshold %d: want the default 2-of-3", last.Oracles, last.Threshold)
@@ -113,6 +116,9 @@ func TestDevnetEndToEnd(t *testing.T) {
 	}
 	if len(js.Epochs) == 0 || len(js.Owners) != cfg.Hotspots+cfg.Spoofers {
 		t.Errorf("summary.json has %d epochs and %d owners", len(js.Epochs), len(js.Owners))
+	}
+	if len(js.Orgs) != 1 || js.Orgs[0].Delivered == 0 || js.Orgs[0].DCBought == 0 || js.Orgs[0].DCCharged == 0 {
+		t.Errorf("summary.json's organizations: %+v", js.Orgs)
 	}
 }
 
@@ -166,6 +172,39 @@ func settled(s *Summary, paid int) error {
 	}
 	if sum == 0 || s.OnChain != sum {
 		return fmt.Errorf("owners hold %d on chain, the paid manifests pay %d", s.OnChain, sum)
+	}
+	return nil
+}
+
+// customerServed checks the customer's side: OTAA sensors joined and ABP
+// ones sent through the hotspots to the LNS, confirmed uplinks were ACKed
+// and downlinks came back; the DC bought on chain were credited, the
+// manifests charged the route, and the payer's ledger adds up: bought =
+// balance + debited, debited = what the manifests charged.
+func customerServed(s *Summary) error {
+	if s == nil || len(s.Orgs) != 1 {
+		return errors.New("no organization in the summary")
+	}
+	o := s.Orgs[0]
+	switch {
+	case o.OTAA == 0 || o.ABP == 0:
+		return fmt.Errorf("%d OTAA and %d ABP sensors: want both", o.OTAA, o.ABP)
+	case o.Joins == 0 || o.SensorJoins == 0:
+		return fmt.Errorf("no join: the LNS accepted %d, sensors completed %d", o.Joins, o.SensorJoins)
+	case o.Delivered == 0:
+		return fmt.Errorf("no packet reached the LNS (%d sent)", o.Sent)
+	case o.Acked == 0:
+		return fmt.Errorf("none of %d confirmed uplinks was ACKed", o.Confirmed)
+	case o.Downlinks == 0:
+		return errors.New("no downlink reached a sensor")
+	case o.DCBought == 0 || (s.Chain && o.Purchase == ""):
+		return fmt.Errorf("no DC bought (purchase %q)", o.Purchase)
+	case o.DCCharged == 0 || o.Copies == 0:
+		return fmt.Errorf("the manifests charged %d DC for %d copies", o.DCCharged, o.Copies)
+	case o.DCBalance+o.DCDebited != o.DCBought:
+		return fmt.Errorf("ledger: balance %d + debited %d != bought %d", o.DCBalance, o.DCDebited, o.DCBought)
+	case o.DCDebited != o.DCCharged:
+		return fmt.Errorf("ledger debited %d, the manifests charged %d", o.DCDebited, o.DCCharged)
 	}
 	return nil
 }

@@ -130,6 +130,13 @@ func (n *network) startOracles(ctx context.Context, g *errgroup.Group) (err erro
 				c.Peers = append(c.Peers, p.cosign)
 			}
 		}
+		if d := n.customer.dcSetup; d != nil {
+			c.DCTreasury, c.DCPollInterval = d.treasury.String(), time.Second
+		} else {
+			// Without a chain an operator grant stands in for the
+			// customer's purchase.
+			c.OperatorKeys = []string{wire.PublicKeyOf(n.customer.grantKey).String()}
+		}
 		if n.chain != nil {
 			c.SolanaRPC = n.chain.url()
 			c.SolanaPayerAddress = wire.PublicKeyOf(payer).String()

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -43,6 +42,7 @@ type Summary struct {
 
 	Epochs    []EpochSummary `json:"epochs"`   // closed epochs, oldest first
 	Owners    []OwnerSummary `json:"owners"`   // one per hotspot, in placement order
+	Orgs      []OrgSummary   `json:"orgs"`     // the IoT customers
 	OnChain   uint64         `json:"on_chain"` // the owners' reward token balances added up
 	Chain     bool           `json:"chain"`    // a chain is running
 	Oracles   int            `json:"oracles"`  // oracles running
@@ -87,9 +87,15 @@ type EpochSummary struct {
 	Disputed bool `json:"disputed,omitempty"`
 	// Error is why the epoch is not paid yet; it is retried.
 	Error string `json:"error,omitempty"`
+	// DC is what the manifest charged customers' routes, RouteDC by
+	// route id, and Copies the packet copies it charged.
+	DC      uint64            `json:"dc"`
+	RouteDC map[string]uint64 `json:"route_dc,omitempty"`
+	Copies  uint32            `json:"copies"`
 
-	payouts map[wire.PublicKey]uint64 // the manifest's payouts by owner
-	payoutN int                       // lines in the manifest's payouts
+	payouts     map[wire.PublicKey]uint64 // the manifest's payouts by owner
+	payoutN     int                       // lines in the manifest's payouts
+	routeCopies map[string]uint32         // the manifest's charged copies by route
 }
 
 // OwnerSummary is one hotspot's owner: what the manifests paid it and its
@@ -100,6 +106,43 @@ type OwnerSummary struct {
 	Spoofer bool           `json:"spoofer,omitempty"`
 	Paid    uint64         `json:"paid"`     // the payouts of the paid manifests added up
 	OnChain uint64         `json:"on_chain"` // its reward token balance
+}
+
+// OrgSummary is one IoT customer: its organization, what its sensors did,
+// what its LNS received (the LNS's own record), and its data credits.
+type OrgSummary struct {
+	Org   string         `json:"org"`
+	Payer wire.PublicKey `json:"payer"`
+	Route string         `json:"route"`
+	LNS   string         `json:"lns"`
+	// DevAddrs are the organization's DevAddr blocks, START-END in hex.
+	DevAddrs []string `json:"devaddrs"`
+	OTAA     int      `json:"otaa_sensors"`
+	ABP      int      `json:"abp_sensors"`
+	// Delivered is the data uplinks the LNS accepted (MIC and counter
+	// checked, copies from several hotspots counted once), Joins the
+	// joins it accepted.
+	Delivered uint64 `json:"delivered"`
+	Joins     uint64 `json:"joins"`
+	// SensorJoins, Sent, Confirmed, Acked and Downlinks are the sensors'
+	// side: joins completed, uplinks sent, of which confirmed, confirmed
+	// uplinks the LNS acknowledged, and application downlinks received.
+	SensorJoins uint64 `json:"sensor_joins"`
+	Sent        uint64 `json:"sent"`
+	Confirmed   uint64 `json:"confirmed"`
+	Acked       uint64 `json:"acked"`
+	Downlinks   uint64 `json:"downlinks"`
+	// Purchase is the DC purchase's transaction on the local chain (empty
+	// without a chain: the DC were granted); DCBought what it credited.
+	Purchase string `json:"purchase,omitempty"`
+	DCBought uint64 `json:"dc_bought"`
+	// DCCharged is what the epochs' manifests charged the route, and
+	// Copies the copies charged; DCBalance and DCDebited are the payer's
+	// ledger on the first oracle (bought = balance + debited).
+	DCCharged uint64 `json:"dc_charged"`
+	Copies    uint64 `json:"copies_charged"`
+	DCBalance uint64 `json:"dc_balance"`
+	DCDebited uint64 `json:"dc_debited"`
 }
 
 // tally accumulates what the oracle verified, across summaries.
@@ -155,7 +198,7 @@ func (n *network) summary(ctx context.Context) (*Summary, error) {
 		s.WitnessesReported += counter(nd, "hexfield_hotspot_witnesses_total", "result", "reported")
 		s.UplinksHeard += counter(nd, "hexfield_hotspot_frames_total", "class", "uplink")
 	}
-	for _, sn := range n.sensors {
+	for _, sn := range n.customer.sensors {
 		s.UplinksSent += sn.sent.Load()
 	}
 	if err := n.tallyPoCs(ctx); err != nil {
@@ -184,6 +227,11 @@ func (n *network) summary(ctx context.Context) (*Summary, error) {
 		}
 		s.Owners = append(s.Owners, os)
 	}
+	org, err := n.orgSummary(ctx, s.Epochs)
+	if err != nil {
+		return nil, err
+	}
+	s.Orgs = []OrgSummary{org}
 	if n.chain != nil {
 		bal, err := n.chain.balances(ctx, owners)
 		if err != nil {
@@ -195,6 +243,39 @@ func (n *network) summary(ctx context.Context) (*Summary, error) {
 		}
 	}
 	return s, nil
+}
+
+// orgSummary reads the customer's LNS, sensors, manifests and ledger.
+func (n *network) orgSummary(ctx context.Context, epochs []EpochSummary) (OrgSummary, error) {
+	c := n.customer
+	st := c.lns.Stats()
+	o := OrgSummary{Org: orgID, Payer: wire.PublicKeyOf(c.owner), Route: routeID, LNS: c.lns.Addr().String(),
+		Delivered: st.Uplinks, Joins: st.Joins, Purchase: c.purchase, DCBought: c.bought}
+	for _, r := range c.devAddrs {
+		o.DevAddrs = append(o.DevAddrs, fmt.Sprintf("%08x-%08x", uint32(r.Start), uint32(r.End)))
+	}
+	for _, ds := range c.sensors {
+		if ds.otaa {
+			o.OTAA++
+		} else {
+			o.ABP++
+		}
+		o.SensorJoins += ds.joins.Load()
+		o.Sent += ds.sent.Load()
+		o.Confirmed += ds.confirmed.Load()
+		o.Acked += ds.acked.Load()
+		o.Downlinks += ds.downlinks.Load()
+	}
+	for _, e := range epochs {
+		o.DCCharged += e.RouteDC[routeID]
+		o.Copies += uint64(e.routeCopies[routeID])
+	}
+	bal, err := n.api.DCBalance(ctx, o.Payer, 1)
+	if err != nil {
+		return o, fmt.Errorf("DC balance: %w", err)
+	}
+	o.DCBalance, o.DCDebited = bal.Balance, bal.Debited
+	return o, nil
 }
 
 // writeJSON writes the summary to path (through a temporary file, so a
@@ -431,6 +512,15 @@ func (n *network) epochFromOracles(ctx context.Context, es *EpochSummary, states
 				es.HonestWithheld += line.Withheld
 			}
 		}
+		es.DC, es.Copies, es.RouteDC = m.DC, 0, map[string]uint64{}
+		for _, ch := range m.Charges {
+			es.RouteDC[ch.Route] += ch.DC
+			es.Copies += ch.Copies
+		}
+		es.routeCopies = map[string]uint32{}
+		for _, ch := range m.Charges {
+			es.routeCopies[ch.Route] += ch.Copies
+		}
 		es.payouts = make(map[wire.PublicKey]uint64, len(m.Payouts))
 		for _, p := range m.Payouts {
 			es.payouts[p.Owner] += p.Amount
@@ -541,6 +631,9 @@ func (s *Summary) WriteText(w io.Writer) {
 	if s.Oracles > 1 {
 		fmt.Fprintf(w, "  %d oracles stamped the same beacon up to %v apart (each epoch's input settles one stamp per report)\n", s.Oracles, s.StampSkew)
 	}
+	for _, o := range s.Orgs {
+		fmt.Fprintf(w, "  %s\n", o.line(s.Chain))
+	}
 	if s.Chain {
 		check := "matches the paid manifests"
 		if s.OnChain != paid {
@@ -548,6 +641,17 @@ func (s *Summary) WriteText(w io.Writer) {
 		}
 		fmt.Fprintf(w, "  on chain: owners hold %s tokens (%s)\n", tokens(s.OnChain, s.Decimals), check)
 	}
+}
+
+// line says what a customer's sensors, LNS and data credits did.
+func (o OrgSummary) line(chain bool) string {
+	how := "granted"
+	if chain {
+		how = "bought on chain"
+	}
+	return fmt.Sprintf("customer %s: %d packets delivered to its LNS (%d joins); %d confirmed uplinks, %d ACKed; %d downlinks received; "+
+		"DC %s %d, charged %d for %d copies, balance %d", o.Org, o.Delivered, o.Joins, o.Confirmed, o.Acked, o.Downlinks,
+		how, o.DCBought, o.DCCharged, o.Copies, o.DCBalance)
 }
 
 // epochLine says what became of an epoch: its amounts, who led and
@@ -611,18 +715,8 @@ func (s *Summary) epochLine(e EpochSummary) string {
 		tokens(e.SpooferWithheld, s.Decimals), tokens(e.HonestWithheld, s.Decimals))
 }
 
-// tokens formats base units as tokens of the given decimals, as the CLI
-// shows them.
-func tokens(v uint64, decimals int) string {
-	t := strconv.FormatUint(v, 10)
-	if decimals <= 0 {
-		return t
-	}
-	if len(t) <= decimals {
-		t = strings.Repeat("0", decimals-len(t)+1) + t
-	}
-	return t[:len(t)-decimals] + "." + t[len(t)-decimals:]
-}
+// tokens formats base units as tokens, as the CLI shows them.
+func tokens(v uint64, decimals int) string { return solana.FormatAmount(v, decimals) }
 
 func reasons(m map[string]int) string {
 	if len(m) == 0 {
