@@ -55,9 +55,13 @@ type Config struct {
 	// Out, when set, is a directory where summary.json (the Summary) is
 	// written at every summary and at the end.
 	Out string
+	// Epochs, when positive, stops the devnet after that many epochs with
+	// rewards were paid (without a chain: had manifests with earnings),
+	// with the final summary.
+	Epochs int
 	// NoChain runs without the local Solana chain: manifests only.
 	NoChain bool
-	// SummaryEvery is how often the summary is printed. Default 15 s.
+	// SummaryEvery is how often what changed is printed. Default 10 s.
 	SummaryEvery time.Duration
 	// Verbose sends every node's logs to the output.
 	Verbose bool
@@ -95,7 +99,7 @@ func (c Config) withDefaults() Config {
 	setD(&c.EpochLength, 2*time.Minute)
 	setD(&c.EntropyPeriod, 5*time.Second)
 	setD(&c.EntropyLifetime, 30*time.Second)
-	setD(&c.SummaryEvery, 15*time.Second)
+	setD(&c.SummaryEvery, 10*time.Second)
 	if c.HTTPListen == "" {
 		c.HTTPListen = "127.0.0.1:8080"
 	}
@@ -116,6 +120,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("devnet: beacon interval %v must divide the epoch length %v", c.BeaconInterval, c.EpochLength)
 	case c.EntropyLifetime < c.EntropyPeriod:
 		return fmt.Errorf("devnet: entropy lifetime %v is shorter than its period %v", c.EntropyLifetime, c.EntropyPeriod)
+	case c.Epochs < 0:
+		return fmt.Errorf("devnet: %d epochs", c.Epochs)
 	case c.Spacing < 400:
 		return errors.New("devnet: spacing below 400 m puts witnesses under the minimum distance")
 	}

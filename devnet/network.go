@@ -64,7 +64,10 @@ type network struct {
 	nodes    []*node
 	customer *customer
 	seen     map[string]bool // verified PoCs already counted
-	tally    tally
+	// onboarded is when every hotspot was registered: proofs count from
+	// the first epoch that starts after it.
+	onboarded time.Time
+	tally     tally
 }
 
 // Run starts a devnet and prints a summary every cfg.SummaryEvery until ctx
@@ -99,8 +102,13 @@ func run(ctx context.Context, cfg Config, out io.Writer, until func(*Summary) bo
 	defer cleanup()
 	n.dir = dir
 
-	ctx, cancel := context.WithCancel(ctx)
+	// The nodes run until the devnet stops them: when ctx ends (Ctrl-C)
+	// the report prints the final summary while they still answer, then
+	// stops them. ctx ending during start-up stops them at once.
+	interrupt := ctx
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
+	stopStartup := context.AfterFunc(interrupt, cancel)
 	g, ctx := errgroup.WithContext(ctx)
 	// On an early return, everything started stops before the chain and
 	// the data directory go away.
@@ -139,6 +147,7 @@ func run(ctx context.Context, cfg Config, out io.Writer, until func(*Summary) bo
 			return err
 		}
 	}
+	n.onboarded = time.Now()
 	if err := n.startCustomer(ctx, g); err != nil {
 		return err
 	}
@@ -159,20 +168,11 @@ func run(ctx context.Context, cfg Config, out io.Writer, until func(*Summary) bo
 	if err := n.openAccounts(ctx); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "devnet: %d hotspots (%d spoofing their location) and %d sensors over %.4f,%.4f; oracle API at %s\n",
-		len(n.nodes), cfg.Spoofers, len(n.customer.sensors), cfg.Lat, cfg.Lng, n.api.BaseURL)
-	fmt.Fprintf(out, "devnet: beacons every %v, entropy valid %v, epochs of %v; Ctrl-C stops\n",
-		cfg.BeaconInterval, cfg.EntropyLifetime, cfg.EpochLength)
-	epochMs := cfg.EpochLength.Milliseconds()
-	next := time.UnixMilli((time.Now().UnixMilli()/epochMs + 1) * epochMs)
-	fmt.Fprintf(out, "devnet: proofs count from the first epoch that starts after onboarding (%s): the registry is "+
-		"snapshotted at each epoch's start, so until then they are gateway_not_found\n", next.Format("15:04:05"))
-	if cfg.Oracles > 1 && n.chain != nil {
-		fmt.Fprintf(out, "devnet: the %d oracles stamp reports independently; each epoch's leader settles the input "+
-			"with its peers (reconciled reports), then a majority co-signs the manifest they all computed\n", cfg.Oracles)
+	n.banner()
+	if !stopStartup() {
+		return interrupt.Err() // interrupted while starting
 	}
-
-	g.Go(func() error { return n.report(ctx, until, cancel) })
+	g.Go(func() error { return n.report(ctx, interrupt, until, cancel) })
 	err = g.Wait()
 	if errors.Is(err, context.Canceled) {
 		err = nil

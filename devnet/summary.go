@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -52,6 +51,11 @@ type Summary struct {
 	// of the same beacon report (each oracle stamps what it receives). The
 	// agreement settles one stamp per report before anyone signs.
 	StampSkew time.Duration `json:"stamp_skew_ns"`
+	// Onboarded is when every hotspot was registered, and FirstPayout
+	// when the first epoch with rewards was paid on chain (the block
+	// time of its last payout batch), both from the start.
+	Onboarded   time.Duration `json:"onboarded_ns"`
+	FirstPayout time.Duration `json:"first_payout_ns,omitempty"`
 }
 
 // EpochSummary is one epoch's manifest, split between honest hotspots and
@@ -92,6 +96,9 @@ type EpochSummary struct {
 	DC      uint64            `json:"dc"`
 	RouteDC map[string]uint64 `json:"route_dc,omitempty"`
 	Copies  uint32            `json:"copies"`
+
+	// PaidAt is the block time of the last payout batch.
+	PaidAt time.Time `json:"paid_at,omitzero"`
 
 	payouts     map[wire.PublicKey]uint64 // the manifest's payouts by owner
 	payoutN     int                       // lines in the manifest's payouts
@@ -153,36 +160,6 @@ type tally struct {
 	skew                             time.Duration // largest StampSkew so far
 }
 
-func (n *network) report(ctx context.Context, until func(*Summary) bool, stop context.CancelFunc) error {
-	tick := time.NewTicker(n.cfg.SummaryEvery)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-		s, err := n.summary(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			fmt.Fprintf(n.out, "devnet: summary: %v\n", err)
-			continue
-		}
-		s.WriteText(n.out)
-		if n.cfg.Out != "" {
-			if err := s.writeJSON(filepath.Join(n.cfg.Out, "summary.json")); err != nil {
-				fmt.Fprintf(n.out, "devnet: %v\n", err)
-			}
-		}
-		if until != nil && until(s) {
-			stop()
-			return nil
-		}
-	}
-}
-
 func (n *network) summary(ctx context.Context) (*Summary, error) {
 	s := &Summary{Elapsed: time.Since(n.start).Round(time.Second), Chain: n.chain != nil,
 		Oracles: len(n.oracles), Threshold: n.oracles[0].cfg.Threshold, Decimals: n.oracles[0].cfg.SolanaDecimals}
@@ -216,6 +193,13 @@ func (n *network) summary(ctx context.Context) (*Summary, error) {
 		s.Epochs = append(s.Epochs, e)
 	}
 	sort.Slice(s.Epochs, func(i, j int) bool { return s.Epochs[i].Epoch < s.Epochs[j].Epoch })
+	s.Onboarded = n.onboarded.Sub(n.start).Round(100 * time.Millisecond)
+	for _, e := range s.Epochs {
+		if e.Distributed && e.Total > 0 && !e.PaidAt.IsZero() {
+			s.FirstPayout = max(e.PaidAt.Sub(n.start), 0).Round(time.Second)
+			break
+		}
+	}
 	owners := make([]wire.PublicKey, len(n.nodes))
 	for i, nd := range n.nodes {
 		owners[i] = nd.ownerPub()
@@ -589,11 +573,14 @@ func (n *network) epochFromChain(ctx context.Context, es *EpochSummary) {
 		if err != nil {
 			return
 		}
-		sig, _, ok := n.chain.memoTransaction(ctx, m, fmt.Sprintf("hexfield rwd e=%d b=", es.Epoch))
+		sig, at, ok := n.chain.memoTransaction(ctx, m, fmt.Sprintf("hexfield rwd e=%d b=", es.Epoch))
 		if !ok {
 			return
 		}
 		phase2 = append(phase2, sig)
+		if at.After(es.PaidAt) {
+			es.PaidAt = at
+		}
 	}
 	es.Phase2 = phase2
 }
@@ -635,12 +622,30 @@ func (s *Summary) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "  %s\n", o.line(s.Chain))
 	}
 	if s.Chain {
-		check := "matches the paid manifests"
-		if s.OnChain != paid {
-			check = fmt.Sprintf("the paid manifests say %s", tokens(paid, s.Decimals))
-		}
-		fmt.Fprintf(w, "  on chain: owners hold %s tokens (%s)\n", tokens(s.OnChain, s.Decimals), check)
+		fmt.Fprintf(w, "  %s\n", s.chainLine(paid))
 	}
+	if s.FirstPayout > 0 {
+		fmt.Fprintf(w, "  first payout on chain %v after the start (hotspots registered after %v)\n", s.FirstPayout, s.Onboarded)
+	}
+}
+
+// chainLine compares the owners' balances on chain with what the paid
+// manifests paid them.
+func (s *Summary) chainLine(paid uint64) string {
+	check := "matches the paid manifests"
+	if s.OnChain != paid {
+		check = fmt.Sprintf("the paid manifests say %s", tokens(paid, s.Decimals))
+	}
+	return fmt.Sprintf("on chain: owners hold %s tokens (%s)", tokens(s.OnChain, s.Decimals), check)
+}
+
+// dcLine is a customer's data credits and joins: what changes seldom.
+func (o OrgSummary) dcLine(chain bool) string {
+	how := "granted"
+	if chain {
+		how = "bought on chain"
+	}
+	return fmt.Sprintf("customer %s: DC %s %d, charged %d for %d copies, balance %d", o.Org, how, o.DCBought, o.DCCharged, o.Copies, o.DCBalance)
 }
 
 // line says what a customer's sensors, LNS and data credits did.
