@@ -115,7 +115,7 @@ func (n *network) startOracles(ctx context.Context, g *errgroup.Group) (err erro
 			DataDir:         filepath.Join(n.dir, o.name),
 			BeaconInterval:  n.cfg.BeaconInterval,
 			EpochLength:     n.cfg.EpochLength,
-			EpochGrace:      n.cfg.EntropyLifetime + 10*time.Second,
+			EpochGrace:      n.cfg.EntropyLifetime + 5*time.Second,
 			EntropyPeriod:   n.cfg.EntropyPeriod,
 			EntropyLifetime: n.cfg.EntropyLifetime,
 			VerifyInterval:  2 * time.Second,
