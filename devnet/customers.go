@@ -257,8 +257,8 @@ func (n *network) startSensors(ctx context.Context, g *errgroup.Group) error {
 		binary.BigEndian.PutUint64(ds.devEUI[:], 0x70b3d57ed0010000|uint64(i))
 		cfg := sim.SensorConfig{
 			Device: sim.DeviceConfig{
-				Radio:    sim.RadioConfig{Name: ds.name, Lat: lat, Lng: lng, Elevation: 2},
-				Region:   region,
+				Radio:  sim.RadioConfig{Name: ds.name, Lat: lat, Lng: lng, Elevation: 2},
+				Region: region,
 				// SF7: a reading's ~46 ms of airtime every 10 s stays
 				// within the 1% duty cycle that charging budgets per
 				// DevAddr (at SF9 only one uplink per 30 s epoch would be
