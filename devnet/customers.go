@@ -121,18 +121,22 @@ func (n *network) startCustomer(ctx context.Context, g *errgroup.Group) error {
 		conn.Close()
 		return fmt.Errorf("devnet: LNS: %w", err)
 	}
-	c.lns, c.started = lns, time.Now()
+	c.lns = lns
 	g.Go(func() error { return lns.Run(ctx) })
 
-	blocks := uint32(max(1, (n.cfg.Sensors+8)/8)) // room for every sensor
-	start, err := n.freeDevAddr(ctx, blocks)
-	if err != nil {
-		return err
-	}
-	pub := wire.PublicKeyOf(c.owner)
-	create := &wire.OrgCreate{Owner: pub[:], Devaddr: &wire.DevAddrBlocks{Start: &start, Count: blocks}}
-	if err := n.orgChange(ctx, &wire.OrgChange{Org: orgID, Op: &wire.OrgChange_Create{Create: create}}); err != nil {
-		return err
+	// A devnet restarted on the same data directory finds its
+	// organization there.
+	if _, err := n.api.Org(ctx, orgID); oracle.IsCode(err, "not_found") {
+		blocks := uint32(max(1, (n.cfg.Sensors+8)/8)) // room for every sensor
+		start, err := n.freeDevAddr(ctx, blocks)
+		if err != nil {
+			return err
+		}
+		pub := wire.PublicKeyOf(c.owner)
+		create := &wire.OrgCreate{Owner: pub[:], Devaddr: &wire.DevAddrBlocks{Start: &start, Count: blocks}}
+		if err := n.orgChange(ctx, &wire.OrgChange{Org: orgID, Op: &wire.OrgChange_Create{Create: create}}); err != nil {
+			return err
+		}
 	}
 	org, err := n.api.Org(ctx, orgID)
 	if err != nil {
