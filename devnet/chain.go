@@ -109,3 +109,12 @@ func (c *chain) memoTransaction(ctx context.Context, account [32]byte, memo stri
 	}
 	return "", time.Time{}, false
 }
+
+// solanaATA is owner's associated token account of mint.
+func solanaATA(owner, mint wire.PublicKey) (wire.PublicKey, error) {
+	a, err := solana.AssociatedTokenAddress(owner, mint)
+	if err != nil {
+		return wire.PublicKey{}, fmt.Errorf("devnet: token account of %s: %w", owner, err)
+	}
+	return a, nil
+}

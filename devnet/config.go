@@ -30,13 +30,17 @@ type Config struct {
 	Lat, Lng float64
 	// Spacing is the distance between neighbouring hotspots. Default 1.5 km.
 	Spacing float64
-	// BeaconInterval is the beacon bucket. Default 20 s.
+	// BeaconInterval is the beacon bucket. Default 10 s.
 	BeaconInterval time.Duration
 	// EpochLength is the reward epoch; a multiple of BeaconInterval.
-	// Default 2 min.
+	// Default 30 s: epochs are aligned to the Unix epoch, so the first
+	// one with the registered hotspots starts within an epoch of
+	// onboarding, and it is paid a grace period (EntropyLifetime + 5 s)
+	// after its end: the first payout comes a little over a minute after
+	// the start.
 	EpochLength time.Duration
 	// EntropyPeriod and EntropyLifetime shorten the entropy service.
-	// Defaults 5 s and 30 s.
+	// Defaults 2 s and 10 s.
 	EntropyPeriod, EntropyLifetime time.Duration
 	// Oracles is the number of oracles, each with its own store. Default
 	// 3, co-signing 2-of-3; 1 is an oracle paying alone. With more than
@@ -55,9 +59,13 @@ type Config struct {
 	// Out, when set, is a directory where summary.json (the Summary) is
 	// written at every summary and at the end.
 	Out string
+	// Epochs, when positive, stops the devnet after that many epochs with
+	// rewards were paid (without a chain: had manifests with earnings),
+	// with the final summary.
+	Epochs int
 	// NoChain runs without the local Solana chain: manifests only.
 	NoChain bool
-	// SummaryEvery is how often the summary is printed. Default 15 s.
+	// SummaryEvery is how often what changed is printed. Default 10 s.
 	SummaryEvery time.Duration
 	// Verbose sends every node's logs to the output.
 	Verbose bool
@@ -91,11 +99,11 @@ func (c Config) withDefaults() Config {
 	if c.Spacing == 0 {
 		c.Spacing = 1500
 	}
-	setD(&c.BeaconInterval, 20*time.Second)
-	setD(&c.EpochLength, 2*time.Minute)
-	setD(&c.EntropyPeriod, 5*time.Second)
-	setD(&c.EntropyLifetime, 30*time.Second)
-	setD(&c.SummaryEvery, 15*time.Second)
+	setD(&c.BeaconInterval, 10*time.Second)
+	setD(&c.EpochLength, 30*time.Second)
+	setD(&c.EntropyPeriod, 2*time.Second)
+	setD(&c.EntropyLifetime, 10*time.Second)
+	setD(&c.SummaryEvery, 10*time.Second)
 	if c.HTTPListen == "" {
 		c.HTTPListen = "127.0.0.1:8080"
 	}
@@ -116,6 +124,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("devnet: beacon interval %v must divide the epoch length %v", c.BeaconInterval, c.EpochLength)
 	case c.EntropyLifetime < c.EntropyPeriod:
 		return fmt.Errorf("devnet: entropy lifetime %v is shorter than its period %v", c.EntropyLifetime, c.EntropyPeriod)
+	case c.Epochs < 0:
+		return fmt.Errorf("devnet: %d epochs", c.Epochs)
 	case c.Spacing < 400:
 		return errors.New("devnet: spacing below 400 m puts witnesses under the minimum distance")
 	}

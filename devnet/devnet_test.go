@@ -53,18 +53,19 @@ func TestDevnetEndToEnd(t *testing.T) {
 		Logs:            &logs,
 		Hotspots:        6,
 		Spoofers:        3,
-		Sensors:         2,
+		Sensors:         4,
 		BeaconInterval:  5 * time.Second,
 		EpochLength:     30 * time.Second,
 		EntropyPeriod:   2 * time.Second,
 		EntropyLifetime: 10 * time.Second,
 		HTTPListen:      "127.0.0.1:0",
 		SummaryEvery:    3 * time.Second,
+		Epochs:          2, // it stops by itself after two paid epochs
 	}
 	const paidEpochs = 2
 	err := run(ctx, cfg, &out, func(s *Summary) bool {
 		last = s
-		return settled(s, paidEpochs) == nil
+		return false
 	})
 	t.Log(out.String())
 	// The oracles' account of each epoch: warnings, and how it was agreed
@@ -76,12 +77,22 @@ func TestDevnetEndToEnd(t *testing.T) {
 	if last == nil || ctx.Err() != nil {
 		t.Fatalf("the devnet did not pay %d epochs exactly once: %v", paidEpochs, settled(last, paidEpochs))
 	}
+	if err := settled(last, paidEpochs); err != nil {
+		t.Error(err)
+	}
 	if last.BeaconsSent == 0 || last.WitnessesReported == 0 || last.ValidPoCs == 0 || last.ValidWitnesses == 0 {
 		t.Errorf("no proof of coverage: %+v", last)
 	}
 	if last.UplinksSent == 0 || last.UplinksHeard == 0 {
 		t.Errorf("sensor uplinks were not heard: sent %d, heard %d", last.UplinksSent, last.UplinksHeard)
 	}
+	if !strings.Contains(out.String(), "devnet: 2 epochs paid. Final summary:") {
+		t.Error("no final summary after the paid epochs")
+	}
+	if last.FirstPayout == 0 || last.Onboarded == 0 {
+		t.Errorf("no timings: first payout %v, onboarded %v", last.FirstPayout, last.Onboarded)
+	}
+	t.Logf("hotspots registered %v after the start, first payout on chain %v after it", last.Onboarded, last.FirstPayout)
 	if last.Oracles != 3 || (last.Chain && last.Threshold != 2) {
 		t.Errorf("%d oracles, threshold %d: want the default 2-of-3", last.Oracles, last.Threshold)
 	}
@@ -113,6 +124,10 @@ func TestDevnetEndToEnd(t *testing.T) {
 	}
 	if len(js.Epochs) == 0 || len(js.Owners) != cfg.Hotspots+cfg.Spoofers {
 		t.Errorf("summary.json has %d epochs and %d owners", len(js.Epochs), len(js.Owners))
+	}
+	// The final summary (written after the stop) adds up for the customer.
+	if err := customerServed(&js); err != nil {
+		t.Errorf("summary.json: %v: %+v", err, js.Orgs)
 	}
 }
 
@@ -166,6 +181,79 @@ func settled(s *Summary, paid int) error {
 	}
 	if sum == 0 || s.OnChain != sum {
 		return fmt.Errorf("owners hold %d on chain, the paid manifests pay %d", s.OnChain, sum)
+	}
+	return nil
+}
+
+// TestDevnetInterrupted: a devnet interrupted (Ctrl-C) prints its final
+// summary and returns no error. A small one without a chain and with one
+// oracle, for speed.
+func TestDevnetInterrupted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a network")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out syncBuffer
+	cfg := Config{Dir: t.TempDir(), Out: t.TempDir(), Hotspots: 2, Spoofers: -1, Sensors: 2, Oracles: 1, NoChain: true,
+		BeaconInterval: 5 * time.Second, EpochLength: 30 * time.Second, EntropyPeriod: 2 * time.Second,
+		EntropyLifetime: 10 * time.Second, HTTPListen: "127.0.0.1:0", SummaryEvery: time.Second}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, &out, nil) }()
+	// Interrupt once it has printed what changed at least once.
+	for !strings.Contains(out.String(), "] +") {
+		select {
+		case err := <-done:
+			t.Fatalf("stopped by itself: %v\n%s", err, out.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("interrupted devnet: %v", err)
+	}
+	if !strings.Contains(out.String(), "devnet: interrupted. Final summary:") || !strings.Contains(out.String(), "customer devnet-customer:") {
+		t.Errorf("no final summary:\n%s", out.String())
+	}
+	for _, want := range []string{"coverage map and oracle API: http://127.0.0.1:", "hexfield org show --id devnet-customer --oracle http://127.0.0.1:"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the start lacks %q:\n%s", want, out.String())
+		}
+	}
+	if _, err := os.Stat(filepath.Join(cfg.Out, "summary.json")); err != nil {
+		t.Error(err)
+	}
+}
+
+// customerServed checks the customer's side: OTAA sensors joined and ABP
+// ones sent through the hotspots to the LNS, confirmed uplinks were ACKed
+// and downlinks came back; the DC bought on chain were credited, the
+// manifests charged the route, and the payer's ledger adds up: bought =
+// balance + debited, debited = what the manifests charged.
+func customerServed(s *Summary) error {
+	if s == nil || len(s.Orgs) != 1 {
+		return errors.New("no organization in the summary")
+	}
+	o := s.Orgs[0]
+	switch {
+	case o.OTAA == 0 || o.ABP == 0:
+		return fmt.Errorf("%d OTAA and %d ABP sensors: want both", o.OTAA, o.ABP)
+	case o.Joins == 0 || o.SensorJoins == 0:
+		return fmt.Errorf("no join: the LNS accepted %d, sensors completed %d", o.Joins, o.SensorJoins)
+	case o.Delivered == 0:
+		return fmt.Errorf("no packet reached the LNS (%d sent)", o.Sent)
+	case o.Acked == 0:
+		return fmt.Errorf("none of %d confirmed uplinks was ACKed", o.Confirmed)
+	case o.Downlinks == 0:
+		return errors.New("no downlink reached a sensor")
+	case o.DCBought == 0 || (s.Chain && o.Purchase == ""):
+		return fmt.Errorf("no DC bought (purchase %q)", o.Purchase)
+	case o.DCCharged == 0 || o.Copies == 0:
+		return fmt.Errorf("the manifests charged %d DC for %d copies", o.DCCharged, o.Copies)
+	case o.DCBalance+o.DCDebited != o.DCBought:
+		return fmt.Errorf("ledger: balance %d + debited %d != bought %d", o.DCBalance, o.DCDebited, o.DCBought)
+	case o.DCDebited != o.DCCharged:
+		return fmt.Errorf("ledger debited %d, the manifests charged %d", o.DCDebited, o.DCCharged)
 	}
 	return nil
 }

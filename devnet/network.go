@@ -52,19 +52,22 @@ func (n *node) ownerPub() wire.PublicKey { return wire.PublicKeyOf(n.owner) }
 
 // network is a running devnet.
 type network struct {
-	cfg     Config
-	out     io.Writer
-	logs    io.Writer
-	dir     string
-	start   time.Time
-	oracles []*oracleNode  // the first is the leader
-	api     *oracle.Client // the leader's HTTP API
-	chain   *chain         // nil without a chain
-	medium  *sim.Medium
-	nodes   []*node
-	sensors []*sensor
-	seen    map[string]bool // verified PoCs already counted
-	tally   tally
+	cfg      Config
+	out      io.Writer
+	logs     io.Writer
+	dir      string
+	start    time.Time
+	oracles  []*oracleNode  // the first is the leader
+	api      *oracle.Client // the leader's HTTP API
+	chain    *chain         // nil without a chain
+	medium   *sim.Medium
+	nodes    []*node
+	customer *customer
+	seen     map[string]bool // verified PoCs already counted
+	// onboarded is when every hotspot was registered: proofs count from
+	// the first epoch that starts after it.
+	onboarded time.Time
+	tally     tally
 }
 
 // Run starts a devnet and prints a summary every cfg.SummaryEvery until ctx
@@ -99,8 +102,13 @@ func run(ctx context.Context, cfg Config, out io.Writer, until func(*Summary) bo
 	defer cleanup()
 	n.dir = dir
 
-	ctx, cancel := context.WithCancel(ctx)
+	// The nodes run until the devnet stops them: when ctx ends (Ctrl-C)
+	// the report prints the final summary while they still answer, then
+	// stops them. ctx ending during start-up stops them at once.
+	interrupt := ctx
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
+	stopStartup := context.AfterFunc(interrupt, cancel)
 	g, ctx := errgroup.WithContext(ctx)
 	// On an early return, everything started stops before the chain and
 	// the data directory go away.
@@ -122,7 +130,25 @@ func run(ctx context.Context, cfg Config, out io.Writer, until func(*Summary) bo
 			fmt.Fprintf(out, "devnet: local Solana chain at %s (real SVM via litesvm)\n", c.url())
 		}
 	}
+	n.customer = &customer{grantKey: n.key("operator")}
+	if n.chain != nil {
+		if n.customer.dcSetup, err = n.setupDC(ctx); err != nil {
+			return err
+		}
+	}
 	if err := n.startOracles(ctx, g); err != nil {
+		return err
+	}
+	// Hotspots are registered first: each epoch's registry snapshot is
+	// taken at its start, so the sooner they are, the sooner an epoch pays.
+	n.place()
+	for _, nd := range n.nodes {
+		if err := n.onboard(ctx, nd); err != nil {
+			return err
+		}
+	}
+	n.onboarded = time.Now()
+	if err := n.startCustomer(ctx, g); err != nil {
 		return err
 	}
 	medium, err := sim.NewMedium(sim.MediumConfig{Seed: cfg.Seed})
@@ -131,7 +157,6 @@ func run(ctx context.Context, cfg Config, out io.Writer, until func(*Summary) bo
 	}
 	defer medium.Close()
 	n.medium = medium
-	n.place()
 	for _, nd := range n.nodes {
 		if err := n.startHotspot(ctx, g, nd); err != nil {
 			return err
@@ -143,20 +168,11 @@ func run(ctx context.Context, cfg Config, out io.Writer, until func(*Summary) bo
 	if err := n.openAccounts(ctx); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "devnet: %d hotspots (%d spoofing their location) and %d sensors over %.4f,%.4f; oracle API at %s\n",
-		len(n.nodes), cfg.Spoofers, len(n.sensors), cfg.Lat, cfg.Lng, n.api.BaseURL)
-	fmt.Fprintf(out, "devnet: beacons every %v, entropy valid %v, epochs of %v; Ctrl-C stops\n",
-		cfg.BeaconInterval, cfg.EntropyLifetime, cfg.EpochLength)
-	epochMs := cfg.EpochLength.Milliseconds()
-	next := time.UnixMilli((time.Now().UnixMilli()/epochMs + 1) * epochMs)
-	fmt.Fprintf(out, "devnet: proofs count from the first epoch that starts after onboarding (%s): the registry is "+
-		"snapshotted at each epoch's start, so until then they are gateway_not_found\n", next.Format("15:04:05"))
-	if cfg.Oracles > 1 && n.chain != nil {
-		fmt.Fprintf(out, "devnet: the %d oracles stamp reports independently; each epoch's leader settles the input "+
-			"with its peers (reconciled reports), then a majority co-signs the manifest they all computed\n", cfg.Oracles)
+	n.banner()
+	if !stopStartup() {
+		return interrupt.Err() // interrupted while starting
 	}
-
-	g.Go(func() error { return n.report(ctx, until, cancel) })
+	g.Go(func() error { return n.report(ctx, interrupt, until, cancel) })
 	err = g.Wait()
 	if errors.Is(err, context.Canceled) {
 		err = nil
@@ -229,13 +245,9 @@ func offset(lat, lng, north, east float64) (float64, float64) {
 	return lat + dLat, lng + dLng
 }
 
-// startHotspot onboards a hotspot and asserts its location through the
-// oracle's HTTP API, as its owner would with the CLI, then starts the real
-// hotspot and its virtual concentrator on the medium.
+// startHotspot starts the real hotspot of an onboarded node and its
+// virtual concentrator on the medium.
 func (n *network) startHotspot(ctx context.Context, g *errgroup.Group, nd *node) error {
-	if err := n.onboard(ctx, nd); err != nil {
-		return err
-	}
 	semtechConn, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("devnet: %s: %w", nd.name, err)
@@ -250,6 +262,8 @@ func (n *network) startHotspot(ctx context.Context, g *errgroup.Group, nd *node)
 		DataDir:      filepath.Join(n.dir, nd.name),
 		StatusListen: "off",
 		Oracles:      n.oracleAddrs(),
+		// Route changes reach the hotspots within half a minute.
+		ConfigRefresh: 30 * time.Second,
 	}, hotspot.Deps{Key: nd.key, Semtech: semtechConn, QUIC: quicConn, Logger: n.logger(nd.name),
 		Registerer: nd.metrics, Software: "hotspotd/devnet"})
 	if err != nil {

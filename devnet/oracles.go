@@ -115,7 +115,7 @@ func (n *network) startOracles(ctx context.Context, g *errgroup.Group) (err erro
 			DataDir:         filepath.Join(n.dir, o.name),
 			BeaconInterval:  n.cfg.BeaconInterval,
 			EpochLength:     n.cfg.EpochLength,
-			EpochGrace:      n.cfg.EntropyLifetime + 10*time.Second,
+			EpochGrace:      n.cfg.EntropyLifetime + 5*time.Second,
 			EntropyPeriod:   n.cfg.EntropyPeriod,
 			EntropyLifetime: n.cfg.EntropyLifetime,
 			VerifyInterval:  2 * time.Second,
@@ -129,6 +129,13 @@ func (n *network) startOracles(ctx context.Context, g *errgroup.Group) (err erro
 			if j != i {
 				c.Peers = append(c.Peers, p.cosign)
 			}
+		}
+		if d := n.customer.dcSetup; d != nil {
+			c.DCTreasury, c.DCPollInterval = d.treasury.String(), time.Second
+		} else {
+			// Without a chain an operator grant stands in for the
+			// customer's purchase.
+			c.OperatorKeys = []string{wire.PublicKeyOf(n.customer.grantKey).String()}
 		}
 		if n.chain != nil {
 			c.SolanaRPC = n.chain.url()

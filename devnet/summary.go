@@ -7,10 +7,8 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -43,6 +41,7 @@ type Summary struct {
 
 	Epochs    []EpochSummary `json:"epochs"`   // closed epochs, oldest first
 	Owners    []OwnerSummary `json:"owners"`   // one per hotspot, in placement order
+	Orgs      []OrgSummary   `json:"orgs"`     // the IoT customers
 	OnChain   uint64         `json:"on_chain"` // the owners' reward token balances added up
 	Chain     bool           `json:"chain"`    // a chain is running
 	Oracles   int            `json:"oracles"`  // oracles running
@@ -52,6 +51,11 @@ type Summary struct {
 	// of the same beacon report (each oracle stamps what it receives). The
 	// agreement settles one stamp per report before anyone signs.
 	StampSkew time.Duration `json:"stamp_skew_ns"`
+	// Onboarded is when every hotspot was registered, and FirstPayout
+	// when the first epoch with rewards was paid on chain (the block
+	// time of its last payout batch), both from the start.
+	Onboarded   time.Duration `json:"onboarded_ns"`
+	FirstPayout time.Duration `json:"first_payout_ns,omitempty"`
 }
 
 // EpochSummary is one epoch's manifest, split between honest hotspots and
@@ -87,9 +91,18 @@ type EpochSummary struct {
 	Disputed bool `json:"disputed,omitempty"`
 	// Error is why the epoch is not paid yet; it is retried.
 	Error string `json:"error,omitempty"`
+	// DC is what the manifest charged customers' routes, RouteDC by
+	// route id, and Copies the packet copies it charged.
+	DC      uint64            `json:"dc"`
+	RouteDC map[string]uint64 `json:"route_dc,omitempty"`
+	Copies  uint32            `json:"copies"`
 
-	payouts map[wire.PublicKey]uint64 // the manifest's payouts by owner
-	payoutN int                       // lines in the manifest's payouts
+	// PaidAt is the block time of the last payout batch.
+	PaidAt time.Time `json:"paid_at,omitzero"`
+
+	payouts     map[wire.PublicKey]uint64 // the manifest's payouts by owner
+	payoutN     int                       // lines in the manifest's payouts
+	routeCopies map[string]uint32         // the manifest's charged copies by route
 }
 
 // OwnerSummary is one hotspot's owner: what the manifests paid it and its
@@ -102,42 +115,49 @@ type OwnerSummary struct {
 	OnChain uint64         `json:"on_chain"` // its reward token balance
 }
 
+// OrgSummary is one IoT customer: its organization, what its sensors did,
+// what its LNS received (the LNS's own record), and its data credits.
+type OrgSummary struct {
+	Org   string         `json:"org"`
+	Payer wire.PublicKey `json:"payer"`
+	Route string         `json:"route"`
+	LNS   string         `json:"lns"`
+	// DevAddrs are the organization's DevAddr blocks, START-END in hex.
+	DevAddrs []string `json:"devaddrs"`
+	OTAA     int      `json:"otaa_sensors"`
+	ABP      int      `json:"abp_sensors"`
+	// Delivered is the data uplinks the LNS accepted (MIC and counter
+	// checked, copies from several hotspots counted once), Joins the
+	// joins it accepted.
+	Delivered uint64 `json:"delivered"`
+	Joins     uint64 `json:"joins"`
+	// SensorJoins, Sent, Confirmed, Acked and Downlinks are the sensors'
+	// side: joins completed, uplinks sent, of which confirmed, confirmed
+	// uplinks the LNS acknowledged, and application downlinks received.
+	SensorJoins uint64 `json:"sensor_joins"`
+	Sent        uint64 `json:"sent"`
+	Confirmed   uint64 `json:"confirmed"`
+	Acked       uint64 `json:"acked"`
+	Downlinks   uint64 `json:"downlinks"`
+	// Purchase is the DC purchase's transaction on the local chain (empty
+	// without a chain: the DC were granted); DCBought what it credited.
+	Purchase string `json:"purchase,omitempty"`
+	DCBought uint64 `json:"dc_bought"`
+	// DCCharged is what the epochs' manifests charged the route, and
+	// Copies the copies charged; DCBalance and DCDebited are the payer's
+	// ledger on the first oracle (bought = balance + debited).
+	DCCharged uint64 `json:"dc_charged"`
+	Copies    uint64 `json:"copies_charged"`
+	DCBalance uint64 `json:"dc_balance"`
+	DCDebited uint64 `json:"dc_debited"`
+}
+
 // tally accumulates what the oracle verified, across summaries.
 type tally struct {
 	pocs, validPoCs, validWitnesses  int
 	invalidBeacons, invalidWitnesses map[string]int
 	epochs                           map[uint64]EpochSummary
 	skew                             time.Duration // largest StampSkew so far
-}
-
-func (n *network) report(ctx context.Context, until func(*Summary) bool, stop context.CancelFunc) error {
-	tick := time.NewTicker(n.cfg.SummaryEvery)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-		s, err := n.summary(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			fmt.Fprintf(n.out, "devnet: summary: %v\n", err)
-			continue
-		}
-		s.WriteText(n.out)
-		if n.cfg.Out != "" {
-			if err := s.writeJSON(filepath.Join(n.cfg.Out, "summary.json")); err != nil {
-				fmt.Fprintf(n.out, "devnet: %v\n", err)
-			}
-		}
-		if until != nil && until(s) {
-			stop()
-			return nil
-		}
-	}
 }
 
 func (n *network) summary(ctx context.Context) (*Summary, error) {
@@ -155,7 +175,7 @@ func (n *network) summary(ctx context.Context) (*Summary, error) {
 		s.WitnessesReported += counter(nd, "hexfield_hotspot_witnesses_total", "result", "reported")
 		s.UplinksHeard += counter(nd, "hexfield_hotspot_frames_total", "class", "uplink")
 	}
-	for _, sn := range n.sensors {
+	for _, sn := range n.customer.sensors {
 		s.UplinksSent += sn.sent.Load()
 	}
 	if err := n.tallyPoCs(ctx); err != nil {
@@ -173,6 +193,13 @@ func (n *network) summary(ctx context.Context) (*Summary, error) {
 		s.Epochs = append(s.Epochs, e)
 	}
 	sort.Slice(s.Epochs, func(i, j int) bool { return s.Epochs[i].Epoch < s.Epochs[j].Epoch })
+	s.Onboarded = n.onboarded.Sub(n.start).Round(100 * time.Millisecond)
+	for _, e := range s.Epochs {
+		if e.Distributed && e.Total > 0 && !e.PaidAt.IsZero() {
+			s.FirstPayout = max(e.PaidAt.Sub(n.start), 0).Round(time.Second)
+			break
+		}
+	}
 	owners := make([]wire.PublicKey, len(n.nodes))
 	for i, nd := range n.nodes {
 		owners[i] = nd.ownerPub()
@@ -184,6 +211,11 @@ func (n *network) summary(ctx context.Context) (*Summary, error) {
 		}
 		s.Owners = append(s.Owners, os)
 	}
+	org, err := n.orgSummary(ctx, s.Epochs)
+	if err != nil {
+		return nil, err
+	}
+	s.Orgs = []OrgSummary{org}
 	if n.chain != nil {
 		bal, err := n.chain.balances(ctx, owners)
 		if err != nil {
@@ -195,6 +227,39 @@ func (n *network) summary(ctx context.Context) (*Summary, error) {
 		}
 	}
 	return s, nil
+}
+
+// orgSummary reads the customer's LNS, sensors, manifests and ledger.
+func (n *network) orgSummary(ctx context.Context, epochs []EpochSummary) (OrgSummary, error) {
+	c := n.customer
+	st := c.lns.Stats()
+	o := OrgSummary{Org: orgID, Payer: wire.PublicKeyOf(c.owner), Route: routeID, LNS: c.lns.Addr().String(),
+		Delivered: st.Uplinks, Joins: st.Joins, Purchase: c.purchase, DCBought: c.bought}
+	for _, r := range c.devAddrs {
+		o.DevAddrs = append(o.DevAddrs, fmt.Sprintf("%08x-%08x", uint32(r.Start), uint32(r.End)))
+	}
+	for _, ds := range c.sensors {
+		if ds.otaa {
+			o.OTAA++
+		} else {
+			o.ABP++
+		}
+		o.SensorJoins += ds.joins.Load()
+		o.Sent += ds.sent.Load()
+		o.Confirmed += ds.confirmed.Load()
+		o.Acked += ds.acked.Load()
+		o.Downlinks += ds.downlinks.Load()
+	}
+	for _, e := range epochs {
+		o.DCCharged += e.RouteDC[routeID]
+		o.Copies += uint64(e.routeCopies[routeID])
+	}
+	bal, err := n.api.DCBalance(ctx, o.Payer, 1)
+	if err != nil {
+		return o, fmt.Errorf("DC balance: %w", err)
+	}
+	o.DCBalance, o.DCDebited = bal.Balance, bal.Debited
+	return o, nil
 }
 
 // writeJSON writes the summary to path (through a temporary file, so a
@@ -431,6 +496,15 @@ func (n *network) epochFromOracles(ctx context.Context, es *EpochSummary, states
 				es.HonestWithheld += line.Withheld
 			}
 		}
+		es.DC, es.Copies, es.RouteDC = m.DC, 0, map[string]uint64{}
+		for _, ch := range m.Charges {
+			es.RouteDC[ch.Route] += ch.DC
+			es.Copies += ch.Copies
+		}
+		es.routeCopies = map[string]uint32{}
+		for _, ch := range m.Charges {
+			es.routeCopies[ch.Route] += ch.Copies
+		}
 		es.payouts = make(map[wire.PublicKey]uint64, len(m.Payouts))
 		for _, p := range m.Payouts {
 			es.payouts[p.Owner] += p.Amount
@@ -503,11 +577,14 @@ func (n *network) epochFromChain(ctx context.Context, es *EpochSummary) {
 		if err != nil {
 			return
 		}
-		sig, _, ok := n.chain.memoTransaction(ctx, m, fmt.Sprintf("hexfield rwd e=%d b=", es.Epoch))
+		sig, at, ok := n.chain.memoTransaction(ctx, m, fmt.Sprintf("hexfield rwd e=%d b=", es.Epoch))
 		if !ok {
 			return
 		}
 		phase2 = append(phase2, sig)
+		if at.After(es.PaidAt) {
+			es.PaidAt = at
+		}
 	}
 	es.Phase2 = phase2
 }
@@ -545,13 +622,45 @@ func (s *Summary) WriteText(w io.Writer) {
 	if s.Oracles > 1 {
 		fmt.Fprintf(w, "  %d oracles stamped the same beacon up to %v apart (each epoch's input settles one stamp per report)\n", s.Oracles, s.StampSkew)
 	}
-	if s.Chain {
-		check := "matches the paid manifests"
-		if s.OnChain != paid {
-			check = fmt.Sprintf("the paid manifests say %s", tokens(paid, s.Decimals))
-		}
-		fmt.Fprintf(w, "  on chain: owners hold %s tokens (%s)\n", tokens(s.OnChain, s.Decimals), check)
+	for _, o := range s.Orgs {
+		fmt.Fprintf(w, "  %s\n", o.line(s.Chain))
 	}
+	if s.Chain {
+		fmt.Fprintf(w, "  %s\n", s.chainLine(paid))
+	}
+	if s.FirstPayout > 0 {
+		fmt.Fprintf(w, "  first payout on chain %v after the start (hotspots registered after %v)\n", s.FirstPayout, s.Onboarded)
+	}
+}
+
+// chainLine compares the owners' balances on chain with what the paid
+// manifests paid them.
+func (s *Summary) chainLine(paid uint64) string {
+	check := "matches the paid manifests"
+	if s.OnChain != paid {
+		check = fmt.Sprintf("the paid manifests say %s", tokens(paid, s.Decimals))
+	}
+	return fmt.Sprintf("on chain: owners hold %s tokens (%s)", tokens(s.OnChain, s.Decimals), check)
+}
+
+// dcLine is a customer's data credits and joins: what changes seldom.
+func (o OrgSummary) dcLine(chain bool) string {
+	how := "granted"
+	if chain {
+		how = "bought on chain"
+	}
+	return fmt.Sprintf("customer %s: DC %s %d, charged %d for %d copies, balance %d", o.Org, how, o.DCBought, o.DCCharged, o.Copies, o.DCBalance)
+}
+
+// line says what a customer's sensors, LNS and data credits did.
+func (o OrgSummary) line(chain bool) string {
+	how := "granted"
+	if chain {
+		how = "bought on chain"
+	}
+	return fmt.Sprintf("customer %s: %d packets delivered to its LNS (%d joins); %d confirmed uplinks, %d ACKed; %d downlinks received; "+
+		"DC %s %d, charged %d for %d copies, balance %d", o.Org, o.Delivered, o.Joins, o.Confirmed, o.Acked, o.Downlinks,
+		how, o.DCBought, o.DCCharged, o.Copies, o.DCBalance)
 }
 
 // epochLine says what became of an epoch: its amounts, who led and
@@ -615,18 +724,8 @@ func (s *Summary) epochLine(e EpochSummary) string {
 		tokens(e.SpooferWithheld, s.Decimals), tokens(e.HonestWithheld, s.Decimals))
 }
 
-// tokens formats base units as tokens of the given decimals, as the CLI
-// shows them.
-func tokens(v uint64, decimals int) string {
-	t := strconv.FormatUint(v, 10)
-	if decimals <= 0 {
-		return t
-	}
-	if len(t) <= decimals {
-		t = strings.Repeat("0", decimals-len(t)+1) + t
-	}
-	return t[:len(t)-decimals] + "." + t[len(t)-decimals:]
-}
+// tokens formats base units as tokens, as the CLI shows them.
+func tokens(v uint64, decimals int) string { return solana.FormatAmount(v, decimals) }
 
 func reasons(m map[string]int) string {
 	if len(m) == 0 {

@@ -19,7 +19,7 @@ import (
 // Client calls an oracle's HTTP API; the hexfield CLI and the devnet use
 // it. Errors from the oracle come back as *APIError.
 type Client struct {
-	// BaseURL is e.g. "http://127.0.0.1:8090".
+	// BaseURL is e.g. "http://127.0.0.1:8080".
 	BaseURL string
 	// HTTP is the client to use; nil = http.DefaultClient.
 	HTTP *http.Client

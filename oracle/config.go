@@ -34,7 +34,8 @@ type Config struct {
 	// "0.0.0.0:4433".
 	QUICListen string `toml:"quic_listen"`
 	// HTTPListen is the TCP address of the HTTP API (metrics are on
-	// MetricsListen). Default "0.0.0.0:8090".
+	// MetricsListen). Default "0.0.0.0:8080", where the hexfield CLI looks
+	// by default.
 	HTTPListen string `toml:"http_listen"`
 	// LogLevel is debug, info, warn or error. Default "info".
 	LogLevel string `toml:"log_level"`
@@ -283,7 +284,7 @@ func (c Config) Defaults() Config {
 	setS(&c.DataDir, "oracled-data")
 	setS(&c.KeyFile, filepath.Join(c.DataDir, "oracle-key.json"))
 	setS(&c.QUICListen, "0.0.0.0:4433")
-	setS(&c.HTTPListen, "0.0.0.0:8090")
+	setS(&c.HTTPListen, "0.0.0.0:8080")
 	setS(&c.LogLevel, "info")
 	setD(&c.Retention, 30*24*time.Hour)
 	setD(&c.SweepInterval, 10*time.Minute)

@@ -16,7 +16,7 @@ import (
 	"github.com/hexfield/hexfield/wire"
 )
 
-const defaultOracleURL = "http://127.0.0.1:8090"
+const defaultOracleURL = "http://127.0.0.1:8080" // the devnet's first oracle, and oracled's default
 
 // runOnboard onboards a hotspot: the request is signed by the hotspot key
 // and by the owner's Solana wallet keypair. The oracle debits its

@@ -119,7 +119,7 @@ func runRewards(ctx context.Context, args []string, out io.Writer) error {
 			account += " (not opened yet: rewards accrue until the owner runs hexfield rewards open-account)"
 		}
 		fmt.Fprintf(out, "owner          %s\nmint           %s\ntoken account  %s\nbalance        %s (%d base units)\n",
-			owner, mint, account, formatAmount(bal[0], 6), bal[0])
+			owner, mint, account, solana.FormatAmount(bal[0], 6), bal[0])
 		return nil
 	case "open-account":
 		if len(pos) != 0 || *ownerKey == "" {
@@ -147,7 +147,7 @@ func runRewards(ctx context.Context, args []string, out io.Writer) error {
 			return nil
 		}
 		fmt.Fprintf(out, "opened         transaction %s (finalized)\nrent paid      %s SOL (%d lamports), by the owner\nfee            %s SOL (%d lamports)\n",
-			opened.Signature, formatAmount(opened.Rent, 9), opened.Rent, formatAmount(opened.Fee, 9), opened.Fee)
+			opened.Signature, solana.FormatAmount(opened.Rent, 9), opened.Rent, solana.FormatAmount(opened.Fee, 9), opened.Fee)
 		fmt.Fprintln(out, "rewards accrued so far are paid in the next epoch that reaches the minimum payout")
 		return nil
 	default:
@@ -253,14 +253,6 @@ func epochState(resp oracle.EpochResponse) string {
 	return s
 }
 
-func formatAmount(v uint64, decimals int) string {
-	s := strconv.FormatUint(v, 10)
-	for len(s) <= decimals {
-		s = "0" + s
-	}
-	return s[:len(s)-decimals] + "." + s[len(s)-decimals:]
-}
-
 func printManifest(out io.Writer, m *verifier.Manifest, resp oracle.EpochResponse, all bool) error {
 	st := resp.State
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
@@ -281,15 +273,15 @@ func printManifest(out io.Writer, m *verifier.Manifest, resp oracle.EpochRespons
 	fmt.Fprintf(tw, "window\t[%d, %d) ms\n", m.StartMs, m.EndMs)
 	fmt.Fprintf(tw, "params hash\t%x\n", m.ParamsHash)
 	fmt.Fprintf(tw, "input digest\t%x\n", m.InputDigest)
-	fmt.Fprintf(tw, "emission\t%s\n", formatAmount(m.Emission, 6))
-	fmt.Fprintf(tw, "total\t%s\n", formatAmount(m.Total, 6))
-	fmt.Fprintf(tw, "unallocated\t%s\n", formatAmount(m.Unallocated, 6))
+	fmt.Fprintf(tw, "emission\t%s\n", solana.FormatAmount(m.Emission, 6))
+	fmt.Fprintf(tw, "total\t%s\n", solana.FormatAmount(m.Total, 6))
+	fmt.Fprintf(tw, "unallocated\t%s\n", solana.FormatAmount(m.Unallocated, 6))
 	if m.Version >= 3 {
 		parent := "none"
 		if m.Parent != 0 {
 			parent = fmt.Sprintf("epoch %d (its ledger is this one's starting point)", m.Parent)
 		}
-		fmt.Fprintf(tw, "earned\t%s (total paid includes what earlier epochs owed)\n", formatAmount(m.Earned, 6))
+		fmt.Fprintf(tw, "earned\t%s (total paid includes what earlier epochs owed)\n", solana.FormatAmount(m.Earned, 6))
 		due := 0
 		for _, l := range m.Ledger {
 			if l.Due() > 0 {
@@ -297,10 +289,10 @@ func printManifest(out io.Writer, m *verifier.Manifest, resp oracle.EpochRespons
 			}
 		}
 		fmt.Fprintf(tw, "accruing\t%s owed to %d of %d owners (no token account yet, or below the minimum payout %s)\n",
-			formatAmount(m.Outstanding(), 6), due, len(m.Ledger), formatAmount(m.MinPayout, 6))
+			solana.FormatAmount(m.Outstanding(), 6), due, len(m.Ledger), solana.FormatAmount(m.MinPayout, 6))
 		fmt.Fprintf(tw, "parent\t%s\n", parent)
 	}
-	fmt.Fprintf(tw, "pools\tbeacon %s, witness %s, data %s, ops %s\n", formatAmount(m.BeaconPool, 6), formatAmount(m.WitnessPool, 6), formatAmount(m.DataTransfer, 6), formatAmount(m.Ops, 6))
+	fmt.Fprintf(tw, "pools\tbeacon %s, witness %s, data %s, ops %s\n", solana.FormatAmount(m.BeaconPool, 6), solana.FormatAmount(m.WitnessPool, 6), solana.FormatAmount(m.DataTransfer, 6), solana.FormatAmount(m.Ops, 6))
 	fmt.Fprintf(tw, "hotspots\t%d\n", len(m.Hotspots))
 	fmt.Fprintf(tw, "payouts\t%d (%d transactions of %d)\n", len(m.Payouts), (len(m.Payouts)+solana.BatchSize-1)/solana.BatchSize, solana.BatchSize)
 	fmt.Fprintf(tw, "root\t%s (verified against the payouts)\n", wire.PublicKey(m.Root))
@@ -319,7 +311,7 @@ func printManifest(out io.Writer, m *verifier.Manifest, resp oracle.EpochRespons
 			fmt.Fprintf(tw, "… %d more (--all)\n", len(m.Hotspots)-limit)
 			break
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.4f\t%d\t%d\t%s\t%s\t%v\n", h.Hotspot, h.Hotspot.Name(), h.Owner, float64(h.Scale)/1e4, h.Beacons, h.Witnesses, formatAmount(h.Amount, 6), formatAmount(h.Withheld, 6), h.Flags)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.4f\t%d\t%d\t%s\t%s\t%v\n", h.Hotspot, h.Hotspot.Name(), h.Owner, float64(h.Scale)/1e4, h.Beacons, h.Witnesses, solana.FormatAmount(h.Amount, 6), solana.FormatAmount(h.Withheld, 6), h.Flags)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -332,7 +324,7 @@ func printManifest(out io.Writer, m *verifier.Manifest, resp oracle.EpochRespons
 			fmt.Fprintf(tw, "… %d more (--all)\n", len(m.Payouts)-limit)
 			break
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\n", i, p.Owner, formatAmount(p.Amount, 6))
+		fmt.Fprintf(tw, "%d\t%s\t%s\n", i, p.Owner, solana.FormatAmount(p.Amount, 6))
 	}
 	return tw.Flush()
 }
@@ -348,16 +340,16 @@ func printProof(ctx context.Context, out io.Writer, c *oracle.Client, n uint64, 
 	for _, h := range m.Hotspots {
 		if h.Hotspot == addr {
 			owner = h.Owner
-			fmt.Fprintf(out, "hotspot   %s %s (amount %s, withheld %s)\n", h.Hotspot, h.Hotspot.Name(), formatAmount(h.Amount, 6), formatAmount(h.Withheld, 6))
+			fmt.Fprintf(out, "hotspot   %s %s (amount %s, withheld %s)\n", h.Hotspot, h.Hotspot.Name(), solana.FormatAmount(h.Amount, 6), solana.FormatAmount(h.Withheld, 6))
 			break
 		}
 	}
 	if m.Amount(owner) == 0 && m.Version >= 3 {
 		l := m.LedgerOf(owner)
 		fmt.Fprintf(out, "owner     %s\nepoch     %d\nowed      %s in all, paid %s: %s accruing\n", owner, n,
-			formatAmount(l.Owed, 6), formatAmount(l.Paid, 6), formatAmount(l.Due(), 6))
+			solana.FormatAmount(l.Owed, 6), solana.FormatAmount(l.Paid, 6), solana.FormatAmount(l.Due(), 6))
 		return fmt.Errorf("proof: %s has no payout in epoch %d (no token account yet, or below the minimum payout %s: hexfield rewards open-account)",
-			owner, n, formatAmount(m.MinPayout, 6))
+			owner, n, solana.FormatAmount(m.MinPayout, 6))
 	}
 	resp, err := c.Epoch(ctx, n, owner)
 	if err != nil {
@@ -368,7 +360,7 @@ func printProof(ctx context.Context, out io.Writer, c *oracle.Client, n uint64, 
 	}
 	p := *resp.Proof
 	fmt.Fprintf(out, "owner     %s\nepoch     %d\nindex     %d of %d (batch %d)\namount    %s\nroot      %s\n",
-		p.Payout.Owner, n, p.Index, p.Count, p.Index/solana.BatchSize, formatAmount(p.Payout.Amount, 6), wire.PublicKey(m.Root))
+		p.Payout.Owner, n, p.Index, p.Count, p.Index/solana.BatchSize, solana.FormatAmount(p.Payout.Amount, 6), wire.PublicKey(m.Root))
 	for i, s := range p.Siblings {
 		fmt.Fprintf(out, "sibling   %2d %x\n", i, s)
 	}

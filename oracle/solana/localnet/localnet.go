@@ -106,6 +106,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	cmd := exec.Command(node, script, "--port", fmt.Sprint(opts.Port), "--exit-on-stdin-eof")
 	cmd.Dir = opts.Dir
+	ownGroup(cmd)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, fmt.Errorf("localnet stdin: %w", err)
