@@ -26,26 +26,16 @@ func (c *Chain) Authorization(ctx context.Context, members [][32]byte, epoch uin
 	if err != nil {
 		return Summary{}, false, fmt.Errorf("epoch %d authorisation: %w", epoch, err)
 	}
-	prefix := fmt.Sprintf("hexfield rwd e=%d ", epoch)
 	for i, a := range r.Value {
 		if !isMarker(a, members[i]) {
 			continue // no marker, or an address someone merely sent lamports to
 		}
-		limit := 8
-		sigs, err := c.rpc.GetSignaturesForAddressWithOpts(ctx, markers[i], &rpc.GetSignaturesForAddressOpts{Limit: &limit, Commitment: rpc.CommitmentFinalized})
+		seen, err := markerPhase1(ctx, c.rpc, markers[i], members, epoch)
 		if err != nil {
 			return Summary{}, false, fmt.Errorf("epoch %d authorisation: %w", epoch, err)
 		}
-		for _, sg := range sigs {
-			if sg.Err != nil || sg.Memo == nil {
-				continue
-			}
-			memo := *sg.Memo
-			at := strings.Index(memo, prefix)
-			if at < 0 {
-				continue
-			}
-			if s, err := ParsePhase1Memo(memo[at:]); err == nil && s.Epoch == epoch {
+		for _, p := range seen {
+			if s, err := ParsePhase1Memo(p.Memo); err == nil && s.Epoch == epoch {
 				return s, true, nil
 			}
 		}

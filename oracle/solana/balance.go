@@ -201,18 +201,43 @@ type phase1Seen struct {
 
 // phase1Landed lists the successful phase-1 transactions of epoch found on the members'
 // markers (a marker exists only once the transaction that created it succeeded, and that
-// transaction carries the epoch's memo).
+// transaction carries the epoch's memo). See markerPhase1 for what is believed.
 func phase1Landed(ctx context.Context, c *rpc.Client, members [][32]byte, epoch uint64) ([]phase1Seen, error) {
-	prefix := fmt.Sprintf("hexfield rwd e=%d n=", epoch)
-	var out []phase1Seen
 	for _, m := range members {
 		marker, err := MarkerAddress(m, epoch)
 		if err != nil {
 			return nil, err
 		}
-		// A marker's history is its creation, failed retries and, later, its reclaim.
-		limit := 32
-		sigs, err := c.GetSignaturesForAddressWithOpts(ctx, sol.PublicKey(marker), &rpc.GetSignaturesForAddressOpts{Limit: &limit, Commitment: rpc.CommitmentFinalized})
+		out, err := markerPhase1(ctx, c, sol.PublicKey(marker), members, epoch)
+		if err != nil || len(out) > 0 {
+			return out, err // one phase 1 creates the markers of its whole quorum
+		}
+	}
+	return nil, nil
+}
+
+// maxMarkerHistory bounds how much of a marker address's history is read.
+const maxMarkerHistory = 1024
+
+// markerPhase1 pages through marker's history, newest first, for the
+// phase-1 memos of epoch. Anyone can put a transaction with a memo of their
+// own on a marker address (write-lock it, send it dust) and bury the real
+// phase 1 under many of them, so the history is read up to
+// maxMarkerHistory entries, and a memo counts only from a transaction that
+// landed and that more than half of the members signed: every quorum is,
+// and one dishonest member is not.
+func markerPhase1(ctx context.Context, c *rpc.Client, marker sol.PublicKey, members [][32]byte, epoch uint64) ([]phase1Seen, error) {
+	prefix := fmt.Sprintf("hexfield rwd e=%d n=", epoch)
+	signers := make(map[sol.PublicKey]bool, len(members))
+	for _, m := range members {
+		signers[sol.PublicKey(m)] = true
+	}
+	var out []phase1Seen
+	var before sol.Signature
+	for read := 0; read < maxMarkerHistory; {
+		limit := 256
+		opts := &rpc.GetSignaturesForAddressOpts{Limit: &limit, Before: before, Commitment: rpc.CommitmentFinalized}
+		sigs, err := c.GetSignaturesForAddressWithOpts(ctx, marker, opts)
 		if err != nil {
 			return nil, fmt.Errorf("marker history: %w", err)
 		}
@@ -221,14 +246,23 @@ func phase1Landed(ctx context.Context, c *rpc.Client, members [][32]byte, epoch 
 				continue
 			}
 			for _, t := range memoTexts(sg.Memo) {
-				if strings.HasPrefix(t, prefix) {
+				if !strings.HasPrefix(t, prefix) {
+					continue
+				}
+				n, err := memberSignatures(ctx, c, sg.Signature, signers)
+				if err != nil {
+					return nil, err
+				}
+				if n > len(members)/2 {
 					out = append(out, phase1Seen{Signature: sg.Signature.String(), Slot: sg.Slot, Memo: t})
 				}
 			}
 		}
-		if len(out) > 0 {
-			return out, nil // one phase 1 creates the markers of its whole quorum
+		read += len(sigs)
+		if len(out) > 0 || len(sigs) < limit {
+			return out, nil
 		}
+		before = sigs[len(sigs)-1].Signature
 	}
 	return out, nil
 }

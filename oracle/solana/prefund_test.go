@@ -3,6 +3,7 @@ package solana
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -116,4 +117,62 @@ func TestPrefundedMarkersDoNotBlock(t *testing.T) {
 		t.Fatalf("second authorisation: %v, want Custom(0) at oracle 1's marker", err)
 	}
 	checkPaid(t, f, d, 0, p)
+}
+
+// TestForgedMemosOnMarkers: after an epoch is authorised and paid, a stranger puts
+// transactions with a phase-1 memo of its own (another count, total and root) on the
+// markers, more of them than one page of history: each credits the marker a
+// lamport, as anyone may. The chain's authorisation is still the real one, and the real
+// summary still reads as paid: a memo counts only from a transaction most members signed.
+func TestForgedMemosOnMarkers(t *testing.T) {
+	f := newFixture(t, 3, 2)
+	ctx := context.Background()
+	p := makePayout(4, 80)
+	f.openAccounts(t, p)
+	d := f.coordinator(t, []int{0, 1}, p)
+	if err := d.Distribute(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	var members [][32]byte
+	var markers []sol.PublicKey
+	for _, o := range f.oracles {
+		m, err := MarkerAddress(pub(o), p.Epoch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		members = append(members, pub(o))
+		markers = append(markers, sol.PublicKey(m))
+	}
+	stranger := sol.PrivateKey(testKey(t, "stranger"))
+	c := rpc.New(f.net.URL())
+	if _, err := c.RequestAirdrop(ctx, stranger.PublicKey(), sol.LAMPORTS_PER_SOL, rpc.CommitmentFinalized); err != nil {
+		t.Fatal(err)
+	}
+	fake := p.Summary()
+	fake.Total, fake.Count = 1, 1
+	fake.Root = stranger.PublicKey()
+	for i := range 12 { // more than the 8 newest entries read before
+		var ixs []sol.Instruction
+		for _, m := range markers[:2] { // the quorum's; oracle 2's address holds nothing
+			ixs = append(ixs, transferLamports(stranger.PublicKey(), m, 1))
+		}
+		ixs = append(ixs, memoInstruction(Phase1Memo(fake)+fmt.Sprintf("; forged %d", i), stranger.PublicKey()))
+		s, err := d.sign(ctx, ixs, stranger.PublicKey(), nil, stranger)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sendRaw(t, f, s.raw); err != nil {
+			t.Fatalf("forged memo %d: %v", i, err)
+		}
+	}
+	ch := NewChain(f.net.URL())
+	if s, ok, err := ch.Authorization(ctx, members, p.Epoch); err != nil || !ok || s != p.Summary() {
+		t.Fatalf("authorisation after forged memos: %+v %v %v, want %+v", s, ok, err, p.Summary())
+	}
+	for _, s := range []Summary{p.Summary(), fake} {
+		paid, err := ch.EpochPaid(ctx, d.Accounts(), members, s)
+		if err != nil || paid != (s == p.Summary()) {
+			t.Fatalf("EpochPaid(%+v) = %v, %v", s, paid, err)
+		}
+	}
 }

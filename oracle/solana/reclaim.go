@@ -103,7 +103,7 @@ func (c *Chain) NewestAuthorized(ctx context.Context, a Accounts) (epoch uint64,
 		if i == 8 {
 			break // bounded work; fall through to ErrHistoryUnclear
 		}
-		signed, err := c.memberSignatures(ctx, k.sig, members)
+		signed, err := memberSignatures(ctx, c.rpc, k.sig, members)
 		if err != nil {
 			return 0, false, fmt.Errorf("newest authorised epoch: %w", err)
 		}
@@ -119,9 +119,9 @@ func (c *Chain) NewestAuthorized(ctx context.Context, a Accounts) (epoch uint64,
 
 // memberSignatures counts the multisig members among the signers of a transaction that
 // landed without error.
-func (c *Chain) memberSignatures(ctx context.Context, sig sol.Signature, members map[sol.PublicKey]bool) (int, error) {
+func memberSignatures(ctx context.Context, c *rpc.Client, sig sol.Signature, members map[sol.PublicKey]bool) (int, error) {
 	v := uint64(0)
-	r, err := c.rpc.GetTransaction(ctx, sig, &rpc.GetTransactionOpts{Encoding: sol.EncodingBase64, MaxSupportedTransactionVersion: &v, Commitment: rpc.CommitmentFinalized})
+	r, err := c.GetTransaction(ctx, sig, &rpc.GetTransactionOpts{Encoding: sol.EncodingBase64, MaxSupportedTransactionVersion: &v, Commitment: rpc.CommitmentFinalized})
 	if errors.Is(err, rpc.ErrNotFound) {
 		return 0, nil
 	}
