@@ -61,7 +61,7 @@ func startOracledBinary(t *testing.T) (o *oracleNode, httpAddr string) {
 	}
 	quic, httpAddr := freeUDPPort(t), freeTCPPort(t)
 	cmd := exec.Command("./oracled", "run", "--data-dir", filepath.Join(t.TempDir(), "data"), "--key-file", keyFile,
-		"--quic-listen", quic, "--http-listen", httpAddr, "--beacon-interval", "10s", "--entropy-period", "2s",
+		"--quic-listen", quic, "--http-listen", httpAddr, "--metrics-listen", "127.0.0.1:0", "--beacon-interval", "10s", "--entropy-period", "2s",
 		"--entropy-lifetime", "10s", "--verify-interval", "1s", "--epoch-length", "30s", "--epoch-grace", "15s", "--log-level", "warn")
 	cmd.Dir = run
 	var logs strings.Builder

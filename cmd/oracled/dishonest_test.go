@@ -289,7 +289,15 @@ func TestDishonestLeaderOnLocalnet(t *testing.T) {
 	tampered := solana.Summary{Epoch: e, Count: 2, Total: 987_654_321, Root: [32]byte{1, 2, 3}}
 	quorum := c.members(wire.PublicKeyOf(dKey))[:3]
 	payer, _ := wire.ParsePublicKey(c.cfgs[0].SolanaPayerAddress)
-	msg, err := solana.BuildPhase1(acc, payer, tampered, quorum, [32]byte{7})
+	// The durable-nonce form, as the deployment's co-signers require (a
+	// legacy 3-of-N phase 1 no longer fits a transaction), on a lookup
+	// table of D's; the honest oracles compare the summary first.
+	recent, err := wire.ParsePublicKey("SysvarRecentB1ockHashes11111111111111111111")
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := solana.LookupTable{Address: [32]byte{9}, Entries: [][32]byte{acc.Mint, acc.Escrow, acc.Multisig, acc.Distributor, recent}}
+	msg, err := solana.BuildPhase1Nonce(acc, payer, tampered, quorum, [32]byte{7}, table)
 	if err != nil {
 		t.Fatal(err)
 	}
