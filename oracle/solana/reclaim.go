@@ -164,6 +164,27 @@ func phase1MemoEpoch(memo *string) (uint64, bool) {
 	return e, true
 }
 
+// reclaimable clips [from, to] to the epochs beyond the horizon (older
+// than the newest authorised epoch by more than it); ok is false when none
+// is, and at most limit epochs are taken at once.
+func (d *Distributor) reclaimable(ctx context.Context, from, to, limit uint64) (uint64, bool, error) {
+	newest, ok, err := d.chain().NewestAuthorized(ctx, d.accounts)
+	if err != nil {
+		return 0, false, fmt.Errorf("reclaim: %w", err)
+	}
+	if !ok || newest <= d.horizon() {
+		return 0, false, nil
+	}
+	to = min(to, newest-d.horizon()-1)
+	if from > to {
+		return 0, false, nil
+	}
+	if to-from >= limit {
+		return 0, false, fmt.Errorf("reclaim: range of %d epochs (at most %d at once)", to-from+1, limit)
+	}
+	return to, true, nil
+}
+
 // Reclaimed is what a reclaim returned to its recipient.
 type Reclaimed struct {
 	// Markers closed and their epochs.
@@ -198,19 +219,9 @@ func (d *Distributor) Reclaim(ctx context.Context, oracle ed25519.PrivateKey, fr
 	if len(oracle) != ed25519.PrivateKeySize {
 		return out, errors.New("reclaim: no oracle key")
 	}
-	newest, ok, err := (&Chain{rpc: d.rpc}).NewestAuthorized(ctx, d.accounts)
-	if err != nil {
-		return out, fmt.Errorf("reclaim: %w", err)
-	}
-	if !ok || newest <= d.horizon() {
-		return out, nil
-	}
-	to = min(to, newest-d.horizon()-1)
-	if from > to {
-		return out, nil
-	}
-	if to-from > 100_000 {
-		return out, fmt.Errorf("reclaim: range of %d epochs (at most 100 000 at once)", to-from+1)
+	to, ok, err := d.reclaimable(ctx, from, to, 100_000)
+	if err != nil || !ok {
+		return out, err
 	}
 	base := sol.PrivateKey(oracle)
 	basePub := base.PublicKey()
@@ -282,7 +293,7 @@ func (d *Distributor) Reclaim(ctx context.Context, oracle ed25519.PrivateKey, fr
 		out.Lamports += m.lamports
 	}
 	if out.Markers > 0 {
-		d.log.Info("markers reclaimed", "oracle", basePub.String(), "markers", out.Markers, "lamports", out.Lamports, "newest_authorised", newest)
+		d.log.Info("markers reclaimed", "oracle", basePub.String(), "markers", out.Markers, "lamports", out.Lamports, "through_epoch", to)
 	}
 	return out, nil
 }
@@ -308,19 +319,9 @@ const maxReclaimPayouts = 10_000_000
 // already closed are skipped. Call it between epochs, not while Distribute runs.
 func (d *Distributor) ReclaimBatchMarkers(ctx context.Context, from, to uint64) (Reclaimed, error) {
 	var out Reclaimed
-	newest, ok, err := d.chain().NewestAuthorized(ctx, d.accounts)
-	if err != nil {
-		return out, fmt.Errorf("reclaim batch markers: %w", err)
-	}
-	if !ok || newest <= d.horizon() {
-		return out, nil
-	}
-	to = min(to, newest-d.horizon()-1)
-	if from > to {
-		return out, nil
-	}
-	if to-from > 10_000 {
-		return out, fmt.Errorf("reclaim batch markers: range of %d epochs (at most 10 000 at once)", to-from+1)
+	to, ok, err := d.reclaimable(ctx, from, to, 10_000)
+	if err != nil || !ok {
+		return out, err
 	}
 	dist := d.dist.PublicKey()
 	var found []sol.PublicKey
@@ -382,7 +383,7 @@ func (d *Distributor) ReclaimBatchMarkers(ctx context.Context, from, to uint64) 
 	}
 	out.Markers, out.Lamports = len(found), lamports
 	if out.Markers > 0 {
-		d.log.Info("batch markers reclaimed", "markers", out.Markers, "lamports", out.Lamports, "newest_authorised", newest)
+		d.log.Info("batch markers reclaimed", "markers", out.Markers, "lamports", out.Lamports, "through_epoch", to)
 	}
 	return out, nil
 }
