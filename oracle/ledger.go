@@ -68,7 +68,9 @@ func (s *Store) registryUpdate(fn func(txn *badger.Txn) error) error {
 	}
 	s.regMu.Lock()
 	defer s.regMu.Unlock()
-	return s.db.Update(fn)
+	err := s.db.Update(fn)
+	s.regGen.Add(1) // after the commit (or a failed one): caches rebuild
+	return err
 }
 
 func loadDCAccount(txn *badger.Txn, wallet []byte) (dcAccount, error) {

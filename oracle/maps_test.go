@@ -203,3 +203,27 @@ func TestMapJournalSurvivesCrash(t *testing.T) {
 		t.Fatalf("journal after the restart: %d batches (%v)", left, err)
 	}
 }
+
+// TestMapHotspotsCachedUntilTheRegistryChanges: the map's hotspot table is
+// built once per registry change, not at every refresh.
+func TestMapHotspotsCachedUntilTheRegistryChanges(t *testing.T) {
+	o, err := New(Config{DataDir: t.TempDir()}, Deps{Key: seedKey("maps-oracle")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.store.Close()
+	reg := mapsRegistry{o}
+	onboardHotspot(t, o, time.Now(), testCell(t, 0))
+	first, err := reg.MapHotspots()
+	if err != nil || len(first) != 1 {
+		t.Fatalf("%d hotspots, %v", len(first), err)
+	}
+	again, err := reg.MapHotspots()
+	if err != nil || &again[0] != &first[0] {
+		t.Fatalf("rebuilt without a registry change (%v)", err)
+	}
+	onboardHotspot(t, o, time.Now(), testCell(t, 1))
+	if hs, err := reg.MapHotspots(); err != nil || len(hs) != 2 {
+		t.Fatalf("after an onboarding: %d hotspots, %v", len(hs), err)
+	}
+}

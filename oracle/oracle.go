@@ -118,6 +118,8 @@ type Oracle struct {
 	packetRoutes packetRoutes
 	// tables caches the signed route tables of the current version.
 	tables routeTableCache
+	// mapHotspots caches the map's hotspot table (maps.go).
+	mapHotspots mapHotspots
 }
 
 // New validates cfg, opens the store in cfg.DataDir and returns an oracle

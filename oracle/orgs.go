@@ -204,7 +204,6 @@ func (o *Oracle) applyOrgChangeAs(signer wire.PublicKey, ch *wire.OrgChange, raw
 	if err != nil {
 		return OrgChangeResult{}, err
 	}
-	o.packetRoutes.changed()
 	return res, nil
 }
 

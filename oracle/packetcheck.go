@@ -24,27 +24,23 @@ type routeIndex struct {
 	routes map[string]Route
 }
 
-// packetRoutes caches the routes for ingest's checks. Every committed
-// organization change bumps gen; the next check rebuilds the index.
+// packetRoutes caches the routes for ingest's checks; the next check after
+// a registry change (Store.regGen) rebuilds the index.
 type packetRoutes struct {
-	gen   atomic.Uint64
 	mu    sync.Mutex // one rebuild at a time
 	index atomic.Pointer[routeIndex]
 }
 
-// changed records that routes may have changed (after the commit).
-func (p *packetRoutes) changed() { p.gen.Add(1) }
-
-// get returns the routes, rebuilding the index from s if a change
-// committed since it was built.
+// get returns the routes, rebuilding the index from s if the registry
+// changed since it was built.
 func (p *packetRoutes) get(s *Store) (map[string]Route, error) {
-	gen := p.gen.Load()
+	gen := s.regGen.Load()
 	if idx := p.index.Load(); idx != nil && idx.gen == gen {
 		return idx.routes, nil
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	gen = p.gen.Load()
+	gen = s.regGen.Load()
 	if idx := p.index.Load(); idx != nil && idx.gen == gen {
 		return idx.routes, nil
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -38,6 +39,9 @@ type Store struct {
 	// regMu serialises registry and ledger read-modify-writes
 	// (registryUpdate): Badger's conflict detection is off.
 	regMu sync.Mutex
+	// regGen counts registryUpdate calls, so that caches of the registry
+	// (ingest's routes, the map's hotspots) know when to rebuild.
+	regGen atomic.Uint64
 }
 
 // ErrSchema is returned when the store on disk has a schema version this
