@@ -19,6 +19,7 @@ import (
 // daemon is a hotspotd process.
 type daemon struct {
 	t       testing.TB
+	exe     []string // the command before args: hotspotdBin, or an emulator and a cross-built binary
 	args    []string
 	cmd     *exec.Cmd
 	status  string
@@ -49,7 +50,7 @@ func freeTCPPort(t testing.TB) string {
 
 func newDaemon(t testing.TB, dataDir string, extra ...string) *daemon {
 	t.Helper()
-	d := &daemon{t: t, semtech: freeUDPPort(t), status: freeTCPPort(t), logPath: filepath.Join(dataDir, "hotspotd.log")}
+	d := &daemon{t: t, exe: []string{hotspotdBin}, semtech: freeUDPPort(t), status: freeTCPPort(t), logPath: filepath.Join(dataDir, "hotspotd.log")}
 	d.args = append([]string{"run",
 		"--data-dir", dataDir,
 		"--semtech-listen", d.semtech,
@@ -66,7 +67,7 @@ func (d *daemon) start() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.cmd = exec.Command(hotspotdBin, d.args...)
+	d.cmd = exec.Command(d.exe[0], append(d.exe[1:len(d.exe):len(d.exe)], d.args...)...)
 	d.cmd.Stdout, d.cmd.Stderr = logf, logf
 	d.cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 	if err := d.cmd.Start(); err != nil {
