@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"math"
 	"net"
@@ -20,8 +21,10 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/hexfield/hexfield/oracle"
 	"github.com/hexfield/hexfield/radio"
 	"github.com/hexfield/hexfield/radio/sim"
+	"github.com/hexfield/hexfield/wire"
 )
 
 // procCPU returns the user+system CPU time of pid.
@@ -90,6 +93,21 @@ func familyCount(mfs map[string]*dto.MetricFamily, name string) float64 {
 	return sum
 }
 
+// labelCount is the counter name's value where label is value.
+func labelCount(mfs map[string]*dto.MetricFamily, name, label, value string) float64 {
+	var sum float64
+	if mf := mfs[name]; mf != nil {
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					sum += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return sum
+}
+
 // histogramQuantile returns the upper bound of the bucket holding quantile
 // q of a histogram (a conservative estimate).
 func histogramQuantile(mf *dto.MetricFamily, q float64) float64 {
@@ -116,10 +134,45 @@ func histogramQuantile(mf *dto.MetricFamily, q float64) float64 {
 // classified and dispatched (histogram bucket bound). One iteration is one
 // uplink; run it with -benchtime 2000x (10 s) or more.
 func BenchmarkHotspotd200Uplinks(b *testing.B) {
+	b.Run("no-routes", func(b *testing.B) { benchHotspotd(b, 0) })
+	b.Run("3-routes", func(b *testing.B) { benchHotspotd(b, 3) })
+}
+
+// benchHotspotd is BenchmarkHotspotd200Uplinks with routes customer routes:
+// with routes > 0 the daemon is onboarded at a real oracle (in this
+// process), which has organizations with one route each to its own test
+// LNS; the devices are spread over the routes' DevAddrs, so every uplink
+// is forwarded to one LNS and reported to the oracle.
+func benchHotspotd(b *testing.B, routes int) {
 	dataDir := b.TempDir()
-	d := newDaemon(b, dataDir, "--region", "US915", "--log-level", "warn")
+	args := []string{"--region", "US915", "--log-level", "warn"}
+	if routes > 0 {
+		operator, _ := wire.GenerateKey()
+		o := startOracleWith(b, "oracle", func(c *oracle.Config) { c.OperatorKeys = []string{wire.PublicKeyOf(operator).String()} })
+		key, _ := wire.GenerateKey()
+		if err := wire.WriteKeyFile(filepath.Join(dataDir, "hotspot.key"), key); err != nil {
+			b.Fatal(err)
+		}
+		o.onboard(b, key, 40.0, -100.0)
+		benchCustomers(b, o, operator, routes)
+		args = append(args, "--oracles", o.dialString())
+	}
+	d := newDaemon(b, dataDir, args...)
 	d.start()
 	waitFor(b, "hotspotd status", 10*time.Second, func() bool { _, err := d.statusNow(); return err == nil })
+	if routes > 0 {
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			st, err := d.statusNow()
+			if err == nil && st.Routing.Active == routes {
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("hotspotd has not the %d routes: %+v %v\n%s", routes, st, err, d.log())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
 
 	m, err := sim.NewMedium(sim.MediumConfig{Seed: 7, ShadowingSigma: -1, FadingSigma: -1})
 	if err != nil {
@@ -159,15 +212,25 @@ func BenchmarkHotspotd200Uplinks(b *testing.B) {
 		}
 		devs = append(devs, dev)
 	}
-	// A LoRaWAN unconfirmed data uplink, 20 bytes.
-	frame := []byte{0x40, 0xda, 0x1b, 0x01, 0x26, 0x00, 0x01, 0x00, 0x01, 1, 2, 3, 4, 5, 6, 7, 0xa1, 0xb2, 0xc3, 0xd4}
+	// Uplink k is a LoRaWAN unconfirmed data uplink of 20 bytes from device
+	// i = k mod 64 with frame counter k, so that no two are copies of one
+	// uplink; the device's DevAddr is in the block of route i mod routes
+	// (02000000, 02000008, …).
+	send := func(k int) {
+		i := k % len(devs)
+		addr, fcnt := uint32(0x02000000), uint16(k)
+		if routes > 0 {
+			addr += uint32(8*(i%routes) + i/routes%8)
+		}
+		devs[i].Send([]byte{0x40, byte(addr), byte(addr >> 8), byte(addr >> 16), byte(addr >> 24), 0x00, byte(fcnt), byte(fcnt >> 8), 0x01, 1, 2, 3, 4, 5, 6, 7, 0xa1, 0xb2, 0xc3, 0xd4})
+	}
 	// Warm up, then measure.
-	for i := range 200 {
-		devs[i%len(devs)].Send(frame)
+	for k := range 200 {
+		send(k)
 		time.Sleep(5 * time.Millisecond)
 	}
 	waitFor(b, "warm-up frames", 10*time.Second, func() bool {
-		return familyCount(scrape(b, d.status), "hexfield_hotspot_frames_total") >= 190
+		return familyCount(scrape(b, d.status), "hexfield_hotspot_frames_total") >= 180 // a loaded machine loses some
 	})
 	pid := d.cmd.Process.Pid
 	before := familyCount(scrape(b, d.status), "hexfield_hotspot_frames_total")
@@ -178,16 +241,20 @@ func BenchmarkHotspotd200Uplinks(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		time.Sleep(time.Until(start.Add(time.Duration(n) * period)))
-		devs[n%len(devs)].Send(frame)
+		send(200 + n)
 		n++
 	}
 	b.StopTimer()
 	elapsed := time.Since(start)
 	var handled float64
-	waitFor(b, "frames handled", 10*time.Second, func() bool {
+	// Wait for the frames in flight; what is not handled by then is lost
+	// (handled/sent says how much).
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		handled = familyCount(scrape(b, d.status), "hexfield_hotspot_frames_total") - before
-		return handled >= float64(n)*0.98
-	})
+		if handled >= float64(n)*0.98 || time.Now().After(deadline) {
+			break
+		}
+	}
 	cpu := procCPU(b, pid) - cpu0
 	rss, peak := procMem(b, pid)
 	mfs := scrape(b, d.status)
@@ -200,8 +267,64 @@ func BenchmarkHotspotd200Uplinks(b *testing.B) {
 	b.ReportMetric(float64(cpu.Microseconds())/handled, "CPU-µs/packet")
 	b.ReportMetric(p99*1e3, "p99-handle-ms")
 	b.ReportMetric(p50*1e3, "p50-handle-ms")
+	if routes > 0 {
+		// Uplinks forwarded to the customers' LNSs, over all sent.
+		fwd := labelCount(scrape(b, d.status), "hexfield_hotspot_lns_uplinks_total", "result", "forwarded")
+		b.ReportMetric(fwd/float64(n+200), "forwarded/sent")
+	}
 	if err := d.terminate(b); err != nil {
 		b.Fatalf("hotspotd exit: %v", err)
+	}
+}
+
+// benchCustomers registers n organizations at o, each with a DevAddr block
+// (02000000 + 8k), data credits granted by operator and a route to a test
+// LNS of its own.
+func benchCustomers(b *testing.B, o *oracleNode, operator ed25519.PrivateKey, n int) {
+	b.Helper()
+	ctx := context.Background()
+	for k := range n {
+		conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		l, err := sim.NewLNS(sim.LNSConfig{Region: "US915"}, conn, nil, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		lctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); l.Run(lctx) }()
+		b.Cleanup(func() { cancel(); <-done })
+		owner, _ := wire.GenerateKey()
+		pub := wire.PublicKeyOf(owner)
+		start := uint32(0x02000000 + 8*k)
+		org := fmt.Sprintf("bench-%d", k)
+		create, err := oracle.NewOrgChange(owner, &wire.OrgChange{Org: org, Nonce: 1, Op: &wire.OrgChange_Create{
+			Create: &wire.OrgCreate{Owner: pub[:], Payer: pub[:], Devaddr: &wire.DevAddrBlocks{Start: &start, Count: 1}}}}, time.Now())
+		if err != nil {
+			b.Fatal(err)
+		}
+		route, err := oracle.NewOrgChange(owner, &wire.OrgChange{Org: org, Nonce: 2, Op: &wire.OrgChange_PutRoute{PutRoute: &wire.RouteSpec{
+			Id: org, Active: true, MaxCopies: 1,
+			Lns:           []*wire.LNSEndpoint{{Region: "default", Addr: l.Addr().String()}},
+			DevaddrRanges: []*wire.DevAddrRange{{Start: start, End: start + 7}},
+		}}}, time.Now())
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, req := range []oracle.OrgChangeRequest{create, route} {
+			if _, err := o.client().OrgChange(ctx, req); err != nil {
+				b.Fatal(err)
+			}
+		}
+		grant, err := oracle.NewGrantRequest(operator, pub, 1_000_000_000, []byte(fmt.Sprintf("benchmark customer %03d", k)), time.Now())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := o.client().Grant(ctx, grant); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 
