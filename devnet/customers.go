@@ -55,7 +55,6 @@ type customer struct {
 	purchase string       // the DC purchase's transaction signature
 	bought   uint64       // DC credited for it (or granted without a chain)
 	sensors  []*devSensor // every sensor of the devnet
-	started  time.Time    // when the LNS started
 	dcSetup  *dcSetup     // nil without a chain
 	grantKey ed25519.PrivateKey
 }
