@@ -430,28 +430,40 @@ var errNotConnected = errors.New("not connected")
 // know this hotspot's key.
 var errNotOnboarded = errors.New("the oracle does not know this hotspot: onboard it")
 
-// request sends one request frame on a fresh stream and returns the
-// envelope bytes of the answer.
-func (c *oracleClient) request(ctx context.Context, req *wire.Frame) (*wire.Frame, error) {
+// openRequest sends one request frame on a fresh stream, with ctx's
+// deadline, and closes the stream's send side; the caller reads the answer
+// and then cancels the receive side (str.CancelRead(0)).
+func (c *oracleClient) openRequest(ctx context.Context, req *wire.Frame) (*quic.Stream, error) {
 	conn := c.current()
 	if conn == nil {
 		return nil, errNotConnected
 	}
-	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
-	defer cancel()
 	str, err := conn.OpenStreamSync(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("open stream: %w", err)
 	}
-	defer str.CancelRead(0)
 	if dl, ok := ctx.Deadline(); ok {
 		str.SetDeadline(dl)
 	}
 	if err := wire.WriteFrame(str, req); err != nil {
 		str.CancelWrite(0)
+		str.CancelRead(0)
 		return nil, err
 	}
 	str.Close()
+	return str, nil
+}
+
+// request sends one request frame on a fresh stream and returns the
+// envelope bytes of the answer.
+func (c *oracleClient) request(ctx context.Context, req *wire.Frame) (*wire.Frame, error) {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	str, err := c.openRequest(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	defer str.CancelRead(0)
 	f, err := wire.ReadFrame(str)
 	if err != nil {
 		return nil, err

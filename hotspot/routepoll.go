@@ -124,25 +124,13 @@ func (h *Hotspot) pollRoutes(ctx context.Context) bool {
 // by this oracle's pinned key, or that breaks wire's rules, is an error
 // wrapping errRouteTable or one of wire's.
 func (c *oracleClient) fetchRouteTable(ctx context.Context, req *wire.RouteTableRequest) (*wire.RouteTable, error) {
-	conn := c.current()
-	if conn == nil {
-		return nil, errNotConnected
-	}
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	str, err := conn.OpenStreamSync(ctx)
+	str, err := c.openRequest(ctx, &wire.Frame{Msg: &wire.Frame_RouteTableRequest{RouteTableRequest: req}})
 	if err != nil {
-		return nil, fmt.Errorf("route table from %s: open stream: %w", c.key, err)
-	}
-	defer str.CancelRead(0)
-	if dl, ok := ctx.Deadline(); ok {
-		str.SetDeadline(dl)
-	}
-	if err := wire.WriteFrame(str, &wire.Frame{Msg: &wire.Frame_RouteTableRequest{RouteTableRequest: req}}); err != nil {
-		str.CancelWrite(0)
 		return nil, fmt.Errorf("route table from %s: %w", c.key, err)
 	}
-	str.Close()
+	defer str.CancelRead(0)
 	fr := wire.NewFrameReader(str)
 	var a wire.RouteTableAssembler
 	for {
