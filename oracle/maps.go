@@ -2,7 +2,6 @@ package oracle
 
 import (
 	"fmt"
-	"sync"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -106,30 +105,11 @@ func (m mapsStore) ScanMaps(fn func(k, v []byte) error) error {
 // mapsRegistry is maps.Registry on the oracle's registry and manifests.
 type mapsRegistry struct{ o *Oracle }
 
-// mapHotspots caches MapHotspots' answer until the registry changes: the
+// MapHotspots is cached until the registry changes (o.mapHotspots): the
 // map asks every refresh interval, and at a million hotspots the scan and
 // the density scales are too much to redo each time for nothing.
-type mapHotspots struct {
-	mu  sync.Mutex
-	gen uint64
-	ok  bool
-	hs  []maps.Hotspot
-}
-
 func (r mapsRegistry) MapHotspots() ([]maps.Hotspot, error) {
-	c := &r.o.mapHotspots
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	gen := r.o.store.regGen.Load()
-	if c.ok && c.gen == gen {
-		return c.hs, nil
-	}
-	hs, err := r.build()
-	if err != nil {
-		return nil, err
-	}
-	c.gen, c.ok, c.hs = gen, true, hs
-	return hs, nil
+	return r.o.mapHotspots.get(r.o.store, r.build)
 }
 
 func (r mapsRegistry) build() ([]maps.Hotspot, error) {

@@ -115,11 +115,11 @@ type Oracle struct {
 	catchUp  chan struct{}
 	settleMu sync.Mutex
 	// packetRoutes are the routes ingest checks packet reports against.
-	packetRoutes packetRoutes
+	packetRoutes regCache[map[string]Route]
 	// tables caches the signed route tables of the current version.
 	tables routeTableCache
 	// mapHotspots caches the map's hotspot table (maps.go).
-	mapHotspots mapHotspots
+	mapHotspots regCache[[]maps.Hotspot]
 }
 
 // New validates cfg, opens the store in cfg.DataDir and returns an oracle

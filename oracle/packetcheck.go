@@ -2,8 +2,6 @@ package oracle
 
 import (
 	"fmt"
-	"sync"
-	"sync/atomic"
 
 	"github.com/hexfield/hexfield/verifier"
 	"github.com/hexfield/hexfield/wire"
@@ -18,32 +16,8 @@ import (
 // Whether the route is active, its organization unlocked, the copy within
 // max_copies or the duty cycle is for charging to decide over the epoch.
 
-// routeIndex is the registry's routes by id, as of generation gen.
-type routeIndex struct {
-	gen    uint64
-	routes map[string]Route
-}
-
-// packetRoutes caches the routes for ingest's checks; the next check after
-// a registry change (Store.regGen) rebuilds the index.
-type packetRoutes struct {
-	mu    sync.Mutex // one rebuild at a time
-	index atomic.Pointer[routeIndex]
-}
-
-// get returns the routes, rebuilding the index from s if the registry
-// changed since it was built.
-func (p *packetRoutes) get(s *Store) (map[string]Route, error) {
-	gen := s.regGen.Load()
-	if idx := p.index.Load(); idx != nil && idx.gen == gen {
-		return idx.routes, nil
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	gen = s.regGen.Load()
-	if idx := p.index.Load(); idx != nil && idx.gen == gen {
-		return idx.routes, nil
-	}
+// routesByID reads s's routes into a map by id.
+func routesByID(s *Store) (map[string]Route, error) {
 	rs, err := s.routes()
 	if err != nil {
 		return nil, err
@@ -52,7 +26,6 @@ func (p *packetRoutes) get(s *Store) (map[string]Route, error) {
 	for _, r := range rs {
 		m[r.ID] = r
 	}
-	p.index.Store(&routeIndex{gen: gen, routes: m})
 	return m, nil
 }
 
@@ -72,7 +45,7 @@ func (o *Oracle) checkPacketReport(r *wire.PacketReport) error {
 	if n := len(r.GetPayload()); int(r.GetPayloadSize()) != n {
 		return errPacketRejected{fmt.Sprintf("payload_size %d, but the payload has %d bytes", r.GetPayloadSize(), n)}
 	}
-	routes, err := o.packetRoutes.get(o.store)
+	routes, err := o.packetRoutes.get(o.store, func() (map[string]Route, error) { return routesByID(o.store) })
 	if err != nil {
 		return err
 	}

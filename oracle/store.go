@@ -40,8 +40,41 @@ type Store struct {
 	// (registryUpdate): Badger's conflict detection is off.
 	regMu sync.Mutex
 	// regGen counts registryUpdate calls, so that caches of the registry
-	// (ingest's routes, the map's hotspots) know when to rebuild.
+	// (regCache) know when to rebuild.
 	regGen atomic.Uint64
+}
+
+// regCache holds a value built from the registry until the registry
+// changes (Store.regGen): reads take no lock, one rebuild runs at a time.
+type regCache[T any] struct {
+	mu  sync.Mutex
+	cur atomic.Pointer[regCached[T]]
+}
+
+type regCached[T any] struct {
+	gen uint64
+	v   T
+}
+
+// get returns the cached value, building it again with build if s's
+// registry changed since it was built. The generation is read before the
+// build: a change committed during it makes the next get build again.
+func (c *regCache[T]) get(s *Store, build func() (T, error)) (T, error) {
+	if cur := c.cur.Load(); cur != nil && cur.gen == s.regGen.Load() {
+		return cur.v, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	gen := s.regGen.Load()
+	if cur := c.cur.Load(); cur != nil && cur.gen == gen {
+		return cur.v, nil
+	}
+	v, err := build()
+	if err != nil {
+		return v, err
+	}
+	c.cur.Store(&regCached[T]{gen: gen, v: v})
+	return v, nil
 }
 
 // ErrSchema is returned when the store on disk has a schema version this
