@@ -282,7 +282,6 @@ func benchHotspotd(b *testing.B, routes int) {
 // LNS of its own.
 func benchCustomers(b *testing.B, o *oracleNode, operator ed25519.PrivateKey, n int) {
 	b.Helper()
-	ctx := context.Background()
 	for k := range n {
 		conn, err := net.ListenPacket("udp", "127.0.0.1:0")
 		if err != nil {
@@ -292,39 +291,14 @@ func benchCustomers(b *testing.B, o *oracleNode, operator ed25519.PrivateKey, n 
 		if err != nil {
 			b.Fatal(err)
 		}
-		lctx, cancel := context.WithCancel(ctx)
+		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
-		go func() { defer close(done); l.Run(lctx) }()
+		go func() { defer close(done); l.Run(ctx) }()
 		b.Cleanup(func() { cancel(); <-done })
 		owner, _ := wire.GenerateKey()
-		pub := wire.PublicKeyOf(owner)
-		start := uint32(0x02000000 + 8*k)
 		org := fmt.Sprintf("bench-%d", k)
-		create, err := oracle.NewOrgChange(owner, &wire.OrgChange{Org: org, Nonce: 1, Op: &wire.OrgChange_Create{
-			Create: &wire.OrgCreate{Owner: pub[:], Payer: pub[:], Devaddr: &wire.DevAddrBlocks{Start: &start, Count: 1}}}}, time.Now())
-		if err != nil {
-			b.Fatal(err)
-		}
-		route, err := oracle.NewOrgChange(owner, &wire.OrgChange{Org: org, Nonce: 2, Op: &wire.OrgChange_PutRoute{PutRoute: &wire.RouteSpec{
-			Id: org, Active: true, MaxCopies: 1,
-			Lns:           []*wire.LNSEndpoint{{Region: "default", Addr: l.Addr().String()}},
-			DevaddrRanges: []*wire.DevAddrRange{{Start: start, End: start + 7}},
-		}}}, time.Now())
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, req := range []oracle.OrgChangeRequest{create, route} {
-			if _, err := o.client().OrgChange(ctx, req); err != nil {
-				b.Fatal(err)
-			}
-		}
-		grant, err := oracle.NewGrantRequest(operator, pub, 1_000_000_000, []byte(fmt.Sprintf("benchmark customer %03d", k)), time.Now())
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := o.client().Grant(ctx, grant); err != nil {
-			b.Fatal(err)
-		}
+		registerCustomer(b, []*oracleNode{o}, customer{org: org, route: org, start: uint32(0x02000000 + 8*k), maxCopies: 1,
+			owner: owner, operator: operator, dc: 1_000_000_000, lns: l.Addr().String()})
 	}
 }
 

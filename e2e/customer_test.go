@@ -60,7 +60,8 @@ func TestCustomerUplinksCharged(t *testing.T) {
 	owner, _ := wire.GenerateKey()
 	const granted = 1_000_000
 	devAddr := lorawan.DevAddr{0x02, 0x00, 0x00, 0x05}
-	customer(t, []*oracleNode{a, b}, owner, operator, granted, lns.Addr().String())
+	registerCustomer(t, []*oracleNode{a, b}, customer{org: "acme", route: "sensors", start: 0x02000000, maxCopies: 2,
+		owner: owner, operator: operator, dc: granted, lns: lns.Addr().String()})
 
 	offsets := [][2]float64{{0, 0}, {0.006, 0}, {0, 0.009}, {0.006, 0.009}}
 	for i, d := range offsets {
@@ -162,40 +163,51 @@ func TestCustomerUplinksCharged(t *testing.T) {
 	t.Logf("epoch %d: %d copies charged, %d DC, data transfer %d, the same on both oracles", e, ms[0].Charges[0].Copies, ms[0].DC, ms[0].DataTransfer)
 }
 
-// customer registers organization "acme" (owner pays) with route
-// "sensors" (max_copies 2, DevAddrs 02000000–02000007) to lnsAddr, and
-// grants the owner dc data credits, on every oracle.
-func customer(t *testing.T, oracles []*oracleNode, owner, operator ed25519.PrivateKey, dc uint64, lnsAddr string) {
-	t.Helper()
+// customer is an IoT customer for registerCustomer: organization org,
+// owned and paid by owner, with the DevAddr block from start, route id
+// (max_copies copies) to the LNS at lns, and dc data credits granted by
+// operator.
+type customer struct {
+	org, route      string
+	start           uint32
+	maxCopies       uint32
+	owner, operator ed25519.PrivateKey
+	dc              uint64
+	lns             string
+}
+
+// registerCustomer sends c's signed changes and grant to every oracle, as
+// the CLI does.
+func registerCustomer(tb testing.TB, oracles []*oracleNode, c customer) {
+	tb.Helper()
 	ctx := context.Background()
-	pub := wire.PublicKeyOf(owner)
+	pub := wire.PublicKeyOf(c.owner)
 	now := time.Now()
-	start := uint32(0x02000000)
-	create, err := oracle.NewOrgChange(owner, &wire.OrgChange{Org: "acme", Nonce: 1, Op: &wire.OrgChange_Create{
-		Create: &wire.OrgCreate{Owner: pub[:], Payer: pub[:], Devaddr: &wire.DevAddrBlocks{Start: &start, Count: 1}}}}, now)
+	create, err := oracle.NewOrgChange(c.owner, &wire.OrgChange{Org: c.org, Nonce: 1, Op: &wire.OrgChange_Create{
+		Create: &wire.OrgCreate{Owner: pub[:], Payer: pub[:], Devaddr: &wire.DevAddrBlocks{Start: &c.start, Count: 1}}}}, now)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	route, err := oracle.NewOrgChange(owner, &wire.OrgChange{Org: "acme", Nonce: 2, Op: &wire.OrgChange_PutRoute{PutRoute: &wire.RouteSpec{
-		Id: "sensors", Active: true, MaxCopies: 2,
-		Lns:           []*wire.LNSEndpoint{{Region: "default", Addr: lnsAddr}},
-		DevaddrRanges: []*wire.DevAddrRange{{Start: start, End: start + 7}},
+	route, err := oracle.NewOrgChange(c.owner, &wire.OrgChange{Org: c.org, Nonce: 2, Op: &wire.OrgChange_PutRoute{PutRoute: &wire.RouteSpec{
+		Id: c.route, Active: true, MaxCopies: c.maxCopies,
+		Lns:           []*wire.LNSEndpoint{{Region: "default", Addr: c.lns}},
+		DevaddrRanges: []*wire.DevAddrRange{{Start: c.start, End: c.start + 7}},
 	}}}, now)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	grant, err := oracle.NewGrantRequest(operator, pub, dc, []byte("the e2e test customer"), now)
+	grant, err := oracle.NewGrantRequest(c.operator, pub, c.dc, []byte("e2e grant for org "+c.org), now)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	for _, o := range oracles {
 		for _, req := range []oracle.OrgChangeRequest{create, route} {
 			if _, err := o.client().OrgChange(ctx, req); err != nil {
-				t.Fatalf("oracle %s: %v", o.name, err)
+				tb.Fatalf("oracle %s: %v", o.name, err)
 			}
 		}
 		if _, err := o.client().Grant(ctx, grant); err != nil {
-			t.Fatalf("oracle %s: %v", o.name, err)
+			tb.Fatalf("oracle %s: %v", o.name, err)
 		}
 	}
 }

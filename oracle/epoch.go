@@ -555,44 +555,49 @@ func (o *Oracle) agreeEpoch(ctx context.Context, rec *epochRecord) error {
 	a, err := o.cons.agree(ctx, rec.Epoch)
 	if err != nil {
 		if errors.Is(err, errDisputed) {
-			o.settleMu.Lock()
-			defer o.settleMu.Unlock()
-			cur, _, perr := o.store.epochRecord(rec.Epoch)
-			if perr != nil {
-				return perr
-			}
-			if cur.Step >= StepComputed { // caught up meanwhile
-				*rec = cur
-				return nil
-			}
-			rec.Disputed, rec.Error = true, err.Error()
-			if perr := o.store.putEpoch(*rec, nil); perr != nil {
-				return perr
-			}
-			o.log.Warn("epoch disputed; later epochs go on", "epoch", rec.Epoch, "err", err)
+			return o.writeUnsettled(rec, func() error {
+				rec.Disputed, rec.Error = true, err.Error()
+				if perr := o.store.putEpoch(*rec, nil); perr != nil {
+					return perr
+				}
+				o.log.Warn("epoch disputed; later epochs go on", "epoch", rec.Epoch, "err", err)
+				return err
+			})
 		}
 		return err
 	}
 	return o.applyAgreement(rec, a)
 }
 
-// applyAgreement writes agreement a of a closed epoch: its settled input,
-// manifest and charges, the step to StepComputed. Epochs are settled by
-// the scheduler, by retryDisputed and by catchUpAuthorised; the first to
-// write wins and the others take its record.
-func (o *Oracle) applyAgreement(rec *epochRecord, a agreement) error {
-	n := rec.Epoch
+// writeUnsettled runs write for closed epoch rec unless the epoch was
+// settled meanwhile, in which case rec becomes the stored record. Epochs
+// are settled by the scheduler, by retryDisputed and by catchUpAuthorised:
+// the first to write wins.
+func (o *Oracle) writeUnsettled(rec *epochRecord, write func() error) error {
 	o.settleMu.Lock()
 	defer o.settleMu.Unlock()
-	cur, _, err := o.store.epochRecord(n)
+	cur, _, err := o.store.epochRecord(rec.Epoch)
 	if err != nil {
 		return err
 	}
 	if cur.Step >= StepComputed {
+		n := rec.Epoch
 		*rec = cur
 		rec.Epoch = n
 		return nil
 	}
+	return write()
+}
+
+// applyAgreement writes agreement a of a closed epoch: its settled input,
+// manifest and charges, the step to StepComputed (unless another writer
+// settled it first: writeUnsettled).
+func (o *Oracle) applyAgreement(rec *epochRecord, a agreement) error {
+	return o.writeUnsettled(rec, func() error { return o.putAgreement(rec, a) })
+}
+
+func (o *Oracle) putAgreement(rec *epochRecord, a agreement) error {
+	n := rec.Epoch
 	if err := o.store.settleInput(n, a.ref.GetFromMs(), a.ref.GetToMs(), a.entries, a.acc.funded); err != nil {
 		return err
 	}
