@@ -333,6 +333,26 @@ func (c *cluster) epochState(i int, e uint64) (oracle.EpochResponse, bool) {
 	return r, err == nil
 }
 
+// waitDisputed waits until oracle i records epoch e as disputed; a
+// manifest of e on i first fails the test (settled says how that could be).
+func (c *cluster) waitDisputed(i int, e uint64, settled string) {
+	c.t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		r, ok := c.epochState(i, e)
+		if ok && r.State.Disputed {
+			return
+		}
+		if ok && r.ManifestBytes != nil {
+			c.t.Fatalf("epoch %d %s: %+v", e, settled, r.State)
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("epoch %d not disputed on oracle %c: %+v", e, 'A'+i, r.State)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // TestOraclesBelowQuorumOnLocalnet: with only one of three oracles alive
 // (2-of-3), an epoch is not paid and is recorded as disputed, nothing is
 // lost, and later epochs still close. When the other two come back, the
@@ -352,19 +372,7 @@ func TestOraclesBelowQuorumOnLocalnet(t *testing.T) {
 	// A alone: epoch e goes through a whole pass of leader slots and is
 	// disputed; epoch e+1 closes after it all the same.
 	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		r, ok := c.epochState(0, e)
-		if ok && r.State.Disputed {
-			break
-		}
-		if ok && r.ManifestBytes != nil {
-			t.Fatalf("epoch %d agreed by one oracle of three: %+v", e, r.State)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("epoch %d not disputed on A: %+v", e, r.State)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+	c.waitDisputed(0, e, "agreed by one oracle of three")
 	acc, err := oracle.ConfiguredAccounts(c.cfgs[0])
 	if err != nil {
 		t.Fatal(err)

@@ -77,20 +77,7 @@ func TestLaggingOracleCatchesUpBeforeLeading(t *testing.T) {
 	time.Sleep(time.Until(c.epochStart(e).Add(2 * time.Second)))
 	c.sendAll(hs[0], 0, 4, 0, 1, 2)
 	c.sendAll(hs[1], 5, 3, 0, 1, 2)
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		r, ok := c.epochState(lag, e)
-		if ok && r.State.Disputed {
-			break
-		}
-		if ok && r.ManifestBytes != nil {
-			t.Fatalf("epoch %d settled on L without its RPC node: %+v", e, r.State)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("epoch %d not disputed on L: %+v", e, r.State)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	c.waitDisputed(lag, e, "settled on L without its RPC node")
 	gate.closed.Store(false)
 	ms := c.waitAgreed(e, 0, 1, 2)
 	ms1 := c.waitAgreed(e+1, 0, 1, 2)
