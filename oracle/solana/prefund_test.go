@@ -11,16 +11,36 @@ import (
 	"github.com/gagliardetto/solana-go/rpc"
 )
 
+// newStranger is a key with SOL that is not part of the deployment.
+func newStranger(t *testing.T, f *fixture) sol.PrivateKey {
+	t.Helper()
+	stranger := sol.PrivateKey(testKey(t, "stranger"))
+	if _, err := rpc.New(f.net.URL()).RequestAirdrop(context.Background(), stranger.PublicKey(), sol.LAMPORTS_PER_SOL, rpc.CommitmentFinalized); err != nil {
+		t.Fatal(err)
+	}
+	return stranger
+}
+
+// memberMarkers returns the fixture's oracle keys (the members) and their phase-1 marker
+// addresses of epoch.
+func memberMarkers(t *testing.T, f *fixture, epoch uint64) (members, markers [][32]byte) {
+	t.Helper()
+	for _, o := range f.oracles {
+		m, err := MarkerAddress(pub(o), epoch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		members, markers = append(members, pub(o)), append(markers, m)
+	}
+	return members, markers
+}
+
 // prefund has a stranger send lamports to each address, as anyone can: marker addresses
 // are derivable from the oracle (or distributor) key, the epoch and the batch.
 func prefund(t *testing.T, f *fixture, d *Distributor, lamports uint64, addrs ...[32]byte) {
 	t.Helper()
 	ctx := context.Background()
-	stranger := sol.PrivateKey(testKey(t, "stranger"))
-	c := rpc.New(f.net.URL())
-	if _, err := c.RequestAirdrop(ctx, stranger.PublicKey(), sol.LAMPORTS_PER_SOL, rpc.CommitmentFinalized); err != nil {
-		t.Fatal(err)
-	}
+	stranger := newStranger(t, f)
 	var ixs []sol.Instruction
 	for _, a := range addrs {
 		ixs = append(ixs, transferLamports(stranger.PublicKey(), a, lamports))
@@ -48,16 +68,7 @@ func TestPrefundedMarkersDoNotBlock(t *testing.T) {
 	p := makePayout(12, 80)
 	f.openAccounts(t, p)
 	d := f.coordinator(t, []int{0, 1}, p)
-	var addrs [][32]byte
-	var members [][32]byte
-	for _, o := range f.oracles {
-		m, err := MarkerAddress(pub(o), p.Epoch)
-		if err != nil {
-			t.Fatal(err)
-		}
-		addrs = append(addrs, m)
-		members = append(members, pub(o))
-	}
+	members, addrs := memberMarkers(t, f, p.Epoch)
 	for k := range p.Batches() {
 		m, err := BatchMarkerAddress(pub(f.dist), p.Epoch, k)
 		if err != nil {
@@ -133,21 +144,8 @@ func TestForgedMemosOnMarkers(t *testing.T) {
 	if err := d.Distribute(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	var members [][32]byte
-	var markers []sol.PublicKey
-	for _, o := range f.oracles {
-		m, err := MarkerAddress(pub(o), p.Epoch)
-		if err != nil {
-			t.Fatal(err)
-		}
-		members = append(members, pub(o))
-		markers = append(markers, sol.PublicKey(m))
-	}
-	stranger := sol.PrivateKey(testKey(t, "stranger"))
-	c := rpc.New(f.net.URL())
-	if _, err := c.RequestAirdrop(ctx, stranger.PublicKey(), sol.LAMPORTS_PER_SOL, rpc.CommitmentFinalized); err != nil {
-		t.Fatal(err)
-	}
+	members, markers := memberMarkers(t, f, p.Epoch)
+	stranger := newStranger(t, f)
 	fake := p.Summary()
 	fake.Total, fake.Count = 1, 1
 	fake.Root = stranger.PublicKey()
