@@ -66,7 +66,7 @@ func (n *network) banner() {
 	}
 	stop := "Ctrl-C stops with a final summary"
 	if cfg.Epochs > 0 {
-		stop = fmt.Sprintf("stops after %d paid epochs (or Ctrl-C)", cfg.Epochs)
+		stop = "stops after " + plural(cfg.Epochs, "paid epoch") + " (or Ctrl-C)"
 	}
 	fmt.Fprintf(w, "devnet: %s; below, what changed every %v\n", stop, cfg.SummaryEvery)
 }
@@ -114,7 +114,7 @@ func (n *network) report(ctx, interrupt context.Context, until func(*Summary) bo
 		case until != nil && until(s):
 			return final("done")
 		case n.cfg.Epochs > 0 && s.PaidEpochs() >= n.cfg.Epochs:
-			return final(fmt.Sprintf("%d epochs paid", s.PaidEpochs()))
+			return final(plural(s.PaidEpochs(), "epoch") + " paid")
 		}
 	}
 }
@@ -244,4 +244,12 @@ func reasonDelta(prev, cur map[string]int) string {
 		return ""
 	}
 	return "(" + strings.Join(parts, ", ") + ")"
+}
+
+// plural is "1 epoch", "2 epochs".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
