@@ -12,15 +12,15 @@ import (
 )
 
 const keysUsage = `hexfield keys new --out FILE [--force]
-hexfield keys show FILE`
+hexfield keys show [--name] FILE`
 
 // runKeys creates and inspects key files (Solana CLI keypair JSON).
 //
 //	hexfield keys new --out FILE [--force]
-//	hexfield keys show FILE
+//	hexfield keys show [--name] FILE
 func runKeys(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("keys: usage: hexfield keys new --out FILE [--force] | hexfield keys show FILE")
+		return errors.New("keys: usage: hexfield keys new --out FILE [--force] | hexfield keys show [--name] FILE")
 	}
 	switch args[0] {
 	case "new":
@@ -49,18 +49,30 @@ func runKeys(ctx context.Context, args []string, out io.Writer) error {
 		fmt.Fprintln(out, wire.PublicKeyOf(priv))
 		return nil
 	case "show":
-		if len(args) == 2 && isHelp(args[1]) {
-			fmt.Fprintln(out, "usage: hexfield keys show FILE\n\nprints the address (base58 public key) of a key file")
-			return nil
+		fs := flag.NewFlagSet("keys show", flag.ContinueOnError)
+		fs.SetOutput(out)
+		fs.Usage = func() {
+			fmt.Fprintln(out, "usage: hexfield keys show [--name] FILE\n\nprints the address (base58 public key) of a key file;\nwith --name, its three-word hotspot name on a second line")
 		}
-		if len(args) != 2 {
-			return errors.New("keys show: usage: hexfield keys show FILE")
+		name := fs.Bool("name", false, "also print the key's three-word hotspot name, on a second line")
+		if err := fs.Parse(args[1:]); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil
+			}
+			return err
 		}
-		priv, err := wire.ReadKeyFile(args[1])
+		if fs.NArg() != 1 {
+			return errors.New("keys show: usage: hexfield keys show [--name] FILE")
+		}
+		priv, err := wire.ReadKeyFile(fs.Arg(0))
 		if err != nil {
 			return fmt.Errorf("keys show: %w", err)
 		}
-		fmt.Fprintln(out, wire.PublicKeyOf(priv))
+		pub := wire.PublicKeyOf(priv)
+		fmt.Fprintln(out, pub)
+		if *name {
+			fmt.Fprintln(out, pub.Name())
+		}
 		return nil
 	}
 	return fmt.Errorf("keys: unknown subcommand %q", args[0])

@@ -72,6 +72,13 @@ func TestCLIRegistry(t *testing.T) {
 	if got := runCLI(t, runKeys, "show", hsFile); got != hs {
 		t.Fatalf("keys show = %q, want %q", got, hs)
 	}
+	pk, err := wire.ParsePublicKey(hs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := runCLI(t, runKeys, "show", "--name", hsFile), hs+"\n"+pk.Name(); got != want {
+		t.Fatalf("keys show --name = %q, want %q", got, want)
+	}
 	if err := runKeys(context.Background(), []string{"new", "--out", hsFile}, &bytes.Buffer{}); err == nil {
 		t.Fatal("keys new overwrote an existing file")
 	}
@@ -85,7 +92,7 @@ func TestCLIRegistry(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &info); err != nil || info.Region != "US915" || info.Location.GainDdBi != 40 {
 		t.Fatalf("assert output %q", out)
 	}
-	err := runAssert(context.Background(), []string{"--oracle", url, "--owner-key", ownerFile, "--hotspot", hs, "--lat", "0", "--lng", "-150"}, &bytes.Buffer{})
+	err = runAssert(context.Background(), []string{"--oracle", url, "--owner-key", ownerFile, "--hotspot", hs, "--lat", "0", "--lng", "-150"}, &bytes.Buffer{})
 	if !oracle.IsCode(err, "outside_regions") {
 		t.Fatalf("assert in the Pacific: %v", err)
 	}
