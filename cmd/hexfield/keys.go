@@ -56,10 +56,7 @@ func runKeys(ctx context.Context, args []string, out io.Writer) error {
 		}
 		name := fs.Bool("name", false, "also print the key's three-word hotspot name, on a second line")
 		if err := fs.Parse(args[1:]); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil
-			}
-			return err
+			return err // run answers flag.ErrHelp with exit status 0
 		}
 		if fs.NArg() != 1 {
 			return errors.New("keys show: usage: hexfield keys show [--name] FILE")
