@@ -301,7 +301,10 @@ func (n *network) startHotspot(ctx context.Context, g *errgroup.Group, nd *node)
 // onboard registers the hotspot and asserts its location on every oracle:
 // oracles do not replicate their registries, so the owner tells each one.
 func (n *network) onboard(ctx context.Context, nd *node) error {
-	req, err := oracle.NewOnboardRequest(nd.key, nd.owner, false, time.Now())
+	// The assertion is dated after the onboarding it follows: each
+	// takes effect at its signed time, in that order.
+	at := time.Now()
+	req, err := oracle.NewOnboardRequest(nd.key, nd.owner, false, at)
 	if err != nil {
 		return fmt.Errorf("devnet: onboard %s: %w", nd.name, err)
 	}
@@ -309,7 +312,7 @@ func (n *network) onboard(ctx context.Context, nd *node) error {
 	if err != nil {
 		return fmt.Errorf("devnet: %s location: %w", nd.name, err)
 	}
-	assert, err := oracle.NewAssertRequest(nd.owner, nd.pub(), cell, nd.gainDdBi, nd.elev, 1)
+	assert, err := oracle.NewAssertRequest(nd.owner, nd.pub(), cell, nd.gainDdBi, nd.elev, 1, at.Add(time.Millisecond))
 	if err != nil {
 		return fmt.Errorf("devnet: assert %s: %w", nd.name, err)
 	}

@@ -209,7 +209,7 @@ func (n *oracleNode) assert(t testing.TB, owner, hk ed25519.PrivateKey, lat, lng
 	if err != nil {
 		t.Fatal(err)
 	}
-	areq, err := oracle.NewAssertRequest(owner, wire.PublicKeyOf(hk), uint64(cell), 12, 10, 1)
+	areq, err := oracle.NewAssertRequest(owner, wire.PublicKeyOf(hk), uint64(cell), 12, 10, 1, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

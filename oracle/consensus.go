@@ -383,14 +383,15 @@ func (c *consensus) lead(ctx context.Context, n uint64) (agreement, error) {
 	if err != nil {
 		return agreement{}, err
 	}
-	acc, err := c.o.accrualFor(ctx, n)
-	if err != nil {
-		return agreement{}, err
-	}
-	froot := fundedRoot(acc.funded)
 	var pushed, fetched int
 	down := map[wire.PublicKey]bool{}
 	for round := range maxRounds {
+		// Read each round: registry changes a peer pushed add owners.
+		acc, err := c.o.accrualFor(ctx, n)
+		if err != nil {
+			return agreement{}, err
+		}
+		froot := fundedRoot(acc.funded)
 		entries, err := c.o.store.candidates(from, to)
 		if err != nil {
 			return agreement{}, err
@@ -398,6 +399,9 @@ func (c *consensus) lead(ctx context.Context, n uint64) (agreement, error) {
 		root := inputRoot(entries)
 		ref := &wire.InputRef{Epoch: n, Round: uint32(round), FromMs: from, ToMs: to, Count: uint64(len(entries)), Root: root[:],
 			Parent: acc.parent, FundedCount: uint64(len(acc.funded)), FundedRoot: froot[:]}
+		if err := c.changesRef(ref); err != nil {
+			return agreement{}, err
+		}
 		c.mu.Lock()
 		c.offered[n] = &offer{ref: ref, entries: entries, acc: acc}
 		c.mu.Unlock()
@@ -409,7 +413,7 @@ func (c *consensus) lead(ctx context.Context, n uint64) (agreement, error) {
 			fetched += int(r.resp.GetFetched())
 		}
 		if roundPushed > 0 && round < maxRounds-1 {
-			c.log.Info("consensus: peers sent missing reports", "epoch", n, "round", round, "reports", roundPushed)
+			c.log.Info("consensus: peers sent missing reports or registry changes", "epoch", n, "round", round, "sent", roundPushed)
 			continue
 		}
 		raw, sum, err := c.o.manifestFrom(n, from, entries, acc)
@@ -582,6 +586,12 @@ func (c *consensus) take(ctx context.Context, p *CosignClient, ref *wire.InputRe
 	if own, _, err := c.rangeOf(n); push && err == nil && ref.GetFromMs() > own {
 		return acceptance{}, counts, fmt.Errorf("input range starts at %d, after %d where this oracle's unsettled reports start", ref.GetFromMs(), own)
 	}
+	// The registry first: the reports' checks and the manifest read it.
+	fetched, pushed, err := c.takeChanges(ctx, p, ref, push)
+	counts.fetched, counts.pushed = fetched, pushed
+	if err != nil {
+		return acceptance{}, counts, err
+	}
 	acc, err := c.takeAccrual(ctx, p, ref, push)
 	if err != nil {
 		return acceptance{}, counts, err
@@ -638,11 +648,13 @@ func (c *consensus) take(ctx context.Context, p *CosignClient, ref *wire.InputRe
 			}
 		}
 	}
-	if counts.fetched, err = c.fetchReports(ctx, p, fetch, theirs); err != nil {
+	fetched, err = c.fetchReports(ctx, p, fetch, theirs)
+	if counts.fetched += fetched; err != nil {
 		return acceptance{}, counts, err
 	}
 	if push && len(extra) > 0 {
-		if counts.pushed, err = c.push(ctx, p, n, extra); err != nil {
+		pushed, err = c.push(ctx, p, n, extra)
+		if counts.pushed += pushed; err != nil {
 			return acceptance{}, counts, fmt.Errorf("push %d reports to the leader: %w", len(extra), err)
 		}
 		return acceptance{}, counts, errPushed
@@ -877,6 +889,9 @@ func (c *consensus) push(ctx context.Context, p *CosignClient, n uint64, extra [
 
 // received stores reports a peer pushed, each checked like a fetched one.
 func (c *consensus) received(req *wire.PushRequest) *wire.PushResponse {
+	if req.GetChanges() {
+		return c.receivedChanges(req)
+	}
 	if len(req.GetReports()) > reportsLimit {
 		return &wire.PushResponse{Error: fmt.Sprintf("push of %d reports exceeds %d", len(req.GetReports()), reportsLimit)}
 	}
@@ -1002,6 +1017,9 @@ func (r signedReport) plausible(ms int64) error {
 // serveInput answers a page of an input this oracle proposed, accepted or
 // settled.
 func (c *consensus) serveInput(req *wire.InputPageRequest) *wire.InputPage {
+	if req.GetChanges() {
+		return c.serveChangePage(req)
+	}
 	entries, acc, ok := c.entriesOf(req.GetRef())
 	if !ok {
 		return &wire.InputPage{Error: "no such input here"}
@@ -1047,6 +1065,9 @@ func (c *consensus) entriesOf(ref *wire.InputRef) ([]inputEntry, accrualInput, b
 
 // serveReports answers stored reports by id.
 func (c *consensus) serveReports(req *wire.ReportsRequest) *wire.ReportsResponse {
+	if req.GetChanges() {
+		return c.serveChanges(req)
+	}
 	if len(req.GetIds()) > reportsLimit {
 		return &wire.ReportsResponse{Error: fmt.Sprintf("%d ids exceed %d", len(req.GetIds()), reportsLimit)}
 	}
@@ -1125,6 +1146,10 @@ func (c *consensus) loadSettled(n uint64) (*acceptance, bool) {
 		entries: entries, acc: accrualInput{parent: man.Parent, funded: funded}, manifest: raw, summary: payoutOf(man).Summary()}
 	if l, err := wire.ParsePublicKey(rec.Leader); err == nil {
 		a.leader = l
+	}
+	// The change log before a settled epoch's start does not change.
+	if err := c.changesRef(a.ref); err != nil {
+		return nil, false
 	}
 	c.mu.Lock()
 	c.taken[acceptKey{c.self, n}] = a

@@ -95,9 +95,15 @@ func (o *Oracle) scanDCPurchases(ctx context.Context) error {
 }
 
 // creditPurchase records tr and credits its wallet, once per signature;
-// credited is false when tr was recorded before.
+// credited is false when tr was recorded before. The credit is dated by
+// the chain's block time, the same on every oracle whenever each read it
+// (now when the node gives none).
 func (o *Oracle) creditPurchase(tr solana.DCTransfer, now time.Time) (credited bool, err error) {
-	p := DCPurchase{Signature: tr.Signature, Slot: tr.Slot, Amount: tr.Amount, Ms: now.UnixMilli()}
+	ms := now.UnixMilli()
+	if tr.BlockTime > 0 && tr.BlockTime < math.MaxInt64/1000 {
+		ms = tr.BlockTime * 1000
+	}
+	p := DCPurchase{Signature: tr.Signature, Slot: tr.Slot, Amount: tr.Amount, Ms: ms}
 	var wallet wire.PublicKey
 	switch {
 	case tr.Failed:

@@ -26,7 +26,7 @@
 //	c := &oracle.Client{BaseURL: "http://" + tcp.Addr().String()}
 //	req, _ := oracle.NewOnboardRequest(hotspotKey, ownerKey, false, time.Now())
 //	c.Onboard(ctx, req)
-//	areq, _ := oracle.NewAssertRequest(ownerKey, hotspotPub, cell, gainDdBi, elevationM, nonce)
+//	areq, _ := oracle.NewAssertRequest(ownerKey, hotspotPub, cell, gainDdBi, elevationM, nonce, time.Now())
 //	c.Assert(ctx, hotspotPub, areq)
 //
 // The pipeline stages stay separate: ingest only authenticates, stamps

@@ -72,11 +72,11 @@ func seedEpochStore(t *testing.T, dir string) {
 		if _, err := o.onboard(req, onboardAt); err != nil {
 			t.Fatal(err)
 		}
-		ar, err := NewAssertRequest(owner, wire.PublicKeyOf(h), testCell(t, i), 30, 5, 1)
+		ar, err := NewAssertRequest(owner, wire.PublicKeyOf(h), testCell(t, i), 30, 5, 1, onboardAt.Add(time.Millisecond))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := o.assertLocation(ar.Envelope, onboardAt); err != nil {
+		if _, err := o.assertLocation(ar.Envelope, onboardAt.Add(time.Millisecond)); err != nil {
 			t.Fatal(err)
 		}
 		hs = append(hs, h)

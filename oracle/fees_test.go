@@ -26,7 +26,7 @@ func onboardAt(t testing.TB, o *Oracle, hs, owner ed25519.PrivateKey, dataOnly b
 
 func assertAt(t testing.TB, o *Oracle, owner ed25519.PrivateKey, hs wire.PublicKey, cell uint64, nonce uint64, now time.Time) (hotspotRecord, error) {
 	t.Helper()
-	ar, err := NewAssertRequest(owner, hs, cell, 30, 5, nonce)
+	ar, err := NewAssertRequest(owner, hs, cell, 30, 5, nonce, now)
 	if err != nil {
 		t.Fatal(err)
 	}

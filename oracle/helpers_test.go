@@ -117,11 +117,11 @@ func onboardHotspot(t testing.TB, o *Oracle, now time.Time, cell uint64) (hs, ow
 		t.Fatalf("onboard: %v", err)
 	}
 	if cell != 0 {
-		ar, err := NewAssertRequest(owner, wire.PublicKeyOf(hs), cell, 30, 10, 1)
+		ar, err := NewAssertRequest(owner, wire.PublicKeyOf(hs), cell, 30, 10, 1, now.Add(time.Millisecond))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := o.assertLocation(ar.Envelope, now); err != nil {
+		if _, err := o.assertLocation(ar.Envelope, now.Add(time.Millisecond)); err != nil {
 			t.Fatalf("assert: %v", err)
 		}
 	}

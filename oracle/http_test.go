@@ -69,7 +69,7 @@ func TestRegistryOverHTTP(t *testing.T) {
 	})
 
 	cell := testCell(t, 0)
-	ar, _ := NewAssertRequest(owner, hsPub, cell, 55, 12, 5)
+	ar, _ := NewAssertRequest(owner, hsPub, cell, 55, 12, 5, time.Now())
 	info, err = c.Assert(ctx, hsPub, ar)
 	if err != nil {
 		t.Fatal(err)
@@ -78,13 +78,13 @@ func TestRegistryOverHTTP(t *testing.T) {
 		t.Fatalf("asserted %+v (location %+v)", info, info.Location)
 	}
 	t.Run("nonce must increase", func(t *testing.T) {
-		ar, _ := NewAssertRequest(owner, hsPub, cell, 55, 12, 5)
+		ar, _ := NewAssertRequest(owner, hsPub, cell, 55, 12, 5, time.Now())
 		if _, err := c.Assert(ctx, hsPub, ar); !IsCode(err, "stale_nonce") {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("only the owner asserts", func(t *testing.T) {
-		ar, _ := NewAssertRequest(thief, hsPub, cell, 55, 12, 6)
+		ar, _ := NewAssertRequest(thief, hsPub, cell, 55, 12, 6, time.Now())
 		if _, err := c.Assert(ctx, hsPub, ar); !IsCode(err, "wrong_key") {
 			t.Fatalf("err = %v", err)
 		}
@@ -94,7 +94,7 @@ func TestRegistryOverHTTP(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ar, _ := NewAssertRequest(owner, hsPub, ocean, 55, 12, 7)
+		ar, _ := NewAssertRequest(owner, hsPub, ocean, 55, 12, 7, time.Now())
 		_, err = c.Assert(ctx, hsPub, ar)
 		var ae *APIError
 		if !IsCode(err, "outside_regions") || !asAPIError(err, &ae) || ae.Status != 422 {
@@ -103,13 +103,13 @@ func TestRegistryOverHTTP(t *testing.T) {
 	})
 	t.Run("not a res-12 cell", func(t *testing.T) {
 		c11, _ := verifier.LatLngToCell(52.37, 4.89, 11)
-		ar, _ := NewAssertRequest(owner, hsPub, c11, 55, 12, 8)
+		ar, _ := NewAssertRequest(owner, hsPub, c11, 55, 12, 8, time.Now())
 		if _, err := c.Assert(ctx, hsPub, ar); !IsCode(err, "invalid_cell") {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("forged assertion", func(t *testing.T) {
-		ar, _ := NewAssertRequest(owner, hsPub, cell, 55, 12, 9)
+		ar, _ := NewAssertRequest(owner, hsPub, cell, 55, 12, 9, time.Now())
 		ar.Envelope[len(ar.Envelope)-1] ^= 1
 		if _, err := c.Assert(ctx, hsPub, ar); !IsCode(err, "bad_signature") {
 			t.Fatalf("err = %v", err)
@@ -231,7 +231,7 @@ func FuzzHTTPAPI(f *testing.F) {
 	hs, owner := seedKey("fh"), seedKey("fo")
 	req, _ := NewOnboardRequest(hs, owner, false, time.Now())
 	good, _ := json.Marshal(req)
-	ar, _ := NewAssertRequest(owner, wire.PublicKeyOf(hs), 0x8c1969a5a1b11ff, 12, 0, 1)
+	ar, _ := NewAssertRequest(owner, wire.PublicKeyOf(hs), 0x8c1969a5a1b11ff, 12, 0, 1, time.Now())
 	assert, _ := json.Marshal(ar)
 	f.Add(uint8(0), "", good)
 	f.Add(uint8(1), wire.PublicKeyOf(hs).String(), assert)

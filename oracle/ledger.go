@@ -223,18 +223,6 @@ func NewGrantRequest(operator []byte, wallet wire.PublicKey, amount uint64, requ
 	return GrantRequest{Envelope: raw}, nil
 }
 
-// requestMaxSkew bounds how far a signed registry request's timestamp may
-// be from the oracle's clock (routing.md §3).
-const requestMaxSkew = 10 * time.Minute
-
-func checkSkew(tsMs uint64, now time.Time) error {
-	ts := time.UnixMilli(int64(min(tsMs, math.MaxInt64)))
-	if d := now.Sub(ts); d > requestMaxSkew || d < -requestMaxSkew {
-		return apiErr(400, "stale_request", "timestamp %s is more than %s from the oracle's clock", ts.UTC().Format(time.RFC3339), requestMaxSkew)
-	}
-	return nil
-}
-
 // openSigned opens raw as an envelope of kind k and decodes its body into
 // msg, answering failures as API errors.
 func openSigned(raw []byte, k wire.Kind, msg proto.Message) (wire.PublicKey, error) {
@@ -251,8 +239,15 @@ func openSigned(raw []byte, k wire.Kind, msg proto.Message) (wire.PublicKey, err
 	return env.SignerKey(), nil
 }
 
-// applyGrant applies an operator-signed grant at now, once per request id.
+// applyGrant applies an operator-signed grant received at now, once per
+// request id.
 func (o *Oracle) applyGrant(raw []byte, now time.Time) (GrantResult, error) {
+	return o.applyGrantAt(raw, now, false)
+}
+
+// applyGrantAt applies an operator-signed grant, live or replayed from
+// another oracle (changes.go); it takes effect at its timestamp.
+func (o *Oracle) applyGrantAt(raw []byte, now time.Time, replay bool) (GrantResult, error) {
 	var g wire.DCGrant
 	signer, err := openSigned(raw, wire.Kind_KIND_DC_GRANT, &g)
 	if err != nil {
@@ -271,7 +266,8 @@ func (o *Oracle) applyGrant(raw []byte, now time.Time) (GrantResult, error) {
 	if g.Amount == 0 {
 		return GrantResult{}, apiErr(400, "bad_request", "a grant needs a positive amount")
 	}
-	if err := checkSkew(g.TimestampMs, now); err != nil {
+	ms, err := o.changeMs(g.TimestampMs, now, replay)
+	if err != nil {
 		return GrantResult{}, err
 	}
 	res := GrantResult{}
@@ -283,8 +279,11 @@ func (o *Oracle) applyGrant(raw []byte, now time.Time) (GrantResult, error) {
 		if prev != nil {
 			return decodeJSON(prev, &res.Entry) // applied before: nothing changes
 		}
-		e, err := creditDC(txn, wallet[:], g.Amount, now.UnixMilli(), dcGrant, fmt.Sprintf("%x", g.RequestId))
+		e, err := creditDC(txn, wallet[:], g.Amount, ms, dcGrant, fmt.Sprintf("%x", g.RequestId))
 		if err != nil {
+			return err
+		}
+		if err := logChange(txn, ms, wire.Kind_KIND_DC_GRANT, raw); err != nil {
 			return err
 		}
 		res.Applied, res.Entry = true, e

@@ -120,6 +120,8 @@ type Oracle struct {
 	tables routeTableCache
 	// mapHotspots caches the map's hotspot table (maps.go).
 	mapHotspots regCache[[]maps.Hotspot]
+	// changesCache caches the change log's digest (changes.go).
+	changesCache regCache[changesDigest]
 }
 
 // New validates cfg, opens the store in cfg.DataDir and returns an oracle

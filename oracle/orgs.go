@@ -111,8 +111,15 @@ func orgOp(ch *wire.OrgChange) string {
 	return "org_unknown"
 }
 
-// applyOrgChange checks and applies one signed organization change at now.
+// applyOrgChange checks and applies one signed organization change
+// received at now.
 func (o *Oracle) applyOrgChange(raw []byte, now time.Time) (OrgChangeResult, error) {
+	return o.applyOrgChangeAt(raw, now, false)
+}
+
+// applyOrgChangeAt applies a signed organization change, live or replayed
+// from another oracle (changes.go); it takes effect at its timestamp.
+func (o *Oracle) applyOrgChangeAt(raw []byte, now time.Time, replay bool) (OrgChangeResult, error) {
 	var ch wire.OrgChange
 	signer, err := openSigned(raw, wire.Kind_KIND_ORG_CHANGE, &ch)
 	if err != nil {
@@ -120,7 +127,7 @@ func (o *Oracle) applyOrgChange(raw []byte, now time.Time) (OrgChangeResult, err
 		return OrgChangeResult{}, err
 	}
 	op := orgOp(&ch)
-	res, err := o.applyOrgChangeAs(signer, &ch, raw, now)
+	res, err := o.applyOrgChangeAs(signer, &ch, raw, now, replay)
 	o.m.registryChanges.WithLabelValues(op, resultLabel(err)).Inc()
 	if err != nil {
 		return OrgChangeResult{}, err
@@ -129,14 +136,15 @@ func (o *Oracle) applyOrgChange(raw []byte, now time.Time) (OrgChangeResult, err
 	return res, nil
 }
 
-func (o *Oracle) applyOrgChangeAs(signer wire.PublicKey, ch *wire.OrgChange, raw []byte, now time.Time) (OrgChangeResult, error) {
+func (o *Oracle) applyOrgChangeAs(signer wire.PublicKey, ch *wire.OrgChange, raw []byte, now time.Time, replay bool) (OrgChangeResult, error) {
 	if !idPattern.MatchString(ch.Org) {
 		return OrgChangeResult{}, apiErr(400, "bad_request", "organization id %q must be 1-64 of [a-zA-Z0-9._-], starting alphanumeric", ch.Org)
 	}
 	if ch.Nonce == 0 {
 		return OrgChangeResult{}, apiErr(400, "bad_request", "the nonce must be at least 1")
 	}
-	if err := checkSkew(ch.TimestampMs, now); err != nil {
+	ms, err := o.changeMs(ch.TimestampMs, now, replay)
+	if err != nil {
 		return OrgChangeResult{}, err
 	}
 	var route *Route
@@ -157,8 +165,7 @@ func (o *Oracle) applyOrgChangeAs(signer wire.PublicKey, ch *wire.OrgChange, raw
 		return OrgChangeResult{}, apiErr(400, "bad_request", "the change names no operation")
 	}
 	var res OrgChangeResult
-	ms := now.UnixMilli()
-	err := o.store.registryUpdate(func(txn *badger.Txn) error {
+	err = o.store.registryUpdate(func(txn *badger.Txn) error {
 		org, found, err := loadOrg(txn, ch.Org)
 		if err != nil {
 			return err
@@ -170,19 +177,27 @@ func (o *Oracle) applyOrgChangeAs(signer wire.PublicKey, ch *wire.OrgChange, raw
 				}
 				return apiErr(409, "conflict", "organization %s exists", ch.Org)
 			}
-			if ok, wait := o.reg.orgLimit.allow(signer.String(), now); !ok {
+			if ok, wait := o.reg.orgLimit.allow(signer.String(), now); !ok && !replay {
 				return rateLimited("organization creation", signer, wait)
 			}
 			if org, res.Fee, err = o.createOrg(txn, ch.Org, c.Create, ms); err != nil {
 				return err
 			}
-			o.reg.orgLimit.take(signer.String(), now)
+			if !replay {
+				o.reg.orgLimit.take(signer.String(), now)
+			}
 		} else {
 			if !found {
 				return apiErr(404, "not_found", "no organization %q", ch.Org)
 			}
 			if ch.Nonce <= org.Nonce {
 				return apiErr(409, "stale_nonce", "nonce %d of organization %s must be greater than %d", ch.Nonce, ch.Org, org.Nonce)
+			}
+			// Changes apply in the order of their signed times on every
+			// oracle (nonces within a millisecond), so that order must
+			// be the nonces'.
+			if ms < org.UpdatedMs {
+				return apiErr(409, "stale_request", "the change is dated %d, before organization %s's last change (%d)", ms, ch.Org, org.UpdatedMs)
 			}
 			if err := o.changeOrg(txn, &org, signer, ch, route, &res); err != nil {
 				return err
@@ -193,6 +208,9 @@ func (o *Oracle) applyOrgChangeAs(signer wire.PublicKey, ch *wire.OrgChange, raw
 			return err
 		}
 		if err := txn.Set(orgLogKey(org.ID, ch.Nonce), raw); err != nil {
+			return err
+		}
+		if err := logChange(txn, ms, wire.Kind_KIND_ORG_CHANGE, raw); err != nil {
 			return err
 		}
 		res.Org, err = orgView(txn, org)

@@ -4,7 +4,6 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -65,11 +64,13 @@ func NewOnboardRequest(hotspot, owner ed25519.PrivateKey, dataOnly bool, now tim
 	}, nil
 }
 
-// NewAssertRequest builds a location assertion signed by the owner.
-func NewAssertRequest(owner ed25519.PrivateKey, hotspot wire.PublicKey, cell uint64, gainDdBi, elevationM int32, nonce uint64) (AssertRequest, error) {
+// NewAssertRequest builds a location assertion signed by the owner at now,
+// when it takes effect.
+func NewAssertRequest(owner ed25519.PrivateKey, hotspot wire.PublicKey, cell uint64, gainDdBi, elevationM int32, nonce uint64, now time.Time) (AssertRequest, error) {
 	ok := wire.PublicKeyOf(owner)
 	raw, err := wire.Seal(owner, wire.Kind_KIND_ASSERT_LOCATION, &wire.AssertLocation{
 		Hotspot: hotspot[:], Owner: ok[:], H3Cell: cell, GainDdbi: gainDdBi, ElevationM: elevationM, Nonce: nonce,
+		TimestampMs: uint64(max(now.UnixMilli(), 0)),
 	})
 	if err != nil {
 		return AssertRequest{}, fmt.Errorf("seal assertion: %w", err)
@@ -84,10 +85,6 @@ type AssertRequest struct {
 	Envelope []byte `json:"envelope"`
 }
 
-// onboardMaxSkew bounds how far an onboarding timestamp may be from the
-// oracle's clock, so old signed requests cannot be replayed much later.
-const onboardMaxSkew = time.Hour
-
 // Limits on asserted antenna data.
 const (
 	minGainDdBi      = -100
@@ -98,8 +95,14 @@ const (
 	assertResolution = 12
 )
 
-// onboard applies a signed onboarding request at now.
+// onboard applies a signed onboarding request received at now.
 func (o *Oracle) onboard(req OnboardRequest, now time.Time) (hotspotRecord, error) {
+	return o.onboardAt(req, now, false)
+}
+
+// onboardAt applies a signed onboarding request, live or replayed from
+// another oracle (changes.go); it takes effect at its timestamp.
+func (o *Oracle) onboardAt(req OnboardRequest, now time.Time, replay bool) (hotspotRecord, error) {
 	var ob wire.Onboard
 	if err := proto.Unmarshal(req.Onboard, &ob); err != nil {
 		return hotspotRecord{}, apiErr(400, "malformed", "onboard body does not decode: %v", err)
@@ -121,9 +124,9 @@ func (o *Oracle) onboard(req OnboardRequest, now time.Time) (hotspotRecord, erro
 	if !wire.Verify(owner, wire.Kind_KIND_ONBOARD, req.Onboard, req.OwnerSignature) {
 		return hotspotRecord{}, apiErr(401, "bad_signature", "owner signature does not verify for %s", owner)
 	}
-	ts := time.UnixMilli(int64(ob.TimestampMs))
-	if d := now.Sub(ts); d > onboardMaxSkew || d < -onboardMaxSkew {
-		return hotspotRecord{}, apiErr(400, "stale_request", "onboard timestamp %s is more than %s from the oracle's clock", ts.UTC().Format(time.RFC3339), onboardMaxSkew)
+	tsMs, err := o.changeMs(ob.TimestampMs, now, replay)
+	if err != nil {
+		return hotspotRecord{}, err
 	}
 	switch ob.Capability {
 	case wire.Capability_CAPABILITY_FULL, wire.Capability_CAPABILITY_DATA_ONLY:
@@ -134,22 +137,21 @@ func (o *Oracle) onboard(req OnboardRequest, now time.Time) (hotspotRecord, erro
 		return hotspotRecord{}, err
 	}
 	raw := encodeJSON(req)
-	tsMs := int64(min(ob.TimestampMs, math.MaxInt64))
 	var rec hotspotRecord
 	// The rate limit is checked and counted inside the serialised update,
 	// so concurrent requests of one owner cannot all pass it.
 	err = o.store.registryUpdate(func(txn *badger.Txn) error {
-		if ok, wait := o.reg.onboardLimit.allow(owner.String(), now); !ok {
+		if ok, wait := o.reg.onboardLimit.allow(owner.String(), now); !ok && !replay {
 			return rateLimited("onboarding", owner, wait)
 		}
 		first := false
 		var err error
-		rec, err = updateHotspotTxn(txn, hs[:], now.UnixMilli(), wire.Kind_KIND_ONBOARD, raw, func(prev hotspotRecord, found bool) (hotspotRecord, error) {
+		rec, err = updateHotspotTxn(txn, hs[:], tsMs, wire.Kind_KIND_ONBOARD, raw, func(prev hotspotRecord, found bool) (hotspotRecord, error) {
 			if !found {
 				first = true
 				return hotspotRecord{
 					Key: hs[:], Owner: owner[:], DataOnly: ob.Capability == wire.Capability_CAPABILITY_DATA_ONLY,
-					OnboardedMs: now.UnixMilli(), GainDdBi: defaultGainDdBi, OnboardTsMs: tsMs,
+					OnboardedMs: tsMs, GainDdBi: defaultGainDdBi, OnboardTsMs: tsMs,
 				}, nil
 			}
 			if string(prev.Owner) != string(owner[:]) {
@@ -169,12 +171,14 @@ func (o *Oracle) onboard(req OnboardRequest, now time.Time) (hotspotRecord, erro
 			return err
 		}
 		if first {
-			_, err = debitDC(txn, owner[:], o.cfg.OnboardFeeDC, now.UnixMilli(), dcOnboardFee, hs.String())
+			_, err = debitDC(txn, owner[:], o.cfg.OnboardFeeDC, tsMs, dcOnboardFee, hs.String())
 			if err != nil {
 				return feeErr(err, "onboarding", o.cfg.OnboardFeeDC, owner)
 			}
 		}
-		o.reg.onboardLimit.take(owner.String(), now)
+		if !replay {
+			o.reg.onboardLimit.take(owner.String(), now)
+		}
 		return nil
 	})
 	o.m.registryChanges.WithLabelValues("onboard", resultLabel(err)).Inc()
@@ -190,8 +194,14 @@ func rateLimited(what string, key wire.PublicKey, wait time.Duration) error {
 	return apiErr(429, "rate_limited", "%s for %s is rate-limited: retry in %s", what, key, wait.Round(time.Second))
 }
 
-// assertLocation applies a signed location assertion at now.
+// assertLocation applies a signed location assertion received at now.
 func (o *Oracle) assertLocation(raw []byte, now time.Time) (hotspotRecord, error) {
+	return o.assertLocationAt(raw, now, false)
+}
+
+// assertLocationAt applies a signed location assertion, live or replayed
+// from another oracle (changes.go); it takes effect at its timestamp.
+func (o *Oracle) assertLocationAt(raw []byte, now time.Time, replay bool) (hotspotRecord, error) {
 	var al wire.AssertLocation
 	env, err := wire.Open(raw, wire.Kind_KIND_ASSERT_LOCATION)
 	if err != nil {
@@ -227,26 +237,34 @@ func (o *Oracle) assertLocation(raw []byte, now time.Time) (hotspotRecord, error
 		lat, lng, _ := verifier.CellLatLng(al.H3Cell)
 		return hotspotRecord{}, apiErr(422, "outside_regions", "location %.6f, %.6f (cell %s) is outside every supported region area", lat, lng, verifier.CellString(al.H3Cell))
 	}
+	ms, err := o.changeMs(al.TimestampMs, now, replay)
+	if err != nil {
+		return hotspotRecord{}, err
+	}
 	var rec hotspotRecord
 	err = o.store.registryUpdate(func(txn *badger.Txn) error {
-		if ok, wait := o.reg.assertOwnerLimit.allow(signer.String(), now); !ok {
-			return rateLimited("location assertion", signer, wait)
-		}
-		if ok, wait := o.reg.assertHotspotLimit.allow(hs.String(), now); !ok {
-			return rateLimited("location assertion", hs, wait)
+		if !replay {
+			if ok, wait := o.reg.assertOwnerLimit.allow(signer.String(), now); !ok {
+				return rateLimited("location assertion", signer, wait)
+			}
+			if ok, wait := o.reg.assertHotspotLimit.allow(hs.String(), now); !ok {
+				return rateLimited("location assertion", hs, wait)
+			}
 		}
 		var err error
-		rec, err = updateHotspotTxn(txn, hs[:], now.UnixMilli(), wire.Kind_KIND_ASSERT_LOCATION, raw, func(prev hotspotRecord, found bool) (hotspotRecord, error) {
-			return applyAssertion(prev, found, hs, signer, &al, region, now)
+		rec, err = updateHotspotTxn(txn, hs[:], ms, wire.Kind_KIND_ASSERT_LOCATION, raw, func(prev hotspotRecord, found bool) (hotspotRecord, error) {
+			return applyAssertion(prev, found, hs, signer, &al, region, ms)
 		})
 		if err != nil {
 			return err
 		}
-		if _, err = debitDC(txn, signer[:], o.cfg.AssertFeeDC, now.UnixMilli(), dcAssertFee, hs.String()); err != nil {
+		if _, err = debitDC(txn, signer[:], o.cfg.AssertFeeDC, ms, dcAssertFee, hs.String()); err != nil {
 			return feeErr(err, "a location assertion", o.cfg.AssertFeeDC, signer)
 		}
-		o.reg.assertOwnerLimit.take(signer.String(), now)
-		o.reg.assertHotspotLimit.take(hs.String(), now)
+		if !replay {
+			o.reg.assertOwnerLimit.take(signer.String(), now)
+			o.reg.assertHotspotLimit.take(hs.String(), now)
+		}
 		return nil
 	})
 	o.m.registryChanges.WithLabelValues("assert", resultLabel(err)).Inc()
@@ -258,7 +276,7 @@ func (o *Oracle) assertLocation(raw []byte, now time.Time) (hotspotRecord, error
 }
 
 // applyAssertion is the registry change of an accepted assertion.
-func applyAssertion(prev hotspotRecord, found bool, hs, signer wire.PublicKey, al *wire.AssertLocation, region string, now time.Time) (hotspotRecord, error) {
+func applyAssertion(prev hotspotRecord, found bool, hs, signer wire.PublicKey, al *wire.AssertLocation, region string, ms int64) (hotspotRecord, error) {
 	if !found {
 		return prev, apiErr(404, "not_found", "hotspot %s is not onboarded", hs)
 	}
@@ -269,7 +287,7 @@ func applyAssertion(prev hotspotRecord, found bool, hs, signer wire.PublicKey, a
 		return prev, apiErr(409, "stale_nonce", "nonce %d must be greater than %d", al.Nonce, prev.Nonce)
 	}
 	prev.Cell, prev.GainDdBi, prev.ElevationM = al.H3Cell, al.GainDdbi, al.ElevationM
-	prev.Region, prev.Nonce, prev.AssertedMs = region, al.Nonce, now.UnixMilli()
+	prev.Region, prev.Nonce, prev.AssertedMs = region, al.Nonce, ms
 	return prev, nil
 }
 

@@ -21,6 +21,7 @@ package oracle
 //	0x31    hotspot key[32] ‖ effective_ms u64            JSON hotspotRecord (every version, for snapshots)
 //	0x32    owner[32] ‖ hotspot key[32]                   empty                       (hotspots of an owner)
 //	0x33    hotspot key[32] ‖ ms u64 ‖ kind u8            signed request bytes        (registry audit log)
+//	0x34    effective_ms u64 ‖ id[32] ‖ kind u8           signed request bytes        (change log: every applied registry change, changes.go)
 //	0x40    route id (UTF-8)                              JSON Route (of one organization)
 //	0x41    org id (UTF-8)                                JSON orgRecord
 //	0x42    DevAddr block start u32                       org id          (allocated blocks of 8 DevAddrs)
@@ -63,6 +64,7 @@ package oracle
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -87,7 +89,13 @@ import (
 //     Added since without a bump (older binaries ignore them, a store
 //     without them starts at version 0): the route table's meta
 //     route_table and its history 0x44 (2026-12-02).
-const SchemaVersion = 2
+//   - 3 (2026-12-02): registry changes take effect at their signed
+//     timestamp (hotspot versions 0x31 and ledger entries written since are
+//     dated so), and every applied change is kept in the change log (0x34)
+//     that oracles reconcile; backfilled from the registry and
+//     organization audit logs (0x33, 0x43), dated by the request's signed
+//     timestamp where it has one.
+const SchemaVersion = 3
 
 const (
 	prefixMeta        byte = 0x01
@@ -101,6 +109,7 @@ const (
 	prefixHotspotVer  byte = 0x31
 	prefixOwner       byte = 0x32
 	prefixRegistryLog byte = 0x33
+	prefixChange      byte = 0x34
 	prefixRoute       byte = 0x40
 	prefixOrg         byte = 0x41
 	prefixDevAddr     byte = 0x42
@@ -143,6 +152,7 @@ func migrations() map[uint32]func(s *Store) error {
 			}
 			return backfillCounters(s)
 		},
+		2: backfillChanges,
 	}
 }
 
@@ -323,6 +333,42 @@ func backfillCounters(s *Store) error {
 	return nil
 }
 
+// backfillChanges (2 → 3) fills the change log from the registry and
+// organization audit logs. A request with a signed timestamp is dated by
+// it; a location assertion of version 2 had none and keeps the time it was
+// applied. Grants kept no request and are not in the log.
+func backfillChanges(s *Store) error {
+	w := &splitTxn{db: s.db, txn: s.db.NewTransaction(true)}
+	defer func() { w.txn.Discard() }()
+	add := func(ms int64, kind wire.Kind, raw []byte) error {
+		if e, _, err := changeEntryOf(kind, raw); err == nil && e.Ms > 0 {
+			ms = e.Ms
+		}
+		return w.set(badger.NewEntry(changeKey(ms, sha256.Sum256(raw), kind), append([]byte(nil), raw...)))
+	}
+	err := s.db.View(func(txn *badger.Txn) error {
+		err := s.scanIndex(txn, []byte{prefixRegistryLog}, nil, nil, false, func(k, v []byte) error {
+			if len(k) != 1+keyLen+8+1 {
+				return fmt.Errorf("registry log key: %w", errCorrupt)
+			}
+			return add(int64(binary.BigEndian.Uint64(k[1+keyLen:])), wire.Kind(k[len(k)-1]), v)
+		})
+		if err != nil {
+			return err
+		}
+		return s.scanIndex(txn, []byte{prefixOrgLog}, nil, nil, false, func(_, v []byte) error {
+			return add(0, wire.Kind_KIND_ORG_CHANGE, v)
+		})
+	})
+	if err == nil {
+		err = w.txn.Commit()
+	}
+	if err != nil {
+		return fmt.Errorf("backfill change log: %w", err)
+	}
+	return nil
+}
+
 // splitTxn writes entries in as many transactions as they need; for
 // offline, idempotent writes such as a migration only.
 type splitTxn struct {
@@ -384,6 +430,14 @@ func ownerKey(owner, key []byte) []byte {
 	return append(k, key...)
 }
 
+func changeKey(ms int64, id [32]byte, kind wire.Kind) []byte {
+	k := u64([]byte{prefixChange}, uint64(ms))
+	return append(append(k, id[:]...), byte(kind))
+}
+
+// changeKeyLen is the length of a change log key.
+const changeKeyLen = 1 + 8 + idLen + 1
+
 func registryLogKey(key []byte, ms int64, kind wire.Kind) []byte {
 	k := u64(append([]byte{prefixRegistryLog}, key...), uint64(ms))
 	return append(k, byte(kind))
@@ -404,6 +458,8 @@ type hotspotRecord struct {
 	// OnboardTsMs is the timestamp of the last applied onboarding
 	// request; a request not newer than it is refused as a replay.
 	OnboardTsMs int64 `json:"onboard_ts_ms,omitempty"`
+	// ChangedMs is the effective time of the record's last change.
+	ChangedMs int64 `json:"changed_ms,omitempty"`
 }
 
 func encodeJSON(v any) []byte {

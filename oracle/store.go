@@ -665,11 +665,14 @@ func (s *Store) hotspot(key []byte) (hotspotRecord, bool, error) {
 	return rec, found, err
 }
 
-// updateHotspotTxn changes the registry record of key at ms in txn (run
-// it in registryUpdate, with any fee the change pays): fn gets the
-// previous record (found=false if none) and returns the new one, or an
-// error that vetoes the change. The signed request that caused it is kept
-// in the registry log.
+// updateHotspotTxn changes the registry record of key at ms, the change's
+// effective time, in txn (run it in registryUpdate, with any fee the
+// change pays): fn gets the previous record (found=false if none) and
+// returns the new one, or an error that vetoes the change. A change dated
+// before the record's last one is refused: versions are ordered by their
+// signed times on every oracle alike (one at the same millisecond replaces
+// the earlier). The signed request that caused it is
+// kept in the registry and change logs.
 func updateHotspotTxn(txn *badger.Txn, key []byte, ms int64, kind wire.Kind, request []byte, fn func(prev hotspotRecord, found bool) (hotspotRecord, error)) (hotspotRecord, error) {
 	var prev hotspotRecord
 	b, err := getValue(txn, hotspotKey(key))
@@ -681,10 +684,14 @@ func updateHotspotTxn(txn *badger.Txn, key []byte, ms int64, kind wire.Kind, req
 			return hotspotRecord{}, err
 		}
 	}
+	if b != nil && ms < prev.ChangedMs {
+		return hotspotRecord{}, apiErr(409, "stale_request", "the change is dated %d, before the hotspot's last change (%d)", ms, prev.ChangedMs)
+	}
 	rec, err := fn(prev, b != nil)
 	if err != nil {
 		return hotspotRecord{}, err
 	}
+	rec.ChangedMs = ms
 	// A version at the same millisecond replaces the earlier one.
 	v := encodeJSON(rec)
 	for _, kv := range [][2][]byte{
@@ -697,7 +704,7 @@ func updateHotspotTxn(txn *badger.Txn, key []byte, ms int64, kind wire.Kind, req
 			return hotspotRecord{}, err
 		}
 	}
-	return rec, nil
+	return rec, logChange(txn, ms, kind, request)
 }
 
 // registryAt returns every hotspot's registry state as it was just before

@@ -221,7 +221,7 @@ func TestRegistrySnapshot(t *testing.T) {
 	defer o.store.Close()
 	t0 := time.Now()
 	hs, owner := onboardHotspot(t, o, t0, 0)
-	ar, _ := NewAssertRequest(owner, wire.PublicKeyOf(hs), testCell(t, 3), 20, 0, 1)
+	ar, _ := NewAssertRequest(owner, wire.PublicKeyOf(hs), testCell(t, 3), 20, 0, 1, t0.Add(time.Minute))
 	if _, err := o.assertLocation(ar.Envelope, t0.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}

@@ -365,9 +365,15 @@ type InputRef struct {
 	// builds on, and the owners the proposer read as having a reward token
 	// account (listed in key order, fetched as pages with funded set,
 	// committed to by funded_root = SHA-256 over the keys).
-	Parent        uint64 `protobuf:"varint,7,opt,name=parent,proto3" json:"parent,omitempty"`
-	FundedCount   uint64 `protobuf:"varint,8,opt,name=funded_count,json=fundedCount,proto3" json:"funded_count,omitempty"`
-	FundedRoot    []byte `protobuf:"bytes,9,opt,name=funded_root,json=fundedRoot,proto3" json:"funded_root,omitempty"`
+	Parent      uint64 `protobuf:"varint,7,opt,name=parent,proto3" json:"parent,omitempty"`
+	FundedCount uint64 `protobuf:"varint,8,opt,name=funded_count,json=fundedCount,proto3" json:"funded_count,omitempty"`
+	FundedRoot  []byte `protobuf:"bytes,9,opt,name=funded_root,json=fundedRoot,proto3" json:"funded_root,omitempty"`
+	// The registry input (oracle/changes.go): every signed registry change (onboarding,
+	// location assertion, organization change, data-credit grant) taking effect before the
+	// epoch's start, listed by (effective ms, id), committed to by changes_root = SHA-256 over
+	// the entries' encodings (ms i64 big-endian ‖ id[32] ‖ kind u8).
+	ChangesCount  uint64 `protobuf:"varint,10,opt,name=changes_count,json=changesCount,proto3" json:"changes_count,omitempty"`
+	ChangesRoot   []byte `protobuf:"bytes,11,opt,name=changes_root,json=changesRoot,proto3" json:"changes_root,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -461,6 +467,20 @@ func (x *InputRef) GetFundedCount() uint64 {
 func (x *InputRef) GetFundedRoot() []byte {
 	if x != nil {
 		return x.FundedRoot
+	}
+	return nil
+}
+
+func (x *InputRef) GetChangesCount() uint64 {
+	if x != nil {
+		return x.ChangesCount
+	}
+	return 0
+}
+
+func (x *InputRef) GetChangesRoot() []byte {
+	if x != nil {
+		return x.ChangesRoot
 	}
 	return nil
 }
@@ -652,11 +672,14 @@ func (x *ReconcileResponse) GetManifestHash() []byte {
 // InputPageRequest asks for the entries of an input after the id `after` (empty: from the
 // start), at most limit (≤ 4096). The input is the one the peer proposes or agreed for ref.
 type InputPageRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Ref           *InputRef              `protobuf:"bytes,1,opt,name=ref,proto3" json:"ref,omitempty"`
-	After         []byte                 `protobuf:"bytes,2,opt,name=after,proto3" json:"after,omitempty"`
-	Limit         uint32                 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
-	Funded        bool                   `protobuf:"varint,4,opt,name=funded,proto3" json:"funded,omitempty"` // the funded owners' list (entries carry only the key as id)
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Ref    *InputRef              `protobuf:"bytes,1,opt,name=ref,proto3" json:"ref,omitempty"`
+	After  []byte                 `protobuf:"bytes,2,opt,name=after,proto3" json:"after,omitempty"`
+	Limit  uint32                 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	Funded bool                   `protobuf:"varint,4,opt,name=funded,proto3" json:"funded,omitempty"` // the funded owners' list (entries carry only the key as id)
+	// The registry changes' list (entries: id, kind, effective ms), in (ms, id) order; after is
+	// then the 40-byte ms ‖ id of the last entry read.
+	Changes       bool `protobuf:"varint,5,opt,name=changes,proto3" json:"changes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -715,6 +738,13 @@ func (x *InputPageRequest) GetLimit() uint32 {
 func (x *InputPageRequest) GetFunded() bool {
 	if x != nil {
 		return x.Funded
+	}
+	return false
+}
+
+func (x *InputPageRequest) GetChanges() bool {
+	if x != nil {
+		return x.Changes
 	}
 	return false
 }
@@ -783,6 +813,7 @@ func (x *InputPage) GetError() string {
 type ReportsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Ids           [][]byte               `protobuf:"bytes,1,rep,name=ids,proto3" json:"ids,omitempty"`
+	Changes       bool                   `protobuf:"varint,2,opt,name=changes,proto3" json:"changes,omitempty"` // registry changes instead, by 40-byte ms ‖ id
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -824,11 +855,19 @@ func (x *ReportsRequest) GetIds() [][]byte {
 	return nil
 }
 
+func (x *ReportsRequest) GetChanges() bool {
+	if x != nil {
+		return x.Changes
+	}
+	return false
+}
+
 // StampedReport is a hotspot-signed report envelope with the sender's receive stamp.
 type StampedReport struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Envelope      []byte                 `protobuf:"bytes,1,opt,name=envelope,proto3" json:"envelope,omitempty"`
 	Ms            int64                  `protobuf:"varint,2,opt,name=ms,proto3" json:"ms,omitempty"`
+	Kind          Kind                   `protobuf:"varint,3,opt,name=kind,proto3,enum=hexfield.wire.v1.Kind" json:"kind,omitempty"` // for a registry change: its kind (envelope holds the signed request)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -875,6 +914,13 @@ func (x *StampedReport) GetMs() int64 {
 		return x.Ms
 	}
 	return 0
+}
+
+func (x *StampedReport) GetKind() Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return Kind_KIND_UNSPECIFIED
 }
 
 type ReportsResponse struct {
@@ -934,6 +980,7 @@ type PushRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Epoch         uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	Reports       []*StampedReport       `protobuf:"bytes,2,rep,name=reports,proto3" json:"reports,omitempty"`
+	Changes       bool                   `protobuf:"varint,3,opt,name=changes,proto3" json:"changes,omitempty"` // registry changes the leader lacks instead of reports
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -980,6 +1027,13 @@ func (x *PushRequest) GetReports() []*StampedReport {
 		return x.Reports
 	}
 	return nil
+}
+
+func (x *PushRequest) GetChanges() bool {
+	if x != nil {
+		return x.Changes
+	}
+	return false
 }
 
 type PushResponse struct {
@@ -1340,7 +1394,7 @@ const file_cosign_proto_rawDesc = "" +
 	"\areports\x18\x05 \x01(\v2 .hexfield.wire.v1.ReportsRequestH\x00R\areports\x123\n" +
 	"\x04push\x18\x06 \x01(\v2\x1d.hexfield.wire.v1.PushRequestH\x00R\x04push\x129\n" +
 	"\x06agreed\x18\a \x01(\v2\x1f.hexfield.wire.v1.AgreedRequestH\x00R\x06agreedB\x05\n" +
-	"\x03msg\"\xea\x01\n" +
+	"\x03msg\"\xb2\x02\n" +
 	"\bInputRef\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x14\n" +
 	"\x05round\x18\x02 \x01(\rR\x05round\x12\x17\n" +
@@ -1351,7 +1405,10 @@ const file_cosign_proto_rawDesc = "" +
 	"\x06parent\x18\a \x01(\x04R\x06parent\x12!\n" +
 	"\ffunded_count\x18\b \x01(\x04R\vfundedCount\x12\x1f\n" +
 	"\vfunded_root\x18\t \x01(\fR\n" +
-	"fundedRoot\"X\n" +
+	"fundedRoot\x12#\n" +
+	"\rchanges_count\x18\n" +
+	" \x01(\x04R\fchangesCount\x12!\n" +
+	"\fchanges_root\x18\v \x01(\fR\vchangesRoot\"X\n" +
 	"\n" +
 	"InputEntry\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12*\n" +
@@ -1364,27 +1421,31 @@ const file_cosign_proto_rawDesc = "" +
 	"\x06pushed\x18\x02 \x01(\x04R\x06pushed\x12\x18\n" +
 	"\afetched\x18\x03 \x01(\x04R\afetched\x12\x18\n" +
 	"\arefused\x18\x04 \x01(\tR\arefused\x12#\n" +
-	"\rmanifest_hash\x18\x05 \x01(\fR\fmanifestHash\"\x84\x01\n" +
+	"\rmanifest_hash\x18\x05 \x01(\fR\fmanifestHash\"\x9e\x01\n" +
 	"\x10InputPageRequest\x12,\n" +
 	"\x03ref\x18\x01 \x01(\v2\x1a.hexfield.wire.v1.InputRefR\x03ref\x12\x14\n" +
 	"\x05after\x18\x02 \x01(\fR\x05after\x12\x14\n" +
 	"\x05limit\x18\x03 \x01(\rR\x05limit\x12\x16\n" +
-	"\x06funded\x18\x04 \x01(\bR\x06funded\"m\n" +
+	"\x06funded\x18\x04 \x01(\bR\x06funded\x12\x18\n" +
+	"\achanges\x18\x05 \x01(\bR\achanges\"m\n" +
 	"\tInputPage\x126\n" +
 	"\aentries\x18\x01 \x03(\v2\x1c.hexfield.wire.v1.InputEntryR\aentries\x12\x12\n" +
 	"\x04more\x18\x02 \x01(\bR\x04more\x12\x14\n" +
-	"\x05error\x18\x03 \x01(\tR\x05error\"\"\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\"<\n" +
 	"\x0eReportsRequest\x12\x10\n" +
-	"\x03ids\x18\x01 \x03(\fR\x03ids\";\n" +
+	"\x03ids\x18\x01 \x03(\fR\x03ids\x12\x18\n" +
+	"\achanges\x18\x02 \x01(\bR\achanges\"g\n" +
 	"\rStampedReport\x12\x1a\n" +
 	"\benvelope\x18\x01 \x01(\fR\benvelope\x12\x0e\n" +
-	"\x02ms\x18\x02 \x01(\x03R\x02ms\"b\n" +
+	"\x02ms\x18\x02 \x01(\x03R\x02ms\x12*\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\x16.hexfield.wire.v1.KindR\x04kind\"b\n" +
 	"\x0fReportsResponse\x129\n" +
 	"\areports\x18\x01 \x03(\v2\x1f.hexfield.wire.v1.StampedReportR\areports\x12\x14\n" +
-	"\x05error\x18\x02 \x01(\tR\x05error\"^\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\"x\n" +
 	"\vPushRequest\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x129\n" +
-	"\areports\x18\x02 \x03(\v2\x1f.hexfield.wire.v1.StampedReportR\areports\"<\n" +
+	"\areports\x18\x02 \x03(\v2\x1f.hexfield.wire.v1.StampedReportR\areports\x12\x18\n" +
+	"\achanges\x18\x03 \x01(\bR\achanges\"<\n" +
 	"\fPushResponse\x12\x16\n" +
 	"\x06stored\x18\x01 \x01(\x04R\x06stored\x12\x14\n" +
 	"\x05error\x18\x02 \x01(\tR\x05error\"%\n" +
@@ -1454,15 +1515,16 @@ var file_cosign_proto_depIdxs = []int32{
 	3,  // 8: hexfield.wire.v1.ReconcileRequest.ref:type_name -> hexfield.wire.v1.InputRef
 	3,  // 9: hexfield.wire.v1.InputPageRequest.ref:type_name -> hexfield.wire.v1.InputRef
 	4,  // 10: hexfield.wire.v1.InputPage.entries:type_name -> hexfield.wire.v1.InputEntry
-	10, // 11: hexfield.wire.v1.ReportsResponse.reports:type_name -> hexfield.wire.v1.StampedReport
-	10, // 12: hexfield.wire.v1.PushRequest.reports:type_name -> hexfield.wire.v1.StampedReport
-	3,  // 13: hexfield.wire.v1.AgreedResponse.ref:type_name -> hexfield.wire.v1.InputRef
-	17, // 14: hexfield.wire.v1.PayoutsResponse.payouts:type_name -> hexfield.wire.v1.PayoutLine
-	15, // [15:15] is the sub-list for method output_type
-	15, // [15:15] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	19, // 11: hexfield.wire.v1.StampedReport.kind:type_name -> hexfield.wire.v1.Kind
+	10, // 12: hexfield.wire.v1.ReportsResponse.reports:type_name -> hexfield.wire.v1.StampedReport
+	10, // 13: hexfield.wire.v1.PushRequest.reports:type_name -> hexfield.wire.v1.StampedReport
+	3,  // 14: hexfield.wire.v1.AgreedResponse.ref:type_name -> hexfield.wire.v1.InputRef
+	17, // 15: hexfield.wire.v1.PayoutsResponse.payouts:type_name -> hexfield.wire.v1.PayoutLine
+	16, // [16:16] is the sub-list for method output_type
+	16, // [16:16] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_cosign_proto_init() }

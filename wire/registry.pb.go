@@ -141,13 +141,16 @@ func (x *Onboard) GetTimestampMs() uint64 {
 // AssertLocation sets where a hotspot is, signed by its owner
 // (KIND_ASSERT_LOCATION). The nonce must increase with each assertion.
 type AssertLocation struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Hotspot       []byte                 `protobuf:"bytes,1,opt,name=hotspot,proto3" json:"hotspot,omitempty"`
-	Owner         []byte                 `protobuf:"bytes,2,opt,name=owner,proto3" json:"owner,omitempty"`
-	H3Cell        uint64                 `protobuf:"varint,3,opt,name=h3_cell,json=h3Cell,proto3" json:"h3_cell,omitempty"`             // H3 resolution-12 cell
-	GainDdbi      int32                  `protobuf:"varint,4,opt,name=gain_ddbi,json=gainDdbi,proto3" json:"gain_ddbi,omitempty"`       // antenna gain, dBi×10
-	ElevationM    int32                  `protobuf:"varint,5,opt,name=elevation_m,json=elevationM,proto3" json:"elevation_m,omitempty"` // metres above ground
-	Nonce         uint64                 `protobuf:"varint,6,opt,name=nonce,proto3" json:"nonce,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Hotspot    []byte                 `protobuf:"bytes,1,opt,name=hotspot,proto3" json:"hotspot,omitempty"`
+	Owner      []byte                 `protobuf:"bytes,2,opt,name=owner,proto3" json:"owner,omitempty"`
+	H3Cell     uint64                 `protobuf:"varint,3,opt,name=h3_cell,json=h3Cell,proto3" json:"h3_cell,omitempty"`             // H3 resolution-12 cell
+	GainDdbi   int32                  `protobuf:"varint,4,opt,name=gain_ddbi,json=gainDdbi,proto3" json:"gain_ddbi,omitempty"`       // antenna gain, dBi×10
+	ElevationM int32                  `protobuf:"varint,5,opt,name=elevation_m,json=elevationM,proto3" json:"elevation_m,omitempty"` // metres above ground
+	Nonce      uint64                 `protobuf:"varint,6,opt,name=nonce,proto3" json:"nonce,omitempty"`
+	// When the owner signed it (Unix ms): the assertion takes effect then, on every oracle
+	// alike, and is refused when far from the oracle's clock.
+	TimestampMs   uint64 `protobuf:"varint,7,opt,name=timestamp_ms,json=timestampMs,proto3" json:"timestamp_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -224,6 +227,13 @@ func (x *AssertLocation) GetNonce() uint64 {
 	return 0
 }
 
+func (x *AssertLocation) GetTimestampMs() uint64 {
+	if x != nil {
+		return x.TimestampMs
+	}
+	return 0
+}
+
 var File_registry_proto protoreflect.FileDescriptor
 
 const file_registry_proto_rawDesc = "" +
@@ -235,7 +245,7 @@ const file_registry_proto_rawDesc = "" +
 	"\n" +
 	"capability\x18\x03 \x01(\x0e2\x1c.hexfield.wire.v1.CapabilityR\n" +
 	"capability\x12!\n" +
-	"\ftimestamp_ms\x18\x04 \x01(\x04R\vtimestampMs\"\xad\x01\n" +
+	"\ftimestamp_ms\x18\x04 \x01(\x04R\vtimestampMs\"\xd0\x01\n" +
 	"\x0eAssertLocation\x12\x18\n" +
 	"\ahotspot\x18\x01 \x01(\fR\ahotspot\x12\x14\n" +
 	"\x05owner\x18\x02 \x01(\fR\x05owner\x12\x17\n" +
@@ -243,7 +253,8 @@ const file_registry_proto_rawDesc = "" +
 	"\tgain_ddbi\x18\x04 \x01(\x05R\bgainDdbi\x12\x1f\n" +
 	"\velevation_m\x18\x05 \x01(\x05R\n" +
 	"elevationM\x12\x14\n" +
-	"\x05nonce\x18\x06 \x01(\x04R\x05nonce*;\n" +
+	"\x05nonce\x18\x06 \x01(\x04R\x05nonce\x12!\n" +
+	"\ftimestamp_ms\x18\a \x01(\x04R\vtimestampMs*;\n" +
 	"\n" +
 	"Capability\x12\x13\n" +
 	"\x0fCAPABILITY_FULL\x10\x00\x12\x18\n" +

@@ -166,7 +166,7 @@ func runAssert(ctx context.Context, args []string, out io.Writer) error {
 			n = st.Location.Nonce + 1
 		}
 	}
-	req, err := oracle.NewAssertRequest(owner, hs, cell, int32(gain), int32(*elev), n)
+	req, err := oracle.NewAssertRequest(owner, hs, cell, int32(gain), int32(*elev), n, time.Now())
 	if err != nil {
 		return fmt.Errorf("assert: %w", err)
 	}

@@ -32,6 +32,9 @@ var memoProgramV1 = sol.MustPublicKeyFromBase58("Memo1UhkJRfHyvLMcVucJwxXeuD728E
 type DCTransfer struct {
 	Signature string
 	Slot      uint64
+	// BlockTime is when the chain says the transaction landed (Unix
+	// seconds; 0 when the node does not know).
+	BlockTime int64
 	// Failed: the transaction landed with an error and moved nothing.
 	Failed bool
 	// Unreadable: the transaction does not decode, or its transfers into
@@ -102,6 +105,9 @@ func (c *Chain) TreasuryTransfer(ctx context.Context, sig string, treasury [32]b
 		return DCTransfer{}, false, fmt.Errorf("get transaction %s: %w", sig, err)
 	}
 	out := DCTransfer{Signature: sig, Slot: r.Slot}
+	if r.BlockTime != nil {
+		out.BlockTime = int64(*r.BlockTime)
+	}
 	if r.Meta != nil && r.Meta.Err != nil {
 		out.Failed = true
 		return out, true, nil
@@ -113,7 +119,7 @@ func (c *Chain) TreasuryTransfer(ctx context.Context, sig string, treasury [32]b
 	// cannot be read must not stop the purchases after it.
 	tx, err := r.Transaction.GetTransaction()
 	if err != nil || parseTreasuryTransfer(&out, tx, sol.PublicKey(treasury)) != nil {
-		out = DCTransfer{Signature: sig, Slot: r.Slot, Unreadable: true}
+		out = DCTransfer{Signature: sig, Slot: r.Slot, BlockTime: out.BlockTime, Unreadable: true}
 	}
 	return out, true, nil
 }
