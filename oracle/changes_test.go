@@ -1,0 +1,175 @@
+package oracle
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/hexfield/hexfield/wire"
+)
+
+// changesOracle is an oracle with 1-minute epochs that accepts grants from
+// operator.
+func changesOracle(t *testing.T, operator wire.PublicKey) *Oracle {
+	t.Helper()
+	o, err := New(Config{DataDir: t.TempDir(), EpochLength: time.Minute, BeaconInterval: time.Minute, OperatorKeys: []string{operator.String()}}, Deps{Key: testKey(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { o.store.Close() })
+	return o
+}
+
+// TestChangesTakeEffectAtSignedTime: the same signed changes, made just
+// before an epoch's start, reach oracle A at once and oracle B 10 seconds
+// later, on the other side of the edge. Both hold the same registry,
+// routes, balances and change log at the epoch's start, and B's registry
+// there has the changes although B received them after it.
+func TestChangesTakeEffectAtSignedTime(t *testing.T) {
+	opKey := seedKey("operator")
+	a, b := changesOracle(t, wire.PublicKeyOf(opKey)), changesOracle(t, wire.PublicKeyOf(opKey))
+	edge := a.params.EpochStart(29_000_000)
+	signed := time.UnixMilli(edge - 50)
+
+	hs, owner := seedKey("hotspot"), seedKey("owner")
+	onb, err := NewOnboardRequest(hs, owner, false, signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	as, err := NewAssertRequest(owner, wire.PublicKeyOf(hs), testCell(t, 1), 30, 5, 1, signed.Add(time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	grant, err := NewGrantRequest(opKey, wire.PublicKeyOf(owner), 5000, []byte("changes-test-grant-1"), signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		o  *Oracle
+		at time.Time
+	}{{a, signed.Add(5 * time.Millisecond)}, {b, signed.Add(10 * time.Second)}} {
+		if _, err := tc.o.applyGrant(grant.Envelope, tc.at); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tc.o.onboard(onb, tc.at); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tc.o.assertLocation(as.Envelope, tc.at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var snaps [2][]hotspotRecord
+	var digests [2]changesDigest
+	for i, o := range []*Oracle{a, b} {
+		if snaps[i], err = o.store.registryAt(edge); err != nil {
+			t.Fatal(err)
+		}
+		if digests[i], err = o.changesDigestAt(edge); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(snaps[0]) != 1 || snaps[0][0].Cell != testCell(t, 1) {
+		t.Fatalf("registry at the edge: %+v", snaps[0])
+	}
+	if !reflect.DeepEqual(snaps[0], snaps[1]) {
+		t.Fatalf("registries at the edge differ:\n%+v\n%+v", snaps[0], snaps[1])
+	}
+	if digests[0] != digests[1] || digests[0].count != 3 {
+		t.Fatalf("change logs at the edge: %+v and %+v, want 3 changes each", digests[0], digests[1])
+	}
+	ownerPub := wire.PublicKeyOf(owner)
+	for _, o := range []*Oracle{a, b} {
+		var bal uint64
+		if err := o.store.db.View(func(txn *badger.Txn) error {
+			var err error
+			bal, err = balanceAt(txn, ownerPub[:], edge)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if want := 5000 - a.cfg.OnboardFeeDC - a.cfg.AssertFeeDC; bal != want {
+			t.Fatalf("balance at the edge %d, want %d", bal, want)
+		}
+	}
+}
+
+// TestChangeChecks: what a live change and a replayed one must satisfy.
+func TestChangeChecks(t *testing.T) {
+	opKey := seedKey("operator")
+	o := changesOracle(t, wire.PublicKeyOf(opKey))
+	now := time.UnixMilli(o.params.EpochStart(29_000_000) + 30_000)
+	hs, owner := seedKey("hotspot"), seedKey("owner")
+
+	// Live: at most a quarter epoch (15 s here) from the clock.
+	old, _ := NewOnboardRequest(hs, owner, false, now.Add(-16*time.Second))
+	if _, err := o.onboard(old, now); !IsCode(err, "stale_request") {
+		t.Fatalf("onboarding signed 16 s ago: %v", err)
+	}
+	future, _ := NewOnboardRequest(hs, owner, false, now.Add(16*time.Second))
+	if _, err := o.onboard(future, now); !IsCode(err, "stale_request") {
+		t.Fatalf("onboarding signed 16 s ahead: %v", err)
+	}
+	// Replayed from a peer the age does not matter; the signatures do.
+	if _, err := o.onboardAt(old, now, true); err != nil {
+		t.Fatalf("replayed onboarding: %v", err)
+	}
+	// A change dated before the hotspot's last one is refused.
+	early, _ := NewAssertRequest(owner, wire.PublicKeyOf(hs), testCell(t, 2), 30, 5, 1, now.Add(-20*time.Second))
+	if _, err := o.assertLocationAt(early.Envelope, now, true); !IsCode(err, "stale_request") {
+		t.Fatalf("assertion dated before the onboarding: %v", err)
+	}
+	// Nothing takes effect before the last settled epoch's start.
+	if err := o.store.setMetaU64(metaLastSettled, 29_000_000); err != nil {
+		t.Fatal(err)
+	}
+	grant, _ := NewGrantRequest(opKey, wire.PublicKeyOf(owner), 10, []byte("changes-test-grant-2"), time.UnixMilli(o.params.EpochStart(29_000_000)-1))
+	if _, err := o.applyGrantAt(grant.Envelope, now, true); !IsCode(err, "stale_request") {
+		t.Fatalf("grant dated in a settled epoch: %v", err)
+	}
+
+	// What a peer serves is checked against the request itself.
+	ok, _ := NewGrantRequest(opKey, wire.PublicKeyOf(owner), 10, []byte("changes-test-grant-3"), now)
+	e, _, err := changeEntryOf(wire.Kind_KIND_DC_GRANT, ok.Envelope)
+	if err != nil || e.ID != sha256.Sum256(ok.Envelope) || e.Ms != now.UnixMilli() {
+		t.Fatalf("entry %+v, %v", e, err)
+	}
+	if _, err := checkServed(&wire.StampedReport{Envelope: ok.Envelope, Ms: e.Ms - 1, Kind: wire.Kind_KIND_DC_GRANT}); err == nil {
+		t.Fatal("a change listed at another time than it was signed was accepted")
+	}
+	if _, err := checkServed(&wire.StampedReport{Envelope: ok.Envelope, Ms: e.Ms, Kind: wire.Kind_KIND_ORG_CHANGE}); err == nil {
+		t.Fatal("a grant served as an organization change was accepted")
+	}
+	forged := append([]byte(nil), ok.Envelope...)
+	forged[len(forged)-1] ^= 1
+	if err := o.applyChange(wire.Kind_KIND_DC_GRANT, forged); !IsCode(err, "bad_signature") {
+		t.Fatalf("forged grant: %v", err)
+	}
+	onb, _ := json.Marshal(old)
+	if _, _, err := changeEntryOf(wire.Kind_KIND_ONBOARD, append([]byte(" "), onb...)); err == nil {
+		t.Fatal("an onboarding request not in its logged encoding was accepted")
+	}
+}
+
+// FuzzChangeEntry: any bytes served as a registry change of any kind get
+// an entry or an error, never a panic, and an entry names the bytes.
+func FuzzChangeEntry(f *testing.F) {
+	hs, owner := seedKey("hotspot"), seedKey("owner")
+	now := time.UnixMilli(1_800_000_000_000)
+	onb, _ := NewOnboardRequest(hs, owner, false, now)
+	as, _ := NewAssertRequest(owner, wire.PublicKeyOf(hs), 0x8c1969a5a1b11ff, 30, 5, 1, now)
+	g, _ := NewGrantRequest(owner, wire.PublicKeyOf(owner), 1, []byte("fuzz-grant-request-id"), now)
+	f.Add(uint8(wire.Kind_KIND_ONBOARD), encodeJSON(onb))
+	f.Add(uint8(wire.Kind_KIND_ASSERT_LOCATION), as.Envelope)
+	f.Add(uint8(wire.Kind_KIND_DC_GRANT), g.Envelope)
+	f.Add(uint8(wire.Kind_KIND_ORG_CHANGE), g.Envelope)
+	f.Fuzz(func(t *testing.T, kind uint8, raw []byte) {
+		e, _, err := changeEntryOf(wire.Kind(kind), raw)
+		if err == nil && (e.ID != sha256.Sum256(raw) || e.Kind != wire.Kind(kind) || e.Ms < 0) {
+			t.Fatalf("entry %+v for %d bytes of kind %d", e, len(raw), kind)
+		}
+	})
+}
