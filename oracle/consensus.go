@@ -26,7 +26,12 @@ import (
 // # The input
 //
 // An epoch's input is the registry snapshot and every report the
-// verifier's window needs. The reports whose stamps lie in the epoch's
+// verifier's window needs. The registry snapshot is the fold of the
+// signed registry changes effective before the epoch's start
+// (changes.go); a proposal commits to their list too
+// (InputRef.changes_root), and a peer settles it first, as it does the
+// reports: it fetches and applies the changes it lacks, each checked as
+// a live request, and pushes the leader those the leader lacks. The reports whose stamps lie in the epoch's
 // reconciled range [from, CloseAt(n)) are settled by the agreement;
 // reports before the range were settled by earlier epochs' agreements. The
 // range starts at CloseAt(n−1), or earlier when epochs before n are not
@@ -86,6 +91,16 @@ import (
 // honest member that computed the manifest itself.
 //   - It cannot invent reports: every report carries a hotspot signature
 //     that each peer checks, and its id is the hash of its bytes.
+//   - It cannot invent or alter registry changes: each is signed by the
+//     hotspot, owner, organization member or operator it must be, and
+//     peers apply it with every check of a live request (ownership,
+//     nonces, fees). It cannot date one: the time it takes effect is
+//     signed in it. It can hold back a change only it received (as its
+//     sender could have), or release a genuine one late; a late change
+//     still cannot take effect before the last settled epoch's start or
+//     before a later change of the same hotspot or organization, so
+//     settled epochs keep their registry
+//     (TestOraclesReconcileRegistryOnLocalnet, TestChangeChecks).
 //   - It cannot leave out reports an honest peer holds: the peer pushes
 //     them and refuses any input without them.
 //   - It cannot tamper with the manifest: peers sign only what they

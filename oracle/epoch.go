@@ -230,15 +230,7 @@ func (o *Oracle) advanceEpoch(ctx context.Context, n uint64) error {
 	for rec.Step < StepDone {
 		switch rec.Step {
 		case 0:
-			in, err := o.epochInput(n)
-			if err != nil {
-				return err
-			}
-			rec.Step = StepClosed
-			rec.ClosedAtMs = o.now().UnixMilli()
-			rec.InputDigest = hex.EncodeToString(inputDigest(in))
-			rec.Beacons, rec.Witnesses, rec.Packets, rec.Hotspots = len(in.Beacons), len(in.Witnesses), len(in.Packets), len(in.Registry)
-			if err := o.store.putEpoch(rec, nil); err != nil {
+			if err := o.closeEpoch(&rec); err != nil {
 				return err
 			}
 		case StepClosed:
@@ -624,6 +616,19 @@ func (o *Oracle) putAgreement(rec *epochRecord, a agreement) error {
 	return nil
 }
 
+// closeEpoch records epoch rec.Epoch closed, with what its input holds.
+func (o *Oracle) closeEpoch(rec *epochRecord) error {
+	in, err := o.epochInput(rec.Epoch)
+	if err != nil {
+		return err
+	}
+	rec.Step = StepClosed
+	rec.ClosedAtMs = o.now().UnixMilli()
+	rec.InputDigest = hex.EncodeToString(inputDigest(in))
+	rec.Beacons, rec.Witnesses, rec.Packets, rec.Hotspots = len(in.Beacons), len(in.Witnesses), len(in.Packets), len(in.Registry)
+	return o.store.putEpoch(*rec, nil)
+}
+
 // catchUpAuthorised settles, oldest first, every recent epoch before n that
 // this oracle closed without settling (it was disputed here, or this
 // oracle was down) and that the chain shows authorised, from a peer's
@@ -643,6 +648,26 @@ func (o *Oracle) catchUpAuthorised(ctx context.Context, n uint64) error {
 		return err
 	}
 	slices.Reverse(recs)
+	// An oracle that first started just past an epoch's end by its clock
+	// holds no record of that epoch, which its peers may have settled (it
+	// may even have co-signed it) and the next one builds on: record it
+	// closed, to be caught up like the others.
+	if len(recs) > 0 && recs[0].Epoch > 1 && recs[0].Epoch-1 < n {
+		m := recs[0].Epoch - 1
+		_, found, err := o.store.epochRecord(m)
+		if err != nil {
+			return err
+		}
+		if !found {
+			if _, ok, err := o.cons.chain.Authorization(ctx, m); err == nil && ok {
+				rec := epochRecord{Epoch: m}
+				if err := o.closeEpoch(&rec); err != nil {
+					return err
+				}
+				recs = append([]epochRecord{rec}, recs...)
+			}
+		}
+	}
 	for _, rec := range recs {
 		if rec.Epoch >= n || rec.Step != StepClosed {
 			continue

@@ -187,7 +187,7 @@ func (c *cluster) stop(i int) {
 // onboard registers hotspots (one owner each) and the test customer on
 // every running oracle.
 func (c *cluster) onboard(hotspots int) (hs []ed25519.PrivateKey, owners [][32]byte) {
-	putTestRoute(c.t, c.ctx, c.operator, c.clients...)
+	putTestRoute(c.t, c.ctx, time.Now(), c.operator, c.clients...)
 	for range hotspots {
 		h, _ := wire.GenerateKey()
 		owner, _ := wire.GenerateKey()

@@ -222,7 +222,7 @@ func TestCrashKill9(t *testing.T) {
 		if round == 0 {
 			owner, _ := wire.GenerateKey()
 			c := &oracle.Client{BaseURL: p.http}
-			putTestRoute(t, context.Background(), nil, c)
+			putTestRoute(t, context.Background(), time.Now(), nil, c)
 			for range 6 {
 				hs, _ := wire.GenerateKey()
 				req, err := oracle.NewOnboardRequest(hs, owner, false, time.Now())

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -33,6 +34,9 @@ type liar struct {
 	entries []*wire.InputEntry // sorted by id
 	funded  [][32]byte         // sorted
 	reports map[[32]byte][]byte
+	// The honest registry input it proposes (changes_count, changes_root).
+	changes     uint64
+	changesRoot []byte
 }
 
 func writeFramed(w io.Writer, m proto.Message) error {
@@ -146,7 +150,38 @@ func (l *liar) propose(epoch uint64, from, to int64, entries []*wire.InputEntry)
 	l.mu.Unlock()
 	// The accrual parent is the epoch before: the honest oracles settled it.
 	return &wire.InputRef{Epoch: epoch, FromMs: from, ToMs: to, Count: uint64(len(entries)), Root: h.Sum(nil),
-		Parent: epoch - 1, FundedCount: uint64(len(l.funded)), FundedRoot: f.Sum(nil)}
+		Parent: epoch - 1, FundedCount: uint64(len(l.funded)), FundedRoot: f.Sum(nil),
+		ChangesCount: l.changes, ChangesRoot: l.changesRoot}
+}
+
+// learnChanges reads the registry changes an honest oracle holds before
+// epoch's start, the registry input the liar proposes unaltered.
+func (l *liar) learnChanges(ctx context.Context, peer wire.PublicKey, addr string, epoch uint64) error {
+	h := sha256.New()
+	var n uint64
+	var after []byte
+	for {
+		var page wire.InputPage
+		req := &wire.InputPageRequest{Ref: &wire.InputRef{Epoch: epoch}, After: after, Limit: 1024, Changes: true}
+		if err := l.ask(ctx, peer, addr, &wire.CosignStream{Msg: &wire.CosignStream_Input{Input: req}}, &page); err != nil {
+			return err
+		}
+		if page.GetError() != "" {
+			return errors.New(page.GetError())
+		}
+		for _, e := range page.GetEntries() {
+			after = binary.BigEndian.AppendUint64(nil, uint64(e.GetMs()))
+			after = append(after, e.GetId()...)
+			h.Write(after)
+			h.Write([]byte{byte(e.GetKind())})
+			n++
+		}
+		if !page.GetMore() || len(page.GetEntries()) == 0 {
+			break
+		}
+	}
+	l.changes, l.changesRoot = n, h.Sum(nil)
+	return nil
 }
 
 // ask sends one request to an honest oracle's co-signing endpoint.
@@ -236,6 +271,9 @@ func TestDishonestLeaderOnLocalnet(t *testing.T) {
 	time.Sleep(time.Until(slotStart.Add(300 * time.Millisecond)))
 	from := c.epochStart(e).Add(time.Second).UnixMilli()
 	to := closeAt.UnixMilli()
+	if err := d.learnChanges(ctx, wire.PublicKeyOf(c.keys[0]), c.cfgs[0].CosignListen, e); err != nil {
+		t.Fatal(err)
+	}
 	reconcile := func(ref *wire.InputRef) []string {
 		var out []string
 		for i := range c.nodes {

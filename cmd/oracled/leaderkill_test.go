@@ -196,7 +196,7 @@ log_level = "info"
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	putTestRoute(t, ctx, operator, clients...)
+	putTestRoute(t, ctx, time.Now(), operator, clients...)
 	acc, err := solana.DeriveAccounts(wire.PublicKeyOf(payer), "hexfield", wire.PublicKeyOf(dist), 6)
 	if err != nil {
 		t.Fatal(err)

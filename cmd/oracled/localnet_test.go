@@ -106,7 +106,7 @@ func TestRewardsOnLocalnet(t *testing.T) {
 	}
 	o, quicAddr, httpURL, stop := start(false)
 	c := &oracle.Client{BaseURL: httpURL}
-	putTestRoute(t, ctx, operator, c)
+	putTestRoute(t, ctx, now(), operator, c)
 	var owners [][32]byte
 	var hotspots [][]byte
 	for range 3 {
@@ -269,14 +269,13 @@ func testUplink(dev, size int) []byte {
 // putTestRoute registers, on every oracle behind clients, the customer the
 // tests' packets are for: organization "acme" with the test DevAddrs, its
 // route "r", and its payer's data credits, granted by operator (one of the
-// oracles' operator_keys; nil: no credits). Each signed change goes to every oracle, as the
-// CLI sends it.
-func putTestRoute(t *testing.T, ctx context.Context, operator ed25519.PrivateKey, clients ...*oracle.Client) {
+// oracles' operator_keys; nil: no credits), signed at now. Each signed
+// change goes to every oracle, as the CLI sends it.
+func putTestRoute(t *testing.T, ctx context.Context, now time.Time, operator ed25519.PrivateKey, clients ...*oracle.Client) {
 	t.Helper()
 	owner, _ := wire.GenerateKey()
 	pub := wire.PublicKeyOf(owner)
 	start := uint32(testDevAddr0)
-	now := time.Now()
 	create, err := oracle.NewOrgChange(owner, &wire.OrgChange{Org: "acme", Nonce: 1, Op: &wire.OrgChange_Create{
 		Create: &wire.OrgCreate{Owner: pub[:], Payer: pub[:], Devaddr: &wire.DevAddrBlocks{Start: &start, Count: testDevAddrs / 8}}}}, now)
 	if err != nil {

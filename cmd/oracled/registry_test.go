@@ -27,7 +27,7 @@ func TestOraclesReconcileRegistryOnLocalnet(t *testing.T) {
 	defer cancel()
 	c := startCluster(t, ctx, 3, 2, 20*time.Second, make([]time.Duration, 3))
 	a, b, cc := c.clients[0], c.clients[1], c.clients[2]
-	putTestRoute(t, ctx, c.operator, a)
+	putTestRoute(t, ctx, time.Now(), c.operator, a)
 	hs := make([]ed25519.PrivateKey, 4)
 	owners := make([][32]byte, 4)
 	cell, err := verifier.LatLngToCell(52.37, 4.89, 12)
