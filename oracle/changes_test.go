@@ -173,3 +173,47 @@ func FuzzChangeEntry(f *testing.F) {
 		}
 	})
 }
+
+// TestChargingSnapshotAtEpochStart: an epoch charges routes as their
+// organization's last change before the epoch's start left them: a route
+// added, changed or deleted, or a payer set, after the start is not seen,
+// however soon the epoch is computed.
+func TestChargingSnapshotAtEpochStart(t *testing.T) {
+	now := time.UnixMilli(29_000_000 * 60_000).Add(-5 * time.Second)
+	o := newRegistryOracle(t, Config{EpochLength: time.Minute, BeaconInterval: time.Minute}, &now)
+	edge := o.params.EpochStart(29_000_000)
+	owner, other := seedKey("org-owner"), seedKey("other-payer")
+	org := putTestRoute(t, o, "acme", "r1", owner, 1000)
+	creditTest(t, o, wire.PublicKeyOf(other), 500)
+	b := org.DevAddrBlocks[0]
+	now = time.UnixMilli(edge + 2000)
+	changed := putRouteOp("r1", uint32(b.Start), uint32(b.Start)+3)
+	changed.PutRoute.MaxCopies = 9
+	for _, ch := range []*wire.OrgChange{
+		{Org: "acme", Op: changed},
+		{Org: "acme", Op: putRouteOp("r2", uint32(b.Start), uint32(b.End))},
+		{Org: "acme", Op: &wire.OrgChange_SetPayer{SetPayer: wire.PublicKeyOf(other).Bytes()}},
+	} {
+		if _, err := change(t, o, owner, ch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	routes, balances, err := o.store.chargingSnapshot(edge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(routes) != 1 || routes[0].ID != "r1" || routes[0].MaxCopies != 1 || routes[0].Payer != wire.PublicKeyOf(owner) ||
+		len(routes[0].DevAddrs) != 1 || routes[0].DevAddrs[0].End != uint32(b.End) {
+		t.Fatalf("routes at the epoch's start: %+v", routes)
+	}
+	if len(balances) != 1 || balances[0].Wallet != wire.PublicKeyOf(owner) || balances[0].DC != 1000 {
+		t.Fatalf("balances at the epoch's start: %+v", balances)
+	}
+	later, _, err := o.store.chargingSnapshot(edge + 60_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(later) != 2 || later[0].MaxCopies != 9 || later[0].Payer != wire.PublicKeyOf(other) {
+		t.Fatalf("routes at the next epoch's start: %+v", later)
+	}
+}

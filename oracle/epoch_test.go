@@ -56,12 +56,15 @@ func seedEpochStore(t *testing.T, dir string) {
 	cfg := epochCfg(testEpoch)
 	cfg.DataDir = dir
 	start := time.UnixMilli(int64(testEpoch) * 60_000)
-	o, err := New(cfg, Deps{Key: seedKey("oracle"), Now: func() time.Time { return start }})
+	onboardAt := start.Add(-10 * time.Second)
+	// The registry changes are made before the epoch starts, the reports
+	// inside it.
+	now := onboardAt
+	o, err := New(cfg, Deps{Key: seedKey("oracle"), Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer o.store.Close()
-	onboardAt := start.Add(-10 * time.Second)
 	var hs []ed25519.PrivateKey
 	for i := range 5 {
 		h, owner := seedKey(fmt.Sprint("hotspot", i)), seedKey(fmt.Sprint("owner", i%3))
@@ -82,6 +85,7 @@ func seedEpochStore(t *testing.T, dir string) {
 		hs = append(hs, h)
 	}
 	devAddr0 := uint32(putTestRoute(t, o, "acme", "r1", seedKey("payer"), 1000).DevAddrBlocks[0].Start)
+	now = start
 	entTs := start.Unix() + 1
 	ent, err := wire.Seal(o.key, wire.Kind_KIND_ENTROPY, &wire.Entropy{Version: 1, Ts: entTs, Data: bytes.Repeat([]byte{7}, 32)})
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -211,6 +212,9 @@ func (o *Oracle) applyOrgChangeAs(signer wire.PublicKey, ch *wire.OrgChange, raw
 			return err
 		}
 		if err := logChange(txn, ms, wire.Kind_KIND_ORG_CHANGE, raw); err != nil {
+			return err
+		}
+		if err := putOrgVersion(txn, org, ms); err != nil {
 			return err
 		}
 		res.Org, err = orgView(txn, org)
@@ -635,46 +639,97 @@ func (s *Store) routes() ([]Route, error) {
 	return out, err
 }
 
+// orgVersion is an organization and its routes as they were after one of
+// its changes (prefixOrgVer), for the charging snapshot of an epoch.
+type orgVersion struct {
+	Org    orgRecord `json:"org"`
+	Routes []Route   `json:"routes"`
+}
+
+// putOrgVersion records org and its routes as they are in txn, effective
+// at ms (a version at the same millisecond replaces the earlier one).
+func putOrgVersion(txn *badger.Txn, org orgRecord, ms int64) error {
+	ids, err := orgRouteIDs(txn, org.ID)
+	if err != nil {
+		return err
+	}
+	v := orgVersion{Org: org, Routes: []Route{}}
+	for _, id := range ids {
+		r, found, err := loadRoute(txn, id)
+		if err != nil {
+			return err
+		}
+		if found {
+			v.Routes = append(v.Routes, r)
+		}
+	}
+	return txn.Set(orgVerKey(org.ID, ms), encodeJSON(v))
+}
+
 // chargingSnapshot returns the routes as the epoch's charging sees them
 // (verifier.Route: the organization's payer, active only while the route is
-// active and its organization unlocked, the session key filters) and the
-// payers' balances at atMs (the epoch's start, from their ledgers), read in
-// one transaction.
+// active and its organization unlocked, the session key filters), each
+// organization as its last change before atMs (the epoch's start) left it,
+// and the payers' balances at atMs (from their ledgers), read in one
+// transaction: the same on every oracle that holds the same changes,
+// whenever it reads them.
 func (s *Store) chargingSnapshot(atMs int64) ([]verifier.Route, []verifier.Balance, error) {
 	var routes []verifier.Route
 	var balances []verifier.Balance
 	err := s.db.View(func(txn *badger.Txn) error {
-		orgs := map[string]*orgRecord{}
-		paid := map[wire.PublicKey]uint64{}
-		return s.scanIndex(txn, []byte{prefixRoute}, nil, nil, false, func(_, v []byte) error {
-			var r Route
-			if err := decodeJSON(v, &r); err != nil {
+		var all []Route
+		payers := map[string]wire.PublicKey{}
+		var cur string
+		var last []byte
+		flush := func() error {
+			if last == nil {
+				return nil
+			}
+			var v orgVersion
+			if err := decodeJSON(last, &v); err != nil {
 				return err
 			}
-			org, ok := orgs[r.Org]
-			if !ok {
-				o, found, err := loadOrg(txn, r.Org)
-				if err != nil {
+			payers[v.Org.ID] = v.Org.Payer
+			all = append(all, v.Routes...)
+			last = nil
+			return nil
+		}
+		err := s.scanIndex(txn, []byte{prefixOrgVer}, nil, nil, false, func(k, v []byte) error {
+			id, ms, err := orgVerOf(k)
+			if err != nil {
+				return err
+			}
+			if id != cur {
+				if err := flush(); err != nil {
 					return err
 				}
-				if found {
-					org = &o
-				}
-				orgs[r.Org] = org
+				cur = id
 			}
-			if org == nil {
-				return nil // an organization deleted since: nothing to charge
+			if ms < atMs {
+				last = v
 			}
-			bal, ok := paid[org.Payer]
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+		slices.SortFunc(all, func(a, b Route) int { return strings.Compare(a.ID, b.ID) })
+		paid := map[wire.PublicKey]uint64{}
+		for _, r := range all {
+			payer := payers[r.Org]
+			bal, ok := paid[payer]
 			if !ok {
 				var err error
-				if bal, err = balanceAt(txn, org.Payer[:], atMs); err != nil {
+				if bal, err = balanceAt(txn, payer[:], atMs); err != nil {
 					return err
 				}
-				paid[org.Payer] = bal
-				balances = append(balances, verifier.Balance{Wallet: org.Payer, DC: bal})
+				paid[payer] = bal
+				balances = append(balances, verifier.Balance{Wallet: payer, DC: bal})
 			}
-			vr := verifier.Route{ID: r.ID, Payer: org.Payer, MaxCopies: r.MaxCopies, Active: r.Active && bal >= minLockedDC}
+			vr := verifier.Route{ID: r.ID, Payer: payer, MaxCopies: r.MaxCopies, Active: r.Active && bal >= minLockedDC}
 			for _, d := range r.DevAddrRanges {
 				vr.DevAddrs = append(vr.DevAddrs, verifier.DevAddrRange{Start: uint32(d.Start), End: uint32(d.End)})
 			}
@@ -686,8 +741,8 @@ func (s *Store) chargingSnapshot(atMs int64) ([]verifier.Route, []verifier.Balan
 				}
 			}
 			routes = append(routes, vr)
-			return nil
-		})
+		}
+		return nil
 	})
 	return routes, balances, err
 }

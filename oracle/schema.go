@@ -27,6 +27,7 @@ package oracle
 //	0x42    DevAddr block start u32                       org id          (allocated blocks of 8 DevAddrs)
 //	0x43    org id ‖ 0x00 ‖ nonce u64                     signed OrgChange envelope (organization audit log)
 //	0x44    route table version u64                       JSON routeChange (what the version changed: route ids, payer wallets; the last routeHistoryLen kept)
+//	0x45    org id ‖ 0x00 ‖ effective_ms u64              JSON orgVersion (the organization and its routes after each change, for charging snapshots)
 //	0x50    beacon received_ms u64 ‖ beacon id[32]        JSON pocRecord (verification outcome)
 //	0x51    hotspot[32] ‖ received_ms u64 ‖ beacon id[32] role u8 (1 beaconer, 2 witness)
 //	0x60    epoch u64                                     JSON epochRecord (state machine)
@@ -94,7 +95,9 @@ import (
 //     dated so), and every applied change is kept in the change log (0x34)
 //     that oracles reconcile; backfilled from the registry and
 //     organization audit logs (0x33, 0x43), dated by the request's signed
-//     timestamp where it has one.
+//     timestamp where it has one; organizations and their routes are
+//     versioned (0x45) for the charging snapshot of an epoch's start,
+//     backfilled with one version per organization at its last change.
 const SchemaVersion = 3
 
 const (
@@ -115,6 +118,7 @@ const (
 	prefixDevAddr     byte = 0x42
 	prefixOrgLog      byte = 0x43
 	prefixRouteHist   byte = 0x44
+	prefixOrgVer      byte = 0x45
 	prefixPoC         byte = 0x50
 	prefixPoCByHs     byte = 0x51
 	prefixEpoch       byte = 0x60
@@ -366,7 +370,26 @@ func backfillChanges(s *Store) error {
 	if err != nil {
 		return fmt.Errorf("backfill change log: %w", err)
 	}
-	return nil
+	return s.db.Update(func(txn *badger.Txn) error {
+		var orgs []orgRecord
+		err := s.scanIndex(txn, []byte{prefixOrg}, nil, nil, false, func(_, v []byte) error {
+			var org orgRecord
+			if err := decodeJSON(v, &org); err != nil {
+				return err
+			}
+			orgs = append(orgs, org)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, org := range orgs {
+			if err := putOrgVersion(txn, org, org.UpdatedMs); err != nil {
+				return fmt.Errorf("backfill organization versions: %w", err)
+			}
+		}
+		return nil
+	})
 }
 
 // splitTxn writes entries in as many transactions as they need; for
@@ -486,6 +509,18 @@ func routeHistKey(version uint64) []byte { return u64([]byte{prefixRouteHist}, v
 
 func devAddrBlockKey(start uint32) []byte {
 	return binary.BigEndian.AppendUint32([]byte{prefixDevAddr}, start)
+}
+
+func orgVerKey(id string, ms int64) []byte {
+	return u64(append(append([]byte{prefixOrgVer}, id...), 0), uint64(ms))
+}
+
+// orgVerOf splits an org version key into the org id and effective ms.
+func orgVerOf(k []byte) (string, int64, error) {
+	if len(k) < 1+1+1+8 || k[len(k)-9] != 0 {
+		return "", 0, fmt.Errorf("org version key: %w", errCorrupt)
+	}
+	return string(k[1 : len(k)-9]), int64(binary.BigEndian.Uint64(k[len(k)-8:])), nil
 }
 
 func orgLogKey(id string, nonce uint64) []byte {
