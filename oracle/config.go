@@ -15,6 +15,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/hexfield/hexfield/oracle/solana"
 	"github.com/hexfield/hexfield/wire"
 )
 
@@ -155,6 +156,13 @@ type Config struct {
 	// authorised before the next oracle in order takes over. Every oracle
 	// of a network must use the same. Default 2 minutes.
 	LeaderTimeout time.Duration `toml:"leader_timeout"`
+	// ReclaimHorizon is how many epochs behind the newest authorised one
+	// an epoch may still be authorised (co-signers refuse older ones).
+	// Epoch markers and phase-2 lookup tables older than it are closed by
+	// the oracles that pay (leaders), and their rent returns to the
+	// deployment's payer and distributor. Every oracle of a network must
+	// use the same. Default 16.
+	ReclaimHorizon uint64 `toml:"reclaim_horizon"`
 
 	// Registry: the network's DevAddr space, fees, makers, rate limits
 	// and operator keys (routing.md §2–§4, issue 9). Fees are in data
@@ -307,6 +315,9 @@ func (c Config) Defaults() Config {
 	setI(&c.SolanaDecimals, 6)
 	setS(&c.CosignListen, "0.0.0.0:4434")
 	setD(&c.LeaderTimeout, 2*time.Minute)
+	if c.ReclaimHorizon == 0 {
+		c.ReclaimHorizon = solana.DefaultHorizon
+	}
 	setI(&c.Threshold, (len(c.Peers)+1)/2+1)
 	if c.Emission == 0 {
 		c.Emission = 1_000_000_000_000

@@ -47,6 +47,7 @@ var configHelp = map[string]string{
 	"leader":                     "with peers: this oracle holds the deployment's payer and distributor keys and takes its turn leading epochs",
 	"min_payout":                 "the smallest reward payout in token base units; smaller amounts accrue (the same on every oracle)",
 	"leader_timeout":             "how long an epoch's leader has before the next oracle takes over (`duration`, the same on every oracle)",
+	"reclaim_horizon":            "epochs behind the newest authorised one that an epoch may still be authorised; older markers and lookup tables are closed for their rent (the same on every oracle)",
 	"net_id":                     "the network's LoRaWAN NetID, 6 hex digits; organizations' DevAddr blocks come from its prefix (`netid`)",
 	"max_devaddr_blocks":         "most blocks of 8 DevAddrs one organization may hold (`count`)",
 	"onboard_fee_dc":             "data credits the owner pays to onboard a hotspot; 0 is free (private networks) (`DC`)",

@@ -131,7 +131,7 @@ func NewNode(ctx context.Context, cfg Config, deps Deps, cosignPC net.PacketConn
 			}
 			n.cosign, err = NewCosignServer(CosignServerConfig{
 				Key: deps.Key, Leaders: cfg.PeerKeys(), Accounts: n.accounts, Own: own, Payouts: payouts,
-				Chain: solana.NewChain(cfg.SolanaRPC), Logger: log,
+				Chain: solana.NewChain(cfg.SolanaRPC).WithHorizon(cfg.ReclaimHorizon), Logger: log,
 			}, cosignPC)
 			if err != nil {
 				return nil, err
@@ -204,17 +204,19 @@ func (n *Node) Run(ctx context.Context) error {
 	n.ran = true
 	n.mu.Unlock()
 	defer n.once.Do(n.closeChain)
-	if n.cosign == nil {
-		if n.cosignPC != nil {
-			n.cosignPC.Close() // not needed without a chain
-		}
-		return n.oracle.Run(ctx)
+	if n.cosign == nil && n.cosignPC != nil {
+		n.cosignPC.Close() // not needed without a chain
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return n.oracle.Run(gctx) })
-	g.Go(func() error { return n.cosign.Run(gctx) })
+	if n.cosign != nil {
+		g.Go(func() error { return n.cosign.Run(gctx) })
+	}
 	if n.paid != nil {
 		g.Go(func() error { return n.oracle.watchPaid(gctx, n.paid, paidWatchInterval) })
+	}
+	if n.dist != nil {
+		g.Go(func() error { return n.oracle.reclaimRent(gctx, n.dist) })
 	}
 	return g.Wait()
 }
@@ -324,11 +326,12 @@ func newDistributor(ctx context.Context, cfg Config, key ed25519.PrivateKey, log
 			return nil, fmt.Errorf("%s %s is not the configured key file's address %s", c.name, c.addr, wire.PublicKeyOf(c.key))
 		}
 	}
-	cos := &solana.LocalCosigner{Priv: key, Own: own, Chain: solana.NewChain(cfg.SolanaRPC)}
+	cos := &solana.LocalCosigner{Priv: key, Own: own, Chain: solana.NewChain(cfg.SolanaRPC).WithHorizon(cfg.ReclaimHorizon)}
 	d, err := solana.New(solana.Config{
 		RPCURL: cfg.SolanaRPC, JournalDir: filepath.Join(cfg.DataDir, "solana-journal"),
 		Payer: payer, Distributor: dist, Oracles: cfg.Members(wire.PublicKeyOf(key)), Threshold: cfg.Threshold,
 		Cosigners: append([]solana.Cosigner{cos}, peers...), Seed: cfg.SolanaSeed, Decimals: uint8(cfg.SolanaDecimals),
+		Horizon:        cfg.ReclaimHorizon,
 		AuthorizeEmpty: len(cfg.Peers) > 0,
 		Logger:         log, Registerer: reg,
 	})

@@ -140,6 +140,7 @@ const (
 	metaEpochNext    = "epoch_next"    // u64: the next epoch the scheduler will close
 	metaDCCursor     = "dc_cursor"     // base58 signature: treasury transactions up to it are read
 	metaLastSettled  = "last_settled"  // u64: the epoch whose manifest was written last (the next one's accrual parent)
+	metaReclaimedTo  = "reclaimed_to"  // u64: the last epoch whose markers' rent was reclaimed (reclaim.go)
 	metaMapsSeq      = "maps_seq"      // u64: the last map journal batch written (prefixMapsJournal)
 	metaRouteTable   = "route_table"   // table_id[16] ‖ version u64: the hotspots' route table (routetable.go)
 )

@@ -171,6 +171,8 @@ type Distributor struct {
 	dist     sol.PrivateKey
 	metrics  counters
 	m        *metrics
+	// busy serialises Distribute and the reclaims, which must not overlap.
+	busy sync.Mutex
 	// crash, when set (tests), is called after every step; an error aborts like a crash.
 	crash func(step string) error
 	bh    struct {
@@ -538,6 +540,8 @@ func epochDir(e uint64) string { return "e" + strconv.FormatUint(e, 10) }
 // distributed in any order, except that none is authorised while another's allowance is
 // unused (*UnfinishedError names that epoch).
 func (d *Distributor) Distribute(ctx context.Context, p EpochPayout) error {
+	d.busy.Lock()
+	defer d.busy.Unlock()
 	if err := p.Validate(); err != nil {
 		return fmt.Errorf("distribute: %w", err)
 	}
@@ -683,7 +687,7 @@ func (d *Distributor) takeOver(ctx context.Context, p EpochPayout, ours *entry) 
 }
 
 // chain is a read-only view through the distributor's client.
-func (d *Distributor) chain() *Chain { return &Chain{rpc: d.rpc} }
+func (d *Distributor) chain() *Chain { return (&Chain{rpc: d.rpc}).WithHorizon(d.horizon()) }
 
 // proposeAndCollect builds the phase-1 message on the deployment's durable nonce (or a fresh
 // blockhash) and collects M co-signatures (cosigners in order; the first M that agree form

@@ -215,6 +215,8 @@ func (d *Distributor) horizon() uint64 {
 // allows a second authorisation. Markers already closed are skipped; it is harmless to
 // repeat. Call it between epochs, not while Distribute runs.
 func (d *Distributor) Reclaim(ctx context.Context, oracle ed25519.PrivateKey, from, to uint64) (Reclaimed, error) {
+	d.busy.Lock()
+	defer d.busy.Unlock()
 	var out Reclaimed
 	if len(oracle) != ed25519.PrivateKeySize {
 		return out, errors.New("reclaim: no oracle key")
@@ -318,6 +320,8 @@ const maxReclaimPayouts = 10_000_000
 // once the allowance is used up, CheckAuthorizable), nor is it authorised again. Markers
 // already closed are skipped. Call it between epochs, not while Distribute runs.
 func (d *Distributor) ReclaimBatchMarkers(ctx context.Context, from, to uint64) (Reclaimed, error) {
+	d.busy.Lock()
+	defer d.busy.Unlock()
 	var out Reclaimed
 	to, ok, err := d.reclaimable(ctx, from, to, 10_000)
 	if err != nil || !ok {
@@ -437,6 +441,8 @@ func tableDeactivationSlot(data []byte) (uint64, error) {
 // Tables without a usage record (from before it was kept) are left alone. Call it between
 // epochs, not while Distribute runs.
 func (d *Distributor) ReclaimTables(ctx context.Context) (Reclaimed, error) {
+	d.busy.Lock()
+	defer d.busy.Unlock()
 	var out Reclaimed
 	newest, ok, err := (&Chain{rpc: d.rpc}).NewestAuthorized(ctx, d.accounts)
 	if err != nil {
