@@ -217,3 +217,21 @@ func TestChargingSnapshotAtEpochStart(t *testing.T) {
 		t.Fatalf("routes at the next epoch's start: %+v", later)
 	}
 }
+
+// TestPeersNeedNamedDevAddrBlocks: with peers, an organization's DevAddr
+// blocks must be named, since the first free block depends on the order in
+// which an oracle applied other changes.
+func TestPeersNeedNamedDevAddrBlocks(t *testing.T) {
+	now := time.UnixMilli(1_800_000_000_000)
+	peer := wire.PublicKeyOf(seedKey("peer-oracle"))
+	o := newRegistryOracle(t, Config{Peers: []string{peer.String() + "@127.0.0.1:4434"}}, &now)
+	owner := seedKey("org-owner")
+	if _, err := change(t, o, owner, &wire.OrgChange{Org: "acme", Op: createOp(owner, wire.PublicKeyOf(owner), nil)}); !IsCode(err, "start_required") {
+		t.Fatalf("allocation without a start: %v", err)
+	}
+	start := uint32(0x02000040)
+	res, err := change(t, o, owner, &wire.OrgChange{Org: "acme", Op: createOp(owner, wire.PublicKeyOf(owner), &start)})
+	if err != nil || uint32(res.Org.DevAddrBlocks[0].Start) != start {
+		t.Fatalf("named allocation: %+v, %v", res.Org.DevAddrBlocks, err)
+	}
+}

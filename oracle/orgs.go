@@ -454,6 +454,11 @@ func (o *Oracle) allocBlocks(txn *badger.Txn, org *orgRecord, req *wire.DevAddrB
 			}
 		}
 	} else {
+		// Oracles apply a change in different orders relative to other
+		// changes, so only a named block is the same block on every one.
+		if len(o.cfg.Peers) > 0 {
+			return apiErr(400, "start_required", "with several oracles a DevAddr allocation must name its first block (GET /v1/devaddr/free on each tells a free one; hexfield org does this)")
+		}
 		var ok bool
 		var err error
 		if start, ok, err = freeBlocks(txn, p, count); err != nil {
