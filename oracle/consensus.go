@@ -31,7 +31,9 @@ import (
 // (changes.go); a proposal commits to their list too
 // (InputRef.changes_root), and a peer settles it first, as it does the
 // reports: it fetches and applies the changes it lacks, each checked as
-// a live request, and pushes the leader those the leader lacks. The reports whose stamps lie in the epoch's
+// a live request, and pushes the leader those the leader lacks.
+//
+// The reports whose stamps lie in the epoch's
 // reconciled range [from, CloseAt(n)) are settled by the agreement;
 // reports before the range were settled by earlier epochs' agreements. The
 // range starts at CloseAt(n−1), or earlier when epochs before n are not

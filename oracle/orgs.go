@@ -19,10 +19,12 @@ import (
 // Organizations of IoT customers (routing.md §2–§3). Every change is a
 // wire.OrgChange signed by the owner (delegates, payer, DevAddr blocks) or
 // by the owner or a delegate (routes), with a nonce strictly increasing per
-// organization and a timestamp within 10 minutes of the oracle's clock. A
-// change is applied in one registry transaction with the organization's
-// nonce, its DevAddr index and any fee, and its signed bytes are kept in the
-// organization's log.
+// organization and a timestamp within registrySkew of the oracle's clock,
+// when it takes effect (changes.go). A change is applied in one registry
+// transaction with the organization's nonce, its DevAddr index, any fee and
+// a version of the organization and its routes (for the charging snapshot
+// of an epoch's start), and its signed bytes are kept in the organization's
+// log and the change log.
 
 // orgRecord is an organization as stored (prefixOrg).
 type orgRecord struct {

@@ -170,7 +170,7 @@ func TestOrganizations(t *testing.T) {
 	refuse("another org takes the route id", "conflict", stranger, &wire.OrgChange{Org: "other", Op: putRouteOp("r1", 0x02000008, 0x0200000f)})
 	refuse("another org deletes the route", "not_found", stranger, &wire.OrgChange{Org: "other", Op: &wire.OrgChange_DeleteRoute{DeleteRoute: "r1"}})
 
-	// Nonces strictly increase per organization; timestamps are within 10 minutes.
+	// Nonces strictly increase per organization; timestamps are within registrySkew.
 	ch := &wire.OrgChange{Org: "acme", Nonce: testNonce.Add(1), Op: &wire.OrgChange_AddDelegate{AddDelegate: pubBytes(delegate)}}
 	req, _ := NewOrgChange(owner, ch, now)
 	if _, err := o.applyOrgChange(req.Envelope, now); err != nil {
