@@ -283,18 +283,7 @@ func benchHotspotd(b *testing.B, routes int) {
 func benchCustomers(b *testing.B, o *oracleNode, operator ed25519.PrivateKey, n int) {
 	b.Helper()
 	for k := range n {
-		conn, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		l, err := sim.NewLNS(sim.LNSConfig{Region: "US915"}, conn, nil, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { defer close(done); l.Run(ctx) }()
-		b.Cleanup(func() { cancel(); <-done })
+		l := startLNS(b, sim.LNSConfig{Region: "US915"})
 		owner, _ := wire.GenerateKey()
 		org := fmt.Sprintf("bench-%d", k)
 		registerCustomer(b, []*oracleNode{o}, customer{org: org, route: org, start: uint32(0x02000000 + 8*k), maxCopies: 1,

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -24,6 +25,7 @@ type daemon struct {
 	cmd     *exec.Cmd
 	status  string
 	semtech string
+	dataDir string
 	logPath string
 	exited  chan error
 }
@@ -50,13 +52,38 @@ func freeTCPPort(t testing.TB) string {
 
 func newDaemon(t testing.TB, dataDir string, extra ...string) *daemon {
 	t.Helper()
-	d := &daemon{t: t, exe: []string{hotspotdBin}, semtech: freeUDPPort(t), status: freeTCPPort(t), logPath: filepath.Join(dataDir, "hotspotd.log")}
+	d := &daemon{t: t, exe: []string{hotspotdBin}, semtech: freeUDPPort(t), status: freeTCPPort(t), dataDir: dataDir,
+		logPath: filepath.Join(dataDir, "hotspotd.log")}
 	d.args = append([]string{"run",
 		"--data-dir", dataDir,
 		"--semtech-listen", d.semtech,
 		"--status-listen", d.status,
 		"--log-level", "debug",
 	}, extra...)
+	return d
+}
+
+// startHotspotd runs hotspotd as a process with s's key, talking to
+// oracles, on a virtual concentrator of s's radio, and waits until it is
+// connected with a region. extra are further flags.
+func (s *site) startHotspotd(t testing.TB, oracles []*oracleNode, extra ...string) *daemon {
+	t.Helper()
+	dataDir := t.TempDir()
+	if err := wire.WriteKeyFile(filepath.Join(dataDir, "hotspot.key"), s.key); err != nil {
+		t.Fatal(err)
+	}
+	dials := make([]string, len(oracles))
+	for i, o := range oracles {
+		dials[i] = o.dialString()
+	}
+	d := newDaemon(t, dataDir, append([]string{"--oracles", strings.Join(dials, ",")}, extra...)...)
+	d.start()
+	server, err := net.ResolveUDPAddr("udp", d.semtech)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.attach(t, server, sim.ConcentratorConfig{})
+	d.waitReady(t)
 	return d
 }
 
@@ -138,15 +165,8 @@ func TestKill9MidBatch(t *testing.T) {
 	o := startOracle(t, "oracle")
 	w := newWorld(t, 5)
 	s := w.addSite("a", 0, 0, o)
-	dataDir := t.TempDir()
-	if err := wire.WriteKeyFile(filepath.Join(dataDir, "hotspot.key"), s.key); err != nil {
-		t.Fatal(err)
-	}
-	d := newDaemon(t, dataDir, "--oracles", o.dialString(), "--beacon-interval", "24h", "--outbox-sync-interval", "500ms")
-	d.start()
-	server, _ := net.ResolveUDPAddr("udp", d.semtech)
-	s.attach(t, server, sim.ConcentratorConfig{})
-	d.waitReady(t)
+	d := s.startHotspotd(t, []*oracleNode{o}, "--beacon-interval", "24h", "--outbox-sync-interval", "500ms")
+	dataDir := d.dataDir
 
 	sp := w.newSpammer("spammer")
 	ctx, stopSpam := context.WithCancel(context.Background())

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"crypto/ed25519"
-	"net"
 	"testing"
 	"time"
 
@@ -42,18 +41,8 @@ func TestCustomerUplinksCharged(t *testing.T) {
 	a, b := startOracleWith(t, "a", edit), startOracleWith(t, "b", edit)
 	w := newWorld(t, 7)
 
-	lconn, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	lns, err := sim.NewLNS(sim.LNSConfig{}, lconn, logger(t, "lns"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	lnsDone := make(chan error, 1)
-	go func() { lnsDone <- lns.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-lnsDone })
+	lns := startLNS(t, sim.LNSConfig{})
+	ctx := context.Background()
 
 	// The customer: organization, route and data credits, each signed
 	// change sent to both oracles as the CLI does.
@@ -166,7 +155,7 @@ func TestCustomerUplinksCharged(t *testing.T) {
 // customer is an IoT customer for registerCustomer: organization org,
 // owned and paid by owner, with the DevAddr block from start, route id
 // (max_copies copies) to the LNS at lns, and dc data credits granted by
-// operator.
+// operator (none when dc is 0: the owner buys them on chain).
 type customer struct {
 	org, route      string
 	start           uint32
@@ -176,8 +165,8 @@ type customer struct {
 	lns             string
 }
 
-// registerCustomer sends c's signed changes and grant to every oracle, as
-// the CLI does.
+// registerCustomer sends c's signed changes and grant (if any) to every
+// oracle, as the CLI does.
 func registerCustomer(tb testing.TB, oracles []*oracleNode, c customer) {
 	tb.Helper()
 	ctx := context.Background()
@@ -196,16 +185,21 @@ func registerCustomer(tb testing.TB, oracles []*oracleNode, c customer) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	grant, err := oracle.NewGrantRequest(c.operator, pub, c.dc, []byte("e2e grant for org "+c.org), now)
-	if err != nil {
-		tb.Fatal(err)
-	}
 	for _, o := range oracles {
 		for _, req := range []oracle.OrgChangeRequest{create, route} {
 			if _, err := o.client().OrgChange(ctx, req); err != nil {
 				tb.Fatalf("oracle %s: %v", o.name, err)
 			}
 		}
+	}
+	if c.dc == 0 {
+		return
+	}
+	grant, err := oracle.NewGrantRequest(c.operator, pub, c.dc, []byte("e2e grant for org "+c.org), now)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, o := range oracles {
 		if _, err := o.client().Grant(ctx, grant); err != nil {
 			tb.Fatalf("oracle %s: %v", o.name, err)
 		}

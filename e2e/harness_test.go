@@ -28,6 +28,9 @@ import (
 	"github.com/hexfield/hexfield/wire"
 )
 
+// binDir holds the binaries the tests build, for as long as they run.
+var binDir string
+
 // hotspotdBin is the hotspotd binary built once by TestMain, for the tests
 // that run it as a process.
 var hotspotdBin string
@@ -38,6 +41,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	binDir = dir
 	hotspotdBin = filepath.Join(dir, "hotspotd")
 	build := exec.Command("go", "build", "-o", hotspotdBin, "../cmd/hotspotd")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -49,6 +53,31 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// oracled is built at most once, by the first test that runs it as a
+// process.
+var (
+	oracledOnce sync.Once
+	oracledBin  string
+	oracledErr  error
+)
+
+// oracledBinary returns the oracled binary, building it on first use.
+func oracledBinary(t testing.TB) string {
+	t.Helper()
+	oracledOnce.Do(func() {
+		bin := filepath.Join(binDir, "oracled")
+		if out, err := exec.Command("go", "build", "-o", bin, "../cmd/oracled").CombinedOutput(); err != nil {
+			oracledErr = fmt.Errorf("build oracled: %w\n%s", err, out)
+			return
+		}
+		oracledBin = bin
+	})
+	if oracledErr != nil {
+		t.Fatal(oracledErr)
+	}
+	return oracledBin
 }
 
 func logger(t testing.TB, name string) *slog.Logger {
@@ -427,4 +456,61 @@ func (sp *spammer) count() int {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
 	return sp.n
+}
+
+// startLNS runs radio/sim's test LNS on a loopback socket until the test
+// ends.
+func startLNS(t testing.TB, cfg sim.LNSConfig) *sim.LNS {
+	t.Helper()
+	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lns, err := sim.NewLNS(cfg, conn, logger(t, "lns"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- lns.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return lns
+}
+
+// newOracledProcess prepares an oracled process, for tests that must kill
+// the oracle with SIGKILL: its key file, data directory and fixed
+// loopback addresses, so that it starts again (d.start) on the same store,
+// key and addresses after d.kill9. extra is TOML added to the config file
+// (intervals, chain); it must not repeat the keys set here. The returned
+// node has no in-process oracle: it gives the process's key and addresses
+// to clients and hotspots. Nothing runs until d.start; then wait with
+// waitServing.
+func newOracledProcess(t testing.TB, name, extra string) (*oracleNode, *daemon) {
+	t.Helper()
+	dir := t.TempDir()
+	key, _ := wire.GenerateKey()
+	keyFile := filepath.Join(dir, "oracle-key.json")
+	if err := wire.WriteKeyFile(keyFile, key); err != nil {
+		t.Fatal(err)
+	}
+	n := &oracleNode{t: t, name: name, key: key, dir: filepath.Join(dir, "data"), quic: freeUDPPort(t), http: freeTCPPort(t)}
+	conf := fmt.Sprintf("data_dir = %q\nkey_file = %q\nquic_listen = %q\nhttp_listen = %q\nmetrics_listen = \"off\"\nlog_level = \"debug\"\n%s",
+		n.dir, keyFile, n.quic, n.http, extra)
+	confFile := filepath.Join(dir, "oracled.toml")
+	if err := os.WriteFile(confFile, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := &daemon{t: t, exe: []string{oracledBinary(t)}, args: []string{"run", "--config", confFile}, logPath: filepath.Join(dir, "oracled.log")}
+	return n, d
+}
+
+// waitServing waits until n's HTTP API answers.
+func (n *oracleNode) waitServing(t testing.TB) {
+	t.Helper()
+	waitFor(t, "oracle "+n.name+" serving its API", time.Minute, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, err := n.client().Registry(ctx)
+		return err == nil
+	})
 }

@@ -34,20 +34,15 @@ func chromiumPath(t *testing.T) string {
 	return ""
 }
 
-// startOracledBinary builds oracled, copies the binary alone into an empty
+// startOracledBinary copies the oracled binary alone into an empty
 // directory (so the page can only come from the embedded files) and runs
 // it there with devnet-short intervals. Epochs are 30 s: PoCs verify
 // against the registry snapshot at their epoch's start, so hotspots
 // onboarded now count from the next epoch on.
 func startOracledBinary(t *testing.T) (o *oracleNode, httpAddr string) {
 	t.Helper()
-	build := t.TempDir()
-	bin := filepath.Join(build, "oracled")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/oracled").CombinedOutput(); err != nil {
-		t.Fatalf("build oracled: %v\n%s", err, out)
-	}
 	run := t.TempDir()
-	raw, err := os.ReadFile(bin)
+	raw, err := os.ReadFile(oracledBinary(t))
 	if err != nil {
 		t.Fatal(err)
 	}
