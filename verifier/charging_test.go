@@ -301,39 +301,3 @@ func TestChargingWithoutPoCAllowed(t *testing.T) {
 		t.Fatal("AllowWithoutPoC is not in the parameter hash")
 	}
 }
-
-// BenchmarkCharging charges 100,000 packet copies (25,000 uplinks heard by
-// four hotspots each, on one route with max_copies 2) at epoch close: the
-// charging rules alone, reported per copy.
-func BenchmarkCharging(b *testing.B) {
-	tw := chargingTown(b, 40)
-	start := tw.p.EpochStart(testEpoch)
-	hs := []*tHotspot{tw.by["h00"], tw.by["h07"], tw.by["h14"], tw.by["h21"]}
-	const uplinks = 25_000
-	for i := range uplinks {
-		phy := testFrame(fmt.Sprint("bench", i%5000), uint16(i/5000), 30, false)
-		for k, h := range hs {
-			tw.addCopy(h, phy, "r1", start+int64(i)*3000+int64(k)*30, false)
-		}
-	}
-	in := tw.input(testEpoch)
-	in.Routes[0].MaxCopies = 2
-	reg, err := NewRegistry(in.Registry)
-	if err != nil {
-		b.Fatal(err)
-	}
-	e := newEngine(in.Params, reg)
-	routes, _ := sortedRoutes(in.Routes)
-	all := func(int32) bool { return true }
-	b.ResetTimer()
-	var charged uint32
-	for range b.N {
-		charged = e.charge(in.Packets, routes, in.Balances, start, tw.p.EpochEnd(testEpoch), all).stats.Charged
-	}
-	b.StopTimer()
-	if charged != 2*uplinks {
-		b.Fatalf("charged %d copies, want %d", charged, 2*uplinks)
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(in.Packets)), "ns/copy")
-	b.ReportMetric(float64(len(in.Packets))*float64(b.N)/b.Elapsed().Seconds(), "copies/s")
-}
