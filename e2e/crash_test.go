@@ -17,15 +17,15 @@ import (
 	"github.com/hexfield/hexfield/wire"
 )
 
-// daemon is a hotspotd process.
+// daemon is a hotspotd process (or an oracled one: newOracledProcess).
 type daemon struct {
 	t       testing.TB
 	exe     []string // the command before args: hotspotdBin, or an emulator and a cross-built binary
 	args    []string
 	cmd     *exec.Cmd
-	status  string
-	semtech string
-	dataDir string
+	status  string // hotspotd's status listener
+	semtech string // hotspotd's Semtech UDP listener
+	dataDir string // hotspotd's
 	logPath string
 	exited  chan error
 }

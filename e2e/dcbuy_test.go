@@ -131,7 +131,7 @@ dc_poll_interval = "500ms"
 		}
 	}
 	proc.kill9(t)
-	t.Logf("oracled killed in epoch %d, with %d of the epochs %d–%d holding phase 2's first reports not yet charged", killed, uncharged, from2, killed)
+	t.Logf("oracled killed in epoch %d, with %d of phase 2's epochs so far (%d–%d) not yet charged", killed, uncharged, from2, killed)
 	restarted := time.Now().Truncate(time.Second)
 	proc.start()
 	o.waitServing(t)

@@ -494,7 +494,7 @@ func newOracledProcess(t testing.TB, name, extra string) (*oracleNode, *daemon) 
 		t.Fatal(err)
 	}
 	n := &oracleNode{t: t, name: name, key: key, dir: filepath.Join(dir, "data"), quic: freeUDPPort(t), http: freeTCPPort(t)}
-	conf := fmt.Sprintf("data_dir = %q\nkey_file = %q\nquic_listen = %q\nhttp_listen = %q\nmetrics_listen = \"off\"\nlog_level = \"debug\"\n%s",
+	conf := fmt.Sprintf("data_dir = %q\nkey_file = %q\nquic_listen = %q\nhttp_listen = %q\nmetrics_listen = \"off\"\nlog_level = \"info\"\n%s",
 		n.dir, keyFile, n.quic, n.http, extra)
 	confFile := filepath.Join(dir, "oracled.toml")
 	if err := os.WriteFile(confFile, []byte(conf), 0o600); err != nil {

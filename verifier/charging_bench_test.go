@@ -100,11 +100,12 @@ func chargingEpoch(tb testing.TB, n int) EpochInput {
 		id := sha256.Sum256(binary.LittleEndian.AppendUint64(append(sum[:], keys[hs]...), uint64(ms)))
 		in.Packets = append(in.Packets, Packet{ID: id, ReceivedMs: ms, Report: rep})
 	}
-	// Uplinks go round the devices, evenly over the epoch, until there
-	// are n reports (about 4.2 per uplink).
+	// Uplinks go round the devices (in a stride that mixes the routes),
+	// evenly over the epoch, until there are n reports (about 4.2 per
+	// uplink).
 	uplinks := max(1, n*10/42)
 	for u := 0; len(in.Packets) < n; u++ {
-		dv := &devs[u%len(devs)]
+		dv := &devs[u*7919%len(devs)] // 7919 is prime: every device in turn
 		route := routes[dv.route].ID
 		phy := benchUplink(tb, dv.devAddr, dv.fcnt, dv.key, 8+u%32)
 		dv.fcnt++
