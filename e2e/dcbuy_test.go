@@ -41,9 +41,10 @@ const (
 // dc buy`), the oracle's watcher credits it, the wallet's organization
 // routes two ABP sensors heard by three hotspots to the test LNS with
 // max_copies 2, and each closed epoch charges the delivered copies. The
-// oracle is killed with SIGKILL after one epoch was charged and while the
-// next one's reports are stored but not yet charged, and restarted on the
-// same data directory; the wallet buys again and more traffic follows.
+// oracle is killed with SIGKILL after one epoch was charged and, unless
+// the machine is slow enough to let it close first (the log says), while
+// the next one's reports are stored but not yet charged; it restarts on
+// the same data directory, the wallet buys again and more traffic follows.
 // At the end each purchase is credited once, each epoch charges exactly
 // min(max_copies, copies delivered) × DC per uplink, the wallet's ledger
 // holds each purchase and each epoch's charge once, and its balance is
@@ -124,7 +125,7 @@ dc_poll_interval = "500ms"
 	from2 := epochOfTime(time.Now(), dcEpoch)
 	frames2 := tr.send(1)
 	killed := tr.settle()
-	uncharged := 0 // epochs holding stored reports that are not charged yet
+	uncharged := 0 // phase 2's epochs not charged yet at the kill
 	for e := from2; e <= killed; e++ {
 		if r, err := o.client().Epoch(ctx, e, wire.PublicKey{}); err != nil || r.Manifest == nil {
 			uncharged++
@@ -200,7 +201,7 @@ type dcTraffic struct {
 	lns      *sim.LNS
 	hotspots []*daemon
 	sensors  []*sim.Sensor
-	n        int
+	n        int // uplinks sent so far, which numbers their payloads
 }
 
 // send makes each sensor send n unconfirmed uplinks of 33 bytes (2 DC a
