@@ -2,7 +2,9 @@ package oracle
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
+	"math"
 	"reflect"
 	"testing"
 	"time"
@@ -233,5 +235,59 @@ func TestPeersNeedNamedDevAddrBlocks(t *testing.T) {
 	res, err := change(t, o, owner, &wire.OrgChange{Org: "acme", Op: createOp(owner, wire.PublicKeyOf(owner), &start)})
 	if err != nil || uint32(res.Org.DevAddrBlocks[0].Start) != start {
 		t.Fatalf("named allocation: %+v, %v", res.Org.DevAddrBlocks, err)
+	}
+}
+
+// TestMigrateChangeLog: a version-2 store (no change log, no organization
+// versions) is upgraded: the change log is filled from the registry and
+// organization audit logs, dated by the requests' signed timestamps, and
+// each organization gets a version, so that an epoch after its last change
+// charges its routes.
+func TestMigrateChangeLog(t *testing.T) {
+	now := time.UnixMilli(1_800_000_000_000)
+	dir := t.TempDir()
+	o, err := New(Config{DataDir: dir}, Deps{Key: testKey(t), Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	onboardHotspot(t, o, now, 0)
+	putTestRoute(t, o, "acme", "r1", seedKey("org-owner"), 100)
+	want, err := o.store.changesBefore(math.MaxInt64)
+	if err != nil || len(want) != 3 { // the onboarding, the organization's creation and its route
+		t.Fatalf("change log: %+v, %v", want, err)
+	}
+	// Back to version 2: without 0x34 and 0x45.
+	err = o.store.db.Update(func(txn *badger.Txn) error {
+		for _, p := range []byte{prefixChange, prefixOrgVer} {
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{p}})
+			var keys [][]byte
+			for it.Rewind(); it.Valid(); it.Next() {
+				keys = append(keys, it.Item().KeyCopy(nil))
+			}
+			it.Close()
+			for _, k := range keys {
+				if err := txn.Delete(k); err != nil {
+					return err
+				}
+			}
+		}
+		return txn.Set(metaKey(metaSchema), binary.BigEndian.AppendUint32(nil, 2))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.store.Close()
+	st, err := OpenStore(dir, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	got, err := st.changesBefore(math.MaxInt64)
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("change log after the upgrade:\n%+v\nwant\n%+v (%v)", got, want, err)
+	}
+	routes, _, err := st.chargingSnapshot(now.UnixMilli() + 1)
+	if err != nil || len(routes) != 1 || routes[0].ID != "r1" {
+		t.Fatalf("charging snapshot after the upgrade: %+v, %v", routes, err)
 	}
 }

@@ -87,10 +87,9 @@ import (
 //     ledgers per wallet (0x70–0x73): routes belong to an organization and
 //     no longer hold a balance, so version-1 routes (admin-made, owned by
 //     nobody) are dropped.
-//     Added since without a bump (older binaries ignore them, a store
-//     without them starts at version 0): the route table's meta
-//     route_table and its history 0x44 (2026-12-02).
-//   - 3 (2026-12-02): registry changes take effect at their signed
+//   - 3 (2026-12-02): the route table's meta route_table and its history
+//     0x44 (added first without a bump: a store without them starts the
+//     route table at version 0). Registry changes take effect at their signed
 //     timestamp (hotspot versions 0x31 and ledger entries written since are
 //     dated so), and every applied change is kept in the change log (0x34)
 //     that oracles reconcile; backfilled from the registry and
