@@ -9,8 +9,10 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/paulmach/orb"
@@ -22,7 +24,8 @@ import (
 type Config struct {
 	// RefreshInterval is how often the data version is bumped (when
 	// anything changed), the state flushed to the store, the hotspot table
-	// rebuilt and live updates pushed. Default 10 s.
+	// brought up to date with the registry and live updates pushed.
+	// Default 10 s.
 	RefreshInterval time.Duration
 	// TileCache is the number of encoded tiles kept in memory. Default 4096.
 	TileCache int
@@ -63,10 +66,13 @@ type Server struct {
 	log      *slog.Logger
 	m        *metrics
 	tiles    *tileLRU
-	hotspots hotspotCache
-	limiter  *rateLimiter
-	events   *broker
-	refresh  sync.Mutex
+	// hotspots is the current hotspot table, replaced (never changed) by
+	// refreshHotspots; hsVersion is the registry version it reflects.
+	hotspots  atomic.Pointer[hotspotTable]
+	hsVersion uint64
+	limiter   *rateLimiter
+	events    *broker
+	refresh   sync.Mutex
 }
 
 // NewServer returns a server over agg (already loaded) and reg (nil = no
@@ -82,6 +88,7 @@ func NewServer(cfg Config, agg *Aggregator, reg Registry, log *slog.Logger, regi
 	}
 	s := &Server{cfg: cfg, agg: agg, reg: reg, log: log, m: m, tiles: newTileLRU(cfg.TileCache),
 		limiter: newRateLimiter(cfg.IngestPerMinute, time.Minute, cfg.Now), events: newBroker()}
+	s.hotspots.Store(newHotspotTable())
 	s.refreshHotspots()
 	return s, nil
 }
@@ -122,7 +129,7 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 // Refresh publishes a new data version if anything changed, pushes the
-// changed hexes to live clients, flushes and rebuilds the hotspot table.
+// changed hexes to live clients, flushes and updates the hotspot table.
 func (s *Server) Refresh() {
 	s.refresh.Lock()
 	defer s.refresh.Unlock()
@@ -141,18 +148,28 @@ func (s *Server) Refresh() {
 	s.refreshHotspots()
 }
 
+// refreshHotspots applies the registry's hotspot changes since the
+// table's version to it (every hotspot when the registry answers full).
+// Only Refresh and NewServer call it, so hsVersion needs no lock.
 func (s *Server) refreshHotspots() {
 	if s.reg == nil {
-		s.hotspots.set(buildHotspots(nil, s.agg, s.cfg.Now()))
 		return
 	}
-	hs, err := s.reg.MapHotspots()
+	hs, v, full, err := s.reg.MapHotspots(s.hsVersion)
 	if err != nil {
 		s.log.Error("maps hotspots", "err", err)
 		return
 	}
-	s.hotspots.set(buildHotspots(hs, s.agg, s.cfg.Now()))
+	t := s.hotspots.Load()
+	if full {
+		t = newHotspotTable()
+	}
+	s.hotspots.Store(t.with(hs))
+	s.hsVersion = v
 }
+
+// live is the hotspots hs with their activity now.
+func (s *Server) live(hs []*hotspotInfo) []hotspotInfo { return live(hs, s.agg, s.cfg.Now()) }
 
 // apiError is an error with its HTTP status and a code.
 type apiError struct {
@@ -429,28 +446,25 @@ func (s *Server) handleHex(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	v, ok := s.agg.Cell(c, win)
-	located := []hotspotInfo{}
+	var in []*hotspotInfo
 	var hsHex *hexInfo
-	if tbl := s.hotspots.get(); tbl != nil && cellRes(c) <= 8 {
-		if hx, ok := tbl.hexes[c]; ok {
-			hsHex = &hx
-		}
+	if tbl := s.hotspots.Load(); cellRes(c) <= 8 {
 		if cellRes(c) == 8 {
-			for _, i := range tbl.byHex[c] {
-				located = append(located, tbl.list[i])
+			if hx := tbl.hex(c); hx.Hotspots > 0 {
+				hsHex = &hx
 			}
+			in = slices.Collect(tbl.inHex(c))
 		} else {
 			// A coarser hex: the hotspots in its bounding box, then exactly.
 			for _, h := range tbl.inBox(cellBox(c), 100000) {
 				if parentOf(h.cell8, cellRes(c)) == c {
-					located = append(located, h)
+					in = append(in, h)
 				}
 			}
 		}
-		if len(located) > 100 {
-			located = located[:100]
-		}
+		in = in[:min(len(in), 100)]
 	}
+	located := s.live(in)
 	if !ok && len(located) == 0 {
 		return notFound("no coverage in %s in window %s", CellString(c), win)
 	}
@@ -488,14 +502,13 @@ func (s *Server) handleLinks(w http.ResponseWriter, r *http.Request) error {
 		return notFound("no coverage in %s in window %s", CellString(c), win)
 	}
 	fc := geojson.NewFeatureCollection()
-	tbl := s.hotspots.get()
+	tbl := s.hotspots.Load()
 	seen := map[uint64]bool{}
 	for _, h := range v.HeardBy {
-		i, ok := tbl.byAddr[h.Hotspot]
+		hs, ok := tbl.lookup(h.Hotspot)
 		if !ok {
 			continue
 		}
-		hs := tbl.list[i]
 		line := geojson.NewFeature(orb.LineString{{v.Lng, v.Lat}, {hs.Lng, hs.Lat}})
 		line.Properties = geojson.Properties{"kind": "link", "hotspot": hs.Address, "name": hs.Name, "rssi": h.RSSI, "snr": h.SNR, "n": h.N}
 		fc.Append(line)
@@ -521,7 +534,7 @@ func (s *Server) handleHotspots(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	fc := geojson.NewFeatureCollection()
-	for _, h := range s.hotspots.get().inBox(b, s.cfg.MaxCells) {
+	for _, h := range s.live(s.hotspots.Load().inBox(b, s.cfg.MaxCells)) {
 		f := geojson.NewFeature(orb.Point{h.Lng, h.Lat})
 		f.Properties = geojson.Properties{"id": h.Address, "name": h.Name, "online": h.Online, "last": h.LastSeenMs,
 			"hex": h.Hex, "reward_scale": h.RewardScale}
@@ -538,15 +551,15 @@ func (s *Server) handleHotspots(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) handleHotspot(w http.ResponseWriter, r *http.Request) error {
 	addr := r.PathValue("address")
-	tbl := s.hotspots.get()
-	i, ok := tbl.byAddr[addr]
+	tbl := s.hotspots.Load()
+	e, ok := tbl.lookup(addr)
 	if !ok {
 		if len(addr) > maxName {
 			return badRequest("address too long")
 		}
 		return notFound("no located hotspot %q", truncate(addr))
 	}
-	h := tbl.list[i]
+	h := s.live([]*hotspotInfo{e})[0]
 	rewards := []Reward{}
 	if s.reg != nil {
 		rs, err := s.reg.HotspotRewards(addr, 10)
@@ -559,7 +572,7 @@ func (s *Server) handleHotspot(w http.ResponseWriter, r *http.Request) error {
 	if h.Online {
 		status = "online"
 	}
-	hex := tbl.hexes[h.cell8]
+	hex := tbl.hex(h.cell8)
 	writeJSON(w, 200, struct {
 		hotspotInfo
 		Status   string   `json:"status"`
@@ -597,17 +610,17 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) search(q string) []searchResult {
-	tbl := s.hotspots.get()
-	hsResult := func(h hotspotInfo) searchResult {
+	tbl := s.hotspots.Load()
+	hsResult := func(h *hotspotInfo) searchResult {
 		return searchResult{Kind: "hotspot", Lat: h.Lat, Lng: h.Lng, Zoom: ZoomForRes(8), H3: h.Hex, Address: h.Address, Name: h.Name}
 	}
-	if i, ok := tbl.byAddr[q]; ok {
-		return []searchResult{hsResult(tbl.list[i])}
+	if h, ok := tbl.lookup(q); ok {
+		return []searchResult{hsResult(h)}
 	}
 	if name, ok := normalizeName(q); ok {
 		var out []searchResult
-		for _, i := range tbl.byName[name] {
-			out = append(out, hsResult(tbl.list[i]))
+		for h := range tbl.named(name) {
+			out = append(out, hsResult(h))
 			if len(out) >= 20 {
 				break
 			}
@@ -626,7 +639,7 @@ func (s *Server) search(q string) []searchResult {
 	// A prefix of a name ("brisk-amber").
 	lq := strings.ToLower(strings.ReplaceAll(q, " ", "-"))
 	var out []searchResult
-	for _, h := range tbl.list {
+	for h := range tbl.byAddr.all() {
 		if strings.HasPrefix(h.Name, lq) || strings.HasPrefix(h.Address, q) {
 			out = append(out, hsResult(h))
 			if len(out) >= 20 {

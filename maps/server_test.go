@@ -22,11 +22,16 @@ import (
 	"github.com/hexfield/hexfield/wire"
 )
 
-// fakeRegistry is a fixed registry (the oracle's real one is tested in
-// package oracle).
+// fakeRegistry is a fixed registry at version 1 (the oracle's real one is
+// tested in package oracle).
 type fakeRegistry struct{ hs []Hotspot }
 
-func (f fakeRegistry) MapHotspots() ([]Hotspot, error) { return f.hs, nil }
+func (f fakeRegistry) MapHotspots(since uint64) ([]Hotspot, uint64, bool, error) {
+	if since == 1 {
+		return nil, 1, false, nil
+	}
+	return f.hs, 1, true, nil
+}
 func (f fakeRegistry) HotspotRewards(addr string, n int) ([]Reward, error) {
 	return []Reward{{Epoch: 3, Amount: 1200}, {Epoch: 2, Amount: 900}}, nil
 }

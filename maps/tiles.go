@@ -96,10 +96,9 @@ func (s *Server) encodeTile(w Window, z, x, y uint32) ([]byte, error) {
 		cov.Append(f)
 	}
 	layers := mvt.Layers{{Name: "coverage", Features: cov.Features}}
-	if tbl := s.hotspots.get(); tbl != nil {
+	if tbl := s.hotspots.Load(); tbl != nil {
 		hsFC := geojson.NewFeatureCollection()
-		inTile := tbl.inBox(q, maxTileCells)
-		for _, h := range inTile {
+		for _, h := range s.live(tbl.inBox(q, maxTileCells)) {
 			f := geojson.NewFeature(orb.Point{h.Lng, h.Lat})
 			f.Properties = geojson.Properties{"id": h.Address, "name": h.Name, "online": h.Online, "last": h.LastSeenMs}
 			hsFC.Append(f)
@@ -118,7 +117,7 @@ func (s *Server) encodeTile(w Window, z, x, y uint32) ([]byte, error) {
 					continue
 				}
 				seen[c] = true
-				info := tbl.hexes[c]
+				info := tbl.hex(c)
 				f := geojson.NewFeature(orb.Polygon{cellRing(c)})
 				f.Properties = geojson.Properties{"h3": CellString(c), "hotspots": info.Hotspots, "scale": info.RewardScale}
 				hx.Append(f)

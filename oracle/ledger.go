@@ -68,7 +68,11 @@ func (s *Store) registryUpdate(fn func(txn *badger.Txn) error) error {
 	}
 	s.regMu.Lock()
 	defer s.regMu.Unlock()
+	s.txnHotspots = s.txnHotspots[:0]
 	err := s.db.Update(fn)
+	if err == nil {
+		s.changed(s.txnHotspots)
+	}
 	s.regGen.Add(1) // after the commit (or a failed one): caches rebuild
 	return err
 }

@@ -118,10 +118,10 @@ type Oracle struct {
 	packetRoutes regCache[map[string]Route]
 	// tables caches the signed route tables of the current version.
 	tables routeTableCache
-	// mapHotspots caches the map's hotspot table (maps.go).
-	mapHotspots regCache[[]maps.Hotspot]
 	// changesCache caches the change log's digest (changes.go).
 	changesCache regCache[changesDigest]
+	// mapIndex is the map's hotspot list, following the registry (maps.go).
+	mapIndex mapIndex
 }
 
 // New validates cfg, opens the store in cfg.DataDir and returns an oracle

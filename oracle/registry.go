@@ -146,7 +146,7 @@ func (o *Oracle) onboardAt(req OnboardRequest, now time.Time, replay bool) (hots
 		}
 		first := false
 		var err error
-		rec, err = updateHotspotTxn(txn, hs[:], tsMs, wire.Kind_KIND_ONBOARD, raw, func(prev hotspotRecord, found bool) (hotspotRecord, error) {
+		rec, err = o.store.updateHotspotTxn(txn, hs[:], tsMs, wire.Kind_KIND_ONBOARD, raw, func(prev hotspotRecord, found bool) (hotspotRecord, error) {
 			if !found {
 				first = true
 				return hotspotRecord{
@@ -252,7 +252,7 @@ func (o *Oracle) assertLocationAt(raw []byte, now time.Time, replay bool) (hotsp
 			}
 		}
 		var err error
-		rec, err = updateHotspotTxn(txn, hs[:], ms, wire.Kind_KIND_ASSERT_LOCATION, raw, func(prev hotspotRecord, found bool) (hotspotRecord, error) {
+		rec, err = o.store.updateHotspotTxn(txn, hs[:], ms, wire.Kind_KIND_ASSERT_LOCATION, raw, func(prev hotspotRecord, found bool) (hotspotRecord, error) {
 			return applyAssertion(prev, found, hs, signer, &al, region, ms)
 		})
 		if err != nil {

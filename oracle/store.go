@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,6 +43,41 @@ type Store struct {
 	// regGen counts registryUpdate calls, so that caches of the registry
 	// (regCache) know when to rebuild.
 	regGen atomic.Uint64
+	// txnHotspots are the hotspot records the running registryUpdate
+	// changed (regMu held); once it commits they join changedHotspots,
+	// which the map's index (mapIndex) takes to read them again.
+	txnHotspots     []string
+	changedMu       sync.Mutex
+	changedHotspots map[string]struct{}
+}
+
+// takeChangedHotspots returns, sorted, the keys of the hotspot records
+// committed since the last call, and forgets them.
+func (s *Store) takeChangedHotspots() []string {
+	s.changedMu.Lock()
+	defer s.changedMu.Unlock()
+	keys := make([]string, 0, len(s.changedHotspots))
+	for k := range s.changedHotspots {
+		keys = append(keys, k)
+	}
+	clear(s.changedHotspots)
+	slices.Sort(keys)
+	return keys
+}
+
+// changed adds keys to the changed hotspot records.
+func (s *Store) changed(keys []string) {
+	if len(keys) == 0 {
+		return
+	}
+	s.changedMu.Lock()
+	defer s.changedMu.Unlock()
+	if s.changedHotspots == nil {
+		s.changedHotspots = map[string]struct{}{}
+	}
+	for _, k := range keys {
+		s.changedHotspots[k] = struct{}{}
+	}
 }
 
 // regCache holds a value built from the registry until the registry
@@ -672,8 +708,9 @@ func (s *Store) hotspot(key []byte) (hotspotRecord, bool, error) {
 // before the record's last one is refused: versions are ordered by their
 // signed times on every oracle alike (one at the same millisecond replaces
 // the earlier). The signed request that caused it is
-// kept in the registry and change logs.
-func updateHotspotTxn(txn *badger.Txn, key []byte, ms int64, kind wire.Kind, request []byte, fn func(prev hotspotRecord, found bool) (hotspotRecord, error)) (hotspotRecord, error) {
+// kept in the registry and change logs, and the key in the changed
+// hotspots once the update commits.
+func (s *Store) updateHotspotTxn(txn *badger.Txn, key []byte, ms int64, kind wire.Kind, request []byte, fn func(prev hotspotRecord, found bool) (hotspotRecord, error)) (hotspotRecord, error) {
 	var prev hotspotRecord
 	b, err := getValue(txn, hotspotKey(key))
 	if err != nil {
@@ -704,6 +741,7 @@ func updateHotspotTxn(txn *badger.Txn, key []byte, ms int64, kind wire.Kind, req
 			return hotspotRecord{}, err
 		}
 	}
+	s.txnHotspots = append(s.txnHotspots, string(key))
 	return rec, logChange(txn, ms, kind, request)
 }
 
