@@ -8,8 +8,8 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
-	"strconv"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -60,12 +60,12 @@ func (c Config) defaults() Config {
 // Server serves the map: the API, tiles, live updates, mapper ingest and
 // the embedded page.
 type Server struct {
-	cfg      Config
-	agg      *Aggregator
-	reg      Registry
-	log      *slog.Logger
-	m        *metrics
-	tiles    *tileLRU
+	cfg   Config
+	agg   *Aggregator
+	reg   Registry
+	log   *slog.Logger
+	m     *metrics
+	tiles *tileLRU
 	// hotspots is the current hotspot table, replaced (never changed) by
 	// refreshHotspots; hsVersion is the registry version it reflects.
 	hotspots  atomic.Pointer[hotspotTable]
