@@ -77,16 +77,18 @@ type hotspotTable struct {
 func newHotspotTable() *hotspotTable {
 	return &hotspotTable{
 		byAddr: &hotspotIndex{cmp: func(a, b *hotspotInfo) int { return strings.Compare(a.Address, b.Address) }},
-		byName: &hotspotIndex{cmp: func(a, b *hotspotInfo) int {
-			return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Address, b.Address))
-		}},
-		byLat: &hotspotIndex{cmp: func(a, b *hotspotInfo) int {
-			return cmp.Or(cmp.Compare(a.Lat, b.Lat), strings.Compare(a.Address, b.Address))
-		}},
-		byHex: &hotspotIndex{cmp: func(a, b *hotspotInfo) int {
-			return cmp.Or(cmp.Compare(a.cell8, b.cell8), strings.Compare(a.Address, b.Address))
-		}},
+		byName: &hotspotIndex{cmp: func(a, b *hotspotInfo) int { return thenAddress(strings.Compare(a.Name, b.Name), a, b) }},
+		byLat:  &hotspotIndex{cmp: func(a, b *hotspotInfo) int { return thenAddress(cmp.Compare(a.Lat, b.Lat), a, b) }},
+		byHex:  &hotspotIndex{cmp: func(a, b *hotspotInfo) int { return thenAddress(cmp.Compare(a.cell8, b.cell8), a, b) }},
 	}
+}
+
+// thenAddress is c, or for entries equal so far (c 0) their address order.
+func thenAddress(c int, a, b *hotspotInfo) int {
+	if c != 0 {
+		return c
+	}
+	return strings.Compare(a.Address, b.Address)
 }
 
 // onlineWindow: a hotspot heard or seen beaconing in the last 24 h is
@@ -289,32 +291,38 @@ func (x *hotspotIndex) with(del, add []*hotspotInfo) *hotspotIndex {
 	}
 	// An entry replaced by one with the same key: the removal first.
 	slices.SortFunc(ops, func(a, b indexOp) int {
-		return cmp.Or(x.cmp(a.e, b.e), cmp.Compare(btoi(a.add), btoi(b.add)))
+		if c := x.cmp(a.e, b.e); c != 0 {
+			return c
+		}
+		return cmp.Compare(btoi(a.add), btoi(b.add))
 	})
 	y := &hotspotIndex{cmp: x.cmp, chunks: make([][]*hotspotInfo, 0, len(x.chunks)+len(add)/chunkSize+1)}
-	ci := 0
-	for len(ops) > 0 {
-		// ops[:n] fall in chunk ci: up to its last entry, or all of them in
+	if len(x.chunks) == 0 {
+		y.put(x.merge(nil, ops))
+		return y
+	}
+	for ci := 0; len(ops) > 0; {
+		// The chunk ops[0] falls in: the first whose last entry is not
+		// before it, or the last; the chunks up to it are kept as they are.
+		k := ci + sort.Search(len(x.chunks)-ci, func(j int) bool {
+			c := x.chunks[ci+j]
+			return x.cmp(c[len(c)-1], ops[0].e) >= 0
+		})
+		k = min(k, len(x.chunks)-1)
+		y.chunks = append(y.chunks, x.chunks[ci:k]...)
+		// ops[:n] fall in chunk k: up to its last entry, or all of them in
 		// the last chunk.
 		n := len(ops)
-		if ci < len(x.chunks)-1 {
-			last := x.chunks[ci][len(x.chunks[ci])-1]
+		if k < len(x.chunks)-1 {
+			last := x.chunks[k][len(x.chunks[k])-1]
 			n = sort.Search(len(ops), func(i int) bool { return x.cmp(ops[i].e, last) > 0 })
 		}
-		if n == 0 {
-			y.chunks = append(y.chunks, x.chunks[ci])
-			ci++
-			continue
+		y.put(x.merge(x.chunks[k], ops[:n]))
+		ops, ci = ops[n:], k+1
+		if len(ops) == 0 {
+			y.chunks = append(y.chunks, x.chunks[ci:]...)
 		}
-		var c []*hotspotInfo
-		if ci < len(x.chunks) {
-			c = x.chunks[ci]
-		}
-		y.put(x.merge(c, ops[:n]))
-		ops = ops[n:]
-		ci++
 	}
-	y.chunks = append(y.chunks, x.chunks[min(ci, len(x.chunks)):]...)
 	return y
 }
 
@@ -325,15 +333,15 @@ func btoi(b bool) int {
 	return 0
 }
 
-// merge returns a new chunk: c with ops applied (both sorted).
+// merge returns a new chunk: c with ops applied (both sorted). Each op
+// is placed by binary search, and the entries between are copied in bulk.
 func (x *hotspotIndex) merge(c []*hotspotInfo, ops []indexOp) []*hotspotInfo {
 	out := make([]*hotspotInfo, 0, len(c)+len(ops))
 	i := 0
 	for _, o := range ops {
-		for i < len(c) && x.cmp(c[i], o.e) < 0 {
-			out = append(out, c[i])
-			i++
-		}
+		j := i + sort.Search(len(c)-i, func(k int) bool { return x.cmp(c[i+k], o.e) >= 0 })
+		out = append(out, c[i:j]...)
+		i = j
 		switch {
 		case o.add:
 			out = append(out, o.e)

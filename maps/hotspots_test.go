@@ -58,7 +58,7 @@ func (r *logRegistry) HotspotRewards(string, int) ([]Reward, error) { return nil
 // tableKey is the address of hotspot i of a table test.
 func tableKey(i int) string {
 	var k wire.PublicKey
-	k[0], k[1], k[2] = byte(i), byte(i>>8), 0xa7
+	k[0], k[1], k[2], k[3] = byte(i), byte(i>>8), byte(i>>16), 0xa7
 	return k.String()
 }
 
