@@ -55,6 +55,9 @@ func (o *Oracle) registrySkew() time.Duration {
 // of now; replayed from another oracle, not later than that after now.
 // Either way it must not be before the last settled epoch's start.
 func (o *Oracle) changeMs(tsMs uint64, now time.Time, replay bool) (int64, error) {
+	if tsMs == 0 {
+		return 0, apiErr(400, "bad_request", "the change carries no timestamp")
+	}
 	ms := int64(min(tsMs, math.MaxInt64))
 	ts, skew := time.UnixMilli(ms), o.registrySkew()
 	if d := now.Sub(ts); d < -skew || (!replay && d > skew) {

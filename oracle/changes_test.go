@@ -115,6 +115,12 @@ func TestChangeChecks(t *testing.T) {
 	if _, err := o.onboard(future, now); !IsCode(err, "stale_request") {
 		t.Fatalf("onboarding signed 16 s ahead: %v", err)
 	}
+	// A change without a timestamp (an assertion signed before they had
+	// one) takes effect at no time.
+	undated, _ := NewAssertRequest(owner, wire.PublicKeyOf(hs), testCell(t, 2), 30, 5, 1, time.UnixMilli(0))
+	if _, err := o.assertLocationAt(undated.Envelope, now, true); !IsCode(err, "bad_request") {
+		t.Fatalf("undated assertion: %v", err)
+	}
 	// Replayed from a peer the age does not matter; the signatures do.
 	if _, err := o.onboardAt(old, now, true); err != nil {
 		t.Fatalf("replayed onboarding: %v", err)
