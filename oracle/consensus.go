@@ -831,66 +831,97 @@ func (c *consensus) fetchReports(ctx context.Context, p *CosignClient, ids [][32
 	for _, e := range entries {
 		stamp[e.ID] = e
 	}
+	refs := make([][]byte, len(ids))
+	for i := range ids {
+		refs[i] = ids[i][:]
+	}
 	stored := 0
-	for len(ids) > 0 {
-		batch := ids[:min(len(ids), reportsLimit)]
-		req := &wire.ReportsRequest{}
-		for _, id := range batch {
-			req.Ids = append(req.Ids, id[:])
-		}
-		var resp wire.ReportsResponse
-		if err := p.roundTrip(ctx, &wire.CosignStream{Msg: &wire.CosignStream_Reports{Reports: req}}, &resp); err != nil {
-			return stored, fmt.Errorf("fetch reports: %w", err)
-		}
-		if resp.GetError() != "" {
-			return stored, fmt.Errorf("fetch reports: %s", resp.GetError())
-		}
-		// The peer serves the reports of a prefix of the ids, as many as fit
-		// one frame.
-		if len(resp.GetReports()) == 0 || len(resp.GetReports()) > len(batch) {
-			return stored, fmt.Errorf("fetch reports: %d of %d listed reports served", len(resp.GetReports()), len(batch))
-		}
-		batch = batch[:len(resp.GetReports())]
-		ids = ids[len(batch):]
-		items := make([]*ingestItem, 0, len(batch))
-		for k, sr := range resp.GetReports() {
-			want := stamp[batch[k]]
+	err := fetchServed(ctx, p, refs, false, func(first int, served []*wire.StampedReport) error {
+		items := make([]*ingestItem, 0, len(served))
+		for k, sr := range served {
+			id := ids[first+k]
+			want := stamp[id]
 			it, err := checkedReport(sr.GetEnvelope(), want.Ms)
 			if err != nil {
-				return stored, fmt.Errorf("listed report %x: %w", batch[k][:8], err)
+				return fmt.Errorf("listed report %x: %w", id[:8], err)
 			}
 			if it.id != want.ID || it.kind != want.Kind {
-				return stored, fmt.Errorf("listed report %x: served report is %x (%v)", batch[k][:8], it.id[:8], it.kind)
+				return fmt.Errorf("listed report %x: served report is %x (%v)", id[:8], it.id[:8], it.kind)
 			}
 			items = append(items, it)
 		}
 		if err := c.o.commit.writeBatch(items, make([]commitResult, len(items))); err != nil {
-			return stored, err
+			return err
 		}
 		stored += len(items)
+		return nil
+	})
+	return stored, err
+}
+
+// fetchServed asks p for the reports named by ids (with changes, the
+// registry changes), reportsLimit at a time. p serves a prefix of each
+// request's ids, as many as fit one frame; got is called with them and
+// the index in ids of the first.
+func fetchServed(ctx context.Context, p *CosignClient, ids [][]byte, changes bool, got func(first int, served []*wire.StampedReport) error) error {
+	what := "reports"
+	if changes {
+		what = "registry changes"
 	}
-	return stored, nil
+	for first := 0; first < len(ids); {
+		batch := ids[first:min(len(ids), first+reportsLimit)]
+		var resp wire.ReportsResponse
+		req := &wire.ReportsRequest{Ids: batch, Changes: changes}
+		if err := p.roundTrip(ctx, &wire.CosignStream{Msg: &wire.CosignStream_Reports{Reports: req}}, &resp); err != nil {
+			return fmt.Errorf("fetch %s: %w", what, err)
+		}
+		if resp.GetError() != "" {
+			return fmt.Errorf("fetch %s: %s", what, resp.GetError())
+		}
+		served := resp.GetReports()
+		if len(served) == 0 || len(served) > len(batch) {
+			return fmt.Errorf("fetch %s: %d of %d listed served", what, len(served), len(batch))
+		}
+		if err := got(first, served); err != nil {
+			return err
+		}
+		first += len(served)
+	}
+	return nil
 }
 
 // push sends the leader reports it lacks, with this oracle's stamps.
 func (c *consensus) push(ctx context.Context, p *CosignClient, n uint64, extra []inputEntry) (int, error) {
+	return pushServed(ctx, p, n, false, len(extra), func(i int) (*wire.StampedReport, error) {
+		r, found, err := c.o.store.Report(extra[i].ID)
+		if err != nil || !found {
+			return nil, err
+		}
+		return &wire.StampedReport{Envelope: r.Envelope, Ms: r.ReceivedMs}, nil
+	})
+}
+
+// pushServed sends the leader the items 0 … n−1 that item gives (nil:
+// nothing to send for it), reports or, with changes, registry changes, in
+// PushRequests of at most reportsLimit that fit one frame, and returns how
+// many it sent.
+func pushServed(ctx context.Context, p *CosignClient, epoch uint64, changes bool, n int, item func(i int) (*wire.StampedReport, error)) (int, error) {
 	sent := 0
-	for len(extra) > 0 {
-		req := &wire.PushRequest{Epoch: n}
+	for i := 0; i < n; {
+		req := &wire.PushRequest{Epoch: epoch, Changes: changes}
 		size := 0
-		for len(extra) > 0 && len(req.Reports) < reportsLimit {
-			r, found, err := c.o.store.Report(extra[0].ID)
+		for ; i < n && len(req.Reports) < reportsLimit; i++ {
+			sr, err := item(i)
 			if err != nil {
 				return sent, err
 			}
-			if found {
-				sr := &wire.StampedReport{Envelope: r.Envelope, Ms: r.ReceivedMs}
-				if size += proto.Size(sr) + 4; size > frameBudget && len(req.Reports) > 0 {
-					break
-				}
-				req.Reports = append(req.Reports, sr)
+			if sr == nil {
+				continue
 			}
-			extra = extra[1:]
+			if size += proto.Size(sr) + 4; size > frameBudget && len(req.Reports) > 0 {
+				break
+			}
+			req.Reports = append(req.Reports, sr)
 		}
 		var resp wire.PushResponse
 		if err := p.roundTrip(ctx, &wire.CosignStream{Msg: &wire.CosignStream_Push{Push: req}}, &resp); err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -130,34 +131,26 @@ func (c *consensus) fetchChangeList(ctx context.Context, p *CosignClient, ref *w
 // fetchChanges fetches the listed changes from p, checks that each is the
 // request listed and applies them in replay order.
 func (c *consensus) fetchChanges(ctx context.Context, p *CosignClient, list []changeEntry) (int, error) {
+	refs := make([][]byte, len(list))
+	for i, e := range list {
+		refs[i] = e.ref()
+	}
 	got := make([]servedChange, 0, len(list))
-	for len(list) > 0 {
-		batch := list[:min(len(list), reportsLimit)]
-		req := &wire.ReportsRequest{Changes: true}
-		for _, e := range batch {
-			req.Ids = append(req.Ids, e.ref())
-		}
-		var resp wire.ReportsResponse
-		if err := p.roundTrip(ctx, &wire.CosignStream{Msg: &wire.CosignStream_Reports{Reports: req}}, &resp); err != nil {
-			return 0, fmt.Errorf("fetch registry changes: %w", err)
-		}
-		if resp.GetError() != "" {
-			return 0, fmt.Errorf("fetch registry changes: %s", resp.GetError())
-		}
-		if len(resp.GetReports()) == 0 || len(resp.GetReports()) > len(batch) {
-			return 0, fmt.Errorf("fetch registry changes: %d of %d listed changes served", len(resp.GetReports()), len(batch))
-		}
-		for k, sr := range resp.GetReports() {
+	err := fetchServed(ctx, p, refs, true, func(first int, served []*wire.StampedReport) error {
+		for k, sr := range served {
 			sc, err := checkServed(sr)
 			if err != nil {
-				return 0, err
+				return err
 			}
-			if sc.e != batch[k] {
-				return 0, fmt.Errorf("registry change %x: served request is %x (%v at %d)", batch[k].ID[:8], sc.e.ID[:8], sc.e.Kind, sc.e.Ms)
+			if want := list[first+k]; sc.e != want {
+				return fmt.Errorf("registry change %x: served request is %x (%v at %d)", want.ID[:8], sc.e.ID[:8], sc.e.Kind, sc.e.Ms)
 			}
 			got = append(got, sc)
 		}
-		list = list[len(resp.GetReports()):]
+		return nil
+	})
+	if err != nil {
+		return 0, err
 	}
 	return c.applyServed(got)
 }
@@ -207,31 +200,9 @@ func (c *consensus) applyServed(list []servedChange) (int, error) {
 
 // pushChanges sends the leader the changes it lacks.
 func (c *consensus) pushChanges(ctx context.Context, p *CosignClient, n uint64, extra []changeEntry) (int, error) {
-	sent := 0
-	for len(extra) > 0 {
-		req := &wire.PushRequest{Epoch: n, Changes: true}
-		size := 0
-		for len(extra) > 0 && len(req.Reports) < reportsLimit {
-			sr, err := c.servedChange(extra[0].ref())
-			if err != nil {
-				return sent, err
-			}
-			if size += proto.Size(sr) + 4; size > frameBudget && len(req.Reports) > 0 {
-				break
-			}
-			req.Reports = append(req.Reports, sr)
-			extra = extra[1:]
-		}
-		var resp wire.PushResponse
-		if err := p.roundTrip(ctx, &wire.CosignStream{Msg: &wire.CosignStream_Push{Push: req}}, &resp); err != nil {
-			return sent, err
-		}
-		if resp.GetError() != "" {
-			return sent, errors.New(resp.GetError())
-		}
-		sent += len(req.Reports)
-	}
-	return sent, nil
+	return pushServed(ctx, p, n, true, len(extra), func(i int) (*wire.StampedReport, error) {
+		return c.servedChange(extra[i].ref())
+	})
 }
 
 // servedChange is the logged change ref as it is served.
@@ -243,11 +214,9 @@ func (c *consensus) servedChange(ref []byte) (*wire.StampedReport, error) {
 	if !found {
 		return nil, fmt.Errorf("registry change %x: %w", ref, errNotStored)
 	}
-	e, _, err := changeEntryOf(kind, raw)
-	if err != nil {
-		return nil, err
-	}
-	return &wire.StampedReport{Envelope: raw, Ms: e.Ms, Kind: kind}, nil
+	// The log's key holds the change's signed time; the receiver checks it
+	// against the request.
+	return &wire.StampedReport{Envelope: raw, Ms: int64(binary.BigEndian.Uint64(ref[:8])), Kind: kind}, nil
 }
 
 // receivedChanges applies changes a peer pushed, each checked like a
