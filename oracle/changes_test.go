@@ -265,16 +265,8 @@ func TestMigrateChangeLog(t *testing.T) {
 	// Back to version 2: without 0x34 and 0x45.
 	err = o.store.db.Update(func(txn *badger.Txn) error {
 		for _, p := range []byte{prefixChange, prefixOrgVer} {
-			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{p}})
-			var keys [][]byte
-			for it.Rewind(); it.Valid(); it.Next() {
-				keys = append(keys, it.Item().KeyCopy(nil))
-			}
-			it.Close()
-			for _, k := range keys {
-				if err := txn.Delete(k); err != nil {
-					return err
-				}
+			if err := deletePrefix(txn, p); err != nil {
+				return err
 			}
 		}
 		return txn.Set(metaKey(metaSchema), binary.BigEndian.AppendUint32(nil, 2))

@@ -686,41 +686,18 @@ func (s *Store) chargingSnapshot(atMs int64) ([]verifier.Route, []verifier.Balan
 	err := s.db.View(func(txn *badger.Txn) error {
 		var all []Route
 		payers := map[string]wire.PublicKey{}
-		var cur string
-		var last []byte
-		flush := func() error {
-			if last == nil {
-				return nil
-			}
+		// An org version's id is the org id and its 0x00 separator.
+		valid := func(id []byte) bool { return len(id) > 1 && id[len(id)-1] == 0 }
+		err := s.versionsAt(txn, prefixOrgVer, valid, atMs, func(b []byte) error {
 			var v orgVersion
-			if err := decodeJSON(last, &v); err != nil {
+			if err := decodeJSON(b, &v); err != nil {
 				return err
 			}
 			payers[v.Org.ID] = v.Org.Payer
 			all = append(all, v.Routes...)
-			last = nil
-			return nil
-		}
-		err := s.scanIndex(txn, []byte{prefixOrgVer}, nil, nil, false, func(k, v []byte) error {
-			id, ms, err := orgVerOf(k)
-			if err != nil {
-				return err
-			}
-			if id != cur {
-				if err := flush(); err != nil {
-					return err
-				}
-				cur = id
-			}
-			if ms < atMs {
-				last = v
-			}
 			return nil
 		})
 		if err != nil {
-			return err
-		}
-		if err := flush(); err != nil {
 			return err
 		}
 		slices.SortFunc(all, func(a, b Route) int { return strings.Compare(a.ID, b.ID) })

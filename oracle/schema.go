@@ -163,8 +163,11 @@ func migrations() map[uint32]func(s *Store) error {
 // dropUnownedRoutes (1 → 2) deletes version-1 routes: they were made with
 // the admin token, belong to no organization and carry their own balance,
 // none of which version 2 can express.
-func dropUnownedRoutes(txn *badger.Txn) error {
-	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixRoute}})
+func dropUnownedRoutes(txn *badger.Txn) error { return deletePrefix(txn, prefixRoute) }
+
+// deletePrefix deletes every key under prefix in txn.
+func deletePrefix(txn *badger.Txn, prefix byte) error {
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefix}})
 	var keys [][]byte
 	for it.Rewind(); it.Valid(); it.Next() {
 		keys = append(keys, it.Item().KeyCopy(nil))
@@ -513,14 +516,6 @@ func devAddrBlockKey(start uint32) []byte {
 
 func orgVerKey(id string, ms int64) []byte {
 	return u64(append(append([]byte{prefixOrgVer}, id...), 0), uint64(ms))
-}
-
-// orgVerOf splits an org version key into the org id and effective ms.
-func orgVerOf(k []byte) (string, int64, error) {
-	if len(k) < 1+1+1+8 || k[len(k)-9] != 0 {
-		return "", 0, fmt.Errorf("org version key: %w", errCorrupt)
-	}
-	return string(k[1 : len(k)-9]), int64(binary.BigEndian.Uint64(k[len(k)-8:])), nil
 }
 
 func orgLogKey(id string, nonce uint64) []byte {

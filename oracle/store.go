@@ -750,47 +750,55 @@ func (s *Store) updateHotspotTxn(txn *badger.Txn, key []byte, ms int64, kind wir
 func (s *Store) registryAt(atMs int64) ([]hotspotRecord, error) {
 	var out []hotspotRecord
 	err := s.db.View(func(txn *badger.Txn) error {
-		p := []byte{prefixHotspotVer}
-		var cur []byte
-		var best []byte
-		flush := func() error {
-			if best == nil {
-				return nil
-			}
+		valid := func(id []byte) bool { return len(id) == keyLen }
+		return s.versionsAt(txn, prefixHotspotVer, valid, atMs, func(v []byte) error {
 			var rec hotspotRecord
-			if err := decodeJSON(best, &rec); err != nil {
+			if err := decodeJSON(v, &rec); err != nil {
 				return err
 			}
 			out = append(out, rec)
-			best = nil
-			return nil
-		}
-		err := s.scanIndex(txn, p, nil, nil, false, func(k, v []byte) error {
-			if len(k) != 1+keyLen+8 {
-				return errCorrupt
-			}
-			key := k[1 : 1+keyLen]
-			ms := int64(binary.BigEndian.Uint64(k[1+keyLen:]))
-			if !bytes.Equal(key, cur) {
-				if err := flush(); err != nil {
-					return err
-				}
-				cur = append(cur[:0], key...)
-			}
-			if ms < atMs {
-				best = v
-			}
 			return nil
 		})
-		if err != nil {
-			return err
-		}
-		return flush()
 	})
 	if err != nil {
 		return nil, fmt.Errorf("registry snapshot: %w", err)
 	}
 	return out, nil
+}
+
+// versionsAt calls fn, in key order, with the value of each record's last
+// version effective before atMs. The versions are the keys under prefix:
+// the record's id (which valid accepts) and the effective ms (u64).
+func (s *Store) versionsAt(txn *badger.Txn, prefix byte, valid func(id []byte) bool, atMs int64, fn func(v []byte) error) error {
+	var cur, last []byte
+	flush := func() error {
+		if last == nil {
+			return nil
+		}
+		err := fn(last)
+		last = nil
+		return err
+	}
+	err := s.scanIndex(txn, []byte{prefix}, nil, nil, false, func(k, v []byte) error {
+		id := k[1:max(len(k)-8, 1)]
+		if len(k) < 1+8 || !valid(id) {
+			return fmt.Errorf("version key %x: %w", k, errCorrupt)
+		}
+		if !bytes.Equal(id, cur) {
+			if err := flush(); err != nil {
+				return err
+			}
+			cur = append(cur[:0], id...)
+		}
+		if ms := int64(binary.BigEndian.Uint64(k[len(k)-8:])); ms < atMs {
+			last = v
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return flush()
 }
 
 // hotspotsOfPage returns the keys in owner's hotspot index after the key
