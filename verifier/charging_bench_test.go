@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/brocaar/lorawan"
-
 	"github.com/hexfield/hexfield/wire"
 )
 
@@ -107,7 +105,7 @@ func chargingEpoch(tb testing.TB, n int) EpochInput {
 	for u := 0; len(in.Packets) < n; u++ {
 		dv := &devs[u*7919%len(devs)] // 7919 is prime: every device in turn
 		route := routes[dv.route].ID
-		phy := benchUplink(tb, dv.devAddr, dv.fcnt, dv.key, 8+u%32)
+		phy := signedUp(tb, dv.devAddr, dv.fcnt, dv.key, string(make([]byte, 8+u%32)))
 		dv.fcnt++
 		ms := start + int64(u%uplinks)*epochMs/int64(uplinks)
 		copies := 1 + int(sum8(phy)%7)
@@ -132,29 +130,6 @@ func sum8(b []byte) byte {
 		s += x
 	}
 	return s
-}
-
-// benchUplink is an unconfirmed LoRaWAN 1.0 data uplink from devAddr with
-// an FRMPayload of size bytes and a MIC under key.
-func benchUplink(tb testing.TB, devAddr, fcnt uint32, key [16]byte, size int) []byte {
-	tb.Helper()
-	port := uint8(1)
-	p := lorawan.PHYPayload{
-		MHDR: lorawan.MHDR{MType: lorawan.UnconfirmedDataUp, Major: lorawan.LoRaWANR1},
-		MACPayload: &lorawan.MACPayload{
-			FHDR:       lorawan.FHDR{DevAddr: lorawan.DevAddr{byte(devAddr >> 24), byte(devAddr >> 16), byte(devAddr >> 8), byte(devAddr)}, FCnt: fcnt},
-			FPort:      &port,
-			FRMPayload: []lorawan.Payload{&lorawan.DataPayload{Bytes: make([]byte, size)}},
-		},
-	}
-	if err := p.SetUplinkDataMIC(lorawan.LoRaWAN1_0, 0, 0, 0, key, key); err != nil {
-		tb.Fatal(err)
-	}
-	b, err := p.MarshalBinary()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return b
 }
 
 // BenchmarkCharging times the charging rules alone over an epoch of
