@@ -719,36 +719,23 @@ func (c *consensus) fetchEntries(ctx context.Context, p *CosignClient, ref *wire
 		count = ref.GetFundedCount()
 	}
 	out := make([]inputEntry, 0, min(count, 1<<20))
-	var after []byte
-	for {
-		var page wire.InputPage
-		req := &wire.InputPageRequest{Ref: ref, After: after, Limit: pageLimit, Funded: funded}
-		if err := p.roundTrip(ctx, &wire.CosignStream{Msg: &wire.CosignStream_Input{Input: req}}, &page); err != nil {
-			return nil, fmt.Errorf("input page: %w", err)
+	req := &wire.InputPageRequest{Ref: ref, Limit: pageLimit, Funded: funded}
+	err := readPages(ctx, p, req, "input page", func(e *wire.InputEntry) ([]byte, error) {
+		if len(e.GetId()) != 32 || (!funded && (!slices.Contains(reportKinds, e.GetKind()) || e.GetMs() < ref.GetFromMs() || e.GetMs() >= ref.GetToMs())) {
+			return nil, fmt.Errorf("input entry %x: malformed or outside the range", e.GetId())
 		}
-		if page.GetError() != "" {
-			return nil, fmt.Errorf("input page: %s", page.GetError())
+		en := inputEntry{ID: [32]byte(e.GetId()), Kind: e.GetKind(), Ms: e.GetMs()}
+		if len(out) > 0 && bytes.Compare(out[len(out)-1].ID[:], en.ID[:]) >= 0 {
+			return nil, errors.New("input entries not in strict id order")
 		}
-		if len(page.GetEntries()) > pageLimit {
-			return nil, fmt.Errorf("input page of %d entries", len(page.GetEntries()))
+		out = append(out, en)
+		if uint64(len(out)) > count {
+			return nil, fmt.Errorf("input has more than its %d entries", count)
 		}
-		for _, e := range page.GetEntries() {
-			if len(e.GetId()) != 32 || (!funded && (!slices.Contains(reportKinds, e.GetKind()) || e.GetMs() < ref.GetFromMs() || e.GetMs() >= ref.GetToMs())) {
-				return nil, fmt.Errorf("input entry %x: malformed or outside the range", e.GetId())
-			}
-			en := inputEntry{ID: [32]byte(e.GetId()), Kind: e.GetKind(), Ms: e.GetMs()}
-			if len(out) > 0 && bytes.Compare(out[len(out)-1].ID[:], en.ID[:]) >= 0 {
-				return nil, errors.New("input entries not in strict id order")
-			}
-			out = append(out, en)
-			if uint64(len(out)) > count {
-				return nil, fmt.Errorf("input has more than its %d entries", count)
-			}
-		}
-		if !page.GetMore() || len(page.GetEntries()) == 0 {
-			break
-		}
-		after = out[len(out)-1].ID[:]
+		return en.ID[:], nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	root, want := inputRoot(out), ref.GetRoot()
 	if funded {
@@ -762,6 +749,33 @@ func (c *consensus) fetchEntries(ctx context.Context, p *CosignClient, ref *wire
 		return nil, fmt.Errorf("input list (%d entries) does not match its root and count %d", len(out), count)
 	}
 	return out, nil
+}
+
+// readPages reads the pages of req from p, each entry given to take,
+// which checks and keeps it and returns it as the cursor to read on from.
+func readPages(ctx context.Context, p *CosignClient, req *wire.InputPageRequest, what string, take func(*wire.InputEntry) ([]byte, error)) error {
+	for {
+		var page wire.InputPage
+		if err := p.roundTrip(ctx, &wire.CosignStream{Msg: &wire.CosignStream_Input{Input: req}}, &page); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		if page.GetError() != "" {
+			return fmt.Errorf("%s: %s", what, page.GetError())
+		}
+		if len(page.GetEntries()) > pageLimit {
+			return fmt.Errorf("%s of %d entries", what, len(page.GetEntries()))
+		}
+		for _, e := range page.GetEntries() {
+			after, err := take(e)
+			if err != nil {
+				return err
+			}
+			req.After = after
+		}
+		if !page.GetMore() || len(page.GetEntries()) == 0 {
+			return nil
+		}
+	}
 }
 
 // fundedRoot commits to the funded owners' keys, sorted.

@@ -92,35 +92,22 @@ func (c *consensus) takeChanges(ctx context.Context, p *CosignClient, ref *wire.
 func (c *consensus) fetchChangeList(ctx context.Context, p *CosignClient, ref *wire.InputRef) ([]changeEntry, error) {
 	before := c.o.params.EpochStart(ref.GetEpoch())
 	out := make([]changeEntry, 0, min(ref.GetChangesCount(), 1<<20))
-	var after []byte
-	for {
-		var page wire.InputPage
-		req := &wire.InputPageRequest{Ref: ref, After: after, Limit: pageLimit, Changes: true}
-		if err := p.roundTrip(ctx, &wire.CosignStream{Msg: &wire.CosignStream_Input{Input: req}}, &page); err != nil {
-			return nil, fmt.Errorf("registry change list: %w", err)
+	req := &wire.InputPageRequest{Ref: ref, Limit: pageLimit, Changes: true}
+	err := readPages(ctx, p, req, "registry change list", func(e *wire.InputEntry) ([]byte, error) {
+		if len(e.GetId()) != 32 || e.GetMs() >= before || e.GetMs() < 0 {
+			return nil, fmt.Errorf("registry change %x: malformed or not before the epoch's start", e.GetId())
 		}
-		if page.GetError() != "" {
-			return nil, fmt.Errorf("registry change list: %s", page.GetError())
+		en := changeEntry{Ms: e.GetMs(), ID: [32]byte(e.GetId()), Kind: e.GetKind()}
+		if len(out) > 0 && cmpChange(out[len(out)-1], en) >= 0 {
+			return nil, errors.New("registry changes not in strict log order")
 		}
-		if len(page.GetEntries()) > pageLimit {
-			return nil, fmt.Errorf("registry change page of %d entries", len(page.GetEntries()))
+		if out = append(out, en); uint64(len(out)) > ref.GetChangesCount() {
+			return nil, fmt.Errorf("registry input has more than its %d changes", ref.GetChangesCount())
 		}
-		for _, e := range page.GetEntries() {
-			if len(e.GetId()) != 32 || e.GetMs() >= before || e.GetMs() < 0 {
-				return nil, fmt.Errorf("registry change %x: malformed or not before the epoch's start", e.GetId())
-			}
-			en := changeEntry{Ms: e.GetMs(), ID: [32]byte(e.GetId()), Kind: e.GetKind()}
-			if len(out) > 0 && cmpChange(out[len(out)-1], en) >= 0 {
-				return nil, errors.New("registry changes not in strict log order")
-			}
-			if out = append(out, en); uint64(len(out)) > ref.GetChangesCount() {
-				return nil, fmt.Errorf("registry input has more than its %d changes", ref.GetChangesCount())
-			}
-		}
-		if !page.GetMore() || len(page.GetEntries()) == 0 {
-			break
-		}
-		after = out[len(out)-1].ref()
+		return en.ref(), nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if root := changesRoot(out); uint64(len(out)) != ref.GetChangesCount() || !bytes.Equal(root[:], ref.GetChangesRoot()) {
 		return nil, fmt.Errorf("registry change list (%d entries) does not match its root and count %d", len(out), ref.GetChangesCount())
